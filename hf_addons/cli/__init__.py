@@ -1,0 +1,62 @@
+"""``hf-addons`` console script: one subcommand per capability.
+
+Each subcommand lives in its own module here and only imports argparse at parse time; the heavy libraries
+are imported inside the command that runs, so ``hf-addons --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module under hf_addons.cli, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "watermark": ("watermark", "Generate watermarked text and detect watermarks (Kirchenbauer et al. 2023)."),
+    "gcg": ("gcg", "Red-team a chat model with GCG adversarial suffixes (Zou et al. 2023)."),
+    "data": (
+        "data",
+        "Pre-training data steps: WARC/HTML->Markdown, filters, dedup, PII, licenses, perplexity, mixtures.",
+    ),
+    "sae": ("sae", "Train, evaluate and inspect sparse autoencoders on a causal LM's activations."),
+    "clip": ("clip", "Memory-lean exact CLIP/SigLIP contrastive loss: check and benchmark."),
+    "demo": ("demo", "Start the local demo app (all Spaces as tabs) on the embedded default model."),
+    "model": ("model", "Resolve, convert and cache the embedded default model (SmolLM2-135M-Instruct)."),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hf_addons import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="hf-addons",
+        description="Tools for people who train, ship and audit language models, on the Hugging Face stack.",
+    )
+    parser.add_argument("--version", action="version", version=f"hf-addons {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(f"hf_addons.cli.{module}").configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        # a group without its action: show the group's help rather than nothing
+        target = parser
+        if args.command:
+            target = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+        target.print_help()
+        return 2 if args.command is None else 0
+    try:
+        return int(func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # user-facing errors: message, no traceback
+        print(f"hf-addons {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
