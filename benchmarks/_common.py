@@ -42,6 +42,11 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
     }
     try:
+        # other work on the machine skews absolute numbers (not the side-by-side ratios): record it
+        info["loadavg_1m"] = os.getloadavg()[0]
+    except OSError:
+        pass
+    try:
         mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
         info["memory_gib"] = round(mem_kb / 2**20, 1)
     except (OSError, AttributeError):
