@@ -1,0 +1,143 @@
+"""Side-by-side measurement of our loss against the anchors (shared by ``hf-addons clip bench`` and benchmarks/).
+
+Anchors, loss forward + backward only:
+
+* ``open_clip``: open_clip's ``ClipLoss`` math, reproduced (open_clip itself pulls torchvision, which does not
+  install against our torch): two full N x N matmuls and two cross-entropies.
+* ``transformers``: the installed transformers' own CLIP loss function, on ``logit_scale * text @ image.T`` as
+  ``CLIPModel.forward`` builds it.
+
+Peak extra memory: on CUDA ``torch.cuda.max_memory_allocated`` above the inputs. On CPU (the allocator keeps no
+statistics) a fresh process per (method, N) creates the inputs, resets the kernel's resident-set high-water mark
+(``echo 5 > /proc/self/clear_refs``), runs one forward+backward and reports ``VmHWM - VmRSS(before)``: the
+resident memory the loss added at its peak, gradients of the inputs included (the same for every method).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+
+import torch
+from torch.nn import functional as F
+
+from hf_addons.contrastive.loss import clip_loss_tiled
+
+METHODS = ("ours", "open_clip", "transformers")
+
+
+def open_clip_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """open_clip ``ClipLoss.forward`` (src/open_clip/loss.py, world_size 1), reproduced line for line."""
+    logits_per_image = scale * image @ text.T
+    logits_per_text = scale * text @ image.T
+    labels = torch.arange(logits_per_image.shape[0], device=image.device, dtype=torch.long)
+    return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)) / 2
+
+
+def transformers_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The installed transformers' CLIP loss (``image_text_contrastive_loss``; ``clip_loss`` before 5.x)."""
+    from transformers.models.clip import modeling_clip
+
+    fn = getattr(modeling_clip, "image_text_contrastive_loss", None) or modeling_clip.clip_loss
+    return fn(scale * text @ image.t())
+
+
+def ours_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return clip_loss_tiled(image, text, scale, check_finite=False)
+
+
+LOSSES = {"ours": ours_loss, "open_clip": open_clip_loss, "transformers": transformers_loss}
+
+
+def make_inputs(n: int, dim: int, dtype: torch.dtype, device: str, seed: int = 0):
+    """Normalised features with some pair signal, as leaves, and the scale 1/0.07 as a leaf."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    img = F.normalize(torch.randn(n, dim, generator=g), dim=-1)
+    txt = F.normalize(img + torch.randn(n, dim, generator=g), dim=-1)
+    img, txt = (t.to(device=device, dtype=dtype).requires_grad_() for t in (img, txt))
+    scale = torch.tensor(1 / 0.07, device=device).requires_grad_()
+    return img, txt, scale
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_fwd_bwd(method: str, inputs, repeats: int = 3, warmup: int = 1) -> float:
+    """Best wall seconds of ``repeats`` forward+backward passes (after ``warmup`` untimed ones)."""
+    fn, device = LOSSES[method], str(inputs[0].device)
+    best = math.inf
+    for i in range(warmup + repeats):
+        for t in inputs:
+            t.grad = None
+        _sync(device)
+        t0 = time.perf_counter()
+        fn(*inputs).backward()
+        _sync(device)
+        if i >= warmup:
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def peak_extra_gib_cuda(method: str, inputs) -> float:
+    """Peak CUDA memory above what the inputs already hold, for one forward+backward."""
+    for t in inputs:
+        t.grad = None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    LOSSES[method](*inputs).backward()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**30
+
+
+def _status_gib(key: str) -> float:
+    for line in open("/proc/self/status").read().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 2**20  # kB
+    raise RuntimeError(f"/proc/self/status has no {key}")
+
+
+def peak_extra_gib_cpu(method: str, n: int, dim: int, dtype: str = "float32", threads: int = 1) -> float:
+    """Peak RSS growth of a fresh process running one forward+backward (see the module docstring)."""
+    code = (
+        "import sys, json; from hf_addons.contrastive.bench import _rss_child; "
+        f"print(json.dumps(_rss_child({method!r}, {n}, {dim}, {dtype!r}, {threads})))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory probe for {method} at N={n} failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _rss_child(method: str, n: int, dim: int, dtype: str, threads: int) -> float:
+    torch.set_num_threads(threads)
+    small = make_inputs(64, dim, getattr(torch, dtype), "cpu")
+    LOSSES[method](*small).backward()  # load kernels, thread pools and modules before the baseline
+    inputs = make_inputs(n, dim, getattr(torch, dtype), "cpu")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # high-water mark := current RSS
+    base = _status_gib("VmRSS")
+    LOSSES[method](*inputs).backward()
+    return _status_gib("VmHWM") - base
+
+
+def max_abs_diffs(n: int = 1024, dim: int = 128, dtype: torch.dtype = torch.float32, seed: int = 0) -> dict:
+    """Loss and gradient differences of ours and of the naive loss, both in ``dtype``, vs fp64 naive."""
+    ref_inputs = make_inputs(n, dim, torch.float64, "cpu", seed)
+    ref = _loss_grads(open_clip_loss, ref_inputs)
+    out = {}
+    for method in ("ours", "open_clip"):
+        got = _loss_grads(LOSSES[method], make_inputs(n, dim, dtype, "cpu", seed))
+        out[method] = {key: float((got[key].double() - ref[key]).abs().max()) for key in ref}
+    return out
+
+
+def _loss_grads(fn, inputs) -> dict:
+    loss = fn(*inputs)
+    loss.backward()
+    return {"loss": loss.detach(), "d_image": inputs[0].grad, "d_text": inputs[1].grad, "d_scale": inputs[2].grad}

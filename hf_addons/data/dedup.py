@@ -1,0 +1,428 @@
+"""Exact and MinHash near-duplicate removal: batched signature steps, then one global clustering pass.
+
+Dedup is global (a document's duplicate may sit in any shard), so it is split the way datatrove and
+text-dedup split it: a per-batch map step computes a fingerprint column (normalised-text hash, or MinHash
+signature + LSH band keys), then ``cluster_*`` groups all fingerprints at once (band buckets -> edges ->
+connected components) and returns a cluster id and a keep flag per row. The MinHash values are exactly
+datasketch's (its default ``affine32`` scheme, SHA1-32 input hash, seed-derived permutations), computed for
+all shingles of a batch in one numpy expression instead of one ``MinHash.update`` per shingle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hf_addons.data.base import Batch, Step, require_columns
+
+_WORD = re.compile(r"\w+")
+# mixing constants for 64-bit band keys (odd, from splitmix64)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def normalize_text(text: str) -> str:
+    """Lower-case words joined by single spaces: punctuation, case and spacing differences vanish."""
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def shingles(text: str, ngram: int = 5) -> set[str]:
+    """Word n-gram shingles of the normalised text (a short text gives one shingle of all its words)."""
+    words = _WORD.findall(text.lower())
+    if len(words) <= ngram:
+        return {" ".join(words)} if words else set()
+    return set(map(" ".join, zip(*[words[i:] for i in range(ngram)])))
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+class ExactHash(Step):
+    """Adds ``exact_hash`` (hex of the first 8 bytes of BLAKE2b over the normalised text)."""
+
+    name = "exact"
+
+    def __init__(self, text_column: str = "text") -> None:
+        self.text_column = text_column
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], self.name)
+        return {
+            "exact_hash": [
+                hashlib.blake2b(normalize_text(t or "").encode(), digest_size=8).hexdigest()
+                for t in batch[self.text_column]
+            ]
+        }
+
+
+def cluster_exact(hashes: Sequence[str], eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster id (index of the first row with the same hash) and keep flag per row."""
+    codes, first = _first_occurrence(np.asarray(hashes, dtype=object), eligible)
+    return codes, first
+
+
+def _first_occurrence(keys: np.ndarray, eligible: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    n = len(keys)
+    idx = np.arange(n)
+    cluster = idx.copy()
+    mask = np.ones(n, bool) if eligible is None else np.asarray(eligible, bool)
+    if mask.any():
+        sub = idx[mask]
+        _, first_pos, inverse = np.unique(keys[mask].astype(str), return_index=True, return_inverse=True)
+        cluster[sub] = sub[first_pos][inverse]
+    keep = cluster == idx
+    return cluster, keep & mask | ~mask
+
+
+@dataclass
+class MinHashParams:
+    """MinHash/LSH parameters; the defaults are datatrove's (5-grams, 14 bands x 8 rows = 112 hashes).
+
+    Rows and bands pass through ``MinHashParams.threshold``: a pair becomes a candidate with probability
+    1 - (1 - J^rows)^bands, ~0.99 at Jaccard 0.85 with the defaults.
+    """
+
+    ngram: int = 5
+    num_bands: int = 14
+    # "words": vectorised word-n-gram hashing (fast); "sha1": datasketch's exact shingle-string hashing
+    hash: str = "words"
+    rows_per_band: int = 8
+    seed: int = 1
+
+    @property
+    def num_perm(self) -> int:
+        return self.num_bands * self.rows_per_band
+
+    def threshold(self) -> float:
+        """Jaccard where a pair becomes a candidate with probability ~0.5: (1/b)^(1/r)."""
+        return (1.0 / self.num_bands) ** (1.0 / self.rows_per_band)
+
+
+_PERMS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    key = (num_perm, seed)
+    if key not in _PERMS:
+        from datasketch import MinHash
+
+        m = MinHash(num_perm=num_perm, seed=seed)
+        if m.scheme != "affine32":  # pragma: no cover - guards a datasketch default change
+            raise RuntimeError(f"datasketch MinHash default scheme is {m.scheme!r}; expected 'affine32'")
+        a, b = m.permutations
+        _PERMS[key] = (a.astype(np.uint32), b.astype(np.uint32))
+    return _PERMS[key]
+
+
+def _sha1_32(items: list[str]) -> np.ndarray:
+    """datasketch's ``sha1_hash32`` for many strings, as one uint32 array."""
+    sha1 = hashlib.sha1
+    digest = b"".join([sha1(s.encode("utf-8")).digest()[:4] for s in items])
+    return np.frombuffer(digest, dtype="<u4").astype(np.uint32)
+
+
+def _sha1_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch-exact input hashes: SHA1-32 of every distinct shingle string, and shingles per text."""
+    sets = [shingles(t or "", ngram) for t in texts]
+    counts = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    flat = [s for doc in sets for s in doc]
+    return (_sha1_32(flat) if flat else np.zeros(0, np.uint32)), counts
+
+
+# odd 64-bit multipliers combining the word hashes of a shingle (position-dependent)
+_POS_MULT = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD,
+     0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9, 0x2545F4914F6CDD1D, 0x9FB21C651E98DF25],
+    dtype=np.uint64,
+)  # fmt: skip
+
+
+def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised input hashes: SHA1-32 once per distinct word of the batch, then every word n-gram's hash
+    as a position-weighted 64-bit sum of its word hashes folded to 32 bits (numpy over the whole batch).
+
+    Duplicate shingles inside a text are not removed: a minimum does not change with repeats.
+    """
+    if ngram > len(_POS_MULT):
+        raise ValueError(f"ngram must be <= {len(_POS_MULT)} with hash='words', got {ngram}")
+    import pandas as pd
+
+    word_lists = [_WORD.findall((t or "").lower()) for t in texts]
+    lengths = np.fromiter((len(x) for x in word_lists), np.int64, len(word_lists))
+    if not lengths.sum():
+        return np.zeros(0, np.uint32 if fold else np.uint64), np.zeros(len(texts), np.int64)
+    # one C hash-table pass gives word ids; SHA1 runs once per distinct word
+    codes, vocab = pd.factorize(np.array(list(itertools.chain.from_iterable(word_lists)), dtype=object))
+    h = _sha1_32(vocab.tolist()).astype(np.uint64)[codes]
+    total = len(h)
+    # words left in the document from each position: position p starts a shingle when enough remain
+    remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(total)
+    with np.errstate(over="ignore"):
+        combined = h * _POS_MULT[0]
+        shifted = np.empty_like(h)
+        for k in range(1, ngram):  # ngram - 1 vectorised passes over the batch
+            n_copy = max(total - k, 0)
+            shifted[:n_copy] = h[k : k + n_copy]
+            shifted[n_copy:] = 0
+            shifted[remaining <= k] = 0
+            combined += shifted * _POS_MULT[k]
+    # a text shorter than ngram gives one shingle of all its words (at its first position)
+    starts_of = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    combined = combined[(remaining >= ngram) | (np.arange(total) == starts_of)]
+    counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
+    if not fold:
+        return combined, counts
+    folded = (combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return folded.astype(np.uint32), counts
+
+
+def minhash_signatures(
+    texts: Sequence[str], params: MinHashParams | None = None, chunk_shingles: int = 4096
+) -> np.ndarray:
+    """``(len(texts), num_perm)`` uint32 MinHash signatures with datasketch's permutations (``affine32``).
+
+    ``params.hash="sha1"`` hashes shingle strings exactly as ``MinHash.update`` does (bit-identical to
+    datasketch); ``"words"`` (default) hashes each distinct word once and combines n-grams in numpy, several
+    times faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
+    per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
+    """
+    from datasketch.minhash import _fmix
+
+    params = params or MinHashParams()
+    a, b = _permutations(params.num_perm, params.seed)
+    if params.hash == "sha1":
+        raw, counts = _sha1_hashes(texts, params.ngram)
+    elif params.hash == "words":
+        raw, counts = _word_ngram_hashes(texts, params.ngram)
+    else:
+        raise ValueError(f"MinHashParams.hash must be 'words' or 'sha1', got {params.hash!r}")
+    out = np.full((len(texts), params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if not len(raw):
+        return out
+    hv = _fmix(raw, 32)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    nonempty = np.flatnonzero(counts)
+    doc_starts = starts[nonempty]
+    # fixed windows of shingles through one reused buffer (cache-sized: ~8x faster than one big product);
+    # a document spanning windows is folded in with np.minimum
+    buf = np.empty((chunk_shingles, params.num_perm), dtype=np.uint32)
+    total = len(hv)
+    for lo in range(0, total, chunk_shingles):
+        hi = min(lo + chunk_shingles, total)
+        view = buf[: hi - lo]
+        np.multiply(hv[lo:hi, None], a[None, :], out=view)
+        np.add(view, b[None, :], out=view)
+        first = np.searchsorted(doc_starts, lo, side="right") - 1
+        last = np.searchsorted(doc_starts, hi, side="left")
+        docs = nonempty[first:last]
+        mins = np.minimum.reduceat(view, np.maximum(doc_starts[first:last], lo) - lo, axis=0)
+        out[docs] = np.minimum(out[docs], mins)
+    return out
+
+
+def band_keys(signatures: np.ndarray, params: MinHashParams | None = None) -> np.ndarray:
+    """``(n, num_bands)`` uint64 bucket keys: a 64-bit mix of each band's rows (and the band index)."""
+    params = params or MinHashParams()
+    sig = signatures.reshape(len(signatures), params.num_bands, params.rows_per_band).astype(np.uint64)
+    keys = np.zeros(sig.shape[:2], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(params.rows_per_band):  # rows_per_band (8) vectorised steps, not per document
+            keys = (keys ^ sig[:, :, r]) * _MIX
+            keys ^= keys >> np.uint64(29)
+        keys ^= np.arange(params.num_bands, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+    return keys
+
+
+class MinHashSignatures(Step):
+    """Batched map step adding ``minhash_bands``: the LSH band keys of each text (signatures optional)."""
+
+    name = "minhash"
+
+    def __init__(
+        self, text_column: str = "text", params: MinHashParams | None = None, keep_signature: bool = False
+    ) -> None:
+        self.text_column = text_column
+        self.params = params or MinHashParams()
+        self.keep_signature = keep_signature
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], self.name)
+        sig = minhash_signatures(batch[self.text_column], self.params)
+        # int64 view of the uint64 keys: Arrow and Ray store them without overflow, equality is unchanged
+        out: Batch = {"minhash_bands": band_keys(sig, self.params).view(np.int64).tolist()}
+        if self.keep_signature:
+            out["minhash_signature"] = sig.tolist()
+        return out
+
+
+def candidate_edges(bands: np.ndarray, eligible: np.ndarray | None = None) -> np.ndarray:
+    """``(m, 2)`` edges linking each row to the smallest row sharing one of its band buckets."""
+    if bands.ndim != 2:
+        raise ValueError(f"band keys must be a (rows, bands) array, got shape {bands.shape}")
+    n, nb = bands.shape
+    rows = np.repeat(np.arange(n), nb)
+    band_idx = np.tile(np.arange(nb), n)
+    keys = bands.reshape(-1)
+    if eligible is not None:
+        m = np.repeat(np.asarray(eligible, bool), nb)
+        rows, band_idx, keys = rows[m], band_idx[m], keys[m]
+    if len(rows) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    # keys already mix in the band index; sort by key then row so the bucket head is the smallest row
+    order = np.lexsort((rows, keys))
+    k, r = keys[order], rows[order]
+    new_bucket = np.concatenate([[True], k[1:] != k[:-1]])
+    head = r[np.flatnonzero(new_bucket)][np.cumsum(new_bucket) - 1]
+    edges = np.stack([head, r], axis=1)[head != r]
+    return np.unique(edges, axis=0) if len(edges) else edges.astype(np.int64)
+
+
+def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
+    """Cluster id per row = smallest row index in its component (union-find via scipy's csgraph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as cc
+
+    if len(edges) == 0:
+        return np.arange(n)
+    graph = coo_matrix((np.ones(len(edges), bool), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, labels = cc(graph, directed=False)
+    smallest = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(smallest, labels, np.arange(n))
+    return smallest[labels]
+
+
+def verify_edges(edges: np.ndarray, texts: Sequence[str], threshold: float, ngram: int = 5) -> np.ndarray:
+    """Keep only candidate pairs whose true shingle Jaccard reaches ``threshold`` (precision mode).
+
+    Shingle sets are the 64-bit word-n-gram hashes of the involved texts (vectorised; a collision needs
+    ~2^32 shingles), so the check is exact Jaccard without building Python string sets.
+    """
+    if len(edges) == 0:
+        return edges
+    docs = np.unique(edges)
+    raw, counts = _word_ngram_hashes([texts[int(d)] or "" for d in docs], ngram, fold=False)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    sets = {int(d): np.unique(raw[bounds[i] : bounds[i + 1]]) for i, d in enumerate(docs)}
+
+    def jac(a: int, b: int) -> float:
+        x, y = sets[a], sets[b]
+        if not len(x) and not len(y):
+            return 1.0
+        inter = len(np.intersect1d(x, y, assume_unique=True))
+        return inter / (len(x) + len(y) - inter)
+
+    ok = np.fromiter((jac(int(a), int(b)) >= threshold for a, b in edges), bool, len(edges))
+    return edges[ok]
+
+
+def cluster_minhash(
+    bands: np.ndarray | Sequence[Sequence[int]],
+    eligible: np.ndarray | None = None,
+    *,
+    texts: Sequence[str] | None = None,
+    verify_threshold: float | None = None,
+    ngram: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Global near-dedup over band keys: ``(cluster_id, keep)`` per row; the smallest row of a cluster stays.
+
+    With ``verify_threshold`` (needs ``texts``) candidate pairs are checked with true Jaccard first.
+    Rows not ``eligible`` (rejected by an earlier step) are their own cluster and are not judged here.
+    """
+    bands = np.asarray(bands)
+    if bands.dtype == np.uint64:
+        bands = bands.view(np.int64)
+    n = len(bands)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    edges = candidate_edges(bands, eligible)
+    if verify_threshold is not None:
+        if texts is None:
+            raise ValueError("cluster_minhash: verify_threshold needs the texts")
+        edges = verify_edges(edges, texts, verify_threshold, ngram)
+    cluster = connected_components(n, edges)
+    return cluster, cluster == np.arange(n)
+
+
+class ExactDeduplicator:
+    """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash."""
+
+    name = "exact_dedup"
+
+    def __init__(self, text_column: str = "text") -> None:
+        self.text_column = text_column
+
+    def signature_step(self) -> Step:
+        return ExactHash(self.text_column)
+
+    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None):
+        return cluster_exact(columns["exact_hash"], eligible)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["exact_hash"]
+
+    def __repr__(self) -> str:
+        return f"ExactDeduplicator(text_column={self.text_column!r})"
+
+
+class MinHashDeduplicator:
+    """Pipeline stage: MinHash/LSH near-dedup (datatrove defaults), optional true-Jaccard verification.
+
+    ``verify_threshold=0.85`` (BigCode's value) turns on precision mode.
+    """
+
+    name = "minhash_dedup"
+
+    def __init__(
+        self,
+        text_column: str = "text",
+        params: MinHashParams | None = None,
+        verify_threshold: float | None = None,
+    ) -> None:
+        if verify_threshold is not None and not 0.0 < verify_threshold <= 1.0:
+            raise ValueError(f"verify_threshold must be in (0, 1], got {verify_threshold}")
+        self.text_column = text_column
+        self.params = params or MinHashParams()
+        self.verify_threshold = verify_threshold
+
+    def signature_step(self) -> Step:
+        return MinHashSignatures(self.text_column, self.params)
+
+    @property
+    def columns(self) -> list[str]:
+        cols = ["minhash_bands"]
+        return cols + [self.text_column] if self.verify_threshold is not None else cols
+
+    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None):
+        return cluster_minhash(
+            columns["minhash_bands"],
+            eligible,
+            texts=columns.get(self.text_column),
+            verify_threshold=self.verify_threshold,
+            ngram=self.params.ngram,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"MinHashDeduplicator(text_column={self.text_column!r}, params={self.params!r}, "
+            f"verify_threshold={self.verify_threshold!r})"
+        )
+
+
+def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_proc: int | None = None):
+    """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset."""
+    ds = dataset.map(stage.signature_step(), batched=True, num_proc=num_proc)
+    cols = {c: ds[c] for c in stage.columns}
+    cluster, keep = stage.cluster(cols)
+    reason = np.where(keep, "", f"{stage.name}:duplicate").tolist()
+    ds = ds.add_column(f"{stage.name}_cluster", cluster.tolist())
+    ds = ds.add_column(f"{stage.name}_keep", keep.tolist())
+    return ds.add_column(f"{stage.name}_reason", reason)

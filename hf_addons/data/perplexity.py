@@ -1,0 +1,312 @@
+"""Perplexity scoring with any causal LM, and CCNet-style filtering on whole-dataset percentile buckets.
+
+Scoring is a step (``dataset.map(PerplexityScorer(), batched=True)``): documents are tokenised in one call,
+cut into sliding windows when longer than the model's context, sorted by length and packed into batches under
+a token budget, so padding stays small and one forward pass serves many documents. Filtering is a second
+pass: ``PerplexityFilter.from_dataset`` computes the cutoffs over the whole ``perplexity`` column (not per
+batch, which would make the buckets depend on batch order), then runs as a filter step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from hf_addons.data.base import Batch, FilterStep, Step, require_columns
+
+BUCKETS = ("head", "middle", "tail")
+
+
+def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
+    """Raise naming the column when it holds something other than strings (``None`` counts as empty)."""
+    bad = next((t for t in texts if t is not None and not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(
+            f"{step}: column {column!r} must hold text, found {type(bad).__name__} ({str(bad)[:40]!r}); "
+            "pass text_column=<the name of a string column>"
+        )
+
+
+def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
+    """Device default CUDA else CPU; dtype default bf16 on GPU and fp32 on CPU (``"bf16"``/``"fp32"`` ok)."""
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype is None or dtype == "auto":
+        dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    elif isinstance(dtype, str):
+        names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}
+        if dtype not in names:
+            raise ValueError(f"unknown dtype {dtype!r}; expected one of {sorted(names)}")
+        dtype = names[dtype]
+    return str(device), dtype
+
+
+def load_lm(model: Any, tokenizer: Any, device: str | None, dtype: Any) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a name/path/None (the default model) or from objects already loaded."""
+    from hf_addons.models import load_model, load_tokenizer
+
+    device, dtype = resolve_device_dtype(device, dtype)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        lm, tok = load_model(model, device=device, dtype=dtype)
+        return lm, tokenizer if tokenizer is not None else tok
+    if tokenizer is None:
+        tokenizer = load_tokenizer(getattr(model.config, "name_or_path", None) or None)
+    return model.to(device=device, dtype=dtype).eval(), tokenizer
+
+
+class PerplexityScorer(Step):
+    """Adds ``perplexity``, ``perplexity_logprob`` (mean token log-prob), ``perplexity_tokens`` (tokens scored)
+    and ``perplexity_error`` (``""``, ``"empty"``) to a batch of documents.
+
+    ``window`` is the longest sequence one forward pass sees (default: the model's context, at most 2048);
+    longer documents are scored with sliding windows that advance by ``stride`` tokens (default window/2), so
+    every token after the first window is predicted from at least ``window - stride`` tokens of context.
+    ``max_tokens`` truncates documents first (None: score everything). ``tokens_per_batch`` bounds
+    padded tokens per forward pass (default 4096 on CPU, 16384 on GPU).
+    """
+
+    name = "perplexity"
+
+    def __init__(
+        self,
+        model: Any = None,
+        tokenizer: Any = None,
+        *,
+        text_column: str = "text",
+        window: int | None = None,
+        stride: int | None = None,
+        max_tokens: int | None = None,
+        tokens_per_batch: int | None = None,
+        device: str | None = None,
+        dtype: Any = None,
+        add_bos: bool = True,
+    ) -> None:
+        if window is not None and window < 2:
+            raise ValueError(f"window must be >= 2 tokens, got {window}")
+        if stride is not None and (stride < 1 or (window is not None and stride > window - 1)):
+            raise ValueError(f"stride must be in [1, window-1], got {stride} for window {window}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.text_column = text_column
+        self.window = window
+        self.stride = stride
+        self.max_tokens = max_tokens
+        self.tokens_per_batch = tokens_per_batch
+        self.device = device
+        self.dtype = dtype
+        self.add_bos = add_bos
+        self._lm: tuple[Any, Any] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(vars(self))
+        state["_lm"] = None  # workers load their own copy
+        return state
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._lm is None:
+            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
+        return self._lm
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], "PerplexityScorer")
+        texts = batch[self.text_column]
+        check_texts(texts, self.text_column, "PerplexityScorer")
+        res = self.score(texts)
+        errors = np.where(res["tokens"] == 0, "empty", "").tolist()
+        return {
+            "perplexity": res["perplexity"].tolist(),
+            "perplexity_logprob": res["logprob"].tolist(),
+            "perplexity_tokens": res["tokens"].tolist(),
+            "perplexity_error": errors,
+        }
+
+    # -- scoring -------------------------------------------------------------------------------------------
+    def _segments(self, ids: list[list[int]], window: int, stride: int):
+        """Sliding windows: (doc index, token slice, first scored position inside the slice)."""
+        docs, segs, starts = [], [], []
+        for d, seq in enumerate(ids):
+            n = len(seq)
+            if n < 2:
+                continue
+            begin, scored_to = 0, 1  # targets [1, scored_to) are done
+            while True:
+                end = min(begin + window, n)
+                docs.append(d)
+                segs.append(seq[begin:end])
+                starts.append(scored_to - begin)
+                scored_to = end
+                if end == n:
+                    break
+                begin += stride
+        return docs, segs, starts
+
+    def score(self, texts: Sequence[str | None]) -> dict[str, np.ndarray]:
+        """Per-text ``perplexity``, ``logprob`` (mean), ``tokens`` (scored count; 0 = empty, NaN scores)."""
+        import torch
+
+        model, tok = self._load()
+        device = next(model.parameters()).device
+        ctx = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 2048)
+        window = min(self.window or min(ctx, 2048), ctx)
+        stride = self.stride or max(1, window // 2)
+        if stride >= window:
+            raise ValueError(f"stride {stride} must be smaller than the window {window}")
+        budget = self.tokens_per_batch or (16384 if device.type == "cuda" else 4096)
+        budget = max(budget, window)
+
+        clean = ["" if t is None else t for t in texts]
+        ids = tok(clean, add_special_tokens=False)["input_ids"] if clean else []
+        bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        prefix = [bos] if self.add_bos and bos is not None else []
+        ids = [prefix + s if s else [] for s in ids]  # an empty text stays empty: nothing to predict
+        if self.max_tokens is not None:
+            ids = [s[: self.max_tokens + len(prefix)] for s in ids]
+
+        n_docs = len(clean)
+        total = torch.zeros(n_docs, dtype=torch.float64)
+        count = torch.zeros(n_docs, dtype=torch.float64)
+        docs, segs, starts = self._segments(ids, window, stride)
+        if segs:
+            lens = np.fromiter((len(s) for s in segs), dtype=np.int64, count=len(segs))
+            order = np.argsort(-lens, kind="stable")
+            pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+            docs_t = torch.tensor(docs)
+            starts_t = torch.tensor(starts)
+            lens_t = torch.from_numpy(lens)
+            i = 0
+            with torch.inference_mode():
+                while i < len(order):
+                    width = int(lens[order[i]])
+                    take = order[i : i + max(1, budget // width)]
+                    i += len(take)
+                    sel = torch.from_numpy(take)
+                    rows = [torch.tensor(segs[j]) for j in take.tolist()]
+                    input_ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad)
+                    seg_len = lens_t[sel]
+                    pos = torch.arange(width)
+                    attn = (pos[None, :] < seg_len[:, None]).long()
+                    logits = model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits
+                    lp = _token_logprobs(logits[:, :-1], input_ids[:, 1:].to(device)).double().cpu()
+                    tgt = pos[1:]
+                    mask = (tgt[None, :] >= starts_t[sel][:, None]) & (tgt[None, :] < seg_len[:, None])
+                    total.index_add_(0, docs_t[sel], (lp * mask).sum(1))
+                    count.index_add_(0, docs_t[sel], mask.sum(1).double())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (total / count).numpy()
+        return {"perplexity": np.exp(-mean), "logprob": mean, "tokens": count.numpy().astype(np.int64)}
+
+
+def _token_logprobs(logits: Any, targets: Any) -> Any:
+    """log p(target) per position, in fp32, without materialising a second vocabulary-sized tensor."""
+    logits = logits.float()
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+
+
+# -- filtering --------------------------------------------------------------------------------------------
+def column_values(data: Any, column: str = "perplexity") -> np.ndarray:
+    """All values of ``column`` as floats from a Dataset, IterableDataset, dict of columns or sequence."""
+    if isinstance(data, dict):
+        require_columns(data, [column], "perplexity cutoffs")
+        return np.asarray(data[column], dtype=float)
+    names = getattr(data, "column_names", None)
+    if names is not None:
+        if column not in names:
+            raise KeyError(f"perplexity cutoffs: the dataset has no column {column!r}; it has {names}")
+        if hasattr(data, "__len__"):  # map-style: read the Arrow column directly
+            from hf_addons.data.mixture import arrow_column
+
+            return np.asarray(arrow_column(data, column), dtype=float)
+        parts = [np.asarray(b[column], dtype=float) for b in data.select_columns([column]).iter(batch_size=8192)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    return np.asarray(list(data) if isinstance(data, Iterable) else data, dtype=float)
+
+
+def perplexity_cutoffs(values: Any, quantiles: Sequence[float] = (1 / 3, 2 / 3), column: str = "perplexity"):
+    """Bucket edges at ``quantiles`` of the finite values over the whole data (CCNet: terciles)."""
+    q = list(quantiles)
+    if not q or any(not 0 < x < 1 for x in q) or q != sorted(q):
+        raise ValueError(f"quantiles must be increasing and inside (0, 1), got {q}")
+    v = column_values(values, column)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise ValueError("perplexity cutoffs: no finite perplexity values to compute buckets from")
+    return np.quantile(v, q).tolist()
+
+
+class PerplexityFilter(FilterStep):
+    """Keep/reject on ``perplexity``: absolute bounds and/or whole-dataset percentile buckets.
+
+    With ``cutoffs`` (from :func:`perplexity_cutoffs` or :meth:`from_dataset`) each row gets a
+    ``perplexity_bucket`` (``head`` = lowest perplexity, ``middle``, ``tail`` for CCNet's three buckets;
+    ``bucket<i>`` for other counts) and rows outside ``keep`` are rejected with reason
+    ``perplexity:<bucket>``. Rows without a finite score (empty documents) are rejected as
+    ``perplexity:missing``.
+    """
+
+    name = "perplexity"
+
+    def __init__(
+        self,
+        max_perplexity: float | None = None,
+        min_perplexity: float | None = None,
+        *,
+        cutoffs: Sequence[float] | None = None,
+        keep: Sequence[str] = ("head", "middle"),
+        column: str = "perplexity",
+    ) -> None:
+        if max_perplexity is None and min_perplexity is None and cutoffs is None:
+            raise ValueError("PerplexityFilter needs max_perplexity, min_perplexity or cutoffs")
+        self.max_perplexity = max_perplexity
+        self.min_perplexity = min_perplexity
+        self.cutoffs = None if cutoffs is None else [float(c) for c in cutoffs]
+        self.column = column
+        self.keep = tuple(keep)
+        if self.cutoffs is not None:
+            unknown = set(self.keep) - set(self.bucket_names)
+            if unknown:
+                raise ValueError(f"keep names unknown buckets {sorted(unknown)}; buckets are {self.bucket_names}")
+
+    @property
+    def bucket_names(self) -> list[str]:
+        n = len(self.cutoffs or []) + 1
+        return list(BUCKETS) if n == 3 else [f"bucket{i}" for i in range(n)]
+
+    @classmethod
+    def from_dataset(
+        cls,
+        data: Any,
+        *,
+        quantiles: Sequence[float] = (1 / 3, 2 / 3),
+        keep: Sequence[str] = ("head", "middle"),
+        column: str = "perplexity",
+        **kwargs: Any,
+    ) -> PerplexityFilter:
+        """Second pass of the two-pass API: cutoffs over the whole scored column, then a filter step."""
+        return cls(cutoffs=perplexity_cutoffs(data, quantiles, column), keep=keep, column=column, **kwargs)
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.column], "PerplexityFilter")
+        v = np.asarray([math.nan if x is None else x for x in batch[self.column]], dtype=float)
+        reasons = np.full(v.shape, "", dtype=object)
+        out: Batch = {}
+        if self.cutoffs is not None:
+            names = np.asarray(self.bucket_names, dtype=object)
+            bucket = names[np.searchsorted(np.asarray(self.cutoffs), v, side="right")]
+            bucket = np.where(np.isfinite(v), bucket, "")
+            out[f"{self.name}_bucket"] = bucket.tolist()
+            reasons = np.where(np.isin(bucket, self.keep), reasons, "perplexity:" + bucket.astype(str))
+        if self.min_perplexity is not None:
+            reasons = np.where(v < self.min_perplexity, "perplexity:below_min", reasons)
+        if self.max_perplexity is not None:
+            reasons = np.where(v > self.max_perplexity, "perplexity:above_max", reasons)
+        reasons = np.where(np.isfinite(v), reasons, "perplexity:missing")
+        out.update(self.decisions(reasons.tolist()))
+        return out

@@ -1,0 +1,482 @@
+"""``Pipeline``: ordered data steps over a Dataset / IterableDataset, a JSON report, atomic sharded output.
+
+Map steps (``Step`` or any batched callable) run per shard, chained in one ``map`` call; global stages
+(``ExactDeduplicator``, ``MinHashDeduplicator``) contribute a signature step to that map and cluster all
+rows once every shard is done. ``run`` works in three resumable phases under ``output_dir``:
+
+1. ``_work/stage-XXXXX.parquet``: each input shard after the map steps (skipped when present);
+2. ``_work/global.parquet``: the dedup decisions over all shards (skipped when present);
+3. ``data/shard-XXXXX.parquet`` (kept rows) and optional ``rejects/``, then ``report.json``.
+
+Every file is written to a temporary name and renamed, so an interrupted run leaves only whole files and
+a rerun redoes only what is missing. A row is kept when every ``*_keep`` column of the steps is true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hf_addons.data.base import Batch, FilterStep
+
+GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
+
+
+def _is_global(step: Any) -> bool:
+    return hasattr(step, "signature_step") and hasattr(step, "cluster")
+
+
+def step_name(step: Any) -> str:
+    return getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
+
+
+class _Chain:
+    """All map steps as one picklable batched callable (one ``map`` pass instead of one per step)."""
+
+    def __init__(self, steps: Sequence[Callable[[Batch], Batch]]) -> None:
+        self.steps = list(steps)
+
+    def __call__(self, batch: Batch) -> Batch:
+        batch = dict(batch)
+        for step in self.steps:
+            batch = step(batch)
+        return batch
+
+
+def _atomic_write_table(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_write_json(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+class Pipeline:
+    """Ordered steps; ``apply`` returns every decision column, ``run`` writes filtered shards + report.
+
+    >>> pipe = Pipeline([HtmlToMarkdown(), GopherQualityFilter(), MinHashDeduplicator()], num_proc=2)
+    >>> report = pipe.run(dataset, "out/")          # out/data/shard-*.parquet, out/report.json
+    """
+
+    def __init__(
+        self,
+        steps: Sequence[Any],
+        *,
+        num_proc: int | None = None,
+        batch_size: int = 256,
+        shard_rows: int = 50_000,
+        keep_rejects: bool = False,
+        progress: bool = False,
+    ) -> None:
+        if not steps:
+            raise ValueError("Pipeline needs at least one step")
+        for s in steps:
+            if not callable(s) and not _is_global(s):
+                raise TypeError(f"pipeline step {s!r} is neither a batched callable nor a dedup stage")
+        names = [step_name(s) for s in steps]
+        dup = [n for n, c in Counter(names).items() if c > 1]
+        if dup:
+            raise ValueError(f"step names must be unique (their columns would collide): {dup}")
+        if shard_rows < 1 or batch_size < 1:
+            raise ValueError("shard_rows and batch_size must be positive")
+        self.steps = list(steps)
+        self.num_proc = num_proc
+        self.batch_size = batch_size
+        self.shard_rows = shard_rows
+        self.keep_rejects = keep_rejects
+        self.progress = progress
+
+    # -- construction from a config -------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Pipeline:
+        """Build from ``{"steps": [{"extract": {...}}, "fineweb", ...], "num_proc": 2, ...}`` (CLI YAML)."""
+        registry = step_registry()
+        steps = []
+        for entry in config.get("steps") or []:
+            if isinstance(entry, str):
+                name, kwargs = entry, {}
+            elif isinstance(entry, dict) and len(entry) == 1:
+                name, kwargs = next(iter(entry.items()))
+                kwargs = dict(kwargs or {})
+            else:
+                raise ValueError(f"config step must be a name or a one-key mapping, got {entry!r}")
+            if name not in registry:
+                raise ValueError(f"unknown step {name!r}; known steps: {sorted(registry)}")
+            steps.append(registry[name](**kwargs))
+        opts = {k: config[k] for k in ("num_proc", "batch_size", "shard_rows", "keep_rejects") if k in config}
+        unknown = set(config) - {"steps", "num_proc", "batch_size", "shard_rows", "keep_rejects", "input"}
+        if unknown:
+            raise ValueError(f"unknown config keys {sorted(unknown)}")
+        return cls(steps, **opts)
+
+    # -- the pieces -----------------------------------------------------------------------------------
+    def map_steps(self) -> list[Callable[[Batch], Batch]]:
+        """The batched callables run per shard, global stages replaced by their signature step."""
+        return [s.signature_step() if _is_global(s) else s for s in self.steps]
+
+    def map_function(self) -> _Chain:
+        return _Chain(self.map_steps())
+
+    def _map_table(self, table):
+        """Run the chained map steps over an Arrow table (in process, or ``datasets.map`` with num_proc)."""
+        import pyarrow as pa
+
+        chain = self.map_function()
+        if self.num_proc and self.num_proc > 1 and table.num_rows > self.batch_size:
+            import datasets
+
+            ds = datasets.Dataset(table).map(
+                chain, batched=True, batch_size=self.batch_size, num_proc=self.num_proc
+            )
+            return ds.data.table if hasattr(ds.data, "table") else ds.data
+        parts = []
+        for batch in table.to_batches(max_chunksize=self.batch_size):
+            parts.append(pa.Table.from_pydict(chain(batch.to_pydict())))
+        if not parts:
+            return pa.Table.from_pydict(chain({c: [] for c in table.column_names}))
+        return pa.concat_tables(parts, promote_options="default")
+
+    def _global_decisions(self, columns: dict[str, Any], n: int) -> dict[str, list]:
+        """Cluster/keep/reason for every global stage; rows rejected by earlier steps are not judged."""
+        eligible = np.ones(n, bool)
+        out: dict[str, list] = {}
+        for s in self.steps:
+            name = step_name(s)
+            if _is_global(s):
+                cluster, keep = s.cluster({c: columns[c] for c in s.columns}, eligible)
+                keep = np.asarray(keep, bool) | ~eligible
+                out[f"{name}_cluster"] = np.asarray(cluster).tolist()
+                out[f"{name}_keep"] = keep.tolist()
+                out[f"{name}_reason"] = np.where(keep, "", f"{name}:duplicate").tolist()
+                eligible &= keep
+            elif f"{name}_keep" in columns:
+                eligible &= np.asarray(columns[f"{name}_keep"], bool)
+        return out
+
+    def keep_columns(self) -> list[str]:
+        return [f"{step_name(s)}_keep" for s in self.steps if isinstance(s, FilterStep) or _is_global(s)]
+
+    # -- in memory ------------------------------------------------------------------------------------
+    def apply(self, dataset):
+        """Every step's columns on every row (nothing dropped): a ``Dataset`` in, a ``Dataset`` out."""
+        import datasets
+        import pyarrow as pa
+
+        if isinstance(dataset, datasets.IterableDataset):
+            raise TypeError("apply needs a Dataset; use run(dataset, output_dir) for an IterableDataset")
+        table = _as_table(dataset)
+        mapped = self._map_table(table)
+        decisions = self._global_decisions(_needed_columns(mapped, self), mapped.num_rows)
+        for k, v in decisions.items():
+            mapped = mapped.append_column(k, pa.array(v))
+        return datasets.Dataset(mapped)
+
+    # -- sharded, resumable ---------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        text = json.dumps([repr(s) for s in self.steps] + [self.shard_rows])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def run(self, dataset, output_dir: str | os.PathLike, *, total_rows: int | None = None) -> dict[str, Any]:
+        """Process ``dataset`` shard by shard into ``output_dir``; returns (and writes) the report."""
+        t0 = time.perf_counter()
+        out = Path(output_dir)
+        work = out / "_work"
+        work.mkdir(parents=True, exist_ok=True)
+        meta_path = work / "pipeline.json"
+        meta = {"fingerprint": self.fingerprint(), "steps": [repr(s) for s in self.steps]}
+        if meta_path.exists():
+            old = json.loads(meta_path.read_text())
+            if old.get("fingerprint") != meta["fingerprint"]:
+                raise ValueError(
+                    f"{out} holds a run of a different pipeline ({old.get('steps')}); "
+                    "use a new output directory or delete it"
+                )
+        else:
+            _atomic_write_json(meta, meta_path)
+
+        # phase 1: map steps per shard
+        shard_paths: list[Path] = []
+        done = skipped = 0
+        bar = _progress(self.progress, total_rows or _len_or_none(dataset), "map")
+        for i, table in _shards(dataset, self.shard_rows, skip=lambda k: (work / _stage(k)).exists()):
+            path = work / _stage(i)
+            if table is None:  # already done in an earlier run
+                skipped += 1
+            else:
+                _atomic_write_table(self._map_table(table), path)
+                done += 1
+                if bar is not None:
+                    bar.update(table.num_rows)
+            shard_paths.append(path)
+        if bar is not None:
+            bar.close()
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # phase 2: global stages over all shards
+        counts = [pq.ParquetFile(p).metadata.num_rows for p in shard_paths]
+        n = int(sum(counts))
+        global_path = work / "global.parquet"
+        if any(_is_global(s) for s in self.steps):
+            if not global_path.exists():
+                needed = _needed_names(self)
+                cols: dict[str, list] = {}
+                tables = [pq.read_table(p, columns=[c for c in needed if c in _schema_names(p)]) for p in shard_paths]
+                if tables:
+                    joined = pa.concat_tables(tables, promote_options="default")
+                    cols = {c: joined.column(c).to_pylist() for c in joined.column_names}
+                decisions = self._global_decisions(cols, n)
+                _atomic_write_table(pa.Table.from_pydict(decisions), global_path)
+            global_table = pq.read_table(global_path)
+        else:
+            global_table = None
+
+        # phase 3: filtered output shards + report
+        keep_cols = self.keep_columns()
+        report_cols: dict[str, list] = {}
+        offset = 0
+        out_rows = 0
+        for i, (path, rows) in enumerate(zip(shard_paths, counts)):
+            table = pq.read_table(path)
+            if global_table is not None:
+                for c in global_table.column_names:
+                    table = table.append_column(c, global_table.column(c).slice(offset, rows))
+            offset += rows
+            keep = np.ones(rows, bool)
+            for c in keep_cols:
+                if c in table.column_names:
+                    keep &= np.asarray(table.column(c).to_numpy(zero_copy_only=False), bool)
+            out_rows += int(keep.sum())
+            for c in table.column_names:
+                if c.endswith(("_keep", "_reason", "_error")):
+                    report_cols.setdefault(c, []).extend(table.column(c).to_pylist())
+            # an empty shard is not written: readers (datasets' parquet loader) choke on 0-row files
+            data_path = out / "data" / f"shard-{i:05d}.parquet"
+            if keep.any() and not data_path.exists():
+                _atomic_write_table(table.filter(pa.array(keep)), data_path)
+            rej_path = out / "rejects" / f"shard-{i:05d}.parquet"
+            if self.keep_rejects and not keep.all() and not rej_path.exists():
+                _atomic_write_table(table.filter(pa.array(~keep)), rej_path)
+        report = self._report(report_cols, n, out_rows)
+        report.update(
+            shards=len(shard_paths),
+            shards_processed=done,
+            shards_resumed=skipped,
+            seconds=round(time.perf_counter() - t0, 3),
+            output=str(out / "data"),
+        )
+        _atomic_write_json(report, out / "report.json")
+        return report
+
+    def _report(self, cols: dict[str, list], n: int, out_rows: int) -> dict[str, Any]:
+        """What every step saw, kept and removed (a row counts at the first step that rejected it), why."""
+        alive = np.ones(n, bool)
+        steps = []
+        for s in self.steps:
+            name = step_name(s)
+            entry: dict[str, Any] = {"name": name, "step": repr(s), "seen": int(alive.sum())}
+            kc, rc = f"{name}_keep", f"{name}_reason"
+            if kc in cols:
+                keep = np.asarray(cols[kc], bool)
+                removed = alive & ~keep
+                reasons = np.asarray(cols[rc], dtype=object)[removed]
+                entry.update(
+                    kind="dedup" if _is_global(s) else "filter",
+                    kept=int((alive & keep).sum()),
+                    removed=int(removed.sum()),
+                    reasons=dict(Counter(reasons.tolist()).most_common()),
+                )
+                alive &= keep
+            else:
+                entry.update(kind="map", kept=entry["seen"], removed=0, reasons={})
+            steps.append(entry)
+        errors: Counter = Counter()
+        for c, values in cols.items():
+            if c.endswith("_error"):
+                errors.update(v for v in values if v)
+            elif c.endswith("_reason"):
+                errors.update(v for v in values if v and ":error" in v)
+        return {
+            "input_rows": n,
+            "output_rows": out_rows,
+            "removed_rows": n - out_rows,
+            "steps": steps,
+            "errors": dict(errors.most_common()),
+        }
+
+
+def _stage(i: int) -> str:
+    return f"stage-{i:05d}.parquet"
+
+
+def _schema_names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names
+
+
+def _needed_names(pipe: Pipeline) -> list[str]:
+    names: list[str] = []
+    for s in pipe.steps:
+        if _is_global(s):
+            names += list(s.columns)
+        names.append(f"{step_name(s)}_keep")
+    return list(dict.fromkeys(names))
+
+
+def _needed_columns(table, pipe: Pipeline) -> dict[str, list]:
+    return {c: table.column(c).to_pylist() for c in _needed_names(pipe) if c in table.column_names}
+
+
+def _len_or_none(dataset) -> int | None:
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
+
+
+def _progress(enabled: bool, total: int | None, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc")
+
+
+def _as_table(dataset):
+    """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts."""
+    import pyarrow as pa
+
+    if isinstance(dataset, pa.Table):
+        return dataset
+    if isinstance(dataset, dict):
+        return pa.Table.from_pydict(dataset)
+    if isinstance(dataset, list):
+        return pa.Table.from_pylist(dataset)
+    data = getattr(dataset, "data", None)
+    if data is not None and hasattr(dataset, "select"):
+        if getattr(dataset, "_indices", None) is not None:
+            dataset = dataset.flatten_indices()
+        return dataset.data.table
+    raise TypeError(f"unsupported dataset type {type(dataset).__name__}")
+
+
+def _shards(dataset, shard_rows: int, skip: Callable[[int], bool]) -> Iterator[tuple[int, Any]]:
+    """(index, Arrow table) per shard; ``None`` for shards ``skip`` says are done (not re-read)."""
+    import datasets
+    import pyarrow as pa
+
+    if isinstance(dataset, datasets.IterableDataset) or (
+        not isinstance(dataset, (pa.Table, dict, list)) and not hasattr(dataset, "select")
+    ):
+        rows: list[dict] = []
+        i = 0
+        for row in dataset:
+            rows.append(row)
+            if len(rows) == shard_rows:
+                yield i, None if skip(i) else pa.Table.from_pylist(rows)
+                rows, i = [], i + 1
+        if rows or i == 0:
+            yield i, None if skip(i) else pa.Table.from_pylist(rows)
+        return
+    table = _as_table(dataset)
+    n = table.num_rows
+    for i, start in enumerate(range(0, max(n, 1), shard_rows)):
+        yield i, None if skip(i) else table.slice(start, shard_rows)
+
+
+def step_registry() -> dict[str, Callable[..., Any]]:
+    """Config names of the steps this part of the suite provides."""
+    from hf_addons.data.dedup import ExactDeduplicator, MinHashDeduplicator
+    from hf_addons.data.extract import HtmlToMarkdown
+    from hf_addons.data.langid import LanguageFilter
+    from hf_addons.data.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    return {
+        "extract": HtmlToMarkdown,
+        "langid": LanguageFilter,
+        "gopher_quality": GopherQualityFilter,
+        "gopher_repetition": GopherRepetitionFilter,
+        "c4": C4Filter,
+        "fineweb": FineWebFilter,
+        "exact_dedup": ExactDeduplicator,
+        "minhash_dedup": MinHashDeduplicator,
+    }
+
+
+def default_steps(html: bool) -> list[Any]:
+    """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup."""
+    reg = step_registry()
+    names = (["extract"] if html else []) + [
+        "langid",
+        "gopher_quality",
+        "gopher_repetition",
+        "fineweb",
+        "exact_dedup",
+        "minhash_dedup",
+    ]
+    return [reg[n]() for n in names]
+
+
+def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False):
+    """A Dataset (or IterableDataset) from WARC, JSONL/JSON, Parquet files or directories, or a Hub name."""
+    import datasets
+
+    from hf_addons.data.warc import warc_dataset
+
+    specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    files: list[Path] = []
+    hub: list[str] = []
+    for s in specs:
+        p = Path(s)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
+        elif p.exists():
+            files.append(p)
+        else:
+            hub.append(str(s))
+    if hub:
+        if files or len(hub) > 1:
+            raise ValueError(f"inputs not found: {hub} (a Hub dataset name must be the only input)")
+        try:
+            return datasets.load_dataset(hub[0], split="train", streaming=streaming)
+        except Exception as exc:
+            raise FileNotFoundError(f"input {hub[0]!r} is neither a local file nor a loadable dataset: {exc}") from exc
+    kinds = {_kind(f) for f in files}
+    if not files or None in kinds:
+        raise ValueError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")
+    if len(kinds) > 1:
+        raise ValueError(f"mixed input formats {sorted(kinds)}; give one format at a time")
+    kind = kinds.pop()
+    paths = [str(f) for f in files]
+    if kind == "warc":
+        return warc_dataset(paths, streaming=streaming)
+    return datasets.load_dataset(kind, data_files=paths, split="train", streaming=streaming)
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".warc", ".warc.gz", ".warc.zst", ".warc.lz4", ".arc.gz")):
+        return "warc"
+    if name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
+        return "json"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return None

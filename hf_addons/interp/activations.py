@@ -1,0 +1,337 @@
+"""Activations from any HF causal LM, without TransformerLens: a forward hook on a named module.
+
+The forward stops right after the hooked module (an exception raised in the hook), BOS and pad positions are
+dropped, a shuffled buffer keeps tokens from many texts mixed on the device, and activations can be cached
+to disk as a ``datasets`` Arrow dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hf_addons.interp.config import HOOK_POINTS
+
+
+class _StopForward(Exception):
+    """Raised by the capture hook: nothing after the hooked module needs to run."""
+
+
+@dataclass
+class HookSpec:
+    """Where to read activations: ``module_name``'s output, or its input when ``read_input``."""
+
+    module_name: str
+    module: nn.Module
+    read_input: bool = False
+    layer: int | None = None
+    hook_point: str = "resid_post"
+
+
+def decoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
+    """The transformer block list (``model.layers`` for Llama, ``transformer.h`` for GPT-2 ...)."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    n_layers = getattr(cfg, "num_hidden_layers", None)
+    best: tuple[str, nn.ModuleList] | None = None
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) > 0 and (n_layers is None or len(module) == n_layers):
+            if best is None or len(name) < len(best[0]):
+                best = (name, module)
+    if best is None:
+        raise ValueError(f"could not find the decoder layer list of {type(model).__name__}; pass hook_name")
+    return best
+
+
+def _child(block: nn.Module, names: tuple[str, ...], what: str, block_name: str) -> str:
+    for n in names:
+        if hasattr(block, n):
+            return n
+    children = [n for n, _ in block.named_children()]
+    raise ValueError(f"no {what} module in {block_name}; its children are {children}; pass hook_name")
+
+
+def resolve_hook(
+    model: nn.Module, layer: int | None = None, hook_point: str = "resid_post", hook_name: str | None = None
+) -> HookSpec:
+    """Turn ``(layer, hook_point)`` or an explicit module name into a module to hook, with clear errors."""
+    modules = dict(model.named_modules())
+    if hook_name:
+        if hook_name not in modules:
+            valid = [n for n in modules if n]
+            shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
+            raise ValueError(f"hook {hook_name!r} is not a module of {type(model).__name__}; valid names: {shown}")
+        return HookSpec(hook_name, modules[hook_name], read_input=hook_point == "resid_pre", layer=layer,
+                        hook_point=hook_point)
+    if hook_point not in HOOK_POINTS:
+        raise ValueError(f"unknown hook point {hook_point!r}; expected one of {HOOK_POINTS}")
+    list_name, blocks = decoder_layers(model)
+    n = len(blocks)
+    if layer is None:
+        layer = n // 2
+    if not -n <= layer < n:
+        raise ValueError(f"layer {layer} out of range: the model has {n} layers (0..{n - 1})")
+    layer = layer % n
+    block_name = f"{list_name}.{layer}"
+    block = blocks[layer]
+    if hook_point in ("resid_post", "resid_pre"):
+        return HookSpec(block_name, block, read_input=hook_point == "resid_pre", layer=layer, hook_point=hook_point)
+    if hook_point == "mlp_out":
+        child = _child(block, ("mlp", "feed_forward", "ffn"), "MLP", block_name)
+    else:
+        child = _child(block, ("self_attn", "attn", "attention", "self_attention"), "attention", block_name)
+    name = f"{block_name}.{child}"
+    return HookSpec(name, modules[name], read_input=False, layer=layer, hook_point=hook_point)
+
+
+def _first_tensor(value: Any) -> torch.Tensor:
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
+@contextmanager
+def capture(spec: HookSpec, stop: bool = True):
+    """Context manager yielding a dict whose ``"acts"`` holds the hooked tensor after a forward.
+
+    With ``stop`` the forward raises past the hooked module; call the model through ``run_to_hook``.
+    """
+    store: dict[str, torch.Tensor] = {}
+
+    if spec.read_input:
+
+        def pre_hook(module, args, kwargs):
+            store["acts"] = args[0] if args else kwargs["hidden_states"]
+            if stop:
+                raise _StopForward
+
+        handle = spec.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+
+        def hook(module, args, output):
+            store["acts"] = _first_tensor(output)
+            if stop:
+                raise _StopForward
+
+        handle = spec.module.register_forward_hook(hook)
+    try:
+        yield store
+    finally:
+        handle.remove()
+
+
+@torch.no_grad()
+def run_to_hook(model: nn.Module, spec: HookSpec, input_ids: torch.Tensor, attention_mask: torch.Tensor | None):
+    """Hooked activations (B, T, d) for one batch; the layers after the hook never run."""
+    with capture(spec, stop=True) as store:
+        try:
+            model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        except _StopForward:
+            pass
+    if "acts" not in store:
+        raise RuntimeError(f"the hook on {spec.module_name!r} never fired during the forward")
+    return store["acts"]
+
+
+def keep_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, tokenizer: Any) -> torch.Tensor:
+    """Positions that are real text: not padding, not BOS (its activations are outliers that skew an SAE)."""
+    keep = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None:
+        keep &= input_ids != bos
+    return keep
+
+
+def tokenize(tokenizer: Any, texts: list[str], context_size: int, device: Any) -> dict[str, torch.Tensor]:
+    """Right-padded batch truncated to ``context_size``, with BOS prepended when the tokenizer has one."""
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "right"
+    try:
+        enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=context_size)
+    finally:
+        tokenizer.padding_side = side
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and not bool((ids[:, 0] == bos).all()):
+        ids = torch.cat([torch.full((ids.shape[0], 1), bos, dtype=ids.dtype), ids], dim=1)[:, :context_size]
+        mask = torch.cat([torch.ones((mask.shape[0], 1), dtype=mask.dtype), mask], dim=1)[:, :context_size]
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
+
+
+def _batched(texts: Iterable[str], n: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for t in texts:
+        if not isinstance(t, str):
+            raise ValueError(f"texts must be strings, got {type(t).__name__}")
+        if t.strip():
+            batch.append(t)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def iter_activations(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: Iterable[str],
+    *,
+    layer: int | None = None,
+    hook_point: str = "resid_post",
+    hook_name: str | None = None,
+    context_size: int = 128,
+    batch_size: int = 8,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[torch.Tensor]:
+    """Yield (n_tokens, d) activations per batch of texts, BOS/pad positions dropped, NaNs rejected."""
+    spec = resolve_hook(model, layer, hook_point, hook_name)
+    device = _model_device(model)
+    produced = False
+    for chunk in _batched(texts, batch_size):
+        enc = tokenize(tokenizer, chunk, context_size, device)
+        acts = run_to_hook(model, spec, enc["input_ids"], enc["attention_mask"])
+        acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)].to(dtype)
+        if not torch.isfinite(acts).all():
+            raise ValueError(f"NaN or inf activations at {spec.module_name!r}; check the model's dtype and weights")
+        produced = produced or acts.shape[0] > 0
+        yield acts
+    if not produced:
+        raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)")
+
+
+def collect_activations(model: nn.Module, tokenizer: Any, texts: Iterable[str], max_tokens: int | None = None,
+                        **kwargs: Any) -> torch.Tensor:
+    """All activations of ``texts`` as one (N, d) tensor (stops after ``max_tokens``)."""
+    parts, n = [], 0
+    for acts in iter_activations(model, tokenizer, texts, **kwargs):
+        parts.append(acts)
+        n += acts.shape[0]
+        if max_tokens is not None and n >= max_tokens:
+            break
+    out = torch.cat(parts)
+    return out if max_tokens is None else out[:max_tokens]
+
+
+class ActivationBuffer:
+    """Shuffled token buffer on the device, refilled from an activation stream when half empty.
+
+    Shuffling across many texts matters: consecutive tokens of one text are strongly correlated.
+    """
+
+    def __init__(self, stream: Iterable[torch.Tensor], batch_size: int, buffer_tokens: int = 65536,
+                 device: Any = None, seed: int = 0) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.stream = iter(stream)
+        self.batch_size = batch_size
+        self.buffer_tokens = max(buffer_tokens, 2 * batch_size)
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.storage: torch.Tensor | None = None
+        self.exhausted = False
+        self.tokens_served = 0
+
+    def _refill(self) -> None:
+        parts = [] if self.storage is None else [self.storage]
+        have = 0 if self.storage is None else self.storage.shape[0]
+        while have < self.buffer_tokens and not self.exhausted:
+            try:
+                acts = next(self.stream)
+            except StopIteration:
+                self.exhausted = True
+                break
+            acts = acts.to(self.device) if self.device is not None else acts
+            parts.append(acts)
+            have += acts.shape[0]
+        if parts:
+            data = torch.cat(parts)
+            perm = torch.randperm(data.shape[0], generator=self.generator).to(data.device)
+            self.storage = data[perm]
+
+    def __iter__(self) -> ActivationBuffer:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        if self.storage is None or (self.storage.shape[0] < self.buffer_tokens // 2 and not self.exhausted):
+            self._refill()
+        if self.storage is None or self.storage.shape[0] < self.batch_size:
+            raise StopIteration
+        batch, self.storage = self.storage[: self.batch_size], self.storage[self.batch_size :]
+        self.tokens_served += batch.shape[0]
+        return batch
+
+
+class TensorSource:
+    """Shuffled batches from an in-memory (N, d) tensor, epoch after epoch; resumable via ``state_dict``."""
+
+    def __init__(self, acts: torch.Tensor, batch_size: int, seed: int = 0, device: Any = None) -> None:
+        if acts.ndim != 2 or acts.shape[0] == 0:
+            raise ValueError(f"activations must be a non-empty (N, d) tensor, got shape {tuple(acts.shape)}")
+        if not torch.isfinite(acts).all():
+            raise ValueError("activations contain NaN or inf values")
+        self.acts = acts if device is None else acts.to(device)
+        self.batch_size = min(batch_size, acts.shape[0])
+        self.seed = seed
+        self.epoch = 0
+        self.pos = 0
+        self._perm = self._permutation()
+
+    def _permutation(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        return torch.randperm(self.acts.shape[0], generator=g).to(self.acts.device)
+
+    def __iter__(self) -> TensorSource:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        if self.pos + self.batch_size > self.acts.shape[0]:
+            self.epoch += 1
+            self.pos = 0
+            self._perm = self._permutation()
+        idx = self._perm[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return self.acts[idx]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._perm = self._permutation()
+
+
+def cache_activations(acts: torch.Tensor | Iterable[torch.Tensor], path: str | Path) -> Path:
+    """Save activations as a ``datasets`` Arrow dataset (one fixed-size float32 list per token)."""
+    import numpy as np
+    import pyarrow as pa
+    from datasets import Dataset
+
+    parts = [acts] if isinstance(acts, torch.Tensor) else list(acts)
+    if not parts or sum(p.shape[0] for p in parts) == 0:
+        raise ValueError("no activations to cache")
+    data = torch.cat([p.detach().float().cpu() for p in parts]).numpy()
+    flat = pa.array(np.ascontiguousarray(data).reshape(-1), type=pa.float32())
+    column = pa.FixedSizeListArray.from_arrays(flat, data.shape[1])
+    Dataset(pa.table({"activations": column})).save_to_disk(str(path))
+    return Path(path)
+
+
+def load_cached_activations(path: str | Path) -> torch.Tensor:
+    """The (N, d) float32 tensor saved by ``cache_activations``."""
+    import numpy as np
+    from datasets import load_from_disk
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no cached activations at {path}")
+    table = load_from_disk(str(path)).data.table.column("activations").combine_chunks()
+    d = table.type.list_size
+    return torch.from_numpy(np.asarray(table.flatten()).reshape(-1, d).copy())

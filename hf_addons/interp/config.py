@@ -1,0 +1,67 @@
+"""``SAEConfig``: a transformers config, so an SAE saves, loads and pushes like any Hub model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PretrainedConfig
+
+ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu")
+HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out")
+
+
+class SAEConfig(PretrainedConfig):
+    """Shape, sparsity mechanism and provenance (model, layer, hook point, training stats) of an SAE.
+
+    ``d_sae`` defaults to ``expansion_factor * d_in``. The provenance fields feed the generated model card.
+    """
+
+    model_type = "hf_addons_sae"
+
+    def __init__(
+        self,
+        d_in: int = 576,
+        d_sae: int | None = None,
+        expansion_factor: int = 16,
+        architecture: str = "topk",
+        k: int = 32,
+        apply_b_dec_to_input: bool = True,
+        normalize_decoder: bool = True,
+        l1_coefficient: float = 5.0,
+        l0_coefficient: float = 1.0,
+        jumprelu_init_threshold: float = 0.001,
+        jumprelu_bandwidth: float = 0.001,
+        model_name: str | None = None,
+        layer: int | None = None,
+        hook_point: str = "resid_post",
+        hook_name: str | None = None,
+        tokens_trained: int = 0,
+        metrics: dict[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown SAE architecture {architecture!r}; expected one of {ARCHITECTURES}")
+        if hook_point not in HOOK_POINTS:
+            raise ValueError(f"unknown hook point {hook_point!r}; expected one of {HOOK_POINTS}")
+        if int(d_in) <= 0:
+            raise ValueError(f"d_in must be positive, got {d_in}")
+        self.d_in = int(d_in)
+        self.expansion_factor = int(expansion_factor)
+        self.d_sae = int(d_sae) if d_sae is not None else self.d_in * self.expansion_factor
+        if architecture in ("topk", "batchtopk") and not 0 < int(k) <= self.d_sae:
+            raise ValueError(f"k must be in [1, d_sae={self.d_sae}], got {k}")
+        self.architecture = architecture
+        self.k = int(k)
+        self.apply_b_dec_to_input = bool(apply_b_dec_to_input)
+        self.normalize_decoder = bool(normalize_decoder)
+        self.l1_coefficient = float(l1_coefficient)
+        self.l0_coefficient = float(l0_coefficient)
+        self.jumprelu_init_threshold = float(jumprelu_init_threshold)
+        self.jumprelu_bandwidth = float(jumprelu_bandwidth)
+        self.model_name = model_name
+        self.layer = layer
+        self.hook_point = hook_point
+        self.hook_name = hook_name
+        self.tokens_trained = int(tokens_trained)
+        self.metrics = dict(metrics or {})
+        super().__init__(**kwargs)

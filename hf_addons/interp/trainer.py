@@ -1,0 +1,338 @@
+"""Train an SAE: Adam (fused where available), AuxK on by default, dead latents tracked by tokens since they
+last fired, unit-norm decoder with gradient projection, geometric-median pre-bias, checkpoint and resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hf_addons.interp.activations import TensorSource
+from hf_addons.interp.model import SparseAutoencoder
+
+logger = logging.getLogger(__name__)
+
+TRAINER_STATE = "trainer_state.pt"
+
+
+@dataclass
+class SAETrainingArguments:
+    """Training knobs; ``lr=None`` uses 2e-4 / sqrt(d_sae / 16384) (Gao et al. 2024)."""
+
+    total_tokens: int = 2_000_000
+    batch_size: int = 4096
+    lr: float | None = None
+    warmup_steps: int = 50
+    decay_fraction: float = 0.2
+    auxk: bool = True
+    auxk_coefficient: float = 1 / 32
+    k_aux: int | None = None
+    dead_tokens_threshold: int | None = None
+    dead_check_every: int = 16
+    b_dec_init: str = "geometric_median"
+    bf16: bool | None = None
+    seed: int = 0
+    output_dir: str | None = None
+    save_steps: int | None = None
+    logging_steps: int = 50
+    report_to: list[str] = field(default_factory=list)
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.total_tokens <= 0 or self.batch_size <= 0:
+            raise ValueError("total_tokens and batch_size must be positive")
+        if self.b_dec_init not in ("geometric_median", "mean", "zeros"):
+            raise ValueError(f"b_dec_init must be geometric_median, mean or zeros, got {self.b_dec_init!r}")
+        bad = set(self.report_to) - {"tensorboard", "wandb"}
+        if bad:
+            raise ValueError(f"unknown report_to {sorted(bad)}; supported: tensorboard, wandb")
+
+
+def geometric_median(points: torch.Tensor, iters: int = 50, eps: float = 1e-6) -> torch.Tensor:
+    """Weiszfeld's algorithm: robust centre of the activations, the pre-bias init of Gao et al."""
+    points = points.float()
+    median = points.mean(0)
+    for _ in range(iters):
+        weights = 1.0 / (points - median).norm(dim=-1).clamp_min(eps)
+        new = (weights[:, None] * points).sum(0) / weights.sum()
+        median = new
+    return median
+
+
+def _lr_lambda(total_steps: int, warmup: int, decay_fraction: float):
+    decay_start = int(total_steps * (1 - decay_fraction))
+
+    def fn(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if decay_fraction > 0 and step >= decay_start:
+            return max(0.0, (total_steps - step) / max(1, total_steps - decay_start))
+        return 1.0
+
+    return fn
+
+
+class SAETrainer:
+    """Train ``sae`` on ``activations``: an (N, d_in) tensor, a ``TensorSource``/``ActivationBuffer``, or any
+    iterator of (batch, d_in) tensors. ``train(resume_from_checkpoint=...)`` continues a saved run."""
+
+    def __init__(self, sae: SparseAutoencoder, args: SAETrainingArguments | None = None,
+                 activations: torch.Tensor | Iterable[torch.Tensor] | None = None) -> None:
+        self.sae = sae
+        self.args = args or SAETrainingArguments()
+        if activations is None:
+            raise ValueError("SAETrainer needs activations: a tensor, a TensorSource or an ActivationBuffer")
+        self.device = next(sae.parameters()).device
+        if isinstance(activations, torch.Tensor):
+            if activations.ndim != 2 or activations.shape[-1] != sae.config.d_in:
+                raise ValueError(
+                    f"activations have shape {tuple(activations.shape)}; expected (N, d_in={sae.config.d_in})"
+                )
+            activations = TensorSource(activations, self.args.batch_size, seed=self.args.seed, device=self.device)
+        self.source = activations
+        self._iter: Iterator[torch.Tensor] = iter(activations)
+        cfg = sae.config
+        self.lr = self.args.lr or 2e-4 / math.sqrt(cfg.d_sae / 16384)
+        self.bf16 = self.args.bf16 if self.args.bf16 is not None else self.device.type == "cuda"
+        params = [p for p in sae.parameters() if p.requires_grad]
+        try:
+            self.optimizer = torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True)
+        except (RuntimeError, TypeError):  # old torch or unsupported device
+            self.optimizer = torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10)
+        self.total_steps = max(1, self.args.total_tokens // self.args.batch_size)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, _lr_lambda(self.total_steps, self.args.warmup_steps, self.args.decay_fraction)
+        )
+        self.dead_threshold = self.args.dead_tokens_threshold or min(10_000_000, max(self.args.total_tokens // 10,
+                                                                                     self.args.batch_size))
+        self.tokens_since_fired = torch.zeros(cfg.d_sae, dtype=torch.long, device=self.device)
+        self.step = 0
+        self.tokens_seen = 0
+        self.history: list[dict[str, float]] = []
+        self._trackers: list[Any] = []
+
+    # -- data ---------------------------------------------------------------------------------------------------
+    def _next_batch(self) -> torch.Tensor:
+        try:
+            batch = next(self._iter)
+        except StopIteration:
+            if self.step == 0:
+                raise ValueError("the activation source is empty") from None
+            raise
+        if batch.shape[-1] != self.sae.config.d_in:
+            raise ValueError(f"activation batch has d={batch.shape[-1]}, the SAE has d_in={self.sae.config.d_in}")
+        return batch.to(self.device, non_blocking=True).float()
+
+    @torch.no_grad()
+    def init_b_dec(self, sample: torch.Tensor) -> None:
+        method = self.args.b_dec_init
+        if method == "zeros" or not self.sae.config.apply_b_dec_to_input:
+            return
+        centre = geometric_median(sample) if method == "geometric_median" else sample.float().mean(0)
+        self.sae.b_dec.copy_(centre.to(self.sae.b_dec.dtype))
+
+    # -- checkpoints ------------------------------------------------------------------------------------------------
+    def save_checkpoint(self, directory: str | Path | None = None) -> Path:
+        """SAE (``save_pretrained``) + optimizer, schedule, dead-latent counters and data position."""
+        if directory is None:
+            if not self.args.output_dir:
+                raise ValueError("save_checkpoint needs a directory or args.output_dir")
+            directory = Path(self.args.output_dir) / f"checkpoint-{self.step}"
+        directory = Path(directory)
+        self._update_config_stats()
+        self.sae.save_pretrained(directory)
+        state = {
+            "step": self.step,
+            "tokens_seen": self.tokens_seen,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "tokens_since_fired": self.tokens_since_fired.cpu(),
+            "source": self.source.state_dict() if hasattr(self.source, "state_dict") else None,
+            "args": asdict(self.args),
+            "rng": torch.get_rng_state(),
+        }
+        torch.save(state, directory / TRAINER_STATE)
+        return directory
+
+    def load_checkpoint(self, directory: str | Path) -> None:
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        if not (directory / TRAINER_STATE).exists():
+            raise FileNotFoundError(f"{directory} is not an SAE trainer checkpoint (no {TRAINER_STATE})")
+        weights = load_file(str(directory / "model.safetensors"), device=str(self.device))
+        self.sae.load_state_dict(weights)
+        state = torch.load(directory / TRAINER_STATE, map_location=self.device, weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.tokens_since_fired = state["tokens_since_fired"].to(self.device)
+        self.step, self.tokens_seen = state["step"], state["tokens_seen"]
+        if state.get("source") is not None and hasattr(self.source, "load_state_dict"):
+            self.source.load_state_dict(state["source"])
+            self._iter = iter(self.source)
+        elif state.get("source") is None and self.tokens_seen:
+            logger.warning("the activation source cannot resume its position; training continues on new data")
+        torch.set_rng_state(state["rng"])
+
+    @staticmethod
+    def latest_checkpoint(output_dir: str | Path) -> Path | None:
+        found = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+        return found[-1] if found else None
+
+    # -- logging -------------------------------------------------------------------------------------------------
+    def _open_trackers(self) -> None:
+        for name in self.args.report_to:
+            if name == "tensorboard":
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._trackers.append(SummaryWriter(log_dir=str(Path(self.args.output_dir or "runs") / "tb")))
+            elif name == "wandb":
+                import wandb
+
+                self._trackers.append(wandb.init(project="hf-addons-sae", config=asdict(self.args)))
+
+    def _log(self, row: dict[str, float]) -> None:
+        self.history.append(row)
+        for t in self._trackers:
+            if hasattr(t, "add_scalar"):
+                for key, value in row.items():
+                    t.add_scalar(f"sae/{key}", value, self.step)
+            else:
+                t.log({f"sae/{k}": v for k, v in row.items()}, step=self.step)
+
+    def _update_config_stats(self) -> None:
+        cfg = self.sae.config
+        cfg.tokens_trained = int(self.tokens_seen)
+        if self.history:
+            last = self.history[-1]
+            cfg.metrics = {**cfg.metrics, "l0": last["l0"], "fvu": last["fvu"], "dead_fraction": last["dead_fraction"]}
+
+    # -- training ---------------------------------------------------------------------------------------------------
+    def train(self, resume_from_checkpoint: str | Path | bool | None = None) -> dict[str, float]:
+        """Run until ``total_tokens``; returns the last logged metrics (fvu, l0, dead_fraction ...)."""
+        args, sae = self.args, self.sae
+        torch.manual_seed(args.seed)
+        if resume_from_checkpoint:
+            path = resume_from_checkpoint
+            if path is True:
+                path = self.latest_checkpoint(args.output_dir or ".")
+                if path is None:
+                    raise FileNotFoundError(f"no checkpoint-* under {args.output_dir}")
+            self.load_checkpoint(path)
+        else:
+            first = self._next_batch()
+            self.init_b_dec(first)
+            self._pending = first
+        sae.train()
+        self._open_trackers()
+        topk = sae.config.architecture == "topk"
+        compute_dtype = torch.bfloat16 if self.bf16 else None
+        has_dead = False
+        bar = None
+        if args.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, desc="sae train", unit="step")
+        sums: dict[str, torch.Tensor] = {}
+        n_logged = 0
+        finite = torch.ones((), dtype=torch.bool, device=self.device)
+        while self.step < self.total_steps:
+            pending = getattr(self, "_pending", None)
+            if pending is not None:
+                batch, self._pending = pending, None
+            else:
+                try:
+                    batch = self._next_batch()
+                except StopIteration:
+                    logger.warning("activation source exhausted after %d tokens", self.tokens_seen)
+                    break
+            if self.step % args.dead_check_every == 0:  # one host sync every few steps, not every step
+                if not bool(finite):
+                    raise ValueError(f"non-finite loss before step {self.step}: NaN/inf activations or lr too high")
+                has_dead = topk and args.auxk and bool((self.tokens_since_fired > self.dead_threshold).any())
+            dead_mask = (self.tokens_since_fired > self.dead_threshold) if (topk and args.auxk and has_dead) else None
+            if compute_dtype is not None and not topk:
+                with torch.autocast(self.device.type, dtype=compute_dtype):
+                    out = sae(batch)
+            else:
+                out = sae(batch, dead_mask=dead_mask, k_aux=args.k_aux, auxk_coefficient=args.auxk_coefficient,
+                          compute_dtype=compute_dtype)
+            out.loss.backward()
+            if sae.config.normalize_decoder:
+                sae.remove_gradient_parallel_to_decoder_directions()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            if sae.config.normalize_decoder:
+                sae.set_decoder_norm_to_unit_norm()
+            with torch.no_grad():
+                n = batch.shape[0]
+                self.tokens_since_fired += n
+                if out.latent_indices is not None:
+                    counts = torch.zeros(sae.config.d_sae, device=self.device)
+                    counts.index_add_(0, out.latent_indices.reshape(-1), (out.latent_values > 0).reshape(-1).float())
+                    fired = counts > 0
+                else:
+                    fired = (out.latent_values > 0).any(0)
+                finite &= torch.isfinite(out.loss)
+                self.tokens_since_fired.masked_fill_(fired, 0)
+                for key in ("fvu", "l0", "auxk_loss", "loss"):
+                    value = getattr(out, key)
+                    if value is not None:
+                        sums[key] = sums.get(key, 0) + value.detach().float()
+                n_logged += 1
+            self.step += 1
+            self.tokens_seen += n
+            if bar is not None:
+                bar.update(1)
+            if self.step % args.logging_steps == 0 or self.step == self.total_steps:
+                row = {k: float(v) / n_logged for k, v in sums.items()}
+                row["dead_fraction"] = float((self.tokens_since_fired > self.dead_threshold).float().mean())
+                row["lr"] = self.scheduler.get_last_lr()[0]
+                row["tokens"] = float(self.tokens_seen)
+                self._log(row)
+                if bar is not None:
+                    bar.set_postfix(fvu=f"{row['fvu']:.3f}", l0=f"{row['l0']:.1f}", dead=f"{row['dead_fraction']:.3f}")
+                sums, n_logged = {}, 0
+            if args.save_steps and args.output_dir and self.step % args.save_steps == 0:
+                self.save_checkpoint()
+        if bar is not None:
+            bar.close()
+        if n_logged:
+            row = {k: float(v) / n_logged for k, v in sums.items()}
+            row["dead_fraction"] = float((self.tokens_since_fired > self.dead_threshold).float().mean())
+            row["tokens"] = float(self.tokens_seen)
+            self._log(row)
+        for t in self._trackers:
+            (t.close if hasattr(t, "close") else t.finish)()
+        self._trackers = []
+        self._update_config_stats()
+        sae.eval()
+        if args.output_dir:
+            sae.save_pretrained(args.output_dir)
+            (Path(args.output_dir) / "training_log.json").write_text(json.dumps(self.history, indent=1))
+        return self.history[-1] if self.history else {}
+
+
+def train_sae(activations: torch.Tensor | Iterable[torch.Tensor], config: Any = None,
+              args: SAETrainingArguments | None = None, **config_kwargs: Any) -> SparseAutoencoder:
+    """One call: build an SAE from ``config`` (or ``SAEConfig(**config_kwargs)``) and train it."""
+    from hf_addons.interp.config import SAEConfig
+
+    if config is None:
+        if "d_in" not in config_kwargs and isinstance(activations, torch.Tensor):
+            config_kwargs["d_in"] = activations.shape[-1]
+        config = SAEConfig(**config_kwargs)
+    args = args or SAETrainingArguments()
+    torch.manual_seed(args.seed)
+    sae = SparseAutoencoder(config)
+    if isinstance(activations, torch.Tensor):
+        sae = sae.to(activations.device)
+    SAETrainer(sae, args, activations).train()
+    return sae

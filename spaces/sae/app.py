@@ -1,0 +1,260 @@
+"""SAE explorer Space: pick a sparse-autoencoder latent, see the contexts that fire it most, its direct
+effect on the output logits, and what generation does when the model is steered along it.
+
+Pass an SAE (``build_demo(sae=...)``, ``$HF_ADDONS_SAE`` = a Hub id or folder). Without one, a small demo SAE is
+trained once on the model's activations over a demo corpus and cached, so the Space works offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from hf_addons.hub import space_model, user_errors
+
+SAE_ENV = "HF_ADDONS_SAE"
+CONTEXT = 8  # tokens shown on each side of a top activation
+
+
+def demo_corpus(max_texts: int = 400) -> list[str]:
+    """News articles from ``../shared`` when present, else the Python standard library's docstrings (offline)."""
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "article-extraction"
+    truth = shared / "ground-truth.json"
+    if truth.exists():
+        texts = [v["articleBody"] for v in json.loads(truth.read_text(encoding="utf-8")).values()]
+        return [t for t in texts if t.strip()][:max_texts]
+    import importlib
+    import inspect
+
+    texts = []
+    for name in ("json", "collections", "argparse", "logging", "pathlib", "re", "typing", "unittest",
+                 "email.message", "http.client", "urllib.request", "zipfile", "statistics", "decimal"):
+        module = importlib.import_module(name)
+        texts += [doc for _, obj in inspect.getmembers(module) if len(doc := inspect.getdoc(obj) or "") > 200]
+    return texts[:max_texts]
+
+
+def demo_sae(model: Any, tokenizer: Any, texts: list[str], layer: int | None = None, max_tokens: int = 20_000):
+    """Train (once, then cached) a small TopK SAE on ``layer``'s residual stream over ``texts``."""
+    import torch
+
+    from hf_addons.interp import SparseAutoencoder
+    from hf_addons.interp.activations import collect_activations, resolve_hook
+    from hf_addons.interp.trainer import SAETrainingArguments, train_sae
+    from hf_addons.models import cache_dir
+
+    spec = resolve_hook(model, layer if layer is not None else max(model.config.num_hidden_layers // 5, 0))
+    name = str(getattr(model.config, "name_or_path", "") or "model").replace("/", "--")
+    target = cache_dir() / "sae-demo" / f"{Path(name).name}-layer{spec.layer}-{len(texts)}"
+    if (target / "config.json").exists():
+        return SparseAutoencoder.from_pretrained(target).eval()
+    acts = collect_activations(model, tokenizer, texts, max_tokens=max_tokens, layer=spec.layer, context_size=128)
+    d_in = acts.shape[-1]
+    sae = train_sae(
+        acts, d_in=d_in, expansion_factor=4, k=16, model_name=name, layer=spec.layer, hook_name=spec.module_name,
+        args=SAETrainingArguments(total_tokens=5 * acts.shape[0], batch_size=1024, progress=False, seed=0),
+    )
+    sae.config.tokens_trained = int(5 * acts.shape[0])
+    with torch.no_grad():
+        sae.eval()
+    sae.save_pretrained(target)
+    return sae
+
+
+def load_sae(sae: Any, model: Any, tokenizer: Any, texts: list[str]) -> Any:
+    if sae is not None:
+        return sae.eval()
+    name = os.environ.get(SAE_ENV)
+    if name:
+        from hf_addons.interp import SparseAutoencoder
+
+        return SparseAutoencoder.from_pretrained(name).eval()
+    return demo_sae(model, tokenizer, texts)
+
+
+class Explorer:
+    """Latent activations of the corpus (sparse, top-k per token), computed once; queries are tensor ops."""
+
+    def __init__(self, model: Any, tokenizer: Any, sae: Any, texts: list[str], max_tokens: int = 20_000):
+        import torch
+
+        from hf_addons.interp.activations import keep_mask, resolve_hook, run_to_hook, tokenize
+
+        self.model, self.tokenizer, self.sae = model, tokenizer, sae
+        cfg = sae.config
+        self.spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
+        device = next(model.parameters()).device
+        ids, vals, lats = [], [], []
+        n = 0
+        with torch.no_grad():
+            for start in range(0, len(texts), 8):
+                enc = tokenize(tokenizer, texts[start : start + 8], 128, device)
+                acts = run_to_hook(model, self.spec, enc["input_ids"], enc["attention_mask"])
+                keep = keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)
+                latents = sae.encode(acts[keep].float())
+                k = min(int(getattr(cfg, "k", 32) or 32), latents.shape[-1])
+                v, i = latents.topk(k, dim=-1)
+                # the token stream with a separator between texts, so contexts never straddle two texts
+                ids.append(torch.cat([enc["input_ids"][keep], torch.tensor([-1], device=device)]))
+                vals.append(torch.cat([v, torch.zeros(1, k, device=device)]))
+                lats.append(torch.cat([i, torch.zeros(1, k, dtype=i.dtype, device=device)]))
+                n += int(keep.sum())
+                if n >= max_tokens:
+                    break
+        self.ids = torch.cat(ids).cpu()
+        self.values = torch.cat(vals).cpu()
+        self.latents = torch.cat(lats).cpu()
+        active = self.values > 0
+        self.freq = torch.bincount(self.latents[active], minlength=cfg.d_sae)
+        self.n_tokens = n
+
+    def top_latents(self, n: int = 30) -> list[int]:
+        """Latents that fire on the most tokens (dead ones excluded)."""
+        order = self.freq.argsort(descending=True)[:n]
+        return [int(i) for i in order[self.freq[order] > 0].tolist()]
+
+    def check(self, latent: Any) -> int:
+        try:
+            latent = int(latent)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"latent must be an integer, got {latent!r}") from exc
+        if not 0 <= latent < self.sae.config.d_sae:
+            raise ValueError(f"latent {latent} out of range: this SAE has {self.sae.config.d_sae} latents")
+        return latent
+
+    def top_contexts(self, latent: int, n: int = 8) -> list[dict[str, Any]]:
+        """The ``n`` strongest activations of ``latent`` with ``CONTEXT`` tokens each side."""
+        act = (self.values * (self.latents == latent)).sum(-1)
+        top = act.topk(min(n, act.numel()))
+        out = []
+        for value, pos in zip(top.values.tolist(), top.indices.tolist()):  # n rows for display
+            if value <= 0:
+                break
+            lo, hi = max(0, pos - CONTEXT), min(len(self.ids), pos + CONTEXT + 1)
+            window = self.ids[lo:hi].tolist()
+            left, right = window[: pos - lo], window[pos - lo + 1 :]
+            if -1 in left:  # another text ends inside the window
+                left = left[len(left) - left[::-1].index(-1) :]
+            if -1 in right:
+                right = right[: right.index(-1)]
+            dec = self.tokenizer.decode
+            out.append({"activation": value, "left": dec(left), "token": dec([window[pos - lo]]), "right": dec(right)})
+        return out
+
+    def logit_effect(self, latent: int, n: int = 10) -> tuple[list[list[Any]], list[list[Any]]]:
+        """Tokens whose logits the latent's decoder direction raises / lowers most (direct path, W_U)."""
+        import torch
+
+        with torch.no_grad():
+            direction = self.sae.W_dec[latent].float()
+            unembed = self.model.get_output_embeddings().weight.float()
+            effect = unembed @ direction.to(unembed.device)
+        up, down = effect.topk(n), (-effect).topk(n)
+        conv = self.tokenizer.convert_ids_to_tokens
+        return ([[t, round(v, 3)] for t, v in zip(conv(up.indices.tolist()), up.values.tolist())],
+                [[t, round(-v, 3)] for t, v in zip(conv(down.indices.tolist()), down.values.tolist())])
+
+    def steer(self, prompt: str, latent: int, strength: float, max_new_tokens: int = 40) -> str:
+        """Greedy chat reply with ``strength`` x the latent's decoder direction added at the SAE's layer."""
+        import torch
+
+        direction = self.sae.W_dec[latent].detach().float()
+        direction = direction / direction.norm().clamp_min(1e-8)
+
+        def add(module, args, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden + strength * direction.to(hidden.dtype).to(hidden.device)
+            return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
+        if self.spec.read_input:
+            handle = self.spec.module.register_forward_pre_hook(
+                lambda m, args: (args[0] + strength * direction.to(args[0].dtype), *args[1:])
+            )
+        else:
+            handle = self.spec.module.register_forward_hook(add)
+        try:
+            enc = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt",
+                return_dict=True,
+            ).to(next(self.model.parameters()).device)
+            with torch.no_grad():
+                out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id)
+        finally:
+            handle.remove()
+        return self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+
+
+def build_demo(model: Any = None, tokenizer: Any = None, sae: Any = None, texts: list[str] | None = None,
+               max_tokens: int = 20_000) -> gr.Blocks:
+    """The Space; ``sae`` / ``texts`` (the corpus the top contexts come from) default as the module says."""
+    model, tokenizer = space_model(model, tokenizer)
+    texts = texts if texts is not None else demo_corpus()
+    if not texts:
+        raise ValueError("the SAE explorer needs a non-empty text corpus")
+    sae = load_sae(sae, model, tokenizer, texts)
+    explorer = Explorer(model, tokenizer, sae, texts, max_tokens=max_tokens)
+    cfg = sae.config
+    choices = explorer.top_latents()
+
+    @user_errors
+    def explore(latent):
+        latent = explorer.check(latent)
+        rows = explorer.top_contexts(latent)
+        freq = int(explorer.freq[latent])
+        head = f"**Latent {latent}** fires on {freq} of {explorer.n_tokens} tokens ({freq / explorer.n_tokens:.2%})."
+        if not rows:
+            return head + " It never fired on this corpus.", [], []
+        table = "\n".join(
+            f"| {r['activation']:.2f} | {_md(r['left'])} **[{_md(r['token'])}]** {_md(r['right'])} |" for r in rows
+        )
+        up, down = explorer.logit_effect(latent)
+        return f"{head}\n\n| activation | context |\n|---|---|\n{table}", up, down
+
+    @user_errors
+    def steer(prompt, latent, strength):
+        latent = explorer.check(latent)
+        if not prompt or not prompt.strip():
+            raise ValueError("type a prompt to steer")
+        return explorer.steer(prompt, latent, 0.0), explorer.steer(prompt, latent, float(strength))
+
+    with gr.Blocks(title="SAE explorer") as demo:
+        gr.Markdown(
+            "## Sparse-autoencoder explorer\n"
+            f"SAE: {cfg.architecture}, {cfg.d_in} → {cfg.d_sae} latents on `{cfg.hook_name or cfg.hook_point}` "
+            f"(layer {cfg.layer}) of `{cfg.model_name or 'the model'}`; top contexts over {explorer.n_tokens} "
+            "corpus tokens."
+        )
+        with gr.Row():
+            pick = gr.Dropdown(choices, value=choices[0] if choices else None, label="most active latents",
+                               elem_id="sae-pick")
+            latent = gr.Number(value=choices[0] if choices else 0, precision=0, label="latent", elem_id="sae-latent")
+            go = gr.Button("Explore", variant="primary", elem_id="sae-explore")
+        contexts = gr.Markdown(elem_id="sae-contexts")
+        with gr.Row():
+            up = gr.Dataframe(headers=["token", "logit +"], label="tokens it promotes", elem_id="sae-up")
+            down = gr.Dataframe(headers=["token", "logit -"], label="tokens it suppresses", elem_id="sae-down")
+        with gr.Row():
+            prompt = gr.Textbox(value="Tell me about your day.", label="prompt", elem_id="sae-prompt")
+            strength = gr.Slider(-50, 50, value=10, step=1, label="steering strength", elem_id="sae-strength")
+            steer_btn = gr.Button("Steer", elem_id="sae-steer")
+        with gr.Row():
+            plain = gr.Textbox(label="without steering", lines=3, elem_id="sae-plain")
+            steered = gr.Textbox(label="steered", lines=3, elem_id="sae-steered")
+        pick.change(lambda v: v, pick, latent, api_name=False)
+        go.click(explore, latent, [contexts, up, down], api_name="sae_explore")
+        steer_btn.click(steer, [prompt, latent, strength], [plain, steered], api_name="sae_steer")
+    return demo
+
+
+def _md(text: str) -> str:
+    """Context text safe inside a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "⏎").replace("<", "&lt;").replace("*", "\\*")
+
+
+if __name__ == "__main__":
+    build_demo().launch()

