@@ -78,7 +78,9 @@ def main() -> None:
     scores = {name: score(p, truth) for name, p in preds.items()}
     for name in ("plain", "ours"):
         s = scores[name]
-        print(f"{name:>5}: P={s['precision']:.4f} R={s['recall']:.4f} F1={s['f1']:.4f}  {speed[name]:.1f} pages/s")
+        print(
+            f"{name:>5}: P={s['precision']:.4f} R={s['recall']:.4f} F1={s['f1']:.4f}  {speed[name]:.1f} pages/s"
+        )
     ratio = speed["ours"] / speed["plain"]
     write_result(
         "data_extract",

@@ -50,7 +50,10 @@ def token_labels(text: str, spans: list[tuple[str, int, int]]) -> list[str]:
 def score(docs, preds) -> dict[str, dict[str, float]]:
     tp, fp, fn = Counter(), Counter(), Counter()
     for doc, pred in zip(docs, preds):
-        gold = [(GOLD_MAP.get(s["entity_type"], s["entity_type"]), s["start_position"], s["end_position"]) for s in doc["spans"]]
+        gold = [
+            (GOLD_MAP.get(s["entity_type"], s["entity_type"]), s["start_position"], s["end_position"])
+            for s in doc["spans"]
+        ]
         g = token_labels(doc["full_text"], gold)
         p = token_labels(doc["full_text"], pred)
         for a, b in zip(g, p):
@@ -66,8 +69,15 @@ def score(docs, preds) -> dict[str, dict[str, float]]:
         prec = tp[e] / (tp[e] + fp[e]) if tp[e] + fp[e] else 0.0
         rec = tp[e] / (tp[e] + fn[e]) if tp[e] + fn[e] else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        out[e] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f1, 4),
-                  "gold_tokens": tp[e] + fn[e], "tp": tp[e], "fp": fp[e], "fn": fn[e]}
+        out[e] = {
+            "precision": round(prec, 4),
+            "recall": round(rec, 4),
+            "f1": round(f1, 4),
+            "gold_tokens": tp[e] + fn[e],
+            "tp": tp[e],
+            "fp": fp[e],
+            "fn": fn[e],
+        }
     return out
 
 
@@ -82,11 +92,11 @@ def main() -> None:
         docs = docs[: args.limit]
     texts = [d["full_text"] for d in docs]
 
-    from hf_addons.data.pii import PIIAnonymizer, analyzer_for_presidio
+    from hf_addons.data.pii import ALL_ENTITIES, PIIAnonymizer, analyzer_for_presidio
 
-    from hf_addons.data.pii import ALL_ENTITIES
-
-    ours = PIIAnonymizer(mode="flag", entities=ALL_ENTITIES)  # the type set presidio returns when used plainly
+    ours = PIIAnonymizer(
+        mode="flag", entities=ALL_ENTITIES
+    )  # the type set presidio returns when used plainly
     ours.analyze(texts[:4])  # load the model outside the timed region (both sides)
     anchor = analyzer_for_presidio()
     anchor.analyze(texts[0], language="en")
@@ -105,25 +115,51 @@ def main() -> None:
     for e in sorted(set(a_scores) | set(o_scores)):
         a, o = a_scores.get(e, {}), o_scores.get(e, {})
         gold = max(a.get("gold_tokens", 0), o.get("gold_tokens", 0))
-        print(f"{e:18s} {gold:5d} | {a.get('precision', 0):.2f} {a.get('recall', 0):.2f} {a.get('f1', 0):.3f} "
-              f"| {o.get('precision', 0):.2f} {o.get('recall', 0):.2f} {o.get('f1', 0):.3f}")
+        print(
+            f"{e:18s} {gold:5d} | {a.get('precision', 0):.2f} {a.get('recall', 0):.2f} {a.get('f1', 0):.3f} "
+            f"| {o.get('precision', 0):.2f} {o.get('recall', 0):.2f} {o.get('f1', 0):.3f}"
+        )
         if e in PRESIDIO_TYPES and gold:
             met = o.get("f1", 0) >= a.get("f1", 0)
             all_met &= met
-            rows.append({"capability": "data-privacy", "metric": f"PII F1 {e} (token-level, {len(docs)} texts)",
-                         "anchor": "presidio AnalyzerEngine (same spaCy model)", "anchor_value": a.get("f1", 0),
-                         "ours": o.get("f1", 0), "ratio": (o.get("f1", 0) / a["f1"]) if a.get("f1") else None,
-                         "unit": "F1", "target": ">= presidio", "met": met})
+            rows.append(
+                {
+                    "capability": "data-privacy",
+                    "metric": f"PII F1 {e} (token-level, {len(docs)} texts)",
+                    "anchor": "presidio AnalyzerEngine (same spaCy model)",
+                    "anchor_value": a.get("f1", 0),
+                    "ours": o.get("f1", 0),
+                    "ratio": (o.get("f1", 0) / a["f1"]) if a.get("f1") else None,
+                    "unit": "F1",
+                    "target": ">= presidio",
+                    "met": met,
+                }
+            )
     a_rate, o_rate = len(texts) / anchor_s, len(texts) / ours_s
-    speed = {"capability": "data-privacy", "metric": f"PII docs/s ({len(docs)} synth texts, 2 cores shared)",
-             "anchor": "presidio AnalyzerEngine (same spaCy model)", "anchor_value": round(a_rate, 1),
-             "ours": round(o_rate, 1), "ratio": o_rate / a_rate, "unit": "docs/s", "target": ">= 5x",
-             "met": o_rate / a_rate >= 5}
-    print(f"docs/s presidio={a_rate:.1f} ours={o_rate:.1f} ratio={o_rate / a_rate:.2f}; F1 target met on all: {all_met}")
+    speed = {
+        "capability": "data-privacy",
+        "metric": f"PII docs/s ({len(docs)} synth texts, 2 cores shared)",
+        "anchor": "presidio AnalyzerEngine (same spaCy model)",
+        "anchor_value": round(a_rate, 1),
+        "ours": round(o_rate, 1),
+        "ratio": o_rate / a_rate,
+        "unit": "docs/s",
+        "target": ">= 5x",
+        "met": o_rate / a_rate >= 5,
+    }
+    print(
+        f"docs/s presidio={a_rate:.1f} ours={o_rate:.1f} ratio={o_rate / a_rate:.2f}; F1 target met on all: {all_met}"
+    )
     write_result(
         "pii",
-        {"n_docs": len(docs), "presidio": a_scores, "ours": o_scores, "presidio_seconds": anchor_s,
-         "ours_seconds": ours_s, "f1_met_on_every_supported_type": all_met},
+        {
+            "n_docs": len(docs),
+            "presidio": a_scores,
+            "ours": o_scores,
+            "presidio_seconds": anchor_s,
+            "ours_seconds": ours_s,
+            "f1_met_on_every_supported_type": all_met,
+        },
         [speed, *rows],
     )
 

@@ -64,12 +64,22 @@ GENERATORS = {
     "github_token": lambda g: f'GITHUB_TOKEN = "{_crc_token(g, "ghp")}"',
     "github_oauth": lambda g: f'headers = {{"Authorization": "token {_crc_token(g, "gho")}"}}',
     "npm_token": lambda g: f'NPM_AUTH = "{_crc_token(g, "npm")}"',
-    "aws_access_key_id": lambda g: f'aws_access_key_id = "AKIA{_r(g, 16, string.ascii_uppercase + "234567")}"',
+    "aws_access_key_id": lambda g: (
+        f'aws_access_key_id = "AKIA{_r(g, 16, string.ascii_uppercase + "234567")}"'
+    ),
     "aws_secret_access_key": lambda g: f'aws_secret_access_key = "{_r(g, 40, ALNUM + "/+")}"',
-    "slack_webhook": lambda g: "WEBHOOK = 'https://hooks.slack.com/services/T"
-    + _r(g, 8, string.ascii_uppercase + string.digits) + "/B" + _r(g, 8, string.ascii_uppercase + string.digits)
-    + "/" + _r(g, 24) + "'",
-    "slack_token": lambda g: f'client = WebClient(token="xoxb-{g.randint(10**11, 10**12)}-{g.randint(10**11, 10**12)}-{_r(g, 24)}")',
+    "slack_webhook": lambda g: (
+        "WEBHOOK = 'https://hooks.slack.com/services/T"
+        + _r(g, 8, string.ascii_uppercase + string.digits)
+        + "/B"
+        + _r(g, 8, string.ascii_uppercase + string.digits)
+        + "/"
+        + _r(g, 24)
+        + "'"
+    ),
+    "slack_token": lambda g: (
+        f'client = WebClient(token="xoxb-{g.randint(10**11, 10**12)}-{g.randint(10**11, 10**12)}-{_r(g, 24)}")'
+    ),
     "stripe_key": lambda g: f'stripe.api_key = "sk_live_{_r(g, 24)}"',
     "google_api_key": lambda g: f'GOOGLE_API_KEY = "AIza{_r(g, 35, ALNUM + "-_")}"',
     "openai_api_key": lambda g: f'openai.api_key = "sk-proj-{_r(g, 20)}T3BlbkFJ{_r(g, 20)}"',
@@ -79,12 +89,16 @@ GENERATORS = {
     "private_key": lambda g: f'KEY = "{_pem(g)}"',
     "password_in_url": lambda g: f'DATABASE_URL = "postgresql://app:{_r(g, 14)}@db.prod.internal:5432/app"',
     "password_assignment": lambda g: f'db_password = "{_r(g, 6)}-{_r(g, 4, string.digits)}!{_r(g, 3)}"',
-    "discord_webhook": lambda g: f'URL = "https://discord.com/api/webhooks/{g.randint(10**17, 10**18)}/{_r(g, 68, ALNUM + "-_")}"',
+    "discord_webhook": lambda g: (
+        f'URL = "https://discord.com/api/webhooks/{g.randint(10**17, 10**18)}/{_r(g, 68, ALNUM + "-_")}"'
+    ),
     "twilio_api_key": lambda g: f'TWILIO_KEY = "SK{_r(g, 32, "0123456789abcdef")}"',
 }
 
 
-def build_positives(files: list[Path], per_type: int, seed: int, out_dir: Path) -> list[tuple[Path, int, str]]:
+def build_positives(
+    files: list[Path], per_type: int, seed: int, out_dir: Path
+) -> list[tuple[Path, int, str]]:
     """Write each secret into a copy of a real file; returns (path, 1-based line, type) labels."""
     rng = random.Random(seed)
     labels = []
@@ -147,7 +161,9 @@ def run_ours(paths: list[Path]) -> dict[str, set[int]]:
     return found
 
 
-def score(found: dict[str, set[int]], labels: list[tuple[Path, int, str]], total_lines: int, neg_paths) -> dict:
+def score(
+    found: dict[str, set[int]], labels: list[tuple[Path, int, str]], total_lines: int, neg_paths
+) -> dict:
     truth = {(str(p), line): kind for p, line, kind in labels}
     hit_by_type, n_by_type = Counter(), Counter(kind for _, _, kind in labels)
     fp, fp_neg = 0, 0
@@ -175,7 +191,9 @@ def main() -> None:
     ap.add_argument("--negatives-lines", type=int, default=100_000)
     ap.add_argument("--per-type", type=int, default=15)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--decoys", type=int, default=15, help="GitHub-shaped tokens with a wrong CRC32 (negatives)")
+    ap.add_argument(
+        "--decoys", type=int, default=15, help="GitHub-shaped tokens with a wrong CRC32 (negatives)"
+    )
     args = ap.parse_args()
 
     pool = sorted(p for p in SITE.rglob("*.py") if p.is_file() and "hf_addons" not in str(p))

@@ -111,6 +111,7 @@ def main() -> None:
                 pad_token_id=tok.pad_token_id,
             )
             outs.append(out[:, enc["input_ids"].shape[1] :])
+            print(f"  generated {s + len(out)}/{len(prompts)}", flush=True)
         return torch.cat(outs)
 
     t0 = time.perf_counter()

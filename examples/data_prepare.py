@@ -1,7 +1,7 @@
 """Web pages -> clean, filtered, deduplicated Markdown shards with a report.
 
-    python examples/data_prepare.py --tiny            # a few synthetic pages written to a WARC
-    python examples/data_prepare.py                   # the 88 real pages of ../shared/data/article-extraction
+python examples/data_prepare.py --tiny            # a few synthetic pages written to a WARC
+python examples/data_prepare.py                   # the 88 real pages of ../shared/data/article-extraction
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def tiny_pages() -> list[dict]:
     page += "<h1>Harbour {i}</h1>" + TINY_BODY + "</article><footer>Copyright</footer></body></html>"
     pages = [{"url": f"https://news.example/{i}", "html": page.format(i=i)} for i in range(4)]
     pages.append({"url": "https://news.example/empty", "html": "<html><body><nav>Home</nav></body></html>"})
-    pages.append({"url": "https://news.example/logo.png", "html": b"\x89PNG\x00\x00", "content_type": "image/png"})
+    pages.append(
+        {"url": "https://news.example/logo.png", "html": b"\x89PNG\x00\x00", "content_type": "image/png"}
+    )
     return pages
 
 
@@ -51,7 +53,8 @@ def main() -> None:
     else:
         truth = json.loads((SHARED / "ground-truth.json").read_text())
         pages = [
-            {"url": v["url"], "html": gzip.open(SHARED / "html" / f"{k}.html.gz").read()} for k, v in truth.items()
+            {"url": v["url"], "html": gzip.open(SHARED / "html" / f"{k}.html.gz").read()}
+            for k, v in truth.items()
         ]
     warc = write_warc(work / "pages.warc.gz", pages)
     dataset = load_input(str(warc))

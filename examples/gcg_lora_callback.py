@@ -100,6 +100,8 @@ def main() -> None:
     trainer.add_callback(callback)
     print("before fine-tuning:", callback.probe(model))
     trainer.train()
+    if len(callback.history) != steps // every:
+        raise SystemExit(f"expected {steps // every} probes in the log, got {len(callback.history)}")
     for row in callback.history:
         print(
             f"step {row['step']:3d}: attack success {row['gcg/attack_success_rate']:.2f}  "

@@ -111,6 +111,8 @@ def stage(
         obj.staged_files(folder, repo_id=repo_id, include_key=include_key)
     elif _is_dataset(obj):
         stage_dataset(obj, folder, repo_id=repo_id, **card_fields)
+    elif card_fields:
+        raise TypeError(f"{sorted(card_fields)}: card fields apply to datasets only, not {type(obj).__name__}")
     elif isinstance(obj, SpaceFolder):
         obj.stage(folder)
     elif hasattr(obj, "save_pretrained"):
@@ -287,6 +289,26 @@ def stage_dataset(
     card = dataset_card(dataset, report=rep, repo_id=repo_id, **card_fields)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return folder
+
+
+def load_pipeline_output(output_dir: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """``(dataset, report)`` from a ``Pipeline.run(dataset, output_dir)`` folder, ready for ``push_to_hub``.
+
+    >>> ds, report = load_pipeline_output("out/")
+    >>> push_to_hub(ds, "me/clean-web", report=report, source="CC-MAIN-2024-10", license="odc-by")
+    """
+    from datasets import Dataset
+
+    out = Path(output_dir)
+    report_path = out / "report.json"
+    if not report_path.exists():
+        raise FileNotFoundError(f"no report.json in {out}: is it the output_dir of a finished Pipeline.run?")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report.pop("output", None)  # a local path, meaningless on the Hub
+    shards = sorted(str(p) for p in (out / "data").glob("*.parquet"))
+    if not shards:
+        raise ValueError(f"{out}/data holds no parquet shards: the pipeline kept no rows")
+    return Dataset.from_parquet(shards), report
 
 
 def load_processed_dataset(

@@ -297,3 +297,20 @@ def test_drop_in_for_clip_model():
     ours.backward()
     assert (ours - out.loss).abs() <= 1e-6
     assert (model.logit_scale.grad - ref_grad).abs() <= 1e-6
+
+
+def test_cli_check_and_bench(capsys):
+    import json
+
+    from hf_addons import cli
+
+    assert cli.main(["clip", "check", "--n", "64", "--dim", "8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] and len(report["rows"]) == 36
+    fp32 = [r for r in report["rows"] if r["dtype"] == "float32"]
+    assert all(r["ok"] for r in fp32) and max(r["ours_vs_naive"] for r in fp32 if r["value"] != "loss") < 1e-6
+    assert cli.main(["clip", "bench", "--n", "128", "--dim", "16", "--repeats", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "N=128" in out and "open_clip:" in out and "x ours" in out
+    assert cli.main(["clip", "check", "--n", "1"]) == 1
+    assert "--n must be >= 2" in capsys.readouterr().err

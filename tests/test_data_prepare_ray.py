@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -12,17 +15,20 @@ pytest.importorskip("ray.data")
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
     yield
     ray.shutdown()
 
 
-def test_ray_pipeline_equals_datasets_pipeline(local_ray):
+def test_ray_pipeline_equals_datasets_pipeline(local_ray, tmp_path):
     import datasets
 
     from hf_addons.data.dedup import ExactDeduplicator, MinHashDeduplicator
     from hf_addons.data.pipeline import Pipeline
     from hf_addons.data.quality import FineWebFilter, GopherQualityFilter
-    from hf_addons.data.ray_backend import run_ray
+    from hf_addons.data.ray_backend import run_ray, to_table
 
     rng = np.random.default_rng(0)
     vocab = [f"word{i}" for i in range(400)] + ["the", "and", "of", "to", "with"] * 20
@@ -35,13 +41,33 @@ def test_ray_pipeline_equals_datasets_pipeline(local_ray):
     texts = docs + near + docs[:4] + ["tiny"]
     ds = datasets.Dataset.from_dict({"text": texts, "id": list(range(len(texts)))})
     pipe = Pipeline(
-        [GopherQualityFilter(), FineWebFilter(), ExactDeduplicator(), MinHashDeduplicator(verify_threshold=0.8)],
+        [
+            GopherQualityFilter(),
+            FineWebFilter(),
+            ExactDeduplicator(),
+            MinHashDeduplicator(verify_threshold=0.8),
+        ],
         batch_size=16,
     )
     local = pipe.apply(ds).data.table
-    remote = run_ray(pipe, ds, num_blocks=3)
+    # a Ray dataset in several blocks: row ids are assigned per block on the workers
+    ray_input = ray.data.from_arrow(
+        [local.select(["text", "id"]).slice(0, 20), local.select(["text", "id"]).slice(20)]
+    )
+    remote = to_table(run_ray(pipe, ray_input, output_dir=str(tmp_path / "ray")))
     assert remote.column_names == local.column_names
     assert remote.equals(local)
+    # the written output and report match the datasets path
+    ray_report = json.loads((tmp_path / "ray" / "report.json").read_text())
+    local_report = pipe.run(ds, tmp_path / "local")
+    assert ray_report["steps"] == local_report["steps"]
+    assert ray_report["output_rows"] == local_report["output_rows"]
+    written = pq.read_table(tmp_path / "ray" / "data")
+    assert sorted(written.column("id").to_pylist()) == sorted(
+        np.flatnonzero(
+            np.logical_and.reduce([local.column(c).to_numpy() for c in pipe.keep_columns()])
+        ).tolist()
+    )
     keep = np.asarray(local.column("minhash_dedup_keep").to_pylist())
     assert not keep[40:48].any() and keep[:40].all()
     assert local.column("exact_dedup_keep").to_pylist()[48:52] == [False] * 4

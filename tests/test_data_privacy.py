@@ -116,7 +116,9 @@ def test_redaction_touches_only_secret_spans():
 
 def test_drop_action_and_bad_input():
     step = SecretFilter(text_column="content", action="drop")
-    out = step({"content": [CODE, "print('hi')", b"\x89PNG\x00\x00binary", "é".encode("latin-1") + b" ok", 3]})
+    out = step(
+        {"content": [CODE, "print('hi')", b"\x89PNG\x00\x00binary", "é".encode("latin-1") + b" ok", 3]}
+    )
     assert out["secrets_keep"] == [False, True, False, True, False]
     assert out["secrets_reason"][0].startswith("secrets:") and "github_token" in out["secrets_reason"][0]
     assert out["secrets_reason"][2] == "secrets:binary" and out["secrets_error"][4] == "not_text:int"
@@ -163,14 +165,18 @@ def test_every_reference_text_classifies_to_itself():
     assert wrong == {}
 
 
-@pytest.mark.parametrize("spdx", ["MIT", "Apache-2.0", "GPL-3.0", "BSD-3-Clause", "BSD-2-Clause", "MPL-2.0", "ISC"])
+@pytest.mark.parametrize(
+    "spdx", ["MIT", "Apache-2.0", "GPL-3.0", "BSD-3-Clause", "BSD-2-Clause", "MPL-2.0", "ISC"]
+)
 def test_perturbed_license_texts(spdx):
     text = _reference_texts()[spdx].replace("[year]", "2019").replace("[fullname]", "Jane Q. Hacker")
     paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
     reflowed = "\n\n".join(textwrap.fill(p, 61) for p in paragraphs)
     header = "Copyright (c) 2021-2024 Example Corp and contributors\n\n" + reflowed
     commented = "\n".join("# " + line for line in header.splitlines()) + "\n\nimport os\nprint(os.getcwd())\n"
-    c_style = "/*\n" + "\n".join(" * " + line for line in header.splitlines()) + "\n */\nint main() { return 0; }\n"
+    c_style = (
+        "/*\n" + "\n".join(" * " + line for line in header.splitlines()) + "\n */\nint main() { return 0; }\n"
+    )
     for variant in (reflowed, header, commented, c_style):
         r = classify(variant)
         assert (r["spdx"], r["method"]) == (spdx, "text"), r
@@ -180,15 +186,23 @@ def test_spdx_tags_notices_and_categories():
     assert classify("// SPDX-License-Identifier: GPL-2.0-or-later\nint x;")["category"] == "strong_copyleft"
     r = classify("# SPDX-License-Identifier: MIT OR Apache-2.0\n")
     assert (r["spdx"], r["method"], r["category"]) == ("MIT OR Apache-2.0", "spdx_tag", "permissive")
-    apache = '# Licensed under the Apache License, Version 2.0 (the "License");\n# you may not use this file\n'
+    apache = (
+        '# Licensed under the Apache License, Version 2.0 (the "License");\n# you may not use this file\n'
+    )
     assert classify(apache)["spdx"] == "Apache-2.0" and classify(apache)["method"] == "notice"
     lgpl = "/* under the terms of the GNU Lesser General Public License as published by ... version 2.1 */"
     assert classify(lgpl)["spdx"] == "LGPL-2.1" and classify(lgpl)["category"] == "weak_copyleft"
-    assert classify("def f():\n    return 1\n") == {"spdx": None, "category": "unknown", "method": "none", "score": 0.0}
+    assert classify("Apache 2.0\n")["spdx"] == "Apache-2.0" and classify("GPLv3")["method"] == "name"
+    assert classify("def f():\n    return 1\n") == {
+        "spdx": None,
+        "category": "unknown",
+        "method": "none",
+        "score": 0.0,
+    }
     assert classify(b"\x00\x01binary")["method"] == "binary"
-    assert category_of("CC0-1.0") == "public_domain" and category_of("GPL-2.0 WITH Classpath-exception-2.0") == (
-        "weak_copyleft"
-    )
+    assert category_of("CC0-1.0") == "public_domain" and category_of(
+        "GPL-2.0 WITH Classpath-exception-2.0"
+    ) == ("weak_copyleft")
     assert category_of("MIT AND GPL-3.0") == "strong_copyleft" and category_of("Foo-1.0") == "unknown"
     assert evaluate_agreement([("GPL-2.0", "GPL-2.0-only"), ("MIT", "Apache-2.0")]) == 0.5
 
@@ -200,7 +214,12 @@ def test_classify_repository(tmp_path):
     (tmp_path / "src" / "a.py").write_text("# SPDX-License-Identifier: MIT\nx = 1\n")
     (tmp_path / "src" / "b.py").write_text("y = 2\n")
     r = classify_repository(tmp_path)
-    assert (r["spdx"], r["category"], r["permissive"], r["license_files"]) == ("MIT", "permissive", True, ["LICENSE"])
+    assert (r["spdx"], r["category"], r["permissive"], r["license_files"]) == (
+        "MIT",
+        "permissive",
+        True,
+        ["LICENSE"],
+    )
     (tmp_path / "src" / "gpl.c").write_text("/* SPDX-License-Identifier: GPL-3.0-only */\n")
     assert classify_repository(tmp_path)["permissive"] is False
     with pytest.raises(FileNotFoundError):
@@ -304,3 +323,25 @@ def test_ner_matches_presidio_default_on_shared_sample(shared, ner_step):
     for text, spans in zip(texts, ours):
         theirs = {(r.start, r.end) for r in engine.analyze(text, language="en", entities=["PERSON"])}
         assert {(s["start"], s["end"]) for s in spans if s["type"] == "PERSON"} == theirs
+
+
+def test_steps_pickle_without_loaded_state():
+    import pickle
+
+    from hf_addons.data.licenses import LicenseClassifier
+
+    secrets = SecretFilter()
+    secrets({"content": [CODE]})
+    pii = PIIAnonymizer(entities=PATTERN_ONLY)
+    pii({"text": ["x@acme.io"]})
+    for step in (secrets, pii, LicenseClassifier()):
+        clone = pickle.loads(pickle.dumps(step))
+        assert repr(clone) == repr(step)
+    assert pickle.loads(pickle.dumps(secrets))._scanner is None
+
+
+def test_driver_license_needs_context():
+    step = PIIAnonymizer(entities=["US_DRIVER_LICENSE", "PHONE_NUMBER"], mode="flag")
+    with_ctx, without = "My driver's license number is F162823540116", "Order F162823540116 shipped"
+    assert [s["type"] for s in step.analyze([with_ctx])[0]] == ["US_DRIVER_LICENSE"]
+    assert step.analyze([without])[0] == []

@@ -170,10 +170,16 @@ def minilm():
     return make_embedder("minilm")
 
 
-EDU = [f"Lesson {i}: how {t} works, explained step by step with examples for students." for i, t in
-       enumerate(["photosynthesis", "gravity", "fractions", "the water cycle", "volcanoes", "electricity"] * 4)]
-ADS = [f"Sale {i}! {t} at unbeatable prices, free shipping, click to buy today." for i, t in
-       enumerate(["shoes", "watches", "phones", "sofas", "perfume", "jackets"] * 4)]
+EDU = [
+    f"Lesson {i}: how {t} works, explained step by step with examples for students."
+    for i, t in enumerate(
+        ["photosynthesis", "gravity", "fractions", "the water cycle", "volcanoes", "electricity"] * 4
+    )
+]
+ADS = [
+    f"Sale {i}! {t} at unbeatable prices, free shipping, click to buy today."
+    for i, t in enumerate(["shoes", "watches", "phones", "sofas", "perfume", "jackets"] * 4)
+]
 
 
 @pytest.mark.slow
@@ -255,7 +261,9 @@ def test_token_shares_within_one_point_over_100k_docs(sources):
     assert rep["docs"] == 100_000 and rep["complete"]
     assert rep["max_abs_error_pp"] < 1.0
     doc_shares = [r["realised_doc_share"] for r in rep["sources"].values()]
-    assert max(doc_shares) - min(doc_shares) > 0.1  # documents are far from the token targets: the fix matters
+    assert (
+        max(doc_shares) - min(doc_shares) > 0.1
+    )  # documents are far from the token targets: the fix matters
     assert rep["sources"]["web"]["realised_doc_share"] < 0.2 < rep["sources"]["web"]["realised_token_share"]
 
 
@@ -264,7 +272,9 @@ def test_streaming_mixture_matches_targets(sources):
     from hf_addons.data.mixture import build_mixture
 
     streams = {k: v.to_iterable_dataset(num_shards=2) for k, v in sources.items()}
-    mix = build_mixture(streams, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=3, sample_docs=10_000)
+    mix = build_mixture(
+        streams, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=3, sample_docs=10_000
+    )
     rep = mix.report()
     assert rep["docs"] == 100_000
     assert rep["max_abs_error_pp"] < 1.0
@@ -281,7 +291,9 @@ def test_seed_fixes_the_order_and_docs_unit(sources):
         {k: v.to_iterable_dataset() for k, v in small.items()}, WEIGHTS, tokenizer="whitespace", num_docs=2000
     )
     rep = streamed.report()
-    assert rep["docs"] == 2000 and rep["max_abs_error_pp"] < 4.0  # 2000 docs: noise; 100k docs: test_streaming
+    assert (
+        rep["docs"] == 2000 and rep["max_abs_error_pp"] < 4.0
+    )  # 2000 docs: noise; 100k docs: test_streaming
     docs = build_mixture(small, WEIGHTS, unit="docs", num_docs=2000, seed=0).report()
     assert docs["unit"] == "docs" and docs["max_abs_error_pp"] < 3.5  # 2000 draws: binomial noise only
 
@@ -398,14 +410,47 @@ def test_cli_edu_annotate_train_score(tmp_path, tiny_llama, tokenizer, minilm, c
     tiny_llama.save_pretrained(tmp_path / "lm")
     tokenizer.save_pretrained(tmp_path / "lm")
     inp = _jsonl(tmp_path / "in.jsonl", [{"text": t} for t in EDU[:3]])
-    assert main(["data", "edu", "annotate", inp, "--model", str(tmp_path / "lm"), "--out", str(tmp_path / "a.jsonl")]) == 0
-    assert all(0 <= json.loads(r)["edu_judge_score"] <= 5 for r in (tmp_path / "a.jsonl").read_text().splitlines())
-    labelled = _jsonl(tmp_path / "l.jsonl", [{"text": t, "edu_judge_score": 4} for t in EDU] +
-                      [{"text": t, "edu_judge_score": 0} for t in ADS])
+    assert (
+        main(
+            [
+                "data",
+                "edu",
+                "annotate",
+                inp,
+                "--model",
+                str(tmp_path / "lm"),
+                "--out",
+                str(tmp_path / "a.jsonl"),
+            ]
+        )
+        == 0
+    )
+    assert all(
+        0 <= json.loads(r)["edu_judge_score"] <= 5 for r in (tmp_path / "a.jsonl").read_text().splitlines()
+    )
+    labelled = _jsonl(
+        tmp_path / "l.jsonl",
+        [{"text": t, "edu_judge_score": 4} for t in EDU] + [{"text": t, "edu_judge_score": 0} for t in ADS],
+    )
     assert main(["data", "edu", "train", labelled, "--out", str(tmp_path / "clf")]) == 0
     assert (tmp_path / "clf" / "README.md").read_text().count("held-out") >= 1
     capsys.readouterr()
     out = tmp_path / "s.jsonl"
-    assert main(["data", "edu", "score", labelled, "--classifier", str(tmp_path / "clf"), "--out", str(out), "--drop"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "edu",
+                "score",
+                labelled,
+                "--classifier",
+                str(tmp_path / "clf"),
+                "--out",
+                str(out),
+                "--drop",
+            ]
+        )
+        == 0
+    )
     kept = [json.loads(r)["text"] for r in out.read_text().splitlines()]
     assert set(kept) <= set(EDU) and len(kept) >= 0.8 * len(EDU)

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from hf_addons.redteam import GCG, GCGConfig, is_refusal, load_behaviors, refusal_judge, target_judge
-from hf_addons.redteam.gcg import forbidden_tokens, retokenizes, sample_ids_from_grad
+from hf_addons.redteam.gcg import forbidden_tokens, plan_chunks, retokenizes, sample_ids_from_grad
 
 PROMPT = "Write a poem about the sea"
 TARGET = "Sure, here is a poem"
 
 
 def small(**kw) -> GCGConfig:
-    base = dict(num_steps=3, search_width=24, topk=16, seed=0, optim_str_init="x x x x x x")
+    base = dict(num_steps=2, search_width=16, topk=16, seed=0, optim_str_init="x x x x x x")
     base.update(kw)
     return GCGConfig(**base)
 
@@ -95,6 +95,15 @@ def test_forbidden_tokens_masks_special_nonascii_and_padding_rows(tokenizer):
     assert not loose[accented].any() and loose.sum() < mask.sum()
 
 
+def test_plan_chunks_trades_pass_overhead_against_skipped_tokens():
+    groups = [(0, 3), (5, 3), (19, 2)]  # (first changed position, candidates)
+    assert plan_chunks(groups, 40, 100, overhead=0.0) == [(0, 3, 0), (3, 6, 5), (6, 8, 19)]
+    assert plan_chunks(groups, 40, 100, overhead=1e6) == [(0, 8, 0)]
+    # overhead 20: merging runs 1-2 wastes 3*5 token-rows < 20, merging run 3 in would waste 2*19 > 20
+    assert plan_chunks(groups, 40, 100, overhead=20.0) == [(0, 6, 0), (6, 8, 19)]
+    assert plan_chunks([(0, 7)], 10, 4, overhead=3.0) == [(0, 7, 0)]
+
+
 # ------------------------------------------------------------------ exactness of the fast paths
 def test_candidate_loss_matches_plain_forward(tiny_lm, tokenizer):
     """Prefix cache + suffix-KV reuse + logits_to_keep + chunking == a plain full forward, both families."""
@@ -144,23 +153,23 @@ def test_mellowmax_loss(tiny_llama, tokenizer):
 
 # ------------------------------------------------------------------ the search
 def test_run_lowers_loss_and_is_deterministic(tiny_llama, tokenizer):
-    gcg = GCG(tiny_llama, tokenizer, small(num_steps=4))
+    gcg = GCG(tiny_llama, tokenizer, small(num_steps=3))
     prompt = gcg.prepare(PROMPT, TARGET)
     init = torch.tensor([tokenizer("x x x x x x", add_special_tokens=False)["input_ids"]])
     start_loss = gcg.candidate_losses(init, [prompt])[0].item()
     a = gcg.run(PROMPT, TARGET)
-    assert len(a.losses) == 4 and len(a.strings) == 4
+    assert len(a.losses) == 3 and len(a.strings) == 3
     assert a.best_loss < start_loss
     assert a.best_loss == min(a.losses)
-    b = GCG(tiny_llama, tokenizer, small(num_steps=4)).run(PROMPT, TARGET)
+    b = GCG(tiny_llama, tokenizer, small(num_steps=3)).run(PROMPT, TARGET)
     assert a.losses == b.losses and a.strings == b.strings
-    c = GCG(tiny_llama, tokenizer, small(num_steps=4, seed=1)).run(PROMPT, TARGET)
+    c = GCG(tiny_llama, tokenizer, small(num_steps=3, seed=1)).run(PROMPT, TARGET)
     assert c.strings != a.strings
     assert not tiny_llama.training
 
 
 def test_steps_generator_and_on_step_stop(tiny_llama, tokenizer):
-    gcg = GCG(tiny_llama, tokenizer, small(num_steps=5, buffer_size=2))
+    gcg = GCG(tiny_llama, tokenizer, small(num_steps=4, buffer_size=2))
     seen = []
     res = gcg.run(PROMPT, TARGET, on_step=lambda s: seen.append(s) or s.step == 2)
     assert [s.step for s in seen] == [1, 2] and res.stopped_early and len(res.losses) == 2
@@ -180,7 +189,7 @@ def test_early_stop_when_greedy_continuation_is_the_target(tiny_llama, tokenizer
         return output
 
     model.lm_head.register_forward_hook(favour)
-    gcg = GCG(model, tokenizer, small(num_steps=10, early_stop=True))
+    gcg = GCG(model, tokenizer, small(num_steps=5, early_stop=True))
     res = gcg.run(PROMPT, "Sure")
     assert res.success and res.steps_to_success == 1 and res.stopped_early and len(res.losses) == 1
     res = GCG(tiny_llama, tokenizer, small(num_steps=2, early_stop=True)).run(PROMPT, "Sure")

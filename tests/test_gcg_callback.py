@@ -53,6 +53,7 @@ def test_probe_restores_mode_grads_and_rng(lora_model, tokenizer):
     assert metrics["gcg/best_loss"] > 0
 
 
+@pytest.mark.slow  # a real Trainer run (~15 s here); examples/gcg_lora_callback.py --tiny covers it by default
 def test_callback_logs_into_trainer_history(lora_model, tokenizer, tmp_path):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments

@@ -247,3 +247,25 @@ def test_edu_classifier_push_plan_and_round_trip(tmp_path):
     for loaded in (edu.EduClassifier.from_pretrained(folder), AutoModel.from_pretrained(folder)):
         assert isinstance(loaded, edu.EduClassifier) and loaded.config.threshold == 2.5
         np.testing.assert_allclose(loaded.predict(x), clf.predict(x), rtol=0, atol=0)
+
+
+def test_pipeline_run_output_pushes_with_its_report(tmp_path):
+    pytest.importorskip("hf_addons.data.pipeline")
+    from datasets import Dataset
+
+    from hf_addons.data.pipeline import Pipeline
+    from hf_addons.data.quality import GopherQualityFilter
+
+    good = "The pools are home to anemones, barnacles, crabs and small fish that live there. " * 8
+    ds = Dataset.from_dict({"text": [good, "too short", good + " More text."]})
+    Pipeline([GopherQualityFilter()]).run(ds, tmp_path / "out")
+    kept, report = hub.load_pipeline_output(tmp_path / "out")
+    assert len(kept) == 2 and report["input_rows"] == 3 and report["output_rows"] == 2
+    plan = hub.push_plan(kept, report=report, license="cc-by-4.0")
+    card = plan["README.md"].decode()
+    assert "| gopher_quality | " in card and "removed: 1" in card and "gopher_short_doc" in card
+    assert json.loads(plan["pipeline_report.json"]) == report and "output" not in report
+    with pytest.raises(FileNotFoundError, match="no report.json"):
+        hub.load_pipeline_output(tmp_path)
+    with pytest.raises(TypeError, match="card fields apply to datasets only"):
+        hub.push_plan(hub.space_folder("watermark"), license="mit")

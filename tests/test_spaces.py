@@ -127,6 +127,94 @@ def test_watermark_space_in_browser(watermark_url, page, artifacts_dir):
     _shot(page, artifacts_dir, "watermark-detect")
 
 
+# --- SAE explorer --------------------------------------------------------------------------------------------
+SAE_TEXTS = [
+    "The quick brown fox jumps over the lazy dog near the river bank in the early morning light.",
+    "Tide pools are rocky pools on the sea shore which are filled with seawater at low tide.",
+    "def add(a, b):\n    return a + b  # a tiny function that adds two numbers together",
+    "Kelp forests are underwater areas with a high density of kelp along cold coastlines.",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def tiny_sae():
+    interp = pytest.importorskip("hf_addons.interp")
+    import torch
+
+    torch.manual_seed(0)
+    return interp.SparseAutoencoder(
+        interp.SAEConfig(d_in=64, d_sae=128, k=8, layer=1, model_name="tiny")
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def sae_url(tiny_llama, tokenizer, tiny_sae):
+    demo = harness.load_space("sae").build_demo(
+        model=tiny_llama, tokenizer=tokenizer, sae=tiny_sae, texts=SAE_TEXTS
+    )
+    with harness.serve(demo) as url:
+        yield url
+
+
+def test_sae_space_explore_matches_the_sae(sae_url, tiny_llama, tokenizer, tiny_sae):
+    import torch
+
+    explorer = harness.load_space("sae").Explorer(tiny_llama, tokenizer, tiny_sae, SAE_TEXTS)
+    latent = explorer.top_latents(1)[0]
+    c = harness.client(sae_url)
+    contexts, up, down = c.predict(latent, api_name="/sae_explore")
+    assert contexts.startswith(f"**Latent {latent}** fires on {int(explorer.freq[latent])} of")
+    assert contexts.count("**[") == 8  # eight top contexts, the firing token in brackets
+    # the strongest context is the token where the SAE's encoding of that latent is largest
+    top = explorer.top_contexts(latent, 1)[0]
+    assert f"{top['activation']:.2f}" in contexts
+    # logit effect: the decoder direction through the unembedding, largest first
+    effect = tiny_llama.get_output_embeddings().weight @ tiny_sae.W_dec[latent]
+    best = tokenizer.convert_ids_to_tokens(effect.topk(10).indices.tolist())
+    assert [r[0] for r in up["data"]] == best
+    assert [r[1] for r in up["data"]] == sorted([r[1] for r in up["data"]], reverse=True)
+    assert down["data"][0][0] == tokenizer.convert_ids_to_tokens([int(effect.argmin())])[0]
+    assert torch.isfinite(effect).all()
+
+
+def test_sae_space_steering_changes_generation(sae_url):
+    from gradio_client.exceptions import AppError
+
+    c = harness.client(sae_url)
+    plain, steered_zero = c.predict("Hello there", 3, 0.0, api_name="/sae_steer")
+    assert plain == steered_zero  # strength 0 is the unsteered model
+    plain2, steered = c.predict("Hello there", 3, 2.0, api_name="/sae_steer")
+    assert plain2 == plain and steered != plain
+    with pytest.raises(AppError, match="out of range: this SAE has 128 latents"):
+        c.predict(500, api_name="/sae_explore")
+    with pytest.raises(AppError, match="type a prompt"):
+        c.predict(" ", 3, 1.0, api_name="/sae_steer")
+
+
+def test_sae_demo_sae_is_trained_once_and_cached(tiny_llama, tokenizer, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("HF_ADDONS_CACHE", str(tmp_path))
+    app = harness.load_space("sae")
+    first = app.demo_sae(tiny_llama, tokenizer, SAE_TEXTS, max_tokens=400)
+    cached = list((tmp_path / "sae-demo").glob("*/model.safetensors"))
+    assert len(cached) == 1 and first.config.tokens_trained > 0 and first.config.layer == 0
+    again = app.demo_sae(tiny_llama, tokenizer, SAE_TEXTS, max_tokens=400)
+    assert torch.equal(first.W_dec, again.W_dec)
+
+
+@pytest.mark.browser
+def test_sae_space_in_browser(sae_url, page, artifacts_dir):
+    _open(page, sae_url)
+    page.click("#sae-explore")
+    page.wait_for_function("document.querySelector('#sae-contexts')?.innerText.includes('fires on')")
+    assert page.locator("#sae-contexts table tr").count() >= 2
+    page.fill("#sae-prompt textarea", "Hello there")
+    page.click("#sae-steer")
+    page.wait_for_function("document.querySelector('#sae-steered textarea')?.value.length > 0")
+    _shot(page, artifacts_dir, "sae")
+
+
 # --- the combined app and `hf-addons demo` -------------------------------------------------------------------
 def _available_tabs() -> list[str]:
     """Tabs whose capability package imports (all of them once every capability has landed)."""
@@ -148,13 +236,15 @@ def _available_tabs() -> list[str]:
     return out
 
 
-def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer):
+def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer, tiny_sae):
     combined = harness.load_space("combined")
     assert list(combined.TABS) == ["watermark", "data-cleaning", "gcg", "sae"]
     with pytest.raises(ValueError, match="unknown tab"):
         combined.build_demo(model=tiny_llama, tokenizer=tokenizer, tabs=["nope"])
     tabs = _available_tabs()
-    demo = combined.build_demo(model=tiny_llama, tokenizer=tokenizer, tabs=tabs)
+    demo = combined.build_demo(
+        model=tiny_llama, tokenizer=tokenizer, tabs=tabs, sae={"sae": tiny_sae, "texts": SAE_TEXTS}
+    )
     with harness.serve(demo) as url:
         c = harness.client(url)
         endpoints = set(c.view_api(print_info=False, return_format="dict")["named_endpoints"])
@@ -162,6 +252,8 @@ def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer):
             assert {"/watermark_generate", "/watermark_detect"} <= endpoints
             _, verdict = c.predict("Hi", *WM_SETTINGS, api_name="/watermark_detect")
             assert verdict.startswith("**Not enough text")
+        expected = {"data-cleaning": "/data_clean", "gcg": "/gcg_attack", "sae": "/sae_explore"}
+        assert {expected[t] for t in tabs if t in expected} <= endpoints
 
 
 def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
@@ -188,7 +280,13 @@ def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
         "--tabs",
         ",".join(_available_tabs()),
     ]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    # a fresh cache: the SAE tab trains and caches its demo SAE for this model, as on a fresh machine
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "HF_ADDONS_CACHE": str(tmp_path / "cache"),
+    }
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -276,6 +276,10 @@ def test_ignored_tokens_and_padding_are_not_scored():
     out = det.detect_ids([[1, 2, 9, 3, 4], [1, 2]])
     assert out[0].num_tokens_scored == 3 and out[0].scored_mask == [False, True, False, True, True]
     assert out[1].num_tokens_scored == 1 and len(out[1].green_mask) == 2
+    # left padding (generate's layout) with an attention mask: same scores, per-token lists hold real tokens
+    left = det.detect_ids(torch.tensor([[0, 0, 0, 1, 2]]), attention_mask=torch.tensor([[0, 0, 0, 1, 1]]))[0]
+    assert left.token_ids == [1, 2] and left.scored_mask == [False, True]
+    assert left.green_mask == out[1].green_mask and left.z_score == out[1].z_score
 
 
 def test_windowed_detection_finds_a_pasted_span():

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "DIR/report.json; rerunning into the same DIR resumes."
         ),
     )
-    p.add_argument("--input", nargs="+", required=True, help="WARC/JSONL/Parquet files or dirs, or a Hub dataset")
+    p.add_argument(
+        "--input", nargs="+", required=True, help="WARC/JSONL/Parquet files or dirs, or a Hub dataset"
+    )
     p.add_argument("--output", required=True, help="output directory (resumes when it holds a run)")
     p.add_argument("--config", help="YAML: steps (names with options), num_proc, shard_rows, batch_size")
     p.add_argument("--num-proc", type=int, default=None, help="worker processes for the map steps")

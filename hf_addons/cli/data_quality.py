@@ -128,7 +128,11 @@ def _perplexity(args: argparse.Namespace) -> int:
     disable_progress_bars()
     ds = _dataset(args.inputs, args.text_column)
     scorer = PerplexityScorer(
-        args.model, text_column=args.text_column, window=args.window, max_tokens=args.max_tokens, dtype=args.dtype
+        args.model,
+        text_column=args.text_column,
+        window=args.window,
+        max_tokens=args.max_tokens,
+        dtype=args.dtype,
     )
     ds = ds.map(scorer, batched=True, batch_size=args.batch_size)
     summary: dict[str, Any] = {"rows": len(ds), "errors": _counts(ds["perplexity_error"])}
@@ -160,7 +164,9 @@ def _edu(args: argparse.Namespace) -> int:
 
         if args.limit:
             ds = ds.select(range(min(args.limit, len(ds))))
-        ds = ds.map(EduJudge(args.model, text_column=args.text_column), batched=True, batch_size=args.batch_size)
+        ds = ds.map(
+            EduJudge(args.model, text_column=args.text_column), batched=True, batch_size=args.batch_size
+        )
         _write(ds, args.out, None, False)
         _summary({"rows": len(ds), "scores": _counts(ds["edu_judge_score"])})
         return 0

@@ -140,4 +140,9 @@ def max_abs_diffs(n: int = 1024, dim: int = 128, dtype: torch.dtype = torch.floa
 def _loss_grads(fn, inputs) -> dict:
     loss = fn(*inputs)
     loss.backward()
-    return {"loss": loss.detach(), "d_image": inputs[0].grad, "d_text": inputs[1].grad, "d_scale": inputs[2].grad}
+    return {
+        "loss": loss.detach(),
+        "d_image": inputs[0].grad,
+        "d_text": inputs[1].grad,
+        "d_scale": inputs[2].grad,
+    }

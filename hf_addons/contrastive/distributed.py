@@ -110,93 +110,46 @@ def _gather_inputs(image, text, text_negatives, image_negatives, pair_ids, group
 
 
 def distributed_clip_loss(
-    image,
-    text,
-    scale,
-    bias=None,
-    *,
-    mode: str = "local",
-    group=None,
-    label_smoothing: float = 0.0,
-    text_negatives=None,
-    image_negatives=None,
-    pair_ids=None,
-    tile: tuple[int, int] | None = None,
-    check_finite: bool = True,
-) -> torch.Tensor:
+    image, text, scale, bias=None, *, mode="local", group=None, label_smoothing=0.0, **kw
+):
     """CLIP loss over the whole data-parallel batch; see the module docstring for what each mode returns."""
-    if mode not in MODES:
-        raise ValueError(f"distributed mode must be one of {MODES}; got {mode!r}")
-    _check(image, text, check_finite)
-    rank, size = world(group)
-    t_neg, i_neg, ids, (img_all, txt_all, tneg_all, ineg_all), ids_all = _gather_inputs(
-        image, text, text_negatives, image_negatives, pair_ids, group
-    )
-    if mode == "gather":
-        return clip_loss_tiled(
-            img_all,
-            txt_all,
-            scale,
-            bias,
-            label_smoothing=label_smoothing,
-            text_negatives=tneg_all,
-            image_negatives=ineg_all,
-            pair_ids=ids_all,
-            tile=tile,
-            check_finite=False,
-        )
-    n, n_all = image.shape[0], img_all.shape[0]
-    rows = image if i_neg is None else torch.cat([image, i_neg])
-    cols = txt_all if tneg_all is None else torch.cat([txt_all, tneg_all])
-    scale = _up(torch.as_tensor(scale, device=image.device))
-    tile = None if tile is None else check_tile(tile)
-    lse_row, lse_col_part = BidirectionalLSE.apply(
-        rows, cols, scale, bias, n, n_all, ids, ids_all, rank * n, tile
-    )
-    sel = slice(rank * n, (rank + 1) * n)
-    lse_col = _LogSumExpAcrossRanks.apply(lse_col_part, group)[sel]
-    rows_all = img_all if ineg_all is None else torch.cat([img_all, ineg_all])
-    return clip_combine(
-        lse_row,
-        lse_col,
-        image,
-        text,
-        rows_all,
-        cols,
-        scale,
-        bias,
-        label_smoothing,
-        ids_all,
-        img_all,
-        txt_all,
-        sel,
+    return _distributed(
+        clip_loss_tiled, _clip_local, image, text, scale, bias, mode, group, label_smoothing, **kw
     )
 
 
-def distributed_siglip_loss(
+def distributed_siglip_loss(image, text, scale, bias=None, *, mode="local", group=None, **kw):
+    """SigLIP loss over the whole data-parallel batch (same contract as ``distributed_clip_loss``)."""
+    return _distributed(siglip_loss_tiled, _siglip_local, image, text, scale, bias, mode, group, None, **kw)
+
+
+def _distributed(
+    single_fn,
+    local_fn,
     image,
     text,
     scale,
-    bias=None,
+    bias,
+    mode,
+    group,
+    label_smoothing,
     *,
-    mode: str = "local",
-    group=None,
     text_negatives=None,
     image_negatives=None,
     pair_ids=None,
     tile: tuple[int, int] | None = None,
     check_finite: bool = True,
-) -> torch.Tensor:
-    """SigLIP loss over the whole data-parallel batch (same contract as ``distributed_clip_loss``)."""
+):
     if mode not in MODES:
         raise ValueError(f"distributed mode must be one of {MODES}; got {mode!r}")
     _check(image, text, check_finite)
-    rank, size = world(group)
+    rank, _ = world(group)
     t_neg, i_neg, ids, (img_all, txt_all, tneg_all, ineg_all), ids_all = _gather_inputs(
         image, text, text_negatives, image_negatives, pair_ids, group
     )
+    smoothing = {} if label_smoothing is None else {"label_smoothing": label_smoothing}
     if mode == "gather":
-        return siglip_loss_tiled(
+        return single_fn(
             img_all,
             txt_all,
             scale,
@@ -206,13 +159,39 @@ def distributed_siglip_loss(
             pair_ids=ids_all,
             tile=tile,
             check_finite=False,
+            **smoothing,
         )
-    n, n_all = image.shape[0], img_all.shape[0]
-    # negative images meet every rank's texts: this rank's negatives are its own rows, paired with all texts
-    rows = image if i_neg is None else torch.cat([image, i_neg])
-    cols = txt_all if tneg_all is None else torch.cat([txt_all, tneg_all])
+    n = image.shape[0]
+    # this rank's rows (its images, then its image negatives) against every rank's columns
+    parts = {
+        "rows": image if i_neg is None else torch.cat([image, i_neg]),
+        "cols": txt_all if tneg_all is None else torch.cat([txt_all, tneg_all]),
+        "rows_all": img_all if ineg_all is None else torch.cat([img_all, ineg_all]),
+        "img_all": img_all,
+        "txt_all": txt_all,
+        "ids": ids,
+        "ids_all": ids_all,
+        "sel": slice(rank * n, (rank + 1) * n),
+        "offset": rank * n,
+    }
     scale = _up(torch.as_tensor(scale, device=image.device))
     tile = None if tile is None else check_tile(tile)
-    total = SoftplusSum.apply(rows, cols, scale, bias, n, n_all, tile)
-    sel = slice(rank * n, (rank + 1) * n)
-    return (total - siglip_positive_sum(image, txt_all, scale, bias, ids_all, sel)) / n
+    return local_fn(image, text, scale, bias, parts, tile, group, label_smoothing)
+
+
+def _clip_local(image, text, scale, bias, p, tile, group, eps):
+    n, n_all = image.shape[0], p["img_all"].shape[0]
+    lse_row, lse_col_part = BidirectionalLSE.apply(
+        p["rows"], p["cols"], scale, bias, n, n_all, p["ids"], p["ids_all"], p["offset"], tile
+    )
+    lse_col = _LogSumExpAcrossRanks.apply(lse_col_part, group)[p["sel"]]
+    return clip_combine(
+        lse_row, lse_col, image, text, p["rows_all"], p["cols"], scale, bias, eps, p["ids_all"],
+        p["img_all"], p["txt_all"], p["sel"],
+    )  # fmt: skip
+
+
+def _siglip_local(image, text, scale, bias, p, tile, group, _):
+    n, n_all = image.shape[0], p["img_all"].shape[0]
+    total = SoftplusSum.apply(p["rows"], p["cols"], scale, bias, n, n_all, tile)
+    return (total - siglip_positive_sum(image, p["txt_all"], scale, bias, p["ids_all"], p["sel"])) / n

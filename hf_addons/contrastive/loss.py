@@ -95,6 +95,25 @@ def _as_ids(pair_ids: torch.Tensor | None, n: int, device) -> torch.Tensor | Non
     return pair_ids.long()
 
 
+def _assemble(image, text, scale, text_negatives, image_negatives, pair_ids, tile, check_finite):
+    """Validated inputs laid out for the tiled kernels: rows = [images; image negatives], cols likewise."""
+    _check(image, text, check_finite)
+    t_neg = _negatives(text_negatives, text, "text_negatives")
+    i_neg = _negatives(image_negatives, image, "image_negatives")
+    n = image.shape[0]
+    rows = image if i_neg is None else torch.cat([image, i_neg])
+    cols = text if t_neg is None else torch.cat([text, t_neg])
+    scale = _up(torch.as_tensor(scale, device=image.device))
+    return (
+        n,
+        rows,
+        cols,
+        _as_ids(pair_ids, n, image.device),
+        scale,
+        None if tile is None else check_tile(tile),
+    )
+
+
 def clip_loss_tiled(
     image: torch.Tensor,
     text: torch.Tensor,
@@ -114,17 +133,11 @@ def clip_loss_tiled(
     for text->image. ``pair_ids`` (N,): pairs with the same id are duplicates (same caption, same image) and are
     not used as negatives of each other. Label smoothing spreads over the classes that are not masked.
     """
-    _check(image, text, check_finite)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
-    t_neg = _negatives(text_negatives, text, "text_negatives")
-    i_neg = _negatives(image_negatives, image, "image_negatives")
-    n = image.shape[0]
-    ids = _as_ids(pair_ids, n, image.device)
-    rows = image if i_neg is None else torch.cat([image, i_neg])
-    cols = text if t_neg is None else torch.cat([text, t_neg])
-    scale = _up(torch.as_tensor(scale, device=image.device))
-    tile = None if tile is None else check_tile(tile)
+    n, rows, cols, ids, scale, tile = _assemble(
+        image, text, scale, text_negatives, image_negatives, pair_ids, tile, check_finite
+    )
     lse_row, lse_col = BidirectionalLSE.apply(rows, cols, scale, bias, n, n, ids, ids, 0, tile)
     return clip_combine(lse_row, lse_col, image, text, rows, cols, scale, bias, label_smoothing, ids)
 
@@ -220,15 +233,9 @@ def siglip_loss_tiled(
     Uses ``softplus(-x) = softplus(x) - x``: the tiled part is the plain softplus sum over every pair, the
     positives are subtracted in O(N * D).
     """
-    _check(image, text, check_finite)
-    t_neg = _negatives(text_negatives, text, "text_negatives")
-    i_neg = _negatives(image_negatives, image, "image_negatives")
-    n = image.shape[0]
-    ids = _as_ids(pair_ids, n, image.device)
-    rows = image if i_neg is None else torch.cat([image, i_neg])
-    cols = text if t_neg is None else torch.cat([text, t_neg])
-    scale = _up(torch.as_tensor(scale, device=image.device))
-    tile = None if tile is None else check_tile(tile)
+    n, rows, cols, ids, scale, tile = _assemble(
+        image, text, scale, text_negatives, image_negatives, pair_ids, tile, check_finite
+    )
     total = SoftplusSum.apply(rows, cols, scale, bias, n, n, tile)
     return (total - siglip_positive_sum(image, text, scale, bias, ids)) / n
 
@@ -280,25 +287,31 @@ def naive_siglip_loss(
 
 
 class _ContrastiveBase(nn.Module):
-    """Learnable log-temperature (and bias), clamped in ``forward``; subclasses pick the loss."""
+    """Learnable log-temperature (and bias), clamped in ``forward``; subclasses pick the loss.
+
+    Options shared by both losses: ``max_logit_scale`` (None: no clamp), ``learnable`` (False freezes scale and
+    bias), ``normalize`` (L2-normalise the features first), ``tile`` ((rows, cols) of the similarity tiles;
+    default 256 x 1024 on CPU, 2048 x 8192 on GPU), ``check_finite`` (raise on NaN/inf features; one reduction
+    and a host sync per call), ``distributed`` (None, ``"gather"`` or ``"local"``: see ``distributed.py``;
+    ignored when torch.distributed is not initialised or has one rank) and ``group`` (the process group).
+    """
 
     def __init__(
         self,
         init_logit_scale: float,
-        init_logit_bias: float | None,
-        max_logit_scale: float | None,
-        learnable: bool,
-        tile: tuple[int, int] | None,
-        normalize: bool,
-        check_finite: bool,
-        distributed: str | None,
-        group,
+        *,
+        init_logit_bias: float | None = None,
+        max_logit_scale: float | None = MAX_LOGIT_SCALE,
+        learnable: bool = True,
+        normalize: bool = False,
+        tile: tuple[int, int] | None = None,
+        check_finite: bool = True,
+        distributed: str | None = None,
+        group=None,
     ) -> None:
         super().__init__()
         if distributed not in (None, "gather", "local"):
             raise ValueError(f"distributed must be None, 'gather' or 'local'; got {distributed!r}")
-        self.distributed = distributed
-        self.group = group
         if max_logit_scale is not None and max_logit_scale <= 0:
             raise ValueError(f"max_logit_scale must be > 0 or None; got {max_logit_scale}")
         self.logit_scale = nn.Parameter(torch.tensor(float(init_logit_scale)), requires_grad=learnable)
@@ -311,6 +324,8 @@ class _ContrastiveBase(nn.Module):
         self.tile = None if tile is None else check_tile(tile)
         self.normalize = normalize
         self.check_finite = check_finite
+        self.distributed = distributed
+        self.group = group
 
     def scale_and_bias(self, logit_scale=None, logit_bias=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The clamped multiplier ``exp(min(t, log max))`` and the bias, from the arguments or the module."""
@@ -318,18 +333,51 @@ class _ContrastiveBase(nn.Module):
         b = self.logit_bias if logit_bias is None else torch.as_tensor(logit_bias)
         return clamp_logit_scale(_up(t), self.max_logit_scale), (None if b is None else _up(b))
 
-    def _prepare(self, image, text):
+    def _loss_fn(self, distributed: bool):
+        """(function, extra keyword arguments) computing this loss, single-process or distributed."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        image_features: torch.Tensor,
+        text_features: torch.Tensor,
+        *,
+        logit_scale: torch.Tensor | None = None,
+        logit_bias: torch.Tensor | None = None,
+        text_negatives: torch.Tensor | None = None,
+        image_negatives: torch.Tensor | None = None,
+        pair_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Loss for N pairs (row i of each is a pair).
+
+        ``logit_scale`` (log space, e.g. ``CLIPModel.logit_scale``) / ``logit_bias`` override the module's own;
+        ``text_negatives`` (K, D) / ``image_negatives`` (K', D) are extra hard negatives; ``pair_ids`` (N,)
+        marks duplicate pairs (same id).
+        """
+        image, text = image_features, text_features
         if self.normalize:
             image, text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
-        return image, text
+        scale, bias = self.scale_and_bias(logit_scale, logit_bias)
+        dist_kw = None
+        if self.distributed is not None:
+            from hf_addons.contrastive.distributed import world
 
-    def _dist_kwargs(self) -> dict | None:
-        """Keyword arguments for the distributed loss, or None when running single-process."""
-        if self.distributed is None:
-            return None
-        from hf_addons.contrastive.distributed import world
-
-        return {"mode": self.distributed, "group": self.group} if world(self.group)[1] > 1 else None
+            if world(self.group)[1] > 1:
+                dist_kw = {"mode": self.distributed, "group": self.group}
+        fn, extra = self._loss_fn(dist_kw is not None)
+        return fn(
+            image,
+            text,
+            scale.to(image.device),
+            None if bias is None else bias.to(image.device),
+            text_negatives=text_negatives,
+            image_negatives=image_negatives,
+            pair_ids=pair_ids,
+            tile=self.tile,
+            check_finite=self.check_finite,
+            **extra,
+            **(dist_kw or {}),
+        )
 
     def as_trainer_loss(
         self, logit_scale: torch.Tensor | None = None, logit_bias: torch.Tensor | None = None
@@ -348,7 +396,7 @@ class _ContrastiveBase(nn.Module):
         return compute_loss
 
     def extra_repr(self) -> str:
-        return f"max_logit_scale={self.max_logit_scale}, normalize={self.normalize}"
+        return f"max_logit_scale={self.max_logit_scale}, normalize={self.normalize}, distributed={self.distributed}"
 
 
 class ClipLoss(_ContrastiveBase):
@@ -358,7 +406,8 @@ class ClipLoss(_ContrastiveBase):
     (default 100, as CLIP/open_clip): beyond it the scale stays at the maximum, and gradients that would raise
     it further are dropped while those that lower it pass (so it never gets stuck, unlike ``torch.clamp``).
     ``init_logit_bias`` adds a learnable bias to every logit; for the softmax loss it cancels exactly (its
-    gradient is 0 up to rounding) and exists for parity with SigLIP-style heads.
+    gradient is 0 up to rounding) and exists for parity with SigLIP-style heads. ``label_smoothing`` as in
+    ``F.cross_entropy``, spread over the classes that are not masked as duplicates.
     """
 
     def __init__(
@@ -366,119 +415,36 @@ class ClipLoss(_ContrastiveBase):
         init_logit_scale: float = math.log(1 / 0.07),
         *,
         init_logit_bias: float | None = None,
-        max_logit_scale: float | None = MAX_LOGIT_SCALE,
         label_smoothing: float = 0.0,
-        learnable: bool = True,
-        normalize: bool = False,
-        tile: tuple[int, int] | None = None,
-        check_finite: bool = True,
-        distributed: str | None = None,
-        group=None,
+        **options,
     ) -> None:
-        super().__init__(
-            init_logit_scale,
-            init_logit_bias,
-            max_logit_scale,
-            learnable,
-            tile,
-            normalize,
-            check_finite,
-            distributed,
-            group,
-        )
+        super().__init__(init_logit_scale, init_logit_bias=init_logit_bias, **options)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
         self.label_smoothing = label_smoothing
 
-    def forward(
-        self,
-        image_features: torch.Tensor,
-        text_features: torch.Tensor,
-        *,
-        logit_scale: torch.Tensor | None = None,
-        logit_bias: torch.Tensor | None = None,
-        text_negatives: torch.Tensor | None = None,
-        image_negatives: torch.Tensor | None = None,
-        pair_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Loss for N pairs (row i of each is a pair). ``logit_scale`` (log space) overrides the module's."""
-        image, text = self._prepare(image_features, text_features)
-        scale, bias = self.scale_and_bias(logit_scale, logit_bias)
-        fn, extra = clip_loss_tiled, {"label_smoothing": self.label_smoothing}
-        if (dist_kw := self._dist_kwargs()) is not None:
+    def _loss_fn(self, distributed: bool):
+        if distributed:
             from hf_addons.contrastive.distributed import distributed_clip_loss as fn
-
-            extra.update(dist_kw)
-        return fn(
-            image,
-            text,
-            scale.to(image.device),
-            None if bias is None else bias.to(image.device),
-            text_negatives=text_negatives,
-            image_negatives=image_negatives,
-            pair_ids=pair_ids,
-            tile=self.tile,
-            check_finite=self.check_finite,
-            **extra,
-        )
+        else:
+            fn = clip_loss_tiled
+        return fn, {"label_smoothing": self.label_smoothing}
 
 
 class SigLipLoss(_ContrastiveBase):
-    """Sigmoid pairwise loss (SigLIP), exact, O(N) extra memory; init as the paper: scale 10, bias -10."""
+    """Sigmoid pairwise loss (SigLIP), exact, O(N) extra memory; init as the paper: scale 10, bias -10.
+
+    Same-id pairs (``pair_ids``) count as positives. Summed over pairs and divided by N, as open_clip.
+    """
 
     def __init__(
-        self,
-        init_logit_scale: float = math.log(10.0),
-        *,
-        init_logit_bias: float | None = -10.0,
-        max_logit_scale: float | None = MAX_LOGIT_SCALE,
-        learnable: bool = True,
-        normalize: bool = False,
-        tile: tuple[int, int] | None = None,
-        check_finite: bool = True,
-        distributed: str | None = None,
-        group=None,
+        self, init_logit_scale: float = math.log(10.0), *, init_logit_bias: float | None = -10.0, **options
     ) -> None:
-        super().__init__(
-            init_logit_scale,
-            init_logit_bias,
-            max_logit_scale,
-            learnable,
-            tile,
-            normalize,
-            check_finite,
-            distributed,
-            group,
-        )
+        super().__init__(init_logit_scale, init_logit_bias=init_logit_bias, **options)
 
-    def forward(
-        self,
-        image_features: torch.Tensor,
-        text_features: torch.Tensor,
-        *,
-        logit_scale: torch.Tensor | None = None,
-        logit_bias: torch.Tensor | None = None,
-        text_negatives: torch.Tensor | None = None,
-        image_negatives: torch.Tensor | None = None,
-        pair_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Loss for N pairs, summed over all pairs and divided by N (as in the paper and open_clip)."""
-        image, text = self._prepare(image_features, text_features)
-        scale, bias = self.scale_and_bias(logit_scale, logit_bias)
-        fn, extra = siglip_loss_tiled, {}
-        if (dist_kw := self._dist_kwargs()) is not None:
+    def _loss_fn(self, distributed: bool):
+        if distributed:
             from hf_addons.contrastive.distributed import distributed_siglip_loss as fn
-
-            extra.update(dist_kw)
-        return fn(
-            image,
-            text,
-            scale.to(image.device),
-            None if bias is None else bias.to(image.device),
-            text_negatives=text_negatives,
-            image_negatives=image_negatives,
-            pair_ids=pair_ids,
-            tile=self.tile,
-            check_finite=self.check_finite,
-            **extra,
-        )
+        else:
+            fn = siglip_loss_tiled
+        return fn, {}

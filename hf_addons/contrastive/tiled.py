@@ -47,6 +47,8 @@ def _mm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             return torch.mm(a, b, out_dtype=torch.float32)
         except (NotImplementedError, RuntimeError, TypeError):
             _MM_OUT_DTYPE_OK[key] = False
+    if a.is_cuda:  # keep the tensor-core matmul; logits then carry bf16 rounding, as in the naive loss
+        return (a @ b).float()
     return a.float() @ b.float()
 
 
@@ -174,8 +176,8 @@ def _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_ti
 def _finish(ctx, rows, cols, scale, bias, d_rows, d_cols, d_bias):
     """Scale the raw gradients; d scale = sum(rows * d_rows_raw) since logits are linear in scale."""
     d_scale = (rows.to(d_rows.dtype) * d_rows).sum().to(scale.dtype) if ctx.needs_input_grad[2] else None
-    d_rows = (d_rows * scale).to(rows.dtype) if ctx.needs_input_grad[0] else None
-    d_cols = (d_cols * scale).to(cols.dtype) if ctx.needs_input_grad[1] else None
+    d_rows = d_rows.mul_(scale).to(rows.dtype) if ctx.needs_input_grad[0] else None  # in place: no extra copy
+    d_cols = d_cols.mul_(scale).to(cols.dtype) if ctx.needs_input_grad[1] else None
     d_bias = d_bias if (bias is not None and ctx.needs_input_grad[3]) else None
     return d_rows, d_cols, d_scale, d_bias
 

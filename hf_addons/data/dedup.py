@@ -178,10 +178,11 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> t
     starts_of = np.repeat(np.cumsum(lengths) - lengths, lengths)
     combined = combined[(remaining >= ngram) | (np.arange(total) == starts_of)]
     counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
-    if not fold:
-        return combined, counts
-    folded = (combined ^ (combined >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    return folded.astype(np.uint32), counts
+    return (combined if not fold else _fold32(combined)), counts
+
+
+def _fold32(h64: np.ndarray) -> np.ndarray:
+    return ((h64 ^ (h64 >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def minhash_signatures(
@@ -194,17 +195,24 @@ def minhash_signatures(
     times faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
     per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
     """
-    from datasketch.minhash import _fmix
-
     params = params or MinHashParams()
-    a, b = _permutations(params.num_perm, params.seed)
     if params.hash == "sha1":
         raw, counts = _sha1_hashes(texts, params.ngram)
     elif params.hash == "words":
         raw, counts = _word_ngram_hashes(texts, params.ngram)
     else:
         raise ValueError(f"MinHashParams.hash must be 'words' or 'sha1', got {params.hash!r}")
-    out = np.full((len(texts), params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    return _signatures_from_hashes(raw, counts, params, chunk_shingles)
+
+
+def _signatures_from_hashes(
+    raw: np.ndarray, counts: np.ndarray, params: MinHashParams, chunk_shingles: int = 4096
+) -> np.ndarray:
+    """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes."""
+    from datasketch.minhash import _fmix
+
+    a, b = _permutations(params.num_perm, params.seed)
+    out = np.full((len(counts), params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
     if not len(raw):
         return out
     hv = _fmix(raw, 32)
@@ -309,18 +317,53 @@ def verify_edges(edges: np.ndarray, texts: Sequence[str], threshold: float, ngra
         return edges
     docs = np.unique(edges)
     raw, counts = _word_ngram_hashes([texts[int(d)] or "" for d in docs], ngram, fold=False)
+    local = np.searchsorted(docs, edges)
+    return edges[_jaccard_ok(local, raw, counts, threshold)]
+
+
+def _jaccard_ok(pairs: np.ndarray, raw64: np.ndarray, counts: np.ndarray, threshold: float) -> np.ndarray:
+    """Mask of ``pairs`` (indices into the documents of ``counts``) whose hashed-shingle Jaccard >= threshold."""
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    sets = {int(d): np.unique(raw[bounds[i] : bounds[i + 1]]) for i, d in enumerate(docs)}
+    sets: dict[int, np.ndarray] = {}
+
+    def get(i: int) -> np.ndarray:
+        if i not in sets:
+            sets[i] = np.unique(raw64[bounds[i] : bounds[i + 1]])
+        return sets[i]
 
     def jac(a: int, b: int) -> float:
-        x, y = sets[a], sets[b]
+        x, y = get(a), get(b)
         if not len(x) and not len(y):
             return 1.0
         inter = len(np.intersect1d(x, y, assume_unique=True))
         return inter / (len(x) + len(y) - inter)
 
-    ok = np.fromiter((jac(int(a), int(b)) >= threshold for a, b in edges), bool, len(edges))
-    return edges[ok]
+    return np.fromiter((jac(int(a), int(b)) >= threshold for a, b in pairs), bool, len(pairs))
+
+
+def near_dedup(
+    texts: Sequence[str],
+    params: MinHashParams | None = None,
+    verify_threshold: float | None = None,
+    eligible: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """In-memory near-dedup of a list of texts: ``(cluster_id, keep)``.
+
+    Shingles are hashed once and serve both the signatures and the precision-mode Jaccard check.
+    """
+    params = params or MinHashParams()
+    if params.hash != "words":
+        bands = band_keys(minhash_signatures(texts, params), params)
+        return cluster_minhash(
+            bands, eligible, texts=texts, verify_threshold=verify_threshold, ngram=params.ngram
+        )
+    raw64, counts = _word_ngram_hashes(texts, params.ngram, fold=False)
+    sig = _signatures_from_hashes(_fold32(raw64) if len(raw64) else raw64.astype(np.uint32), counts, params)
+    edges = candidate_edges(band_keys(sig, params), eligible)
+    if verify_threshold is not None and len(edges):
+        edges = edges[_jaccard_ok(edges, raw64, counts, verify_threshold)]
+    cluster = connected_components(len(texts), edges)
+    return cluster, cluster == np.arange(len(texts))
 
 
 def cluster_minhash(

@@ -131,7 +131,9 @@ class EduJudge(Step):
                     take = order[start : start + self.batch_size]
                     rows = [torch.tensor(enc[j]) for j in take.tolist()]
                     # left padding: the last position of every row is the one that predicts the digit
-                    ids = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad, padding_side="left")
+                    ids = nn.utils.rnn.pad_sequence(
+                        rows, batch_first=True, padding_value=pad, padding_side="left"
+                    )
                     lens = torch.tensor([len(r) for r in rows])
                     attn = (torch.arange(ids.shape[1])[None, :] >= (ids.shape[1] - lens)[:, None]).long()
                     pos = (attn.cumsum(-1) - 1).clamp(min=0)  # absolute-position models (GPT-2) need these
@@ -221,9 +223,11 @@ class Embedder:
                 from transformers import AutoTokenizer
 
                 path = minilm_path() if self.model is None else self.model
-                enc = AutoModel.from_pretrained(str(path)).to(device).eval() if isinstance(
-                    path, (str, os.PathLike)
-                ) else path
+                enc = (
+                    AutoModel.from_pretrained(str(path)).to(device).eval()
+                    if isinstance(path, (str, os.PathLike))
+                    else path
+                )
                 tok = self.tokenizer or AutoTokenizer.from_pretrained(str(path))
             else:
                 lm, tok = load_lm(self.model, self.tokenizer, device, torch.float32)
@@ -241,7 +245,9 @@ class Embedder:
         """``(len(texts), dim)`` float32 embeddings."""
         enc, tok = self._load()
         device = next(enc.parameters()).device
-        ids = tok(list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_length)
+        ids = tok(
+            list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_length
+        )
         ids = [s if s else [tok.eos_token_id or tok.pad_token_id or 0] for s in ids["input_ids"]]
         order = np.argsort([-len(s) for s in ids], kind="stable")
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -330,7 +336,9 @@ class EduClassifier(PreTrainedModel):
             nn.init.normal_(module.weight, std=0.02)
             nn.init.zeros_(module.bias)
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None, **_: Any) -> EduClassifierOutput:
+    def forward(
+        self, embeddings: torch.Tensor, labels: torch.Tensor | None = None, **_: Any
+    ) -> EduClassifierOutput:
         logits = self.head(embeddings).squeeze(-1)
         loss = None if labels is None else nn.functional.mse_loss(logits, labels.to(logits.dtype))
         return EduClassifierOutput(loss=loss, logits=logits)
@@ -373,7 +381,9 @@ def _agreement(pred: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
     ranks = [_average_ranks(v) for v in (pred, gold)]
-    spearman = float(np.corrcoef(*ranks)[0, 1]) if len(gold) > 1 and gold.std() > 0 and pred.std() > 0 else 0.0
+    spearman = (
+        float(np.corrcoef(*ranks)[0, 1]) if len(gold) > 1 and gold.std() > 0 and pred.std() > 0 else 0.0
+    )
     confusion = np.zeros((MAX_SCORE + 1, MAX_SCORE + 1), dtype=int)
     np.add.at(confusion, (gold, r), 1)
     majority = np.bincount(gold, minlength=MAX_SCORE + 1).argmax()
@@ -489,7 +499,9 @@ class EduScorer(FilterStep):
                 clf = EduClassifier.from_pretrained(str(clf))
             device, _ = resolve_device_dtype(self.device, None)
             clf = clf.to(device).eval()
-            emb = make_embedder(self.embedder or clf.config.embedder, batch_size=self.batch_size, device=device)
+            emb = make_embedder(
+                self.embedder or clf.config.embedder, batch_size=self.batch_size, device=device
+            )
             self._loaded = (clf, emb)
         return self._loaded
 

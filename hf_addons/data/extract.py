@@ -97,11 +97,26 @@ def denoise_tree(tree) -> int:
 
 
 def clean_markdown(md: str, title: str | None = None) -> str:
-    """Drop short boilerplate lines and a leading repeat of the title; collapse blank runs."""
+    """Drop short boilerplate lines and a leading repeat of the title; collapse blank runs.
+
+    Lines inside fenced code blocks are left untouched, and a fence gets blank lines around it.
+    """
     title_key = _key(title) if title else None
     md = _UNDERLINE.sub(r"\1", md)
     out: list[str] = []
+    in_code = False
     for line in md.splitlines():
+        if line.lstrip().startswith("```"):
+            if not in_code and out and out[-1].strip():
+                out.append("")
+            out.append(line.rstrip())
+            in_code = not in_code
+            if not in_code:
+                out.append("")
+            continue
+        if in_code:
+            out.append(line)
+            continue
         stripped = line.strip().lstrip("#>-*+ ").strip()
         if stripped and len(stripped.split()) <= 12:
             if _BOILERPLATE_LINE.match(stripped.strip("*_`")):

@@ -63,9 +63,9 @@ class LanguageFilter(FilterStep):
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], self.name)
         texts = [(t or "")[: self.max_chars] for t in batch[self.text_column]]
-        results = _detector(self.candidates, self.low_accuracy).compute_language_confidence_values_in_parallel(
-            texts
-        )
+        results = _detector(
+            self.candidates, self.low_accuracy
+        ).compute_language_confidence_values_in_parallel(texts)
         langs: list[str] = []
         scores: list[float] = []
         for text, conf in zip(texts, results):

@@ -67,7 +67,9 @@ _PREFIX_CATEGORIES = (
     ("HPND", "permissive"),
     ("Unicode", "permissive"),
 )
-_SPDX_TAG = re.compile(r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE)
+_SPDX_TAG = re.compile(
+    r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE
+)
 # standard notices, matched on the normalised (lowercase words, single spaces) text
 _NOTICES: tuple[tuple[str, str], ...] = (
     (r"apache license,? version 2 0|apache license v2 0|apache 2 0 license", "Apache-2.0"),
@@ -89,6 +91,20 @@ _NOTICES: tuple[tuple[str, str], ...] = (
     (r"(?:released|dedicated|placed) (?:in)?to the public domain|this is free and unencumbered software",
      "LicenseRef-public-domain"),
 )  # fmt: skip
+# a file that only names its license ("Apache 2.0", "MIT License", "GPLv3")
+_NAMES: tuple[tuple[str, str], ...] = (
+    (r"(?:the )?apache(?: software)?(?: license)?(?: version| v)? ?2(?: 0)?(?: license)?", "Apache-2.0"),
+    (r"(?:the )?mit(?: license)?", "MIT"),
+    (r"(?:the )?(?:new |revised )?bsd(?: 3 clause)?(?: license)?", "BSD-3-Clause"),
+    (r"(?:the )?bsd 2 clause(?: license)?", "BSD-2-Clause"),
+    (r"(?:the )?isc(?: license)?", "ISC"),
+    (r"(?:gnu )?(?:gpl ?v?3|gpl version 3)(?: only)?", "GPL-3.0"),
+    (r"(?:gnu )?(?:gpl ?v?2|gpl version 2)(?: only)?", "GPL-2.0"),
+    (r"(?:gnu )?lgpl ?v?2 1", "LGPL-2.1"),
+    (r"(?:gnu )?lgpl ?v?3", "LGPL-3.0"),
+    (r"mpl ?2 0|mozilla public license 2 0", "MPL-2.0"),
+    (r"public domain|unlicense|the unlicense", "LicenseRef-public-domain"),
+)
 _COPYRIGHT_LINE = re.compile(r"(?im)^\W*(?:copyright\b|\(c\)|©).*$")
 _SPELLING = (("licence", "license"), ("authorisation", "authorization"), ("organisation", "organization"))
 
@@ -147,7 +163,9 @@ def category_of(spdx: str | None) -> str:
     cats = []
     for part in parts:
         base = part.split(" WITH ")[0].strip()
-        cat = _index().category.get(base) or _index().category.get(base.removesuffix("-only").removesuffix("-or-later"))
+        cat = _index().category.get(base) or _index().category.get(
+            base.removesuffix("-only").removesuffix("-or-later")
+        )
         if cat is None:
             cat = next((c for prefix, c in _PREFIX_CATEGORIES if base.startswith(prefix)), "unknown")
         if " WITH " in part and cat == "strong_copyleft" and re.search(r"Classpath|GCC|linking", part):
@@ -173,6 +191,13 @@ class _Index:
             ids = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in tokens], dtype=np.int64)
             key_sets.append(np.unique(self._trigrams(ids)))
         self.sizes = np.array([len(k) for k in key_sets], dtype=np.float64)
+        # contained[i, j]: share of reference j's 3-grams found in reference i (BSD-2 inside BSD-3 ...)
+        self.contained = np.array(
+            [
+                [len(np.intersect1d(a, b, assume_unique=True)) / max(len(b), 1) for b in key_sets]
+                for a in key_sets
+            ]
+        )
         all_keys = np.concatenate(key_sets)
         owners = np.concatenate([np.full(len(k), i) for i, k in enumerate(key_sets)])
         order = np.argsort(all_keys, kind="stable")
@@ -218,7 +243,8 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
     ``method`` is ``spdx_tag``, ``text`` (reference text found; ``score`` = share of its 3-grams present),
-    ``notice`` (a standard short notice) or ``none``. Only the first ``max_chars`` are read (licenses sit at
+    ``name`` (the whole file is a license name such as "Apache 2.0"), ``notice`` (a standard short notice)
+    or ``none``. Only the first ``max_chars`` are read (licenses sit at
     the top of files); binary-looking input gives ``method="binary"``.
     """
     if isinstance(text, (bytes, bytearray)):
@@ -235,14 +261,29 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
     norm = normalize(head)
     inter = index.overlap(norm)
     coverage = inter / index.sizes
-    best = int(np.argmax(inter * coverage))
-    if coverage[best] >= min_coverage:
-        spdx = index.spdx[best]
-        return {"spdx": spdx, "category": index.category[spdx], "method": "text", "score": round(float(coverage[best]), 4)}
+    order = np.argsort(-(inter * coverage), kind="stable")
+    chosen: list[int] = []
+    for j in order[coverage[order] >= min_coverage].tolist():
+        # a second license text in the file, not a shorter sibling of one already found (MIT-0 in MIT)
+        if all(index.contained[i, j] < 0.5 and index.contained[j, i] < 0.5 for i in chosen):
+            chosen.append(j)
+    if chosen:
+        spdx = " AND ".join(index.spdx[j] for j in chosen)
+        return {"spdx": spdx, "category": category_of(spdx), "method": "text",
+                "score": round(float(coverage[chosen[0]]), 4)}  # fmt: skip
+    if len(norm) <= 60:
+        for pattern, spdx in _NAMES:
+            if re.fullmatch(pattern, norm):
+                return {"spdx": spdx, "category": category_of(spdx), "method": "name", "score": 1.0}
     for pattern, spdx in _NOTICES:
         if re.search(pattern, norm):
             return {"spdx": spdx, "category": category_of(spdx), "method": "notice", "score": 1.0}
-    return {"spdx": None, "category": "unknown", "method": "none", "score": round(float(coverage.max(initial=0)), 4)}
+    return {
+        "spdx": None,
+        "category": "unknown",
+        "method": "none",
+        "score": round(float(coverage.max(initial=0)), 4),
+    }
 
 
 class LicenseClassifier(Step):
@@ -273,6 +314,30 @@ class LicenseClassifier(Step):
 _LICENSE_FILE = re.compile(r"(?i)(?:^|/)(?:license|licence|copying|unlicense|copyright)(?:[._-][^/]*)?$")
 
 
+_SKIP_DIRS = {"node_modules", "vendor", "third_party", "site-packages", "venv", "__pycache__"}
+
+
+def _read_tree(root: Path, max_files: int) -> dict[str, str]:
+    """Text of up to ``max_files`` files under ``root``; hidden and vendored folders are skipped."""
+    import os
+
+    if not root.is_dir():
+        raise FileNotFoundError(f"not a directory: {root}")
+    out: dict[str, str] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        for name in sorted(names):
+            if len(out) >= max_files:
+                return out
+            path = Path(folder) / name
+            try:
+                with open(path, "rb") as fh:
+                    out[str(path.relative_to(root))] = fh.read(200_000).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+    return out
+
+
 def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 5000) -> dict[str, Any]:
     """Roll file results up to a repository, as The Stack did: license files decide, headers back them up.
 
@@ -282,13 +347,11 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
     public domain (The Stack's inclusion rule).
     """
     if isinstance(files, (str, Path)):
-        root = Path(files)
-        if not root.is_dir():
-            raise FileNotFoundError(f"not a directory: {root}")
-        paths = sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)[:max_files]
-        files = {str(p.relative_to(root)): p.read_bytes()[:200_000].decode("utf-8", errors="replace") for p in paths}
+        files = _read_tree(Path(files), max_files)
     results = {path: classify(text) for path, text in files.items()}
     license_files = sorted(p for p in results if _LICENSE_FILE.search(p))
+    top = [p for p in license_files if "/" not in p.strip("/")]  # the repository's own license files first
+    license_files = top or license_files
     from_files = [results[p]["spdx"] for p in license_files if results[p]["spdx"]]
     counts = Counter(r["spdx"] for r in results.values() if r["spdx"])
     ids = list(dict.fromkeys(from_files)) or ([counts.most_common(1)[0][0]] if counts else [])
@@ -306,7 +369,11 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
 
 def evaluate_agreement(pairs: Sequence[tuple[str | None, str | None]]) -> float:
     """Share of (ours, reference) SPDX pairs that agree once ``-only``/``-or-later`` suffixes are dropped."""
+
     def base(s: str | None) -> str:
         return re.sub(r"-(?:only|or-later)$|\+$", "", (s or "").strip()).lower()
 
     return sum(base(a) == base(b) for a, b in pairs) / max(len(pairs), 1)
+
+
+classify_license = classify  # the name exported from ``hf_addons.data`` (``classify`` alone is ambiguous there)

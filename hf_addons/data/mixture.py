@@ -70,7 +70,9 @@ def _check_source(name: str, ds: Any, text_column: str) -> None:
     from datasets import Dataset, IterableDataset
 
     if not isinstance(ds, (Dataset, IterableDataset)):
-        raise TypeError(f"source {name!r} must be a datasets.Dataset or IterableDataset, got {type(ds).__name__}")
+        raise TypeError(
+            f"source {name!r} must be a datasets.Dataset or IterableDataset, got {type(ds).__name__}"
+        )
     names = ds.column_names
     if names is not None and text_column not in names:
         raise ValueError(f"source {name!r} has no text column {text_column!r}; it has {names}")
@@ -78,10 +80,14 @@ def _check_source(name: str, ds: Any, text_column: str) -> None:
     if feats is not None and text_column in feats:
         dtype = getattr(feats[text_column], "dtype", None)
         if dtype not in ("string", "large_string"):
-            raise TypeError(f"source {name!r}: column {text_column!r} must be text, it is {feats[text_column]}")
+            raise TypeError(
+                f"source {name!r}: column {text_column!r} must be text, it is {feats[text_column]}"
+            )
 
 
-def normalise_weights(weights: Mapping[str, float], sources: Sequence[str], tol: float = 1e-6) -> dict[str, float]:
+def normalise_weights(
+    weights: Mapping[str, float], sources: Sequence[str], tol: float = 1e-6
+) -> dict[str, float]:
     """Validate that ``weights`` name exactly the sources, are >= 0 and sum to 1 (within ``tol``)."""
     missing = [s for s in sources if s not in weights]
     extra = [w for w in weights if w not in sources]
@@ -345,7 +351,9 @@ def build_mixture(
         parts, probabilities=[probs[s] for s in kept], seed=seed, stopping_strategy="first_exhausted"
     )
     if num_docs is not None:
-        mixed = mixed.take(num_docs) if _is_iterable_ds(mixed) else mixed.select(range(min(num_docs, len(mixed))))
+        mixed = (
+            mixed.take(num_docs) if _is_iterable_ds(mixed) else mixed.select(range(min(num_docs, len(mixed))))
+        )
     return Mixture(
         dataset=mixed,
         unit=unit,

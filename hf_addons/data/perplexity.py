@@ -40,7 +40,12 @@ def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
     if dtype is None or dtype == "auto":
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
     elif isinstance(dtype, str):
-        names = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": torch.float32, "float32": torch.float32}
+        names = {
+            "bf16": torch.bfloat16,
+            "bfloat16": torch.bfloat16,
+            "fp32": torch.float32,
+            "float32": torch.float32,
+        }
         if dtype not in names:
             raise ValueError(f"unknown dtype {dtype!r}; expected one of {sorted(names)}")
         dtype = names[dtype]
@@ -68,7 +73,7 @@ class PerplexityScorer(Step):
     longer documents are scored with sliding windows that advance by ``stride`` tokens (default window/2), so
     every token after the first window is predicted from at least ``window - stride`` tokens of context.
     ``max_tokens`` truncates documents first (None: score everything). ``tokens_per_batch`` bounds
-    padded tokens per forward pass (default 4096 on CPU, 16384 on GPU).
+    padded tokens per forward pass (default 2048 on CPU, 16384 on GPU).
     """
 
     name = "perplexity"
@@ -154,12 +159,14 @@ class PerplexityScorer(Step):
 
         model, tok = self._load()
         device = next(model.parameters()).device
-        ctx = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 2048)
+        ctx = getattr(model.config, "max_position_embeddings", None) or getattr(
+            model.config, "n_positions", 2048
+        )
         window = min(self.window or min(ctx, 2048), ctx)
         stride = self.stride or max(1, window // 2)
         if stride >= window:
             raise ValueError(f"stride {stride} must be smaller than the window {window}")
-        budget = self.tokens_per_batch or (16384 if device.type == "cuda" else 4096)
+        budget = self.tokens_per_batch or (16384 if device.type == "cuda" else 2048)
         budget = max(budget, window)
 
         clean = ["" if t is None else t for t in texts]
@@ -194,7 +201,9 @@ class PerplexityScorer(Step):
                     pos = torch.arange(width)
                     attn = (pos[None, :] < seg_len[:, None]).long()
                     logits = model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits
-                    lp = _token_logprobs(logits[:, :-1], input_ids[:, 1:].to(device)).double().cpu()
+                    # targets shifted left (last column is a dummy) so the logits need no sliced copy
+                    targets = torch.nn.functional.pad(input_ids[:, 1:], (0, 1), value=pad)
+                    lp = _token_logprobs(logits, targets.to(device))[:, :-1].double().cpu()
                     tgt = pos[1:]
                     mask = (tgt[None, :] >= starts_t[sel][:, None]) & (tgt[None, :] < seg_len[:, None])
                     total.index_add_(0, docs_t[sel], (lp * mask).sum(1))
@@ -204,10 +213,18 @@ class PerplexityScorer(Step):
         return {"perplexity": np.exp(-mean), "logprob": mean, "tokens": count.numpy().astype(np.int64)}
 
 
-def _token_logprobs(logits: Any, targets: Any) -> Any:
-    """log p(target) per position, in fp32, without materialising a second vocabulary-sized tensor."""
-    logits = logits.float()
-    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+def _token_logprobs(logits: Any, targets: Any, rows: int = 1024) -> Any:
+    """log p(target) per position in fp32, a chunk of rows at a time: only ``rows x vocab`` temporaries,
+    never a second (batch x length x vocab) tensor."""
+    import torch
+
+    flat = logits.reshape(-1, logits.shape[-1])
+    tgt = targets.reshape(-1, 1)
+    out = torch.empty(flat.shape[0], dtype=torch.float32, device=logits.device)
+    for i in range(0, flat.shape[0], rows):
+        x = flat[i : i + rows].float()
+        out[i : i + rows] = x.gather(-1, tgt[i : i + rows]).squeeze(-1) - x.logsumexp(-1)
+    return out.view(targets.shape)
 
 
 # -- filtering --------------------------------------------------------------------------------------------
@@ -224,7 +241,9 @@ def column_values(data: Any, column: str = "perplexity") -> np.ndarray:
             from hf_addons.data.mixture import arrow_column
 
             return np.asarray(arrow_column(data, column), dtype=float)
-        parts = [np.asarray(b[column], dtype=float) for b in data.select_columns([column]).iter(batch_size=8192)]
+        parts = [
+            np.asarray(b[column], dtype=float) for b in data.select_columns([column]).iter(batch_size=8192)
+        ]
         return np.concatenate(parts) if parts else np.zeros(0)
     return np.asarray(list(data) if isinstance(data, Iterable) else data, dtype=float)
 
@@ -272,7 +291,9 @@ class PerplexityFilter(FilterStep):
         if self.cutoffs is not None:
             unknown = set(self.keep) - set(self.bucket_names)
             if unknown:
-                raise ValueError(f"keep names unknown buckets {sorted(unknown)}; buckets are {self.bucket_names}")
+                raise ValueError(
+                    f"keep names unknown buckets {sorted(unknown)}; buckets are {self.bucket_names}"
+                )
 
     @property
     def bucket_names(self) -> list[str]:

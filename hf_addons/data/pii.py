@@ -35,6 +35,7 @@ NER_LABELS = {
 }
 PATTERN_ENTITIES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "URL", "DATE_TIME",
+    "US_DRIVER_LICENSE",
 )  # fmt: skip
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION")
 ALL_ENTITIES = tuple(dict.fromkeys(PATTERN_ENTITIES + NER_ENTITIES))
@@ -42,20 +43,25 @@ ALL_ENTITIES = tuple(dict.fromkeys(PATTERN_ENTITIES + NER_ENTITIES))
 DEFAULT_ENTITIES = tuple(e for e in ALL_ENTITIES if e != "ORGANIZATION")
 
 _PATTERNS: dict[str, re.Pattern[str]] = {
-    "EMAIL_ADDRESS": re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
-                                r"\.[A-Za-z]{2,24}(?![\w-])"),
+    "EMAIL_ADDRESS": re.compile(
+        r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
+        r"\.[A-Za-z]{2,24}(?![\w-])"
+    ),
     "URL": re.compile(r"\b(?:https?://|www\.)[^\s<>\"'()\[\]{}]+[^\s<>\"'()\[\]{}.,;:!?]"),
     "IBAN_CODE": re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b"),
     "CREDIT_CARD": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
     "US_SSN": re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
-    "IP_ADDRESS": re.compile(r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-                             r"[0-9A-Fa-f]{1,4}(?![\w:])"),
+    "IP_ADDRESS": re.compile(
+        r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+        r"[0-9A-Fa-f]{1,4}(?![\w:])"
+    ),
     "DATE_TIME": re.compile(
         r"\b(?:\d{4}-(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?:[ T][0-2]?\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
         r"(?:Z|[+-][0-2]\d:?[0-5]\d)?)?|\d{4}/(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"
         r"|(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|[12]\d|3[01])[/.-](?:\d{4}|\d{2})"
         r"|(?i:(?:0?[1-9]|[12]\d|3[01])-(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)-(?:\d{4}|\d{2})))\b"
     ),
+    "US_DRIVER_LICENSE": re.compile(r"\b(?:[A-Z]{1,2}\d{4,14}|\d{6,14}|\d{3,4}-\d{2,3}-\d{3,4}|\d{2}[A-Z]{3}\d{5,6})\b"),
     "PHONE_NUMBER": re.compile(
         r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]?(?:\(0\) ?)?\d{1,5}){1,6}"
         r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w-])"
@@ -70,12 +76,14 @@ _SCORES = {
     "IP_ADDRESS": 0.95,
     "PHONE_NUMBER": 0.9,
     "DATE_TIME": 0.6,
+    "US_DRIVER_LICENSE": 0.95,
     "NER": 0.85,
 }
 # cheap row pre-filters: structured PII needs a digit, '@', '://' or 'www.'; NER needs a word (in code: a
 # comment or docstring with a capital letter)
 _HAS_STRUCTURED = re.compile(r"[0-9@]|://|www\.")
 _HAS_CAPITAL = re.compile(r"[A-Z]")
+_DL_CONTEXT = re.compile(r"(?i)\b(?:driver'?s?|driving|licen[cs]e|permit|dl|lic)\b[^.\n]{0,25}$")
 _HAS_WORD = re.compile(r"[^\W\d_]{2}")
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}:\d{2}")
 # comments and docstrings of common languages, where names and places in code live
@@ -111,8 +119,12 @@ def iban_ok(iban: str) -> bool:
 def ssn_ok(ssn: str) -> bool:
     """Rules of the SSA: no 000/666/9xx area, no 00 group, no 0000 serial, not a known sample number."""
     area, group, serial = ssn.split("-")
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000" and (
-        ssn not in ("078-05-1120", "219-09-9999", "123-45-6789")
+    return (
+        area not in ("000", "666")
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and (ssn not in ("078-05-1120", "219-09-9999", "123-45-6789"))
     )
 
 
@@ -169,6 +181,8 @@ def _validate(entity: str, value: str, text: str, start: int, code: bool) -> boo
         return _ip_ok(value, code, text, start)
     if entity == "PHONE_NUMBER":
         return _phone_ok(value, text, start)
+    if entity == "US_DRIVER_LICENSE":  # any digit run could be one: only right after the words that say so
+        return bool(_DL_CONTEXT.search(text[max(0, start - 40) : start]))
     return True
 
 
@@ -202,7 +216,7 @@ class PIIAnonymizer(Step):
         code: bool = False,
         allow_list: Sequence[str] = (),
         score_threshold: float = 0.5,
-        batch_size: int = 128,
+        batch_size: int = 256,
         model: str = DEFAULT_MODEL,
         salt: str = "hf-addons-pii-salt",
         max_chars: int = 1_000_000,
@@ -247,7 +261,13 @@ class PIIAnonymizer(Step):
                 value = m.group()
                 if _validate(entity, value, text, m.start(), self.code):
                     spans.append(
-                        {"type": entity, "start": m.start(), "end": m.end(), "score": _SCORES[entity], "source": "pattern"}
+                        {
+                            "type": entity,
+                            "start": m.start(),
+                            "end": m.end(),
+                            "score": _SCORES[entity],
+                            "source": "pattern",
+                        }
                     )
         return spans
 
@@ -277,8 +297,15 @@ class PIIAnonymizer(Step):
                     for ent in doc.ents:
                         etype = NER_LABELS.get(ent.label_)
                         if etype in ner_types:
-                            results[i].append({"type": etype, "start": off + ent.start_char, "end": off + ent.end_char,
-                                               "score": _SCORES["NER"], "source": "ner"})
+                            results[i].append(
+                                {
+                                    "type": etype,
+                                    "start": off + ent.start_char,
+                                    "end": off + ent.end_char,
+                                    "score": _SCORES["NER"],
+                                    "source": "ner",
+                                }
+                            )
         allow = set(self.allow_list)
         allow_rx = re.compile("|".join(CODE_ALLOW_PATTERNS), re.IGNORECASE) if self.code else None
         out = []
@@ -310,17 +337,21 @@ class PIIAnonymizer(Step):
         """Rewrite ``text`` with presidio-anonymizer; returns the new text and the spans with replacements."""
         if not spans or self.mode == "flag":
             return text, [dict(s, replacement=None) for s in spans]
-        from presidio_analyzer import RecognizerResult
         from presidio_anonymizer import AnonymizerEngine
-        from presidio_anonymizer.entities import OperatorConfig
+        from presidio_anonymizer.entities import OperatorConfig, RecognizerResult
 
         if self._anonymizer is None:
             self._anonymizer = AnonymizerEngine()
         seen: dict[tuple[str, str], str] = {}
-        audited = [dict(s, replacement=self._replacement(s["type"], text[s["start"] : s["end"]], seen)) for s in spans]
+        audited = [
+            dict(s, replacement=self._replacement(s["type"], text[s["start"] : s["end"]], seen))
+            for s in spans
+        ]
         # one operator per span: "replace" with the precomputed value keeps pseudonyms consistent per document
         by_value = {(s["start"], s["end"]): s["replacement"] for s in audited}
-        results = [RecognizerResult(f"S{s['start']}_{s['end']}", s["start"], s["end"], s["score"]) for s in audited]
+        results = [
+            RecognizerResult(f"S{s['start']}_{s['end']}", s["start"], s["end"], s["score"]) for s in audited
+        ]
         operators = {
             f"S{a}_{b}": OperatorConfig("replace", {"new_value": v}) for (a, b), v in by_value.items()
         }

@@ -238,7 +238,10 @@ class Pipeline:
             if not global_path.exists():
                 needed = _needed_names(self)
                 cols: dict[str, list] = {}
-                tables = [pq.read_table(p, columns=[c for c in needed if c in _schema_names(p)]) for p in shard_paths]
+                tables = [
+                    pq.read_table(p, columns=[c for c in needed if c in _schema_names(p)])
+                    for p in shard_paths
+                ]
                 if tables:
                     joined = pa.concat_tables(tables, promote_options="default")
                     cols = {c: joined.column(c).to_pylist() for c in joined.column_names}
@@ -253,8 +256,10 @@ class Pipeline:
         report_cols: dict[str, list] = {}
         offset = 0
         out_rows = 0
+        # one schema for every output shard (a column that is all-null in one shard is typed by the others)
+        schema = pa.unify_schemas([pq.read_schema(p) for p in shard_paths], promote_options="permissive")
         for i, (path, rows) in enumerate(zip(shard_paths, counts)):
-            table = pq.read_table(path)
+            table = _conform(pq.read_table(path), schema)
             if global_table is not None:
                 for c in global_table.column_names:
                     table = table.append_column(c, global_table.column(c).slice(offset, rows))
@@ -320,6 +325,20 @@ class Pipeline:
             "steps": steps,
             "errors": dict(errors.most_common()),
         }
+
+
+def _conform(table, schema):
+    """``table`` cast to ``schema`` (null-typed columns take the unified type; missing ones are nulls)."""
+    import pyarrow as pa
+
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            cols.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _stage(i: int) -> str:
@@ -458,7 +477,9 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
         try:
             return datasets.load_dataset(hub[0], split="train", streaming=streaming)
         except Exception as exc:
-            raise FileNotFoundError(f"input {hub[0]!r} is neither a local file nor a loadable dataset: {exc}") from exc
+            raise FileNotFoundError(
+                f"input {hub[0]!r} is neither a local file nor a loadable dataset: {exc}"
+            ) from exc
     kinds = {_kind(f) for f in files}
     if not files or None in kinds:
         raise ValueError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")

@@ -95,14 +95,19 @@ RULES: tuple[SecretRule, ...] = (
     SecretRule("slack_token", (r"xox[baprse]-[0-9]{10,13}-[0-9A-Za-z-]{10,}",), boundary=True),
     SecretRule(
         "slack_webhook",
-        (r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,12}/[AB][A-Z0-9]{6,12}/[A-Za-z0-9]{20,}",),
+        (
+            r"https://hooks\.slack\.com/(?:services|workflows)/T[A-Z0-9]{6,12}/[AB][A-Z0-9]{6,12}/[A-Za-z0-9]{20,}",
+        ),
     ),
     SecretRule(
         "discord_webhook",
         (r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_-]{60,68}",),
     ),
-    SecretRule("stripe_key", (r"sk_(?:live|test)_[0-9a-zA-Z]{24,99}\b", r"rk_(?:live|test)_[0-9a-zA-Z]{24,99}\b"),
-               boundary=True),
+    SecretRule(
+        "stripe_key",
+        (r"sk_(?:live|test)_[0-9a-zA-Z]{24,99}\b", r"rk_(?:live|test)_[0-9a-zA-Z]{24,99}\b"),
+        boundary=True,
+    ),
     SecretRule("google_api_key", (r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])",), boundary=True),
     SecretRule(
         "openai_api_key",
@@ -110,11 +115,15 @@ RULES: tuple[SecretRule, ...] = (
         boundary=True,
     ),
     SecretRule(
-        "anthropic_api_key", (r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,110}(?![A-Za-z0-9_-])",), boundary=True
+        "anthropic_api_key",
+        (r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{80,110}(?![A-Za-z0-9_-])",),
+        boundary=True,
     ),
     SecretRule("huggingface_token", (r"hf_[A-Za-z]{34}\b",), validate="entropy", boundary=True),
     SecretRule("twilio_api_key", (r"SK[0-9a-f]{32}\b",), boundary=True),
-    SecretRule("sendgrid_api_key", (r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])",), boundary=True),
+    SecretRule(
+        "sendgrid_api_key", (r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])",), boundary=True
+    ),
     SecretRule(
         "mailchimp_api_key",
         _keyword_alts(
@@ -126,7 +135,9 @@ RULES: tuple[SecretRule, ...] = (
         "telegram_bot_token",
         _keyword_alts(
             ["telegram", "tg_?bot", "bot_?token"],
-            r"[\w.\-]{0,20}['\"]?" + _ASSIGN + r"['\"]?(?P<s>[0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?![0-9A-Za-z_-])",
+            r"[\w.\-]{0,20}['\"]?"
+            + _ASSIGN
+            + r"['\"]?(?P<s>[0-9]{8,10}:AA[0-9A-Za-z_-]{33})(?![0-9A-Za-z_-])",
         ),
     ),
     SecretRule(
@@ -174,7 +185,9 @@ def _combined(rules: Sequence[SecretRule]) -> re.Pattern[str]:
         for k, alt in enumerate(rule.alternatives):
             head, rest = alt[0], alt[1:]
             if not (head.isalnum() or head in "-:=(,"):
-                raise ValueError(f"rule {rule.name}: alternative must start with a literal character: {alt!r}")
+                raise ValueError(
+                    f"rule {rule.name}: alternative must start with a literal character: {alt!r}"
+                )
             tag = f"{i}_{k}"
             rest = rest.replace("(?P<s>", f"(?P<s{tag}>").replace("(?P<q>", f"(?P<q{tag}>")
             rest = rest.replace("(?P=q)", f"(?P=q{tag})")
@@ -291,7 +304,9 @@ class SecretScanner:
         if check == "jwt":
             return _jwt_ok(value)
         if check == "entropy":
-            return _high_entropy_ok(value) if rule.name == "high_entropy_string" else _looks_random(value, 3.5)
+            return (
+                _high_entropy_ok(value) if rule.name == "high_entropy_string" else _looks_random(value, 3.5)
+            )
         if check == "assigned":
             line_start = text.rfind("\n", 0, start) + 1
             line_end = text.find("\n", start)
@@ -327,7 +342,12 @@ class SecretScanner:
             if not self._valid(rule, value, text, s - base):
                 continue
             found[row].append(
-                {"type": rule.name, "start": s - base, "end": e - base, "line": text.count("\n", 0, s - base) + 1}
+                {
+                    "type": rule.name,
+                    "start": s - base,
+                    "end": e - base,
+                    "line": text.count("\n", 0, s - base) + 1,
+                }
             )
         return found
 

@@ -14,7 +14,17 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-WARC_COLUMNS = ("url", "date", "record_id", "status", "content_type", "charset", "headers", "html", "warc_error")
+WARC_COLUMNS = (
+    "url",
+    "date",
+    "record_id",
+    "status",
+    "content_type",
+    "charset",
+    "headers",
+    "html",
+    "warc_error",
+)
 _TEXT_TYPES = ("text/html", "application/xhtml", "text/plain", "application/xml", "text/xml")
 
 
@@ -44,7 +54,9 @@ def _row(**kw: Any) -> dict[str, Any]:
     return row
 
 
-def read_warc(path: str | Path, *, max_payload_bytes: int = 20_000_000, text_only: bool = True) -> Iterator[dict]:
+def read_warc(
+    path: str | Path, *, max_payload_bytes: int = 20_000_000, text_only: bool = True
+) -> Iterator[dict]:
     """Rows of the response records of a (gzip/zstd/lz4 or plain) WARC file.
 
     ``text_only`` marks non-HTML payloads (images, PDFs) with ``warc:non_text`` and leaves ``html`` empty.
@@ -107,10 +119,7 @@ def warc_dataset(paths: str | Path | Iterable[str | Path], streaming: bool = Fal
     if not files:
         raise ValueError("warc_dataset: no WARC files given")
     features = datasets.Features(
-        {
-            c: datasets.Value("int32" if c == "status" else "string")
-            for c in WARC_COLUMNS
-        }
+        {c: datasets.Value("int32" if c == "status" else "string") for c in WARC_COLUMNS}
     )
 
     def gen(files: list[str]):

@@ -1,6 +1,49 @@
-"""Sparse autoencoders on a causal LM's activations: train, evaluate, inspect features, load SAELens/sparsify."""
+"""Sparse autoencoders on a causal LM's activations: train, evaluate, inspect features, load SAELens/sparsify.
 
+Submodules import torch; ``import hf_addons`` stays light because the top-level names resolve lazily.
+"""
+
+from hf_addons.interp.activations import (
+    ActivationBuffer,
+    TensorSource,
+    cache_activations,
+    collect_activations,
+    iter_activations,
+    load_cached_activations,
+    resolve_hook,
+)
 from hf_addons.interp.config import SAEConfig
+from hf_addons.interp.convert import load_sae, load_saelens, load_sparsify
+from hf_addons.interp.evaluation import ce_loss_recovered, evaluate
+from hf_addons.interp.features import generate_steered, logit_effect, steer, top_contexts
 from hf_addons.interp.model import SAEOutput, SparseAutoencoder
+from hf_addons.interp.synthetic import feature_mcc, make_synthetic
+from hf_addons.interp.trainer import SAETrainer, SAETrainingArguments, geometric_median, train_sae
 
-__all__ = ["SAEConfig", "SAEOutput", "SparseAutoencoder"]
+__all__ = [
+    "ActivationBuffer",
+    "SAEConfig",
+    "SAEOutput",
+    "SAETrainer",
+    "SAETrainingArguments",
+    "SparseAutoencoder",
+    "TensorSource",
+    "cache_activations",
+    "ce_loss_recovered",
+    "collect_activations",
+    "evaluate",
+    "feature_mcc",
+    "generate_steered",
+    "geometric_median",
+    "iter_activations",
+    "load_cached_activations",
+    "load_sae",
+    "load_saelens",
+    "load_sparsify",
+    "logit_effect",
+    "make_synthetic",
+    "resolve_hook",
+    "steer",
+    "top_contexts",
+    "train_sae",
+]

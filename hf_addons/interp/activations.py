@@ -40,7 +40,11 @@ def decoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
     n_layers = getattr(cfg, "num_hidden_layers", None)
     best: tuple[str, nn.ModuleList] | None = None
     for name, module in model.named_modules():
-        if isinstance(module, nn.ModuleList) and len(module) > 0 and (n_layers is None or len(module) == n_layers):
+        if (
+            isinstance(module, nn.ModuleList)
+            and len(module) > 0
+            and (n_layers is None or len(module) == n_layers)
+        ):
             if best is None or len(name) < len(best[0]):
                 best = (name, module)
     if best is None:
@@ -65,9 +69,16 @@ def resolve_hook(
         if hook_name not in modules:
             valid = [n for n in modules if n]
             shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
-            raise ValueError(f"hook {hook_name!r} is not a module of {type(model).__name__}; valid names: {shown}")
-        return HookSpec(hook_name, modules[hook_name], read_input=hook_point == "resid_pre", layer=layer,
-                        hook_point=hook_point)
+            raise ValueError(
+                f"hook {hook_name!r} is not a module of {type(model).__name__}; valid names: {shown}"
+            )
+        return HookSpec(
+            hook_name,
+            modules[hook_name],
+            read_input=hook_point == "resid_pre",
+            layer=layer,
+            hook_point=hook_point,
+        )
     if hook_point not in HOOK_POINTS:
         raise ValueError(f"unknown hook point {hook_point!r}; expected one of {HOOK_POINTS}")
     list_name, blocks = decoder_layers(model)
@@ -80,13 +91,26 @@ def resolve_hook(
     block_name = f"{list_name}.{layer}"
     block = blocks[layer]
     if hook_point in ("resid_post", "resid_pre"):
-        return HookSpec(block_name, block, read_input=hook_point == "resid_pre", layer=layer, hook_point=hook_point)
+        return HookSpec(
+            block_name, block, read_input=hook_point == "resid_pre", layer=layer, hook_point=hook_point
+        )
     if hook_point == "mlp_out":
         child = _child(block, ("mlp", "feed_forward", "ffn"), "MLP", block_name)
     else:
         child = _child(block, ("self_attn", "attn", "attention", "self_attention"), "attention", block_name)
     name = f"{block_name}.{child}"
     return HookSpec(name, modules[name], read_input=False, layer=layer, hook_point=hook_point)
+
+
+def hook_for(sae: Any, model: nn.Module) -> HookSpec:
+    """The hook an SAE was trained on (from its config), checking the model's width matches ``d_in``."""
+    cfg = sae.config
+    spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
+    text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    hidden = getattr(text_cfg, "hidden_size", None)
+    if hidden is not None and hidden != cfg.d_in and cfg.hook_name is None:
+        raise ValueError(f"SAE d_in={cfg.d_in} does not match the model's hidden size {hidden}")
+    return spec
 
 
 def _first_tensor(value: Any) -> torch.Tensor:
@@ -124,7 +148,9 @@ def capture(spec: HookSpec, stop: bool = True):
 
 
 @torch.no_grad()
-def run_to_hook(model: nn.Module, spec: HookSpec, input_ids: torch.Tensor, attention_mask: torch.Tensor | None):
+def run_to_hook(
+    model: nn.Module, spec: HookSpec, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+):
     """Hooked activations (B, T, d) for one batch; the layers after the hook never run."""
     with capture(spec, stop=True) as store:
         try:
@@ -200,15 +226,18 @@ def iter_activations(
         acts = run_to_hook(model, spec, enc["input_ids"], enc["attention_mask"])
         acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)].to(dtype)
         if not torch.isfinite(acts).all():
-            raise ValueError(f"NaN or inf activations at {spec.module_name!r}; check the model's dtype and weights")
+            raise ValueError(
+                f"NaN or inf activations at {spec.module_name!r}; check the model's dtype and weights"
+            )
         produced = produced or acts.shape[0] > 0
         yield acts
     if not produced:
         raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)")
 
 
-def collect_activations(model: nn.Module, tokenizer: Any, texts: Iterable[str], max_tokens: int | None = None,
-                        **kwargs: Any) -> torch.Tensor:
+def collect_activations(
+    model: nn.Module, tokenizer: Any, texts: Iterable[str], max_tokens: int | None = None, **kwargs: Any
+) -> torch.Tensor:
     """All activations of ``texts`` as one (N, d) tensor (stops after ``max_tokens``)."""
     parts, n = [], 0
     for acts in iter_activations(model, tokenizer, texts, **kwargs):
@@ -226,8 +255,14 @@ class ActivationBuffer:
     Shuffling across many texts matters: consecutive tokens of one text are strongly correlated.
     """
 
-    def __init__(self, stream: Iterable[torch.Tensor], batch_size: int, buffer_tokens: int = 65536,
-                 device: Any = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        stream: Iterable[torch.Tensor],
+        batch_size: int,
+        buffer_tokens: int = 65536,
+        device: Any = None,
+        seed: int = 0,
+    ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.stream = iter(stream)

@@ -45,7 +45,9 @@ def _rows_outer(idx: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, n_rows: 
     """``G^T @ x`` for a row-sparse ``G`` (N x n_rows) given as (idx, grad): the encoder weight gradient."""
     n, kk = idx.shape
     rows = torch.arange(n, device=idx.device).repeat_interleave(kk)
-    coo = torch.sparse_coo_tensor(torch.stack([idx.reshape(-1), rows]), grad.reshape(-1), (n_rows, n), check_invariants=False)
+    coo = torch.sparse_coo_tensor(
+        torch.stack([idx.reshape(-1), rows]), grad.reshape(-1), (n_rows, n), check_invariants=False
+    )
     return torch.sparse.mm(coo, x)
 
 
@@ -53,13 +55,15 @@ class _TopKEncode(torch.autograd.Function):
     """ReLU + TopK encoder (plus AuxK picks among dead latents) with a sparse backward."""
 
     @staticmethod
-    def forward(ctx, x, W_enc, b_enc, k, dead_mask, k_aux, compute_dtype):
+    def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype):
         w = W_enc if compute_dtype is None else W_enc.to(compute_dtype)
         xx = x if compute_dtype is None else x.to(compute_dtype)
         pre = torch.addmm(b_enc.to(w.dtype), xx, w).relu_()
         values, indices = pre.topk(k, dim=-1, sorted=False)
-        if dead_mask is not None:
-            aux_values, aux_indices = pre.mul_(dead_mask.to(pre.dtype)).topk(k_aux, dim=-1, sorted=False)
+        if dead_idx is not None:
+            # only the dead columns compete for AuxK: a (N, n_dead) top-k, not another (N, d_sae) one
+            aux_values, pos = pre[:, dead_idx].topk(k_aux, dim=-1, sorted=False)
+            aux_indices = dead_idx[pos]
         else:
             aux_values = aux_indices = None
         values, aux_values = values.to(x.dtype), None if aux_values is None else aux_values.to(x.dtype)
@@ -186,7 +190,9 @@ class SparseAutoencoder(PreTrainedModel):
     # -- encode / decode ------------------------------------------------------------------------------------
     def _check_input(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.config.d_in:
-            raise ValueError(f"SAE input has last dimension {x.shape[-1]}, but this SAE has d_in={self.config.d_in}")
+            raise ValueError(
+                f"SAE input has last dimension {x.shape[-1]}, but this SAE has d_in={self.config.d_in}"
+            )
         return x.reshape(-1, self.config.d_in).to(self.W_enc.dtype)
 
     def _sae_in(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,7 +206,9 @@ class SparseAutoencoder(PreTrainedModel):
     def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """TopK codes as ``(values, indices)``, each (..., k); TopK architecture only."""
         if self.config.architecture != "topk":
-            raise ValueError(f"encode_sparse needs the topk architecture, this SAE is {self.config.architecture}")
+            raise ValueError(
+                f"encode_sparse needs the topk architecture, this SAE is {self.config.architecture}"
+            )
         flat = self._check_input(x)
         values, indices, _, _ = _TopKEncode.apply(
             self._sae_in(flat), self.W_enc, self.b_enc, self.config.k, None, 0, None
@@ -239,7 +247,9 @@ class SparseAutoencoder(PreTrainedModel):
     def decode_sparse(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Reconstruction from TopK codes (..., k): gathers k decoder rows per token."""
         shape = values.shape[:-1]
-        out = sparse_decode(values.reshape(-1, values.shape[-1]), indices.reshape(-1, indices.shape[-1]), self.W_dec)
+        out = sparse_decode(
+            values.reshape(-1, values.shape[-1]), indices.reshape(-1, indices.shape[-1]), self.W_dec
+        )
         return (out + self.b_dec).reshape(*shape, self.config.d_in)
 
     # -- forward ---------------------------------------------------------------------------------------------
@@ -253,8 +263,9 @@ class SparseAutoencoder(PreTrainedModel):
     ) -> SAEOutput:
         """Reconstruct ``hidden_states`` (..., d_in); the loss is FVU plus the architecture's sparsity term.
 
-        ``dead_mask`` (d_sae bools) turns on the AuxK loss (TopK only): the ``k_aux`` largest dead latents
-        model the residual error, which revives them (Gao et al. 2024).
+        ``dead_mask`` (d_sae bools, or the dead latents' indices) turns on the AuxK loss (TopK only): the
+        ``k_aux`` largest dead latents model the residual error, which revives them (Gao et al. 2024). Passing
+        indices avoids a host sync; the trainer refreshes them every few steps.
         """
         x = self._check_input(hidden_states)
         if not self.training and not torch.isfinite(x).all():  # training checks once per few steps instead
@@ -265,8 +276,13 @@ class SparseAutoencoder(PreTrainedModel):
         indices = None
         if cfg.architecture == "topk":
             k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
+            dead_idx = None
+            if dead_mask is not None:
+                dead_idx = dead_mask.nonzero().squeeze(-1) if dead_mask.dtype == torch.bool else dead_mask
+                dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
+            n_dead = 0 if dead_idx is None else dead_idx.numel()
             values, indices, aux_values, aux_indices = _TopKEncode.apply(
-                self._sae_in(x), self.W_enc, self.b_enc, cfg.k, dead_mask, k_aux, compute_dtype
+                self._sae_in(x), self.W_enc, self.b_enc, cfg.k, dead_idx, min(k_aux, n_dead), compute_dtype
             )
             recon = sparse_decode(values, indices, self.W_dec) + self.b_dec
             l0 = (values > 0).sum(-1).float().mean()
@@ -274,7 +290,7 @@ class SparseAutoencoder(PreTrainedModel):
             if aux_indices is not None:
                 e = err.detach()
                 e_hat = sparse_decode(aux_values, aux_indices, self.W_dec)
-                scale = (dead_mask.sum() / k_aux).clamp(max=1.0)
+                scale = min(n_dead / k_aux, 1.0)
                 auxk = scale * (e_hat - e).pow(2).sum() / total_variance
         else:
             acts = self.encode(x)
@@ -336,8 +352,15 @@ class SparseAutoencoder(PreTrainedModel):
         Path(save_directory, "README.md").write_text(self.model_card(), encoding="utf-8")
         return out
 
-    def push_to_hub(self, repo_id: str, *, private: bool | None = None, token: str | None = None,
-                    commit_message: str = "Upload sparse autoencoder", **kwargs: Any) -> Any:
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str = "Upload sparse autoencoder",
+        **kwargs: Any,
+    ) -> Any:
         """Upload weights, config and our card (transformers' own push would replace the card with a stub)."""
         import tempfile
 
@@ -347,7 +370,9 @@ class SparseAutoencoder(PreTrainedModel):
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
         with tempfile.TemporaryDirectory() as tmp:
             self.save_pretrained(tmp)
-            return api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=commit_message, **kwargs)
+            return api.upload_folder(
+                repo_id=repo_id, folder_path=tmp, commit_message=commit_message, **kwargs
+            )
 
 
 def _fmt(value: float | None) -> str:

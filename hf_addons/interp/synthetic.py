@@ -18,8 +18,14 @@ class SyntheticData:
     codes: torch.Tensor  # (n_tokens, n_features), the true sparse coefficients
 
 
-def make_synthetic(n_tokens: int = 200_000, d_in: int = 64, n_features: int = 256, mean_active: float = 4.0,
-                   seed: int = 0, noise: float = 0.0) -> SyntheticData:
+def make_synthetic(
+    n_tokens: int = 200_000,
+    d_in: int = 64,
+    n_features: int = 256,
+    mean_active: float = 4.0,
+    seed: int = 0,
+    noise: float = 0.0,
+) -> SyntheticData:
     """Each token = sum of ~``mean_active`` random unit features with magnitudes in [0.5, 1.5]."""
     if n_features < 1 or d_in < 1 or n_tokens < 1:
         raise ValueError("n_tokens, d_in and n_features must be positive")

@@ -82,8 +82,12 @@ class SAETrainer:
     """Train ``sae`` on ``activations``: an (N, d_in) tensor, a ``TensorSource``/``ActivationBuffer``, or any
     iterator of (batch, d_in) tensors. ``train(resume_from_checkpoint=...)`` continues a saved run."""
 
-    def __init__(self, sae: SparseAutoencoder, args: SAETrainingArguments | None = None,
-                 activations: torch.Tensor | Iterable[torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        sae: SparseAutoencoder,
+        args: SAETrainingArguments | None = None,
+        activations: torch.Tensor | Iterable[torch.Tensor] | None = None,
+    ) -> None:
         self.sae = sae
         self.args = args or SAETrainingArguments()
         if activations is None:
@@ -94,7 +98,9 @@ class SAETrainer:
                 raise ValueError(
                     f"activations have shape {tuple(activations.shape)}; expected (N, d_in={sae.config.d_in})"
                 )
-            activations = TensorSource(activations, self.args.batch_size, seed=self.args.seed, device=self.device)
+            activations = TensorSource(
+                activations, self.args.batch_size, seed=self.args.seed, device=self.device
+            )
         self.source = activations
         self._iter: Iterator[torch.Tensor] = iter(activations)
         cfg = sae.config
@@ -102,15 +108,18 @@ class SAETrainer:
         self.bf16 = self.args.bf16 if self.args.bf16 is not None else self.device.type == "cuda"
         params = [p for p in sae.parameters() if p.requires_grad]
         try:
-            self.optimizer = torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True)
+            self.optimizer = torch.optim.Adam(
+                params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True
+            )
         except (RuntimeError, TypeError):  # old torch or unsupported device
             self.optimizer = torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10)
         self.total_steps = max(1, self.args.total_tokens // self.args.batch_size)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _lr_lambda(self.total_steps, self.args.warmup_steps, self.args.decay_fraction)
         )
-        self.dead_threshold = self.args.dead_tokens_threshold or min(10_000_000, max(self.args.total_tokens // 10,
-                                                                                     self.args.batch_size))
+        self.dead_threshold = self.args.dead_tokens_threshold or min(
+            10_000_000, max(self.args.total_tokens // 10, self.args.batch_size)
+        )
         self.tokens_since_fired = torch.zeros(cfg.d_sae, dtype=torch.long, device=self.device)
         self.step = 0
         self.tokens_seen = 0
@@ -126,7 +135,9 @@ class SAETrainer:
                 raise ValueError("the activation source is empty") from None
             raise
         if batch.shape[-1] != self.sae.config.d_in:
-            raise ValueError(f"activation batch has d={batch.shape[-1]}, the SAE has d_in={self.sae.config.d_in}")
+            raise ValueError(
+                f"activation batch has d={batch.shape[-1]}, the SAE has d_in={self.sae.config.d_in}"
+            )
         return batch.to(self.device, non_blocking=True).float()
 
     @torch.no_grad()
@@ -211,7 +222,12 @@ class SAETrainer:
         cfg.tokens_trained = int(self.tokens_seen)
         if self.history:
             last = self.history[-1]
-            cfg.metrics = {**cfg.metrics, "l0": last["l0"], "fvu": last["fvu"], "dead_fraction": last["dead_fraction"]}
+            cfg.metrics = {
+                **cfg.metrics,
+                "l0": last["l0"],
+                "fvu": last["fvu"],
+                "dead_fraction": last["dead_fraction"],
+            }
 
     # -- training ---------------------------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | Path | bool | None = None) -> dict[str, float]:
@@ -233,7 +249,7 @@ class SAETrainer:
         self._open_trackers()
         topk = sae.config.architecture == "topk"
         compute_dtype = torch.bfloat16 if self.bf16 else None
-        has_dead = False
+        dead_idx = None
         bar = None
         if args.progress:
             from tqdm.auto import tqdm
@@ -254,15 +270,24 @@ class SAETrainer:
                     break
             if self.step % args.dead_check_every == 0:  # one host sync every few steps, not every step
                 if not bool(finite):
-                    raise ValueError(f"non-finite loss before step {self.step}: NaN/inf activations or lr too high")
-                has_dead = topk and args.auxk and bool((self.tokens_since_fired > self.dead_threshold).any())
-            dead_mask = (self.tokens_since_fired > self.dead_threshold) if (topk and args.auxk and has_dead) else None
+                    raise ValueError(
+                        f"non-finite loss before step {self.step}: NaN/inf activations or lr too high"
+                    )
+                dead_idx = None
+                if topk and args.auxk:
+                    dead_idx = (self.tokens_since_fired > self.dead_threshold).nonzero().squeeze(-1)
+                    dead_idx = dead_idx if dead_idx.numel() else None
             if compute_dtype is not None and not topk:
                 with torch.autocast(self.device.type, dtype=compute_dtype):
                     out = sae(batch)
             else:
-                out = sae(batch, dead_mask=dead_mask, k_aux=args.k_aux, auxk_coefficient=args.auxk_coefficient,
-                          compute_dtype=compute_dtype)
+                out = sae(
+                    batch,
+                    dead_mask=dead_idx,
+                    k_aux=args.k_aux,
+                    auxk_coefficient=args.auxk_coefficient,
+                    compute_dtype=compute_dtype,
+                )
             out.loss.backward()
             if sae.config.normalize_decoder:
                 sae.remove_gradient_parallel_to_decoder_directions()
@@ -276,7 +301,9 @@ class SAETrainer:
                 self.tokens_since_fired += n
                 if out.latent_indices is not None:
                     counts = torch.zeros(sae.config.d_sae, device=self.device)
-                    counts.index_add_(0, out.latent_indices.reshape(-1), (out.latent_values > 0).reshape(-1).float())
+                    counts.index_add_(
+                        0, out.latent_indices.reshape(-1), (out.latent_values > 0).reshape(-1).float()
+                    )
                     fired = counts > 0
                 else:
                     fired = (out.latent_values > 0).any(0)
@@ -298,7 +325,9 @@ class SAETrainer:
                 row["tokens"] = float(self.tokens_seen)
                 self._log(row)
                 if bar is not None:
-                    bar.set_postfix(fvu=f"{row['fvu']:.3f}", l0=f"{row['l0']:.1f}", dead=f"{row['dead_fraction']:.3f}")
+                    bar.set_postfix(
+                        fvu=f"{row['fvu']:.3f}", l0=f"{row['l0']:.1f}", dead=f"{row['dead_fraction']:.3f}"
+                    )
                 sums, n_logged = {}, 0
             if args.save_steps and args.output_dir and self.step % args.save_steps == 0:
                 self.save_checkpoint()
@@ -320,8 +349,12 @@ class SAETrainer:
         return self.history[-1] if self.history else {}
 
 
-def train_sae(activations: torch.Tensor | Iterable[torch.Tensor], config: Any = None,
-              args: SAETrainingArguments | None = None, **config_kwargs: Any) -> SparseAutoencoder:
+def train_sae(
+    activations: torch.Tensor | Iterable[torch.Tensor],
+    config: Any = None,
+    args: SAETrainingArguments | None = None,
+    **config_kwargs: Any,
+) -> SparseAutoencoder:
     """One call: build an SAE from ``config`` (or ``SAEConfig(**config_kwargs)``) and train it."""
     from hf_addons.interp.config import SAEConfig
 

@@ -95,6 +95,34 @@ def forbidden_tokens(tokenizer: Any, rows: int, allow_non_ascii: bool, allow_spe
     return mask
 
 
+def plan_chunks(
+    groups: list[tuple[int, int]], span: int, max_rows: int, overhead: float
+) -> list[tuple[int, int, int]]:
+    """Split candidates sorted by first changed position into chunks ``(lo, hi, start)``.
+
+    ``groups`` are (start, count) runs; a chunk runs every row from its first row's start, so merging runs
+    wastes ``rows * (start difference)`` token-rows but saves a pass's ``overhead``. Exact DP over the runs.
+    """
+    bounds = [0]
+    for _, count in groups:
+        bounds.append(bounds[-1] + count)
+    g = len(groups)
+    best = [0.0] + [math.inf] * g
+    prev = [0] * (g + 1)
+    for j in range(1, g + 1):
+        for i in range(j):
+            rows = bounds[j] - bounds[i]
+            cost = best[i] + math.ceil(rows / max_rows) * overhead + rows * (span - groups[i][0])
+            if cost < best[j]:
+                best[j], prev[j] = cost, i
+    plan, j = [], g
+    while j > 0:
+        i = prev[j]
+        plan.append((bounds[i], bounds[j], groups[i][0]))
+        j = i
+    return plan[::-1]
+
+
 def _batched_cache(kv: list[tuple[Tensor, Tensor]] | None, length: int, batch: int, config: Any):
     """A fresh ``DynamicCache`` holding the first ``length`` cached positions, expanded to ``batch`` rows.
 
@@ -393,6 +421,13 @@ class GCG:
         )
         return max(1, min(n, budget // per))
 
+    def _overhead_rows(self, side: _Side) -> float:
+        """A forward pass's fixed cost in token-rows: small on CPU, ~ms of launches on a GPU."""
+        if side.embed.weight.device.type != "cuda":
+            return 16.0
+        params = sum(t.numel() for t in side.model.parameters())
+        return max(64.0, 5e-3 * 1e14 / (2 * params))  # ~5 ms of launches at ~100 TFLOP/s
+
     def candidate_losses(
         self, cands: Tensor, prompts: list[Prompt], draft: bool = False
     ) -> tuple[Tensor, Tensor]:
@@ -407,44 +442,45 @@ class GCG:
                 # candidates sorted by first changed position share the KV of the unchanged tokens before it
                 first = (cands != side.state_ids.to(cands.device)).int().argmax(1)
                 order = first.argsort(stable=True)
-                starts = first[order].tolist()  # the step's one extra host sync, not one per chunk
+                values, counts = torch.unique_consecutive(first[order], return_counts=True)
+                groups = list(zip(values.tolist(), counts.tolist()))  # the step's one extra host sync
                 kv = side.state_kv
             else:
-                order, starts, kv = None, [0] * n, side.prefix_kv
+                order, groups, kv = None, [(0, n)], side.prefix_kv
             rows = cands if order is None else cands[order]
             loss_sorted = torch.empty(n, device=cands.device)
             hit_sorted = torch.empty(n, dtype=torch.bool, device=cands.device)
             fixed = p.after_ids.shape[1] + p.target_ids.shape[1]
-            size = self._chunk(side, p, n, length - starts[0] + fixed)
-            i = 0
-            while i < n:
-                b = min(size, n - i)
-                s = starts[i]
-                chunk = rows[i : i + b, s:].to(side.embed.weight.device)
-                parts = [
-                    side.embed(chunk),
-                    side.after_embeds.expand(b, -1, -1),
-                    side.target_embeds.expand(b, -1, -1),
-                ]
-                if kv is None and not self.config.use_prefix_cache:
-                    parts.insert(0, side.before_embeds.expand(b, -1, -1))
-                cache_len = p.before_ids.shape[1] + s if kv is not None else 0
-                try:
-                    with torch.no_grad():
-                        cache = _batched_cache(kv, cache_len, b, _config(side.model))
-                        logits, _ = self._target_logits(
-                            side.model, torch.cat(parts, 1), cache, p.target_ids.shape[1], False
-                        )
-                        loss, ok = self._loss(logits, p.target_ids.to(logits.device))
-                except torch.OutOfMemoryError:
-                    if b == 1:
-                        raise
-                    size = max(1, b // 2)  # the estimate was off: halve and retry this chunk
-                    _empty_cache(self.device)
-                    continue
-                loss_sorted[i : i + b] = loss.to(cands.device)
-                hit_sorted[i : i + b] = ok.to(cands.device)
-                i += b
+            size = self._chunk(side, p, n, length - groups[0][0] + fixed)
+            for lo, hi, s in plan_chunks(groups, length + fixed, size, self._overhead_rows(side)):
+                i = lo
+                while i < hi:
+                    b = min(size, hi - i)
+                    chunk = rows[i : i + b, s:].to(side.embed.weight.device)
+                    parts = [
+                        side.embed(chunk),
+                        side.after_embeds.expand(b, -1, -1),
+                        side.target_embeds.expand(b, -1, -1),
+                    ]
+                    if kv is None and not self.config.use_prefix_cache:
+                        parts.insert(0, side.before_embeds.expand(b, -1, -1))
+                    cache_len = p.before_ids.shape[1] + s if kv is not None else 0
+                    try:
+                        with torch.no_grad():
+                            cache = _batched_cache(kv, cache_len, b, _config(side.model))
+                            logits, _ = self._target_logits(
+                                side.model, torch.cat(parts, 1), cache, p.target_ids.shape[1], False
+                            )
+                            loss, ok = self._loss(logits, p.target_ids.to(logits.device))
+                    except torch.OutOfMemoryError:
+                        if b == 1:
+                            raise
+                        size = max(1, b // 2)  # the estimate was off: halve and retry this chunk
+                        _empty_cache(self.device)
+                        continue
+                    loss_sorted[i : i + b] = loss.to(cands.device)
+                    hit_sorted[i : i + b] = ok.to(cands.device)
+                    i += b
             if order is None:
                 total += loss_sorted
                 hit &= hit_sorted

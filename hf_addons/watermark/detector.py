@@ -252,16 +252,18 @@ class WatermarkDetector:
             ids, mask = _pad(input_ids, self.device)
         out = self.score_ids(ids, mask)
         win = self.window_scores(out["green"], out["scored"]) if windowed else None
-        lengths = (
-            torch.as_tensor(mask).bool().sum(1).tolist()
+        keep = (
+            torch.as_tensor(mask).bool().tolist()
             if mask is not None
-            else [ids.shape[1]] * ids.shape[0]
+            else [[True] * ids.shape[1]] * ids.shape[0]
         )
         cols = {k: v.tolist() for k, v in out.items()}
         wcols = {k: v.tolist() for k, v in win.items()} if win else None
         id_rows = torch.as_tensor(ids).tolist()
         results = []
-        for i, n_tok in enumerate(lengths):  # packaging Python results, after the vectorised scoring
+        for i, row_keep in enumerate(keep):  # packaging Python results, after the vectorised scoring
+            n_tok = sum(row_keep)
+            pick = lambda xs, k=row_keep: [x for x, m in zip(xs, k) if m]  # noqa: E731 - real tokens only
             n = cols["num_scored"][i]
             texts, offsets = (_text[0][i], _text[1][i]) if _text else (None, None)
             tokens = [texts[s:e] for s, e in offsets] if _text else None
@@ -275,9 +277,9 @@ class WatermarkDetector:
                 num_green_tokens=cols["num_green"][i],
                 green_fraction=cols["num_green"][i] / n if n else float("nan"),
                 z_threshold=self.z_threshold,
-                token_ids=id_rows[i][:n_tok],
-                green_mask=cols["green"][i][:n_tok],
-                scored_mask=cols["scored"][i][:n_tok],
+                token_ids=pick(id_rows[i]),
+                green_mask=pick(cols["green"][i]),
+                scored_mask=pick(cols["scored"][i]),
                 tokens=tokens,
                 offsets=[tuple(o) for o in offsets] if offsets is not None else None,
                 reason=None

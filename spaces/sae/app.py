@@ -31,16 +31,32 @@ def demo_corpus(max_texts: int = 400) -> list[str]:
     import inspect
 
     texts = []
-    for name in ("json", "collections", "argparse", "logging", "pathlib", "re", "typing", "unittest",
-                 "email.message", "http.client", "urllib.request", "zipfile", "statistics", "decimal"):
+    for name in (
+        "json",
+        "collections",
+        "argparse",
+        "logging",
+        "pathlib",
+        "re",
+        "typing",
+        "unittest",
+        "email.message",
+        "http.client",
+        "urllib.request",
+        "zipfile",
+        "statistics",
+        "decimal",
+    ):
         module = importlib.import_module(name)
         texts += [doc for _, obj in inspect.getmembers(module) if len(doc := inspect.getdoc(obj) or "") > 200]
     return texts[:max_texts]
 
 
-def demo_sae(model: Any, tokenizer: Any, texts: list[str], layer: int | None = None, max_tokens: int = 20_000):
+def demo_sae(
+    model: Any, tokenizer: Any, texts: list[str], layer: int | None = None, max_tokens: int = 12_000
+):
     """Train (once, then cached) a small TopK SAE on ``layer``'s residual stream over ``texts``."""
-    import torch
+    import hashlib
 
     from hf_addons.interp import SparseAutoencoder
     from hf_addons.interp.activations import collect_activations, resolve_hook
@@ -48,20 +64,28 @@ def demo_sae(model: Any, tokenizer: Any, texts: list[str], layer: int | None = N
     from hf_addons.models import cache_dir
 
     spec = resolve_hook(model, layer if layer is not None else max(model.config.num_hidden_layers // 5, 0))
-    name = str(getattr(model.config, "name_or_path", "") or "model").replace("/", "--")
-    target = cache_dir() / "sae-demo" / f"{Path(name).name}-layer{spec.layer}-{len(texts)}"
+    name = str(getattr(model.config, "name_or_path", "") or "model")
+    key = hashlib.sha256(
+        json.dumps([name, model.config.to_dict().get("hidden_size"), texts]).encode()
+    ).hexdigest()
+    target = cache_dir() / "sae-demo" / f"{Path(name).name}-layer{spec.layer}-{key[:12]}"
     if (target / "config.json").exists():
         return SparseAutoencoder.from_pretrained(target).eval()
-    acts = collect_activations(model, tokenizer, texts, max_tokens=max_tokens, layer=spec.layer, context_size=128)
+    acts = collect_activations(
+        model, tokenizer, texts, max_tokens=max_tokens, layer=spec.layer, context_size=128
+    )
     d_in = acts.shape[-1]
     sae = train_sae(
-        acts, d_in=d_in, expansion_factor=4, k=16, model_name=name, layer=spec.layer, hook_name=spec.module_name,
+        acts,
+        d_in=d_in,
+        expansion_factor=4,
+        k=16,
+        model_name=Path(name).name,
+        layer=spec.layer,
+        hook_name=spec.module_name,
         args=SAETrainingArguments(total_tokens=5 * acts.shape[0], batch_size=1024, progress=False, seed=0),
     )
-    sae.config.tokens_trained = int(5 * acts.shape[0])
-    with torch.no_grad():
-        sae.eval()
-    sae.save_pretrained(target)
+    sae.eval().save_pretrained(target)
     return sae
 
 
@@ -79,7 +103,7 @@ def load_sae(sae: Any, model: Any, tokenizer: Any, texts: list[str]) -> Any:
 class Explorer:
     """Latent activations of the corpus (sparse, top-k per token), computed once; queries are tensor ops."""
 
-    def __init__(self, model: Any, tokenizer: Any, sae: Any, texts: list[str], max_tokens: int = 20_000):
+    def __init__(self, model: Any, tokenizer: Any, sae: Any, texts: list[str], max_tokens: int = 8_000):
         import torch
 
         from hf_addons.interp.activations import keep_mask, resolve_hook, run_to_hook, tokenize
@@ -88,26 +112,31 @@ class Explorer:
         cfg = sae.config
         self.spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
         device = next(model.parameters()).device
-        ids, vals, lats = [], [], []
+        ids, docs, vals, lats, norms = [], [], [], [], []
         n = 0
         with torch.no_grad():
             for start in range(0, len(texts), 8):
                 enc = tokenize(tokenizer, texts[start : start + 8], 128, device)
                 acts = run_to_hook(model, self.spec, enc["input_ids"], enc["attention_mask"])
                 keep = keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)
-                latents = sae.encode(acts[keep].float())
+                rows = torch.arange(start, start + keep.shape[0], device=device)[:, None].expand_as(keep)
+                acts = acts[keep].float()
+                latents = sae.encode(acts)
                 k = min(int(getattr(cfg, "k", 32) or 32), latents.shape[-1])
                 v, i = latents.topk(k, dim=-1)
-                # the token stream with a separator between texts, so contexts never straddle two texts
-                ids.append(torch.cat([enc["input_ids"][keep], torch.tensor([-1], device=device)]))
-                vals.append(torch.cat([v, torch.zeros(1, k, device=device)]))
-                lats.append(torch.cat([i, torch.zeros(1, k, dtype=i.dtype, device=device)]))
+                ids.append(enc["input_ids"][keep])
+                docs.append(rows[keep])  # which text each token came from: contexts never straddle two
+                vals.append(v)
+                lats.append(i)
+                norms.append(acts.norm(dim=-1))
                 n += int(keep.sum())
                 if n >= max_tokens:
                     break
         self.ids = torch.cat(ids).cpu()
+        self.docs = torch.cat(docs).cpu()
         self.values = torch.cat(vals).cpu()
         self.latents = torch.cat(lats).cpu()
+        self.resid_norm = float(torch.cat(norms).mean())
         active = self.values > 0
         self.freq = torch.bincount(self.latents[active], minlength=cfg.d_sae)
         self.n_tokens = n
@@ -135,14 +164,17 @@ class Explorer:
             if value <= 0:
                 break
             lo, hi = max(0, pos - CONTEXT), min(len(self.ids), pos + CONTEXT + 1)
-            window = self.ids[lo:hi].tolist()
-            left, right = window[: pos - lo], window[pos - lo + 1 :]
-            if -1 in left:  # another text ends inside the window
-                left = left[len(left) - left[::-1].index(-1) :]
-            if -1 in right:
-                right = right[: right.index(-1)]
+            ids = self.ids[lo:hi][self.docs[lo:hi] == self.docs[pos]]  # this text's tokens only
+            at = int((self.docs[lo:pos] == self.docs[pos]).sum())
             dec = self.tokenizer.decode
-            out.append({"activation": value, "left": dec(left), "token": dec([window[pos - lo]]), "right": dec(right)})
+            out.append(
+                {
+                    "activation": value,
+                    "left": dec(ids[:at].tolist()),
+                    "token": dec(ids[at : at + 1].tolist()),
+                    "right": dec(ids[at + 1 :].tolist()),
+                }
+            )
         return out
 
     def logit_effect(self, latent: int, n: int = 10) -> tuple[list[list[Any]], list[list[Any]]]:
@@ -155,15 +187,18 @@ class Explorer:
             effect = unembed @ direction.to(unembed.device)
         up, down = effect.topk(n), (-effect).topk(n)
         conv = self.tokenizer.convert_ids_to_tokens
-        return ([[t, round(v, 3)] for t, v in zip(conv(up.indices.tolist()), up.values.tolist())],
-                [[t, round(-v, 3)] for t, v in zip(conv(down.indices.tolist()), down.values.tolist())])
+        return (
+            [[t, round(v, 3)] for t, v in zip(conv(up.indices.tolist()), up.values.tolist())],
+            [[t, round(-v, 3)] for t, v in zip(conv(down.indices.tolist()), down.values.tolist())],
+        )
 
     def steer(self, prompt: str, latent: int, strength: float, max_new_tokens: int = 40) -> str:
-        """Greedy chat reply with ``strength`` x the latent's decoder direction added at the SAE's layer."""
+        """Greedy chat reply with the latent's unit decoder direction added at the SAE's layer, scaled by
+        ``strength`` x the layer's mean residual norm (so one scale fits any model)."""
         import torch
 
         direction = self.sae.W_dec[latent].detach().float()
-        direction = direction / direction.norm().clamp_min(1e-8)
+        direction = direction / direction.norm().clamp_min(1e-8) * self.resid_norm
 
         def add(module, args, output):
             hidden = output[0] if isinstance(output, tuple) else output
@@ -178,19 +213,30 @@ class Explorer:
             handle = self.spec.module.register_forward_hook(add)
         try:
             enc = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt",
+                [{"role": "user", "content": prompt}],
+                add_generation_prompt=True,
+                return_tensors="pt",
                 return_dict=True,
             ).to(next(self.model.parameters()).device)
             with torch.no_grad():
-                out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id)
+                out = self.model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
         finally:
             handle.remove()
         return self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
-def build_demo(model: Any = None, tokenizer: Any = None, sae: Any = None, texts: list[str] | None = None,
-               max_tokens: int = 20_000) -> gr.Blocks:
+def build_demo(
+    model: Any = None,
+    tokenizer: Any = None,
+    sae: Any = None,
+    texts: list[str] | None = None,
+    max_tokens: int = 8_000,
+) -> gr.Blocks:
     """The Space; ``sae`` / ``texts`` (the corpus the top contexts come from) default as the module says."""
     model, tokenizer = space_model(model, tokenizer)
     texts = texts if texts is not None else demo_corpus()
@@ -210,7 +256,8 @@ def build_demo(model: Any = None, tokenizer: Any = None, sae: Any = None, texts:
         if not rows:
             return head + " It never fired on this corpus.", [], []
         table = "\n".join(
-            f"| {r['activation']:.2f} | {_md(r['left'])} **[{_md(r['token'])}]** {_md(r['right'])} |" for r in rows
+            f"| {r['activation']:.2f} | {_md(r['left'])} **[{_md(r['token'])}]** {_md(r['right'])} |"
+            for r in rows
         )
         up, down = explorer.logit_effect(latent)
         return f"{head}\n\n| activation | context |\n|---|---|\n{table}", up, down
@@ -230,17 +277,32 @@ def build_demo(model: Any = None, tokenizer: Any = None, sae: Any = None, texts:
             "corpus tokens."
         )
         with gr.Row():
-            pick = gr.Dropdown(choices, value=choices[0] if choices else None, label="most active latents",
-                               elem_id="sae-pick")
-            latent = gr.Number(value=choices[0] if choices else 0, precision=0, label="latent", elem_id="sae-latent")
+            pick = gr.Dropdown(
+                choices,
+                value=choices[0] if choices else None,
+                label="most active latents",
+                elem_id="sae-pick",
+            )
+            latent = gr.Number(
+                value=choices[0] if choices else 0, precision=0, label="latent", elem_id="sae-latent"
+            )
             go = gr.Button("Explore", variant="primary", elem_id="sae-explore")
         contexts = gr.Markdown(elem_id="sae-contexts")
         with gr.Row():
             up = gr.Dataframe(headers=["token", "logit +"], label="tokens it promotes", elem_id="sae-up")
-            down = gr.Dataframe(headers=["token", "logit -"], label="tokens it suppresses", elem_id="sae-down")
+            down = gr.Dataframe(
+                headers=["token", "logit -"], label="tokens it suppresses", elem_id="sae-down"
+            )
         with gr.Row():
             prompt = gr.Textbox(value="Tell me about your day.", label="prompt", elem_id="sae-prompt")
-            strength = gr.Slider(-50, 50, value=10, step=1, label="steering strength", elem_id="sae-strength")
+            strength = gr.Slider(
+                -2,
+                2,
+                value=0.5,
+                step=0.05,
+                label="steering strength (x mean residual norm)",
+                elem_id="sae-strength",
+            )
             steer_btn = gr.Button("Steer", elem_id="sae-steer")
         with gr.Row():
             plain = gr.Textbox(label="without steering", lines=3, elem_id="sae-plain")
@@ -253,7 +315,13 @@ def build_demo(model: Any = None, tokenizer: Any = None, sae: Any = None, texts:
 
 def _md(text: str) -> str:
     """Context text safe inside a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "⏎").replace("<", "&lt;").replace("*", "\\*")
+    return (
+        text.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("\n", "⏎")
+        .replace("<", "&lt;")
+        .replace("*", "\\*")
+    )
 
 
 if __name__ == "__main__":

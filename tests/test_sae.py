@@ -1,0 +1,557 @@
+"""Sparse autoencoder: model maths, training mechanics, activations, evaluation, features, loaders, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hf_addons.interp import (
+    SAEConfig,
+    SAETrainer,
+    SAETrainingArguments,
+    SparseAutoencoder,
+    ce_loss_recovered,
+    evaluate,
+    feature_mcc,
+    geometric_median,
+    make_synthetic,
+    train_sae,
+)
+
+TEXTS = [
+    "The cat sat on the mat and looked out of the window at the birds.",
+    "Paris is the capital of France; Berlin is the capital of Germany.",
+    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
+    "In 1969 the first humans walked on the Moon during the Apollo 11 mission.",
+    "Bananas, apples and oranges are sold at the market every Saturday morning.",
+    "The quick brown fox jumps over the lazy dog while the farmer sleeps.",
+] * 3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The CI box is shared: OpenMP spinning across busy cores slows small ops 30x, so use one thread."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _sae(arch="topk", d_in=16, d_sae=64, k=4, seed=0, **kw):
+    torch.manual_seed(seed)
+    return SparseAutoencoder(SAEConfig(d_in=d_in, d_sae=d_sae, k=k, architecture=arch, **kw))
+
+
+# -- model ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("arch", ["topk", "batchtopk", "jumprelu", "relu"])
+def test_save_load_roundtrip_exact_with_card(arch, tmp_path):
+    from transformers import AutoModel
+
+    sae = _sae(arch, model_name="tiny-llama", layer=1, hook_point="resid_post", tokens_trained=1234)
+    with torch.no_grad():
+        for p in sae.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    sae.config.metrics = {"l0": 4.0, "fvu": 0.25, "dead_fraction": 0.03}
+    sae.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path)
+    assert type(loaded) is SparseAutoencoder and loaded.config.architecture == arch
+    for (name, a), (_, b) in zip(sae.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    x = torch.randn(5, 16)
+    assert torch.equal(sae.eval().encode(x), loaded.eval().encode(x))
+    card = (tmp_path / "README.md").read_text()
+    for expected in ("tiny-llama", "layer 1", "resid_post", "1234", "| 4 |", "0.25", "| 3 |"):
+        assert expected in card, expected
+
+
+def _dense_topk_reference(sae, x, dead_mask, k_aux):
+    """SAELens/sparsify-style dense TopK forward in plain autograd, to check our sparse kernels against."""
+    sae_in = x - sae.b_dec
+    pre = torch.relu(sae_in @ sae.W_enc + sae.b_enc)
+    vals, idx = pre.topk(sae.config.k, dim=-1)
+    acts = torch.zeros_like(pre).scatter(-1, idx, vals)
+    recon = acts @ sae.W_dec + sae.b_dec
+    total_var = (x - x.mean(0)).pow(2).sum()
+    fvu = (x - recon).pow(2).sum() / total_var
+    aux_pre = pre * dead_mask
+    avals, aidx = aux_pre.topk(k_aux, dim=-1)
+    e_hat = torch.zeros_like(pre).scatter(-1, aidx, avals) @ sae.W_dec
+    scale = min(dead_mask.sum().item() / k_aux, 1.0)
+    aux = scale * (e_hat - (x - recon).detach()).pow(2).sum() / total_var
+    return fvu + aux / 32, fvu, aux
+
+
+def test_sparse_topk_forward_and_backward_match_dense_reference():
+    sae = _sae(d_in=16, d_sae=64, k=4)
+    with torch.no_grad():
+        sae.b_enc.add_(0.3)
+        sae.b_dec.normal_()
+    x = torch.randn(40, 16)
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[::3] = True
+    out = sae.train()(x, dead_mask=dead, k_aux=6)
+    out.loss.backward()
+    ours = {n: p.grad.clone() for n, p in sae.named_parameters()}
+    sae.zero_grad()
+    ref_loss, ref_fvu, ref_aux = _dense_topk_reference(sae, x, dead, 6)
+    ref_loss.backward()
+    assert torch.allclose(out.fvu, ref_fvu, atol=1e-5) and torch.allclose(out.auxk_loss, ref_aux, atol=1e-5)
+    for n, p in sae.named_parameters():
+        assert torch.allclose(ours[n], p.grad, atol=1e-5), n
+
+
+def test_auxk_gradient_reaches_only_dead_latents():
+    sae = _sae(d_in=16, d_sae=64, k=4)
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[40:] = True
+    out = sae.train()(torch.randn(32, 16), dead_mask=dead, k_aux=8)
+    out.auxk_loss.backward()
+    touched = sae.W_enc.grad.abs().sum(0) > 0
+    assert touched[40:].any() and not touched[:40].any()
+
+
+def test_encode_decode_shapes_and_errors():
+    sae = _sae().eval()
+    x = torch.randn(2, 3, 16)
+    acts = sae.encode(x)
+    assert acts.shape == (2, 3, 64) and ((acts > 0).sum(-1) <= 4).all()
+    values, indices = sae.encode_sparse(x)
+    assert torch.allclose(sae.decode(acts), sae.decode_sparse(values, indices), atol=1e-5)
+    with pytest.raises(ValueError, match="d_in=16"):
+        sae.encode(torch.randn(3, 8))
+    with pytest.raises(ValueError, match="NaN"):
+        sae(torch.full((3, 16), float("nan")))
+    with pytest.raises(ValueError, match="architecture"):
+        SAEConfig(d_in=8, architecture="gated")
+
+
+def test_batchtopk_keeps_k_per_token_on_average_and_learns_threshold():
+    sae = _sae("batchtopk", k=4).train()
+    x = torch.randn(64, 16)
+    acts = sae.encode(x)
+    assert (acts > 0).sum() == 4 * 64
+    assert float(sae.threshold) > 0
+    sae.eval()
+    assert (sae.encode(x) > 0).float().sum(-1).mean() > 0
+
+
+def test_geometric_median_is_robust_to_outliers():
+    pts = torch.randn(500, 8) * 0.1 + 2.0
+    pts[:20] += 1000.0
+    med = geometric_median(pts)
+    assert (med - 2.0).abs().max() < 0.1
+    assert (pts.mean(0) - 2.0).abs().max() > 10
+
+
+# -- training -------------------------------------------------------------------------------------------------
+def test_synthetic_ground_truth_recovered_at_default_settings():
+    """The CI quality gate: known sparse features mixed into a dense space must come back (MCC >= 0.9)."""
+    data = make_synthetic(n_tokens=60_000, d_in=32, n_features=128, mean_active=4, seed=0)
+    args = SAETrainingArguments(total_tokens=200_000, batch_size=1024, progress=False)
+    sae = train_sae(data.activations, d_sae=256, k=8, args=args)
+    mcc = feature_mcc(sae.W_dec, data.features)
+    metrics = evaluate(sae, data.activations)
+    assert mcc >= 0.9, mcc
+    assert metrics["fvu"] < 0.25 and metrics["dead_fraction"] < 0.05, metrics
+    assert torch.allclose(sae.W_dec.norm(dim=-1), torch.ones(256), atol=1e-5)  # unit-norm decoder kept
+
+
+def test_dead_latents_tracked_by_tokens_since_fired():
+    sae = _sae(d_in=16, d_sae=64, k=4)
+    with torch.no_grad():
+        sae.b_enc[:8] = -1e4  # these can never fire
+    args = SAETrainingArguments(
+        total_tokens=256 * 10,
+        batch_size=256,
+        progress=False,
+        dead_tokens_threshold=1000,
+        b_dec_init="zeros",
+        logging_steps=5,
+    )
+    trainer = SAETrainer(sae, args, torch.randn(2000, 16))
+    metrics = trainer.train()
+    assert (trainer.tokens_since_fired[:8] == 2560).all()
+    assert metrics["dead_fraction"] >= 8 / 64
+
+
+def test_tensorboard_logging(tmp_path):
+    args = SAETrainingArguments(
+        total_tokens=256 * 4,
+        batch_size=256,
+        progress=False,
+        logging_steps=2,
+        output_dir=str(tmp_path),
+        report_to=["tensorboard"],
+    )
+    SAETrainer(_sae(), args, torch.randn(1000, 16)).train()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    log = json.loads((tmp_path / "training_log.json").read_text())
+    assert len(log) == 2 and {"fvu", "l0", "dead_fraction"} <= set(log[0])
+
+
+def test_checkpoint_resume_matches_uninterrupted_run(tmp_path):
+    acts = torch.randn(3000, 16)
+
+    def args(**kw):
+        return SAETrainingArguments(
+            total_tokens=256 * 8, batch_size=256, progress=False, warmup_steps=2, **kw
+        )
+
+    straight = _sae(seed=1)
+    SAETrainer(straight, args(), acts).train()
+
+    first = _sae(seed=1)
+    t1 = SAETrainer(first, args(output_dir=str(tmp_path), save_steps=4), acts)
+    t1.total_steps = 4  # "crash" after the first checkpoint
+    t1.train()
+    assert (tmp_path / "checkpoint-4" / "trainer_state.pt").exists()
+    resumed = _sae(seed=2)  # different init: everything must come from the checkpoint
+    t2 = SAETrainer(resumed, args(output_dir=str(tmp_path)), acts)
+    t2.train(resume_from_checkpoint=True)
+    assert t2.tokens_seen == 256 * 8
+    for (n, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), n
+
+
+@pytest.mark.parametrize("arch", ["batchtopk", "jumprelu", "relu"])
+def test_other_architectures_train_and_reduce_loss(arch):
+    data = make_synthetic(n_tokens=8000, d_in=16, n_features=32, mean_active=3, seed=1)
+    sae = _sae(arch, d_sae=64, k=4)
+    before = evaluate(sae, data.activations)["fvu"]
+    SAETrainer(
+        sae, SAETrainingArguments(total_tokens=60_000, batch_size=512, progress=False), data.activations
+    ).train()
+    after = evaluate(sae, data.activations)
+    assert after["fvu"] < 0.6 * before and after["l0"] < 64, (before, after)
+
+
+def test_empty_and_bad_activations_raise():
+    with pytest.raises(ValueError, match="non-empty"):
+        SAETrainer(_sae(), SAETrainingArguments(progress=False), torch.empty(0, 16))
+    with pytest.raises(ValueError, match="d_in=16"):
+        SAETrainer(_sae(), SAETrainingArguments(progress=False), torch.randn(10, 8))
+    bad = torch.randn(100, 16)
+    bad[5, 3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        SAETrainer(_sae(), SAETrainingArguments(progress=False), bad)
+
+
+# -- activations ------------------------------------------------------------------------------------------------
+def test_activations_hook_early_exit_matches_full_forward(tiny_lm, tokenizer):
+    from hf_addons.interp.activations import keep_mask, resolve_hook, run_to_hook, tokenize
+
+    enc = tokenize(tokenizer, TEXTS[:3], 32, "cpu")
+    full = tiny_lm(**enc, output_hidden_states=True)
+    # (the last entry of hidden_states has the final norm applied, so compare layer 0 and layer 1's input)
+    acts = run_to_hook(
+        tiny_lm, resolve_hook(tiny_lm, 0, "resid_post"), enc["input_ids"], enc["attention_mask"]
+    )
+    assert torch.allclose(acts, full.hidden_states[1], atol=1e-5)
+    pre = run_to_hook(tiny_lm, resolve_hook(tiny_lm, 1, "resid_pre"), enc["input_ids"], enc["attention_mask"])
+    assert torch.allclose(pre, full.hidden_states[1], atol=1e-5)
+    keep = keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)
+    assert int(keep.sum()) == int(enc["attention_mask"].sum()) - 3  # pads and the 3 BOS dropped
+
+
+def test_early_exit_skips_later_layers(tiny_llama, tokenizer):
+    from hf_addons.interp.activations import resolve_hook, run_to_hook, tokenize
+
+    calls = []
+    handle = tiny_llama.model.layers[1].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        enc = tokenize(tokenizer, TEXTS[:2], 16, "cpu")
+        run_to_hook(tiny_llama, resolve_hook(tiny_llama, 0), enc["input_ids"], enc["attention_mask"])
+    finally:
+        handle.remove()
+    assert calls == []
+
+
+def test_bad_hooks_and_inputs(tiny_llama, tokenizer):
+    from hf_addons.interp.activations import collect_activations, resolve_hook
+
+    with pytest.raises(ValueError, match="valid names: .*model.layers.0"):
+        resolve_hook(tiny_llama, hook_name="model.layers.7")
+    with pytest.raises(ValueError, match="out of range"):
+        resolve_hook(tiny_llama, layer=5)
+    with pytest.raises(ValueError, match="empty"):
+        collect_activations(tiny_llama, tokenizer, ["", "   "], layer=0)
+
+
+def test_nan_activations_raise(tokenizer):
+    from hf_addons.interp.activations import collect_activations
+    from hf_addons.testing import tiny_causal_lm
+
+    model = tiny_causal_lm("llama", tokenizer=tokenizer)
+    with torch.no_grad():
+        model.model.layers[0].mlp.down_proj.weight.fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN"):
+        collect_activations(model, tokenizer, TEXTS[:2], layer=0)
+
+
+def test_buffer_shuffles_and_disk_cache_roundtrips(tiny_llama, tokenizer, tmp_path):
+    from hf_addons.interp.activations import (
+        ActivationBuffer,
+        cache_activations,
+        iter_activations,
+        load_cached_activations,
+    )
+
+    stream = iter_activations(tiny_llama, tokenizer, TEXTS, layer=1, batch_size=4, context_size=32)
+    buf = ActivationBuffer(stream, batch_size=64, buffer_tokens=256, seed=0)
+    batches = list(buf)
+    assert batches and all(b.shape == (64, 64) for b in batches)
+    acts = torch.cat(batches)
+    cache_activations(acts, tmp_path / "acts")
+    assert torch.equal(load_cached_activations(tmp_path / "acts"), acts)
+
+
+# -- evaluation --------------------------------------------------------------------------------------------------
+def _identity_sae(d: int, layer: int) -> SparseAutoencoder:
+    """ReLU SAE with latents [x+, x-]: reconstructs exactly, so the spliced model must equal the clean one."""
+    sae = SparseAutoencoder(
+        SAEConfig(
+            d_in=d,
+            d_sae=2 * d,
+            architecture="relu",
+            apply_b_dec_to_input=False,
+            layer=layer,
+            hook_point="resid_post",
+        )
+    )
+    eye = torch.eye(d)
+    with torch.no_grad():
+        sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+        sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+        sae.b_enc.zero_()
+        sae.b_dec.zero_()
+    return sae.eval()
+
+
+def test_ce_loss_recovered_identity_and_random(tiny_llama, tokenizer):
+    perfect = ce_loss_recovered(_identity_sae(64, 0), tiny_llama, tokenizer, TEXTS[:4], context_size=32)
+    assert perfect["ce_sae"] == pytest.approx(perfect["ce_clean"], abs=1e-4)
+    assert perfect["kl_div"] == pytest.approx(0.0, abs=1e-4)
+    assert perfect["ce_loss_recovered"] == pytest.approx(1.0, abs=1e-3)
+    rand = _sae(d_in=64, d_sae=128, k=2, layer=0).eval()
+    scores = ce_loss_recovered(rand, tiny_llama, tokenizer, TEXTS[:4], context_size=32)
+    assert scores["kl_div"] > 1e-4 and scores["ce_sae"] != pytest.approx(scores["ce_clean"], abs=1e-4)
+
+
+def test_evaluate_metrics_consistent():
+    sae = _identity_sae(16, 0)
+    x = torch.randn(500, 16)
+    m = evaluate(sae, x)
+    assert m["fvu"] == pytest.approx(0.0, abs=1e-6) and m["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert m["l0"] == pytest.approx(float(((x > 0).sum() + (x < 0).sum()) / 500))
+    with pytest.raises(ValueError, match="non-empty"):
+        evaluate(sae, torch.empty(0, 16))
+
+
+# -- features ---------------------------------------------------------------------------------------------------
+def test_top_contexts_match_brute_force(tiny_llama, tokenizer):
+    from hf_addons.interp import collect_activations, top_contexts
+
+    sae = _sae(d_in=64, d_sae=128, k=8, layer=1).eval()
+    rows = top_contexts(
+        sae, tiny_llama, tokenizer, TEXTS, latents=[3, 50, 100], top_k=5, context_size=32, batch_size=4
+    )
+    acts = collect_activations(tiny_llama, tokenizer, TEXTS, layer=1, context_size=32)
+    dense = sae.encode(acts)
+    for row in rows:
+        expected = dense[:, row["latent"]].topk(5).values
+        got = torch.tensor([c["activation"] for c in row["contexts"]])
+        n = len(got)
+        assert torch.allclose(got, expected[:n], atol=1e-4) and (expected[n:] <= 0).all()
+        assert row["frequency"] == pytest.approx(
+            float((dense[:, row["latent"]] > 0).float().mean()), abs=1e-6
+        )
+        assert all("[[" in c["context"] for c in row["contexts"])
+    with pytest.raises(ValueError, match="out of range"):
+        top_contexts(sae, tiny_llama, tokenizer, TEXTS, latents=[999])
+    with pytest.raises(ValueError, match="d_in=16 does not match"):
+        top_contexts(_sae(d_in=16, layer=1), tiny_llama, tokenizer, TEXTS, latents=[0])
+    with pytest.raises(ValueError, match="d_in=16 does not match"):
+        ce_loss_recovered(_sae(d_in=16, layer=1), tiny_llama, tokenizer, TEXTS)
+
+
+def test_logit_effect_matches_unembedding(tiny_llama, tokenizer):
+    from hf_addons.interp import logit_effect
+
+    sae = _sae(d_in=64, d_sae=128, k=8, layer=1)
+    (eff,) = logit_effect(sae, tiny_llama, tokenizer, 7, top_k=3)
+    direct = (tiny_llama.lm_head.weight @ (sae.W_dec[7] * tiny_llama.model.norm.weight)).detach()
+    assert eff["positive"][0][1] == pytest.approx(float(direct.max()), rel=1e-4)
+    assert eff["negative"][0][1] == pytest.approx(float(direct.min()), rel=1e-4)
+    with pytest.raises(ValueError, match="d_in"):
+        logit_effect(_sae(d_in=16), tiny_llama, tokenizer, 0)
+
+
+def test_steering_adds_direction_during_generate(tiny_llama, tokenizer):
+    from hf_addons.interp import generate_steered, steer
+    from hf_addons.interp.activations import resolve_hook, run_to_hook, tokenize
+
+    sae = _sae(d_in=64, d_sae=128, k=8, layer=0)
+    enc = tokenize(tokenizer, TEXTS[:1], 16, "cpu")
+    spec = resolve_hook(tiny_llama, 1, "resid_pre")  # what layer 0 hands on
+    clean = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    with steer(tiny_llama, sae, 5, strength=3.0):
+        steered = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    assert torch.allclose(steered - clean, (3.0 * sae.W_dec[5]).expand_as(clean), atol=1e-5)
+    plain = generate_steered(tiny_llama, tokenizer, sae, "Hello", {5: 0.0}, max_new_tokens=8)
+    pushed = generate_steered(tiny_llama, tokenizer, sae, "Hello", 5, strength=200.0, max_new_tokens=8)
+    assert plain != pushed
+
+
+# -- loaders ------------------------------------------------------------------------------------------------------
+def test_load_saelens_and_sparsify_formats(tmp_path):
+    from safetensors.torch import save_file
+
+    from hf_addons.interp import load_sae
+
+    torch.manual_seed(0)
+    d_in, d_sae, k = 16, 48, 5
+    W_enc, W_dec = torch.randn(d_in, d_sae), torch.randn(d_sae, d_in)
+    b_enc, b_dec = torch.randn(d_sae) * 0.1, torch.randn(d_in)
+    x = torch.randn(10, d_in)
+
+    lens = tmp_path / "saelens"
+    lens.mkdir()
+    cfg = {
+        "architecture": "topk",
+        "d_in": d_in,
+        "d_sae": d_sae,
+        "k": k,
+        "hook_name": "blocks.3.hook_resid_pre",
+        "model_name": "gpt2",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+    }
+    (lens / "cfg.json").write_text(json.dumps(cfg))
+    save_file(
+        {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec},
+        str(lens / "sae_weights.safetensors"),
+    )
+    sae = load_sae(lens)
+    assert (sae.config.layer, sae.config.hook_point, sae.config.k) == (3, "resid_pre", k)
+    pre = torch.relu((x - b_dec) @ W_enc + b_enc)
+    v, i = pre.topk(k)
+    expected = torch.zeros_like(pre).scatter(-1, i, v) @ W_dec + b_dec
+    assert torch.allclose(sae.decode(sae.encode(x)), expected, atol=1e-5)
+
+    jr = tmp_path / "jumprelu"
+    jr.mkdir()
+    (jr / "cfg.json").write_text(
+        json.dumps({**cfg, "architecture": "jumprelu", "apply_b_dec_to_input": False})
+    )
+    thr = torch.rand(d_sae)
+    save_file(
+        {"W_enc": W_enc, "b_enc": b_enc, "W_dec": W_dec, "b_dec": b_dec, "threshold": thr},
+        str(jr / "sae_weights.safetensors"),
+    )
+    pre = x @ W_enc + b_enc
+    assert torch.allclose(load_sae(jr).encode(x), pre * (pre > thr), atol=1e-5)
+
+    sp = tmp_path / "run" / "layers.6"
+    sp.mkdir(parents=True)
+    (sp / "cfg.json").write_text(
+        json.dumps(
+            {
+                "d_in": d_in,
+                "num_latents": d_sae,
+                "k": k,
+                "expansion_factor": 3,
+                "normalize_decoder": True,
+                "multi_topk": False,
+            }
+        )
+    )
+    (sp.parent / "config.json").write_text(json.dumps({"model": "EleutherAI/pythia-70m"}))
+    save_file(
+        {"encoder.weight": W_enc.T.contiguous(), "encoder.bias": b_enc, "W_dec": W_dec, "b_dec": b_dec},
+        str(sp / "sae.safetensors"),
+    )
+    sae = load_sae(sp)
+    assert sae.config.layer == 6 and sae.config.model_name == "EleutherAI/pythia-70m"
+    assert torch.allclose(sae.decode(sae.encode(x)), expected, atol=1e-5)
+
+    with pytest.raises(ValueError, match="not an SAE folder"):
+        load_sae(tmp_path)
+
+
+@pytest.mark.slow
+def test_default_model_small_run(default_model):
+    """The real SmolLM2-135M: a small SAE on layer 9 must reconstruct well and keep most of the LM loss."""
+    from hf_addons.interp import collect_activations
+
+    model, tok = default_model
+    texts = [t * 3 for t in TEXTS[:6]]
+    acts = collect_activations(model, tok, texts, layer=9, context_size=96)
+    args = SAETrainingArguments(total_tokens=60_000, batch_size=256, progress=False)
+    sae = train_sae(acts, d_sae=1152, k=16, layer=9, args=args)
+    m = evaluate(sae, acts)
+    ce = ce_loss_recovered(sae, model, tok, texts, context_size=96)
+    assert m["fvu"] < 0.5 and m["l0"] <= 16, m
+    assert ce["ce_loss_recovered"] > 0.5 and ce["ce_sae"] < ce["ce_zero"], ce
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------------
+def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
+    from hf_addons.cli import main
+
+    model_dir = tmp_path / "tiny"
+    tiny_llama.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": t}) for t in TEXTS))
+    out = tmp_path / "sae"
+    common = ["--model", str(model_dir), "--texts", str(texts), "--context-size", "32", "--device", "cpu"]
+    assert (
+        main(
+            [
+                "sae",
+                "train",
+                *common,
+                "--layer",
+                "1",
+                "--d-sae",
+                "128",
+                "-k",
+                "4",
+                "--tokens",
+                "4000",
+                "--batch-size",
+                "128",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (out / "model.safetensors").exists() and "layer 1" in (out / "README.md").read_text()
+    capsys.readouterr()
+    assert main(["sae", "eval", *common, "--sae", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < result["l0"] <= 4 and 0 <= result["fvu"] < 1 and "ce_loss_recovered" in result
+    assert main(["sae", "features", *common, "--sae", str(out), "--latents", "0,1", "--top", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["latent"] for r in rows] == [0, 1] and len(rows[0]["positive_logits"]) == 3
+    assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 1
+    assert "valid names" in capsys.readouterr().err
+
+
+def test_bf16_compute_path_close_to_fp32():
+    """The CUDA training path runs the encoder matmul in bf16; its loss and gradients must track fp32."""
+    sae = _sae(d_in=32, d_sae=128, k=8)
+    x = torch.randn(256, 32)
+    dead = torch.arange(0, 128, 4)
+    grads = []
+    for dtype in (None, torch.bfloat16):
+        sae.zero_grad()
+        out = sae.train()(x, dead_mask=dead, compute_dtype=dtype)
+        out.loss.backward()
+        grads.append((float(out.loss.detach()), sae.W_dec.grad.clone()))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=0.05)
+    cos = torch.nn.functional.cosine_similarity(grads[0][1].flatten(), grads[1][1].flatten(), dim=0)
+    assert cos > 0.9
