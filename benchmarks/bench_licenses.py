@@ -141,6 +141,13 @@ def main() -> None:
         disagreements = [{"file": str(p.name) if g != "installed" else str(p.relative_to(SITE)), "group": g,
                           "ours": o, "scancode": a, "truth": t}
                          for o, a, (p, t, g), ok in zip(ours, anchor, files, agree) if not ok]  # fmt: skip
+        # diagnostic: files where ScanCode's answer only uses ids our 47 references (or tags/notices) can give
+        from hf_addons.data.licenses import _index
+
+        known = {base(x) for x in _index().spdx} | {"licenseref-public-domain", ""}
+        in_scope = [ok for ok, a in zip(agree, anchor) if all(t in known for t in base(a).split())]
+        by_group["in_scope_files"] = len(in_scope)
+        by_group["in_scope_agreement"] = sum(in_scope) / max(len(in_scope), 1)
         rate_o, rate_a = len(files) / ours_s, len(files) / anchor_s
         total = sum(agree) / len(agree)
         payload.update({"scancode_seconds": anchor_s, "agreement": total, "agreement_by_group": by_group,
@@ -155,6 +162,10 @@ def main() -> None:
             {"capability": "data-privacy", "metric": f"license SPDX agreement with ScanCode ({len(files)} files)",
              "anchor": "ScanCode toolkit 32.5", "anchor_value": 1.0, "ours": round(total, 4), "ratio": total,
              "unit": "share", "target": ">= 0.98", "met": total >= 0.98},
+            {"capability": "data-privacy",
+             "metric": f"license agreement, files whose ScanCode ids are among our 47 ({len(in_scope)} files)",
+             "anchor": "ScanCode toolkit 32.5", "anchor_value": 1.0, "ours": round(by_group["in_scope_agreement"], 4),
+             "ratio": by_group["in_scope_agreement"], "unit": "share", "target": "(diagnostic)", "met": None},
             {"capability": "data-privacy", "metric": f"license files/s ({len(files)} files, 2 cores shared)",
              "anchor": "ScanCode toolkit 32.5", "anchor_value": round(rate_a, 2), "ours": round(rate_o, 1),
              "ratio": rate_o / rate_a, "unit": "files/s", "target": ">= 50x", "met": rate_o / rate_a >= 50},

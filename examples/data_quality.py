@@ -65,10 +65,10 @@ def main() -> None:
 
     # 3. a mixture whose *token* shares follow the weights
     sources = {
-        "edu": Dataset.from_dict({"text": DOCS[:2] * 200}),
-        "web": Dataset.from_dict({"text": DOCS[2:] * 100}),
+        "edu": Dataset.from_dict({"text": DOCS[:2] * 3000}),
+        "web": Dataset.from_dict({"text": DOCS[2:] * 1000}),
     }
-    mix = build_mixture(sources, {"edu": 0.5, "web": 0.5}, tokenizer=tokenizer, num_docs=300, seed=0)
+    mix = build_mixture(sources, {"edu": 0.5, "web": 0.5}, tokenizer=tokenizer, num_docs=4000, seed=0)
     for name, row in mix.report()["sources"].items():
         print(
             f"{name}: target {row['target_share']:.2f}, realised tokens {row['realised_token_share']:.3f}, "

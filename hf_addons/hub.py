@@ -112,7 +112,9 @@ def stage(
     elif _is_dataset(obj):
         stage_dataset(obj, folder, repo_id=repo_id, **card_fields)
     elif card_fields:
-        raise TypeError(f"{sorted(card_fields)}: card fields apply to datasets only, not {type(obj).__name__}")
+        raise TypeError(
+            f"{sorted(card_fields)}: card fields apply to datasets only, not {type(obj).__name__}"
+        )
     elif isinstance(obj, SpaceFolder):
         obj.stage(folder)
     elif hasattr(obj, "save_pretrained"):

@@ -14,6 +14,7 @@ from hf_addons.data.dedup import (
     ExactDeduplicator,
     MinHashDeduplicator,
     MinHashParams,
+    MinHashSignatures,
     cluster_minhash,
     dedup_dataset,
     jaccard,
@@ -175,7 +176,11 @@ def test_warc_roundtrip_charsets_and_broken_records(tmp_path):
     )
     rows = list(read_warc(path))
     assert [r["url"] for r in rows] == [f"https://{c}.example/" for c in "abcd"]
-    assert rows[0]["html"] == PAGE and rows[0]["status"] == 200 and rows[0]["date"] == "2024-01-01T00:00:00Z"
+    assert (
+        rows[0]["html"] == PAGE
+        and rows[0]["status"] == 200
+        and rows[0]["warc_date"] == "2024-01-01T00:00:00Z"
+    )
     assert rows[1]["html"] == "<p>café crème</p>" and rows[1]["charset"] == "iso-8859-1"
     assert json.loads(rows[1]["headers"])["Content-Type"].startswith("text/html")
     assert rows[2]["warc_error"] == "warc:non_text" and rows[3]["warc_error"] == "warc:binary"
@@ -201,6 +206,11 @@ def test_warc_dataset_streaming_and_pipeline_report_counts_errors(tmp_path):
     assert report["input_rows"] == 4 and report["output_rows"] == 3
     assert report["errors"] == {"warc:binary": 1}
     assert report["steps"][0]["reasons"] == {"extract:empty": 1}
+    import pyarrow.parquet as pq
+
+    out = pq.read_table(tmp_path / "out" / "data")
+    assert out.column("warc_date").to_pylist() == ["2024-01-01T00:00:00Z"] * 3  # crawl date and page date
+    assert out.column("date").to_pylist()[0].startswith("2024-03-01")  # both kept
 
 
 # ---------------------------------------------------------------- quality rules
@@ -351,8 +361,6 @@ def _variants(base: str, rate: float, seed: int) -> str:
 def test_near_dedup_finds_clusters_and_precision_mode():
     bases = [" ".join(f"w{d}_{i}" for i in range(300)) for d in range(6)]
     texts = bases + [_variants(bases[0], 0.01, 1), _variants(bases[1], 0.01, 2), _variants(bases[2], 0.3, 3)]
-    from hf_addons.data.dedup import MinHashSignatures
-
     bands = MinHashSignatures()({"text": texts})["minhash_bands"]
     cluster, keep = cluster_minhash(bands)
     assert cluster.tolist()[6:8] == [0, 1] and keep.tolist()[:6] == [True] * 6
@@ -384,6 +392,17 @@ def test_dedup_dataset_plain_function():
     out = dedup_dataset(ds, ExactDeduplicator())
     assert out["exact_dedup_keep"] == [True, False, True] and out["exact_dedup_cluster"] == [0, 0, 2]
     assert out["exact_dedup_reason"][1] == "exact_dedup:duplicate"
+    texts = _corpus()
+    near = dedup_dataset(
+        datasets.Dataset.from_dict({"text": texts}), MinHashDeduplicator(verify_threshold=0.7)
+    )
+    assert (
+        near["minhash_dedup_keep"]
+        == cluster_minhash(
+            MinHashSignatures()({"text": texts})["minhash_bands"], texts=texts, verify_threshold=0.7
+        )[1].tolist()
+    )
+    assert not all(near["minhash_dedup_keep"])
     with pytest.raises(ValueError, match="verify_threshold"):
         MinHashDeduplicator(verify_threshold=1.5)
     assert abs(MinHashParams().threshold() - 0.719) < 0.01

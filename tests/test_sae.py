@@ -303,6 +303,19 @@ def test_buffer_shuffles_and_disk_cache_roundtrips(tiny_llama, tokenizer, tmp_pa
     batches = list(buf)
     assert batches and all(b.shape == (64, 64) for b in batches)
     acts = torch.cat(batches)
+    ahead = ActivationBuffer(
+        iter_activations(tiny_llama, tokenizer, TEXTS, layer=1, batch_size=4, context_size=32),
+        batch_size=64,
+        buffer_tokens=256,
+        seed=0,
+        prefetch=2,
+    )
+    assert torch.equal(torch.cat(list(ahead)), acts)  # background LM forwards: same tokens, same order
+    failing = ActivationBuffer(
+        iter_activations(tiny_llama, tokenizer, ["", " "], layer=1), batch_size=8, prefetch=1
+    )
+    with pytest.raises(ValueError, match="empty"):
+        next(failing)
     cache_activations(acts, tmp_path / "acts")
     assert torch.equal(load_cached_activations(tmp_path / "acts"), acts)
 

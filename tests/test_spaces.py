@@ -170,10 +170,10 @@ def test_sae_space_explore_matches_the_sae(sae_url, tiny_llama, tokenizer, tiny_
     assert f"{top['activation']:.2f}" in contexts
     # logit effect: the decoder direction through the unembedding, largest first
     effect = tiny_llama.get_output_embeddings().weight @ tiny_sae.W_dec[latent]
-    best = tokenizer.convert_ids_to_tokens(effect.topk(10).indices.tolist())
+    best = [tokenizer.decode([i]) for i in effect.topk(10).indices.tolist()]
     assert [r[0] for r in up["data"]] == best
     assert [r[1] for r in up["data"]] == sorted([r[1] for r in up["data"]], reverse=True)
-    assert down["data"][0][0] == tokenizer.convert_ids_to_tokens([int(effect.argmin())])[0]
+    assert down["data"][0][0] == tokenizer.decode([int(effect.argmin())])
     assert torch.isfinite(effect).all()
 
 

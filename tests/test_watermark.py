@@ -311,7 +311,7 @@ def test_interop_matches_transformers_detector(tiny_llama, scheme, width):
     torch.manual_seed(0)
     prompt = torch.randint(100, 40_000, (2, 5))
     out = tiny_llama.generate(
-        prompt, watermarking_config=wcfg, max_new_tokens=10, do_sample=True, pad_token_id=0
+        prompt, watermarking_config=wcfg, max_new_tokens=7, do_sample=True, pad_token_id=0
     )
     random_ids = torch.randint(100, 40_000, (2, 20))
     random_ids[:, 10:14] = random_ids[:, :4]  # a repeated n-gram
@@ -325,7 +325,7 @@ def test_interop_matches_transformers_detector(tiny_llama, scheme, width):
         assert ours["num_scored"].tolist() == theirs.num_tokens_scored.tolist()
         assert ours["num_green"].tolist() == theirs.num_green_tokens.tolist()
         torch.testing.assert_close(ours["z"], torch.as_tensor(theirs.z_score, dtype=torch.double))
-    assert (WatermarkDetector(cfg).score_ids(out[:, 5:])["num_green"] >= 8).all()
+    assert (WatermarkDetector(cfg).score_ids(out[:, 5:])["num_green"] >= 5).all()  # bias 4 on a flat model
 
 
 def test_interop_processor_is_transformers_own(tiny_llama):

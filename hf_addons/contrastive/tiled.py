@@ -1,8 +1,8 @@
 """Tiled, exact reductions over the similarity matrix ``scale * rows @ cols.T + bias`` (pure PyTorch).
 
-The N x N logits are never stored: row strips of the matrix are computed, reduced and dropped in the forward,
-and recomputed in the backward (the FlashAttention / Inf-CL trick). Both softmax directions are reduced in the
-same pass over a strip, so each strip costs one matmul forward and three backward (recompute, two grads).
+The N x N logits are never stored: tiles of the matrix are computed, reduced and dropped in the forward, and
+recomputed in the backward (the FlashAttention / Inf-CL trick). Both softmax directions are reduced in the same
+pass over a tile, so each tile costs one matmul forward and three backward (recompute, two gradients).
 
 Layout shared by both functions: ``rows = [paired rows; extra negative rows]`` and
 ``cols = [paired cols; extra negative cols]``. Paired rows meet every column, negative rows only the paired
@@ -64,8 +64,8 @@ def _ranges(n_paired: int, n_total: int, step: int) -> list[tuple[int, int]]:
 
 
 def _prep(rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Matmul operands; low precision is upcast once where an fp32-output matmul is not available (CPU)."""
-    if rows.dtype in _LOW_PRECISION and not _MM_OUT_DTYPE_OK.get(rows.device.type, rows.is_cuda):
+    """Matmul operands: off CUDA, low precision is upcast once (CPU bf16 matmuls are slow and have no fp32 out)."""
+    if rows.dtype in _LOW_PRECISION and not rows.is_cuda:
         return rows.float(), cols.float()
     return rows, cols
 
@@ -137,6 +137,9 @@ class BidirectionalLSE(torch.autograd.Function):
         rows, cols, scale, bias, row_ids, col_ids, lse_row, lse_col = ctx.saved_tensors
         n_rows, n_cols, row_offset, tile = ctx.meta
         mask = _make_mask(row_ids, col_ids, row_offset, n_rows, n_cols)
+        # a column whose entries here are all masked (possible for a partial, per-rank lse) has lse -inf: make it
+        # +inf so its (masked, -inf) entries give exp(-inf) = 0 instead of exp(-inf + inf) = nan
+        lse_col = lse_col.masked_fill(lse_col == float("-inf"), float("inf"))
 
         def grad_tile(logits, r0, r1, c0, c1, paired):
             use_col = g_col is not None and c0 < n_cols
@@ -166,7 +169,8 @@ def _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_ti
             grad = grad_tile(logits, r0, r1, c0, c1, paired)
             if grad is None:
                 continue
-            d_bias += grad.sum()
+            if bias is not None:
+                d_bias += grad.sum()
             g = grad.to(rows_c.dtype)
             d_rows[r0:r1] += _mm_fp32(g, cols_c[c0:c1])
             d_cols[c0:c1] += _mm_fp32(g.t(), rows_c[r0:r1])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -370,13 +370,14 @@ def cluster_minhash(
     bands: np.ndarray | Sequence[Sequence[int]],
     eligible: np.ndarray | None = None,
     *,
-    texts: Sequence[str] | None = None,
+    texts: Sequence[str] | Callable[[np.ndarray], Mapping[int, str]] | None = None,
     verify_threshold: float | None = None,
     ngram: int = 5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global near-dedup over band keys: ``(cluster_id, keep)`` per row; the smallest row of a cluster stays.
 
-    With ``verify_threshold`` (needs ``texts``) candidate pairs are checked with true Jaccard first.
+    With ``verify_threshold`` (needs ``texts``: a sequence, or a function from row ids to ``{id: text}``
+    so only the candidates' texts are read) candidate pairs are checked with true Jaccard first.
     Rows not ``eligible`` (rejected by an earlier step) are their own cluster and are not judged here.
     """
     bands = np.asarray(bands)
@@ -389,6 +390,8 @@ def cluster_minhash(
     if verify_threshold is not None:
         if texts is None:
             raise ValueError("cluster_minhash: verify_threshold needs the texts")
+        if callable(texts) and len(edges):
+            texts = texts(np.unique(edges))
         edges = verify_edges(edges, texts, verify_threshold, ngram)
     cluster = connected_components(n, edges)
     return cluster, cluster == np.arange(n)
@@ -405,7 +408,7 @@ class ExactDeduplicator:
     def signature_step(self) -> Step:
         return ExactHash(self.text_column)
 
-    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None):
+    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None, fetch_texts=None):
         return cluster_exact(columns["exact_hash"], eligible)
 
     @property
@@ -441,14 +444,21 @@ class MinHashDeduplicator:
 
     @property
     def columns(self) -> list[str]:
-        cols = ["minhash_bands"]
-        return cols + [self.text_column] if self.verify_threshold is not None else cols
+        return ["minhash_bands"]
 
-    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None):
+    def cluster(self, columns: dict[str, Any], eligible: np.ndarray | None = None, fetch_texts=None):
+        """``fetch_texts(column, ids) -> {id: text}`` reads only the candidates' texts (precision mode)."""
+        texts = columns.get(self.text_column)
+        if texts is None and fetch_texts is not None:
+            column = self.text_column
+
+            def texts(ids: np.ndarray) -> Mapping[int, str]:
+                return fetch_texts(column, ids)
+
         return cluster_minhash(
             columns["minhash_bands"],
             eligible,
-            texts=columns.get(self.text_column),
+            texts=texts,
             verify_threshold=self.verify_threshold,
             ngram=self.params.ngram,
         )
@@ -464,7 +474,11 @@ def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_p
     """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset."""
     ds = dataset.map(stage.signature_step(), batched=True, num_proc=num_proc)
     cols = {c: ds[c] for c in stage.columns}
-    cluster, keep = stage.cluster(cols)
+
+    def fetch(column: str, ids: np.ndarray) -> dict[int, str]:
+        return dict(zip(ids.tolist(), ds.select(ids.tolist())[column]))
+
+    cluster, keep = stage.cluster(cols, fetch_texts=fetch)
     reason = np.where(keep, "", f"{stage.name}:duplicate").tolist()
     ds = ds.add_column(f"{stage.name}_cluster", cluster.tolist())
     ds = ds.add_column(f"{stage.name}_keep", keep.tolist())

@@ -25,8 +25,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.data.base import Batch, FilterStep, Step, require_columns
-from hf_addons.data.perplexity import check_texts, load_lm, resolve_device_dtype
+from hf_addons.data.base import Batch, FilterStep, require_columns
+from hf_addons.data.perplexity import LazyState, LMStep, check_texts, load_lm, resolve_device_dtype
 
 MAX_SCORE = 5
 RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to
@@ -49,7 +49,7 @@ Answer only with "Educational score: <points>" where <points> is 0 to 5."""
 ANSWER_PREFIX = "Educational score: "
 
 
-class EduJudge(Step):
+class EduJudge(LMStep):
     """LLM judge: adds ``edu_judge_score`` (int 0-5, -1 for empty text), ``edu_judge_expected`` (probability-
     weighted mean score) and ``edu_judge_error`` (``""`` or ``"empty"``).
 
@@ -82,14 +82,6 @@ class EduJudge(Step):
         self.dtype = dtype
         self.rubric = rubric
         self._lm: tuple[Any, Any] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**vars(self), "_lm": None}
-
-    def _load(self) -> tuple[Any, Any]:
-        if self._lm is None:
-            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
-        return self._lm
 
     def prompts(self, texts: Sequence[str]) -> list[str]:
         """The full judge prompt for each text (chat template when the tokenizer has one)."""
@@ -179,7 +171,7 @@ def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
 
 
-class Embedder:
+class Embedder(LazyState):
     """Mean-pooled hidden states of an encoder (``kind="minilm"``, L2-normalised as sentence-transformers
     does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches."""
 
@@ -202,9 +194,6 @@ class Embedder:
         self.batch_size = batch_size
         self.device = device
         self._loaded: tuple[Any, Any] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**vars(self), "_loaded": None}
 
     @property
     def spec(self) -> str:
@@ -465,7 +454,7 @@ def train_edu_classifier(
     return clf, report
 
 
-class EduScorer(FilterStep):
+class EduScorer(LazyState, FilterStep):
     """Scores texts with a trained :class:`EduClassifier`: ``edu_score`` (float 0-5), ``edu_int_score``,
     ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``)."""
 
@@ -488,9 +477,6 @@ class EduScorer(FilterStep):
         self.batch_size = batch_size
         self.device = device
         self._loaded: tuple[EduClassifier, Embedder] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**vars(self), "_loaded": None}
 
     def _load(self) -> tuple[EduClassifier, Embedder]:
         if self._loaded is None:

@@ -34,8 +34,7 @@ _BOILERPLATE_LINE = re.compile(
     r"(like this story\?.*share.*)|thanks for signing up!?|sign up( for| to)? .*newsletter.*|"
     r"subscribe( now| today)?( to .*)?|read more:?.*|related( post| posts| articles?| stories)?:.*|"
     r"also on \S+.*|click here.*|(updated|published|posted) (at|on) [\w:,. ]+|"
-    r"(image|photo|picture)( credit)?:.*|follow us on .*|view all|top rated comments|"
-    r"sorry!?|there was an error processing your subscription\.?|you may also like.*|more from .*|"
+    r"(image|photo|picture)( credit)?:.*|follow us on .*|view all|you may also like.*|more from .*|"
     r"recommended for you|comments?|\d+ comments?|tell us what you think.*|leave a (comment|reply))\W*$",
     re.IGNORECASE,
 )

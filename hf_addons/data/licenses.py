@@ -376,4 +376,6 @@ def evaluate_agreement(pairs: Sequence[tuple[str | None, str | None]]) -> float:
     return sum(base(a) == base(b) for a, b in pairs) / max(len(pairs), 1)
 
 
-classify_license = classify  # the name exported from ``hf_addons.data`` (``classify`` alone is ambiguous there)
+classify_license = (
+    classify  # the name exported from ``hf_addons.data`` (``classify`` alone is ambiguous there)
+)

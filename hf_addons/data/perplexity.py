@@ -65,7 +65,29 @@ def load_lm(model: Any, tokenizer: Any, device: str | None, dtype: Any) -> tuple
     return model.to(device=device, dtype=dtype).eval(), tokenizer
 
 
-class PerplexityScorer(Step):
+class LazyState:
+    """Loaded models live in ``_``-prefixed attributes and are dropped when pickled: workers reload them."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: None if k.startswith("_") else v for k, v in vars(self).items()}
+
+
+class LMStep(LazyState, Step):
+    """A step that runs a causal LM given as ``model``/``tokenizer``/``device``/``dtype``, loaded on first use."""
+
+    model: Any
+    tokenizer: Any
+    device: str | None
+    dtype: Any
+    _lm: tuple[Any, Any] | None = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._lm is None:
+            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
+        return self._lm
+
+
+class PerplexityScorer(LMStep):
     """Adds ``perplexity``, ``perplexity_logprob`` (mean token log-prob), ``perplexity_tokens`` (tokens scored)
     and ``perplexity_error`` (``""``, ``"empty"``) to a batch of documents.
 
@@ -109,16 +131,6 @@ class PerplexityScorer(Step):
         self.dtype = dtype
         self.add_bos = add_bos
         self._lm: tuple[Any, Any] | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(vars(self))
-        state["_lm"] = None  # workers load their own copy
-        return state
-
-    def _load(self) -> tuple[Any, Any]:
-        if self._lm is None:
-            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
-        return self._lm
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], "PerplexityScorer")

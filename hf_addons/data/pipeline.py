@@ -152,14 +152,19 @@ class Pipeline:
             return pa.Table.from_pydict(chain({c: [] for c in table.column_names}))
         return pa.concat_tables(parts, promote_options="default")
 
-    def _global_decisions(self, columns: dict[str, Any], n: int) -> dict[str, list]:
-        """Cluster/keep/reason for every global stage; rows rejected by earlier steps are not judged."""
+    def _global_decisions(self, columns: dict[str, Any], n: int, fetch_texts=None) -> dict[str, list]:
+        """Cluster/keep/reason for every global stage; rows rejected by earlier steps are not judged.
+
+        ``fetch_texts(column, ids) -> {id: text}`` serves the precision-mode check without loading all texts.
+        """
         eligible = np.ones(n, bool)
         out: dict[str, list] = {}
         for s in self.steps:
             name = step_name(s)
             if _is_global(s):
-                cluster, keep = s.cluster({c: columns[c] for c in s.columns}, eligible)
+                cluster, keep = s.cluster(
+                    {c: columns[c] for c in s.columns}, eligible, fetch_texts=fetch_texts
+                )
                 keep = np.asarray(keep, bool) | ~eligible
                 out[f"{name}_cluster"] = np.asarray(cluster).tolist()
                 out[f"{name}_keep"] = keep.tolist()
@@ -182,7 +187,11 @@ class Pipeline:
             raise TypeError("apply needs a Dataset; use run(dataset, output_dir) for an IterableDataset")
         table = _as_table(dataset)
         mapped = self._map_table(table)
-        decisions = self._global_decisions(_needed_columns(mapped, self), mapped.num_rows)
+
+        def fetch(column: str, ids: np.ndarray) -> dict[int, str]:
+            return dict(zip(ids.tolist(), mapped.column(column).take(pa.array(ids)).to_pylist()))
+
+        decisions = self._global_decisions(_needed_columns(mapped, self), mapped.num_rows, fetch)
         for k, v in decisions.items():
             mapped = mapped.append_column(k, pa.array(v))
         return datasets.Dataset(mapped)
@@ -245,7 +254,19 @@ class Pipeline:
                 if tables:
                     joined = pa.concat_tables(tables, promote_options="default")
                     cols = {c: joined.column(c).to_pylist() for c in joined.column_names}
-                decisions = self._global_decisions(cols, n)
+                starts = np.concatenate([[0], np.cumsum(counts)])
+
+                def fetch(column: str, ids: np.ndarray) -> dict[int, str]:
+                    """Texts of ``ids`` read shard by shard (only the shards that hold some)."""
+                    found: dict[int, str] = {}
+                    shard_of = np.searchsorted(starts, ids, side="right") - 1
+                    for k in np.unique(shard_of):
+                        mine = ids[shard_of == k]
+                        col = pq.read_table(shard_paths[k], columns=[column]).column(column)
+                        found.update(zip(mine.tolist(), col.take(pa.array(mine - starts[k])).to_pylist()))
+                    return found
+
+                decisions = self._global_decisions(cols, n, fetch)
                 _atomic_write_table(pa.Table.from_pydict(decisions), global_path)
             global_table = pq.read_table(global_path)
         else:

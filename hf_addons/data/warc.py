@@ -16,7 +16,7 @@ from typing import Any
 
 WARC_COLUMNS = (
     "url",
-    "date",
+    "warc_date",
     "record_id",
     "status",
     "content_type",
@@ -83,7 +83,7 @@ def _record_row(record: Any, max_payload_bytes: int, text_only: bool) -> dict[st
     url = record.headers.get("WARC-Target-URI")
     meta: dict[str, Any] = {
         "url": url,
-        "date": record.headers.get("WARC-Date"),
+        "warc_date": record.headers.get("WARC-Date"),
         "record_id": record.record_id,
     }
     try:

@@ -249,10 +249,58 @@ def collect_activations(
     return out if max_tokens is None else out[:max_tokens]
 
 
+class _Prefetcher:
+    """Runs the activation stream (the LM forwards) in a background thread, ``depth`` chunks ahead.
+
+    On CUDA the thread uses its own stream, so the LM forward overlaps the SAE step on the default stream.
+    Errors raised by the stream (NaN activations, an empty dataset) re-raise in the consumer.
+    """
+
+    _END = object()
+
+    def __init__(self, stream: Iterator[torch.Tensor], depth: int) -> None:
+        import queue
+        import threading
+
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.cuda_stream = torch.cuda.Stream() if torch.cuda.is_available() else None
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream: Iterator[torch.Tensor]) -> None:
+        try:
+            for acts in stream:
+                event = None
+                if self.cuda_stream is not None and acts.is_cuda:
+                    event = torch.cuda.Event()
+                    event.record(torch.cuda.current_stream(acts.device))
+                self.queue.put((acts, event))
+        except BaseException as exc:  # hand the error to the consumer
+            self.queue.put((exc, None))
+            return
+        self.queue.put((self._END, None))
+
+    def __iter__(self) -> _Prefetcher:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        item, event = self.queue.get()
+        if item is self._END:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        if event is not None:
+            torch.cuda.current_stream(item.device).wait_event(event)
+            item.record_stream(torch.cuda.current_stream(item.device))
+        return item
+
+
 class ActivationBuffer:
     """Shuffled token buffer on the device, refilled from an activation stream when half empty.
 
-    Shuffling across many texts matters: consecutive tokens of one text are strongly correlated.
+    Shuffling across many texts matters: consecutive tokens of one text are strongly correlated. With
+    ``prefetch > 0`` the stream runs that many chunks ahead in a background thread (its own CUDA stream on
+    GPU), so the LM forward overlaps SAE training.
     """
 
     def __init__(
@@ -262,10 +310,13 @@ class ActivationBuffer:
         buffer_tokens: int = 65536,
         device: Any = None,
         seed: int = 0,
+        prefetch: int = 0,
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.stream = iter(stream)
+        if prefetch > 0:
+            self.stream = _Prefetcher(self.stream, prefetch)
         self.batch_size = batch_size
         self.buffer_tokens = max(buffer_tokens, 2 * batch_size)
         self.device = device

@@ -14,6 +14,8 @@ class SAEConfig(PretrainedConfig):
     """Shape, sparsity mechanism and provenance (model, layer, hook point, training stats) of an SAE.
 
     ``d_sae`` defaults to ``expansion_factor * d_in``. The provenance fields feed the generated model card.
+    The reconstruction loss is FVU (scale-free), so the sparsity weights are too: ReLU adds
+    ``l1_coefficient * sum_i a_i ||W_dec_i|| / rms(x - mean)``, JumpReLU adds ``l0_coefficient * 100 * L0 / d_sae``.
     """
 
     model_type = "hf_addons_sae"
@@ -65,3 +67,8 @@ class SAEConfig(PretrainedConfig):
         self.tokens_trained = int(tokens_trained)
         self.metrics = dict(metrics or {})
         super().__init__(**kwargs)
+
+    @property
+    def hook_layer(self) -> int | None:
+        """SAELens/SAEBench name of ``layer``."""
+        return self.layer

@@ -422,11 +422,11 @@ class GCG:
         return max(1, min(n, budget // per))
 
     def _overhead_rows(self, side: _Side) -> float:
-        """A forward pass's fixed cost in token-rows: small on CPU, ~ms of launches on a GPU."""
-        if side.embed.weight.device.type != "cuda":
-            return 16.0
+        """A forward pass's fixed cost (dispatch, kernel launches) in token-rows of the model's compute."""
         params = sum(t.numel() for t in side.model.parameters())
-        return max(64.0, 5e-3 * 1e14 / (2 * params))  # ~5 ms of launches at ~100 TFLOP/s
+        if side.embed.weight.device.type == "cuda":
+            return max(64.0, 2.5e11 / params)  # ~5 ms of launches at ~100 TFLOP/s
+        return max(4.0, 3e8 / params)  # ~5 ms of dispatch at ~100 GFLOP/s
 
     def candidate_losses(
         self, cands: Tensor, prompts: list[Prompt], draft: bool = False

@@ -80,7 +80,7 @@ def demo_sae(
         d_in=d_in,
         expansion_factor=4,
         k=16,
-        model_name=Path(name).name,
+        model_name=Path(name).name if Path(name).name != "model" else Path(name).parent.name,
         layer=spec.layer,
         hook_name=spec.module_name,
         args=SAETrainingArguments(total_tokens=5 * acts.shape[0], batch_size=1024, progress=False, seed=0),
@@ -186,10 +186,10 @@ class Explorer:
             unembed = self.model.get_output_embeddings().weight.float()
             effect = unembed @ direction.to(unembed.device)
         up, down = effect.topk(n), (-effect).topk(n)
-        conv = self.tokenizer.convert_ids_to_tokens
+        words = [self.tokenizer.decode([i]) for i in up.indices.tolist() + down.indices.tolist()]  # 2n labels
         return (
-            [[t, round(v, 3)] for t, v in zip(conv(up.indices.tolist()), up.values.tolist())],
-            [[t, round(-v, 3)] for t, v in zip(conv(down.indices.tolist()), down.values.tolist())],
+            [[w, round(v, 3)] for w, v in zip(words[:n], up.values.tolist())],
+            [[w, round(-v, 3)] for w, v in zip(words[n:], down.values.tolist())],
         )
 
     def steer(self, prompt: str, latent: int, strength: float, max_new_tokens: int = 40) -> str:
