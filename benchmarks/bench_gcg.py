@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -127,31 +128,50 @@ def _load(which: str, device: str, shape: str = "default"):
     return model, tok
 
 
-def _attack(which: str, model, tok, goal: str, target: str, settings: dict, early_stop: bool) -> dict:
+def _stamp(marks: list) -> None:
     import torch
 
-    t0, c0 = time.perf_counter(), _cpu_seconds()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    marks.append((time.perf_counter(), _cpu_seconds()))
+
+
+def _attack(which: str, model, tok, goal: str, target: str, settings: dict, early_stop: bool) -> dict:
+    """One attack; ``marks`` get a (wall, cpu) stamp at each step boundary so one-time setup (prefix cache,
+    token filters, initial buffer) is kept out of the steady-state per-step numbers."""
+    marks: list = []
+    _stamp(marks)
     if which == "ours":
         from hf_addons.redteam import GCG, GCGConfig
 
         gcg = GCG(model, tok, GCGConfig(**settings, early_stop=early_stop))
-        res = gcg.run(goal + "{optim_str}", target)
+        res = gcg.run(goal + "{optim_str}", target, on_step=lambda s: _stamp(marks))
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = res.steps_to_success
     else:
-        from nanogcg.gcg import GCG as NanoGCG
-        from nanogcg.gcg import GCGConfig as NanoConfig
+        import nanogcg.gcg as ng
 
-        gcg = NanoGCG(model, tok, NanoConfig(**settings, early_stop=early_stop, verbosity="WARNING"))
+        plain_tqdm = ng.tqdm
+
+        def stamped(it, *a, **k):  # nanoGCG's step loop is `for _ in tqdm(range(num_steps))`
+            for x in plain_tqdm(it, *a, disable=True, **k):
+                if len(marks) > 1 or x > 0:
+                    _stamp(marks)
+                yield x
+
+        ng.tqdm = stamped
+        gcg = ng.GCG(model, tok, ng.GCGConfig(**settings, early_stop=early_stop, verbosity="WARNING"))
         res = gcg.run(goal, target)  # nanoGCG appends the slot to the last message, as ours does
+        _stamp(marks)
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = len(res.losses) if getattr(gcg, "stop_flag", False) else None
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    out["seconds"] = time.perf_counter() - t0
-    out["cpu_seconds"] = _cpu_seconds() - c0
-    out["seconds_per_step"] = out["seconds"] / max(1, len(out["losses"]))
-    out["cpu_seconds_per_step"] = out["cpu_seconds"] / max(1, len(out["losses"]))
+    walls = [b[0] - a[0] for a, b in zip(marks[1:], marks[2:])]  # steps 2..N (step 1 has one-time costs)
+    cpus = [b[1] - a[1] for a, b in zip(marks[1:], marks[2:])]
+    out["seconds"] = marks[-1][0] - marks[0][0]
+    out["cpu_seconds"] = marks[-1][1] - marks[0][1]
+    out["step_seconds"], out["step_cpu_seconds"] = walls, cpus
+    out["seconds_per_step"] = statistics.median(walls) if walls else out["seconds"]
+    out["cpu_seconds_per_step"] = statistics.median(cpus) if cpus else out["cpu_seconds"]
     return out
 
 
@@ -182,7 +202,7 @@ def worker(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(report), flush=True)
 
 
-def run_worker(which: str, args: argparse.Namespace, pairs: list[tuple[str, str]], early_stop: bool) -> dict:
+def worker_command(which: str, args: argparse.Namespace, pairs: list[tuple[str, str]], early_stop: bool):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     env["PYTHONPATH"] = str(ROOT) if which == "ours" else f"{ensure_nanogcg_env()}{os.pathsep}{ROOT}"
     cmd = [
@@ -194,11 +214,31 @@ def run_worker(which: str, args: argparse.Namespace, pairs: list[tuple[str, str]
         cmd += ["--batch", str(args.batch)]
     if early_stop:
         cmd.append("--early-stop")
+    return cmd, env
+
+
+def run_workers(args: argparse.Namespace, pairs: list[tuple[str, str]], early_stop: bool) -> dict:
+    """Both sides at the same time: on a shared machine they then see the same load (each keeps its own
+    process, so peak RSS stays per side)."""
+    procs = {}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
-    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    for which in ("ours", "nanogcg"):
+        cmd, env = worker_command(which, args, pairs, early_stop)
+        procs[which] = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+    return {which: _collect(which, proc, args.timeout, t0) for which, proc in procs.items()}
+
+
+def _collect(which: str, proc: subprocess.Popen, timeout: int, t0: float) -> dict:
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"{which} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{which} worker failed ({proc.returncode}):\n{stderr[-3000:]}")
     report = json.loads(line[len("RESULT ") :])
     report["wall_seconds"] = time.perf_counter() - t0
     print(f"{which}: {json.dumps({k: v for k, v in report.items() if k != 'runs'})}", flush=True)
@@ -209,7 +249,7 @@ def run_worker(which: str, args: argparse.Namespace, pairs: list[tuple[str, str]
 def speed(args: argparse.Namespace) -> None:
     from _common import write_result
 
-    reports = {w: run_worker(w, args, [(GOAL, TARGET)], early_stop=False) for w in ("ours", "nanogcg")}
+    reports = run_workers(args, [(GOAL, TARGET)], early_stop=False)
     sps = {w: r["runs"][0]["seconds_per_step"] for w, r in reports.items()}
     cps = {w: r["runs"][0]["cpu_seconds_per_step"] for w, r in reports.items()}
     # on CPU the primary number is CPU-seconds/step (robust to other jobs on the machine); wall time is kept
@@ -259,7 +299,7 @@ def quality(args: argparse.Namespace) -> None:
     from hf_addons.redteam import evaluate_suffix, load_behaviors
 
     pairs = load_behaviors(BEHAVIOR_CSV, limit=args.behaviors)
-    reports = {w: run_worker(w, args, pairs, early_stop=True) for w in ("ours", "nanogcg")}
+    reports = run_workers(args, pairs, early_stop=True)
     model, tok = load_model(device="cpu")
     table = {}
     for w, r in reports.items():

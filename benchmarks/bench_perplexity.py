@@ -110,7 +110,12 @@ def speed(args: argparse.Namespace) -> None:
 def raw_text(html: bytes) -> str:
     import lxml.html
 
-    doc = lxml.html.fromstring(html)
+    # decode first: given bytes without a <meta charset>, lxml assumes Latin-1 and turns UTF-8 into mojibake
+    try:
+        text = html.decode("utf-8")
+    except UnicodeDecodeError:
+        text = html.decode("cp1252", errors="replace")
+    doc = lxml.html.fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", text))
     for bad in doc.xpath("//script|//style|//noscript"):
         bad.drop_tree()
     return re.sub(r"\s+", " ", doc.text_content()).strip()

@@ -245,7 +245,8 @@ def real_model_activations(layer: int, n_chunks: int, context: int, device: str)
 
 
 def e2e_cuda(layer: int, d_sae: int, k: int, tokens: int) -> dict[str, float]:
-    """End-to-end tokens/s on CUDA: a random SmolLM2-shaped model's activations streamed into training."""
+    """End-to-end tokens/s on CUDA: a random SmolLM2-shaped model's activations streamed into training, the
+    LM forwards stopping after ``layer`` and running ahead on a side stream (``prefetch``)."""
     from hf_addons.interp import SAETrainer, SAETrainingArguments
     from hf_addons.interp.activations import ActivationBuffer, iter_activations
     from hf_addons.models import load_tokenizer
@@ -257,7 +258,7 @@ def e2e_cuda(layer: int, d_sae: int, k: int, tokens: int) -> dict[str, float]:
     vocab = torch.randint(100, 40000, (100_000, 256), generator=g)
     texts = (tok.decode(row) for row in vocab)
     stream = iter_activations(model, tok, texts, layer=layer, context_size=256, batch_size=32)
-    buffer = ActivationBuffer(stream, batch_size=4096, buffer_tokens=2**18, device="cuda")
+    buffer = ActivationBuffer(stream, batch_size=4096, buffer_tokens=2**18, device="cuda", prefetch=2)
     sae = SparseAutoencoder(SAEConfig(d_in=576, d_sae=d_sae, k=k)).cuda()
     args = SAETrainingArguments(total_tokens=tokens, batch_size=4096, progress=False, logging_steps=10**9)
     t0 = time.perf_counter()

@@ -66,7 +66,12 @@ def main() -> None:
     size, seq_len, vocab = 16, 8, 128
     layer = {"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": layers}
     config = CLIPConfig(
-        text_config={**layer, "num_attention_heads": 2, "vocab_size": vocab, "max_position_embeddings": seq_len},
+        text_config={
+            **layer,
+            "num_attention_heads": 2,
+            "vocab_size": vocab,
+            "max_position_embeddings": seq_len,
+        },
         vision_config={**layer, "num_attention_heads": 2, "image_size": size, "patch_size": 8},
         projection_dim=32,
     )

@@ -456,6 +456,10 @@ def space_tokenizer(tokenizer: Any = None) -> Any:
     return load_tokenizer(name)
 
 
+# Event options for every handler that runs the shared model: one at a time across all tabs, so one tab's
+# forward hooks (SAE capture/steering) never fire inside another tab's generation.
+MODEL_QUEUE: dict[str, Any] = {"concurrency_id": "hf-addons-model", "concurrency_limit": 1}
+
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, IndexError)
 
 

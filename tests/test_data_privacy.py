@@ -277,7 +277,11 @@ def test_modes_placeholder_hash_and_bad_input():
     text = "Write to ana.lopez@acme.io, then to bo@acme.io, then again ana.lopez@acme.io."
     ph = PIIAnonymizer(entities=PATTERN_ONLY)({"text": [text, None, 7]})
     assert ph["text"][0] == "Write to <EMAIL_ADDRESS>, then to <EMAIL_ADDRESS>, then again <EMAIL_ADDRESS>."
-    assert ph["pii_error"] == ["", "not_text:NoneType", "not_text:int"] and ph["text"][2] == 7
+    assert ph["pii_error"] == ["", "", "not_text:int"] and ph["text"][1:] == [None, 7]
+    binary = PIIAnonymizer(entities=PATTERN_ONLY)(
+        {"text": [b"\x00\x01x@acme.io", "caf\xe9 x@acme.io".encode("latin-1")]}
+    )
+    assert binary["pii_error"] == ["binary", ""] and binary["text"][1] == "caf\xe9 <EMAIL_ADDRESS>"
     assert outside_spans_unchanged(text, ph["text"][0], ph["pii_spans"][0])
     hs = PIIAnonymizer(entities=PATTERN_ONLY, mode="hash")({"text": [text, "cc ana.lopez@acme.io"]})
     first = hs["pii_spans"][0][0]["replacement"]
@@ -334,7 +338,10 @@ def test_steps_pickle_without_loaded_state():
     secrets({"content": [CODE]})
     pii = PIIAnonymizer(entities=PATTERN_ONLY)
     pii({"text": ["x@acme.io"]})
-    for step in (secrets, pii, LicenseClassifier()):
+    lic = LicenseClassifier(text_column="content")
+    tagged = lic({"content": [b"\x00\x00", "# SPDX-License-Identifier: MIT\n", None]})
+    assert tagged["license_spdx"] == [None, "MIT", None] and tagged["license_error"] == ["binary", "", ""]
+    for step in (secrets, pii, lic):
         clone = pickle.loads(pickle.dumps(step))
         assert repr(clone) == repr(step)
     assert pickle.loads(pickle.dumps(secrets))._scanner is None

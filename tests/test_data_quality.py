@@ -230,6 +230,10 @@ def test_classifier_on_lm_hidden_states(tiny_llama, tokenizer):
     assert report["train"]["exact"] >= 0.8  # random tiny LM: it can at least fit its training labels
     with pytest.raises(ValueError, match="at least 4"):
         train_edu_classifier(["a", "b"], [1, 2], emb)
+    # the judge's expected scores are floats; NaN (empty text) is dropped, not trained on
+    soft = [3.6] * len(EDU) + [0.4] * len(ADS) + [float("nan")]
+    _, report = train_edu_classifier(EDU + ADS + [""], soft, emb, steps=400, lr=3e-2)
+    assert report["n_dropped_invalid"] == 1 and report["label_counts"][4] + report["label_counts"][0] == 48
 
 
 # -- mixtures -------------------------------------------------------------------------------------------------
@@ -471,7 +475,8 @@ def test_real_model_prefers_clean_article_text(default_model, shared):
     keys = sorted(truth)[:6]
     raw = []
     for k in keys:
-        doc = lxml.html.fromstring(gzip.decompress((root / "html" / f"{k}.html.gz").read_bytes()))
+        html = gzip.decompress((root / "html" / f"{k}.html.gz").read_bytes()).decode("utf-8", "replace")
+        doc = lxml.html.fromstring(re.sub(r"^\s*<\?xml[^>]*>", "", html))  # bytes would be read as Latin-1
         for bad in doc.xpath("//script|//style|//noscript"):
             bad.drop_tree()
         raw.append(re.sub(r"\s+", " ", doc.text_content()))
@@ -479,3 +484,15 @@ def test_real_model_prefers_clean_article_text(default_model, shared):
     model, tok = default_model
     ppl = PerplexityScorer(model, tok, max_tokens=64).score(clean + raw)["perplexity"]
     assert np.mean(ppl[:6] < ppl[6:]) >= 5 / 6
+
+
+def test_endless_stream_needs_a_length(sources):
+    from hf_addons.data.mixture import build_mixture
+
+    streams = {k: sources[k].select(range(500)).to_iterable_dataset() for k in ("code", "math")}
+    with pytest.warns(UserWarning, match="endless"):
+        mix = build_mixture(streams, {"code": 0.5, "math": 0.5}, tokenizer="whitespace", max_epochs=None)
+    with pytest.raises(ValueError, match="endless"):
+        mix.report()
+    rep = mix.report(num_docs=3000)  # more than both sources hold: they repeat
+    assert rep["docs"] == 3000 and rep["max_abs_error_pp"] < 4.0

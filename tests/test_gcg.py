@@ -115,6 +115,8 @@ def test_candidate_loss_matches_plain_forward(tiny_lm, tokenizer):
     gcg.token_gradient(ids, [prompt])  # fills the prefix+suffix KV that candidates reuse
     fast, _ = gcg.candidate_losses(cands, [prompt])
     torch.testing.assert_close(fast, ref, atol=1e-4, rtol=1e-4)
+    gcg._overhead_rows = lambda side: 0.0  # every chunk starts at its first changed token
+    torch.testing.assert_close(gcg.candidate_losses(cands, [prompt])[0], ref, atol=1e-4, rtol=1e-4)
     prompt.main.state_kv = None  # prefix cache only
     torch.testing.assert_close(gcg.candidate_losses(cands, [prompt])[0], ref, atol=1e-4, rtol=1e-4)
     plain = GCG(tiny_lm, tokenizer, small(use_prefix_cache=False, batch_size=4))
@@ -318,6 +320,7 @@ def test_real_model_fast_path_is_exact_and_attack_runs(default_model):
     ids = torch.tensor([tokenizer("x x x x x x", add_special_tokens=False)["input_ids"]])
     cands = random_candidates(ids, 8)
     gcg.token_gradient(ids, [prompt])
+    gcg._overhead_rows = lambda side: 0.0  # exercise the suffix-KV reuse too
     fast, _ = gcg.candidate_losses(cands, [prompt])
     torch.testing.assert_close(
         fast, reference_losses(model, tokenizer, gcg, cands, prompt), atol=1e-3, rtol=1e-3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -177,6 +178,7 @@ def test_dead_latents_tracked_by_tokens_since_fired():
 
 
 def test_tensorboard_logging(tmp_path):
+    pytest.importorskip("tensorboard")
     args = SAETrainingArguments(
         total_tokens=256 * 4,
         batch_size=256,
@@ -311,6 +313,12 @@ def test_buffer_shuffles_and_disk_cache_roundtrips(tiny_llama, tokenizer, tmp_pa
         prefetch=2,
     )
     assert torch.equal(torch.cat(list(ahead)), acts)  # background LM forwards: same tokens, same order
+    endless = ActivationBuffer(
+        iter_activations(tiny_llama, tokenizer, itertools.cycle(TEXTS), layer=1), batch_size=8, prefetch=1
+    )
+    assert next(endless).shape == (8, 64)
+    endless.close()
+    assert not endless.stream.thread.is_alive()
     failing = ActivationBuffer(
         iter_activations(tiny_llama, tokenizer, ["", " "], layer=1), batch_size=8, prefetch=1
     )
@@ -550,6 +558,34 @@ def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
     assert main(["sae", "features", *common, "--sae", str(out), "--latents", "0,1", "--top", "3"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["latent"] for r in rows] == [0, 1] and len(rows[0]["positive_logits"]) == 3
+    streamed = tmp_path / "streamed"
+    assert (
+        main(
+            [
+                "sae",
+                "train",
+                *common,
+                "--layer",
+                "0",
+                "--d-sae",
+                "128",
+                "-k",
+                "4",
+                "--tokens",
+                "1024",
+                "--batch-size",
+                "128",
+                "--stream",
+                "--save-steps",
+                "4",
+                "--out",
+                str(streamed),
+            ]
+        )
+        == 0
+    )
+    assert (streamed / "checkpoint-8" / "trainer_state.pt").exists()
+    assert SparseAutoencoder.from_pretrained(streamed).config.tokens_trained == 1024
     assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 1
     assert "valid names" in capsys.readouterr().err
 

@@ -206,6 +206,7 @@ def test_sae_demo_sae_is_trained_once_and_cached(tiny_llama, tokenizer, tmp_path
 @pytest.mark.browser
 def test_sae_space_in_browser(sae_url, page, artifacts_dir):
     _open(page, sae_url)
+    page.wait_for_function("document.querySelector('#sae-info')?.innerText.includes('most active latents')")
     page.click("#sae-explore")
     page.wait_for_function("document.querySelector('#sae-contexts')?.innerText.includes('fires on')")
     assert page.locator("#sae-contexts table tr").count() >= 2
@@ -517,3 +518,38 @@ def test_metric_space_in_browser(metric_url, metric_texts, page, artifacts_dir):
     text = page.inner_text("#metric-result")
     assert re.search(r'"?tpr"?\s*:\s*1', text), text
     _shot(page, artifacts_dir, "watermark-metric")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_combined_app_on_the_default_model_in_browser(default_model, page, artifacts_dir):
+    """What `make demo` opens: every tab's main action on SmolLM2-135M-Instruct, in Chromium."""
+    model, tok = default_model
+    demo = harness.load_space("combined").build_demo(model=model, tokenizer=tok, gcg={"max_steps": 3})
+    with harness.serve(demo) as url:
+        _open(page, url)
+        page.click("#wm-generate")
+        page.wait_for_function(
+            "document.querySelector('#wm-verdict')?.innerText.includes('Watermarked')", timeout=600_000
+        )
+        _shot(page, artifacts_dir, "combined-watermark")
+        page.get_by_role("tab", name="Data cleaning").click()
+        page.click("#dc-run")
+        page.wait_for_function(
+            "document.querySelector('#dc-summary')?.innerText.includes('kept')", timeout=300_000
+        )
+        assert "<EMAIL_ADDRESS>" in page.inner_text("#dc-markdown")
+        _shot(page, artifacts_dir, "combined-data-cleaning")
+        page.get_by_role("tab", name="GCG red-teaming").click()
+        page.click("#gcg-run")
+        page.wait_for_function(
+            "document.querySelector('#gcg-status')?.innerText.includes('Done')", timeout=600_000
+        )
+        _shot(page, artifacts_dir, "combined-gcg")
+        page.get_by_role("tab", name="SAE explorer").click()
+        page.wait_for_function(
+            "document.querySelector('#sae-info')?.innerText.includes('most active latents')", timeout=600_000
+        )
+        page.click("#sae-explore")
+        page.wait_for_function("document.querySelector('#sae-contexts')?.innerText.includes('fires on')")
+        _shot(page, artifacts_dir, "combined-sae")

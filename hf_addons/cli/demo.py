@@ -45,6 +45,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise RuntimeError(f"could not load model {args.model!r}: {exc}") from exc
     print(f"loaded {model.config.name_or_path} in {time.perf_counter() - t0:.1f}s", flush=True)
     tabs = [t.strip() for t in args.tabs.split(",") if t.strip()] if args.tabs else None
+    print("building the app...", flush=True)
     demo = load_space_app("combined").build_demo(model=model, tokenizer=tok, tabs=tabs)
     port = _free_port(args.host, args.port)
     demo.queue().launch(server_name=args.host, server_port=port, share=args.share, prevent_thread_lock=True)

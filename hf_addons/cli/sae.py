@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     p.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in --out")
     p.add_argument("--cache-activations", default=None, help="also save the activations as an Arrow dataset")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream activations through a shuffled buffer (LM forwards run ahead in a thread) instead of "
+        "collecting them all in memory first; for corpora larger than memory",
+    )
     p.add_argument("--out", required=True, help="output directory (save_pretrained format + model card)")
     p.set_defaults(func=_train)
 
@@ -72,19 +78,26 @@ def _train(args: argparse.Namespace) -> int:
 
     model, tokenizer, texts = _load(args)
     spec = resolve_hook(model, args.layer, args.hook_point, args.hook_name)
-    acts = collect_activations(
-        model,
-        tokenizer,
-        texts,
-        layer=args.layer,
-        hook_point=args.hook_point,
-        hook_name=args.hook_name,
-        context_size=args.context_size,
-    )
-    if args.cache_activations:
-        cache_activations(acts, args.cache_activations)
+    hook = dict(layer=args.layer, hook_point=args.hook_point, hook_name=args.hook_name)
+    if args.stream:
+        if args.cache_activations:
+            raise ValueError("--cache-activations needs the collected activations; drop --stream")
+        import itertools
+
+        from hf_addons.interp.activations import ActivationBuffer, iter_activations
+
+        epochs = itertools.chain.from_iterable(itertools.repeat(texts))  # as many passes as --tokens needs
+        device = next(model.parameters()).device
+        stream = iter_activations(model, tokenizer, epochs, context_size=args.context_size, **hook)
+        acts = ActivationBuffer(stream, batch_size=args.batch_size, device=device, prefetch=2)
+        d_in, n_acts = model.config.get_text_config().hidden_size, None
+    else:
+        acts = collect_activations(model, tokenizer, texts, context_size=args.context_size, **hook)
+        if args.cache_activations:
+            cache_activations(acts, args.cache_activations)
+        d_in, n_acts, device = acts.shape[-1], acts.shape[0], acts.device
     config = SAEConfig(
-        d_in=acts.shape[-1],
+        d_in=d_in,
         d_sae=args.d_sae,
         expansion_factor=args.expansion_factor,
         architecture=args.architecture,
@@ -95,17 +108,21 @@ def _train(args: argparse.Namespace) -> int:
         hook_name=spec.module_name,
     )
     torch.manual_seed(0)
-    sae = SparseAutoencoder(config).to(acts.device)
+    sae = SparseAutoencoder(config).to(device)
     targs = SAETrainingArguments(
         total_tokens=args.tokens,
-        batch_size=min(args.batch_size, acts.shape[0]),
+        batch_size=args.batch_size if n_acts is None else min(args.batch_size, n_acts),
         lr=args.lr,
         auxk=not args.no_auxk,
         output_dir=args.out,
         save_steps=args.save_steps,
     )
-    metrics = SAETrainer(sae, targs, acts).train(resume_from_checkpoint=True if args.resume else None)
-    print(json.dumps({"out": args.out, "activations": acts.shape[0], **metrics}))
+    try:
+        metrics = SAETrainer(sae, targs, acts).train(resume_from_checkpoint=True if args.resume else None)
+    finally:
+        if args.stream:
+            acts.close()
+    print(json.dumps({"out": args.out, "activations": n_acts, **metrics}))
     return 0
 
 

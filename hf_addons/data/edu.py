@@ -364,14 +364,15 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
 def _agreement(pred: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str, Any]:
     """Judge agreement: exact/within-1 on rounded scores, MAE, Spearman, binary P/R/F1 at ``threshold``."""
     r = np.clip(np.rint(pred), 0, MAX_SCORE).astype(int)
-    gold = gold.astype(int)
-    pb, gb = pred >= threshold, gold >= threshold
+    gold_f = np.asarray(gold, dtype=float)  # float labels (the judge's expected score) are rounded
+    gold = np.clip(np.rint(gold_f), 0, MAX_SCORE).astype(int)
+    pb, gb = pred >= threshold, gold_f >= threshold
     tp, fp, fn = int((pb & gb).sum()), int((pb & ~gb).sum()), int((~pb & gb).sum())
     prec = tp / (tp + fp) if tp + fp else 0.0
     rec = tp / (tp + fn) if tp + fn else 0.0
-    ranks = [_average_ranks(v) for v in (pred, gold)]
+    ranks = [_average_ranks(v) for v in (pred, gold_f)]
     spearman = (
-        float(np.corrcoef(*ranks)[0, 1]) if len(gold) > 1 and gold.std() > 0 and pred.std() > 0 else 0.0
+        float(np.corrcoef(*ranks)[0, 1]) if len(gold) > 1 and gold_f.std() > 0 and pred.std() > 0 else 0.0
     )
     confusion = np.zeros((MAX_SCORE + 1, MAX_SCORE + 1), dtype=int)
     np.add.at(confusion, (gold, r), 1)
@@ -380,7 +381,7 @@ def _agreement(pred: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str
         "n": int(len(gold)),
         "exact": float((r == gold).mean()) if len(gold) else 0.0,
         "within_1": float((np.abs(r - gold) <= 1).mean()) if len(gold) else 0.0,
-        "mae": float(np.abs(pred - gold).mean()) if len(gold) else 0.0,
+        "mae": float(np.abs(pred - gold_f).mean()) if len(gold) else 0.0,
         "spearman": spearman,
         "binary_precision": prec,
         "binary_recall": rec,
@@ -406,13 +407,15 @@ def train_edu_classifier(
 ) -> tuple[EduClassifier, dict[str, Any]]:
     """Fit the head on judge labels; returns it and a report with agreement on the held-out split.
 
-    Labels outside 0-5 (the judge's ``-1`` for empty texts) are dropped and counted in the report.
+    Labels may be the judge's integer scores or its expected (probability-weighted) scores, which carry more
+    signal when a small judge puts most of its argmax on one digit. Labels outside 0-5 (the judge's ``-1``
+    for empty texts, NaN) are dropped and counted in the report.
     """
     emb_model = make_embedder(embedder)
-    labels_arr = np.asarray(labels)
+    labels_arr = np.asarray(labels, dtype=float)
     if len(texts) != len(labels_arr):
         raise ValueError(f"{len(texts)} texts but {len(labels_arr)} labels")
-    valid = (labels_arr >= 0) & (labels_arr <= MAX_SCORE)
+    valid = np.isfinite(labels_arr) & (labels_arr >= 0) & (labels_arr <= MAX_SCORE)
     if valid.sum() < 4:
         raise ValueError(f"need at least 4 labelled texts with scores 0-{MAX_SCORE}, got {int(valid.sum())}")
     if not 0 <= eval_fraction < 1:
@@ -446,7 +449,7 @@ def train_edu_classifier(
         "n_dropped_invalid": int((~valid).sum()),
         "n_train": int(len(tr)),
         "n_eval": int(len(ev)),
-        "label_counts": np.bincount(y.astype(int), minlength=MAX_SCORE + 1).tolist(),
+        "label_counts": np.bincount(np.rint(y).astype(int), minlength=MAX_SCORE + 1).tolist(),
         "train": _agreement(clf.predict(x[tr]), y[tr], threshold),
     }
     report["eval"] = _agreement(clf.predict(x[ev]), y[ev], threshold) if len(ev) else None

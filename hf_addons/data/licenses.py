@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, Step, require_columns
+from hf_addons.data.secrets import decode_cell
 
 DATA_FILE = Path(__file__).resolve().parent / "license_data" / "licenses.json"
 CATEGORIES = ("permissive", "weak_copyleft", "strong_copyleft", "public_domain", "unknown")
@@ -300,11 +301,12 @@ class LicenseClassifier(Step):
         require_columns(batch, [self.text_column], self.name)
         out: Batch = {f"{self.name}_{k}": [] for k in ("spdx", "category", "method", "error")}
         for value in batch[self.text_column]:
-            try:
-                r = classify(value if value is not None else "", self.min_coverage, self.max_chars)
-                err = ""
-            except TypeError as exc:
-                r, err = {"spdx": None, "category": "unknown", "method": "none"}, str(exc)
+            text, err = decode_cell(value, 1 << 62)  # classify() itself reads only the first max_chars
+            r = (
+                classify(text, self.min_coverage, self.max_chars)
+                if text is not None
+                else {"spdx": None, "category": "unknown", "method": "none"}
+            )
             for k in ("spdx", "category", "method"):
                 out[f"{self.name}_{k}"].append(r[k])
             out[f"{self.name}_error"].append(err)

@@ -131,6 +131,7 @@ class Mixture:
     num_docs: int | None
     seed: int
     dropped: list[str] = field(default_factory=list)
+    endless: bool = False
 
     def __iter__(self):
         return iter(self.dataset)
@@ -154,6 +155,8 @@ class Mixture:
 
     def report(self, num_docs: int | None = None) -> dict[str, Any]:
         """Realised token and document shares per source over the first ``num_docs`` rows (default: all)."""
+        if num_docs is None and self.endless:
+            raise ValueError("this mixture is endless (no epoch caps, no num_docs): pass report(num_docs=N)")
         src, ntok = self._columns(num_docs)
         names = list(self.targets)
         tokens = {s: int(ntok[src == s].sum()) for s in names}
@@ -339,7 +342,8 @@ def build_mixture(
             f"{int(epochs[s] * n_docs[s])} docs, but {num_docs} mixed docs need ~{needed:.0f} from it; raise "
             f"max_epochs[{s!r}] to >= {needed / n_docs[s]:.2f}, lower its weight, or ask for <= {capacity} docs"
         )
-    if num_docs is None and capacity is None and all(epochs[s] is None for s in kept):
+    endless = streaming and num_docs is None and all(epochs[s] is None for s in kept)
+    if endless:
         warnings.warn("no epoch cap and no num_docs: the mixture is endless", stacklevel=2)
 
     for s in kept:  # an unbounded map-style source repeats as often as num_docs needs
@@ -366,4 +370,5 @@ def build_mixture(
         num_docs=num_docs,
         seed=seed,
         dropped=dropped,
+        endless=endless,
     )

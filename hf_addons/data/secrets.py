@@ -365,8 +365,12 @@ def redact(text: str, found: Sequence[dict[str, Any]], placeholder: str = "<{TYP
     return "".join(out)
 
 
-def _as_text(value: Any, max_chars: int) -> tuple[str | None, str]:
-    """Decode one cell: ``(text, "")`` or ``(None, reason)`` for binary, undecodable or oversized input."""
+def decode_cell(value: Any, max_chars: int) -> tuple[str | None, str]:
+    """Decode one cell: ``(text, "")`` or ``(None, reason)`` for binary, non-text or oversized input.
+
+    Shared by the secrets, PII and license steps: bytes are read as UTF-8, else Latin-1 (mixed encodings keep
+    one character per byte), NUL bytes in the first 8 KiB mean binary, ``None`` is the empty text.
+    """
     if value is None:
         return "", ""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -427,7 +431,7 @@ class SecretFilter(FilterStep):
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], self.name)
-        cells = [_as_text(v, self.max_chars) for v in batch[self.text_column]]
+        cells = [decode_cell(v, self.max_chars) for v in batch[self.text_column]]
         ok_rows = [i for i, (t, _) in enumerate(cells) if t is not None]
         found: list[list[dict[str, Any]]] = [[] for _ in cells]
         for i, f in zip(ok_rows, self.scanner.scan([cells[i][0] for i in ok_rows])):

@@ -263,18 +263,25 @@ class _Prefetcher:
         import threading
 
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
         self.cuda_stream = torch.cuda.Stream() if torch.cuda.is_available() else None
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
         self.thread.start()
 
     def _run(self, stream: Iterator[torch.Tensor]) -> None:
+        from contextlib import nullcontext
+
+        side = torch.cuda.stream(self.cuda_stream) if self.cuda_stream is not None else nullcontext()
         try:
-            for acts in stream:
-                event = None
-                if self.cuda_stream is not None and acts.is_cuda:
-                    event = torch.cuda.Event()
-                    event.record(torch.cuda.current_stream(acts.device))
-                self.queue.put((acts, event))
+            with side:  # the current CUDA stream is per thread: the LM forwards run on the side stream
+                for acts in stream:
+                    event = None
+                    if self.cuda_stream is not None and acts.is_cuda:
+                        event = torch.cuda.Event()
+                        event.record(self.cuda_stream)
+                    self.queue.put((acts, event))
+                    if self.stopped.is_set():
+                        return
         except BaseException as exc:  # hand the error to the consumer
             self.queue.put((exc, None))
             return
@@ -282,6 +289,16 @@ class _Prefetcher:
 
     def __iter__(self) -> _Prefetcher:
         return self
+
+    def close(self) -> None:
+        """Stop the background thread (it may be blocked on a full queue: make room once)."""
+        self.stopped.set()
+        while self.thread.is_alive():
+            try:
+                self.queue.get(timeout=0.1)
+            except Exception:  # queue.Empty: the thread is finishing its current chunk
+                pass
+            self.thread.join(timeout=0.1)
 
     def __next__(self) -> torch.Tensor:
         item, event = self.queue.get()
@@ -324,6 +341,11 @@ class ActivationBuffer:
         self.storage: torch.Tensor | None = None
         self.exhausted = False
         self.tokens_served = 0
+
+    def close(self) -> None:
+        """Stop a prefetching stream's background thread (needed for endless streams)."""
+        if isinstance(self.stream, _Prefetcher):
+            self.stream.close()
 
     def _refill(self) -> None:
         parts = [] if self.storage is None else [self.storage]

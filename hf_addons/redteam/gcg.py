@@ -7,8 +7,8 @@ every candidate's loss in memory-sized chunks, move to the best. What makes it f
 * the fixed prefix (system prompt + user text before the suffix) is run once and kept as a KV cache; each
   chunk gets a ``DynamicCache`` built from it by batch-expansion, so candidates run only suffix+after+target;
 * a candidate that first differs from the current suffix at position ``j`` shares the KV of tokens ``< j``
-  with it; the gradient pass already computed that KV, so candidates are sorted by ``j`` and each chunk starts
-  at its first changed token (exact, about half the suffix is skipped on average);
+  with it; the gradient pass already computed that KV, so candidates are sorted by ``j`` and a chunk may
+  start at its first changed token (exact) where that saves more than a forward pass's fixed cost;
 * only the logits that predict the target are computed (``logits_to_keep``), not ``seq x vocab`` per candidate;
 * one host sync per step (the chosen loss); chunks, filtering and sampling stay on the device.
 """
@@ -422,11 +422,12 @@ class GCG:
         return max(1, min(n, budget // per))
 
     def _overhead_rows(self, side: _Side) -> float:
-        """A forward pass's fixed cost (dispatch, kernel launches) in token-rows of the model's compute."""
-        params = sum(t.numel() for t in side.model.parameters())
+        """A forward pass's fixed cost in token-rows: kernel launches on a GPU, streaming all the weights
+        through memory on a CPU (measured: a 1-2 row pass of SmolLM2 costs ~150 rows' worth on 2 cores)."""
         if side.embed.weight.device.type == "cuda":
+            params = sum(t.numel() for t in side.model.parameters())
             return max(64.0, 2.5e11 / params)  # ~5 ms of launches at ~100 TFLOP/s
-        return max(4.0, 3e8 / params)  # ~5 ms of dispatch at ~100 GFLOP/s
+        return 256.0
 
     def candidate_losses(
         self, cands: Tensor, prompts: list[Prompt], draft: bool = False

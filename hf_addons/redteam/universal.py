@@ -21,7 +21,9 @@ def universal_steps(
     if not behaviors:
         raise ValueError("universal GCG needs at least one (goal, target) behaviour; the list is empty")
     with _eval_mode(gcg.model, gcg.draft_model):
-        prompts = [gcg.prepare(build_messages(goal, "{optim_str}", system), target) for goal, target in behaviors]
+        prompts = [
+            gcg.prepare(build_messages(goal, "{optim_str}", system), target) for goal, target in behaviors
+        ]
         yield from gcg._search(prompts, progressive=progressive)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from hf_addons.hub import space_model, user_errors
+from hf_addons.hub import MODEL_QUEUE, space_model, user_errors
 
 SAE_ENV = "HF_ADDONS_SAE"
 CONTEXT = 8  # tokens shown on each side of a top activation
@@ -71,6 +72,10 @@ def demo_sae(
     target = cache_dir() / "sae-demo" / f"{Path(name).name}-layer{spec.layer}-{key[:12]}"
     if (target / "config.json").exists():
         return SparseAutoencoder.from_pretrained(target).eval()
+    print(
+        f"SAE explorer: training a small demo SAE on layer {spec.layer} (once; cached in {target})",
+        flush=True,
+    )
     acts = collect_activations(
         model, tokenizer, texts, max_tokens=max_tokens, layer=spec.layer, context_size=128
     )
@@ -243,12 +248,30 @@ def build_demo(
     if not texts:
         raise ValueError("the SAE explorer needs a non-empty text corpus")
     sae = load_sae(sae, model, tokenizer, texts)
-    explorer = Explorer(model, tokenizer, sae, texts, max_tokens=max_tokens)
     cfg = sae.config
-    choices = explorer.top_latents()
+    lock = threading.Lock()
+    cache: dict[str, Explorer] = {}
+
+    def get_explorer() -> Explorer:
+        """Corpus statistics on first use (page load or first call), so the app starts at once."""
+        with lock:
+            if "explorer" not in cache:
+                cache["explorer"] = Explorer(model, tokenizer, sae, texts, max_tokens=max_tokens)
+            return cache["explorer"]
+
+    def on_load(progress=gr.Progress()):
+        progress(0, desc="running the model over the corpus")
+        explorer = get_explorer()
+        choices = explorer.top_latents()
+        first = choices[0] if choices else 0
+        info = (
+            f"Top contexts over {explorer.n_tokens} corpus tokens; {len(choices)} most active latents listed."
+        )
+        return gr.update(choices=choices, value=first), first, info
 
     @user_errors
     def explore(latent):
+        explorer = get_explorer()
         latent = explorer.check(latent)
         rows = explorer.top_contexts(latent)
         freq = int(explorer.freq[latent])
@@ -264,6 +287,7 @@ def build_demo(
 
     @user_errors
     def steer(prompt, latent, strength):
+        explorer = get_explorer()
         latent = explorer.check(latent)
         if not prompt or not prompt.strip():
             raise ValueError("type a prompt to steer")
@@ -273,19 +297,12 @@ def build_demo(
         gr.Markdown(
             "## Sparse-autoencoder explorer\n"
             f"SAE: {cfg.architecture}, {cfg.d_in} → {cfg.d_sae} latents on `{cfg.hook_name or cfg.hook_point}` "
-            f"(layer {cfg.layer}) of `{cfg.model_name or 'the model'}`; top contexts over {explorer.n_tokens} "
-            "corpus tokens."
+            f"(layer {cfg.layer}) of `{cfg.model_name or 'the model'}`."
         )
+        info = gr.Markdown("Computing latent statistics over the corpus...", elem_id="sae-info")
         with gr.Row():
-            pick = gr.Dropdown(
-                choices,
-                value=choices[0] if choices else None,
-                label="most active latents",
-                elem_id="sae-pick",
-            )
-            latent = gr.Number(
-                value=choices[0] if choices else 0, precision=0, label="latent", elem_id="sae-latent"
-            )
+            pick = gr.Dropdown([], label="most active latents", elem_id="sae-pick")
+            latent = gr.Number(value=0, precision=0, label="latent", elem_id="sae-latent")
             go = gr.Button("Explore", variant="primary", elem_id="sae-explore")
         contexts = gr.Markdown(elem_id="sae-contexts")
         with gr.Row():
@@ -307,9 +324,12 @@ def build_demo(
         with gr.Row():
             plain = gr.Textbox(label="without steering", lines=3, elem_id="sae-plain")
             steered = gr.Textbox(label="steered", lines=3, elem_id="sae-steered")
+        demo.load(on_load, None, [pick, latent, info], api_name=False, **MODEL_QUEUE)
         pick.change(lambda v: v, pick, latent, api_name=False)
-        go.click(explore, latent, [contexts, up, down], api_name="sae_explore")
-        steer_btn.click(steer, [prompt, latent, strength], [plain, steered], api_name="sae_steer")
+        go.click(explore, latent, [contexts, up, down], api_name="sae_explore", **MODEL_QUEUE)
+        steer_btn.click(
+            steer, [prompt, latent, strength], [plain, steered], api_name="sae_steer", **MODEL_QUEUE
+        )
     return demo
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from hf_addons.hub import space_model, user_errors
+from hf_addons.hub import MODEL_QUEUE, space_model, user_errors
 
 SCHEMES = ["lefthash", "selfhash", "minhash", "unigram"]
 COLORS = {"green": "#22c55e", "red": "#ef4444"}
@@ -134,6 +134,7 @@ def build_demo(model: Any = None, tokenizer: Any = None, max_new_tokens: int = 1
             [prompt, n_tokens, *settings],
             [wm_text, wm_hl, wm_verdict, plain_text, plain_hl, plain_verdict],
             api_name="watermark_generate",
+            **MODEL_QUEUE,
         )
         det_btn.click(run_detect, [pasted, *settings], [det_hl, det_verdict], api_name="watermark_detect")
     return demo
