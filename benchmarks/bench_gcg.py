@@ -151,7 +151,8 @@ def _attack(which: str, model, tok, goal: str, target: str, settings: dict, earl
     else:
         import nanogcg.gcg as ng
 
-        plain_tqdm = ng.tqdm
+        plain_tqdm = getattr(ng, "_plain_tqdm", ng.tqdm)
+        ng._plain_tqdm = plain_tqdm
 
         def stamped(it, *a, **k):  # nanoGCG's step loop is `for _ in tqdm(range(num_steps))`
             for x in plain_tqdm(it, *a, disable=True, **k):

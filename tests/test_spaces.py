@@ -255,6 +255,28 @@ def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer, tiny_
             assert verdict.startswith("**Not enough text")
         expected = {"data-cleaning": "/data_clean", "gcg": "/gcg_attack", "sae": "/sae_explore"}
         assert {expected[t] for t in tabs if t in expected} <= endpoints
+        assert not [e for e in endpoints if e.endswith("_1")]  # each tab rendered once, no duplicate events
+
+
+@pytest.mark.browser
+def test_combined_app_tabs_work_in_browser(tiny_llama, tokenizer, tiny_sae, page, artifacts_dir):
+    combined = harness.load_space("combined")
+    demo = combined.build_demo(
+        model=tiny_llama, tokenizer=tokenizer, sae={"sae": tiny_sae, "texts": SAE_TEXTS}
+    )
+    with harness.serve(demo) as url:
+        _open(page, url)
+        page.wait_for_selector("#wm-generate")
+        assert page.locator("#wm-generate").count() == 1
+        page.click("#wm-generate")
+        page.wait_for_function("document.querySelector('#wm-verdict')?.innerText.includes('Watermarked')")
+        page.get_by_role("tab", name="SAE explorer").click()
+        page.wait_for_function(
+            "document.querySelector('#sae-info')?.innerText.includes('most active latents')"
+        )
+        page.click("#sae-explore")
+        page.wait_for_function("document.querySelector('#sae-contexts')?.innerText.includes('fires on')")
+        _shot(page, artifacts_dir, "combined-tiny")
 
 
 def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):

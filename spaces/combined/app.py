@@ -33,6 +33,13 @@ def build_demo(
         raise ValueError(f"unknown tab(s) {unknown}; expected some of {list(TABS)}")
     model, tokenizer = space_model(model, tokenizer)
     name = getattr(model.config, "name_or_path", "") or type(model).__name__
+    # build every tab before opening the parent: a Blocks created inside another renders itself there,
+    # and the render() below would show it twice
+    apps = {}
+    for tab in names:
+        # pushed as a Space, the tabs' apps sit next to this file; in the repo, in spaces/<tab>/
+        module = load_space_app(tab, HERE if (HERE / tab / "app.py").exists() else None)
+        apps[tab] = module.build_demo(model=model, tokenizer=tokenizer, **space_kwargs.get(tab, {}))
     with gr.Blocks(title="hf-addons demo") as demo:
         gr.Markdown(
             "# hf-addons demo\n"
@@ -40,10 +47,8 @@ def build_demo(
             "Each tab is also a standalone Space under `spaces/`."
         )
         for tab in names:
-            # pushed as a Space, the tabs' apps sit next to this file; in the repo, in spaces/<tab>/
-            app = load_space_app(tab, HERE if (HERE / tab / "app.py").exists() else None)
             with gr.Tab(TABS[tab], id=tab):
-                app.build_demo(model=model, tokenizer=tokenizer, **space_kwargs.get(tab, {})).render()
+                apps[tab].render()
     return demo
 
 
