@@ -23,7 +23,7 @@ def main() -> None:
 
         tokenizer = load_tokenizer()
         model = tiny_causal_lm("llama", tokenizer=tokenizer)
-        new_tokens = 40
+        new_tokens = 24
     else:
         model, tokenizer = load_model()
         new_tokens = 150

@@ -333,6 +333,10 @@ class SparseAutoencoder(PreTrainedModel):
         return render_card(
             "sae",
             model_name=cfg.model_name or "unknown",
+            # a Hub id can be the card's base_model; a local path cannot
+            base_model=cfg.model_name
+            if cfg.model_name and "/" in cfg.model_name and not os.path.exists(cfg.model_name)
+            else None,
             layer=cfg.layer,
             hook_point=cfg.hook_point,
             hook_name=cfg.hook_name or "",
