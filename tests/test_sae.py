@@ -397,6 +397,31 @@ def test_top_contexts_match_brute_force(tiny_llama, tokenizer):
         ce_loss_recovered(_sae(d_in=16, layer=1), tiny_llama, tokenizer, TEXTS)
 
 
+def test_top_contexts_counts_stats_and_max_tokens(tiny_llama, tokenizer):
+    from hf_addons.interp import collect_activations, top_contexts
+
+    sae = _sae(d_in=64, d_sae=128, k=8, layer=1).eval()
+    rows, stats = top_contexts(
+        sae, tiny_llama, tokenizer, TEXTS, top_k=3, context_size=32, batch_size=4, return_stats=True
+    )
+    acts = collect_activations(tiny_llama, tokenizer, TEXTS, layer=1, context_size=32)
+    assert len(rows) == 128 and stats["n_tokens"] == acts.shape[0]
+    assert stats["mean_norm"] == pytest.approx(float(acts.norm(dim=-1).mean()), rel=1e-5)
+    fired = (sae.encode(acts) > 0).sum(0)
+    assert [r["count"] for r in rows] == fired.tolist()
+    for c in (c for r in rows for c in r["contexts"]):
+        assert c["context"] == f"{c['left']}[[{c['token']}]]{c['right']}"
+    # max_tokens stops after the batch that reaches it: here the first batch of 4 texts
+    first, small = top_contexts(
+        sae, tiny_llama, tokenizer, TEXTS, [3], context_size=32, batch_size=4, max_tokens=1, return_stats=True
+    )
+    assert (
+        small["n_tokens"]
+        == collect_activations(tiny_llama, tokenizer, TEXTS[:4], layer=1, context_size=32).shape[0]
+    )
+    assert all(c["text_index"] < 4 for c in first[0]["contexts"])
+
+
 def test_logit_effect_matches_unembedding(tiny_llama, tokenizer):
     from hf_addons.interp import logit_effect
 
@@ -423,6 +448,20 @@ def test_steering_adds_direction_during_generate(tiny_llama, tokenizer):
     plain = generate_steered(tiny_llama, tokenizer, sae, "Hello", {5: 0.0}, max_new_tokens=8)
     pushed = generate_steered(tiny_llama, tokenizer, sae, "Hello", 5, strength=200.0, max_new_tokens=8)
     assert plain != pushed
+    # chat=True: the prompt goes through the chat template as a user message
+    enc = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hello"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    with steer(tiny_llama, sae, 5, strength=200.0), torch.no_grad():
+        out = tiny_llama.generate(**enc, max_new_tokens=8, do_sample=False)
+    expected = tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    chat = generate_steered(
+        tiny_llama, tokenizer, sae, "Hello", 5, strength=200.0, max_new_tokens=8, chat=True
+    )
+    assert chat == expected
 
 
 # -- loaders ------------------------------------------------------------------------------------------------------

@@ -45,11 +45,16 @@ def top_contexts(
     window: int = 8,
     context_size: int = 128,
     batch_size: int = 8,
-) -> list[dict[str, Any]]:
+    max_tokens: int | None = None,
+    return_stats: bool = False,
+) -> list[dict[str, Any]] | tuple[list[dict[str, Any]], dict[str, Any]]:
     """For each latent, its ``top_k`` strongest activations over ``texts`` with the surrounding tokens.
 
-    Returns ``[{"latent": i, "frequency": f, "contexts": [{"activation", "text_index", "position", "token",
-    "context"}, ...]}]`` where ``context`` marks the activating token as ``[[token]]``.
+    Returns ``[{"latent": i, "frequency": f, "count": n, "contexts": [{"activation", "text_index", "position",
+    "token", "context", "left", "right"}, ...]}]`` where ``context`` marks the activating token as ``[[token]]``
+    (``left`` / ``right``: the ``window`` tokens either side) and ``count`` is how many tokens the latent fired on.
+    ``max_tokens`` stops after the batch that reaches that many tokens. With ``return_stats``, returns
+    ``(rows, {"n_tokens", "mean_norm"})``: tokens scanned and the hooked activation's mean L2 norm over them.
     """
     ids = _latent_list(sae, latents)
     spec = _spec(sae, model)
@@ -59,6 +64,7 @@ def top_contexts(
     best_vals = torch.full((n_lat, top_k), -1.0, device=device)
     best_pos = torch.full((n_lat, top_k), -1, dtype=torch.long, device=device)
     fire = torch.zeros(n_lat, device=device)
+    norm_sum = 0.0
     all_ids: list[torch.Tensor] = []
     n_tokens, n_text = 0, 0
     texts = [t for t in texts if t.strip()]
@@ -73,6 +79,8 @@ def top_contexts(
         lat = lat.masked_fill(~keep[..., None], -1.0)
         fire += (lat > 0).sum((0, 1))
         n_tokens += int(keep.sum())
+        if return_stats:
+            norm_sum += float(acts.norm(dim=-1)[keep].sum())
         # global position id = (text index) * context_size + token position
         pos = (torch.arange(b, device=device)[:, None] + n_text) * context_size + torch.arange(
             t, device=device
@@ -85,9 +93,12 @@ def top_contexts(
         padded[:, :t] = enc["input_ids"].cpu()
         all_ids.append(padded)
         n_text += b
+        if max_tokens is not None and n_tokens >= max_tokens:
+            break
     token_ids = torch.cat(all_ids)
     vals_l, pos_l = best_vals.cpu().tolist(), best_pos.cpu().tolist()
     freq = (fire / max(n_tokens, 1)).cpu().tolist()
+    counts = fire.long().cpu().tolist()
     out = []
     for row, latent in enumerate(ids.tolist()):  # formatting the result: n_latents x top_k, not a hot path
         contexts = []
@@ -106,9 +117,13 @@ def top_contexts(
                     "position": position,
                     "token": tok,
                     "context": f"{left}[[{tok}]]{right}",
+                    "left": left,
+                    "right": right,
                 }
             )
-        out.append({"latent": latent, "frequency": freq[row], "contexts": contexts})
+        out.append({"latent": latent, "frequency": freq[row], "count": counts[row], "contexts": contexts})
+    if return_stats:
+        return out, {"n_tokens": n_tokens, "mean_norm": norm_sum / max(n_tokens, 1)}
     return out
 
 
@@ -211,10 +226,21 @@ def generate_steered(
     latents: int | Sequence[int] | dict[int, float],
     strength: float = 10.0,
     max_new_tokens: int = 40,
+    chat: bool = False,
     **generate_kwargs: Any,
 ) -> str:
-    """Generate from ``prompt`` while steering; returns only the new text."""
-    enc = tokenizer(prompt, return_tensors="pt").to(next(model.parameters()).device)
+    """Generate from ``prompt`` while steering; returns only the new text. ``chat=True`` sends ``prompt`` as a
+    user message through the tokenizer's chat template (with the generation prompt) instead of as raw text."""
+    if chat:
+        enc = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+    else:
+        enc = tokenizer(prompt, return_tensors="pt")
+    enc = enc.to(next(model.parameters()).device)
     generate_kwargs.setdefault("do_sample", False)
     with steer(model, sae, latents, strength), torch.no_grad():
         out = model.generate(**enc, max_new_tokens=max_new_tokens, **generate_kwargs)

@@ -106,49 +106,38 @@ def load_sae(sae: Any, model: Any, tokenizer: Any, texts: list[str]) -> Any:
 
 
 class Explorer:
-    """Latent activations of the corpus (sparse, top-k per token), computed once; queries are tensor ops."""
+    """Every latent's top contexts, firing count and the corpus' mean residual norm, computed once (one pass of
+    the library's ``top_contexts`` over the corpus); queries read them, or call ``logit_effect`` / ``steer``."""
 
-    def __init__(self, model: Any, tokenizer: Any, sae: Any, texts: list[str], max_tokens: int = 8_000):
+    def __init__(
+        self, model: Any, tokenizer: Any, sae: Any, texts: list[str], max_tokens: int = 8_000, top_k: int = 8
+    ):
         import torch
 
-        from hf_addons.interp.activations import keep_mask, resolve_hook, run_to_hook, tokenize
+        from hf_addons.interp import top_contexts
 
         self.model, self.tokenizer, self.sae = model, tokenizer, sae
-        cfg = sae.config
-        self.spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
-        device = next(model.parameters()).device
-        ids, docs, vals, lats, norms = [], [], [], [], []
-        n = 0
-        with torch.no_grad():
-            for start in range(0, len(texts), 8):
-                enc = tokenize(tokenizer, texts[start : start + 8], 128, device)
-                acts = run_to_hook(model, self.spec, enc["input_ids"], enc["attention_mask"])
-                keep = keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)
-                rows = torch.arange(start, start + keep.shape[0], device=device)[:, None].expand_as(keep)
-                acts = acts[keep].float()
-                latents = sae.encode(acts)
-                k = min(int(getattr(cfg, "k", 32) or 32), latents.shape[-1])
-                v, i = latents.topk(k, dim=-1)
-                ids.append(enc["input_ids"][keep])
-                docs.append(rows[keep])  # which text each token came from: contexts never straddle two
-                vals.append(v)
-                lats.append(i)
-                norms.append(acts.norm(dim=-1))
-                n += int(keep.sum())
-                if n >= max_tokens:
-                    break
-        self.ids = torch.cat(ids).cpu()
-        self.docs = torch.cat(docs).cpu()
-        self.values = torch.cat(vals).cpu()
-        self.latents = torch.cat(lats).cpu()
-        self.resid_norm = float(torch.cat(norms).mean())
-        active = self.values > 0
-        self.freq = torch.bincount(self.latents[active], minlength=cfg.d_sae)
-        self.n_tokens = n
+        rows, stats = top_contexts(
+            sae,
+            model,
+            tokenizer,
+            texts,
+            latents=None,
+            top_k=top_k,
+            window=CONTEXT,
+            context_size=128,
+            batch_size=8,
+            max_tokens=max_tokens,
+            return_stats=True,
+        )
+        self.contexts = [row["contexts"] for row in rows]
+        self.freq = torch.tensor([row["count"] for row in rows])
+        self.n_tokens = stats["n_tokens"]
+        self.resid_norm = stats["mean_norm"]
 
     def top_latents(self, n: int = 30) -> list[int]:
         """Latents that fire on the most tokens (dead ones excluded)."""
-        order = self.freq.argsort(descending=True)[:n]
+        order = self.freq.argsort(descending=True, stable=True)[:n]
         return [int(i) for i in order[self.freq[order] > 0].tolist()]
 
     def check(self, latent: Any) -> int:
@@ -161,78 +150,36 @@ class Explorer:
         return latent
 
     def top_contexts(self, latent: int, n: int = 8) -> list[dict[str, Any]]:
-        """The ``n`` strongest activations of ``latent`` with ``CONTEXT`` tokens each side."""
-        act = (self.values * (self.latents == latent)).sum(-1)
-        top = act.topk(min(n, act.numel()))
-        out = []
-        for value, pos in zip(top.values.tolist(), top.indices.tolist()):  # n rows for display
-            if value <= 0:
-                break
-            lo, hi = max(0, pos - CONTEXT), min(len(self.ids), pos + CONTEXT + 1)
-            ids = self.ids[lo:hi][self.docs[lo:hi] == self.docs[pos]]  # this text's tokens only
-            at = int((self.docs[lo:pos] == self.docs[pos]).sum())
-            dec = self.tokenizer.decode
-            out.append(
-                {
-                    "activation": value,
-                    "left": dec(ids[:at].tolist()),
-                    "token": dec(ids[at : at + 1].tolist()),
-                    "right": dec(ids[at + 1 :].tolist()),
-                }
-            )
-        return out
+        """The ``n`` (at most the ``top_k`` kept) strongest activations of ``latent``, ``CONTEXT`` tokens each
+        side: ``{"activation", "left", "token", "right", ...}``."""
+        return self.contexts[latent][:n]
 
     def logit_effect(self, latent: int, n: int = 10) -> tuple[list[list[Any]], list[list[Any]]]:
         """Tokens whose logits the latent's decoder direction raises / lowers most (direct path, W_U)."""
-        import torch
+        from hf_addons.interp import logit_effect
 
-        with torch.no_grad():
-            direction = self.sae.W_dec[latent].float()
-            unembed = self.model.get_output_embeddings().weight.float()
-            effect = unembed @ direction.to(unembed.device)
-        up, down = effect.topk(n), (-effect).topk(n)
-        words = [self.tokenizer.decode([i]) for i in up.indices.tolist() + down.indices.tolist()]  # 2n labels
+        (effect,) = logit_effect(self.sae, self.model, self.tokenizer, latent, top_k=n)
         return (
-            [[w, round(v, 3)] for w, v in zip(words[:n], up.values.tolist())],
-            [[w, round(-v, 3)] for w, v in zip(words[n:], down.values.tolist())],
+            [[w, round(v, 3)] for w, v in effect["positive"]],
+            [[w, round(v, 3)] for w, v in effect["negative"]],
         )
 
     def steer(self, prompt: str, latent: int, strength: float, max_new_tokens: int = 40) -> str:
         """Greedy chat reply with the latent's unit decoder direction added at the SAE's layer, scaled by
         ``strength`` x the layer's mean residual norm (so one scale fits any model)."""
-        import torch
+        from hf_addons.interp import generate_steered
 
-        direction = self.sae.W_dec[latent].detach().float()
-        direction = direction / direction.norm().clamp_min(1e-8) * self.resid_norm
-
-        def add(module, args, output):
-            hidden = output[0] if isinstance(output, tuple) else output
-            hidden = hidden + strength * direction.to(hidden.dtype).to(hidden.device)
-            return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
-
-        if self.spec.read_input:
-            handle = self.spec.module.register_forward_pre_hook(
-                lambda m, args: (args[0] + strength * direction.to(args[0].dtype), *args[1:])
-            )
-        else:
-            handle = self.spec.module.register_forward_hook(add)
-        try:
-            enc = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}],
-                add_generation_prompt=True,
-                return_tensors="pt",
-                return_dict=True,
-            ).to(next(self.model.parameters()).device)
-            with torch.no_grad():
-                out = self.model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                )
-        finally:
-            handle.remove()
-        return self.tokenizer.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        norm = float(self.sae.W_dec[latent].detach().float().norm().clamp_min(1e-8))
+        return generate_steered(
+            self.model,
+            self.tokenizer,
+            self.sae,
+            prompt,
+            {latent: strength * self.resid_norm / norm},
+            max_new_tokens=max_new_tokens,
+            chat=True,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
 
 
 def build_demo(
