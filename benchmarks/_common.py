@@ -126,3 +126,49 @@ def _sync() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def article_truth() -> dict[str, dict[str, Any]]:
+    """The shared article pages' ground truth (``{page_id: {"articleBody": ..., ...}}``), sorted by id.
+
+    Raises ``SystemExit`` with the missing path when ``../shared`` is absent, so benchmarks fail clearly."""
+    path = SHARED_DATA / "article-extraction" / "ground-truth.json"
+    if not path.exists():
+        raise SystemExit(f"shared data not found: {path} (clone the project beside ../shared)")
+    return dict(sorted(json.loads(path.read_text()).items()))
+
+
+def row(
+    capability: str,
+    metric: str,
+    *,
+    anchor: str | None,
+    anchor_value: float | None,
+    ours: float | None,
+    unit: str,
+    target: str,
+    met: bool | None,
+    ratio: float | None = None,
+    digits: int = 3,
+) -> dict[str, Any]:
+    """One README table row for ``write_result``'s summary (values rounded to ``digits`` significant places)."""
+
+    def _round(v: float | None) -> float | None:
+        if v is None or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+            return v
+        return float(f"{v:.{digits}g}") if abs(v) < 10**digits else round(v, 1)
+
+    return {
+        "capability": capability,
+        "metric": metric,
+        "anchor": anchor,
+        "anchor_value": _round(anchor_value),
+        "ours": _round(ours),
+        "ratio": ratio,
+        "unit": unit,
+        "target": target,
+        "met": None if met is None else bool(met),
+    }
