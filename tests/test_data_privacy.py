@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import lzma
 import random
 import string
 import textwrap
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from hf_addons.data.licenses import DATA_FILE, category_of, classify, classify_repository, evaluate_agreement
+from hf_addons.data.licenses import (
+    DATA_FILE,
+    SPDX_DATA_FILE,
+    category_of,
+    classify,
+    classify_repository,
+    evaluate_agreement,
+)
 from hf_addons.data.pii import PIIAnonymizer, iban_ok, luhn_ok, ssn_ok
 from hf_addons.data.secrets import _B62, SecretFilter, SecretScanner, redact, shannon_entropy
 
@@ -166,7 +174,7 @@ def test_every_reference_text_classifies_to_itself():
 
 
 @pytest.mark.parametrize(
-    "spdx", ["MIT", "Apache-2.0", "GPL-3.0", "BSD-3-Clause", "BSD-2-Clause", "MPL-2.0", "ISC"]
+    "spdx", ["MIT", "Apache-2.0", "GPL-3.0-only", "BSD-3-Clause", "BSD-2-Clause", "MPL-2.0", "ISC"]
 )
 def test_perturbed_license_texts(spdx):
     text = _reference_texts()[spdx].replace("[year]", "2019").replace("[fullname]", "Jane Q. Hacker")
@@ -191,7 +199,7 @@ def test_spdx_tags_notices_and_categories():
     )
     assert classify(apache)["spdx"] == "Apache-2.0" and classify(apache)["method"] == "notice"
     lgpl = "/* under the terms of the GNU Lesser General Public License as published by ... version 2.1 */"
-    assert classify(lgpl)["spdx"] == "LGPL-2.1" and classify(lgpl)["category"] == "weak_copyleft"
+    assert classify(lgpl)["spdx"] == "LGPL-2.1-only" and classify(lgpl)["category"] == "weak_copyleft"
     assert classify("Apache 2.0\n")["spdx"] == "Apache-2.0" and classify("GPLv3")["method"] == "name"
     assert classify("def f():\n    return 1\n") == {
         "spdx": None,
@@ -205,6 +213,55 @@ def test_spdx_tags_notices_and_categories():
     ) == ("weak_copyleft")
     assert category_of("MIT AND GPL-3.0") == "strong_copyleft" and category_of("Foo-1.0") == "unknown"
     assert evaluate_agreement([("GPL-2.0", "GPL-2.0-only"), ("MIT", "Apache-2.0")]) == 0.5
+
+
+def test_scancode_reference_texts_classify_to_themselves():
+    """The vendored SPDX-list texts (a spread of 100 of ~700) come back as their own id."""
+    refs = json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))["licenses"]
+    assert len(refs) > 600 and {"MPL-1.1", "Python-2.0", "LLVM-exception", "CNRI-Python"} <= {
+        r["spdx"] for r in refs
+    }
+    sample = refs[:: len(refs) // 100]
+    wrong = [(r["spdx"], classify(r["text"])["spdx"]) for r in sample]
+    wrong = [w for w in wrong if w[0] != w[1]]
+    assert len(wrong) <= 1, wrong
+
+
+def test_license_expressions_notices_and_variants():
+    refs = _reference_texts()
+    extra = {
+        r["spdx"]: r["text"] for r in json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))["licenses"]
+    }
+    # two license texts in one file: AND, in file order; one license + an exception written for it: WITH
+    assert classify(refs["MIT"] + "\n\n" + refs["BSD-3-Clause"])["spdx"] == "MIT AND BSD-3-Clause"
+    r = classify(extra["Apache-2.0"] + "\n---- LLVM Exceptions ----\n" + extra["LLVM-exception"])
+    assert (r["spdx"], r["category"]) == ("Apache-2.0 WITH LLVM-exception", "permissive")
+    # the Apache text without its appendix is still Apache, not Pixar's reworded variant
+    no_appendix = extra["Apache-2.0"].split("APPENDIX")[0]
+    assert classify(no_appendix)["spdx"] == "Apache-2.0"
+    assert classify(extra["MPL-1.1"])["spdx"] == "MPL-1.1" and category_of("MPL-1.1") == "weak_copyleft"
+    gpl2plus = (
+        "# This program is free software; you can redistribute it and/or modify it under the terms of\n"
+        "# the GNU General Public License as published by the Free Software Foundation; either\n"
+        "# version 2 of the License, or (at your option) any later version.\n"
+    )
+    assert classify(gpl2plus)["spdx"] == "GPL-2.0-or-later"
+    lgpl3 = "/* under the terms of the GNU Lesser General Public License version 3 as published by the FSF */"
+    assert classify(lgpl3)["spdx"] == "LGPL-3.0-only"
+    dual = "Licensed under either of Apache License, Version 2.0 or MIT license at your option."
+    assert classify(dual)["spdx"] == "Apache-2.0 OR MIT" and category_of("Apache-2.0 OR MIT") == "permissive"
+    pointer = "This software is made available under the terms of *either* of the licenses found in\n"
+    pointer += (
+        "LICENSE.APACHE or LICENSE.BSD. Contributions are made under the terms of *both* these licenses.\n"
+    )
+    assert classify(pointer)["spdx"] == "Apache-2.0 OR BSD-3-Clause"
+    assert category_of("MIT AND fmt-exception") == "permissive" and category_of("Python-2.0") == "permissive"
+    assert category_of("GPL-2.0-only OR LGPL-2.1-only OR MPL-1.1") == "weak_copyleft"
+    # new ids keep the category of their family where choosealicense has one, else ScanCode's
+    assert [category_of(i) for i in ("CC-BY-SA-3.0", "OFL-1.1-RFN", "EUPL-1.2", "GFDL-1.2-only")] == [
+        "strong_copyleft", "weak_copyleft", "strong_copyleft", "strong_copyleft"]  # fmt: skip
+    assert [category_of(i) for i in ("CDDL-1.0", "CC-BY-NC-4.0", "SSPL-1.0", "CC-PDDC")] == [
+        "weak_copyleft", "unknown", "unknown", "public_domain"]  # fmt: skip
 
 
 def test_classify_repository(tmp_path):

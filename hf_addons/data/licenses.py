@@ -1,16 +1,22 @@
 """License classification of code files and license texts: SPDX id + category, and a repository roll-up.
 
-Three signals, strongest first: an ``SPDX-License-Identifier`` tag; the full text of a known license anywhere
-in the file (word 3-gram containment against 47 reference texts shipped in ``license_data/``, robust to
+Three signals, strongest first: an ``SPDX-License-Identifier`` tag; the texts of known licenses anywhere in
+the file (word 3-gram containment against the reference texts shipped in ``license_data/``: the 47
+choosealicense.com texts plus ScanCode's texts of the other SPDX-listed licenses and exceptions; robust to
 reflowing, changed copyright lines and comment markers, since only lowercase word tokens are compared); and
-the standard short notices of the common licenses ("Licensed under the Apache License, Version 2.0" ...).
-Categories follow the reference texts' conditions (choosealicense.com): permissive, weak_copyleft (file or
-library scope), strong_copyleft, public_domain, unknown.
+the standard short notices ("Licensed under the Apache License, Version 2.0", "either version 2 of the
+License, or (at your option) any later version", dual-license pointers ...) in the text no license matched.
+Several licenses in one file are found greedily, each on the part of the file the earlier ones left
+uncovered (as ScanCode matches disjoint regions), and joined with ``AND`` (``WITH`` for one license plus an
+exception, ``OR`` for dual-license notices). Categories: choosealicense's conditions for its 47 texts,
+ScanCode's category for the rest (Permissive, Copyleft Limited -> weak_copyleft, Copyleft -> strong_copyleft,
+Public Domain; anything else -> unknown) unless choosealicense has the family (CC-BY-SA-3.0 as CC-BY-SA-4.0).
 """
 
 from __future__ import annotations
 
 import json
+import lzma
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -24,6 +30,14 @@ from hf_addons.data.base import Batch, Step, require_columns
 from hf_addons.data.secrets import decode_cell
 
 DATA_FILE = Path(__file__).resolve().parent / "license_data" / "licenses.json"
+SPDX_DATA_FILE = Path(__file__).resolve().parent / "license_data" / "scancode-spdx.json.xz"
+# choosealicense still uses the deprecated bare GNU ids; SPDX (and ScanCode) name them "-only"
+_MODERN_IDS = {"AGPL-3.0": "AGPL-3.0-only", "GPL-2.0": "GPL-2.0-only", "GPL-3.0": "GPL-3.0-only",
+               "LGPL-2.1": "LGPL-2.1-only", "LGPL-3.0": "LGPL-3.0-only", "GFDL-1.3": "GFDL-1.3-only"}  # fmt: skip
+# ranking: matched 3-grams minus a quarter of the missing ones (see _Index.match)
+_MISS_WEIGHT = 0.25
+_SCANCODE_CATEGORIES = {"Permissive": "permissive", "Copyleft Limited": "weak_copyleft",
+                        "Copyleft": "strong_copyleft", "Public Domain": "public_domain"}  # fmt: skip
 CATEGORIES = ("permissive", "weak_copyleft", "strong_copyleft", "public_domain", "unknown")
 # the conventional reading where the reference's conditions alone mislead
 _CATEGORY_OVERRIDES = {
@@ -71,27 +85,50 @@ _PREFIX_CATEGORIES = (
 _SPDX_TAG = re.compile(
     r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE
 )
-# standard notices, matched on the normalised (lowercase words, single spaces) text
+# standard notices, matched on the normalised (lowercase words, single spaces) text the license texts left over
+_GNU_NOTICE = re.compile(
+    r"gnu (affero |lesser |library )?general public license(?: as published by the free software foundation)?"
+    r"[^0-9]{0,60}?v(?:ersion)? ?([123])(?: ([01]))?( of the license)?"
+    r"(?: or (?:at your option )?(?:any )?(?:later|newer|higher)| or later|(?: or)? any later)?"
+)
 _NOTICES: tuple[tuple[str, str], ...] = (
     (r"apache license,? version 2 0|apache license v2 0|apache 2 0 license", "Apache-2.0"),
-    (r"gnu affero general public license.{0,120}?version 3", "AGPL-3.0"),
-    (r"gnu (?:lesser|library) general public license.{0,120}?version 2 1", "LGPL-2.1"),
-    (r"gnu lesser general public license.{0,120}?version 3", "LGPL-3.0"),
-    (r"gnu library general public license.{0,120}?version 2", "LGPL-2.0"),
-    (r"gnu general public license.{0,120}?version 3", "GPL-3.0"),
-    (r"gnu general public license.{0,120}?version 2", "GPL-2.0"),
     (r"mozilla public license,? v(?:ersion)? 2 0", "MPL-2.0"),
+    (r"mozilla public license,? v(?:ersion)? 1 1", "MPL-1.1"),
     (r"eclipse public license v(?:ersion)? 2 0", "EPL-2.0"),
     (r"eclipse public license v(?:ersion)? 1 0", "EPL-1.0"),
     (r"boost software license", "BSL-1.0"),
-    (r"(?:licensed|released|distributed) under (?:the )?(?:terms of the )?mit license|^mit license", "MIT"),
+    (r"(?:licensed|released|distributed|available) under (?:the )?(?:terms of the )?mit license|^mit license",
+     "MIT"),
     (r"(?:new|revised|3 clause) bsd license|bsd 3 clause", "BSD-3-Clause"),
     (r"(?:simplified|2 clause|freebsd) bsd license|bsd 2 clause", "BSD-2-Clause"),
     (r"isc license", "ISC"),
     (r"python software foundation license", "PSF-2.0"),
+    (r"cnri s python|cnri python", "CNRI-Python"),
+    (r"(?:under|of) the zlib license", "Zlib"),
     (r"(?:released|dedicated|placed) (?:in)?to the public domain|this is free and unencumbered software",
      "LicenseRef-public-domain"),
 )  # fmt: skip
+# "either of ... A or B", "dual licensed under A and B", "A or B at your option": the names then form an OR
+_DUAL_CUE = re.compile(
+    r"dual licensed|dual license|either of|licensed under either|at your (?:option|choice)"
+)
+_LICENSE_NAMES: tuple[tuple[str, str], ...] = (
+    (r"apache(?: software)?(?: license)?(?:,? (?:version|v) ?| )?2(?: 0)?|license apache", "Apache-2.0"),
+    (r"\bmit\b(?: license)?|license mit", "MIT"),
+    (r"bsd 2 clause|simplified bsd", "BSD-2-Clause"),
+    (r"\bbsd\b(?: 3 clause)?(?: license)?|license bsd", "BSD-3-Clause"),
+    (r"\bisc\b", "ISC"),
+    (r"mozilla public license(?: version)? 2 0|\bmpl 2 0", "MPL-2.0"),
+    (r"\bunlicense\b", "Unlicense"),
+    (r"\bzlib\b", "Zlib"),
+    (r"\bcc0\b", "CC0-1.0"),
+    (r"mozilla public license(?: version)? 1 1|\bmpl 1 1", "MPL-1.1"),
+    (r"\bgpl ?v?2(?: 0)?\b", "GPL-2.0-only"),
+    (r"\bgpl ?v?3(?: 0)?\b", "GPL-3.0-only"),
+    (r"\blgpl ?v?2 1\b", "LGPL-2.1-only"),
+    (r"\blgpl ?v?3(?: 0)?\b", "LGPL-3.0-only"),
+)
 # a file that only names its license ("Apache 2.0", "MIT License", "GPLv3")
 _NAMES: tuple[tuple[str, str], ...] = (
     (r"(?:the )?apache(?: software)?(?: license)?(?: version| v)? ?2(?: 0)?(?: license)?", "Apache-2.0"),
@@ -99,13 +136,16 @@ _NAMES: tuple[tuple[str, str], ...] = (
     (r"(?:the )?(?:new |revised )?bsd(?: 3 clause)?(?: license)?", "BSD-3-Clause"),
     (r"(?:the )?bsd 2 clause(?: license)?", "BSD-2-Clause"),
     (r"(?:the )?isc(?: license)?", "ISC"),
-    (r"(?:gnu )?(?:gpl ?v?3|gpl version 3)(?: only)?", "GPL-3.0"),
-    (r"(?:gnu )?(?:gpl ?v?2|gpl version 2)(?: only)?", "GPL-2.0"),
-    (r"(?:gnu )?lgpl ?v?2 1", "LGPL-2.1"),
-    (r"(?:gnu )?lgpl ?v?3", "LGPL-3.0"),
+    (r"(?:gnu )?(?:gpl ?v?3|gpl version 3)(?: only)?", "GPL-3.0-only"),
+    (r"(?:gnu )?(?:gpl ?v?2|gpl version 2)(?: only)?", "GPL-2.0-only"),
+    (r"(?:gnu )?lgpl ?v?2 1", "LGPL-2.1-only"),
+    (r"(?:gnu )?lgpl ?v?3", "LGPL-3.0-only"),
     (r"mpl ?2 0|mozilla public license 2 0", "MPL-2.0"),
     (r"public domain|unlicense|the unlicense", "LicenseRef-public-domain"),
 )
+# how an exception's text names the license it amends (family = the letters that start the SPDX id)
+_FAMILY_WORDS = {"gpl": r"\bgpl|general public license", "lgpl": r"lgpl|lesser general public|library general public",
+                 "agpl": r"agpl|affero", "apache": r"\bapache\b"}  # fmt: skip
 _COPYRIGHT_LINE = re.compile(r"(?im)^\W*(?:copyright\b|\(c\)|©).*$")
 _SPELLING = (("licence", "license"), ("authorisation", "authorization"), ("organisation", "organization"))
 
@@ -134,10 +174,10 @@ def build_reference(src_dir: str | Path, out: str | Path = DATA_FILE) -> Path:
                 meta[key] = value if value else []
             elif (m := re.match(r"^\s+-\s+(\S+)", line)) and key and isinstance(meta.get(key), list):
                 meta[key].append(m.group(1))
-        spdx = meta["spdx-id"]
+        spdx = _MODERN_IDS.get(meta["spdx-id"], meta["spdx-id"])
         conditions = meta.get("conditions") or []
-        if spdx in _CATEGORY_OVERRIDES:
-            category = _CATEGORY_OVERRIDES[spdx]
+        if meta["spdx-id"] in _CATEGORY_OVERRIDES:
+            category = _CATEGORY_OVERRIDES[meta["spdx-id"]]
         elif any(c in ("same-license--file", "same-license--library") for c in conditions):
             category = "weak_copyleft"
         elif "same-license" in conditions:
@@ -155,6 +195,46 @@ def build_reference(src_dir: str | Path, out: str | Path = DATA_FILE) -> Path:
     return out
 
 
+def build_scancode_reference(src_dir: str | Path, out: str | Path = SPDX_DATA_FILE) -> Path:
+    """Compile ScanCode's license texts (``licensedcode/data/licenses``, CC-BY-4.0) into ``out`` (xz JSON).
+
+    Kept: every non-deprecated license or exception with an SPDX-list id (not ``LicenseRef-``, not the
+    deprecated ``X-with-Y-exception`` compounds). That is the whole SPDX list, chosen by a rule rather than
+    by what a benchmark set contains. The 47 licenses choosealicense supplies keep ScanCode's copy as a
+    second text of the same id: the two differ in optional parts such as appendices and title lines.
+    """
+    # a family choosealicense covers keeps its category across versions (CC-BY-SA-3.0 as CC-BY-SA-4.0)
+    family_category = {
+        re.sub(r"-\d.*$", "", r["spdx"]): r["category"] for r in json.loads(DATA_FILE.read_text())["licenses"]
+    }
+    refs = []
+    for path in sorted(Path(src_dir).glob("*.LICENSE")):
+        raw = path.read_text(encoding="utf-8")
+        if not raw.startswith("---"):
+            continue
+        _, header, body = raw.split("---", 2)
+        meta = dict(re.findall(r"(?m)^([a-z_]+): (.*)$", header))
+        spdx = meta.get("spdx_license_key", "").strip()
+        if (
+            not spdx
+            or spdx.startswith("LicenseRef-")
+            or "-with-" in spdx
+            or meta.get("is_deprecated") == "yes"
+            or len(normalize(body).split()) < 12
+        ):
+            continue
+        exception = meta.get("is_exception") == "yes"
+        category = _SCANCODE_CATEGORIES.get(meta.get("category", "").strip(), "unknown")
+        category = "exception" if exception else family_category.get(re.sub(r"-\d.*$", "", spdx), category)
+        refs.append({"spdx": spdx, "title": meta.get("name", spdx).strip(), "category": category,
+                     "text": body.strip()})  # fmt: skip
+    out = Path(out)
+    payload = {"source": "aboutcode-org/scancode-toolkit licensedcode/data/licenses (CC-BY-4.0, see "
+               "SOURCE-LICENSE.md)", "licenses": refs}  # fmt: skip
+    out.write_bytes(lzma.compress(json.dumps(payload).encode(), preset=9 | lzma.PRESET_EXTREME))
+    return out
+
+
 def category_of(spdx: str | None) -> str:
     """Category of an SPDX id or expression (``OR``: the most permissive part, ``AND``: the strictest)."""
     if not spdx:
@@ -164,19 +244,24 @@ def category_of(spdx: str | None) -> str:
     cats = []
     for part in parts:
         base = part.split(" WITH ")[0].strip()
-        cat = _index().category.get(base) or _index().category.get(
-            base.removesuffix("-only").removesuffix("-or-later")
+        known = _index().category
+        cat = (
+            known.get(base)
+            or known.get(base.removesuffix("-only"))
+            or known.get(base.removesuffix("-or-later"))
         )
+        if cat == "exception":  # an exception alone ("MIT AND fmt-exception") does not set the category
+            continue
         if cat is None:
             cat = next((c for prefix, c in _PREFIX_CATEGORIES if base.startswith(prefix)), "unknown")
         if " WITH " in part and cat == "strong_copyleft" and re.search(r"Classpath|GCC|linking", part):
             cat = "weak_copyleft"
         cats.append(cat)
-    known = [c for c in cats if c in rank]
-    if not known:
+    known_cats = [c for c in cats if c in rank]
+    if not known_cats:
         return "unknown"
     pick = min if " OR " in spdx else max
-    return pick(known, key=rank.__getitem__)
+    return pick(known_cats, key=rank.__getitem__)
 
 
 class _Index:
@@ -184,28 +269,27 @@ class _Index:
 
     def __init__(self, refs: list[dict[str, Any]]):
         self.spdx = [r["spdx"] for r in refs]
-        self.category = {r["spdx"]: r["category"] for r in refs}
+        self.category: dict[str, str] = {}
+        for r in refs:  # the first text of an id (choosealicense's) sets its category
+            self.category.setdefault(r["spdx"], r["category"])
+        self.exception_text = {r["spdx"]: normalize(r["text"]) for r in refs if r["category"] == "exception"}
+        self.is_exception = np.array([r["category"] == "exception" for r in refs])
         self.vocab: dict[str, int] = {}
-        key_sets = []
+        self.ref_keys = []
         for r in refs:
             tokens = normalize(r["text"]).split()
             ids = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in tokens], dtype=np.int64)
-            key_sets.append(np.unique(self._trigrams(ids)))
-        self.sizes = np.array([len(k) for k in key_sets], dtype=np.float64)
-        # contained[i, j]: share of reference j's 3-grams found in reference i (BSD-2 inside BSD-3 ...)
-        self.contained = np.array(
-            [
-                [len(np.intersect1d(a, b, assume_unique=True)) / max(len(b), 1) for b in key_sets]
-                for a in key_sets
-            ]
-        )
-        all_keys = np.concatenate(key_sets)
-        owners = np.concatenate([np.full(len(k), i) for i, k in enumerate(key_sets)])
+            self.ref_keys.append(np.unique(self._trigrams(ids)))
+        self.sizes = np.array([len(k) for k in self.ref_keys], dtype=np.float64)
+        all_keys = np.concatenate(self.ref_keys)
+        owners = np.concatenate([np.full(len(k), i) for i, k in enumerate(self.ref_keys)])
         order = np.argsort(all_keys, kind="stable")
         all_keys, owners = all_keys[order], owners[order]
         self.keys, starts = np.unique(all_keys, return_index=True)
         self.starts = np.append(starts, len(all_keys))
         self.owners = owners
+
+    _UNKNOWN = (1 << 20) - 1  # id of a word no reference has: its 3-grams match nothing
 
     def _trigrams(self, ids: np.ndarray) -> np.ndarray:
         if len(ids) < 3:
@@ -213,40 +297,152 @@ class _Index:
         v = 1 << 20
         return (ids[:-2] * v + ids[1:-1]) * v + ids[2:]
 
-    def overlap(self, normalized: str) -> np.ndarray:
-        """Per reference, how many of its distinct 3-grams occur in the text."""
-        tokens = normalized.split()
+    def doc_trigrams(self, tokens: list[str]) -> np.ndarray:
+        """The text's 3-gram keys, one per position."""
         if len(tokens) < 3:
-            return np.zeros(len(self.spdx))
+            return np.zeros(0, dtype=np.int64)
         uniq, inverse = np.unique(np.array(tokens), return_inverse=True)
-        gid = np.array([self.vocab.get(t, -1) for t in uniq.tolist()], dtype=np.int64)[inverse]
-        tri = self._trigrams(np.where(gid < 0, 1 << 19, gid))  # unknown words match nothing
-        doc = np.unique(tri)
-        pos = np.searchsorted(self.keys, doc)
-        valid = pos < len(self.keys)
-        pos = pos[valid]
-        hit = pos[self.keys[pos] == doc[valid]]
-        if not len(hit):
-            return np.zeros(len(self.spdx))
+        gid = np.array([self.vocab.get(t, self._UNKNOWN) for t in uniq.tolist()], dtype=np.int64)[inverse]
+        return self._trigrams(gid)
+
+    def postings(self, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(inverse, u, owner)``: position -> distinct 3-gram index, and one (3-gram, reference) pair per
+        reference text that holds a distinct 3-gram of ``tri``."""
+        doc, inverse = np.unique(tri, return_inverse=True)
+        pos = np.minimum(np.searchsorted(self.keys, doc), len(self.keys) - 1)
+        hit_u = np.flatnonzero(self.keys[pos] == doc)
+        hit = pos[hit_u]
         lengths = self.starts[hit + 1] - self.starts[hit]
         idx = np.repeat(self.starts[hit] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        return np.bincount(self.owners[idx], minlength=len(self.spdx)).astype(np.float64)
+        return inverse, np.repeat(hit_u, lengths), self.owners[idx]
+
+    def overlap(self, tri: np.ndarray) -> np.ndarray:
+        """Per reference, how many of its distinct 3-grams occur among ``tri``."""
+        if not len(tri):
+            return np.zeros(len(self.spdx))
+        return np.bincount(self.postings(tri)[2], minlength=len(self.spdx)).astype(np.float64)
+
+    def match(self, tri: np.ndarray, min_coverage: float) -> tuple[list[tuple[int, int, float]], np.ndarray]:
+        """Greedy disjoint matching: ``[(ref, first position, coverage)]`` and the covered-position mask.
+
+        Each round takes the reference that best explains the part of the file no earlier match covered:
+        matched 3-grams there minus a quarter of its 3-grams missing. A text that contains a shorter
+        sibling found whole wins (BSD-3-Clause over BSD-2-Clause, MIT over MIT-0), while a variant that
+        adds a clause the file lacks (BSD-3-Clause-No-Nuclear) or rewords one (Pixar's Apache) loses to
+        the original; after BSD-3-Clause is found, the MIT text after it beats NCSA (which resembles
+        both). A reference must reach the coverage threshold on uncovered positions, so a sibling inside
+        a found text or a short text whose words occur inside a long one is not reported again.
+        """
+        covered = np.zeros(len(tri), dtype=bool)
+        if not len(tri):
+            return [], covered
+        inverse, u, owner = self.postings(tri)
+        inter = np.bincount(owner, minlength=len(self.spdx)).astype(np.float64)
+        # a short reference (a notice-sized text) must be found nearly whole, and so must an exception:
+        # many embed the notice of the license they amend (GNAT's is the GPL-2.0-or-later notice + 2 lines)
+        need = np.where((self.sizes < 40) | self.is_exception, max(min_coverage, 0.8), min_coverage)
+        remaining = np.flatnonzero(inter / self.sizes >= need).tolist()
+        if not remaining:
+            return [], covered
+        keep = np.isin(owner, remaining)
+        u, owner = u[keep], owner[keep]
+        order = np.argsort(owner, kind="stable")
+        split = np.searchsorted(owner[order], remaining + [len(self.spdx)])
+        ref_u = {
+            j: u[order[split[k] : split[k + 1]]] for k, j in enumerate(remaining)
+        }  # its distinct 3-grams
+        n_doc = int(inverse.max()) + 1
+        chosen: list[tuple[int, int, float]] = []
+        while remaining:
+            if chosen:  # distinct 3-grams still seen at some uncovered position
+                open_u = np.zeros(n_doc, dtype=bool)
+                open_u[inverse[~covered]] = True
+                fresh = {j: float(open_u[ref_u[j]].sum()) for j in remaining}
+            else:
+                fresh = {j: inter[j] for j in remaining}
+            remaining = [j for j in remaining if fresh[j] / self.sizes[j] >= need[j]]
+            if not remaining:
+                break
+            best = max(remaining, key=lambda j: fresh[j] - _MISS_WEIGHT * (self.sizes[j] - fresh[j]))
+            in_best = np.zeros(n_doc, dtype=bool)
+            in_best[ref_u[best]] = True
+            member = in_best[inverse]
+            chosen.append((best, int(np.argmax(member & ~covered)), float(inter[best] / self.sizes[best])))
+            covered |= member
+            remaining.remove(best)
+        chosen.sort(key=lambda c: c[1])
+        return chosen, covered
 
 
 @lru_cache(maxsize=1)
 def _index() -> _Index:
     if not DATA_FILE.exists():
         raise FileNotFoundError(f"license reference data missing: {DATA_FILE} (package data not installed?)")
-    return _Index(json.loads(DATA_FILE.read_text())["licenses"])
+    refs = json.loads(DATA_FILE.read_text())["licenses"]
+    if SPDX_DATA_FILE.exists():
+        refs = refs + json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))["licenses"]
+    return _Index(refs)
+
+
+def _notices(segments: list[str]) -> str | None:
+    """An SPDX expression from standard notices and dual-license pointers in the unmatched text, or None."""
+    found: list[tuple[int, str]] = []
+    dual: list[str] = []
+    for k, seg in enumerate(segments):
+        off = k * 1_000_000  # keeps the file order across segments
+        for m in _GNU_NOTICE.finditer(seg):
+            family = {"affero ": "AGPL", "lesser ": "LGPL", "library ": "LGPL"}.get(m.group(1) or "", "GPL")
+            version = f"{m.group(2)}.{m.group(3) or 0}"
+            if family == "LGPL" and version == "2.0" and m.group(1) == "lesser ":
+                version = "2.1"
+            later = m.group(0).endswith(("later", "newer", "higher"))
+            found.append((off + m.start(), f"{family}-{version}-{'or-later' if later else 'only'}"))
+        for pattern, spdx in _NOTICES:
+            if m := re.search(pattern, seg):
+                found.append((off + m.start(), spdx))
+        for cue in _DUAL_CUE.finditer(seg):
+            window = seg[max(0, cue.start() - 120) : cue.end() + 200]
+            names = sorted(
+                ((m.start(), spdx) for pattern, spdx in _LICENSE_NAMES for m in re.finditer(pattern, window)),
+            )
+            ids = list(dict.fromkeys(spdx for _, spdx in names))
+            if len(ids) >= 2:
+                dual = ids
+                break
+    if dual:
+        rest = [s for _, s in sorted(found) if s not in dual]
+        return " AND ".join(
+            [" OR ".join(dual) if not rest else f"({' OR '.join(dual)})", *dict.fromkeys(rest)]
+        )
+    ids = list(dict.fromkeys(s for _, s in sorted(found)))
+    return " AND ".join(ids) if ids else None
+
+
+def _expression(index: _Index, chosen: list[tuple[int, int, float]]) -> str:
+    """License texts found, in file order, as ``AND``; one license plus exceptions as ``L WITH E``."""
+    ids = list(dict.fromkeys(index.spdx[j] for j, _, _ in chosen))
+    exc = [i for i in ids if index.category.get(i) == "exception"]
+    lic = [i for i in ids if i not in exc]
+    if len(lic) == 1 and exc:
+        family = re.match(r"[A-Za-z]*", lic[0]).group(0).lower()
+        words = _FAMILY_WORDS.get(family, rf"\b{family}\b")
+        # WITH only for an exception written against that license ("exceptions to the Apache 2.0 License");
+        # a generic one (fmt's "as an exception ...") stays a separate AND term, as ScanCode reports it
+        attached = [e for e in exc if family and re.search(words, index.exception_text[e])]
+        if attached:
+            rest = [e for e in exc if e != attached[0]]
+            return " AND ".join([f"{lic[0]} WITH {attached[0]}", *rest])
+    return " AND ".join(ids)
 
 
 def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> dict[str, Any]:
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
-    ``method`` is ``spdx_tag``, ``text`` (reference text found; ``score`` = share of its 3-grams present),
-    ``name`` (the whole file is a license name such as "Apache 2.0"), ``notice`` (a standard short notice)
-    or ``none``. Only the first ``max_chars`` are read (licenses sit at
-    the top of files); binary-looking input gives ``method="binary"``.
+    ``method`` is ``spdx_tag``, ``text`` (reference texts found; ``score`` = share of the first one's
+    3-grams present; notices in the rest of the file are added), ``notice`` (standard short notices or a
+    dual-license pointer only), ``name`` (the whole file is a license name such as "Apache 2.0") or
+    ``none``. Only the first ``max_chars`` are read (licenses sit at the top of files); binary-looking input
+    gives ``method="binary"``.
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
@@ -260,31 +456,32 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
         return {"spdx": expr, "category": category_of(expr), "method": "spdx_tag", "score": 1.0}
     index = _index()
     norm = normalize(head)
-    inter = index.overlap(norm)
-    coverage = inter / index.sizes
-    order = np.argsort(-(inter * coverage), kind="stable")
-    chosen: list[int] = []
-    for j in order[coverage[order] >= min_coverage].tolist():
-        # a second license text in the file, not a shorter sibling of one already found (MIT-0 in MIT)
-        if all(index.contained[i, j] < 0.5 and index.contained[j, i] < 0.5 for i in chosen):
-            chosen.append(j)
+    tokens = norm.split()
+    tri = index.doc_trigrams(tokens)
+    chosen, covered = index.match(tri, min_coverage)
+    if chosen:  # the words no license text covered: a token is covered by any 3-gram it belongs to
+        tok_cov = np.zeros(len(tokens), dtype=bool)
+        for o in range(3):
+            tok_cov[o : o + len(covered)] |= covered
+        bounds = np.flatnonzero(np.diff(np.concatenate(([1], tok_cov.astype(np.int8), [1]))))
+        segments = [" ".join(tokens[a:b]) for a, b in zip(bounds[::2], bounds[1::2]) if b - a >= 3]
+    else:
+        segments = [norm]
+    notice = _notices(segments)
     if chosen:
-        spdx = " AND ".join(index.spdx[j] for j in chosen)
+        spdx = _expression(index, chosen)
+        if notice and notice not in spdx:
+            spdx = f"{spdx} AND {notice if ' OR ' not in notice else f'({notice})'}"
         return {"spdx": spdx, "category": category_of(spdx), "method": "text",
-                "score": round(float(coverage[chosen[0]]), 4)}  # fmt: skip
+                "score": round(chosen[0][2], 4)}  # fmt: skip
     if len(norm) <= 60:
         for pattern, spdx in _NAMES:
             if re.fullmatch(pattern, norm):
                 return {"spdx": spdx, "category": category_of(spdx), "method": "name", "score": 1.0}
-    for pattern, spdx in _NOTICES:
-        if re.search(pattern, norm):
-            return {"spdx": spdx, "category": category_of(spdx), "method": "notice", "score": 1.0}
-    return {
-        "spdx": None,
-        "category": "unknown",
-        "method": "none",
-        "score": round(float(coverage.max(initial=0)), 4),
-    }
+    if notice:
+        return {"spdx": notice, "category": category_of(notice), "method": "notice", "score": 1.0}
+    score = float((index.overlap(tri) / index.sizes).max(initial=0)) if len(tri) else 0.0
+    return {"spdx": None, "category": "unknown", "method": "none", "score": round(score, 4)}
 
 
 class LicenseClassifier(Step):
