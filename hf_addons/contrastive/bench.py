@@ -7,6 +7,9 @@ Anchors, loss forward + backward only:
 * ``transformers``: the installed transformers' own CLIP loss function, on ``logit_scale * text @ image.T`` as
   ``CLIPModel.forward`` builds it.
 
+Ours: ``ours`` is the PyTorch tiles (``backend="torch"``), ``ours_triton`` the fused Triton kernels (CUDA, or
+CPU under ``TRITON_INTERPRET=1`` for a smoke run).
+
 Peak extra memory: on CUDA ``torch.cuda.max_memory_allocated`` above the inputs. On CPU (the allocator keeps no
 statistics) a fresh process per (method, N) creates the inputs, resets the kernel's resident-set high-water mark
 (``echo 5 > /proc/self/clear_refs``), runs one forward+backward and reports ``VmHWM - VmRSS(before)``: the
@@ -46,10 +49,19 @@ def transformers_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tens
 
 
 def ours_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return clip_loss_tiled(image, text, scale, check_finite=False)
+    return clip_loss_tiled(image, text, scale, check_finite=False, backend="torch")
 
 
-LOSSES = {"ours": ours_loss, "open_clip": open_clip_loss, "transformers": transformers_loss}
+def ours_triton_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return clip_loss_tiled(image, text, scale, check_finite=False, backend="triton")
+
+
+LOSSES = {
+    "ours": ours_loss,
+    "ours_triton": ours_triton_loss,
+    "open_clip": open_clip_loss,
+    "transformers": transformers_loss,
+}
 
 
 def make_inputs(n: int, dim: int, dtype: torch.dtype, device: str, seed: int = 0):
@@ -126,13 +138,20 @@ def _rss_child(method: str, n: int, dim: int, dtype: str, threads: int) -> float
     return _status_gib("VmHWM") - base
 
 
-def max_abs_diffs(n: int = 1024, dim: int = 128, dtype: torch.dtype = torch.float32, seed: int = 0) -> dict:
-    """Loss and gradient differences of ours and of the naive loss, both in ``dtype``, vs fp64 naive."""
-    ref_inputs = make_inputs(n, dim, torch.float64, "cpu", seed)
+def max_abs_diffs(
+    n: int = 1024,
+    dim: int = 128,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    device: str = "cpu",
+    methods: tuple[str, ...] = ("ours", "open_clip"),
+) -> dict:
+    """Loss and gradient differences of each method in ``dtype`` vs the naive loss in fp64 (same device)."""
+    ref_inputs = make_inputs(n, dim, torch.float64, device, seed)
     ref = _loss_grads(open_clip_loss, ref_inputs)
     out = {}
-    for method in ("ours", "open_clip"):
-        got = _loss_grads(LOSSES[method], make_inputs(n, dim, dtype, "cpu", seed))
+    for method in methods:
+        got = _loss_grads(LOSSES[method], make_inputs(n, dim, dtype, device, seed))
         out[method] = {key: float((got[key].double() - ref[key]).abs().max()) for key in ref}
     return out
 

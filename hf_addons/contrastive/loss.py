@@ -21,6 +21,11 @@ from torch.nn import functional as F
 from hf_addons.contrastive.tiled import BidirectionalLSE, SoftplusSum, check_tile
 
 MAX_LOGIT_SCALE = 100.0
+BACKENDS = ("auto", "torch", "triton")
+
+# "auto" picks the fused Triton kernels only once a GPU benchmark row (benchmarks/bench_clip_gpu.py) shows they
+# beat the PyTorch tiles; no GPU has been lent to this project yet, so "auto" means "torch" until then.
+TRITON_MEASURED_TO_PAY = False
 
 
 class _ClampMax(torch.autograd.Function):
@@ -114,6 +119,34 @@ def _assemble(image, text, scale, text_negatives, image_negatives, pair_ids, til
     )
 
 
+def check_backend(backend: str) -> str:
+    """``backend`` itself, or a ValueError listing the valid names (checked at construction, not first call)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+    return backend
+
+
+def resolve_backend(backend: str, rows: torch.Tensor, cols: torch.Tensor, plain: bool) -> str:
+    """``"torch"`` or ``"triton"`` for these operands; ``plain`` = no duplicate masking and no extra negatives.
+
+    ``"triton"`` raises a ValueError naming why it cannot run; ``"auto"`` takes it only where it was measured to
+    pay (``TRITON_MEASURED_TO_PAY``) and can run, else the PyTorch tiles.
+    """
+    check_backend(backend)
+    if backend == "torch" or (backend == "auto" and not TRITON_MEASURED_TO_PAY):
+        return "torch"
+    from hf_addons.contrastive.triton_kernels import unsupported_reason
+
+    reason = unsupported_reason(rows, cols)
+    if reason is None and not plain:
+        reason = "pair_ids and extra negatives are only in the PyTorch path"
+    if reason is None:
+        return "triton"
+    if backend == "triton":
+        raise ValueError(f"backend='triton' cannot run here: {reason}; use backend='torch' or 'auto'")
+    return "torch"
+
+
 def clip_loss_tiled(
     image: torch.Tensor,
     text: torch.Tensor,
@@ -126,19 +159,30 @@ def clip_loss_tiled(
     pair_ids: torch.Tensor | None = None,
     tile: tuple[int, int] | None = None,
     check_finite: bool = True,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Symmetric InfoNCE without the N x N matrix; ``scale`` is the (already clamped) multiplier, not its log.
 
     ``text_negatives`` (K, D) are extra columns for the image->text direction, ``image_negatives`` extra rows
     for text->image. ``pair_ids`` (N,): pairs with the same id are duplicates (same caption, same image) and are
     not used as negatives of each other. Label smoothing spreads over the classes that are not masked.
+    ``backend``: ``"torch"`` (PyTorch tiles, any device), ``"triton"`` (fused kernels: CUDA, no pair_ids or
+    negatives; ``tile`` is ignored) or ``"auto"`` (see ``resolve_backend``).
     """
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
     n, rows, cols, ids, scale, tile = _assemble(
         image, text, scale, text_negatives, image_negatives, pair_ids, tile, check_finite
     )
-    lse_row, lse_col = BidirectionalLSE.apply(rows, cols, scale, bias, n, n, ids, ids, 0, tile)
+    plain = ids is None and rows.shape[0] == n and cols.shape[0] == n
+    if resolve_backend(backend, rows, cols, plain) == "triton":
+        from hf_addons.contrastive.triton_kernels import TritonBidirectionalLSE
+
+        lse_row, lse_col = TritonBidirectionalLSE.apply(rows, cols, scale)
+        if bias is not None:  # lse(l + b) = lse(l) + b: the bias stays out of the kernels
+            lse_row, lse_col = lse_row + bias, lse_col + bias
+    else:
+        lse_row, lse_col = BidirectionalLSE.apply(rows, cols, scale, bias, n, n, ids, ids, 0, tile)
     return clip_combine(lse_row, lse_col, image, text, rows, cols, scale, bias, label_smoothing, ids)
 
 
@@ -407,7 +451,8 @@ class ClipLoss(_ContrastiveBase):
     it further are dropped while those that lower it pass (so it never gets stuck, unlike ``torch.clamp``).
     ``init_logit_bias`` adds a learnable bias to every logit; for the softmax loss it cancels exactly (its
     gradient is 0 up to rounding) and exists for parity with SigLIP-style heads. ``label_smoothing`` as in
-    ``F.cross_entropy``, spread over the classes that are not masked as duplicates.
+    ``F.cross_entropy``, spread over the classes that are not masked as duplicates. ``backend``: ``"auto"``,
+    ``"torch"`` or ``"triton"`` (fused CUDA kernels for the plain loss; see ``clip_loss_tiled``).
     """
 
     def __init__(
@@ -416,19 +461,21 @@ class ClipLoss(_ContrastiveBase):
         *,
         init_logit_bias: float | None = None,
         label_smoothing: float = 0.0,
+        backend: str = "auto",
         **options,
     ) -> None:
         super().__init__(init_logit_scale, init_logit_bias=init_logit_bias, **options)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {label_smoothing}")
         self.label_smoothing = label_smoothing
+        self.backend = check_backend(backend)
 
     def _loss_fn(self, distributed: bool):
-        if distributed:
+        if distributed:  # the distributed modes run the PyTorch tiles (partial, masked log-sum-exps)
             from hf_addons.contrastive.distributed import distributed_clip_loss as fn
-        else:
-            fn = clip_loss_tiled
-        return fn, {"label_smoothing": self.label_smoothing}
+
+            return fn, {"label_smoothing": self.label_smoothing}
+        return clip_loss_tiled, {"label_smoothing": self.label_smoothing, "backend": self.backend}
 
 
 class SigLipLoss(_ContrastiveBase):
