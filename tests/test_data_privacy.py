@@ -15,6 +15,7 @@ import pytest
 from hf_addons.data.licenses import (
     DATA_FILE,
     SPDX_DATA_FILE,
+    _debian_id,
     category_of,
     classify,
     classify_repository,
@@ -262,6 +263,125 @@ def test_license_expressions_notices_and_variants():
         "strong_copyleft", "weak_copyleft", "strong_copyleft", "strong_copyleft"]  # fmt: skip
     assert [category_of(i) for i in ("CDDL-1.0", "CC-BY-NC-4.0", "SSPL-1.0", "CC-PDDC")] == [
         "weak_copyleft", "unknown", "unknown", "public_domain"]  # fmt: skip
+
+
+DEP5 = """\
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: example
+Source: https://example.org/example
+
+Files: *
+Copyright: 2001-2020 Jane Doe <jane@example.org>
+License: GPL-2+
+
+Files: lib/*
+Copyright: 2010 John Roe
+License: LGPL-2.1+ or MPL-1.1
+
+Files: perl/*
+Copyright: 2012 Perl Hacker
+License: Artistic or GPL-1+
+
+Files: debian/*
+Copyright: 2015 Debian Maintainer
+License: Expat
+
+Files: vendor/fast.c
+Copyright: 2018 Vendor Inc.
+License: BSD-3-vendor
+
+License: GPL-2+
+ This program is free software; you can redistribute it and/or modify
+ it under the terms of the GNU General Public License as published by
+ the Free Software Foundation; either version 2 of the License, or
+ (at your option) any later version.
+ .
+ On Debian systems, the complete text of the GNU General Public License
+ version 2 can be found in "/usr/share/common-licenses/GPL-2".
+
+License: BSD-3-vendor
+{bsd}
+"""
+
+
+def _dep5_file() -> str:
+    bsd = _reference_texts()["BSD-3-Clause"].replace("[year]", "2018").replace("[fullname]", "Vendor Inc.")
+    body = "\n".join(" " + line if line.strip() else " ." for line in bsd.splitlines())
+    return DEP5.format(bsd=body)
+
+
+def test_dep5_copyright_file():
+    """Machine-readable Debian copyright files: License: short names, stanzas ANDed, custom names by text."""
+    r = classify(_dep5_file())
+    assert r["method"] == "dep5" and r["category"] == "strong_copyleft"
+    assert r["spdx"] == (
+        "GPL-2.0-or-later AND (LGPL-2.1-or-later OR MPL-1.1) AND (Artistic-1.0-Perl OR GPL-1.0-or-later) "
+        "AND MIT AND BSD-3-Clause"  # the custom name "BSD-3-vendor" is read from its text
+    )
+    # without the Format header the same text is prose: no License: field is parsed
+    assert classify(_dep5_file().split("\n", 1)[1])["method"] != "dep5"
+
+
+@pytest.mark.parametrize(
+    "name,spdx",
+    [("GPL-2+", "GPL-2.0-or-later"), ("GPL-2", "GPL-2.0-only"), ("GPL-3.0+", "GPL-3.0-or-later"),
+     ("GPLv3+", "GPL-3.0-or-later"), ("LGPL-2.1+", "LGPL-2.1-or-later"), ("LGPLv2.1+", "LGPL-2.1-or-later"),
+     ("GPL", "GPL-1.0-or-later"), ("LGPL", "LGPL-2.0-or-later"), ("BSD-3-clause", "BSD-3-Clause"),
+     ("BSD-2", "BSD-2-Clause"), ("Expat", "MIT"), ("MIT/X11", "MIT"), ("Apache-2", "Apache-2.0"),
+     ("public-domain", "LicenseRef-public-domain"), ("CC0", "CC0-1.0"), ("Artistic", "Artistic-1.0-Perl"),
+     ("Artistic-2.0", "Artistic-2.0"), ("ZLIB", "Zlib"), ("GFDL-1.3+", "GFDL-1.3-or-later"),
+     ("Perl", "Artistic-1.0-Perl OR GPL-1.0-or-later"), ("BSD-3-google", None),
+     ("GPL-3+ with Bison exception", "GPL-3.0-or-later WITH Bison-exception-2.2"),
+     ("GPL-2+ with Classpath exception", "GPL-2.0-or-later WITH Classpath-exception-2.0"),
+     ("Apache-2.0 with LLVM exception", "Apache-2.0 WITH LLVM-exception")],
+)  # fmt: skip
+def test_debian_short_names(name, spdx):
+    assert _debian_id(name) == spdx
+
+
+def test_debian_pointers_copyright_lines_and_near_ties():
+    pointer = "On Debian systems the complete text of the GNU General Public License can be found in\n"
+    assert classify(pointer + "`/usr/share/common-licenses/GPL'.\n")["spdx"] == "GPL-1.0-or-later"
+    assert classify(pointer + "/usr/share/common-licenses/LGPL-2.1.\n")["spdx"] == "LGPL-2.1-only"
+    notice = (
+        "This program is free software; you can redistribute it and/or modify it under the terms of the GNU\n"
+        "General Public License as published by the Free Software Foundation; either version 2, or (at your\n"
+        "option) any later version. You should have received a copy of the GNU General Public License with\n"
+        "your Debian system, in /usr/share/common-licenses/GPL.\n"
+    )
+    assert classify(notice)["spdx"] == "GPL-2.0-or-later"  # the notice's own pointer adds no version
+    # a license statement on a copyright line is read; the holder's name is not
+    assert classify("Copyright (c) 2001 Secret Labs AB, licensed under CNRI's Python 1.6\n")["spdx"] == (
+        "CNRI-Python"
+    )
+    assert classify("Copyright (c) 2001 The MIT Media Lab\n")["spdx"] is None
+    # MPL-1.1 with its exhibit filled in: CUA-OPL-1.0 (MPL-1.1 renamed) shares more 3-grams, MPL-1.1 a
+    # larger share of its own; the near-tie goes to the more common license, and each text alone is itself
+    extra = {
+        r["spdx"]: r["text"] for r in json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))["licenses"]
+    }
+    filled = extra["MPL-1.1"].replace("______________________________________", "Example Corp")
+    filled += (
+        "\nThe Initial Developer of the Original Code is Example Corp. Portions created by the Initial\n"
+    )
+    filled += "Developer are Copyright (C) 2013. All Rights Reserved. Contributor(s): Jane Doe.\n"
+    assert classify(filled)["spdx"] == "MPL-1.1"
+    assert [classify(extra[k])["spdx"] for k in ("CUA-OPL-1.0", "YPL-1.1", "CC-BY-1.0")] == [
+        "CUA-OPL-1.0", "YPL-1.1", "CC-BY-1.0"]  # fmt: skip
+
+
+def test_scancode_only_licenses_by_rule():
+    """Non-SPDX ScanCode licenses kept by a rule (full texts named by >= 5 ScanCode rules), never generic."""
+    payload = json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))
+    refs = {r["spdx"]: r for r in payload["licenses"]}
+    extra = [k for k in refs if k.startswith("LicenseRef-scancode-")]
+    assert 50 <= len(extra) <= 120 and all(payload["popularity"][k] >= 5 for k in extra)
+    assert not {"LicenseRef-scancode-proprietary-license", "LicenseRef-scancode-other-permissive",
+                "LicenseRef-scancode-unknown-license-reference", "LicenseRef-scancode-warranty-disclaimer"} & set(refs)  # fmt: skip
+    wordnet = refs["LicenseRef-scancode-wordnet"]["text"]
+    r = classify("WordNet 3.0 license:\n\n" + textwrap.fill(" ".join(wordnet.split()), 70))
+    assert (r["spdx"], r["category"]) == ("LicenseRef-scancode-wordnet", "permissive")
+    assert category_of("LicenseRef-scancode-unicode") == "permissive"
 
 
 def test_classify_repository(tmp_path):

@@ -11,6 +11,13 @@ uncovered (as ScanCode matches disjoint regions), and joined with ``AND`` (``WIT
 exception, ``OR`` for dual-license notices). Categories: choosealicense's conditions for its 47 texts,
 ScanCode's category for the rest (Permissive, Copyleft Limited -> weak_copyleft, Copyleft -> strong_copyleft,
 Public Domain; anything else -> unknown) unless choosealicense has the family (CC-BY-SA-3.0 as CC-BY-SA-4.0).
+
+Also read: Debian machine-readable ``copyright`` files (DEP-5, by their ``Format:`` header), whose
+``License:`` fields name licenses by Debian short names (``GPL-2+``, ``Expat``, ``Artistic or GPL-1+``,
+``GPL-3+ with Bison exception``); Debian's ``/usr/share/common-licenses/<name>`` pointers; and a license
+statement after a copyright holder. Texts of two licenses that near-tie go to the more common one (the number
+of ScanCode rules naming it), as ScanCode prefers; ScanCode's own non-SPDX licenses are in the reference set
+when ScanCode's rules name them often (``LicenseRef-scancode-<key>``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ _MODERN_IDS = {"AGPL-3.0": "AGPL-3.0-only", "GPL-2.0": "GPL-2.0-only", "GPL-3.0"
                "LGPL-2.1": "LGPL-2.1-only", "LGPL-3.0": "LGPL-3.0-only", "GFDL-1.3": "GFDL-1.3-only"}  # fmt: skip
 # ranking: matched 3-grams minus a quarter of the missing ones (see _Index.match)
 _MISS_WEIGHT = 0.25
+# scores closer than this share of the best text's 3-grams are a tie (a few words of noise in a long text)
+_TIE_SHARE = 0.01
 _SCANCODE_CATEGORIES = {"Permissive": "permissive", "Copyleft Limited": "weak_copyleft",
                         "Copyleft": "strong_copyleft", "Public Domain": "public_domain"}  # fmt: skip
 CATEGORIES = ("permissive", "weak_copyleft", "strong_copyleft", "public_domain", "unknown")
@@ -106,9 +115,18 @@ _NOTICES: tuple[tuple[str, str], ...] = (
     (r"python software foundation license", "PSF-2.0"),
     (r"cnri s python|cnri python", "CNRI-Python"),
     (r"(?:under|of) the zlib license", "Zlib"),
-    (r"(?:released|dedicated|placed) (?:in)?to the public domain|this is free and unencumbered software",
+    (r"(?:released|dedicated|placed) (?:in)?to the public domain|this is free and unencumbered software"
+     r"|(?:is|are) in (?:the )?public domain",
      "LicenseRef-public-domain"),
 )  # fmt: skip
+# Debian's pointers to /usr/share/common-licenses/<name>; an unversioned GNU name means any version (the GPL's
+# own rule: "If the Program does not specify a version number ... you may choose any version")
+_DEBIAN_POINTER = re.compile(
+    r"usr share common licenses (gpl|lgpl|agpl|gfdl|artistic|apache|bsd|mpl|cc0)(?: (\d+)(?: (\d+))?)?"
+)
+_POINTER_IDS = {"gpl": "GPL-1.0-or-later", "lgpl": "LGPL-2.0-or-later", "gfdl": "GFDL-1.1-or-later",
+                "artistic": "Artistic-1.0-Perl", "bsd": "BSD-3-Clause", "apache": "Apache-2.0", "mpl": "MPL-1.1",
+                "cc0": "CC0-1.0", "agpl": "AGPL-3.0-or-later"}  # fmt: skip
 # "either of ... A or B", "dual licensed under A and B", "A or B at your option": the names then form an OR
 _DUAL_CUE = re.compile(
     r"dual licensed|dual license|either of|licensed under either|at your (?:option|choice)"
@@ -150,9 +168,19 @@ _COPYRIGHT_LINE = re.compile(r"(?im)^\W*(?:copyright\b|\(c\)|©).*$")
 _SPELLING = (("licence", "license"), ("authorisation", "authorization"), ("organisation", "organization"))
 
 
+# what follows these words on a copyright line is a license statement, not part of the holder's name
+_LICENSE_CUE = re.compile(r"(?i)\b(?:licen[sc]ed|released|distributed|made available|available) under\b.*")
+
+
+def _drop_copyright(m: re.Match) -> str:
+    cue = _LICENSE_CUE.search(m.group(0))
+    return " " + cue.group(0) if cue else " "
+
+
 def normalize(text: str) -> str:
-    """Lowercase words joined by single spaces; comment markers, punctuation and copyright lines dropped."""
-    text = _COPYRIGHT_LINE.sub(" ", text).lower()
+    """Lowercase words joined by single spaces; comment markers, punctuation and copyright lines dropped
+    (except a license statement on one: "(c) 2001 Secret Labs, licensed under CNRI's Python 1.6")."""
+    text = _COPYRIGHT_LINE.sub(_drop_copyright, text).lower()
     for a, b in _SPELLING:
         text = text.replace(a, b)
     return " ".join(re.findall(r"[a-z0-9]+", text))
@@ -195,19 +223,49 @@ def build_reference(src_dir: str | Path, out: str | Path = DATA_FILE) -> Path:
     return out
 
 
-def build_scancode_reference(src_dir: str | Path, out: str | Path = SPDX_DATA_FILE) -> Path:
+# a ScanCode-only license must be a full text: a notice-sized one (KDE's "LGPL 2.1 or 3 or later versions
+# accepted by KDE e.V.") would take over the standard notice of the license it amends
+_LICENSEREF_MIN_WORDS = 150
+
+
+def _rule_counts(rules_dir: Path) -> Counter:
+    """ScanCode license key -> how many of ScanCode's detection rules name it: how often its maintainers met
+    the license in real code (a popularity measure; only the counts are used, no rule text)."""
+    counts: Counter = Counter()
+    for path in rules_dir.glob("*.RULE"):
+        with open(path, encoding="utf-8") as fh:
+            head = fh.read(2048)
+        if m := re.search(r"(?m)^license_expression:\s*(.+)$", head):
+            keys = {k.lower() for k in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+_-]*", m.group(1))}
+            counts.update(keys - {"and", "or", "with"})
+    return counts
+
+
+def build_scancode_reference(
+    src_dir: str | Path, out: str | Path = SPDX_DATA_FILE, licenseref_min_rules: int = 5
+) -> Path:
     """Compile ScanCode's license texts (``licensedcode/data/licenses``, CC-BY-4.0) into ``out`` (xz JSON).
 
     Kept: every non-deprecated license or exception with an SPDX-list id (not ``LicenseRef-``, not the
     deprecated ``X-with-Y-exception`` compounds). That is the whole SPDX list, chosen by a rule rather than
     by what a benchmark set contains. The 47 licenses choosealicense supplies keep ScanCode's copy as a
     second text of the same id: the two differ in optional parts such as appendices and title lines.
+    With ``licenseref_min_rules`` > 0 (default 5), ScanCode's own licenses outside the SPDX list are kept too (as
+    ``LicenseRef-scancode-<key>``) when they are specific (not generic or "unknown"), English, and named by
+    at least that many of ScanCode's detection rules (``../rules``: the ones its maintainers met often).
+    Also stored: ``popularity``, that rule count per SPDX id, which decides near-ties (see ``_Index.match``).
     """
     # a family choosealicense covers keeps its category across versions (CC-BY-SA-3.0 as CC-BY-SA-4.0)
     family_category = {
         re.sub(r"-\d.*$", "", r["spdx"]): r["category"] for r in json.loads(DATA_FILE.read_text())["licenses"]
     }
-    refs = []
+    rules_dir = Path(src_dir).parent / "rules"
+    if not rules_dir.is_dir():
+        raise FileNotFoundError(
+            f"ScanCode rules folder missing (needed for the popularity counts): {rules_dir}"
+        )
+    rule_counts = _rule_counts(rules_dir)
+    refs, popularity = [], {}
     for path in sorted(Path(src_dir).glob("*.LICENSE")):
         raw = path.read_text(encoding="utf-8")
         if not raw.startswith("---"):
@@ -215,14 +273,25 @@ def build_scancode_reference(src_dir: str | Path, out: str | Path = SPDX_DATA_FI
         _, header, body = raw.split("---", 2)
         meta = dict(re.findall(r"(?m)^([a-z_]+): (.*)$", header))
         spdx = meta.get("spdx_license_key", "").strip()
+        n_rules = rule_counts.get(meta.get("key", "").strip().lower(), 0)
+        licenseref = spdx.startswith("LicenseRef-")
         if (
             not spdx
-            or spdx.startswith("LicenseRef-")
             or "-with-" in spdx
             or meta.get("is_deprecated") == "yes"
             or len(normalize(body).split()) < 12
         ):
             continue
+        if licenseref and not (
+            licenseref_min_rules
+            and n_rules >= licenseref_min_rules
+            and meta.get("is_generic") != "yes"
+            and meta.get("is_unknown") != "yes"
+            and meta.get("language", "en").strip() == "en"
+            and len(normalize(body).split()) >= _LICENSEREF_MIN_WORDS
+        ):
+            continue
+        popularity[spdx] = max(popularity.get(spdx, 0), n_rules)
         exception = meta.get("is_exception") == "yes"
         category = _SCANCODE_CATEGORIES.get(meta.get("category", "").strip(), "unknown")
         category = "exception" if exception else family_category.get(re.sub(r"-\d.*$", "", spdx), category)
@@ -230,20 +299,22 @@ def build_scancode_reference(src_dir: str | Path, out: str | Path = SPDX_DATA_FI
                      "text": body.strip()})  # fmt: skip
     out = Path(out)
     payload = {"source": "aboutcode-org/scancode-toolkit licensedcode/data/licenses (CC-BY-4.0, see "
-               "SOURCE-LICENSE.md)", "licenses": refs}  # fmt: skip
+               "SOURCE-LICENSE.md)", "licenses": refs, "popularity": popularity}  # fmt: skip
     out.write_bytes(lzma.compress(json.dumps(payload).encode(), preset=9 | lzma.PRESET_EXTREME))
     return out
 
 
 def category_of(spdx: str | None) -> str:
-    """Category of an SPDX id or expression (``OR``: the most permissive part, ``AND``: the strictest)."""
+    """Category of an SPDX id or expression (``OR``: the most permissive part, ``AND``: the strictest;
+    parentheses group as usual)."""
     if not spdx:
         return "unknown"
     rank = {c: i for i, c in enumerate(("public_domain", "permissive", "weak_copyleft", "strong_copyleft"))}
-    parts = [p for p in re.split(r"\s+(?:OR|AND)\s+|[()]", spdx) if p.strip()]
-    cats = []
-    for part in parts:
-        base = part.split(" WITH ")[0].strip()
+    tokens = re.findall(r"\(|\)|[^\s()]+(?:\s+WITH\s+[^\s()]+)?", spdx)
+    pos = 0
+
+    def term(tok: str) -> str | None:
+        base = tok.split(" WITH ")[0].strip()
         known = _index().category
         cat = (
             known.get(base)
@@ -251,24 +322,50 @@ def category_of(spdx: str | None) -> str:
             or known.get(base.removesuffix("-or-later"))
         )
         if cat == "exception":  # an exception alone ("MIT AND fmt-exception") does not set the category
-            continue
+            return None
         if cat is None:
             cat = next((c for prefix, c in _PREFIX_CATEGORIES if base.startswith(prefix)), "unknown")
-        if " WITH " in part and cat == "strong_copyleft" and re.search(r"Classpath|GCC|linking", part):
+        if " WITH " in tok and cat == "strong_copyleft" and re.search(r"Classpath|GCC|linking", tok):
             cat = "weak_copyleft"
-        cats.append(cat)
-    known_cats = [c for c in cats if c in rank]
-    if not known_cats:
-        return "unknown"
-    pick = min if " OR " in spdx else max
-    return pick(known_cats, key=rank.__getitem__)
+        return cat
+
+    def expr(level: int) -> str | None:  # level 0: OR, 1: AND, 2: a term or a parenthesised expression
+        nonlocal pos
+        if level == 2:
+            tok = tokens[pos] if pos < len(tokens) else ""
+            pos += 1
+            if tok == "(":
+                cat = expr(0)
+                pos += 1  # ")"
+                return cat
+            return term(tok)
+        op = ("OR", "AND")[level]
+        cats = [expr(level + 1)]
+        while pos < len(tokens) and tokens[pos].upper() == op:
+            pos += 1
+            cats.append(expr(level + 1))
+        known_cats = [c for c in cats if c in rank]
+        if not known_cats:
+            return "unknown" if any(c == "unknown" for c in cats) else None
+        return (min if op == "OR" else max)(known_cats, key=rank.__getitem__)
+
+    cat = expr(0)
+    return cat if cat in rank else "unknown"
 
 
 class _Index:
     """Reference 3-gram sets in one sorted key array with CSR postings, for vectorised containment counts."""
 
-    def __init__(self, refs: list[dict[str, Any]]):
+    def __init__(self, refs: list[dict[str, Any]], popularity: Mapping[str, int] | None = None):
         self.spdx = [r["spdx"] for r in refs]
+        # per family without the -only/-or-later suffix: the two share one text, the first one listed wins
+        family_pop: Counter = Counter()
+        for i, n in (popularity or {}).items():
+            family_pop[re.sub(r"-(?:only|or-later)$", "", i)] += n
+        self.popularity = np.array(
+            [family_pop[re.sub(r"-(?:only|or-later)$", "", i)] for i in self.spdx], dtype=np.int64
+        )
+        self.family = [re.sub(r"-v?\d.*$", "", i) for i in self.spdx]  # "GFDL-1.1-only" -> "GFDL"
         self.category: dict[str, str] = {}
         for r in refs:  # the first text of an id (choosealicense's) sets its category
             self.category.setdefault(r["spdx"], r["category"])
@@ -363,7 +460,20 @@ class _Index:
             remaining = [j for j in remaining if fresh[j] / self.sizes[j] >= need[j]]
             if not remaining:
                 break
-            best = max(remaining, key=lambda j: fresh[j] - _MISS_WEIGHT * (self.sizes[j] - fresh[j]))
+            score = {j: fresh[j] - _MISS_WEIGHT * (self.sizes[j] - fresh[j]) for j in remaining}
+            best = max(remaining, key=score.__getitem__)
+            # texts of two licenses that near-tie with conflicting evidence (CUA-OPL-1.0, MPL-1.1 renamed, has
+            # more 3-grams in an MPL-1.1 file, MPL-1.1 a larger share of its own) are told apart by how common
+            # they are, as ScanCode prefers the common one: the count of ScanCode rules naming each. A text
+            # found more completely than any rival keeps its win, and so do versions of one license (YPL-1.0
+            # / 1.1), which differ in few words by design.
+            tie = score[best] - _TIE_SHARE * self.sizes[best]
+            rivals = [
+                j for j in remaining
+                if score[j] >= tie and self.family[j] != self.family[best]
+                and fresh[j] / self.sizes[j] > fresh[best] / self.sizes[best]
+            ]  # fmt: skip
+            best = max([best, *rivals], key=lambda j: (self.popularity[j], score[j]))
             in_best = np.zeros(n_doc, dtype=bool)
             in_best[ref_u[best]] = True
             member = in_best[inverse]
@@ -379,9 +489,12 @@ def _index() -> _Index:
     if not DATA_FILE.exists():
         raise FileNotFoundError(f"license reference data missing: {DATA_FILE} (package data not installed?)")
     refs = json.loads(DATA_FILE.read_text())["licenses"]
+    popularity: dict[str, int] = {}
     if SPDX_DATA_FILE.exists():
-        refs = refs + json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))["licenses"]
-    return _Index(refs)
+        payload = json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))
+        refs = refs + payload["licenses"]
+        popularity = payload.get("popularity", {})
+    return _Index(refs, popularity)
 
 
 def _notices(segments: list[str]) -> str | None:
@@ -397,6 +510,14 @@ def _notices(segments: list[str]) -> str | None:
                 version = "2.1"
             later = m.group(0).endswith(("later", "newer", "higher"))
             found.append((off + m.start(), f"{family}-{version}-{'or-later' if later else 'only'}"))
+        for m in _DEBIAN_POINTER.finditer(seg):
+            name, major, minor = m.groups()
+            spdx = _POINTER_IDS[name]
+            if major:
+                spdx = _debian_id(f"{name}-{major}.{minor or 0}") or spdx
+            elif "should have received a copy" in seg[max(0, m.start() - 150) : m.start()]:
+                continue  # the standard GNU notice's own pointer: the notice already gave the version
+            found.append((off + m.start(), spdx))
         for pattern, spdx in _NOTICES:
             if m := re.search(pattern, seg):
                 found.append((off + m.start(), spdx))
@@ -435,13 +556,149 @@ def _expression(index: _Index, chosen: list[tuple[int, int, float]]) -> str:
     return " AND ".join(ids)
 
 
+# Debian machine-readable copyright files (DEP-5): https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+_DEP5_FORMAT = re.compile(
+    r"\A\s*Format:\s*<?https?://(?:www\.debian\.org/doc/packaging-manuals/copyright-format/|dep\.debian\.net/deps/dep5)",
+    re.IGNORECASE,
+)
+_DEP5_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
+# the spec's standard short names that are not SPDX ids (case-insensitive; versions and "+" are handled apart);
+# bare "Artistic" is Perl's (Debian's /usr/share/common-licenses/Artistic), "Perl" is the spec's
+# "GPL-1+ or Artistic" shorthand
+_DEBIAN_NAMES = {
+    "expat": "MIT", "mit/x11": "MIT", "public-domain": "LicenseRef-public-domain", "pd": "LicenseRef-public-domain",
+    "artistic": "Artistic-1.0-Perl", "artistic-1": "Artistic-1.0", "perl": "Artistic-1.0-Perl OR GPL-1.0-or-later",
+    "bsd-2": "BSD-2-Clause", "bsd-3": "BSD-3-Clause", "bsd-4": "BSD-4-Clause", "zope": "ZPL", "python": "Python",
+    "apache": "Apache", "cc0": "CC0-1.0", "gfdl-niv": "GFDL-no-invariants", "fsf-unlimited": "FSFULLR",
+}  # fmt: skip
+# families whose unversioned name means "any version" (the GPL's own rule), as ScanCode reads them
+_DEBIAN_UNVERSIONED = {"gpl": "GPL-1.0-or-later", "lgpl": "LGPL-2.0-or-later", "agpl": "AGPL-3.0-or-later",
+                       "gfdl": "GFDL-1.1-or-later", "mpl": "MPL-1.1", "apache": "Apache-2.0"}  # fmt: skip
+_DEBIAN_NAME = re.compile(
+    r"(?i)^(?P<fam>[a-z][a-z0-9.\-/]*?)(?:[- ]?v?(?P<ver>\d+(?:\.\d+)*))?(?P<plus>\+|\s+or\s+later)?"
+    r"(?:\s+with\s+(?P<exc>[\w.\-]+)\s+exceptions?)?$"
+)
+
+
+@lru_cache(maxsize=1)
+def _known_ids() -> dict[str, str]:
+    """Lowercased SPDX ids of the reference texts (plus the ids only notices give) -> the id."""
+    ids = set(_index().spdx) | {"LicenseRef-public-domain"}
+    return {i.lower(): i for i in ids}
+
+
+def _debian_id(name: str) -> str | None:
+    """One DEP-5 short name ("GPL-2+", "LGPLv2.1+", "BSD-3-clause", "Expat", "GPL-2+ with OpenSSL exception")
+    as an SPDX expression, or None when it is not a standard name (a package-specific one such as "BSD-3-google")."""
+    known = _known_ids()
+    name = name.strip().strip(",;")
+    if not name:
+        return None
+    if spdx := known.get(name.lower()) or _DEBIAN_NAMES.get(name.lower()):
+        return {"ZPL": "ZPL-2.1", "Python": "Python-2.0", "Apache": "Apache-2.0"}.get(spdx, spdx)
+    m = _DEBIAN_NAME.match(name)
+    if not m:
+        return None
+    fam, ver, plus, exc = m.group("fam").lower(), m.group("ver"), bool(m.group("plus")), m.group("exc")
+    fam = fam.removesuffix("-clause") if re.fullmatch(r"bsd-\d-clause", fam) else fam
+    if re.fullmatch(r"bsd-\d", fam):
+        ver, fam = fam[-1], "bsd"
+    base = None
+    if fam == "bsd" and ver:
+        base = f"BSD-{ver}-Clause"
+    elif ver is None:
+        base = known.get(name.lower()) or _DEBIAN_NAMES.get(fam) or _DEBIAN_UNVERSIONED.get(fam)
+        if base in ("ZPL", "Python"):  # unversioned names of families SPDX only knows versioned
+            base = {"ZPL": "ZPL-2.1", "Python": "Python-2.0"}[base]
+    else:
+        stem = _DEBIAN_NAMES.get(fam, fam)
+        if stem == "Artistic-1.0-Perl":
+            stem = "artistic"
+        v = ver if "." in ver else f"{ver}.0"
+        for cand in (f"{stem}-{v}", f"{stem}-{ver}", f"{stem}-{v}-only"):
+            if cand.lower() in known:
+                base = known[cand.lower()]
+                break
+        if base and plus:
+            base = known.get(f"{base.removesuffix('-only')}-or-later".lower(), base)
+    if base is None:
+        return known.get(name.lower())
+    if plus and base.endswith("-only"):
+        base = base.removesuffix("-only") + "-or-later"
+    if exc:  # the exception's SPDX id; of several versions the one of the license's version, else the newest
+        cands = sorted(
+            i
+            for k, i in known.items()
+            if k.startswith(exc.lower()) and _index().category.get(i) == "exception"
+        )
+        version = re.search(r"-(\d\.\d)", base)
+        same = [c for c in cands if version and c.endswith(version.group(1))]
+        if cands:
+            return f"{base} WITH {(same or cands)[-1]}"
+    return base
+
+
+def _debian_expression(synopsis: str) -> str | None:
+    """A DEP-5 ``License:`` synopsis ("Artistic or GPL-1+", "GPL-2+ and BSD-3-clause") as an SPDX expression;
+    None when any name is not a standard one."""
+    parts = [p for p in re.split(r"\s*(?:,\s*)?\b(or|and)\b\s*|\s*,\s*", synopsis.strip()) if p]
+    out: list[str] = []
+    for p in parts:
+        if p.lower() in ("or", "and"):
+            out.append(p.upper())
+            continue
+        spdx = _debian_id(p)
+        if spdx is None:
+            return None
+        out.append(f"({spdx})" if " OR " in spdx else spdx)
+    while out and out[-1] in ("OR", "AND"):
+        out.pop()
+    return " ".join(x if x in ("OR", "AND") or i == 0 or out[i - 1] in ("OR", "AND") else f"AND {x}"
+                    for i, x in enumerate(out)) or None  # fmt: skip
+
+
+def _dep5(text: str) -> tuple[list[str], str] | None:
+    """A DEP-5 file's license expressions (its ``License:`` synopses, file order) and the text left to match
+    as usual (the bodies of licenses whose short name is not a standard one, and every non-License field).
+    None when ``text`` is not a DEP-5 file."""
+    if not _DEP5_FORMAT.match(text):
+        return None
+    exprs: list[str] = []
+    rest: list[str] = []
+    field, synopsis, body = None, "", []
+
+    def flush() -> None:
+        if field == "license":
+            spdx = _debian_expression(synopsis)
+            if spdx:  # a standard name decides (its body is that license's text or notice)
+                exprs.append(spdx)
+            else:  # a custom name: its text decides
+                rest.extend(body)
+        elif field is not None:
+            rest.extend([synopsis, *body])
+
+    for line in text.splitlines():
+        if m := _DEP5_FIELD.match(line):
+            flush()
+            field, synopsis, body = m.group(1).lower(), m.group(2), []
+        elif line[:1] in (" ", "\t") and field is not None:
+            body.append("" if line.strip() == "." else line)
+        else:  # a blank line ends a paragraph
+            flush()
+            field, synopsis, body = None, "", []
+            rest.append(line)
+    flush()
+    return list(dict.fromkeys(exprs)), "\n".join(rest)
+
+
 def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> dict[str, Any]:
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
     ``method`` is ``spdx_tag``, ``text`` (reference texts found; ``score`` = share of the first one's
     3-grams present; notices in the rest of the file are added), ``notice`` (standard short notices or a
-    dual-license pointer only), ``name`` (the whole file is a license name such as "Apache 2.0") or
-    ``none``. Only the first ``max_chars`` are read (licenses sit at the top of files); binary-looking input
+    dual-license pointer only), ``name`` (the whole file is a license name such as "Apache 2.0"), ``dep5``
+    (a Debian machine-readable ``copyright`` file: its ``License:`` fields, ANDed, plus what the rest gives)
+    or ``none``. Only the first ``max_chars`` are read (licenses sit at the top of files); binary-looking input
     gives ``method="binary"``.
     """
     if isinstance(text, (bytes, bytearray)):
@@ -451,6 +708,14 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
     head = text[:max_chars]
     if "\x00" in head[:8192]:
         return {"spdx": None, "category": "unknown", "method": "binary", "score": 0.0}
+    if (dep5 := _dep5(head)) is not None:  # License: fields name the licenses; the rest is read as usual
+        exprs, rest = dep5
+        other = classify(rest, min_coverage, max_chars)["spdx"] if rest.strip() else None
+        terms = [f"({e})" if " OR " in e else e for e in exprs]
+        if other:
+            terms += other.split(" AND ") if "(" not in other else [other]
+        spdx = " AND ".join(dict.fromkeys(terms)) or None
+        return {"spdx": spdx, "category": category_of(spdx), "method": "dep5", "score": 1.0}
     if m := _SPDX_TAG.search(head):
         expr = m.group(1).strip()
         return {"spdx": expr, "category": category_of(expr), "method": "spdx_tag", "score": 1.0}
