@@ -1,8 +1,9 @@
 """Synthetic ground truth: recovered-feature MCC of ours vs SAELens-style and sparsify-style training.
 
 Known sparse features (more than dimensions) are mixed into a dense space; each recipe trains on the same
-activations with the same init, lr, batches and k, then each true feature is matched to a learned decoder
-direction (Hungarian) and the mean cosine (MCC) is reported. Target: ours >= 0.9 at the default settings.
+activations with the same init, batches and k (ours through ``SAETrainer`` with its default lr and schedule),
+then each true feature is matched to a learned decoder direction (Hungarian) and the mean cosine (MCC) is
+reported. Target: ours >= 0.9 at the default settings.
 
     python benchmarks/bench_sae_synthetic.py [--quick]
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import row, write_result  # noqa: E402
 from bench_sae import Ours, SAELensStyle, SparsifyStyle, train_eval  # noqa: E402
 
 from hf_addons.interp import feature_mcc, make_synthetic  # noqa: E402
@@ -44,23 +45,22 @@ def main() -> None:
             f"  {m.name}: mcc={metrics['mcc']:.4f} fvu={metrics['fvu']:.4f} dead={metrics['dead_fraction']:.4f}"
         )
     ours = results[Ours.name]
-    summary = []
-    for name, r in results.items():
-        if name == Ours.name:
-            continue
-        summary.append(
-            {
-                "capability": "sae",
-                "metric": f"synthetic MCC ({n_feat} features in {d_in}-d, {d_sae} latents, k={k})",
-                "anchor": name,
-                "anchor_value": round(r["mcc"], 4),
-                "ours": round(ours["mcc"], 4),
-                "ratio": ours["mcc"] / r["mcc"],
-                "unit": "MCC",
-                "target": ">= 0.9",
-                "met": ours["mcc"] >= 0.9,
-            }
+    summary = [
+        row(
+            "sae",
+            f"synthetic MCC ({n_feat} features in {d_in}-d, {d_sae} latents, k={k})",
+            anchor=name,
+            anchor_value=r["mcc"],
+            ours=ours["mcc"],
+            ratio=ours["mcc"] / r["mcc"],
+            unit="MCC",
+            target=">= 0.9",
+            met=ours["mcc"] >= 0.9,
+            digits=4,
         )
+        for name, r in results.items()
+        if name != Ours.name
+    ]
     write_result(
         "sae_synthetic" + ("-quick" if args.quick else ""),
         {

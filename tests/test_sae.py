@@ -630,7 +630,7 @@ def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
 
 
 def test_bf16_compute_path_close_to_fp32():
-    """The CUDA training path runs the encoder matmul in bf16; its loss and gradients must track fp32."""
+    """On CUDA and AMX CPUs training runs the encoder matmul in bf16; its loss and gradients must track fp32."""
     sae = _sae(d_in=32, d_sae=128, k=8)
     x = torch.randn(256, 32)
     dead = torch.arange(0, 128, 4)
@@ -643,3 +643,27 @@ def test_bf16_compute_path_close_to_fp32():
     assert grads[0][0] == pytest.approx(grads[1][0], rel=0.05)
     cos = torch.nn.functional.cosine_similarity(grads[0][1].flatten(), grads[1][1].flatten(), dim=0)
     assert cos > 0.9
+
+
+def test_default_lr_schedule_and_precision():
+    """Peak lr: Gao et al.'s rule on long runs, up to 8x on short TopK runs; warm-up then linear decay to 0."""
+    from hf_addons.interp.trainer import cpu_has_amx, default_lr
+
+    gao = 2e-4 / (4096 / 16384) ** 0.5
+    assert default_lr(4096, 8192) == pytest.approx(gao) and default_lr(4096, 10**6) == pytest.approx(gao)
+    assert default_lr(4096, 2048) == pytest.approx(2 * gao)
+    assert default_lr(4096, 10) == pytest.approx(8 * gao)
+    assert default_lr(4096, 10, "relu") == pytest.approx(gao)
+    sae = _sae(d_in=16, d_sae=64, k=4)
+    args = SAETrainingArguments(total_tokens=100 * 64, batch_size=64, progress=False)
+    trainer = SAETrainer(sae, args, torch.randn(2000, 16))
+    assert trainer.lr == pytest.approx(default_lr(64, 100))
+    assert trainer.bf16 == cpu_has_amx()
+    lrs = []
+    for _ in range(100):
+        lrs.append(trainer.scheduler.get_last_lr()[0])
+        trainer.optimizer.step()
+        trainer.scheduler.step()
+    assert lrs[0] == pytest.approx(trainer.lr / 5)  # 5% warm-up: 5 steps
+    assert lrs[4] == lrs[50] == pytest.approx(trainer.lr)  # constant until the last 20%
+    assert lrs[90] == pytest.approx(trainer.lr / 2) and lrs[-1] == pytest.approx(trainer.lr / 20)  # to 0

@@ -28,7 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--k", type=int, default=32, help="active latents per token (TopK/BatchTopK)")
     p.add_argument("--tokens", type=int, default=1_000_000, help="training tokens (epochs over the texts)")
     p.add_argument("--batch-size", type=int, default=4096, help="tokens per step")
-    p.add_argument("--lr", type=float, default=None)
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="peak lr (default: 2e-4/sqrt(d_sae/2^14), up to 8x on short TopK runs; warm-up, decay to 0)",
+    )
     p.add_argument("--no-auxk", action="store_true", help="turn off the AuxK dead-latent loss")
     p.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps")
     p.add_argument("--resume", action="store_true", help="resume from the latest checkpoint in --out")

@@ -58,12 +58,14 @@ class _TopKEncode(torch.autograd.Function):
     def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype):
         w = W_enc if compute_dtype is None else W_enc.to(compute_dtype)
         xx = x if compute_dtype is None else x.to(compute_dtype)
-        pre = torch.addmm(b_enc.to(w.dtype), xx, w).relu_()
+        pre = torch.addmm(b_enc.to(w.dtype), xx, w)
+        # ReLU after the top-k: the same values (max commutes with a monotone map), on k columns, not d_sae
         values, indices = pre.topk(k, dim=-1, sorted=False)
+        values = values.relu_()
         if dead_idx is not None:
             # only the dead columns compete for AuxK: a (N, n_dead) top-k, not another (N, d_sae) one
             aux_values, pos = pre[:, dead_idx].topk(k_aux, dim=-1, sorted=False)
-            aux_indices = dead_idx[pos]
+            aux_values, aux_indices = aux_values.relu_(), dead_idx[pos]
         else:
             aux_values = aux_indices = None
         values, aux_values = values.to(x.dtype), None if aux_values is None else aux_values.to(x.dtype)
