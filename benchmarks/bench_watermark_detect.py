@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from _common import write_result  # noqa: E402
+from _common import row, write_result  # noqa: E402
 
 
 def main() -> None:
@@ -77,28 +77,28 @@ def main() -> None:
     )
 
     summary = [
-        {
-            "capability": "watermark",
-            "metric": f"detector tokens/s ({args.batch}x{args.length}, CPU)",
-            "anchor": "transformers WatermarkDetector",
-            "anchor_value": round(hf_tps, 1),
-            "ours": round(ours_tps, 1),
-            "ratio": ours_tps / hf_tps,
-            "unit": "tok/s",
-            "target": ">= 100x",
-            "met": ours_tps / hf_tps >= 100,
-        },
-        {
-            "capability": "watermark",
-            "metric": "detector tokens/s, transformers-seeding interop mode (CPU)",
-            "anchor": "transformers WatermarkDetector",
-            "anchor_value": round(hf_tps, 1),
-            "ours": round(interop_tps, 1),
-            "ratio": interop_tps / hf_tps,
-            "unit": "tok/s",
-            "target": "same scores (checked)",
-            "met": same,
-        },
+        row(
+            "watermark",
+            f"detector tokens/s ({args.batch}x{args.length}, CPU)",
+            anchor="transformers WatermarkDetector",
+            anchor_value=hf_tps,
+            ours=ours_tps,
+            ratio=ours_tps / hf_tps,
+            unit="tok/s",
+            target=">= 100x",
+            met=ours_tps / hf_tps >= 100,
+        ),
+        row(
+            "watermark",
+            "detector tokens/s, transformers-seeding interop mode (CPU)",
+            anchor="transformers WatermarkDetector",
+            anchor_value=hf_tps,
+            ours=interop_tps,
+            ratio=interop_tps / hf_tps,
+            unit="tok/s",
+            target="same scores (checked)",
+            met=same,
+        ),
     ]
     payload = {
         "ours_seconds": times,

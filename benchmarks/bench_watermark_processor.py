@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from _common import write_result  # noqa: E402
+from _common import row, write_result  # noqa: E402
 
 
 def main() -> None:
@@ -52,31 +52,31 @@ def main() -> None:
         torch.manual_seed(0)
         ids = torch.randint(3, vocab, (batch, 64), device=device)
         scores = torch.randn(batch, vocab, device=device)
-        row = {}
+        times = {}
         for scheme, width in (("lefthash", 1), ("selfhash", 4)):
             ours = WatermarkLogitsProcessor(WatermarkConfig(seeding_scheme=scheme, context_width=width))
             hf = HFProcessor(vocab_size=vocab, device=device, seeding_scheme=scheme)
-            row[f"ours {scheme}"] = per_call(ours, ids, scores, args.calls)
-            row[f"transformers {scheme}"] = per_call(hf, ids, scores, args.hf_calls)
+            times[f"ours {scheme}"] = per_call(ours, ids, scores, args.calls)
+            times[f"transformers {scheme}"] = per_call(hf, ids, scores, args.hf_calls)
             print(
-                f"batch {batch} {scheme}: ours {row[f'ours {scheme}']:.3f} ms/step, "
-                f"transformers {row[f'transformers {scheme}']:.3f} ms/step",
+                f"batch {batch} {scheme}: ours {times[f'ours {scheme}']:.3f} ms/step, "
+                f"transformers {times[f'transformers {scheme}']:.3f} ms/step",
                 flush=True,
             )
             summary.append(
-                {
-                    "capability": "watermark",
-                    "metric": f"processor ms/step, {scheme}, batch {batch} x {vocab} ({device})",
-                    "anchor": f"transformers WatermarkLogitsProcessor {scheme}",
-                    "anchor_value": round(row[f"transformers {scheme}"], 3),
-                    "ours": round(row[f"ours {scheme}"], 3),
-                    "ratio": row[f"transformers {scheme}"] / row[f"ours {scheme}"],
-                    "unit": "ms/step (ratio = speed-up)",
-                    "target": "report",
-                    "met": None,
-                }
+                row(
+                    "watermark",
+                    f"processor ms/step, {scheme}, batch {batch} x {vocab} ({device})",
+                    anchor=f"transformers WatermarkLogitsProcessor {scheme}",
+                    anchor_value=times[f"transformers {scheme}"],
+                    ours=times[f"ours {scheme}"],
+                    ratio=times[f"transformers {scheme}"] / times[f"ours {scheme}"],
+                    unit="ms/step (ratio = speed-up)",
+                    target="report",
+                    met=None,
+                )
             )
-        results[f"batch{batch}"] = row
+        results[f"batch{batch}"] = times
     write_result("watermark-processor", {"ms_per_step": results, "clock": clock.__name__}, summary)
 
 

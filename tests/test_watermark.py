@@ -149,13 +149,32 @@ def test_processor_adds_delta_to_green_only_any_dtype_and_row_independent():
     proc = WatermarkLogitsProcessor(cfg)
     ids = torch.randint(0, 300, (5, 6))
     scores = torch.randn(5, 300)
-    out = proc(ids, scores)
+    out = proc(ids, scores.clone())  # the bias is added in place, like generate() allows
     green = proc.green_mask(ids, 300)
     torch.testing.assert_close(out - scores, green.float() * 1.5)
-    assert torch.equal(out[2:3], proc(ids[2:3], scores[2:3]))  # batch rows are independent
+    assert torch.equal(out[2:3], proc(ids[2:3], scores[2:3].clone()))  # batch rows are independent
     half = proc(ids, scores.bfloat16())
     assert half.dtype == torch.bfloat16
     assert torch.equal(half, scores.bfloat16().add(green, alpha=1.5))
+
+
+@pytest.mark.parametrize("scheme,width", [*SCHEMES, ("selfhash", 1)])
+def test_blocked_in_place_bias_equals_the_green_mask(scheme, width, monkeypatch):
+    """The fast path (row blocks, float buffers, in place) gives exactly scores + delta * green_vocab."""
+    import hf_addons.watermark.processor as processor_module
+
+    # blocks of 3 rows over 7 rows: full blocks, a partial last block, reused buffers across calls
+    monkeypatch.setattr(processor_module, "CPU_BLOCK_ELEMENTS", 3 * 1000)
+    proc = WatermarkLogitsProcessor(
+        WatermarkConfig(seeding_scheme=scheme, context_width=width, hashing_key=23, delta=2.0)
+    )
+    for step in range(3):
+        ids = torch.randint(0, 1000, (7, 5 + step))
+        for dtype in (torch.float32, torch.bfloat16):
+            scores = torch.randn(7, 1000).to(dtype)
+            expect = scores.add(proc.green_mask(ids, 1000), alpha=2.0)
+            out = proc(ids, scores)
+            assert out is scores and torch.equal(out, expect)
 
 
 def test_processor_skips_steps_without_enough_context():

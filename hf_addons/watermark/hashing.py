@@ -95,7 +95,11 @@ class GreenHasher:
             tab = {"T": self.token_value(ids), "H": self.token_rank(ids)}
             if self.scheme == "selfhash":
                 # green status of v when v itself holds the minimum hash (its seed then depends on v alone)
-                tab["own"] = (tab["T"] * self.multiplier(tab["H"])) < self.threshold
+                tab["own_product"] = tab["T"] * self.multiplier(tab["H"])
+                tab["own"] = tab["own_product"] < self.threshold
+                tab["H32"] = to_int32(tab["H"] - 2**31 + 2**32)  # same order as H, in int32
+                # H32 where the token is green under its own seed, else int32 max (never below a minimum)
+                tab["H32_own"] = torch.where(tab["own"], tab["H32"], torch.iinfo(torch.int32).max)
             if self.scheme == "unigram":
                 tab["unigram"] = (tab["T"] * self._unigram_multiplier(dev)) < self.threshold
             self._tables[key] = tab
@@ -133,6 +137,41 @@ class GreenHasher:
             shared = (tab["T"] * self.multiplier(cmin.clamp_max(MASK32)).unsqueeze(-1)) < self.threshold
             return torch.where(tab["H"] < cmin.unsqueeze(-1), tab["own"], shared)
         return (tab["T"] * self.context_multiplier(ctx).unsqueeze(-1)) < self.threshold
+
+    def row_seeds(self, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-row inputs of ``green_into`` for contexts ``ctx`` (B, w): the (B, 1) int32 multiplier and, for
+        selfhash, the (B, 1) window minimum as an order-preserving int32 (``None`` otherwise)."""
+        if self.scheme == "selfhash":
+            cmin = self._context_min(ctx).unsqueeze(-1)
+            return self.multiplier(cmin.clamp_max(MASK32)), to_int32(cmin.clamp_max(MASK32) - 2**31 + 2**32)
+        if self.scheme == "unigram":
+            return self._unigram_multiplier(ctx.device).expand(ctx.shape[0], 1), None
+        return self.context_multiplier(ctx).unsqueeze(-1), None
+
+    def green_into(
+        self,
+        mult: torch.Tensor,
+        cmin: torch.Tensor | None,
+        out: torch.Tensor,
+        work: torch.Tensor,
+        spare: torch.Tensor,
+    ) -> torch.Tensor:
+        """``green_vocab`` written as 1/0 into the float ``out`` (c, vocab) from ``row_seeds``' outputs.
+
+        The generation hot path: ``work`` (int32) and ``spare`` (float) are buffers shaped like ``out``. Every
+        compare writes straight into a float buffer: PyTorch's bool outputs, ``where`` and mixed bool + float
+        adds each cost several times a plain float pass on CPU, and nothing here allocates."""
+        tab = self.tables(out.device, out.shape[-1])
+        if cmin is not None and self.context_needed == 0:  # no context: every token seeds itself
+            return out.copy_(tab["own"].expand_as(out))
+        torch.mul(tab["T"], mult, out=work)
+        torch.lt(work, self.threshold, out=out)  # green under the context's seed
+        if cmin is not None:
+            # selfhash: a token whose own hash is below the context minimum is seeded by itself, so
+            # green = shared * [H >= cmin] + [H < cmin and own green]  (the two terms are disjoint)
+            out.mul_(torch.ge(tab["H32"], cmin, out=spare))
+            out.add_(torch.lt(tab["H32_own"], cmin, out=spare))
+        return out
 
     def green_targets(self, ctx: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Bool, shaped like ``target``: is each target token green given its context ``ctx`` (..., w)."""
