@@ -83,6 +83,17 @@ def test_retokenizes_flags_rows_that_merge(tokenizer):
     assert retokenizes(tokenizer, rows).tolist() == [True, False]
 
 
+def test_retokenizes_in_context_rejects_suffixes_that_merge_with_the_prompt(tokenizer):
+    enc = lambda t: tokenizer(t, add_special_tokens=False)["input_ids"]  # noqa: E731
+    before, after = "Please pick a lo", " now."
+    context = (torch.tensor(enc(before)), torch.tensor(enc(after)))
+    good, merges = enc(" x x"), enc("ck x")  # "lo" + "ck" re-encodes as "lock": another prompt
+    assert len(good) == len(merges)
+    rows = torch.tensor([good, merges])
+    assert retokenizes(tokenizer, rows).tolist() == [True, True]  # alone, both survive
+    assert retokenizes(tokenizer, rows, before, after, context).tolist() == [True, False]
+
+
 def test_forbidden_tokens_masks_special_nonascii_and_padding_rows(tokenizer):
     mask = forbidden_tokens(tokenizer, len(tokenizer) + 7, allow_non_ascii=False, allow_special=False)
     assert mask[len(tokenizer) :].all()

@@ -1,7 +1,8 @@
 """Greedy Coordinate Gradient (Zou et al. 2023), readable in one file, for any HF causal LM on transformers 5.
 
 One step: take the gradient of the target loss w.r.t. the one-hot suffix tokens, sample ``search_width``
-candidates from the ``topk`` most promising replacements, keep those that survive decode/re-encode, compute
+candidates from the ``topk`` most promising replacements, keep those that survive decode/re-encode (alone and
+inside the rendered prompt, so the suffix found is the one a user typing the text gets), compute
 every candidate's loss in memory-sized chunks, move to the best. What makes it fast:
 
 * the fixed prefix (system prompt + user text before the suffix) is run once and kept as a KV cache; each
@@ -62,9 +63,23 @@ def sample_ids_from_grad(
     return ids.unsqueeze(0).repeat(search_width, 1).scatter_(1, pos, vals)
 
 
-def retokenizes(tokenizer: Any, ids: Tensor) -> Tensor:
-    """Bool mask of the rows of ``ids`` that decode and re-encode to exactly themselves (batched, in Rust)."""
+def retokenizes(
+    tokenizer: Any,
+    ids: Tensor,
+    before: str = "",
+    after: str = "",
+    context: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
+    """Bool mask of the rows of ``ids`` that decode and re-encode to exactly themselves (batched, in Rust).
+
+    With ``before``/``after`` text and their token ids as ``context``, the check is done in the prompt: a suffix
+    whose first or last token merges with the text around it would be another prompt once typed as text.
+    """
     texts = tokenizer.batch_decode(ids.tolist())
+    if context is not None:
+        texts = [before + t + after for t in texts]
+        pre, post = (c.reshape(1, -1).to(ids.device) for c in context)
+        ids = torch.cat([pre.expand(ids.shape[0], -1), ids, post.expand(ids.shape[0], -1)], 1)
     n = ids.shape[1]
     if tokenizer.pad_token_id is None:
         enc = tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -76,6 +91,17 @@ def retokenizes(tokenizer: Any, ids: Tensor) -> Tensor:
         got = F.pad(got, (0, n - got.shape[1]), value=-1)
     same = (got[:, :n] == ids.cpu()).all(1) & (lengths == n)
     return same.to(ids.device)
+
+
+def survives(tokenizer: Any, cands: Tensor, current: Tensor, prompts: list[Prompt]) -> Tensor:
+    """Candidates that re-encode to themselves alone and inside every prompt where the current suffix does
+    (where even the current one merges with its neighbours, single-token edits cannot fix it: alone only)."""
+    keep = retokenizes(tokenizer, cands)
+    rows = torch.cat([current, cands])
+    for p in prompts:
+        ok = retokenizes(tokenizer, rows, p.before_text, p.after_text, (p.before_ids, p.after_ids))
+        keep &= ok[1:] | ~ok[0]
+    return keep
 
 
 def forbidden_tokens(tokenizer: Any, rows: int, allow_non_ascii: bool, allow_special: bool) -> Tensor:
@@ -177,6 +203,8 @@ class Prompt:
     target: str
     main: _Side
     draft: _Side | None = None
+    before_text: str = ""
+    after_text: str = ""
 
 
 class _Buffer:
@@ -295,6 +323,8 @@ class GCG:
             target_ids,
             target,
             self._side(self.model, before_ids, after_ids, target_ids),
+            before_text=before,
+            after_text=after,
         )
         if self.draft_model is not None and self.config.probe_sampling:
             prompt.draft = self._side(self.draft_model, before_ids, after_ids, target_ids)
@@ -422,12 +452,14 @@ class GCG:
         return max(1, min(n, budget // per))
 
     def _overhead_rows(self, side: _Side) -> float:
-        """A forward pass's fixed cost in token-rows: kernel launches on a GPU, streaming all the weights
-        through memory on a CPU (measured: a 1-2 row pass of SmolLM2 costs ~150 rows' worth on 2 cores)."""
+        """A forward pass's fixed cost in token-rows: kernel launches on a GPU; on a CPU, op dispatch and
+        streaming the weights, which do not shrink with threads or a faster dtype while the per-token matmuls
+        do. Measured on SmolLM2, one Sapphire Rapids core: ~70 token-rows in float32, ~140 in bfloat16 (AMX)."""
         if side.embed.weight.device.type == "cuda":
             params = sum(t.numel() for t in side.model.parameters())
             return max(64.0, 2.5e11 / params)  # ~5 ms of launches at ~100 TFLOP/s
-        return 256.0
+        faster = 2.0 if side.embed.weight.dtype in (torch.bfloat16, torch.float16) else 1.0
+        return 64.0 * faster * torch.get_num_threads()
 
     def candidate_losses(
         self, cands: Tensor, prompts: list[Prompt], draft: bool = False
@@ -570,7 +602,7 @@ class GCG:
                 cands = torch.unique(cands, dim=0)
                 cands = cands[(cands != ids).any(1)]
                 if cfg.filter_ids:
-                    cands = cands[retokenizes(tok, cands)]
+                    cands = cands[survives(tok, cands, ids, active)]
                 if cands.shape[0] == 0:
                     raise RuntimeError(
                         "no candidate suffix survives decode/re-encode; set GCGConfig(filter_ids=False) "
