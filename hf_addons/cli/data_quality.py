@@ -26,7 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-perplexity", type=float, default=None, help="reject documents above this")
     p.add_argument("--keep", default=None, help="buckets to keep, e.g. head,middle (CCNet terciles)")
     p.add_argument("--quantiles", default="0.3333,0.6667", help="bucket edges as quantiles of all scores")
-    p.add_argument("--dtype", default=None, choices=["bf16", "fp32"], help="default bf16 on GPU, fp32 on CPU")
+    p.add_argument(
+        "--dtype",
+        default=None,
+        choices=["bf16", "fp32"],
+        help="default bf16 on GPU and on CPUs with AMX/AVX512-BF16, else fp32",
+    )
+    p.add_argument(
+        "--unit",
+        default="document",
+        choices=["document", "line"],
+        help="line: score each line alone and pool its tokens per document (CCNet)",
+    )
     p.set_defaults(func=_perplexity)
 
     p = sub.add_parser(
@@ -133,6 +144,7 @@ def _perplexity(args: argparse.Namespace) -> int:
         window=args.window,
         max_tokens=args.max_tokens,
         dtype=args.dtype,
+        unit=args.unit,
     )
     ds = ds.map(scorer, batched=True, batch_size=args.batch_size)
     summary: dict[str, Any] = {"rows": len(ds), "errors": _counts(ds["perplexity_error"])}

@@ -387,8 +387,30 @@ def _agreement(pred: np.ndarray, gold: np.ndarray, threshold: float) -> dict[str
         "binary_recall": rec,
         "binary_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
         "majority_baseline_exact": float((gold == majority).mean()) if len(gold) else 0.0,
+        "majority_baseline_within_1": float((np.abs(gold - majority) <= 1).mean()) if len(gold) else 0.0,
         "confusion_gold_x_pred": confusion.tolist(),
     }
+
+
+def _ridge_loo(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, dict[str, float]]:
+    """Ridge regression ``y ~ x @ w + b`` whose penalty minimises the exact leave-one-out error on ``(x, y)``.
+
+    A judge labels a few hundred documents while embeddings have hundreds of dimensions, so an unpenalised
+    (or lightly decayed) head memorises the sample; the LOO error of every penalty on a grid comes from one
+    SVD (``e_i / (1 - H_ii)``), so the choice never looks at held-out labels."""
+    xm, ym = x.mean(0), y.mean()
+    xc, yc = x - xm, y - ym
+    u, sv, vt = np.linalg.svd(xc, full_matrices=False)
+    uy = u.T @ yc
+    s2 = sv**2
+    grid = s2.max() * np.logspace(-6, 1, 29)
+    shrink = s2[None, :] / (s2[None, :] + grid[:, None])  # (grid, k)
+    fitted = (shrink * uy[None, :]) @ u.T  # (grid, n)
+    hat = (shrink @ (u**2).T) + 1.0 / len(y)  # diagonal of the hat matrix, intercept included
+    loo = (((yc[None, :] - fitted) / (1.0 - hat)) ** 2).mean(1)
+    best = int(np.argmin(loo))
+    w = vt.T @ (sv / (s2 + grid[best]) * uy)
+    return w, float(ym - xm @ w), {"penalty": float(grid[best]), "loo_mse": float(loo[best])}
 
 
 def train_edu_classifier(
@@ -406,6 +428,11 @@ def train_edu_classifier(
     seed: int = 0,
 ) -> tuple[EduClassifier, dict[str, Any]]:
     """Fit the head on judge labels; returns it and a report with agreement on the held-out split.
+
+    The default linear head (``hidden_dim=0``) is a closed-form ridge regression whose penalty is chosen
+    by leave-one-out error on the training split (a few hundred labels vs hundreds of embedding dimensions
+    would otherwise be memorised); ``hidden_dim > 0`` trains an MLP head with AdamW (``steps``, ``lr``,
+    ``weight_decay``).
 
     Labels may be the judge's integer scores or its expected (probability-weighted) scores, which carry more
     signal when a small judge puts most of its argmax on one digit. Labels outside 0-5 (the judge's ``-1``
@@ -432,16 +459,23 @@ def train_edu_classifier(
         embedding_dim=x.shape[1], hidden_dim=hidden_dim, embedder=emb_model.spec, threshold=threshold
     )
     clf = EduClassifier(cfg)
-    # start at the label mean so a few hundred full-batch steps suffice
-    nn.init.constant_(clf.head[-1].bias, float(y[tr].mean()))
-    xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
-    opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=weight_decay)
-    clf.train()
-    for _ in range(steps):  # full-batch: the sample is a few thousand rows at most
-        opt.zero_grad()
-        loss = clf(xt, labels=yt).loss
-        loss.backward()
-        opt.step()
+    ridge: dict[str, float] = {}
+    if hidden_dim == 0:  # linear head: closed-form ridge, penalty chosen on the training split only
+        w, b, ridge = _ridge_loo(x[tr].astype(np.float64), y[tr].astype(np.float64))
+        with torch.no_grad():
+            clf.head[-1].weight.copy_(torch.from_numpy(w[None, :]).float())
+            clf.head[-1].bias.fill_(b)
+    else:
+        # start at the label mean so a few hundred full-batch steps suffice
+        nn.init.constant_(clf.head[-1].bias, float(y[tr].mean()))
+        xt, yt = torch.from_numpy(x[tr]), torch.from_numpy(y[tr])
+        opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=weight_decay)
+        clf.train()
+        for _ in range(steps):  # full-batch: the sample is a few thousand rows at most
+            opt.zero_grad()
+            loss = clf(xt, labels=yt).loss
+            loss.backward()
+            opt.step()
     clf.eval()
     report: dict[str, Any] = {
         "embedder": emb_model.spec,
@@ -451,6 +485,7 @@ def train_edu_classifier(
         "n_eval": int(len(ev)),
         "label_counts": np.bincount(np.rint(y).astype(int), minlength=MAX_SCORE + 1).tolist(),
         "train": _agreement(clf.predict(x[tr]), y[tr], threshold),
+        "ridge": ridge,
     }
     report["eval"] = _agreement(clf.predict(x[ev]), y[ev], threshold) if len(ev) else None
     clf.config.agreement = report

@@ -1,8 +1,10 @@
 """Perplexity scoring with any causal LM, and CCNet-style filtering on whole-dataset percentile buckets.
 
-Scoring is a step (``dataset.map(PerplexityScorer(), batched=True)``): documents are tokenised in one call,
-cut into sliding windows when longer than the model's context, sorted by length and packed into batches under
-a token budget, so padding stays small and one forward pass serves many documents. Filtering is a second
+Scoring is a step (``dataset.map(PerplexityScorer(), batched=True)``): documents (or, CCNet-style, their lines)
+are tokenised in one call, cut into sliding windows when longer than the model's context, sorted by length and
+packed into batches under a token budget, so padding stays small and one forward pass serves many documents.
+The LM head then runs only on the scored positions, and bf16 is the default wherever the hardware multiplies
+it natively (GPUs, CPUs with AMX/AVX512-BF16). Filtering is a second
 pass: ``PerplexityFilter.from_dataset`` computes the cutoffs over the whole ``perplexity`` column (not per
 batch, which would make the buckets depend on batch order), then runs as a filter step.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,14 +34,34 @@ def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
         )
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU multiplies bf16 matrices natively (AMX-BF16 or AVX512-BF16 in ``/proc/cpuinfo``,
+    and oneDNN agrees). There a bf16 matmul runs several times faster than fp32; elsewhere bf16 on CPU is
+    emulated and slower, so the CPU default stays fp32."""
+    import torch
+
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    if not flags & {"amx_bf16", "avx512_bf16"}:
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
-    """Device default CUDA else CPU; dtype default bf16 on GPU and fp32 on CPU (``"bf16"``/``"fp32"`` ok)."""
+    """Device default CUDA else CPU. dtype default: bf16 on GPU and on CPUs with native bf16 matmul
+    (:func:`cpu_has_fast_bf16`), fp32 on other CPUs; ``"bf16"``/``"fp32"`` pick one explicitly."""
     import torch
 
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype is None or dtype == "auto":
-        dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+        fast = str(device).startswith("cuda") or (str(device) == "cpu" and cpu_has_fast_bf16())
+        dtype = torch.bfloat16 if fast else torch.float32
     elif isinstance(dtype, str):
         names = {
             "bf16": torch.bfloat16,
@@ -53,15 +76,21 @@ def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
 
 
 def load_lm(model: Any, tokenizer: Any, device: str | None, dtype: Any) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a name/path/None (the default model) or from objects already loaded."""
+    """``(model, tokenizer)`` from a name/path/None (the default model) or from objects already loaded.
+
+    A model loaded here gets the default dtype of :func:`resolve_device_dtype`; a model object passed in keeps
+    its own dtype unless ``dtype`` is given (the cast is in place, so it is never done silently)."""
     from hf_addons.models import load_model, load_tokenizer
 
+    keep_dtype = dtype is None and not (model is None or isinstance(model, (str, os.PathLike)))
     device, dtype = resolve_device_dtype(device, dtype)
     if model is None or isinstance(model, (str, os.PathLike)):
         lm, tok = load_model(model, device=device, dtype=dtype)
         return lm, tokenizer if tokenizer is not None else tok
     if tokenizer is None:
         tokenizer = load_tokenizer(getattr(model.config, "name_or_path", None) or None)
+    if keep_dtype:
+        return model.to(device=device).eval(), tokenizer
     return model.to(device=device, dtype=dtype).eval(), tokenizer
 
 
@@ -96,6 +125,15 @@ class PerplexityScorer(LMStep):
     every token after the first window is predicted from at least ``window - stride`` tokens of context.
     ``max_tokens`` truncates documents first (None: score everything). ``tokens_per_batch`` bounds
     padded tokens per forward pass (default 2048 on CPU, 16384 on GPU).
+
+    ``unit="line"`` scores as CCNet does: every non-empty line is scored on its own (after BOS) and the
+    document's perplexity is ``exp(-sum of token log-probs / tokens)`` over all its lines. Boilerplate lines
+    (menus, share buttons, footers) then get no article context to lean on, which is what exposes them; with
+    ``max_tokens`` the lines are taken in order until the document's budget is spent. The default
+    ``unit="document"`` scores each text as one sequence.
+
+    The LM head runs only on the positions that are scored (no padding, no sliding-window context), chunked,
+    with logsumexp in fp32, when the model's logits are a plain ``lm_head(decoder(...))`` (checked once).
     """
 
     name = "perplexity"
@@ -113,7 +151,10 @@ class PerplexityScorer(LMStep):
         device: str | None = None,
         dtype: Any = None,
         add_bos: bool = True,
+        unit: str = "document",
     ) -> None:
+        if unit not in ("document", "line"):
+            raise ValueError(f"unit must be 'document' or 'line', got {unit!r}")
         if window is not None and window < 2:
             raise ValueError(f"window must be >= 2 tokens, got {window}")
         if stride is not None and (stride < 1 or (window is not None and stride > window - 1)):
@@ -130,7 +171,9 @@ class PerplexityScorer(LMStep):
         self.device = device
         self.dtype = dtype
         self.add_bos = add_bos
+        self.unit = unit
         self._lm: tuple[Any, Any] | None = None
+        self._head: tuple[Any, ...] | None = None
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], "PerplexityScorer")
@@ -165,6 +208,31 @@ class PerplexityScorer(LMStep):
                 begin += stride
         return docs, segs, starts
 
+    def _split_head(self, model: Any) -> tuple[Any, Any] | None:
+        """``(decoder, lm_head)`` when this model's logits are exactly ``lm_head(decoder(...)[0])``, checked
+        once on a short input (models that scale or soft-cap logits fail the check and use full logits)."""
+        if self._head is not None:
+            return self._head or None
+        self._head = ()
+        get_decoder = getattr(model, "get_decoder", None)
+        head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+        decoder = get_decoder() if callable(get_decoder) else None
+        if decoder is None or decoder is model or not callable(head):
+            return None
+        import torch
+
+        device = next(model.parameters()).device
+        ids = torch.arange(1, 9, device=device)[None, :] % head.weight.shape[0]
+        with torch.inference_mode():
+            try:
+                want = model(input_ids=ids).logits.float()
+                got = head(decoder(input_ids=ids).last_hidden_state).float()
+            except (TypeError, AttributeError, RuntimeError):
+                return None
+        if want.shape == got.shape and torch.allclose(want, got, rtol=1e-3, atol=1e-3):
+            self._head = (decoder, head)
+        return self._head or None
+
     def score(self, texts: Sequence[str | None]) -> dict[str, np.ndarray]:
         """Per-text ``perplexity``, ``logprob`` (mean), ``tokens`` (scored count; 0 = empty, NaN scores)."""
         import torch
@@ -182,17 +250,24 @@ class PerplexityScorer(LMStep):
         budget = max(budget, window)
 
         clean = ["" if t is None else t for t in texts]
-        ids = tok(clean, add_special_tokens=False)["input_ids"] if clean else []
+        n_docs = len(clean)
+        if self.unit == "line":  # every non-empty line is its own sequence, owned by its document
+            pieces = [[ln.strip() for ln in t.split("\n")] for t in clean]
+            owner = np.repeat(np.arange(n_docs), [sum(map(bool, p)) for p in pieces])
+            pieces = [ln for p in pieces for ln in p if ln]
+        else:
+            pieces, owner = clean, np.arange(n_docs)
+        ids = tok(pieces, add_special_tokens=False)["input_ids"] if pieces else []
         bos = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
         prefix = [bos] if self.add_bos and bos is not None else []
         ids = [prefix + s if s else [] for s in ids]  # an empty text stays empty: nothing to predict
         if self.max_tokens is not None:
-            ids = [s[: self.max_tokens + len(prefix)] for s in ids]
+            ids = _truncate_per_owner(ids, owner, self.max_tokens, len(prefix))
 
-        n_docs = len(clean)
         total = torch.zeros(n_docs, dtype=torch.float64)
         count = torch.zeros(n_docs, dtype=torch.float64)
         docs, segs, starts = self._segments(ids, window, stride)
+        docs = owner[np.asarray(docs, dtype=np.int64)].tolist()
         if segs:
             lens = np.fromiter((len(s) for s in segs), dtype=np.int64, count=len(segs))
             order = np.argsort(-lens, kind="stable")
@@ -200,6 +275,7 @@ class PerplexityScorer(LMStep):
             docs_t = torch.tensor(docs)
             starts_t = torch.tensor(starts)
             lens_t = torch.from_numpy(lens)
+            split = self._split_head(model)
             i = 0
             with torch.inference_mode():
                 while i < len(order):
@@ -212,17 +288,55 @@ class PerplexityScorer(LMStep):
                     seg_len = lens_t[sel]
                     pos = torch.arange(width)
                     attn = (pos[None, :] < seg_len[:, None]).long()
-                    logits = model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits
-                    # targets shifted left (last column is a dummy) so the logits need no sliced copy
-                    targets = torch.nn.functional.pad(input_ids[:, 1:], (0, 1), value=pad)
-                    lp = _token_logprobs(logits, targets.to(device))[:, :-1].double().cpu()
                     tgt = pos[1:]
+                    # scored targets: past the window's context part and before its padding
                     mask = (tgt[None, :] >= starts_t[sel][:, None]) & (tgt[None, :] < seg_len[:, None])
-                    total.index_add_(0, docs_t[sel], (lp * mask).sum(1))
+                    if split is not None:
+                        decoder, head = split
+                        hidden = decoder(
+                            input_ids=input_ids.to(device), attention_mask=attn.to(device)
+                        ).last_hidden_state
+                        # the LM head runs only on scored positions: no padding, no window context rows
+                        lp = (
+                            _head_logprobs(
+                                head, hidden[:, :-1][mask.to(device)], input_ids[:, 1:][mask].to(device)
+                            )
+                            .double()
+                            .cpu()
+                        )
+                        row_doc = docs_t[sel].repeat_interleave(mask.sum(1))  # row-major, as mask picks
+                        total.index_add_(0, row_doc, lp)
+                    else:
+                        logits = model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits
+                        # targets shifted left (last column is a dummy) so the logits need no sliced copy
+                        targets = torch.nn.functional.pad(input_ids[:, 1:], (0, 1), value=pad)
+                        lp = _token_logprobs(logits, targets.to(device))[:, :-1].double().cpu()
+                        total.index_add_(0, docs_t[sel], (lp * mask).sum(1))
                     count.index_add_(0, docs_t[sel], mask.sum(1).double())
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (total / count).numpy()
         return {"perplexity": np.exp(-mean), "logprob": mean, "tokens": count.numpy().astype(np.int64)}
+
+
+def _truncate_per_owner(ids: list[list[int]], owner: np.ndarray, max_tokens: int, n_prefix: int):
+    """Keep each owner's first ``max_tokens`` text tokens across its pieces in order (the prefix is free)."""
+    lens = np.fromiter((max(len(s) - n_prefix, 0) for s in ids), dtype=np.int64, count=len(ids))
+    before = np.cumsum(lens) - lens
+    before -= before[np.searchsorted(owner, owner, side="left")]  # tokens of earlier pieces, same owner
+    allowed = np.clip(max_tokens - before, 0, None).tolist()
+    return [s[: n_prefix + a] if a > 0 else [] for s, a in zip(ids, allowed, strict=True)]
+
+
+def _head_logprobs(head: Any, hidden: Any, targets: Any, rows: int = 256) -> Any:
+    """log p(target) for ``hidden`` rows (N x H) through the LM ``head``, ``rows`` at a time: the full-vocab
+    logits exist only as a ``rows x vocab`` fp32 block, and logsumexp/gather run in fp32 on it."""
+    import torch
+
+    out = torch.empty(hidden.shape[0], dtype=torch.float32, device=hidden.device)
+    for i in range(0, hidden.shape[0], rows):
+        x = head(hidden[i : i + rows]).float()
+        out[i : i + rows] = x.gather(-1, targets[i : i + rows, None]).squeeze(-1) - x.logsumexp(-1)
+    return out
 
 
 def _token_logprobs(logits: Any, targets: Any, rows: int = 1024) -> Any:
