@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hf_addons.data.base import Batch, FilterStep, Step, require_columns
+from hf_addons.hardware import cpu_has_fast_bf16
 
 BUCKETS = ("head", "middle", "tail")
 
@@ -32,24 +32,6 @@ def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
             f"{step}: column {column!r} must hold text, found {type(bad).__name__} ({str(bad)[:40]!r}); "
             "pass text_column=<the name of a string column>"
         )
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bf16 matrices natively (AMX-BF16 or AVX512-BF16 in ``/proc/cpuinfo``,
-    and oneDNN agrees). There a bf16 matmul runs several times faster than fp32; elsewhere bf16 on CPU is
-    emulated and slower, so the CPU default stays fp32."""
-    import torch
-
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return False
-    if not flags & {"amx_bf16", "avx512_bf16"}:
-        return False
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from hf_addons.hardware import cpu_has_amx
 from hf_addons.interp.activations import TensorSource
 from hf_addons.interp.model import SparseAutoencoder
 
@@ -85,15 +86,6 @@ def default_lr(d_sae: int, total_steps: int, architecture: str = "topk") -> floa
     if architecture != "topk":
         return base
     return base * min(8.0, max(1.0, math.sqrt(8192 / max(1, total_steps))))
-
-
-def cpu_has_amx() -> bool:
-    """Intel AMX tiles (Sapphire Rapids and later): a bf16 matmul is several times faster than fp32 there."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            return "amx_bf16" in f.read()
-    except OSError:
-        return False
 
 
 def _lr_lambda(total_steps: int, warmup: int, decay_fraction: float):
