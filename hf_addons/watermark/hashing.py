@@ -95,8 +95,7 @@ class GreenHasher:
             tab = {"T": self.token_value(ids), "H": self.token_rank(ids)}
             if self.scheme == "selfhash":
                 # green status of v when v itself holds the minimum hash (its seed then depends on v alone)
-                tab["own_product"] = tab["T"] * self.multiplier(tab["H"])
-                tab["own"] = tab["own_product"] < self.threshold
+                tab["own"] = (tab["T"] * self.multiplier(tab["H"])) < self.threshold
                 tab["H32"] = to_int32(tab["H"] - 2**31 + 2**32)  # same order as H, in int32
                 # H32 where the token is green under its own seed, else int32 max (never below a minimum)
                 tab["H32_own"] = torch.where(tab["own"], tab["H32"], torch.iinfo(torch.int32).max)
