@@ -11,6 +11,14 @@ process's CPU time with one torch thread: other jobs stretch wall time by 2-10x 
 transformers' built-in variants are timed ``--hf-repeats`` times; its ``selfhash`` draws a full-vocabulary
 permutation per row per step, so above ``--hf-selfhash-full-max-batch`` it runs ``--hf-selfhash-tokens`` new
 tokens and its tok/s is compared with plain on the same number of tokens (timed alongside).
+
+Ours runs with the processor's default ``fused="auto"`` policy (``--fused`` overrides it): on CPU, from 2**18
+scores per step (batch >= 6 here), it uses the compiled fused kernel once that is compiled. The benchmark
+measures steady state, so it compiles up front (``precompile_fused``, wall time kept as ``precompile_wall_s``)
+unless ``--fused off``; then before each batch size's trials every variant generates 2 tokens untimed
+(``warmup_wall_s``).
+``--share-tokens N`` also times the processor's own calls inside ``generate`` (N tokens, with the policy and
+with ``fused=False``): its share of a real decoding step, free of the run-to-run noise of tok/s ratios.
 """
 
 from __future__ import annotations
@@ -41,6 +49,15 @@ def main() -> None:
     ap.add_argument("--ours", default=",".join(OURS), help="which of ours to time (comma-separated)")
     ap.add_argument("--no-hf", action="store_true", help="skip transformers' built-in variants")
     ap.add_argument(
+        "--share-tokens",
+        type=int,
+        default=0,
+        help="also time the processor itself inside generate over this many tokens (policy and eager)",
+    )
+    ap.add_argument(
+        "--fused", choices=("auto", "on", "off"), default="auto", help="ours: fused kernel policy"
+    )
+    ap.add_argument(
         "--cpu-dtype",
         choices=("fp32", "bf16"),
         default="fp32",
@@ -54,7 +71,7 @@ def main() -> None:
 
     from transformers import LogitsProcessorList, WatermarkingConfig
 
-    from hf_addons.watermark import WatermarkConfig, WatermarkLogitsProcessor
+    from hf_addons.watermark import WatermarkConfig, WatermarkLogitsProcessor, precompile_fused
 
     cuda = torch.cuda.is_available()
     if cuda:
@@ -94,12 +111,42 @@ def main() -> None:
         assert out.shape[1] == args.prompt_len + new_tokens
         return batch * new_tokens / (clock() - t0)
 
-    def ours(scheme: str, width: int) -> dict:
+    policy = {"auto": "auto", "on": True, "off": False}[args.fused]
+    schemes = {"ours lefthash": ("lefthash", 1), "ours selfhash-4": ("selfhash", 4)}
+
+    def processor(name: str, fused) -> WatermarkLogitsProcessor:
+        scheme, width = schemes[name]
         cfg = WatermarkConfig(seeding_scheme=scheme, context_width=width, hashing_key=15485863)
-        return {"logits_processor": LogitsProcessorList([WatermarkLogitsProcessor(cfg)])}
+        return WatermarkLogitsProcessor(cfg, fused=fused)
+
+    def ours(name: str) -> dict:
+        return {"logits_processor": LogitsProcessorList([processor(name, policy)])}
+
+    class Timed:
+        """Accumulates the processor's own time per call inside ``generate`` (its share of a real step)."""
+
+        def __init__(self, proc):
+            self.proc, self.seconds, self.calls = proc, 0.0, 0
+
+        def __call__(self, input_ids, scores):
+            t0 = clock()
+            out = self.proc(input_ids, scores)
+            if cuda:
+                torch.cuda.synchronize()
+            self.seconds += clock() - t0
+            self.calls += 1
+            return out
+
+    def processor_share(batch: int, name: str, fused) -> dict:
+        timed = Timed(processor(name, fused))
+        time_generate(batch, 2, logits_processor=LogitsProcessorList([timed]))  # tables, buffers, compile
+        timed.seconds, timed.calls = 0.0, 0
+        step = batch / time_generate(batch, args.share_tokens, logits_processor=LogitsProcessorList([timed]))
+        per_call = timed.seconds / timed.calls
+        return {"processor_ms_per_step": per_call * 1e3, "step_ms": step * 1e3, "share": per_call / step}
 
     ours_names = [n for n in OURS if n in args.ours.split(",")]
-    variants = {"plain": {}, "ours lefthash": ours("lefthash", 1), "ours selfhash-4": ours("selfhash", 4)}
+    variants = {"plain": {}, **{n: ours(n) for n in schemes}}
     variants = {n: kw for n, kw in variants.items() if n == "plain" or n in ours_names}
     hf = (
         {}
@@ -110,11 +157,23 @@ def main() -> None:
         }
     )
     time_generate(1, 4)  # warm-up
+    precompile_wall_s = None
+    if not cuda and args.fused != "off":
+        t0 = time.perf_counter()
+        precompile_fused(torch.float32)  # generate hands processors fp32 scores
+        precompile_wall_s = time.perf_counter() - t0
+        print(f"precompile_fused: {precompile_wall_s:.2f} s wall", flush=True)
     results: dict[str, dict] = {}
     summary = []
     for item in args.plan.split(","):
         batch, new_tokens = (int(x) for x in item.split(":"))
         names = list(variants)
+        warmup = {}
+        for name in names[1:] + names[:1]:  # ours first: the compile (if any) lands in ours' warm-up
+            t0 = time.perf_counter()
+            time_generate(batch, 2, **variants[name])
+            warmup[name] = time.perf_counter() - t0
+        print(f"batch {batch} warm-up (2 tokens, wall s): {warmup}", flush=True)
         trials: dict[str, list[float]] = {n: [] for n in names}
         for r in range(args.repeats):
             order = names[r % len(names) :] + names[: r % len(names)]  # rotate: no fixed position bias
@@ -123,7 +182,12 @@ def main() -> None:
                 trials[name].append(tps)
                 print(f"batch {batch} x {new_tokens} trial {r}: {name}: {tps:,.2f} tok/s", flush=True)
         ratios = {n: [o / p for o, p in zip(trials[n], trials["plain"], strict=True)] for n in ours_names}
-        res: dict = {"new_tokens": new_tokens, "trials_tok_s": trials, "trial_ratios_vs_plain": ratios}
+        res: dict = {
+            "new_tokens": new_tokens,
+            "warmup_wall_s": warmup,
+            "trials_tok_s": trials,
+            "trial_ratios_vs_plain": ratios,
+        }
         res["median_tok_s"] = {n: statistics.median(v) for n, v in trials.items()}
         for name, kw in hf.items():
             n_tok = new_tokens
@@ -140,6 +204,18 @@ def main() -> None:
                     tps = time_generate(batch, n_tok, **variants[other])
                     res["median_tok_s"][f"{other} x {n_tok}"] = tps
                     print(f"batch {batch} x {n_tok}: {other}: {tps:,.2f} tok/s", flush=True)
+        if args.share_tokens:  # the processor's own time inside generate: far less noisy than tok/s ratios
+            res["processor_in_generate"] = {}
+            for name in ours_names:
+                for label, fused in (("policy", policy), ("eager", False)):
+                    m = processor_share(batch, name, fused)
+                    res["processor_in_generate"][f"{name} ({label})"] = m
+                    print(
+                        f"batch {batch} {name} ({label}, fused={fused}): processor "
+                        f"{m['processor_ms_per_step']:.2f} ms of a {m['step_ms']:.1f} ms step "
+                        f"({m['share']:.2%}) inside generate",
+                        flush=True,
+                    )
         results[f"batch{batch}"] = res
         med = res["median_tok_s"]
         for name in ours_names:
@@ -193,6 +269,8 @@ def main() -> None:
             "repeats": args.repeats,
             "clock": clock.__name__,
             "threads": args.threads,
+            "fused": args.fused,
+            "precompile_wall_s": precompile_wall_s,
             "batches": results,
             "note": "greedy, forced length; CPU tok/s from process CPU time with 1 torch thread (the box is "
             "shared); the plain/ours verdict is the median of per-trial ratios from interleaved calls",

@@ -160,13 +160,13 @@ def test_processor_adds_delta_to_green_only_any_dtype_and_row_independent():
 
 @pytest.mark.parametrize("scheme,width", [*SCHEMES, ("selfhash", 1)])
 def test_blocked_in_place_bias_equals_the_green_mask(scheme, width, monkeypatch):
-    """The fast path (row blocks, float buffers, in place) gives exactly scores + delta * green_vocab."""
+    """The eager fast path (row blocks, float buffers, in place) gives exactly scores + delta * green_vocab."""
     import hf_addons.watermark.processor as processor_module
 
     # blocks of 3 rows over 7 rows: full blocks, a partial last block, reused buffers across calls
     monkeypatch.setattr(processor_module, "CPU_BLOCK_ELEMENTS", 3 * 1000)
     proc = WatermarkLogitsProcessor(
-        WatermarkConfig(seeding_scheme=scheme, context_width=width, hashing_key=23, delta=2.0)
+        WatermarkConfig(seeding_scheme=scheme, context_width=width, hashing_key=23, delta=2.0), fused=False
     )
     for step in range(3):
         ids = torch.randint(0, 1000, (7, 5 + step))

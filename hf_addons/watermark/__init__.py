@@ -7,7 +7,7 @@
 from hf_addons.watermark.config import MissingKeyError, WatermarkConfig
 from hf_addons.watermark.detector import DetectionResult, WatermarkDetector
 from hf_addons.watermark.generation import generate
-from hf_addons.watermark.processor import WatermarkLogitsProcessor
+from hf_addons.watermark.processor import WatermarkLogitsProcessor, precompile_fused
 
 __all__ = [
     "DetectionResult",
@@ -16,4 +16,5 @@ __all__ = [
     "WatermarkDetector",
     "WatermarkLogitsProcessor",
     "generate",
+    "precompile_fused",
 ]
