@@ -118,6 +118,72 @@ def test_head_on_scored_rows_matches_full_logits(tiny_lm, tokenizer):
     assert res["tokens"].tolist() == ref["tokens"].tolist()
 
 
+def test_fused_llama_decoder_matches_plain_model(tiny_llama, tokenizer):
+    """The CPU fast path (compiled per-layer function, no attention mask, reused head buffer) scores exactly
+    what the plain eager forward scores: fp32, mixed lengths, batch 1 and several batches, sliding windows."""
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    texts = TEXTS + [" ".join(f"w{i % 13}" for i in range(70))]  # the last one slides (window 32)
+    kw = dict(window=32, stride=12, tokens_per_batch=64)
+    fast = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw)
+    got = fast.score(texts)
+    assert fast.fast_path.startswith("fused Llama decoder (compiled"), fast.fast_path
+    plain = PerplexityScorer(tiny_llama, tokenizer, fast=False, **kw)
+    want = plain.score(texts)
+    assert plain.fast_path == "off (fast=False)"
+    np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-5)
+    assert got["tokens"].tolist() == want["tokens"].tolist()
+    one = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw).score(TEXTS[2:3])  # batch of one
+    np.testing.assert_allclose(one["logprob"], want["logprob"][2:3], rtol=1e-5)
+
+
+def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_llama, tokenizer, monkeypatch):
+    """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
+    once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
+    from hf_addons.data import perplexity
+    from hf_addons.data.perplexity import PerplexityScorer
+
+    with pytest.raises(ValueError, match="fast must be True, False or None"):
+        PerplexityScorer(tiny_llama, tokenizer, fast="yes")
+    monkeypatch.setattr(perplexity, "FAST_PATH_AFTER_S", 1e-9)  # any eager call pays for it
+    step = PerplexityScorer(tiny_llama, tokenizer)
+    first = step.score(TEXTS)
+    assert step.fast_path.startswith("eager for now (fast=None"), step.fast_path
+    second = step.score(TEXTS)
+    assert step.fast_path.startswith("fused Llama decoder (compiled"), step.fast_path
+    np.testing.assert_allclose(second["logprob"], first["logprob"], rtol=1e-5)
+    monkeypatch.setattr(perplexity, "FAST_PATH_AFTER_S", 1e9)
+    short = PerplexityScorer(tiny_llama, tokenizer)
+    short.score(TEXTS)
+    short.score(TEXTS)
+    assert short.fast_path.startswith("eager for now"), short.fast_path
+
+
+def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, tokenizer):
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.testing import tiny_causal_lm
+
+    gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fast=True)
+    gpt2.score(TEXTS[:2])
+    assert gpt2.fast_path.startswith("off (") and "not a Llama-style decoder" in gpt2.fast_path
+
+    class OnePlusNorm(LlamaRMSNorm):  # Gemma-style (1 + w) scaling: same module names, different numbers
+        def forward(self, x):
+            return super().forward(x) + super().forward(x) / self.weight
+
+    odd = tiny_causal_lm("llama", tokenizer=tokenizer)
+    norm = odd.model.layers[1].post_attention_layernorm
+    odd.model.layers[1].post_attention_layernorm = OnePlusNorm(norm.weight.shape[0], norm.variance_epsilon)
+    odd.eval()
+    step = PerplexityScorer(odd, tokenizer, fast=True)
+    got = step.score(TEXTS)
+    assert "differs from the model on a probe" in step.fast_path
+    want = PerplexityScorer(odd, tokenizer, fast=False).score(TEXTS)
+    np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-6)
+
+
 def test_line_unit_is_ccnet_token_weighted_mean_of_lines(tiny_llama, tokenizer):
     from hf_addons.data.perplexity import PerplexityScorer
 
