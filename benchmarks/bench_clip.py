@@ -28,6 +28,34 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import row, write_result  # noqa: E402
 
 
+def exactness_rows(d: dict, ours: dict[str, str], n: int, dtype_name: str, prefix: str = "") -> list[dict]:
+    """Summary rows of the max |loss| and |feature gradient| differences vs the fp64 naive loss: each of ``ours``
+    (method key -> metric suffix) against open_clip's math, both as ``bench.max_abs_diffs`` reports them.
+    Shared by the CPU and GPU CLIP benchmarks."""
+    fp32 = dtype_name == "float32"
+
+    def worst(method: str, key: str) -> float:
+        return d[method]["loss"] if key == "loss" else max(d[method]["d_image"], d[method]["d_text"])
+
+    out = []
+    for method, suffix in ours.items():
+        for key, label in (("loss", "loss"), ("grad", "grad features")):
+            value = worst(method, key)
+            out.append(
+                row(
+                    "clip",
+                    f"{prefix}max |d {label}| vs fp64 naive, N={n} {dtype_name}{suffix}",
+                    anchor="naive loss (open_clip math) same dtype",
+                    anchor_value=worst("open_clip", key),
+                    ours=value,
+                    unit="",
+                    target="<= 1e-6 (fp32)" if fp32 else "report",
+                    met=value <= 1e-6 if fp32 else None,
+                )
+            )
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -98,24 +126,7 @@ def main() -> int:
         name = str(dt).removeprefix("torch.")
         exact[name] = d = bench.max_abs_diffs(n=2048, dim=args.dim, dtype=dt)
         print(f"max |diff| vs fp64 naive ({name}): {d}", flush=True)
-        fp32 = dt == torch.float32
-        ours_grad = max(d["ours"]["d_image"], d["ours"]["d_text"])
-        for metric, anchor_v, ours_v in (
-            ("loss", d["open_clip"]["loss"], d["ours"]["loss"]),
-            ("grad features", max(d["open_clip"]["d_image"], d["open_clip"]["d_text"]), ours_grad),
-        ):
-            summary.append(
-                row(
-                    "clip",
-                    f"max |d {metric}| vs fp64 naive, N=2048 {name}",
-                    anchor="naive loss (open_clip math) same dtype",
-                    anchor_value=anchor_v,
-                    ours=ours_v,
-                    unit="",
-                    target="<= 1e-6 (fp32)" if fp32 else "report",
-                    met=ours_v <= 1e-6 if fp32 else None,
-                )
-            )
+        summary += exactness_rows(d, {"ours": ""}, 2048, name)
     if exact:
         results["exactness_vs_fp64"] = exact
     name = "clip-cpu" + ("-bf16" if bf16 else "") + ("-quick" if args.quick else "")

@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # the repository root: hf_addons without an install (GPU machine)
 
 from _common import row, write_result  # noqa: E402
+from bench_clip import exactness_rows  # noqa: E402
 
 TARGETS = {32768: (0.040, 0.25), 65536: (0.175, 0.5), 131072: (None, 1.0), 262144: (None, 1.0)}
 ANCHORS = {"open_clip": "open_clip ClipLoss math", "transformers": "transformers CLIP loss"}
@@ -188,10 +189,12 @@ def main() -> int:
         except Exception as exc:  # noqa: BLE001 - keep the timings above: record the failure, write the JSON
             d = "OOM" if _is_oom(exc) else f"error: {type(exc).__name__}: {str(exc)[:300]}"
             _free()
-        exact[str(dt).removeprefix("torch.")] = d
+        name = str(dt).removeprefix("torch.")
+        exact[name] = d
         print(f"max |diff| vs fp64 naive ({dt}, N={args.exact_n}): {d}", flush=True)
         if isinstance(d, dict):
-            summary += _exact_rows(d, dt, args.exact_n, _where(device))
+            ours = {m: f", {OURS[m]}" for m in d if m in OURS}
+            summary += exactness_rows(d, ours, args.exact_n, name, prefix=f"{_where(device)} ")
     results["exactness_vs_fp64"] = exact
     results["wall_s"] = time.perf_counter() - start
     if "ours_triton" in methods:
@@ -248,33 +251,6 @@ def _rows(n: int, dim: int, dtype: str, t: dict, mem: dict, methods: list[str], 
                     unit="GiB",
                     target=f"<= {m_target} GiB" if m_target else "report",
                     met=our_m is not None and (m_target is None or our_m <= m_target),
-                )
-            )
-    return out
-
-
-def _exact_rows(d: dict, dtype, n: int, where: str) -> list[dict]:
-    name = str(dtype).removeprefix("torch.")
-    fp32 = name == "float32"
-    out = []
-    for ours in (m for m in d if m in OURS):
-        for key, label in (("loss", "loss"), ("d_image", "grad features")):
-            ours_v = d[ours][key] if key == "loss" else max(d[ours]["d_image"], d[ours]["d_text"])
-            anchor_v = (
-                d["open_clip"][key]
-                if key == "loss"
-                else max(d["open_clip"]["d_image"], d["open_clip"]["d_text"])
-            )
-            out.append(
-                row(
-                    "clip",
-                    f"{where} max |d {label}| vs fp64 naive, N={n} {name}, {OURS[ours]}",
-                    anchor="naive loss (open_clip math) same dtype",
-                    anchor_value=anchor_v,
-                    ours=ours_v,
-                    unit="",
-                    target="<= 1e-6 (fp32)" if fp32 else "report",
-                    met=ours_v <= 1e-6 if fp32 else None,
                 )
             )
     return out

@@ -637,9 +637,11 @@ class FusedLlamaDecoder:
         pos = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
         cos, sin = dec.rotary_emb(h, pos)  # the model's own rotary (any rope scaling it was configured with)
         cos, sin = cos[:, None], sin[:, None]
+        if self.compiled:
+            _dynamic((cos, 2), (sin, 2))  # shared by every layer: marked once
         for weights, _, scaling, eps in self.layers:
             if self.compiled:
-                _dynamic((h, 0), (h, 1), (cos, 2), (sin, 2))
+                _dynamic((h, 0), (h, 1))  # a new tensor per layer
             h = self.fn(h, cos, sin, weights, head_dim=self.head_dim, scaling=scaling, eps=eps)
         return dec.norm(h)
 
