@@ -130,8 +130,8 @@ def collect(limit_installed: int, heldout: bool, scancode_path: str, n_copyright
     """``[(name, text, true id or None, group)]``; held-out files whose content is in the dev set are dropped.
 
     ``n_debian_dev``: a second spread of Debian ``copyright`` files, half a step off the held-out one and
-    without its files (group ``debian-dev``, reported apart from both sets): the files the DEP-5 parser was
-    developed on, so that the held-out Debian files stay a check."""
+    without its files (group ``debian-dev``, reported apart from both sets): the Debian files the classifier
+    is developed on, so that the held-out Debian files stay a check."""
     files: list[tuple[str, str, str | None, str]] = []
     for src in sorted(SHARED.glob("*.txt")):
         raw = src.read_text()
@@ -250,7 +250,9 @@ def main() -> None:
     files = collect(
         args.limit_installed, args.heldout, args.scancode_path, args.debian_copyright, args.debian_dev
     )
-    classify(files[0][1])  # load the shipped reference index outside the timed region
+    t_load = time.perf_counter()
+    classify(files[0][1])  # loads the shipped rule index and reference texts, outside the timed region
+    load_seconds = time.perf_counter() - t_load
     timed = [i for i, f in enumerate(files) if f[3] != "debian-dev"]  # as ScanCode: dev and held-out sets
     ours: list[str | None] = [None] * len(files)
     t0 = time.perf_counter()
@@ -269,6 +271,7 @@ def main() -> None:
     payload = {
         "files": len(files),
         "ours_seconds_per_file": ours_per_file,
+        "ours_first_call_seconds": load_seconds,
         "ours_accuracy_vs_truth": truth_acc,
     }
     rows = []
@@ -352,8 +355,8 @@ def main() -> None:
             )  # fmt: skip
     if dd := by_group.get("debian-dev"):
         rows.append(
-            row(cap, f"license SPDX-id agreement (id-set overlap {dd['overlap']:.3f}), Debian copyright files the "
-                f"DEP-5 parser was developed on ({dd['files']})", anchor=sc, anchor_value=1.0, ours=dd["ids"],
+            row(cap, f"license SPDX-id agreement (id-set overlap {dd['overlap']:.3f}), Debian copyright files of the "
+                f"development set ({dd['files']})", anchor=sc, anchor_value=1.0, ours=dd["ids"],
                 unit="share", target="(diagnostic)", met=None, digits=4)
         )  # fmt: skip
     rows += [

@@ -1,23 +1,27 @@
 """License classification of code files and license texts: SPDX id + category, and a repository roll-up.
 
-Three signals, strongest first: an ``SPDX-License-Identifier`` tag; the texts of known licenses anywhere in
-the file (word 3-gram containment against the reference texts shipped in ``license_data/``: the 47
-choosealicense.com texts plus ScanCode's texts of the other SPDX-listed licenses and exceptions; robust to
-reflowing, changed copyright lines and comment markers, since only lowercase word tokens are compared); and
-the standard short notices ("Licensed under the Apache License, Version 2.0", "either version 2 of the
-License, or (at your option) any later version", dual-license pointers ...) in the text no license matched.
-Several licenses in one file are found greedily, each on the part of the file the earlier ones left
-uncovered (as ScanCode matches disjoint regions), and joined with ``AND`` (``WITH`` for one license plus an
-exception, ``OR`` for dual-license notices). Categories: choosealicense's conditions for its 47 texts,
-ScanCode's category for the rest (Permissive, Copyleft Limited -> weak_copyleft, Copyleft -> strong_copyleft,
-Public Domain; anything else -> unknown) unless choosealicense has the family (CC-BY-SA-3.0 as CC-BY-SA-4.0).
+The classifier follows ScanCode's detection pipeline (the accuracy reference, as used for The Stack) with
+its own vectorised matchers:
 
-Also read: Debian machine-readable ``copyright`` files (DEP-5, by their ``Format:`` header), whose
-``License:`` fields name licenses by Debian short names (``GPL-2+``, ``Expat``, ``Artistic or GPL-1+``,
-``GPL-3+ with Bison exception``); Debian's ``/usr/share/common-licenses/<name>`` pointers; and a license
-statement after a copyright holder. Texts of two licenses that near-tie go to the more common one (the number
-of ScanCode rules naming it), as ScanCode prefers; ScanCode's own non-SPDX licenses are in the reference set
-when ScanCode's rules name them often (``LicenseRef-scancode-<key>``).
+1. ``SPDX-License-Identifier`` tags (ScanCode's spdx-lid stage): ids and their aliases resolved as ScanCode
+   does, an unknown id as ``LicenseRef-scancode-unknown-spdx``; matching goes on for the rest of the file.
+2. ScanCode's ~37,500 rules and license texts matched exactly (its "aho" stage, :mod:`.rules`): notices,
+   references, tags, intros, clues and false-positive rules, refined as ScanCode does (required phrases,
+   contained and overlapping matches, false positives).
+3. License texts found approximately: word 3-gram containment against the reference texts in
+   ``license_data/`` (the 47 choosealicense texts plus ScanCode's texts of the SPDX-listed licenses and of
+   83 ScanCode-only ones), robust to reflowing, changed copyright lines and comment markers; it stands in
+   for ScanCode's approximate stage. A rule match mostly inside a found text is part of it; a license-text
+   rule found whole that holds most of a found text is ScanCode's own, more specific, reading of it; a text
+   whose words are mostly (>= 70%) covered by exact rule matches naming other licenses gives way to them.
+
+Matches then form detections as in ScanCode (lines at most 4 apart; false-positive groups, clue-only groups
+and "unknown" intros before a proper match dropped), each detection's expressions ANDed and the file's
+unique detections ANDed. Categories: choosealicense's conditions for its 47 texts, ScanCode's category for
+the rest (Permissive, Copyleft Limited -> weak_copyleft, Copyleft -> strong_copyleft, Public Domain;
+anything else -> unknown) unless choosealicense has the family (CC-BY-SA-3.0 as CC-BY-SA-4.0).
+Debian ``copyright`` files (DEP-5) need no parser: ScanCode's rules name the Debian short names
+("License: GPL-2+") and read the texts in them.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, Step, require_columns
+from hf_addons.data.licenses import rules
 from hf_addons.data.secrets import decode_cell
 
-DATA_FILE = Path(__file__).resolve().parent / "license_data" / "licenses.json"
-SPDX_DATA_FILE = Path(__file__).resolve().parent / "license_data" / "scancode-spdx.json.xz"
+DATA_FILE = Path(__file__).resolve().parents[1] / "license_data" / "licenses.json"
+SPDX_DATA_FILE = Path(__file__).resolve().parents[1] / "license_data" / "scancode-spdx.json.xz"
 # choosealicense still uses the deprecated bare GNU ids; SPDX (and ScanCode) name them "-only"
 _MODERN_IDS = {"AGPL-3.0": "AGPL-3.0-only", "GPL-2.0": "GPL-2.0-only", "GPL-3.0": "GPL-3.0-only",
                "LGPL-2.1": "LGPL-2.1-only", "LGPL-3.0": "LGPL-3.0-only", "GFDL-1.3": "GFDL-1.3-only"}  # fmt: skip
@@ -94,59 +99,6 @@ _PREFIX_CATEGORIES = (
 _SPDX_TAG = re.compile(
     r"SPDX-License-Identifier:\s*([A-Za-z0-9.+\-() ]+?)\s*(?:\*/|-->|\"|'|$)", re.MULTILINE
 )
-# standard notices, matched on the normalised (lowercase words, single spaces) text the license texts left over
-_GNU_NOTICE = re.compile(
-    r"gnu (affero |lesser |library )?general public license(?: as published by the free software foundation)?"
-    r"[^0-9]{0,60}?v(?:ersion)? ?([123])(?: ([01]))?( of the license)?"
-    r"(?: or (?:at your option )?(?:any )?(?:later|newer|higher)| or later|(?: or)? any later)?"
-)
-_NOTICES: tuple[tuple[str, str], ...] = (
-    (r"apache license,? version 2 0|apache license v2 0|apache 2 0 license", "Apache-2.0"),
-    (r"mozilla public license,? v(?:ersion)? 2 0", "MPL-2.0"),
-    (r"mozilla public license,? v(?:ersion)? 1 1", "MPL-1.1"),
-    (r"eclipse public license v(?:ersion)? 2 0", "EPL-2.0"),
-    (r"eclipse public license v(?:ersion)? 1 0", "EPL-1.0"),
-    (r"boost software license", "BSL-1.0"),
-    (r"(?:licensed|released|distributed|available) under (?:the )?(?:terms of the )?mit license|^mit license",
-     "MIT"),
-    (r"(?:new|revised|3 clause) bsd license|bsd 3 clause", "BSD-3-Clause"),
-    (r"(?:simplified|2 clause|freebsd) bsd license|bsd 2 clause", "BSD-2-Clause"),
-    (r"isc license", "ISC"),
-    (r"python software foundation license", "PSF-2.0"),
-    (r"cnri s python|cnri python", "CNRI-Python"),
-    (r"(?:under|of) the zlib license", "Zlib"),
-    (r"(?:released|dedicated|placed) (?:in)?to the public domain|this is free and unencumbered software"
-     r"|(?:is|are) in (?:the )?public domain",
-     "LicenseRef-public-domain"),
-)  # fmt: skip
-# Debian's pointers to /usr/share/common-licenses/<name>; an unversioned GNU name means any version (the GPL's
-# own rule: "If the Program does not specify a version number ... you may choose any version")
-_DEBIAN_POINTER = re.compile(
-    r"usr share common licenses (gpl|lgpl|agpl|gfdl|artistic|apache|bsd|mpl|cc0)(?: (\d+)(?: (\d+))?)?"
-)
-_POINTER_IDS = {"gpl": "GPL-1.0-or-later", "lgpl": "LGPL-2.0-or-later", "gfdl": "GFDL-1.1-or-later",
-                "artistic": "Artistic-1.0-Perl", "bsd": "BSD-3-Clause", "apache": "Apache-2.0", "mpl": "MPL-1.1",
-                "cc0": "CC0-1.0", "agpl": "AGPL-3.0-or-later"}  # fmt: skip
-# "either of ... A or B", "dual licensed under A and B", "A or B at your option": the names then form an OR
-_DUAL_CUE = re.compile(
-    r"dual licensed|dual license|either of|licensed under either|at your (?:option|choice)"
-)
-_LICENSE_NAMES: tuple[tuple[str, str], ...] = (
-    (r"apache(?: software)?(?: license)?(?:,? (?:version|v) ?| )?2(?: 0)?|license apache", "Apache-2.0"),
-    (r"\bmit\b(?: license)?|license mit", "MIT"),
-    (r"bsd 2 clause|simplified bsd", "BSD-2-Clause"),
-    (r"\bbsd\b(?: 3 clause)?(?: license)?|license bsd", "BSD-3-Clause"),
-    (r"\bisc\b", "ISC"),
-    (r"mozilla public license(?: version)? 2 0|\bmpl 2 0", "MPL-2.0"),
-    (r"\bunlicense\b", "Unlicense"),
-    (r"\bzlib\b", "Zlib"),
-    (r"\bcc0\b", "CC0-1.0"),
-    (r"mozilla public license(?: version)? 1 1|\bmpl 1 1", "MPL-1.1"),
-    (r"\bgpl ?v?2(?: 0)?\b", "GPL-2.0-only"),
-    (r"\bgpl ?v?3(?: 0)?\b", "GPL-3.0-only"),
-    (r"\blgpl ?v?2 1\b", "LGPL-2.1-only"),
-    (r"\blgpl ?v?3(?: 0)?\b", "LGPL-3.0-only"),
-)
 # a file that only names its license ("Apache 2.0", "MIT License", "GPLv3")
 _NAMES: tuple[tuple[str, str], ...] = (
     (r"(?:the )?apache(?: software)?(?: license)?(?: version| v)? ?2(?: 0)?(?: license)?", "Apache-2.0"),
@@ -161,9 +113,6 @@ _NAMES: tuple[tuple[str, str], ...] = (
     (r"mpl ?2 0|mozilla public license 2 0", "MPL-2.0"),
     (r"public domain|unlicense|the unlicense", "LicenseRef-public-domain"),
 )
-# how an exception's text names the license it amends (family = the letters that start the SPDX id)
-_FAMILY_WORDS = {"gpl": r"\bgpl|general public license", "lgpl": r"lgpl|lesser general public|library general public",
-                 "agpl": r"agpl|affero", "apache": r"\bapache\b"}  # fmt: skip
 _COPYRIGHT_LINE = re.compile(r"(?im)^\W*(?:copyright\b|\(c\)|©).*$")
 _SPELLING = (("licence", "license"), ("authorisation", "authorization"), ("organisation", "organization"))
 
@@ -323,6 +272,8 @@ def category_of(spdx: str | None) -> str:
         )
         if cat == "exception":  # an exception alone ("MIT AND fmt-exception") does not set the category
             return None
+        if cat is None:  # ScanCode's category of the license, else by the id's prefix
+            cat = _SCANCODE_CATEGORIES.get(rules.rule_index().categories.get(base, ""))
         if cat is None:
             cat = next((c for prefix, c in _PREFIX_CATEGORIES if base.startswith(prefix)), "unknown")
         if " WITH " in tok and cat == "strong_copyleft" and re.search(r"Classpath|GCC|linking", tok):
@@ -357,6 +308,7 @@ class _Index:
     """Reference 3-gram sets in one sorted key array with CSR postings, for vectorised containment counts."""
 
     def __init__(self, refs: list[dict[str, Any]], popularity: Mapping[str, int] | None = None):
+        ix = rules.rule_index()
         self.spdx = [r["spdx"] for r in refs]
         # per family without the -only/-or-later suffix: the two share one text, the first one listed wins
         family_pop: Counter = Counter()
@@ -369,38 +321,48 @@ class _Index:
         self.category: dict[str, str] = {}
         for r in refs:  # the first text of an id (choosealicense's) sets its category
             self.category.setdefault(r["spdx"], r["category"])
-        self.exception_text = {r["spdx"]: normalize(r["text"]) for r in refs if r["category"] == "exception"}
         self.is_exception = np.array([r["category"] == "exception" for r in refs])
-        self.vocab: dict[str, int] = {}
-        self.ref_keys = []
-        for r in refs:
-            tokens = normalize(r["text"]).split()
-            ids = np.array([self.vocab.setdefault(t, len(self.vocab)) for t in tokens], dtype=np.int64)
-            self.ref_keys.append(np.unique(self._trigrams(ids)))
-        self.sizes = np.array([len(k) for k in self.ref_keys], dtype=np.float64)
-        all_keys = np.concatenate(self.ref_keys)
-        owners = np.concatenate([np.full(len(k), i) for i, k in enumerate(self.ref_keys)])
+        # words are the rule index's ids (one lookup serves both matchers), British spellings mapped
+        words = np.array(ix.words)
+        for a, b in _SPELLING:
+            words = np.char.replace(words, a, b)
+        uniq, self.spelling = np.unique(words, return_inverse=True)
+        if len(uniq) >= self._UNKNOWN:
+            raise ValueError(f"{len(uniq)} words do not fit the 15-bit ids of the 3-gram keys")
+        self.spelling = np.append(self.spelling, self._UNKNOWN)  # index -1: a word no rule or text has
+        # all texts in one pass: joined by a marker line, tokenised once, 3-grams unique per text
+        marker = "zzreferenceboundaryzz"
+        joined = "".join(f"\n{marker}\n{r['text']}" for r in refs)
+        tokens, line = ix.tokenize(joined)
+        ids, keep = _text_view(joined, self, tokens, line, ix.lookup(tokens))
+        owner_all = np.cumsum(tokens == marker)[keep] - 1
+        if (ids[owner_all >= 0] == self._UNKNOWN).sum() != len(refs):  # the markers only
+            raise ValueError("a reference text has words the rule index lacks: rebuild it (build_rule_index)")
+        tri = self._trigrams(ids)
+        ok = (owner_all[:-2] == owner_all[2:]) & (ids[:-2] != self._UNKNOWN) & (ids[2:] != self._UNKNOWN)
+        ok &= ids[1:-1] != self._UNKNOWN
+        pair = np.unique((owner_all[:-2][ok] << 45) | tri[ok])
+        keys, owner = [pair & ((1 << 45) - 1)], [pair >> 45]
+        all_keys, owners = np.concatenate(keys), np.concatenate(owner)
+        self.sizes = np.bincount(owners, minlength=len(self.spdx)).astype(np.float64)
         order = np.argsort(all_keys, kind="stable")
-        all_keys, owners = all_keys[order], owners[order]
+        all_keys, self.owners = all_keys[order], owners[order]
         self.keys, starts = np.unique(all_keys, return_index=True)
         self.starts = np.append(starts, len(all_keys))
-        self.owners = owners
 
-    _UNKNOWN = (1 << 20) - 1  # id of a word no reference has: its 3-grams match nothing
+    _UNKNOWN = (1 << 15) - 1  # id of a word no reference has: its 3-grams match nothing (3 ids in 45 bits)
 
     def _trigrams(self, ids: np.ndarray) -> np.ndarray:
         if len(ids) < 3:
             return np.zeros(0, dtype=np.int64)
-        v = 1 << 20
+        v = 1 << 15
         return (ids[:-2] * v + ids[1:-1]) * v + ids[2:]
 
-    def doc_trigrams(self, tokens: list[str]) -> np.ndarray:
-        """The text's 3-gram keys, one per position."""
-        if len(tokens) < 3:
+    def doc_trigrams(self, ids: np.ndarray) -> np.ndarray:
+        """The text's 3-gram keys, one per position (``ids`` from :func:`_text_view`)."""
+        if len(ids) < 3:
             return np.zeros(0, dtype=np.int64)
-        uniq, inverse = np.unique(np.array(tokens), return_inverse=True)
-        gid = np.array([self.vocab.get(t, self._UNKNOWN) for t in uniq.tolist()], dtype=np.int64)[inverse]
-        return self._trigrams(gid)
+        return self._trigrams(ids)
 
     def postings(self, tri: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(inverse, u, owner)``: position -> distinct 3-gram index, and one (3-gram, reference) pair per
@@ -419,8 +381,8 @@ class _Index:
             return np.zeros(len(self.spdx))
         return np.bincount(self.postings(tri)[2], minlength=len(self.spdx)).astype(np.float64)
 
-    def match(self, tri: np.ndarray, min_coverage: float) -> tuple[list[tuple[int, int, float]], np.ndarray]:
-        """Greedy disjoint matching: ``[(ref, first position, coverage)]`` and the covered-position mask.
+    def match(self, tri: np.ndarray, min_coverage: float) -> tuple[list[tuple], np.ndarray]:
+        """Greedy disjoint matching: ``[(ref, first position, coverage, member mask)]`` and the covered mask.
 
         Each round takes the reference that best explains the part of the file no earlier match covered:
         matched 3-grams there minus a quarter of its 3-grams missing. A text that contains a shorter
@@ -449,7 +411,7 @@ class _Index:
             j: u[order[split[k] : split[k + 1]]] for k, j in enumerate(remaining)
         }  # its distinct 3-grams
         n_doc = int(inverse.max()) + 1
-        chosen: list[tuple[int, int, float]] = []
+        chosen: list[tuple] = []
         while remaining:
             if chosen:  # distinct 3-grams still seen at some uncovered position
                 open_u = np.zeros(n_doc, dtype=bool)
@@ -477,7 +439,9 @@ class _Index:
             in_best = np.zeros(n_doc, dtype=bool)
             in_best[ref_u[best]] = True
             member = in_best[inverse]
-            chosen.append((best, int(np.argmax(member & ~covered)), float(inter[best] / self.sizes[best])))
+            chosen.append(
+                (best, int(np.argmax(member & ~covered)), float(inter[best] / self.sizes[best]), member)
+            )
             covered |= member
             remaining.remove(best)
         chosen.sort(key=lambda c: c[1])
@@ -497,209 +461,13 @@ def _index() -> _Index:
     return _Index(refs, popularity)
 
 
-def _notices(segments: list[str]) -> str | None:
-    """An SPDX expression from standard notices and dual-license pointers in the unmatched text, or None."""
-    found: list[tuple[int, str]] = []
-    dual: list[str] = []
-    for k, seg in enumerate(segments):
-        off = k * 1_000_000  # keeps the file order across segments
-        for m in _GNU_NOTICE.finditer(seg):
-            family = {"affero ": "AGPL", "lesser ": "LGPL", "library ": "LGPL"}.get(m.group(1) or "", "GPL")
-            version = f"{m.group(2)}.{m.group(3) or 0}"
-            if family == "LGPL" and version == "2.0" and m.group(1) == "lesser ":
-                version = "2.1"
-            later = m.group(0).endswith(("later", "newer", "higher"))
-            found.append((off + m.start(), f"{family}-{version}-{'or-later' if later else 'only'}"))
-        for m in _DEBIAN_POINTER.finditer(seg):
-            name, major, minor = m.groups()
-            spdx = _POINTER_IDS[name]
-            if major:
-                spdx = _debian_id(f"{name}-{major}.{minor or 0}") or spdx
-            elif "should have received a copy" in seg[max(0, m.start() - 150) : m.start()]:
-                continue  # the standard GNU notice's own pointer: the notice already gave the version
-            found.append((off + m.start(), spdx))
-        for pattern, spdx in _NOTICES:
-            if m := re.search(pattern, seg):
-                found.append((off + m.start(), spdx))
-        for cue in _DUAL_CUE.finditer(seg):
-            window = seg[max(0, cue.start() - 120) : cue.end() + 200]
-            names = sorted(
-                ((m.start(), spdx) for pattern, spdx in _LICENSE_NAMES for m in re.finditer(pattern, window)),
-            )
-            ids = list(dict.fromkeys(spdx for _, spdx in names))
-            if len(ids) >= 2:
-                dual = ids
-                break
-    if dual:
-        rest = [s for _, s in sorted(found) if s not in dual]
-        return " AND ".join(
-            [" OR ".join(dual) if not rest else f"({' OR '.join(dual)})", *dict.fromkeys(rest)]
-        )
-    ids = list(dict.fromkeys(s for _, s in sorted(found)))
-    return " AND ".join(ids) if ids else None
-
-
-def _expression(index: _Index, chosen: list[tuple[int, int, float]]) -> str:
-    """License texts found, in file order, as ``AND``; one license plus exceptions as ``L WITH E``."""
-    ids = list(dict.fromkeys(index.spdx[j] for j, _, _ in chosen))
-    exc = [i for i in ids if index.category.get(i) == "exception"]
-    lic = [i for i in ids if i not in exc]
-    if len(lic) == 1 and exc:
-        family = re.match(r"[A-Za-z]*", lic[0]).group(0).lower()
-        words = _FAMILY_WORDS.get(family, rf"\b{family}\b")
-        # WITH only for an exception written against that license ("exceptions to the Apache 2.0 License");
-        # a generic one (fmt's "as an exception ...") stays a separate AND term, as ScanCode reports it
-        attached = [e for e in exc if family and re.search(words, index.exception_text[e])]
-        if attached:
-            rest = [e for e in exc if e != attached[0]]
-            return " AND ".join([f"{lic[0]} WITH {attached[0]}", *rest])
-    return " AND ".join(ids)
-
-
-# Debian machine-readable copyright files (DEP-5): https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-_DEP5_FORMAT = re.compile(
-    r"\A\s*Format:\s*<?https?://(?:www\.debian\.org/doc/packaging-manuals/copyright-format/|dep\.debian\.net/deps/dep5)",
-    re.IGNORECASE,
-)
-_DEP5_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
-# the spec's standard short names that are not SPDX ids (case-insensitive; versions and "+" are handled apart);
-# bare "Artistic" is Perl's (Debian's /usr/share/common-licenses/Artistic), "Perl" is the spec's
-# "GPL-1+ or Artistic" shorthand
-_DEBIAN_NAMES = {
-    "expat": "MIT", "mit/x11": "MIT", "public-domain": "LicenseRef-public-domain", "pd": "LicenseRef-public-domain",
-    "artistic": "Artistic-1.0-Perl", "artistic-1": "Artistic-1.0", "perl": "Artistic-1.0-Perl OR GPL-1.0-or-later",
-    "bsd-2": "BSD-2-Clause", "bsd-3": "BSD-3-Clause", "bsd-4": "BSD-4-Clause", "zope": "ZPL", "python": "Python",
-    "apache": "Apache", "cc0": "CC0-1.0", "gfdl-niv": "GFDL-no-invariants", "fsf-unlimited": "FSFULLR",
-}  # fmt: skip
-# families whose unversioned name means "any version" (the GPL's own rule), as ScanCode reads them
-_DEBIAN_UNVERSIONED = {"gpl": "GPL-1.0-or-later", "lgpl": "LGPL-2.0-or-later", "agpl": "AGPL-3.0-or-later",
-                       "gfdl": "GFDL-1.1-or-later", "mpl": "MPL-1.1", "apache": "Apache-2.0"}  # fmt: skip
-_DEBIAN_NAME = re.compile(
-    r"(?i)^(?P<fam>[a-z][a-z0-9.\-/]*?)(?:[- ]?v?(?P<ver>\d+(?:\.\d+)*))?(?P<plus>\+|\s+or\s+later)?"
-    r"(?:\s+with\s+(?P<exc>[\w.\-]+)\s+exceptions?)?$"
-)
-
-
-@lru_cache(maxsize=1)
-def _known_ids() -> dict[str, str]:
-    """Lowercased SPDX ids of the reference texts (plus the ids only notices give) -> the id."""
-    ids = set(_index().spdx) | {"LicenseRef-public-domain"}
-    return {i.lower(): i for i in ids}
-
-
-def _debian_id(name: str) -> str | None:
-    """One DEP-5 short name ("GPL-2+", "LGPLv2.1+", "BSD-3-clause", "Expat", "GPL-2+ with OpenSSL exception")
-    as an SPDX expression, or None when it is not a standard name (a package-specific one such as "BSD-3-google")."""
-    known = _known_ids()
-    name = name.strip().strip(",;")
-    if not name:
-        return None
-    if spdx := known.get(name.lower()) or _DEBIAN_NAMES.get(name.lower()):
-        return {"ZPL": "ZPL-2.1", "Python": "Python-2.0", "Apache": "Apache-2.0"}.get(spdx, spdx)
-    m = _DEBIAN_NAME.match(name)
-    if not m:
-        return None
-    fam, ver, plus, exc = m.group("fam").lower(), m.group("ver"), bool(m.group("plus")), m.group("exc")
-    fam = fam.removesuffix("-clause") if re.fullmatch(r"bsd-\d-clause", fam) else fam
-    if re.fullmatch(r"bsd-\d", fam):
-        ver, fam = fam[-1], "bsd"
-    base = None
-    if fam == "bsd" and ver:
-        base = f"BSD-{ver}-Clause"
-    elif ver is None:
-        base = known.get(name.lower()) or _DEBIAN_NAMES.get(fam) or _DEBIAN_UNVERSIONED.get(fam)
-        if base in ("ZPL", "Python"):  # unversioned names of families SPDX only knows versioned
-            base = {"ZPL": "ZPL-2.1", "Python": "Python-2.0"}[base]
-    else:
-        stem = _DEBIAN_NAMES.get(fam, fam)
-        if stem == "Artistic-1.0-Perl":
-            stem = "artistic"
-        v = ver if "." in ver else f"{ver}.0"
-        for cand in (f"{stem}-{v}", f"{stem}-{ver}", f"{stem}-{v}-only"):
-            if cand.lower() in known:
-                base = known[cand.lower()]
-                break
-        if base and plus:
-            base = known.get(f"{base.removesuffix('-only')}-or-later".lower(), base)
-    if base is None:
-        return known.get(name.lower())
-    if plus and base.endswith("-only"):
-        base = base.removesuffix("-only") + "-or-later"
-    if exc:  # the exception's SPDX id; of several versions the one of the license's version, else the newest
-        cands = sorted(
-            i
-            for k, i in known.items()
-            if k.startswith(exc.lower()) and _index().category.get(i) == "exception"
-        )
-        version = re.search(r"-(\d\.\d)", base)
-        same = [c for c in cands if version and c.endswith(version.group(1))]
-        if cands:
-            return f"{base} WITH {(same or cands)[-1]}"
-    return base
-
-
-def _debian_expression(synopsis: str) -> str | None:
-    """A DEP-5 ``License:`` synopsis ("Artistic or GPL-1+", "GPL-2+ and BSD-3-clause") as an SPDX expression;
-    None when any name is not a standard one."""
-    parts = [p for p in re.split(r"\s*(?:,\s*)?\b(or|and)\b\s*|\s*,\s*", synopsis.strip()) if p]
-    out: list[str] = []
-    for p in parts:
-        if p.lower() in ("or", "and"):
-            out.append(p.upper())
-            continue
-        spdx = _debian_id(p)
-        if spdx is None:
-            return None
-        out.append(f"({spdx})" if " OR " in spdx else spdx)
-    while out and out[-1] in ("OR", "AND"):
-        out.pop()
-    return " ".join(x if x in ("OR", "AND") or i == 0 or out[i - 1] in ("OR", "AND") else f"AND {x}"
-                    for i, x in enumerate(out)) or None  # fmt: skip
-
-
-def _dep5(text: str) -> tuple[list[str], str] | None:
-    """A DEP-5 file's license expressions (its ``License:`` synopses, file order) and the text left to match
-    as usual (the bodies of licenses whose short name is not a standard one, and every non-License field).
-    None when ``text`` is not a DEP-5 file."""
-    if not _DEP5_FORMAT.match(text):
-        return None
-    exprs: list[str] = []
-    rest: list[str] = []
-    field, synopsis, body = None, "", []
-
-    def flush() -> None:
-        if field == "license":
-            spdx = _debian_expression(synopsis)
-            if spdx:  # a standard name decides (its body is that license's text or notice)
-                exprs.append(spdx)
-            else:  # a custom name: its text decides
-                rest.extend(body)
-        elif field is not None:
-            rest.extend([synopsis, *body])
-
-    for line in text.splitlines():
-        if m := _DEP5_FIELD.match(line):
-            flush()
-            field, synopsis, body = m.group(1).lower(), m.group(2), []
-        elif line[:1] in (" ", "\t") and field is not None:
-            body.append("" if line.strip() == "." else line)
-        else:  # a blank line ends a paragraph
-            flush()
-            field, synopsis, body = None, "", []
-            rest.append(line)
-    flush()
-    return list(dict.fromkeys(exprs)), "\n".join(rest)
-
-
 def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> dict[str, Any]:
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
-    ``method`` is ``spdx_tag``, ``text`` (reference texts found; ``score`` = share of the first one's
-    3-grams present; notices in the rest of the file are added), ``notice`` (standard short notices or a
-    dual-license pointer only), ``name`` (the whole file is a license name such as "Apache 2.0"), ``dep5``
-    (a Debian machine-readable ``copyright`` file: its ``License:`` fields, ANDed, plus what the rest gives)
-    or ``none``. Only the first ``max_chars`` are read (licenses sit at the top of files); binary-looking input
-    gives ``method="binary"``.
+    ``method`` is ``spdx_tag`` (a tag was found; other findings are ANDed to it), ``text`` (a license text
+    found; ``score`` = share of the first one's 3-grams present), ``notice`` (ScanCode rules only: notices,
+    references, tags), ``name`` (the whole file is a license name no rule names) or ``none``. Only the first
+    ``max_chars`` are read (licenses sit at the top of files); binary-looking input gives ``method="binary"``.
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
@@ -708,43 +476,172 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
     head = text[:max_chars]
     if "\x00" in head[:8192]:
         return {"spdx": None, "category": "unknown", "method": "binary", "score": 0.0}
-    if (dep5 := _dep5(head)) is not None:  # License: fields name the licenses; the rest is read as usual
-        exprs, rest = dep5
-        other = classify(rest, min_coverage, max_chars)["spdx"] if rest.strip() else None
-        terms = [f"({e})" if " OR " in e else e for e in exprs]
-        if other:
-            terms += other.split(" AND ") if "(" not in other else [other]
-        spdx = " AND ".join(dict.fromkeys(terms)) or None
-        return {"spdx": spdx, "category": category_of(spdx), "method": "dep5", "score": 1.0}
-    if m := _SPDX_TAG.search(head):
-        expr = m.group(1).strip()
-        return {"spdx": expr, "category": category_of(expr), "method": "spdx_tag", "score": 1.0}
-    index = _index()
-    norm = normalize(head)
-    tokens = norm.split()
-    tri = index.doc_trigrams(tokens)
-    chosen, covered = index.match(tri, min_coverage)
-    if chosen:  # the words no license text covered: a token is covered by any 3-gram it belongs to
-        tok_cov = np.zeros(len(tokens), dtype=bool)
-        for o in range(3):
-            tok_cov[o : o + len(covered)] |= covered
-        bounds = np.flatnonzero(np.diff(np.concatenate(([1], tok_cov.astype(np.int8), [1]))))
-        segments = [" ".join(tokens[a:b]) for a, b in zip(bounds[::2], bounds[1::2]) if b - a >= 3]
-    else:
-        segments = [norm]
-    notice = _notices(segments)
-    if chosen:
-        spdx = _expression(index, chosen)
-        if notice and notice not in spdx:
-            spdx = f"{spdx} AND {notice if ' OR ' not in notice else f'({notice})'}"
-        return {"spdx": spdx, "category": category_of(spdx), "method": "text",
-                "score": round(chosen[0][2], 4)}  # fmt: skip
-    if len(norm) <= 60:
-        for pattern, spdx in _NAMES:
+    return _classify_text(head, min_coverage)
+
+
+def _text_view(
+    text: str,
+    index: _Index,
+    tokens: np.ndarray | None = None,
+    line: np.ndarray | None = None,
+    ids: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the license-text matcher reads: the word ids of ScanCode's tokens (``tokens``/``line``/``ids``
+    when already made), British spellings made American, the words of copyright lines hidden except a
+    license statement on one ("(c) 2001 Secret Labs, licensed under CNRI's Python 1.6"). Returns the kept
+    ids and the mask of kept positions."""
+    ix = rules.rule_index()
+    if tokens is None:
+        tokens, line = ix.tokenize(text)
+        ids = ix.lookup(tokens)
+    keep = np.ones(len(tokens), dtype=bool)
+    found = list(_COPYRIGHT_LINE.finditer(text))
+    if found and len(tokens):
+        nl = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) == 10)
+        at = np.searchsorted(
+            nl, [m.start() + m.group(0).rfind("\n") + 1 for m in found]
+        )  # "^\W*" eats newlines
+        starts, ends = np.searchsorted(line, at), np.searchsorted(line, at, "right")
+        for m, a, b in zip(found, starts.tolist(), ends.tolist()):  # one step per copyright line
+            cue = _LICENSE_CUE.search(m.group(0))
+            n_before = len(ix.tokenize(m.group(0)[: cue.start()])[0]) if cue else b - a
+            keep[a : min(b, a + n_before)] = False
+    keep &= ids < ix.n_words  # stop words are skipped, as ScanCode does
+    return index.spelling[ids[keep]], keep
+
+
+def _tokens_covered(member: np.ndarray, n_tokens: int) -> np.ndarray:
+    """Token mask from a 3-gram position mask: a token is covered by any 3-gram it belongs to."""
+    tok = np.zeros(n_tokens, dtype=bool)
+    for o in range(3):
+        tok[o : o + len(member)] |= member
+    return tok
+
+
+# a found license text gives way to exact rule matches (of at least _EXACT_MIN_WORDS words) that cover this
+# share of its words and name other licenses (see _classify_text)
+_EXACT_EXPLAINS = 0.7
+_EXACT_MIN_WORDS = 20
+# words apart from which two parts of a found license text are separate regions (see _main_region)
+_REGION_GAP = 30
+
+
+def _main_region(where: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the covered positions ``where`` (sorted) in the largest region: runs at most ``_REGION_GAP``
+    words apart join. A license text is found in one place (ScanCode aligns it to one query region); its
+    3-grams that recur elsewhere (a URL, a title line in another language's part) are not that text."""
+    inside = np.zeros(n, dtype=bool)
+    if not len(where):
+        return inside
+    cut = np.flatnonzero(np.diff(where) > _REGION_GAP) + 1
+    bounds = np.concatenate(([0], cut, [len(where)]))
+    k = int(np.argmax(np.diff(bounds)))
+    inside[where[bounds[k] : bounds[k + 1]]] = True
+    return inside
+
+
+def _join(exprs: list[str]) -> str | None:
+    """``AND`` of unique expressions, in order; an ``OR`` one in parentheses."""
+    uniq = list(dict.fromkeys(e for e in exprs if e))
+    if len(uniq) == 1:
+        return uniq[0]
+    return " AND ".join(f"({e})" if " OR " in e else e for e in uniq) or None
+
+
+def _classify_text(head: str, min_coverage: float) -> dict[str, Any]:
+    """ScanCode's pipeline with our matchers: SPDX tags, exact rule matches (refined as ScanCode does) and
+    license texts (3-gram containment, standing in for ScanCode's approximate stage), grouped into
+    detections by lines and combined with ``AND`` in file order. One tokenisation serves both matchers."""
+    index, ix = _index(), rules.rule_index()
+    tokens, line = ix.tokenize(head)
+    n = len(tokens)
+    ids = ix.lookup(tokens)
+    known = (ids >= 0) & (ids < ix.n_words)
+    kpos = np.flatnonzero(known)  # rule matching runs on known words (ScanCode skips unknown ones)
+    unknown_before = np.cumsum(ids == -1)[known]
+    m = rules.refine(ix, ix.exact(ids[known]), unknown_before)
+    ms, me = kpos[m.start], kpos[m.end - 1] + 1  # token spans of the rule matches
+    text_ids, text_keep = _text_view(head, index, tokens, line, ids)
+    text_pos = np.flatnonzero(text_keep)  # text-matcher position -> token position
+    tri = index.doc_trigrams(text_ids)
+    chosen, _ = index.match(tri, min_coverage)
+    # SPDX-License-Identifier tags (ScanCode's spdx-lid stage; matching goes on for the rest of the file)
+    tags = []
+    found_tags = list(_SPDX_TAG.finditer(head))
+    if found_tags:
+        nl = np.flatnonzero(np.frombuffer(head.encode("utf-32-le"), dtype=np.uint32) == 10)
+        for t in found_tags:
+            expr = rules.spdx_expression(ix, t.group(1).strip())
+            ln = int(np.searchsorted(nl, t.start()))
+            a, b = np.searchsorted(line, ln), np.searchsorted(line, ln, "right")
+            if expr:
+                tags.append((int(a), int(max(b, a + 1)), ln, expr))
+    # a rule match mostly inside a found license text is part of that text (ScanCode: a contained match); a
+    # license-text rule that holds most of a found text is ScanCode's own, more specific, reading of it
+    text_items: list[tuple[int, int, tuple]] = []
+    in_text = np.zeros(n + 1, dtype=bool)
+    preferred = np.zeros(len(m.rule), dtype=bool)
+    lens = me - ms
+    big = (ix.flags[m.rule] & rules.TEXT) != 0
+    long_m = lens >= _EXACT_MIN_WORDS
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, ms[long_m], 1)
+    np.add.at(cover, me[long_m], -1)
+    exact_cover = np.cumsum(cover)[:-1] > 0
+    for c in chosen:
+        inside = _main_region(text_pos[_tokens_covered(c[3], len(text_ids))], n)
+        cum = np.concatenate(([0], np.cumsum(inside)))
+        share_of_text = (cum[me] - cum[ms]) / max(int(inside.sum()), 1)
+        in_text[:n] |= inside
+        holder = big & (share_of_text >= 0.9) & (lens >= 0.9 * inside.sum())
+        if holder.any():
+            preferred |= holder
+            continue
+        # the exact stage explains most of the text's words (rule matches of >= _EXACT_MIN_WORDS) with other
+        # ids: ScanCode's exact stage runs first and decides, the approximate text gives way (CPython's
+        # license history is ScanCode's Python-2.0 rules, not the Python-2.0.1 text; a Debian stanza's
+        # MIT rule, not the X11 text that resembles it)
+        covered_by_exact = exact_cover & inside[:n]
+        in_region = long_m & ((cum[me] - cum[ms]) > 0)
+        if covered_by_exact.sum() >= _EXACT_EXPLAINS * inside.sum() and index.spdx[c[0]] not in set().union(
+            *[rules._ids(ix.exprs[e]) for e in np.unique(ix.expr[m.rule[in_region]])]
+        ):
+            preferred |= in_region
+            continue
+        where = np.flatnonzero(inside)
+        text_items.append((int(where[0]), int(where[-1]) + 1, c))
+    keep = np.ones(len(m.rule), dtype=bool)
+    if len(m.rule):
+        cum = np.concatenate(([0], np.cumsum(in_text[:n])))
+        keep = ((cum[me] - cum[ms]) / lens < 0.5) | preferred
+        for a, b, _, _ in tags:  # the words of a tag line are the tag's
+            keep &= (me <= a) | (ms >= b)
+    r = m.rule[keep]
+    n_text, n_tag = len(text_items), len(tags)
+    s = np.concatenate([ms[keep], [t[0] for t in text_items], [t[0] for t in tags]]).astype(np.int64)
+    e = np.concatenate([me[keep], [t[1] for t in text_items], [t[1] for t in tags]]).astype(np.int64)
+    line_end = np.append(line, line[-1] if n else 0)
+    detections = rules.detect(
+        tokens, s, e,
+        np.concatenate([line[ms[keep]], line[[t[0] for t in text_items]], [t[2] for t in tags]]).astype(np.int64),
+        np.concatenate([line_end[me[keep] - 1], line_end[[t[1] - 1 for t in text_items]], [t[2] for t in tags]]).astype(np.int64),
+        np.concatenate([ix.flags[r], np.full(n_text, rules.TEXT), np.zeros(n_tag, dtype=np.int64)]),
+        np.concatenate([ix.relevance[r], np.full(n_text + n_tag, 100)]),
+        np.concatenate([ix.length[r], np.full(n_text + n_tag, 100)]),
+        [ix.expression(x) for x in r] + [index.spdx[t[2][0]] for t in text_items] + [t[3] for t in tags],
+    )  # fmt: skip
+    # as ScanCode: one detection's expressions ANDed, the file's unique detections ANDed; an exception found
+    # apart from its license stays an AND term (WITH comes from a rule or a tag)
+    spdx = _join([_join(exprs) for _, exprs in detections])
+    if spdx:
+        from_text = bool(text_items) or bool((ix.flags[r] & rules.TEXT).any())
+        method = "spdx_tag" if tags else "text" if from_text else "notice"
+        score = round(text_items[0][2][2], 4) if text_items and not tags else 1.0
+        return {"spdx": spdx, "category": category_of(spdx), "method": method, "score": score}
+    if len(head) <= 200 and len(norm := normalize(head)) <= 60:
+        for pattern, name_id in _NAMES:
             if re.fullmatch(pattern, norm):
-                return {"spdx": spdx, "category": category_of(spdx), "method": "name", "score": 1.0}
-    if notice:
-        return {"spdx": notice, "category": category_of(notice), "method": "notice", "score": 1.0}
+                return {"spdx": name_id, "category": category_of(name_id), "method": "name", "score": 1.0}
     score = float((index.overlap(tri) / index.sizes).max(initial=0)) if len(tri) else 0.0
     return {"spdx": None, "category": "unknown", "method": "none", "score": round(score, 4)}
 
