@@ -137,6 +137,44 @@ def test_fused_llama_decoder_matches_plain_model(tiny_llama, tokenizer):
     np.testing.assert_allclose(one["logprob"], want["logprob"][2:3], rtol=1e-5)
 
 
+def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(tokenizer):
+    """bf16 is the CPU default: the fused path (q|k|v and gate|up fused, oneDNN-packed weights where this torch
+    has them, no padding outside attention) scores what the eager bf16 forward scores, and its packed copy of
+    the weights is rebuilt when the model changes in place (an optimizer step) or a parameter is replaced."""
+    import torch
+
+    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.testing import tiny_causal_lm
+
+    model = tiny_causal_lm("llama", tokenizer=tokenizer).to(torch.bfloat16)
+    texts = TEXTS + ["short", " ".join(f"w{i % 7}" for i in range(40))]  # mixed lengths: padded rows
+    kw = dict(dtype="bf16", tokens_per_batch=64)
+    fast, plain = (
+        PerplexityScorer(model, tokenizer, fast=True, **kw),
+        PerplexityScorer(model, tokenizer, **kw),
+    )
+    plain.fast = False
+
+    def check() -> np.ndarray:
+        got, want = fast.score(texts), plain.score(texts)
+        np.testing.assert_allclose(got["logprob"], want["logprob"], atol=5e-3)  # bf16 rounding: ~1e-3
+        assert got["tokens"].tolist() == want["tokens"].tolist()
+        return got["logprob"]
+
+    before = check()
+    assert fast.fast_path.startswith("fused Llama decoder (compiled"), fast.fast_path
+    with torch.no_grad():  # an in-place update, as an optimizer makes
+        model.model.layers[-1].mlp.down_proj.weight.normal_(
+            0.0, 1.0, generator=torch.Generator().manual_seed(0)
+        )
+    after = check()
+    assert np.abs(after - before).max() > 1e-2  # the change is visible, so the check above is not vacuous
+    mlp = model.model.layers[-1].mlp
+    mlp.up_proj.weight = torch.nn.Parameter(mlp.up_proj.weight.detach() * -4.0)  # a replaced parameter
+    replaced = check()
+    assert np.abs(replaced - after).max() > 1e-2
+
+
 def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_llama, tokenizer, monkeypatch):
     """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
     once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
@@ -621,3 +659,31 @@ def test_endless_stream_needs_a_length(sources):
         mix.report()
     rep = mix.report(num_docs=3000)  # more than both sources hold: they repeat
     assert rep["docs"] == 3000 and rep["max_abs_error_pp"] < 4.0
+
+
+def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
+    """plan_batches minimises padded tokens + overhead x batches within the budget (checked against brute force
+    over every split of a small sorted list); merge_groups joins consecutive batches up to a token cap."""
+    import itertools
+
+    from hf_addons.data.perplexity import merge_groups, plan_batches
+
+    lens = np.array([40, 33, 31, 12, 11, 10, 9, 3])
+    budget, overhead = 80, 10
+
+    def cost(bounds):
+        pairs = list(zip(bounds[:-1], bounds[1:]))
+        if any((j - i) * lens[i] > budget and j - i > 1 for i, j in pairs):
+            return np.inf
+        return sum((j - i) * lens[i] + overhead for i, j in pairs)
+
+    cuts = range(1, len(lens))
+    best = min(cost([0, *c, len(lens)]) for r in range(len(lens)) for c in itertools.combinations(cuts, r))
+    got = plan_batches(lens, budget, overhead=overhead)
+    assert got[0] == 0 and got[-1] == len(lens) and cost(got) == best
+    assert plan_batches(np.array([500, 4]), 64, overhead=1) == [0, 1, 2]  # too long for the budget: alone
+
+    groups = [np.array([0]), np.array([1, 2]), np.array([3, 4, 5]), np.array([6, 7])]
+    passes = merge_groups(groups, lens, max_tokens=70)
+    assert [np.concatenate(p).tolist() for p in passes] == [[0], [1, 2], [3, 4, 5, 6, 7]]
+    assert len(merge_groups(groups, lens, max_tokens=10)) == 4  # every group alone, none dropped

@@ -29,6 +29,8 @@ BUCKETS = ("head", "middle", "tail")
 # fast=None builds the fused CPU path once eager scoring has taken this long: about one warm compile, so a
 # short job never waits for a compile it cannot win back and a corpus job switches after a few seconds
 FAST_PATH_AFTER_S = 10.0
+#: real tokens per forward pass of the fused CPU decoder (several attention batches share its matmuls)
+FUSED_TOKENS_PER_PASS = 8192
 
 
 def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
@@ -125,11 +127,14 @@ class PerplexityScorer(LMStep):
     with logsumexp in fp32, when the model's logits are a plain ``lm_head(decoder(...))`` (checked once).
 
     ``fast=True`` runs Llama-architecture decoders (Llama, SmolLM2, Mistral without sliding
-    windows; checked module by module) through :class:`FusedLlamaDecoder`: one ``torch.compile``d function
-    per decoder layer (dynamic shapes, compiled once per process and model shape: ~5-30 s the first time)
-    and a compiled fp32 log-softmax over the head's chunks. The fused decoder is compared with the model's own
-    on a probe before use; a model that differs, or a machine where ``torch.compile`` fails, falls back to the
-    plain forward (``fast_path`` says which ran and why). ``fast=False`` is the plain eager forward.
+    windows; checked module by module) through :class:`FusedLlamaDecoder`: several planned batches share one
+    pass (up to ``FUSED_TOKENS_PER_PASS`` real tokens) with no padding outside attention,
+    q|k|v and gate|up as one matmul each on oneDNN-packed bf16 weights (a copy of the decoder's linear
+    weights, rebuilt when the model changes), the elementwise work between them compiled (dynamic shapes,
+    compiled once per process: ~4-30 s the first time), and a compiled fp32 log-softmax over the head's
+    chunks. The fused decoder is compared with the model's own on probes before use; a model that differs, or
+    a machine where ``torch.compile`` fails, falls back (``fast_path`` says which ran and why).
+    ``fast=False`` is the plain eager forward.
     ``fast=None`` (default) is rent-or-buy on CPU: eager until this scorer has spent ``FAST_PATH_AFTER_S``
     seconds scoring, then the fused path (a corpus job pays the compile once; a few documents never wait for it).
     Off on GPUs, where the eager bf16 forward is matmul-bound.
@@ -180,6 +185,7 @@ class PerplexityScorer(LMStep):
         self._head: tuple[Any, ...] | None = None
         self._fused: tuple[Any, Any] | None = None
         self._eager_seconds = 0.0  # fast=None: scoring time spent eager so far (the compile trigger)
+        self._buffers: dict[Any, Any] = {}  # the head's logits block, reused across batches
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], "PerplexityScorer")
@@ -267,6 +273,8 @@ class PerplexityScorer(LMStep):
         import torch
 
         model, tok = self._load()
+        if self._buffers is None:  # unpickled in a worker
+            self._buffers = {}
         device = next(model.parameters()).device
         ctx = getattr(model.config, "max_position_embeddings", None) or getattr(
             model.config, "n_positions", 2048
@@ -307,50 +315,65 @@ class PerplexityScorer(LMStep):
             split = self._split_head(model)
             fast = self._fast_path(model, split, device)
             bounds = plan_batches(lens[order], budget, overhead=budget // 4)
+            groups = [order[i:j] for i, j in zip(bounds[:-1], bounds[1:], strict=True)]
+            fused, logprob_fn = fast
+            # the fused path runs the matmuls of several attention groups at once (real tokens only): on the
+            # 2-core AMX test CPU oneDNN's bf16 matmuls run up to 2x faster per row from ~1400 rows on
+            passes = (
+                merge_groups(groups, lens, FUSED_TOKENS_PER_PASS)
+                if fused is not None
+                else [[g] for g in groups]
+            )
             started = time.perf_counter() if self._fused is None else None
             with torch.inference_mode():
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-                    take = order[a:b]
-                    width = int(lens[take[0]])
-                    sel = torch.from_numpy(take)
-                    rows = [torch.tensor(segs[j]) for j in take.tolist()]
-                    input_ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad)
-                    seg_len = lens_t[sel]
-                    pos = torch.arange(width)
-                    attn = (pos[None, :] < seg_len[:, None]).long()
-                    tgt = pos[1:]
-                    # scored targets: past the window's context part and before its padding
-                    mask = (tgt[None, :] >= starts_t[sel][:, None]) & (tgt[None, :] < seg_len[:, None])
+                for groups_ in passes:
+                    batch = [_pad_group(take, segs, lens_t, starts_t, pad) for take in groups_]
                     if split is not None:
                         decoder, head = split
-                        fused, logprob_fn = fast
-                        if fused is not None:  # right padding: causal attention alone is exact, no mask
-                            hidden = fused(input_ids.to(device))
+                        if fused is not None:  # the real tokens only, packed row after row, group after group
+                            packed = fused.forward_groups(
+                                [(g.input_ids.to(device), g.lengths) for g in batch]
+                            )
+                            picks, offset = [], 0
+                            for g in batch:
+                                before = offset + (g.lengths.cumsum(0) - g.lengths)[:, None]
+                                picks.append((before + torch.arange(g.mask.shape[1])[None])[g.mask])
+                                offset += int(g.lengths.sum())
+                            scored = packed[torch.cat(picks).to(device)]
                         else:
+                            (g,) = batch
                             hidden = decoder(
-                                input_ids=input_ids.to(device), attention_mask=attn.to(device)
+                                input_ids=g.input_ids.to(device), attention_mask=g.attn.to(device)
                             ).last_hidden_state
+                            scored = hidden[:, :-1][g.mask.to(device)]
                         # the LM head runs only on scored positions: no padding, no window context rows
+                        targets = torch.cat([g.input_ids[:, 1:][g.mask] for g in batch])
                         lp = (
                             _head_logprobs(
                                 head,
-                                hidden[:, :-1][mask.to(device)],
-                                input_ids[:, 1:][mask].to(device),
-                                rows=512 if device.type == "cpu" else 256,
+                                scored,
+                                targets.to(device),
+                                rows=1024 if device.type == "cpu" else 256,
                                 logprob_fn=logprob_fn,
+                                buffers=self._buffers,
                             )
                             .double()
                             .cpu()
                         )
-                        row_doc = docs_t[sel].repeat_interleave(mask.sum(1))  # row-major, as mask picks
+                        # row-major, as the masks pick
+                        row_doc = torch.cat([docs_t[g.sel].repeat_interleave(g.mask.sum(1)) for g in batch])
                         total.index_add_(0, row_doc, lp)
                     else:
-                        logits = model(input_ids=input_ids.to(device), attention_mask=attn.to(device)).logits
+                        (g,) = batch
+                        logits = model(
+                            input_ids=g.input_ids.to(device), attention_mask=g.attn.to(device)
+                        ).logits
                         # targets shifted left (last column is a dummy) so the logits need no sliced copy
-                        targets = torch.nn.functional.pad(input_ids[:, 1:], (0, 1), value=pad)
+                        targets = torch.nn.functional.pad(g.input_ids[:, 1:], (0, 1), value=pad)
                         lp = _token_logprobs(logits, targets.to(device))[:, :-1].double().cpu()
-                        total.index_add_(0, docs_t[sel], (lp * mask).sum(1))
-                    count.index_add_(0, docs_t[sel], mask.sum(1).double())
+                        total.index_add_(0, docs_t[g.sel], (lp * g.mask).sum(1))
+                    for g in batch:
+                        count.index_add_(0, docs_t[g.sel], g.mask.sum(1).double())
             if started is not None:
                 self._eager_seconds = (self._eager_seconds or 0.0) + time.perf_counter() - started
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -386,6 +409,45 @@ def plan_batches(lens: np.ndarray, budget: int, overhead: int = 512) -> list[int
     return bounds[::-1]
 
 
+def merge_groups(groups: Sequence[np.ndarray], lens: np.ndarray, max_tokens: int) -> list[list[np.ndarray]]:
+    """Consecutive batches (index arrays into ``lens``) joined while their real tokens stay within
+    ``max_tokens`` (one forward pass of the fused decoder; a larger batch goes alone)."""
+    passes: list[list[np.ndarray]] = []
+    used = 0
+    for take in groups:
+        n = int(lens[take].sum())
+        if passes and used + n <= max_tokens:
+            passes[-1].append(take)
+            used += n
+        else:
+            passes.append([take])
+            used = n
+    return passes
+
+
+class _Group(NamedTuple):
+    sel: Any  # segment indices
+    input_ids: Any  # B x L, right-padded
+    lengths: Any  # B
+    attn: Any  # B x L attention mask
+    mask: Any  # B x (L - 1): which targets are scored
+
+
+def _pad_group(take: np.ndarray, segs: list[list[int]], lens_t: Any, starts_t: Any, pad: int) -> _Group:
+    """One batch of segments, right-padded, with its scored-target mask (past the window's context part and
+    before the padding)."""
+    import torch
+
+    sel = torch.from_numpy(take)
+    rows = [torch.tensor(segs[j]) for j in take.tolist()]
+    input_ids = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad)
+    lengths = lens_t[sel]
+    pos = torch.arange(input_ids.shape[1])
+    tgt = pos[1:]
+    mask = (tgt[None, :] >= starts_t[sel][:, None]) & (tgt[None, :] < lengths[:, None])
+    return _Group(sel, input_ids, lengths, (pos[None, :] < lengths[:, None]).long(), mask)
+
+
 def _truncate_per_owner(ids: list[list[int]], owner: np.ndarray, max_tokens: int, n_prefix: int):
     """Keep each owner's first ``max_tokens`` text tokens across its pieces in order (the prefix is free)."""
     lens = np.fromiter((max(len(s) - n_prefix, 0) for s in ids), dtype=np.int64, count=len(ids))
@@ -411,7 +473,11 @@ def _compiled(name: str, fn: Any) -> Any:
     import torch
 
     if name not in _COMPILED:
-        _COMPILED[name] = torch.compile(fn, dynamic=None)
+        # emulate_precision_casts: a bf16 intermediate is rounded where the eager code rounds it, so the fused
+        # path reproduces the model's own bf16 numerics (without it Inductor skips the round trips: on the
+        # 64-paragraph benchmark that moved log-perplexities 0.015 rms from fp32 vs eager bf16's 0.012, with a
+        # -0.008 bias); no measurable speed cost
+        _COMPILED[name] = torch.compile(fn, dynamic=None, options={"emulate_precision_casts": True})
     return _COMPILED[name]
 
 
@@ -449,10 +515,13 @@ def _compiled_target_logprob(head: Any, device: Any) -> Any:
     return fn
 
 
-def _head_logprobs(head: Any, hidden: Any, targets: Any, rows: int = 256, logprob_fn: Any = None) -> Any:
+def _head_logprobs(
+    head: Any, hidden: Any, targets: Any, rows: int = 256, logprob_fn: Any = None, buffers: dict | None = None
+) -> Any:
     """log p(target) for ``hidden`` rows (N x H) through the LM ``head``, ``rows`` at a time: the full-vocab
     logits exist only as a ``rows x vocab`` block, and logsumexp/gather run in fp32 on it. A bias-free linear
-    head writes into one reused buffer (a fresh 50 MB block per chunk costs page faults on CPU)."""
+    head writes into one reused buffer, kept in ``buffers`` across calls when given (a fresh 50-100 MB block
+    per batch is page-faulted in again on CPU: ~2x the matmul's own time)."""
     import torch
 
     fn = logprob_fn or _target_logprob
@@ -460,11 +529,15 @@ def _head_logprobs(head: Any, hidden: Any, targets: Any, rows: int = 256, logpro
     out = torch.empty(n, dtype=torch.float32, device=hidden.device)
     weight = getattr(head, "weight", None)
     plain = isinstance(head, torch.nn.Linear) and head.bias is None and weight.dtype == hidden.dtype
-    buf = (
-        torch.empty(min(rows, n), weight.shape[0], dtype=hidden.dtype, device=hidden.device)
-        if plain
-        else None
-    )
+    buf = None
+    if plain:
+        key = (weight.shape[0], hidden.dtype, hidden.device)
+        buf = (buffers or {}).get(key)
+        if buf is None or buf.shape[0] < min(rows, n):
+            buf = torch.empty(min(rows, n), weight.shape[0], dtype=hidden.dtype, device=hidden.device)
+            if buffers is not None and n >= rows:
+                buffers.clear()
+                buffers[key] = buf
     for i in range(0, n, rows):
         h = hidden[i : i + rows]
         x = torch.mm(h, weight.t(), out=buf[: h.shape[0]]) if plain else head(h)
@@ -490,25 +563,6 @@ def _token_logprobs(logits: Any, targets: Any, rows: int = 1024) -> Any:
 
 
 # -- fused Llama decoder (CPU fast path) --------------------------------------------------------------------
-class _LayerWeights(NamedTuple):
-    ln1: Any
-    wq: Any
-    bq: Any
-    wk: Any
-    bk: Any
-    wv: Any
-    bv: Any
-    wo: Any
-    bo: Any
-    ln2: Any
-    wg: Any
-    bg: Any
-    wu: Any
-    bu: Any
-    wd: Any
-    bd: Any
-
-
 def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
     """LlamaRMSNorm's exact formula (fp32 statistics, cast back, then the weight)."""
     import torch
@@ -519,6 +573,12 @@ def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
     return weight * x.to(dtype)
 
 
+def _add_rms_norm(h: Any, delta: Any, weight: Any, eps: float) -> tuple[Any, Any]:
+    """The residual add and the next RMSNorm in one pass: ``(h + delta, norm(h + delta))``."""
+    h = h + delta
+    return h, _rms_norm(h, weight, eps)
+
+
 def _rotate(x: Any, cos: Any, sin: Any) -> Any:
     import torch
 
@@ -526,69 +586,147 @@ def _rotate(x: Any, cos: Any, sin: Any) -> Any:
     return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
-def _llama_layer(
-    h: Any, cos: Any, sin: Any, w: _LayerWeights, head_dim: int, scaling: float, eps: float
+def _attention(
+    qkv: Any, gather: Any, keep: Any, cos: Any, sin: Any, n_q: int, n_kv: int, head_dim: int, scaling: float
 ) -> Any:
-    """One Llama decoder layer as a plain function (what ``LlamaDecoderLayer.forward`` computes, without
-    cache/mask plumbing). Causal attention without a mask is exact for right-padded rows: a real query at
-    position i only sees keys <= i, and every pad key sits after the last real token."""
-    import torch
+    """Rotary and causal GQA attention for the packed q|k|v rows of several sequences (T x (n_q + 2 n_kv)
+    head_dim, no padding): ``gather`` (B x L) lays them out as right-padded rows (pad slots repeat a real
+    row), ``keep`` (T) picks the real rows of the B*L outputs back. Causal attention without a mask is exact
+    for right-padded rows: a real query at position i only sees keys <= i, and every pad key sits after the
+    last real token. Only attention sees padding; the matmuls and norms run on the T real rows."""
     import torch.nn.functional as F
 
-    B, L, _ = h.shape
-    x = _rms_norm(h, w.ln1, eps)
-    q = F.linear(x, w.wq, w.bq).view(B, L, -1, head_dim).transpose(1, 2)
-    k = F.linear(x, w.wk, w.bk).view(B, L, -1, head_dim).transpose(1, 2)
-    v = F.linear(x, w.wv, w.bv).view(B, L, -1, head_dim).transpose(1, 2)
+    B, L = gather.shape
+    q, k, v = qkv[gather].view(B, L, n_q + 2 * n_kv, head_dim).transpose(1, 2).split((n_q, n_kv, n_kv), dim=1)
     q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
     a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling, enable_gqa=True)
-    h = h + F.linear(a.transpose(1, 2).reshape(B, L, -1), w.wo, w.bo)
-    x = _rms_norm(h, w.ln2, eps)
-    return h + F.linear(
-        torch.nn.functional.silu(F.linear(x, w.wg, w.bg)) * F.linear(x, w.wu, w.bu), w.wd, w.bd
-    )
+    return a.transpose(1, 2).reshape(B * L, n_q * head_dim)[keep]
+
+
+def _swiglu(gate_up: Any, inter: int) -> Any:
+    import torch.nn.functional as F
+
+    return F.silu(gate_up[..., :inter]) * gate_up[..., inter:]
+
+
+class _Linear:
+    """``F.linear`` for one or more of the model's projections that read the same input, concatenated on the
+    output dim (q|k|v, gate|up: one wider matmul instead of two or three thin ones). In bf16 on a CPU with
+    oneDNN the weight is stored pre-packed in oneDNN's blocked layout: an unpacked bf16 weight is re-laid out
+    on every call (on the 2-core AMX test CPU the down projection ran 1.6x slower that way). Results are
+    bit-identical to ``F.linear`` on the same weight. A copy of the weights: :class:`FusedLlamaDecoder`
+    rebuilds it when a source weight changes (``_version``)."""
+
+    def __init__(self, weights: Sequence[Any], biases: Sequence[Any], rows: int = 2048) -> None:
+        import torch
+
+        w = weights[0].detach() if len(weights) == 1 else torch.cat([x.detach() for x in weights])
+        self.bias = None
+        if any(b is not None for b in biases):
+            self.bias = torch.cat(
+                [b.detach() if b is not None else w.new_zeros(x.shape[0]) for x, b in zip(weights, biases)]
+            )
+        self.weight, self.packed = w, None
+        if w.dtype == torch.bfloat16 and w.device.type == "cpu" and torch.backends.mkldnn.is_available():
+            try:
+                self.packed = torch.ops.mkldnn._reorder_linear_weight(w, rows)
+                self.weight = None  # only the packed copy is kept
+            except (RuntimeError, AttributeError):  # a torch without oneDNN bf16: plain F.linear
+                self.packed = None
+
+    def __call__(self, x: Any) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        if self.packed is not None:
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
+
+
+class _Layer(NamedTuple):
+    ln1: Any
+    qkv: _Linear
+    o: _Linear
+    ln2: Any
+    gate_up: _Linear
+    down: _Linear
+    eps: float
+    n_q: int
+    n_kv: int
+    scaling: float
 
 
 class FusedLlamaDecoder:
-    """A Llama-architecture decoder run as one compiled function per layer, reading the model's own weights
-    (nothing is copied or patched: the user's model is left as it was).
+    """A Llama-architecture decoder with its matmuls on fused, pre-packed weights and everything between them
+    (residual adds, RMSNorms, rotary, SwiGLU) compiled into a few loops per layer.
 
-    Why: on CPU in bf16 the eager forward of a small LM spends most of its time outside the matmuls (RMSNorm's
+    Why: on CPU in bf16 the eager forward of a small LM spends much of its time outside the matmuls (RMSNorm's
     upcast/pow/mean/rsqrt/casts, rotary's slices/neg/cat, SiLU*up, residual adds, each a pass over memory
-    and a fresh allocation). ``torch.compile`` fuses each group into one loop; every layer has the same
-    shapes, so the one graph (dynamic batch and length) serves all of them and compiles once per process.
-    Input must be right-padded (see :func:`_llama_layer`); the scorer pads that way.
+    and a fresh allocation) and in thin matmuls that re-lay out their weight on every call. The compiled
+    pieces are shared by every layer (dynamic batch and length: compiled once per process); the projections
+    are :class:`_Linear`. The model is not patched; the packed weights are a copy (the size of the decoder's
+    linear weights), rebuilt when any source weight is modified or replaced, so a model trained between calls
+    is scored with its new weights. Input must be right-padded (see :func:`_attention`); the scorer pads so.
     """
 
     def __init__(self, decoder: Any, compiled: bool = True) -> None:
         self.decoder = decoder
-        self.layers = []
-        for layer in decoder.layers:
+        self.compiled = compiled
+        pick = _compiled if compiled else (lambda name, fn: fn)
+        self.rms_norm = pick("rms_norm", _rms_norm)
+        self.add_rms_norm = pick("add_rms_norm", _add_rms_norm)
+        self.attention = pick("attention", _attention)
+        self.swiglu = pick("swiglu", _swiglu)
+        self.stamp: tuple[Any, ...] = ()
+        self.layers: list[_Layer] = []
+        self._pack()
+
+    def _stamp(self) -> tuple[Any, ...]:
+        """Which weights the packed copy was made from: in-place updates (an optimizer step, ``copy_``) bump
+        ``_version``; a replaced parameter or ``.data`` has a new identity or address. ~0.1 ms per call."""
+        return tuple((id(p), p.data_ptr(), p._version) for p in self.decoder.layers.parameters())
+
+    def _pack(self) -> None:
+        layers = []
+        for layer in self.decoder.layers:
             a, m = layer.self_attn, layer.mlp
-            bias = [getattr(mod, "bias", None) for mod in (a.q_proj, a.k_proj, a.v_proj, a.o_proj)]
-            mb = [getattr(mod, "bias", None) for mod in (m.gate_proj, m.up_proj, m.down_proj)]
-            weights = _LayerWeights(
-                layer.input_layernorm.weight, a.q_proj.weight, bias[0], a.k_proj.weight, bias[1],
-                a.v_proj.weight, bias[2], a.o_proj.weight, bias[3], layer.post_attention_layernorm.weight,
-                m.gate_proj.weight, mb[0], m.up_proj.weight, mb[1], m.down_proj.weight, mb[2],
-            )  # fmt: skip
-            eps = float(layer.input_layernorm.variance_epsilon)
-            self.layers.append((weights, int(a.head_dim), float(a.scaling), eps))
-        head_dims = {hd for _, hd, _, _ in self.layers}
+            q, k, v = a.q_proj, a.k_proj, a.v_proj
+            head_dim = int(a.head_dim)
+            layers.append(
+                _Layer(
+                    ln1=layer.input_layernorm.weight,
+                    qkv=_Linear([q.weight, k.weight, v.weight], [q.bias, k.bias, v.bias]),
+                    o=_Linear([a.o_proj.weight], [a.o_proj.bias]),
+                    ln2=layer.post_attention_layernorm.weight,
+                    gate_up=_Linear(
+                        [m.gate_proj.weight, m.up_proj.weight], [m.gate_proj.bias, m.up_proj.bias]
+                    ),
+                    down=_Linear([m.down_proj.weight], [m.down_proj.bias]),
+                    eps=float(layer.input_layernorm.variance_epsilon),
+                    n_q=q.weight.shape[0] // head_dim,
+                    n_kv=k.weight.shape[0] // head_dim,
+                    scaling=float(a.scaling),
+                )
+            )
+        head_dims = {int(layer.self_attn.head_dim) for layer in self.decoder.layers}
         if len(head_dims) != 1:
             raise ValueError(f"layers differ in head_dim ({sorted(head_dims)})")
         self.head_dim = head_dims.pop()
-        self.compiled = compiled
-        self.fn = _compiled("llama_layer", _llama_layer) if compiled else _llama_layer
+        self.layers, self.stamp = layers, self._stamp()
+
+    @property
+    def packed(self) -> bool:
+        """Whether the projections run on oneDNN-packed weights (bf16 on a CPU with oneDNN)."""
+        return bool(self.layers) and self.layers[0].qkv.packed is not None
 
     @classmethod
     def build(cls, model: Any, decoder: Any) -> tuple[FusedLlamaDecoder | None, str]:
         """The fused decoder and ``"fused ..."`` when ``decoder`` is a plain Llama stack, else ``(None, why)``
-        (the caller then uses the model's own forward). Two probes (1x7 and 3x5 random tokens) check it:
-        the eager fused function must reproduce the model's decoder (same ops in the same order, so equal to
-        rounding in any dtype: this is the structural check), and the compiled one the eager one (only
-        fusion rounding differs; this guards against compiler bugs). The probes also compile both dynamo
-        variants (batch 1 and batch > 1) now, not in the middle of a job."""
+        (the caller then uses the model's own forward). Two probes (1x7 random tokens, and 3x5 right-padded to 5, 2 and 4) check it:
+        the eager fused functions must reproduce the model's decoder (same ops, so equal to rounding in any
+        dtype: this is the structural check), and the compiled ones the eager ones (only fusion rounding
+        differs; this guards against compiler bugs). The probes also compile both dynamo variants (batch 1
+        and batch > 1) now, not in the middle of a job."""
         import torch
 
         why = _not_llama(model, decoder)
@@ -599,51 +737,110 @@ class FusedLlamaDecoder:
         probes = [
             torch.randint(0, weight.shape[0], s, generator=gen).to(weight.device) for s in ((1, 7), (3, 5))
         ]
+        lengths = [None, torch.tensor([5, 2, 4], device=weight.device)]  # right-padded rows too
         exact = 1e-4 if weight.dtype == torch.float32 else 1e-2
 
         def rel_error(a: Any, b: Any) -> float:
             return float((a.float() - b.float()).norm() / b.float().norm().clamp_min(1e-12))
 
-        eager = cls(decoder, compiled=False)
         with torch.inference_mode():
             try:
-                ref = [eager(ids) for ids in probes]
+                eager = cls(decoder, compiled=False)
+                ref = [eager(ids, n) for ids, n in zip(probes, lengths)]
             except Exception as exc:  # noqa: BLE001 - an unexpected layer layout: use the model's forward
                 return None, f"off (fused decoder failed: {exc!r:.120})"
-            err = max(rel_error(r, decoder(input_ids=ids).last_hidden_state) for r, ids in zip(ref, probes))
+            err = max(rel_error(r, _model_hidden(decoder, ids, n)) for r, ids, n in zip(ref, probes, lengths))
             if err > exact:
                 return None, f"off (fused decoder differs from the model on a probe: rel. error {err:.2g})"
-            compiled = cls(decoder, compiled=True)
+            packed = "packed weights" if eager.packed else "plain weights"
             try:
-                cerr = max(rel_error(compiled(ids), r) for r, ids in zip(ref, probes))
+                compiled = cls(decoder, compiled=True)
+                cerr = max(rel_error(compiled(ids, n), r) for r, ids, n in zip(ref, probes, lengths))
             except Exception as exc:  # noqa: BLE001 - no C++ compiler etc.: the eager fused path still helps
                 warnings.warn(
                     f"PerplexityScorer: torch.compile failed ({exc!r:.200}); eager decoder", stacklevel=3
                 )
-                return eager, f"fused Llama decoder (eager: torch.compile failed; probe rel. error {err:.1g})"
+                return (
+                    eager,
+                    f"fused Llama decoder (eager: torch.compile failed; {packed}; probe rel. error {err:.1g})",
+                )
         if cerr > 10 * exact:
-            return eager, f"fused Llama decoder (eager: compiled output off by {cerr:.2g} on a probe)"
+            return (
+                eager,
+                f"fused Llama decoder (eager: compiled output off by {cerr:.2g} on a probe; {packed})",
+            )
         return (
             compiled,
-            f"fused Llama decoder (compiled; probe rel. error {err:.1g} eager, {cerr:.1g} compiled)",
+            f"fused Llama decoder (compiled, {packed}; probe rel. error {err:.1g} eager, {cerr:.1g} compiled)",
         )
 
-    def __call__(self, input_ids: Any) -> Any:
-        """Final-norm hidden states (B x L x H) of right-padded ``input_ids``."""
+    def __call__(self, input_ids: Any, lengths: Any = None) -> Any:
+        """Final-norm hidden states of the real tokens of right-padded ``input_ids`` (B x L; ``lengths`` real
+        tokens per row, default all L), packed row after row: T x H, T = ``lengths.sum()``."""
+        return self.forward_groups([(input_ids, lengths)])
+
+    def forward_groups(self, groups: Sequence[tuple[Any, Any]]) -> Any:
+        """:meth:`__call__` for several right-padded batches at once, packed one after the other: the matmuls
+        see all their tokens together, attention each group with its own padding."""
         import torch
 
+        if self._stamp() != self.stamp:  # the model was trained or reloaded since: repack
+            self._pack()
         dec = self.decoder
-        h = dec.embed_tokens(input_ids)
-        pos = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
-        cos, sin = dec.rotary_emb(h, pos)  # the model's own rotary (any rope scaling it was configured with)
-        cos, sin = cos[:, None], sin[:, None]
-        if self.compiled:
-            _dynamic((cos, 2), (sin, 2))  # shared by every layer: marked once
-        for weights, _, scaling, eps in self.layers:
-            if self.compiled:
-                _dynamic((h, 0), (h, 1))  # a new tensor per layer
-            h = self.fn(h, cos, sin, weights, head_dim=self.head_dim, scaling=scaling, eps=eps)
-        return dec.norm(h)
+        device = groups[0][0].device
+        width = max(ids.shape[1] for ids, _ in groups)
+        dyn = _dynamic if self.compiled else (lambda *dims: None)
+        flat, parts, offset = [], [], 0
+        for ids, lengths in groups:
+            B, L = ids.shape
+            pos = torch.arange(L, device=device)
+            lengths = torch.full((B,), L, device=device) if lengths is None else lengths.to(device)
+            real = pos[None] < lengths[:, None]
+            starts = offset + lengths.cumsum(0) - lengths
+            gather = torch.where(real, starts[:, None] + pos[None], starts[:, None])  # pad slot: row's first
+            keep = (torch.arange(B, device=device)[:, None] * L + pos[None])[real]
+            flat.append(ids[real])
+            offset += flat[-1].shape[0]
+            dyn((gather, 0), (gather, 1), (keep, 0))
+            parts.append((gather, keep, L))
+        h = dec.embed_tokens(flat[0] if len(flat) == 1 else torch.cat(flat))
+        cos, sin = dec.rotary_emb(h, torch.arange(width, device=device)[None])  # the model's own rotary
+        rotary = []
+        for gather, keep, L in parts:
+            c, s_ = cos[:, None, :L], sin[:, None, :L]
+            dyn((c, 2), (s_, 2))
+            rotary.append((gather, keep, c, s_))
+        delta = None
+        for w in self.layers:
+            if delta is None:
+                dyn((h, 0))
+                x = self.rms_norm(h, w.ln1, w.eps)
+            else:
+                dyn((h, 0), (delta, 0))
+                h, x = self.add_rms_norm(h, delta, w.ln1, w.eps)
+            qkv = w.qkv(x)
+            dyn((qkv, 0))
+            a = [
+                self.attention(qkv, g, k, c, s_, w.n_q, w.n_kv, self.head_dim, w.scaling)
+                for g, k, c, s_ in rotary
+            ]
+            o = w.o(a[0] if len(a) == 1 else torch.cat(a))
+            dyn((h, 0), (o, 0))
+            h, x = self.add_rms_norm(h, o, w.ln2, w.eps)
+            gu = w.gate_up(x)
+            dyn((gu, 0))
+            delta = w.down(self.swiglu(gu, gu.shape[-1] // 2))
+        return dec.norm(h + delta)
+
+
+def _model_hidden(decoder: Any, input_ids: Any, lengths: Any) -> Any:
+    """The model's own final hidden states of the real tokens, packed as :class:`FusedLlamaDecoder` returns."""
+    import torch
+
+    if lengths is None:
+        return decoder(input_ids=input_ids).last_hidden_state.flatten(0, 1)
+    mask = torch.arange(input_ids.shape[1], device=input_ids.device)[None] < lengths[:, None]
+    return decoder(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state[mask]
 
 
 _LLAMA_LAYER = {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}
