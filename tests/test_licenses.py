@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from hf_addons.data.licenses import DATA_FILE, classify, rules
+from hf_addons.data.licenses import DATA_FILE, approx, classify, rules
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,83 @@ def test_tokenizer_lines_and_words(ix):
     ids = ix.lookup(tokens)
     assert ids[tokens.tolist().index("a")] >= ix.n_words  # a stop word (an HTML tag name)
     assert ids[-1] == -1  # an unknown (and truncated) word
+
+
+# ------------------------------------------------------------------ approximate stage (ScanCode's "seq")
+_PERL_NOTICE = (
+    "License: This program is free software, you can redistribute it and/or modify it\n"
+    "under the same terms as Perl itself.\nPerl is distributed under licenses:\n"
+    "a) the GNU General Public License as published by the Free Software\n"
+)
+# ScanCode 32.5 (idx.match): this reworded, shortened notice is its rule artistic-1.0_or_gpl-1.0-plus_2
+# (57 words, minimum coverage 80) matched by "3-seq" at 87.72% coverage; with only the first 26 words the
+# rule is below its minimum coverage and neither ScanCode nor we report it
+_PERL_ABOVE = (
+    _PERL_NOTICE + 'Foundation; either version 1, or any later version, or\n\nb) the "Artistic License".\n'
+)
+_PERL_BELOW = _PERL_NOTICE.rsplit(" as published", 1)[0] + "\n"
+
+
+def _approximate(ix: rules.RuleIndex, text: str) -> rules.Matches:
+    tokens, line = ix.tokenize(text)
+    ids = ix.lookup(tokens)
+    known = (ids >= 0) & (ids < ix.n_words)
+    ub = np.cumsum(ids == -1)[known]
+    return approx.approximate(ix, approx.approx_index(), ids[known], line[known], ub, ix.exact(ids[known]))
+
+
+def test_partial_notice_above_minimum_coverage_is_found(ix):
+    rid = next(r for r in np.flatnonzero(ix.min_coverage == 80) if ix.expression(r) == "Artistic-1.0 OR GPL-1.0-or-later" and ix.length[r] == 57)  # fmt: skip
+    found = _approximate(ix, _PERL_ABOVE)
+    assert rid in found.rule.tolist()
+    cov = found.coverage[found.rule.tolist().index(rid)]
+    assert cov == pytest.approx(50 / 57)  # ScanCode: 87.72% (50 of 57 words)
+    assert classify(_PERL_ABOVE) == {"spdx": "Artistic-1.0 OR GPL-1.0-or-later", "category": "permissive",
+                                     "method": "notice", "score": round(50 / 57, 4)}  # fmt: skip
+    # the exact stage alone reads the parts as separate notices
+    assert classify(_PERL_ABOVE, approximate=False)["spdx"] != "Artistic-1.0 OR GPL-1.0-or-later"
+    # below the rule's minimum coverage (80%): aligned, but not kept
+    below = _approximate(ix, _PERL_BELOW)
+    assert rid not in below.rule.tolist()
+    b = ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]]
+    tokens, _ = ix.tokenize(_PERL_BELOW)
+    q = ix.lookup(tokens)
+    q = q[(q >= 0) & (q < ix.n_words)]
+    blocks = approx.match_blocks(q, b, 0, len(q), ix.legalese[q], np.ones(len(q), dtype=bool))
+    assert 0 < sum(k for _, _, k in blocks) < 0.8 * len(b)
+
+
+def test_reworded_notice_found_approximately(monkeypatch):
+    """A reworded GPL notice: ScanCode 32.5 finds rule gpl-2.0-plus_162 by "3-seq" (28 of 41 words), so
+    GPL-2.0-or-later; the exact stage alone finds two shorter notices. The rule ranks 12th among the
+    candidates: found when 15 are aligned; with the default 5 (our speed cut-off) it is not."""
+    text = (
+        "This program is free software: you may redistribute it or change it under the\n"
+        "terms of the GNU General Public License as published by the Free Software\n"
+        "Foundation, either version 2 of the License, or (at your choice) any newer\n"
+        "version. It is distributed in the hope that it will be useful, but WITHOUT ANY\nWARRANTY.\n"
+    )
+    exact_only = classify(text, approximate=False)["spdx"]
+    assert exact_only == "GPL-1.0-or-later AND GPL-2.0-only"
+    assert classify(text)["spdx"] == exact_only  # the default cut-off misses it (documented trade-off)
+    monkeypatch.setattr(approx, "ALIGNED_CANDIDATES", 15)
+    r = classify(text)
+    assert (r["spdx"], r["score"]) == ("GPL-2.0-or-later", round(28 / 41, 4))
+
+
+def test_legalese_synonyms_share_a_token_id(ix):
+    """ScanCode gives the words of a legalese group one id: "Licence" matches a rule written "license"."""
+    tokens, _ = ix.tokenize("Licence license")
+    a, b = ix.lookup(tokens)
+    assert a == b and ix.legalese[a]
+    duktape = "Duktape license\n===============\n\n(http://opensource.org/licenses/MIT)\n"
+    assert classify(duktape)["spdx"] == "MIT"
+
+
+def test_near_duplicate_reads_the_whole_file():
+    """The bundled EUPL-1.1 text with its appendix of compatible licenses: ScanCode 32.5 matches its
+    full-text rule eupl-1.1_15 by "3-seq" over the whole file (99.91%), so the GPL and EPL names of the
+    appendix are part of it; the exact stage alone reports them."""
+    eupl = {r["spdx"]: r["text"] for r in json.loads(DATA_FILE.read_text())["licenses"]}["EUPL-1.1"]
+    assert classify(eupl)["spdx"] == "EUPL-1.1"
+    assert classify(eupl, approximate=False)["spdx"] == "EUPL-1.1"  # the 3-gram text holds the appendix

@@ -8,12 +8,16 @@ its own vectorised matchers:
 2. ScanCode's ~37,500 rules and license texts matched exactly (its "aho" stage, :mod:`.rules`): notices,
    references, tags, intros, clues and false-positive rules, refined as ScanCode does (required phrases,
    contained and overlapping matches, false positives).
-3. License texts found approximately: word 3-gram containment against the reference texts in
-   ``license_data/`` (the 47 choosealicense texts plus ScanCode's texts of the SPDX-listed licenses and of
-   83 ScanCode-only ones), robust to reflowing, changed copyright lines and comment markers; it stands in
-   for ScanCode's approximate stage. A rule match mostly inside a found text is part of it; a license-text
-   rule found whole that holds most of a found text is ScanCode's own, more specific, reading of it; a text
-   whose words are mostly (>= 70%) covered by exact rule matches naming other licenses gives way to them.
+3. ScanCode's approximate stage over all rules (:mod:`.approx`, on by default): where exact matches leave
+   legalese words uncovered, candidate rules ranked by set/multiset resemblance are aligned with the
+   query (ScanCode's ``match_blocks``) and kept above each rule's minimum coverage: reworded notices,
+   partial texts, long rule variants. Exact and approximate matches are refined together.
+   With ``approximate=False`` the older stand-in runs instead (kept for comparison): license texts found by word 3-gram
+   containment against the reference texts in ``license_data/`` (the 47 choosealicense texts plus
+   ScanCode's texts of the SPDX-listed licenses and of 83 ScanCode-only ones); a rule match mostly
+   inside a found text is part of it; a license-text rule found whole that holds most of a found text
+   is ScanCode's own reading of it; a text whose words are mostly (>= 70%) covered by exact rule
+   matches naming other licenses gives way to them.
 
 Matches then form detections as in ScanCode (lines at most 4 apart; false-positive groups, clue-only groups
 and "unknown" intros before a proper match dropped), each detection's expressions ANDed and the file's
@@ -38,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, Step, require_columns
-from hf_addons.data.licenses import rules
+from hf_addons.data.licenses import approx, rules
 from hf_addons.data.secrets import decode_cell
 
 DATA_FILE = Path(__file__).resolve().parents[1] / "license_data" / "licenses.json"
@@ -264,7 +268,7 @@ def category_of(spdx: str | None) -> str:
 
     def term(tok: str) -> str | None:
         base = tok.split(" WITH ")[0].strip()
-        known = _index().category
+        known = _categories()
         cat = (
             known.get(base)
             or known.get(base.removesuffix("-only"))
@@ -449,7 +453,8 @@ class _Index:
 
 
 @lru_cache(maxsize=1)
-def _index() -> _Index:
+def _references() -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The reference texts (choosealicense's, then ScanCode's) and ScanCode's rule counts per id."""
     if not DATA_FILE.exists():
         raise FileNotFoundError(f"license reference data missing: {DATA_FILE} (package data not installed?)")
     refs = json.loads(DATA_FILE.read_text())["licenses"]
@@ -458,16 +463,36 @@ def _index() -> _Index:
         payload = json.loads(lzma.decompress(SPDX_DATA_FILE.read_bytes()))
         refs = refs + payload["licenses"]
         popularity = payload.get("popularity", {})
-    return _Index(refs, popularity)
+    return refs, popularity
 
 
-def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def _categories() -> dict[str, str]:
+    """SPDX id -> category; the first text of an id (choosealicense's) sets it."""
+    out: dict[str, str] = {}
+    for r in _references()[0]:
+        out.setdefault(r["spdx"], r["category"])
+    return out
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    """The 3-gram text matcher (``approximate=False`` only), built on first use (~1.7 s)."""
+    return _Index(*_references())
+
+
+def classify(
+    text: str, min_coverage: float = 0.5, max_chars: int = 200_000, approximate: bool = True
+) -> dict[str, Any]:
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
     ``method`` is ``spdx_tag`` (a tag was found; other findings are ANDed to it), ``text`` (a license text
-    found; ``score`` = share of the first one's 3-grams present), ``notice`` (ScanCode rules only: notices,
-    references, tags), ``name`` (the whole file is a license name no rule names) or ``none``. Only the first
+    found), ``notice`` (ScanCode rules only: notices, references, tags), ``name`` (the whole file is a
+    license name no rule names) or ``none``. ``score``: the lowest coverage among the rules matched (1 for
+    exact matches; with ``approximate=False``, the share of the first found text's 3-grams). Only the first
     ``max_chars`` are read (licenses sit at the top of files); binary-looking input gives ``method="binary"``.
+    ``approximate`` (default True): ScanCode's approximate stage over all rules (:mod:`.approx`); False runs
+    the older 3-gram text matcher instead (dev agreement with ScanCode 0.971 vs 0.989, docs/data-privacy.md).
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
@@ -476,7 +501,7 @@ def classify(text: str, min_coverage: float = 0.5, max_chars: int = 200_000) -> 
     head = text[:max_chars]
     if "\x00" in head[:8192]:
         return {"spdx": None, "category": "unknown", "method": "binary", "score": 0.0}
-    return _classify_text(head, min_coverage)
+    return _classify_text(head, min_coverage, approximate)
 
 
 def _text_view(
@@ -548,23 +573,18 @@ def _join(exprs: list[str]) -> str | None:
     return " AND ".join(f"({e})" if " OR " in e else e for e in uniq) or None
 
 
-def _classify_text(head: str, min_coverage: float) -> dict[str, Any]:
+def _classify_text(head: str, min_coverage: float, approximate: bool = True) -> dict[str, Any]:
     """ScanCode's pipeline with our matchers: SPDX tags, exact rule matches (refined as ScanCode does) and
     license texts (3-gram containment, standing in for ScanCode's approximate stage), grouped into
     detections by lines and combined with ``AND`` in file order. One tokenisation serves both matchers."""
-    index, ix = _index(), rules.rule_index()
+    ix = rules.rule_index()
+    index = None if approximate else _index()
     tokens, line = ix.tokenize(head)
     n = len(tokens)
     ids = ix.lookup(tokens)
     known = (ids >= 0) & (ids < ix.n_words)
     kpos = np.flatnonzero(known)  # rule matching runs on known words (ScanCode skips unknown ones)
     unknown_before = np.cumsum(ids == -1)[known]
-    m = rules.refine(ix, ix.exact(ids[known]), unknown_before)
-    ms, me = kpos[m.start], kpos[m.end - 1] + 1  # token spans of the rule matches
-    text_ids, text_keep = _text_view(head, index, tokens, line, ids)
-    text_pos = np.flatnonzero(text_keep)  # text-matcher position -> token position
-    tri = index.doc_trigrams(text_ids)
-    chosen, _ = index.match(tri, min_coverage)
     # SPDX-License-Identifier tags (ScanCode's spdx-lid stage; matching goes on for the rest of the file)
     tags = []
     found_tags = list(_SPDX_TAG.finditer(head))
@@ -576,6 +596,27 @@ def _classify_text(head: str, min_coverage: float) -> dict[str, Any]:
             a, b = np.searchsorted(line, ln), np.searchsorted(line, ln, "right")
             if expr:
                 tags.append((int(a), int(max(b, a + 1)), ln, expr))
+    raw = ix.exact(ids[known])
+    seq = None
+    if approximate:  # a tag line is matched: ScanCode subtracts it from what the later stages read
+        on_tag = np.zeros(n + 1, dtype=np.int64)
+        for a, b, _, _ in tags:
+            on_tag[a] += 1
+            on_tag[b] -= 1
+        blocked = (np.cumsum(on_tag)[:n] > 0)[known]
+        seq = approx.approximate(
+            ix, approx.approx_index(), ids[known], line[known], unknown_before, raw, blocked
+        )
+    m = rules.refine(ix, raw, unknown_before, seq)
+    ms, me = kpos[m.start], kpos[m.end - 1] + 1  # token spans of the rule matches
+    if approximate:  # the approximate stage reads license texts as ScanCode does: no 3-gram stage
+        text_pos = tri = np.zeros(0, dtype=np.int64)
+        text_ids, chosen = tri, []
+    else:
+        text_ids, text_keep = _text_view(head, index, tokens, line, ids)
+        text_pos = np.flatnonzero(text_keep)  # text-matcher position -> token position
+        tri = index.doc_trigrams(text_ids)
+        chosen, _ = index.match(tri, min_coverage)
     # a rule match mostly inside a found license text is part of that text (ScanCode: a contained match); a
     # license-text rule that holds most of a found text is ScanCode's own, more specific, reading of it
     text_items: list[tuple[int, int, tuple]] = []
@@ -636,13 +677,18 @@ def _classify_text(head: str, min_coverage: float) -> dict[str, Any]:
     if spdx:
         from_text = bool(text_items) or bool((ix.flags[r] & rules.TEXT).any())
         method = "spdx_tag" if tags else "text" if from_text else "notice"
-        score = round(text_items[0][2][2], 4) if text_items and not tags else 1.0
+        if approximate:  # the least covered rule among the matches kept (exact ones: 1)
+            score = round(float(m.coverage[keep].min(initial=1.0)), 4) if not tags else 1.0
+        else:
+            score = round(text_items[0][2][2], 4) if text_items and not tags else 1.0
         return {"spdx": spdx, "category": category_of(spdx), "method": method, "score": score}
     if len(head) <= 200 and len(norm := normalize(head)) <= 60:
         for pattern, name_id in _NAMES:
             if re.fullmatch(pattern, norm):
                 return {"spdx": name_id, "category": category_of(name_id), "method": "name", "score": 1.0}
     score = float((index.overlap(tri) / index.sizes).max(initial=0)) if len(tri) else 0.0
+    if approximate and len(seq.rule if seq is not None else ()):
+        score = float(seq.coverage.max())  # the best approximate match found, though none was kept
     return {"spdx": None, "category": "unknown", "method": "none", "score": round(score, 4)}
 
 
@@ -651,10 +697,17 @@ class LicenseClassifier(Step):
 
     name = "license"
 
-    def __init__(self, text_column: str = "content", min_coverage: float = 0.5, max_chars: int = 200_000):
+    def __init__(
+        self,
+        text_column: str = "content",
+        min_coverage: float = 0.5,
+        max_chars: int = 200_000,
+        approximate: bool = True,
+    ):
         self.text_column = text_column
         self.min_coverage = min_coverage
         self.max_chars = max_chars
+        self.approximate = approximate
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], self.name)
@@ -662,7 +715,7 @@ class LicenseClassifier(Step):
         for value in batch[self.text_column]:
             text, err = decode_cell(value, 1 << 62)  # classify() itself reads only the first max_chars
             r = (
-                classify(text, self.min_coverage, self.max_chars)
+                classify(text, self.min_coverage, self.max_chars, self.approximate)
                 if text is not None
                 else {"spdx": None, "category": "unknown", "method": "none"}
             )

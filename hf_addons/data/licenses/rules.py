@@ -10,7 +10,8 @@ logic (matches grouped by lines, false-positive groups, clues and intros dropped
 
 Token model (``licensedcode/tokenize.py``): lowercase words ``[^_\\W]+\\+?[^_\\W]*``, ScanCode's stop words
 dropped, words no rule has skipped (a match may span them, except in a required phrase or a continuous
-rule). Exact matching: a rolling polynomial hash (mod 2**64) over token ids; rules of length >= ``_ANCHOR``
+rule); the words of one group of ScanCode's legalese dictionary share one id ("licence", "license"), and
+legalese words are the high-value tokens the approximate stage (:mod:`.approx`) anchors on. Exact matching: a rolling polynomial hash (mod 2**64) over token ids; rules of length >= ``_ANCHOR``
 are looked up by the hash of their first ``_ANCHOR`` tokens and verified by their full hash, shorter ones by
 their full hash per length: a few numpy passes per file, no per-token Python loop.
 
@@ -35,7 +36,7 @@ _MAX_TOKEN = 48  # characters kept of a word (longer ones are junk such as base6
 _WORD_OR_BRACE = re.compile(r"(?:[^_\W]+\+?[^_\W]*|\{\{|\}\})", re.UNICODE)
 # rule flags (bit field)
 TEXT, NOTICE, REFERENCE, TAG, INTRO, CLUE, FALSE_POSITIVE, CONTINUOUS = (1 << i for i in range(8))
-FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID = (1 << i for i in range(8, 12))
+FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID, REQUIRED_PHRASE = (1 << i for i in range(8, 13))
 _FLAG_KEYS = {"is_license_text": TEXT, "is_license_notice": NOTICE, "is_license_reference": REFERENCE,
               "is_license_tag": TAG, "is_license_intro": INTRO, "is_license_clue": CLUE,
               "is_false_positive": FALSE_POSITIVE, "is_continuous": CONTINUOUS}  # fmt: skip
@@ -87,6 +88,17 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
     stopwords = frozenset(re.findall(r"^\s+'([^']+)',", stop_src, re.MULTILINE))
     if not stopwords:
         raise ValueError(f"no stop words found in {data.parent / 'stopwords.py'}")
+    # ScanCode's "legalese" words (``legalese.py``): the high-value tokens its approximate stage anchors on
+    legal_src = (data.parent / "legalese.py").read_text(encoding="utf-8")
+    # word -> group: ScanCode gives the words of a group one token id ("licence", "license")
+    legalese = {
+        w: int(g)
+        for w, g in re.findall(
+            r"^'([^']+)':\s*(\d+),", legal_src.split("common_non_license_words")[0], re.MULTILINE
+        )
+    }
+    if len(legalese) < 1000:
+        raise ValueError(f"too few legalese words found in {data.parent / 'legalese.py'}")
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}  # lowercased SPDX id or alias (``other_spdx_license_keys``) -> SPDX id
     categories: dict[str, str] = {}  # SPDX id -> ScanCode's category ("Permissive", "Copyleft Limited" ...)
@@ -145,6 +157,8 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
             f |= BARE
         if "gpl" in name:
             f |= GPL_ID
+        if meta.get("is_required_phrase") == "yes":
+            f |= REQUIRED_PHRASE
         if len(spans) == 1 and spans[0] == (0, len(toks)):
             f |= CONTINUOUS  # ScanCode's Rule._set_continuous
         rel = meta.get("relevance")
@@ -157,11 +171,15 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
         relevance.append(rel)
         min_cov.append(int(float(meta.get("minimum_coverage") or 0)))
         expr_ids.append(exprs.setdefault(to_spdx(key_expr) if key_expr else "", len(exprs)))
+    for w in sorted(legalese):  # a legalese word no rule uses is still known (its group's id)
+        if w not in stopwords:
+            vocab.setdefault(w, len(vocab))
     buf = io.BytesIO()
     np.savez(
         buf,
         vocab=np.array("\n".join(vocab)),
         stopwords=np.array("\n".join(sorted(stopwords))),
+        legalese_group=np.array([legalese.get(w, -1) for w in vocab], dtype=np.int32),
         exprs=np.array(json.dumps(list(exprs))),
         aliases=np.array(json.dumps(aliases)),
         categories=np.array(json.dumps(categories)),
@@ -209,6 +227,7 @@ class Matches:
     rule: np.ndarray
     start: np.ndarray
     end: np.ndarray
+    coverage: np.ndarray | None = None  # matched share of the rule (sequence matches; exact ones: 1)
 
 
 class RuleIndex:
@@ -229,12 +248,20 @@ class RuleIndex:
         self.exprs: list[str] = json.loads(str(z["exprs"]))
         self.aliases: dict[str, str] = json.loads(str(z["aliases"]))
         self.categories: dict[str, str] = json.loads(str(z["categories"]))
-        self.tokens = z["tokens"].astype(np.int64)
+        # ScanCode's token ids: the words of one legalese group share the id of the group's first word
+        group = z["legalese_group"].astype(np.int64)
+        self.legalese = group >= 0  # per word: one of ScanCode's legalese (high-value) words
+        self.canonical = np.arange(len(self.words))
+        words_in = np.flatnonzero(self.legalese)
+        _, first, inverse = np.unique(group[words_in], return_index=True, return_inverse=True)
+        self.canonical[words_in] = words_in[first][inverse]
+        self.tokens = self.canonical[z["tokens"].astype(np.int64)]
         self.offsets = z["offsets"]
         self.req, self.req_offsets = z["req"], z["req_offsets"]
         self.flags = z["flags"].astype(np.int64)
         self.relevance = z["relevance"].astype(np.int64)
         self.min_coverage = z["min_coverage"].astype(np.int64)
+        self.digits = np.char.isdigit(np.array(self.words[: self.n_words]))
         self.expr = z["expr"]
         self.length = np.diff(self.offsets)
         n_rules = len(self.length)
@@ -267,12 +294,13 @@ class RuleIndex:
 
     def lookup(self, tokens: np.ndarray) -> np.ndarray:
         """Word ids of ``tokens`` (a fixed-width string array): -1 for a word no rule or text has, ids from
-        ``n_words`` on for stop words. Words are compared by a 64-bit hash of their characters."""
+        ``n_words`` on for stop words, the words of a legalese group one id. Words are compared by a 64-bit
+        hash of their characters."""
         if not len(tokens):
             return np.zeros(0, dtype=np.int64)
         h = _word_hashes(tokens)
         pos = np.minimum(np.searchsorted(self.hash_sorted, h), len(self.hash_sorted) - 1)
-        return np.where(self.hash_sorted[pos] == h, self.hash_ids[pos], -1)
+        return np.where(self.hash_sorted[pos] == h, self.canonical[self.hash_ids[pos]], -1)
 
     def tokenize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Lowercase words as ScanCode splits them (stop words kept here; :meth:`lookup` marks them) and the
@@ -348,12 +376,29 @@ def _contained(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return np.concatenate(([False], prev_max_end >= end[1:]))
 
 
-def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
+def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray, approx: Matches | None = None) -> Matches:
     """ScanCode's ``refine_matches`` for exact matches, in its order: matches missing a required phrase (or,
     for a continuous rule, any part) because an unknown word sits inside are dropped; then matches contained
     in a larger one; then the shorter of two matches that overlap by >= 70% of it (or >= 40% when the larger
     one's license ids include its ids), and a match >= 90% made of the ends of its two neighbours; then
-    matches to false-positive rules, which have by then removed the true-looking matches they contain."""
+    matches to false-positive rules, which have by then removed the true-looking matches they contain.
+    ``approx``: sequence matches (already checked for required phrases, see :mod:`.approx`) refined
+    together with the exact ones, on their first-to-last matched position spans."""
+    m = refine_phrases(ix, m, unknown_before)
+    coverage = np.ones(len(m.rule))
+    if approx is not None and len(approx.rule):
+        m = Matches(
+            np.concatenate([m.rule, approx.rule]),
+            np.concatenate([m.start, approx.start]),
+            np.concatenate([m.end, approx.end]),
+        )
+        coverage = np.concatenate([coverage, approx.coverage])
+    return _refine_spans(ix, m, coverage)
+
+
+def refine_phrases(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
+    """Exact matches missing a required phrase (or, for a continuous rule, any part) because an unknown
+    word sits inside are dropped."""
     if not len(m.rule):
         return m
     ub = unknown_before
@@ -370,11 +415,19 @@ def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
         e = m.start[which] + ix.req[span_idx, 1]
         bad = ub[e - 1] - ub[s] > 0
         keep[which[bad]] = False
-    rule, start, end = m.rule[keep], m.start[keep], m.end[keep]
-    order = np.lexsort((rule, -end, start))
-    rule, start, end = rule[order], start[order], end[order]
+    return Matches(m.rule[keep], m.start[keep], m.end[keep])
+
+
+def _refine_spans(ix: RuleIndex, m: Matches, coverage: np.ndarray) -> Matches:
+    """Contained, overlapping, between-neighbours and false-positive filters (see :func:`refine`); of two
+    matches on the same span the better covered rule stays (ScanCode's ``filter_contained_matches``)."""
+    if not len(m.rule):
+        return Matches(m.rule, m.start, m.end, np.zeros(0))
+    rule, start, end = m.rule, m.start, m.end
+    order = np.lexsort((rule, -coverage, -end, start))
+    rule, start, end, coverage = rule[order], start[order], end[order], coverage[order]
     inside = _contained(start, end)
-    rule, start, end = rule[~inside], start[~inside], end[~inside]
+    rule, start, end, coverage = rule[~inside], start[~inside], end[~inside], coverage[~inside]
     # overlapping: few matches are left, a short loop over them (not over tokens)
     alive = np.ones(len(rule), dtype=bool)
     for i in range(len(rule)):
@@ -397,7 +450,7 @@ def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
                 alive[small] = False
                 if small == i:
                     break
-    rule, start, end = rule[alive], start[alive], end[alive]
+    rule, start, end, coverage = rule[alive], start[alive], end[alive], coverage[alive]
     # a match mostly made of the ends of its two neighbours (which do not overlap each other) goes
     if len(rule) >= 3:
         ov_prev = np.clip(end[:-2] - start[1:-1], 0, None)
@@ -405,9 +458,9 @@ def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
         between = (ov_prev > 0) & (ov_next > 0) & (end[:-2] <= start[2:])
         drop = between & (ov_prev + ov_next >= 0.9 * (end[1:-1] - start[1:-1]))
         keep_mid = np.concatenate(([True], ~drop, [True]))
-        rule, start, end = rule[keep_mid], start[keep_mid], end[keep_mid]
+        rule, start, end, coverage = rule[keep_mid], start[keep_mid], end[keep_mid], coverage[keep_mid]
     fp = (ix.flags[rule] & FALSE_POSITIVE) != 0
-    return Matches(rule[~fp], start[~fp], end[~fp])
+    return Matches(rule[~fp], start[~fp], end[~fp], coverage[~fp])
 
 
 def spdx_expression(ix: RuleIndex, text: str) -> str | None:
