@@ -54,7 +54,7 @@ def main() -> None:
         sys.exit(f"shared data missing: {DATA}")
     import trafilatura
 
-    from hf_addons.data.extract import HtmlToMarkdown, markdown_to_text
+    from hf_addons.data.extract.html import HtmlToMarkdown, markdown_to_text
 
     truth = json.loads((DATA / "ground-truth.json").read_text())
     pages = {k: gzip.open(DATA / "html" / f"{k}.html.gz").read() for k in truth}

@@ -50,7 +50,7 @@ def build_corpus(copies: int, seed: int = 0) -> tuple[list[str], list[int]]:
 
 
 def true_pairs(texts: list[str], family: list[int]) -> dict[tuple[int, int], float]:
-    from hf_addons.data.dedup import jaccard, shingles
+    from hf_addons.data.dedup.minhash import jaccard, shingles
 
     sets = [shingles(t) for t in texts]
     by_family: dict[int, list[int]] = {}
@@ -64,7 +64,7 @@ def true_pairs(texts: list[str], family: list[int]) -> dict[tuple[int, int], flo
 def plain_recipe(texts: list[str]) -> tuple[set[tuple[int, int]], float]:
     from datasketch import MinHash, MinHashLSH
 
-    from hf_addons.data.dedup import shingles
+    from hf_addons.data.dedup.minhash import shingles
 
     t0 = time.perf_counter()
     lsh = MinHashLSH(num_perm=112, params=(14, 8))
@@ -80,7 +80,7 @@ def plain_recipe(texts: list[str]) -> tuple[set[tuple[int, int]], float]:
 
 
 def _signatures(texts: list[str]) -> np.ndarray:
-    from hf_addons.data.dedup import minhash_signatures
+    from hf_addons.data.dedup.minhash import minhash_signatures
 
     return minhash_signatures(texts)
 
@@ -88,7 +88,7 @@ def _signatures(texts: list[str]) -> np.ndarray:
 def ours(texts: list[str], verify: float | None, procs: int = 1):
     """1 process: ``near_dedup`` (shingles hashed once). ``procs`` > 1: signatures in worker processes (pool
     start included), then bands, edges, the Jaccard check and components in the parent."""
-    from hf_addons.data.dedup import (
+    from hf_addons.data.dedup.minhash import (
         MinHashParams,
         band_keys,
         candidate_edges,
@@ -115,7 +115,7 @@ def ours(texts: list[str], verify: float | None, procs: int = 1):
 
 def edges_of(texts: list[str], verify: float | None) -> np.ndarray:
     """The candidate (or verified) pairs, for the precision numbers (not timed)."""
-    from hf_addons.data.dedup import (
+    from hf_addons.data.dedup.minhash import (
         MinHashParams,
         band_keys,
         candidate_edges,

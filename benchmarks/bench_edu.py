@@ -66,7 +66,7 @@ def label(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from hf_addons.data.edu import EduJudge
+    from hf_addons.data.scoring.edu import EduJudge
     from hf_addons.models import load_model
 
     torch.set_num_threads(args.threads)
@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace):
     """The classifier trained on the cached judge labels: (docs, cached file, embedder, classifier, report)."""
     import numpy as np
 
-    from hf_addons.data.edu import make_embedder, train_edu_classifier
+    from hf_addons.data.scoring.edu import make_embedder, train_edu_classifier
 
     path = labels_path()
     if not path.exists():
@@ -181,7 +181,7 @@ def speed(args: argparse.Namespace) -> None:
     """docs/s: the judge vs embedding + classifier head on the same documents (timed: hold the lock)."""
     import torch
 
-    from hf_addons.data.edu import EduJudge
+    from hf_addons.data.scoring.edu import EduJudge
     from hf_addons.models import load_model
 
     torch.set_num_threads(args.threads)

@@ -252,7 +252,7 @@ def main() -> None:
 
     from functools import partial
 
-    from hf_addons.data.licenses import classify
+    from hf_addons.data.privacy.licenses import classify
 
     classify = partial(classify, approximate=not args.no_approximate)
     name = "licenses_noapprox" if args.no_approximate else "licenses"

@@ -51,7 +51,7 @@ def main() -> None:
     import numpy as np
     from datasets import disable_progress_bars, interleave_datasets
 
-    from hf_addons.data.mixture import build_mixture, whitespace_counter
+    from hf_addons.data.mixture.mixture import build_mixture, whitespace_counter
 
     disable_progress_bars()
     srcs = sources(args.streaming)

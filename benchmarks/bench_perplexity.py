@@ -73,7 +73,7 @@ def speed(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from hf_addons.data.perplexity import (
+    from hf_addons.data.scoring.perplexity import (
         FAST_PATH_AFTER_S,
         PerplexityScorer,
         cpu_has_fast_bf16,
@@ -232,7 +232,7 @@ def signal(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from hf_addons.data.perplexity import PerplexityScorer, resolve_device_dtype
+    from hf_addons.data.scoring.perplexity import PerplexityScorer, resolve_device_dtype
     from hf_addons.models import load_model
 
     torch.set_num_threads(args.threads)

@@ -93,7 +93,7 @@ def main() -> None:
         docs = docs[: args.limit]
     texts = [d["full_text"] for d in docs]
 
-    from hf_addons.data.pii import ALL_ENTITIES, PIIAnonymizer, analyzer_for_presidio
+    from hf_addons.data.privacy.pii import ALL_ENTITIES, PIIAnonymizer, analyzer_for_presidio
 
     ours = PIIAnonymizer(
         mode="flag", entities=ALL_ENTITIES

@@ -148,7 +148,7 @@ def run_detect_secrets(paths: list[Path]) -> dict[str, set[int]]:
 
 
 def run_ours(paths: list[Path]) -> dict[str, set[int]]:
-    from hf_addons.data.secrets import SecretScanner
+    from hf_addons.data.privacy.secrets import SecretScanner
 
     scanner = SecretScanner()
     found: dict[str, set[int]] = {}

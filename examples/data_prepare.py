@@ -12,12 +12,12 @@ import json
 import tempfile
 from pathlib import Path
 
-from hf_addons.data.dedup import ExactDeduplicator, MinHashDeduplicator
-from hf_addons.data.extract import HtmlToMarkdown
-from hf_addons.data.langid import LanguageFilter
-from hf_addons.data.pipeline import Pipeline, load_input
-from hf_addons.data.quality import FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
-from hf_addons.data.warc import write_warc
+from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
+from hf_addons.data.extract.html import HtmlToMarkdown
+from hf_addons.data.filters.langid import LanguageFilter
+from hf_addons.data.executors.pipeline import Pipeline, load_input
+from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+from hf_addons.data.readers.warc import write_warc
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "article-extraction"
 

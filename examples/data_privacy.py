@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hf_addons.data.licenses import LicenseClassifier  # noqa: E402
-from hf_addons.data.pii import PIIAnonymizer  # noqa: E402
-from hf_addons.data.secrets import SecretFilter  # noqa: E402
+from hf_addons.data.privacy.licenses import LicenseClassifier  # noqa: E402
+from hf_addons.data.privacy.pii import PIIAnonymizer  # noqa: E402
+from hf_addons.data.privacy.secrets import SecretFilter  # noqa: E402
 
 CODE = [
     '# SPDX-License-Identifier: MIT\n# Maintained by John Smith in Berlin, john.smith@acme.io\nAPI_TOKEN = "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"\n',

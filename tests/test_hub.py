@@ -224,7 +224,7 @@ def test_dataset_report_object_with_to_dict(processed):
 
 # --- educational-quality classifier --------------------------------------------------------------------------
 def test_edu_classifier_push_plan_and_round_trip(tmp_path):
-    edu = pytest.importorskip("hf_addons.data.edu")
+    edu = pytest.importorskip("hf_addons.data.scoring.edu")
     import numpy as np
     import torch
     from transformers import AutoModel
@@ -250,11 +250,11 @@ def test_edu_classifier_push_plan_and_round_trip(tmp_path):
 
 
 def test_pipeline_run_output_pushes_with_its_report(tmp_path):
-    pytest.importorskip("hf_addons.data.pipeline")
+    pytest.importorskip("hf_addons.data.executors.pipeline")
     from datasets import Dataset
 
-    from hf_addons.data.pipeline import Pipeline
-    from hf_addons.data.quality import GopherQualityFilter
+    from hf_addons.data.executors.pipeline import Pipeline
+    from hf_addons.data.filters.quality import GopherQualityFilter
 
     good = "The pools are home to anemones, barnacles, crabs and small fish that live there. " * 8
     ds = Dataset.from_dict({"text": [good, "too short", good + " More text."]})

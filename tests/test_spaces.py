@@ -222,7 +222,7 @@ def _available_tabs() -> list[str]:
     combined = harness.load_space("combined")
     needs = {
         "watermark": "hf_addons.watermark",
-        "data-cleaning": "hf_addons.data.pipeline",
+        "data-cleaning": "hf_addons.data.executors.pipeline",
         "gcg": "hf_addons.redteam",
         "sae": "hf_addons.interp",
     }
@@ -352,7 +352,7 @@ BAD_PAGE = "<html><body><p>Buy now!!! $$$ ### @@@</p></body></html>"
 
 @pytest.fixture(scope="module")
 def cleaning_url():
-    pytest.importorskip("hf_addons.data.pipeline")
+    pytest.importorskip("hf_addons.data.executors.pipeline")
     with harness.serve(harness.load_space("data-cleaning").build_demo()) as url:
         yield url
 
@@ -375,7 +375,7 @@ def test_data_cleaning_space_pasted_html(cleaning_url):
 def test_data_cleaning_space_warc_upload_reports_removals(cleaning_url, tmp_path):
     from gradio_client import handle_file
 
-    from hf_addons.data.warc import write_warc
+    from hf_addons.data.readers.warc import write_warc
 
     warc = write_warc(
         tmp_path / "crawl.warc.gz",
@@ -414,7 +414,7 @@ def test_data_cleaning_space_errors_are_messages(cleaning_url, tmp_path):
 
 @pytest.mark.browser
 def test_data_cleaning_space_in_browser(cleaning_url, page, artifacts_dir, tmp_path):
-    from hf_addons.data.warc import write_warc
+    from hf_addons.data.readers.warc import write_warc
 
     _open(page, cleaning_url)
     page.click("#dc-run")

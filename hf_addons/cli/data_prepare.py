@@ -36,7 +36,7 @@ def _prepare(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from hf_addons.data.pipeline import Pipeline, default_steps, load_input
+    from hf_addons.data.executors.pipeline import Pipeline, default_steps, load_input
 
     config: dict = {}
     if args.config:

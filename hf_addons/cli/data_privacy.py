@@ -82,7 +82,7 @@ def _emit(args: argparse.Namespace, payload: object) -> int:
 
 
 def _secrets(args: argparse.Namespace) -> int:
-    from hf_addons.data.secrets import SecretFilter
+    from hf_addons.data.privacy.secrets import SecretFilter
 
     ids, texts = _rows(args)
     step = SecretFilter(text_column="text", action=args.action, validate_checksums=not args.no_checksums)
@@ -98,7 +98,7 @@ def _secrets(args: argparse.Namespace) -> int:
 
 
 def _licenses(args: argparse.Namespace) -> int:
-    from hf_addons.data.licenses import classify, classify_repository
+    from hf_addons.data.privacy.licenses import classify, classify_repository
 
     if args.repo:
         repos = []
@@ -112,7 +112,7 @@ def _licenses(args: argparse.Namespace) -> int:
 
 
 def _pii(args: argparse.Namespace) -> int:
-    from hf_addons.data.pii import PIIAnonymizer
+    from hf_addons.data.privacy.pii import PIIAnonymizer
 
     ids, texts = _rows(args)
     entities = [e.strip() for e in args.entities.split(",") if e.strip()] or None

@@ -134,7 +134,7 @@ def _counts(values: list[Any]) -> dict[str, int]:
 def _perplexity(args: argparse.Namespace) -> int:
     from datasets import disable_progress_bars
 
-    from hf_addons.data.perplexity import PerplexityFilter, PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityFilter, PerplexityScorer
 
     disable_progress_bars()
     ds = _dataset(args.inputs, args.text_column)
@@ -172,7 +172,7 @@ def _edu(args: argparse.Namespace) -> int:
     disable_progress_bars()
     ds = _dataset(args.inputs, args.text_column)
     if args.stage == "annotate":
-        from hf_addons.data.edu import EduJudge
+        from hf_addons.data.scoring.edu import EduJudge
 
         if args.limit:
             ds = ds.select(range(min(args.limit, len(ds))))
@@ -183,7 +183,7 @@ def _edu(args: argparse.Namespace) -> int:
         _summary({"rows": len(ds), "scores": _counts(ds["edu_judge_score"])})
         return 0
     if args.stage == "train":
-        from hf_addons.data.edu import train_edu_classifier
+        from hf_addons.data.scoring.edu import train_edu_classifier
 
         if args.out == "-":
             raise ValueError("edu train needs --out DIR to save the classifier")
@@ -198,7 +198,7 @@ def _edu(args: argparse.Namespace) -> int:
         (Path(args.out) / "README.md").write_text(clf.model_card(), encoding="utf-8")
         _summary({"saved": args.out, **{k: v for k, v in report.items() if k != "train"}})
         return 0
-    from hf_addons.data.edu import EduScorer
+    from hf_addons.data.scoring.edu import EduScorer
 
     if not args.classifier:
         raise ValueError("edu score needs --classifier DIR (from `hf-addons data edu train`)")
@@ -222,7 +222,7 @@ def _pairs(text: str, what: str) -> dict[str, str]:
 def _mixture(args: argparse.Namespace) -> int:
     from datasets import disable_progress_bars
 
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     disable_progress_bars()
     sources = {}

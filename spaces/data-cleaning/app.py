@@ -31,7 +31,7 @@ temperature and salinity between the tides, and they are often studied by school
 
 def read_rows(html: str | None, upload: Any) -> list[dict[str, Any]]:
     """Rows with ``html`` (pages) or ``text`` (already plain), from the pasted HTML or the uploaded file."""
-    from hf_addons.data.warc import read_warc
+    from hf_addons.data.readers.warc import read_warc
 
     path = Path(upload if isinstance(upload, str) else getattr(upload, "name", "")) if upload else None
     if path is None:
@@ -67,10 +67,10 @@ def read_rows(html: str | None, upload: Any) -> list[dict[str, Any]]:
 
 def default_steps(html: bool, pii_mode: str = "placeholder") -> list[Any]:
     """Extract (pages only), quality rules, then secrets and PII redaction on the Markdown."""
-    from hf_addons.data.extract import HtmlToMarkdown
-    from hf_addons.data.pii import PIIAnonymizer
-    from hf_addons.data.quality import FineWebFilter, GopherQualityFilter
-    from hf_addons.data.secrets import SecretFilter
+    from hf_addons.data.extract.html import HtmlToMarkdown
+    from hf_addons.data.privacy.pii import PIIAnonymizer
+    from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter
+    from hf_addons.data.privacy.secrets import SecretFilter
 
     steps: list[Any] = [HtmlToMarkdown()] if html else []
     return steps + [
@@ -88,7 +88,7 @@ def clean(
     import pyarrow.parquet as pq
     from datasets import Dataset
 
-    from hf_addons.data.pipeline import Pipeline
+    from hf_addons.data.executors.pipeline import Pipeline
 
     steps = default_steps("html" in rows[0], pii_mode) if steps is None else steps
     ds = Dataset.from_list([{**r, "doc": i} for i, r in enumerate(rows)])

@@ -1,4 +1,4 @@
-"""The ScanCode rule matcher of ``hf_addons.data.licenses``: exact matching, refinement and detections.
+"""The ScanCode rule matcher of ``hf_addons.data.privacy.licenses``: exact matching, refinement and detections.
 
 Expected ids marked "ScanCode 32.5" are ScanCode's own answers for the same text (scancode.api.get_licenses).
 """
@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from hf_addons.data.licenses import DATA_FILE, approx, classify, rules
+from hf_addons.data.privacy.licenses import DATA_FILE, approx, classify, rules
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.utils import ModelOutput
 
 from hf_addons.data.base import Batch, FilterStep, require_columns
-from hf_addons.data.perplexity import LazyState, LMStep, check_texts, load_lm, resolve_device_dtype
+from hf_addons.data.scoring.perplexity import LazyState, LMStep, check_texts, load_lm, resolve_device_dtype
 
 MAX_SCORE = 5
 RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hf_addons.data.licenses import (
+from hf_addons.data.privacy.licenses import (
     DATA_FILE,
     SPDX_DATA_FILE,
     category_of,
@@ -20,8 +20,8 @@ from hf_addons.data.licenses import (
     classify_repository,
     evaluate_agreement,
 )
-from hf_addons.data.pii import PIIAnonymizer, iban_ok, luhn_ok, ssn_ok
-from hf_addons.data.secrets import _B62, SecretFilter, SecretScanner, redact, shannon_entropy
+from hf_addons.data.privacy.pii import PIIAnonymizer, iban_ok, luhn_ok, ssn_ok
+from hf_addons.data.privacy.secrets import _B62, SecretFilter, SecretScanner, redact, shannon_entropy
 
 
 def github_token(prefix: str = "ghp", seed: int = 0, valid: bool = True) -> str:
@@ -499,7 +499,7 @@ def test_ner_in_code_only_reads_comments(ner_step):
 
 def test_ner_matches_presidio_default_on_shared_sample(shared, ner_step):
     """Same spaCy model: our NER-only batched pipe finds the PERSON spans presidio's engine finds."""
-    from hf_addons.data.pii import analyzer_for_presidio
+    from hf_addons.data.privacy.pii import analyzer_for_presidio
 
     docs = json.loads(shared("data", "pii", "synth_dataset_dev.json").read_text())[:40]
     texts = [d["full_text"] for d in docs]
@@ -513,7 +513,7 @@ def test_ner_matches_presidio_default_on_shared_sample(shared, ner_step):
 def test_steps_pickle_without_loaded_state():
     import pickle
 
-    from hf_addons.data.licenses import LicenseClassifier
+    from hf_addons.data.privacy.licenses import LicenseClassifier
 
     secrets = SecretFilter()
     secrets({"content": [CODE]})

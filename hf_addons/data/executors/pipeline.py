@@ -444,10 +444,10 @@ def _shards(dataset, shard_rows: int, skip: Callable[[int], bool]) -> Iterator[t
 
 def step_registry() -> dict[str, Callable[..., Any]]:
     """Config names of the steps this part of the suite provides."""
-    from hf_addons.data.dedup import ExactDeduplicator, MinHashDeduplicator
-    from hf_addons.data.extract import HtmlToMarkdown
-    from hf_addons.data.langid import LanguageFilter
-    from hf_addons.data.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+    from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
+    from hf_addons.data.extract.html import HtmlToMarkdown
+    from hf_addons.data.filters.langid import LanguageFilter
+    from hf_addons.data.filters.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
 
     return {
         "extract": HtmlToMarkdown,
@@ -479,7 +479,7 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
     """A Dataset (or IterableDataset) from WARC, JSONL/JSON, Parquet files or directories, or a Hub name."""
     import datasets
 
-    from hf_addons.data.warc import warc_dataset
+    from hf_addons.data.readers.warc import warc_dataset
 
     specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
     files: list[Path] = []

@@ -25,10 +25,10 @@ def local_ray():
 def test_ray_pipeline_equals_datasets_pipeline(local_ray, tmp_path):
     import datasets
 
-    from hf_addons.data.dedup import ExactDeduplicator, MinHashDeduplicator
-    from hf_addons.data.pipeline import Pipeline
-    from hf_addons.data.quality import FineWebFilter, GopherQualityFilter
-    from hf_addons.data.ray_backend import run_ray, to_table
+    from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
+    from hf_addons.data.executors.pipeline import Pipeline
+    from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter
+    from hf_addons.data.executors.ray import run_ray, to_table
 
     rng = np.random.default_rng(0)
     vocab = [f"word{i}" for i in range(400)] + ["the", "and", "of", "to", "with"] * 20

@@ -15,7 +15,7 @@ legalese words are the high-value tokens the approximate stage (:mod:`.approx`) 
 are looked up by the hash of their first ``_ANCHOR`` tokens and verified by their full hash, shorter ones by
 their full hash per length: a few numpy passes per file, no per-token Python loop.
 
-The index is compiled once by :func:`build_rule_index` into ``license_data/scancode-rules.npz.xz``.
+The index is compiled once by :func:`build_rule_index` into ``data/scancode-rules.npz.xz``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-RULES_FILE = Path(__file__).resolve().parents[1] / "license_data" / "scancode-rules.npz.xz"
+RULES_FILE = Path(__file__).resolve().parent / "data" / "scancode-rules.npz.xz"
 _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
 _MAX_TOKEN = 48  # characters kept of a word (longer ones are junk such as base64; both sides truncate alike)
 _WORD_OR_BRACE = re.compile(r"(?:[^_\W]+\+?[^_\W]*|\{\{|\}\})", re.UNICODE)

@@ -13,7 +13,7 @@ its own vectorised matchers:
    query (ScanCode's ``match_blocks``) and kept above each rule's minimum coverage: reworded notices,
    partial texts, long rule variants. Exact and approximate matches are refined together.
    With ``approximate=False`` the older stand-in runs instead (kept for comparison): license texts found by word 3-gram
-   containment against the reference texts in ``license_data/`` (the 47 choosealicense texts plus
+   containment against the reference texts in ``data/`` (the 47 choosealicense texts plus
    ScanCode's texts of the SPDX-listed licenses and of 83 ScanCode-only ones); a rule match mostly
    inside a found text is part of it; a license-text rule found whole that holds most of a found text
    is ScanCode's own reading of it; a text whose words are mostly (>= 70%) covered by exact rule
@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, Step, require_columns
-from hf_addons.data.licenses import approx, rules
-from hf_addons.data.secrets import decode_cell
+from hf_addons.data.privacy.licenses import approx, rules
+from hf_addons.data.privacy.secrets import decode_cell
 
-DATA_FILE = Path(__file__).resolve().parents[1] / "license_data" / "licenses.json"
-SPDX_DATA_FILE = Path(__file__).resolve().parents[1] / "license_data" / "scancode-spdx.json.xz"
+DATA_FILE = Path(__file__).resolve().parent / "data" / "licenses.json"
+SPDX_DATA_FILE = Path(__file__).resolve().parent / "data" / "scancode-spdx.json.xz"
 # choosealicense still uses the deprecated bare GNU ids; SPDX (and ScanCode) name them "-only"
 _MODERN_IDS = {"AGPL-3.0": "AGPL-3.0-only", "GPL-2.0": "GPL-2.0-only", "GPL-3.0": "GPL-3.0-only",
                "LGPL-2.1": "LGPL-2.1-only", "LGPL-3.0": "LGPL-3.0-only", "GFDL-1.3": "GFDL-1.3-only"}  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.pipeline import Pipeline, _as_table, _is_global, step_name
+from hf_addons.data.executors.pipeline import Pipeline, _as_table, _is_global, step_name
 
 ROW_ID = "_row_id"
 
@@ -117,8 +117,8 @@ def run_ray(
         raise ImportError("run_ray needs Ray Data: pip install 'hf-addons[ray]'") from exc
     import pyarrow as pa
 
-    from hf_addons.data.dedup import ExactDeduplicator, connected_components, verify_edges
-    from hf_addons.data.pipeline import _atomic_write_json
+    from hf_addons.data.dedup.minhash import ExactDeduplicator, connected_components, verify_edges
+    from hf_addons.data.executors.pipeline import _atomic_write_json
 
     if isinstance(dataset, ray.data.Dataset):
         # global row ids without collecting the rows: count per block, then offset each block remotely

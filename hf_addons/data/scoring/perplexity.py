@@ -890,7 +890,7 @@ def column_values(data: Any, column: str = "perplexity") -> np.ndarray:
         if column not in names:
             raise KeyError(f"perplexity cutoffs: the dataset has no column {column!r}; it has {names}")
         if hasattr(data, "__len__"):  # map-style: read the Arrow column directly
-            from hf_addons.data.mixture import arrow_column
+            from hf_addons.data.mixture.mixture import arrow_column
 
             return np.asarray(arrow_column(data, column), dtype=float)
         parts = [

