@@ -49,8 +49,8 @@ def corpus(n: int, seed: int = 0) -> list[str]:
 
 def build(num_proc: int | None):
     from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
-    from hf_addons.data.filters.langid import LanguageFilter
     from hf_addons.data.executors.pipeline import Pipeline
+    from hf_addons.data.filters.langid import LanguageFilter
     from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
 
     steps = [

@@ -30,8 +30,8 @@ def main() -> None:
 
     from datasets import Dataset, disable_progress_bars
 
-    from hf_addons.data.scoring.edu import EduJudge, EduScorer, Embedder, train_edu_classifier
     from hf_addons.data.mixture.mixture import build_mixture
+    from hf_addons.data.scoring.edu import EduJudge, EduScorer, Embedder, train_edu_classifier
     from hf_addons.data.scoring.perplexity import PerplexityFilter, PerplexityScorer
     from hf_addons.models import load_model, load_tokenizer
 

@@ -68,8 +68,8 @@ def read_rows(html: str | None, upload: Any) -> list[dict[str, Any]]:
 def default_steps(html: bool, pii_mode: str = "placeholder") -> list[Any]:
     """Extract (pages only), quality rules, then secrets and PII redaction on the Markdown."""
     from hf_addons.data.extract.html import HtmlToMarkdown
-    from hf_addons.data.privacy.pii import PIIAnonymizer
     from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter
+    from hf_addons.data.privacy.pii import PIIAnonymizer
     from hf_addons.data.privacy.secrets import SecretFilter
 
     steps: list[Any] = [HtmlToMarkdown()] if html else []

@@ -447,7 +447,12 @@ def step_registry() -> dict[str, Callable[..., Any]]:
     from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
     from hf_addons.data.extract.html import HtmlToMarkdown
     from hf_addons.data.filters.langid import LanguageFilter
-    from hf_addons.data.filters.quality import C4Filter, FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+    from hf_addons.data.filters.quality import (
+        C4Filter,
+        FineWebFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
 
     return {
         "extract": HtmlToMarkdown,

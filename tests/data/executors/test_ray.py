@@ -27,8 +27,8 @@ def test_ray_pipeline_equals_datasets_pipeline(local_ray, tmp_path):
 
     from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
     from hf_addons.data.executors.pipeline import Pipeline
-    from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter
     from hf_addons.data.executors.ray import run_ray, to_table
+    from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter
 
     rng = np.random.default_rng(0)
     vocab = [f"word{i}" for i in range(400)] + ["the", "and", "of", "to", "with"] * 20
