@@ -73,12 +73,9 @@ def speed(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from hf_addons.data.scoring.perplexity import (
-        FAST_PATH_AFTER_S,
-        PerplexityScorer,
-        cpu_has_fast_bf16,
-        resolve_device_dtype,
-    )
+    from hf_addons.data.scoring.lm import resolve_device_dtype
+    from hf_addons.data.scoring.perplexity import FAST_PATH_AFTER_S, PerplexityScorer
+    from hf_addons.hardware import cpu_has_fast_bf16
     from hf_addons.models import load_model, load_tokenizer
 
     cuda = torch.cuda.is_available()
@@ -232,7 +229,8 @@ def signal(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from hf_addons.data.scoring.perplexity import PerplexityScorer, resolve_device_dtype
+    from hf_addons.data.scoring.lm import resolve_device_dtype
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.models import load_model
 
     torch.set_num_threads(args.threads)

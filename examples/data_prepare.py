@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
-from hf_addons.data.executors.pipeline import Pipeline, load_input
+from hf_addons.data.executors.pipeline import Pipeline
 from hf_addons.data.extract.html import HtmlToMarkdown
 from hf_addons.data.filters.langid import LanguageFilter
 from hf_addons.data.filters.quality import FineWebFilter, GopherQualityFilter, GopherRepetitionFilter
+from hf_addons.data.readers.files import load_input
 from hf_addons.data.readers.warc import write_warc
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "article-extraction"

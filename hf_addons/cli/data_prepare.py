@@ -1,4 +1,5 @@
-"""``hf-addons data prepare``: WARC/JSONL/Parquet/Hub input -> extraction, rules, dedup -> sharded Parquet.
+"""``hf-addons data prepare``: WARC/JSONL/Parquet/Hub input -> extraction, rules, dedup -> sharded Parquet;
+``hf-addons data steps``: the registered steps a config may name.
 
 Only argparse here; the pipeline is imported when the command runs.
 """
@@ -30,13 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-rejects", action="store_true", help="also write rejected rows to DIR/rejects/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)
+    register_steps(sub)
 
 
 def _prepare(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from hf_addons.data.executors.pipeline import Pipeline, default_steps, load_input
+    from hf_addons.data.executors.pipeline import Pipeline, default_step_names
+    from hf_addons.data.readers.files import load_input
 
     config: dict = {}
     if args.config:
@@ -55,18 +58,68 @@ def _prepare(args: argparse.Namespace) -> int:
         config["keep_rejects"] = True
     dataset = load_input(args.input, streaming=args.streaming)
     columns = getattr(dataset, "column_names", None) or list(getattr(dataset, "features", None) or [])
-    if config.get("steps"):
-        pipe = Pipeline.from_config(config)
-    else:
+    if not config.get("steps"):
         has_html = args.html_column in columns
         if not has_html and "text" not in columns:
             raise ValueError(f"input has neither a {args.html_column!r} nor a 'text' column: {columns}")
-        steps = default_steps(html=has_html)
+        steps: list = default_step_names(html=has_html)
         if has_html and args.html_column != "html":
-            steps[0].html_column = args.html_column
-        opts = {k: config[k] for k in ("num_proc", "shard_rows", "batch_size", "keep_rejects") if k in config}
-        pipe = Pipeline(steps, **opts)
+            steps = [{"extract": {"html_column": args.html_column}} if s == "extract" else s for s in steps]
+        config["steps"] = steps
+    pipe = Pipeline.from_config(config)
     pipe.progress = not args.no_progress
     report = pipe.run(dataset, args.output)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def register_steps(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "steps",
+        help="List every registered data step with its one-line description, extra and options.",
+        description="The step names a --config YAML may use (steps: [name, {name: {option: value}}]).",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_steps)
+
+
+def _steps(args: argparse.Namespace) -> int:
+    import inspect
+    import json
+    import textwrap
+
+    from hf_addons.data.base import registered_steps
+
+    rows = []
+    for info in registered_steps().values():
+        helps = info.option_help()
+        options = {
+            k: {
+                "default": None if v is inspect.Parameter.empty else v,
+                "required": v is inspect.Parameter.empty,
+                "help": helps.get(k, ""),
+            }
+            for k, v in info.options().items()
+        }
+        rows.append(
+            {
+                "name": info.name,
+                "class": f"{info.cls.__module__}.{info.cls.__qualname__}",
+                "extra": info.extra,
+                "default_position": info.default,
+                "description": info.description,
+                "options": options,
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, default=repr))
+        return 0
+    for row in rows:
+        where = "" if row["default_position"] is None else f", default pipeline #{row['default_position']}"
+        print(f"{row['name']}  ({row['class']}; extra: {row['extra']}{where})")
+        print(textwrap.fill(row["description"], 110, initial_indent="    ", subsequent_indent="    "))
+        for k, o in row["options"].items():
+            value = "<required>" if o["required"] else repr(o["default"])
+            value = value if len(value) <= 60 else value[:57] + "..."
+            print(f"    {k}={value}" + (f"  -- {o['help']}" if o["help"] else ""))
     return 0

@@ -18,6 +18,11 @@ from typing import Any
 _LAZY: dict[str, str] = {
     "Step": "base",
     "FilterStep": "base",
+    "TextFilter": "base",
+    "register_step": "base",
+    "registered_steps": "base",
+    "decode_cell": "base",
+    "arrow_column": "base",
     "Pipeline": "executors.pipeline",
     "build_mixture": "mixture.mixture",
     "PerplexityScorer": "scoring.perplexity",
@@ -57,7 +62,7 @@ _LAZY: dict[str, str] = {
     "cluster_minhash": "dedup.minhash",
     "cluster_exact": "dedup.minhash",
     "dedup_dataset": "dedup.minhash",
-    "load_input": "executors.pipeline",
+    "load_input": "readers.files",
     "run_ray": "executors.ray",
     "to_table": "executors.ray",
 }

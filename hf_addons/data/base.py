@@ -16,8 +16,15 @@ runs unchanged as ``dataset.map(step, batched=True, num_proc=N)`` and as Ray Dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
 
 Batch = dict[str, list[Any]]
 
@@ -34,6 +41,47 @@ def require_columns(batch: Batch, columns: Sequence[str], step: str) -> None:
     missing = [c for c in columns if c not in batch]
     if missing:
         raise KeyError(f"{step}: missing column(s) {missing}; the batch has {sorted(batch)}")
+
+
+def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
+    """Raise naming the column when it holds something other than strings (``None`` counts as empty)."""
+    bad = next((t for t in texts if t is not None and not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(
+            f"{step}: column {column!r} must hold text, found {type(bad).__name__} ({str(bad)[:40]!r}); "
+            "pass text_column=<the name of a string column>"
+        )
+
+
+def decode_cell(value: Any, max_chars: int) -> tuple[str | None, str]:
+    """Decode one cell: ``(text, "")`` or ``(None, reason)`` for binary, non-text or oversized input.
+
+    Shared by the secrets, PII and license steps: bytes are read as UTF-8, else Latin-1 (mixed encodings keep
+    one character per byte), NUL bytes in the first 8 KiB mean binary, ``None`` is the empty text.
+    """
+    if value is None:
+        return "", ""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        if b"\x00" in raw[:8192]:
+            return None, "binary"
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            value = raw.decode("latin-1")  # mixed encodings: every byte maps, offsets stay per character
+    if not isinstance(value, str):
+        return None, f"not_text:{type(value).__name__}"
+    if len(value) > max_chars:
+        return None, "too_large"
+    if "\x00" in value[:8192]:
+        return None, "binary"
+    return value, ""
+
+
+def arrow_column(ds: Any, column: str) -> np.ndarray:
+    """One column of a map-style dataset as numpy, read through Arrow (``ds[col]`` is row by row)."""
+    table = ds.select_columns([column]).with_format("arrow")[:]
+    return table[column].to_numpy(zero_copy_only=False)
 
 
 class Step:
@@ -69,3 +117,123 @@ class FilterStep(Step):
     def decisions(self, reasons: list[str]) -> Batch:
         """Build the two decision columns from a per-row reason list (``""`` means keep)."""
         return {self.keep_column: [not r for r in reasons], self.reason_column: reasons}
+
+
+class TextFilter(FilterStep):
+    """A filter that judges one text at a time: subclasses implement ``reason(text)`` (``""`` keeps it)."""
+
+    text_column = "text"
+
+    def process(self, batch: Batch) -> Batch:
+        require_columns(batch, [self.text_column], self.name)
+        return self.decisions([self.reason(t or "") for t in batch[self.text_column]])
+
+    def reason(self, text: str) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# -- the step registry (as peft's ``register_peft_method``) ----------------------------------------------
+
+EXTRAS = ("data", "privacy", "ray")
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the registry knows of a step: its config name, class, extra and place in the default pipeline."""
+
+    name: str
+    cls: type
+    extra: str
+    default: int | None
+    html_only: bool
+
+    @property
+    def description(self) -> str:
+        """The first paragraph of the class docstring, on one line."""
+        paragraph = (inspect.getdoc(self.cls) or "").strip().split("\n\n")[0]
+        return " ".join(paragraph.split())
+
+    def options(self) -> dict[str, Any]:
+        """Constructor keywords and their defaults (``inspect.Parameter.empty`` when required)."""
+        params = inspect.signature(self.cls.__init__).parameters
+        return {
+            k: p.default
+            for k, p in params.items()
+            if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+
+    def option_help(self) -> dict[str, str]:
+        """One line per option from the ``Args:`` section of the class (or ``__init__``) docstring."""
+        doc = inspect.getdoc(self.cls) or ""
+        init_doc = inspect.getdoc(self.cls.__init__) or ""
+        found: dict[str, str] = {}
+        for text in (doc, init_doc):
+            m = re.search(r"^Args:\n((?:[ \t]+.*\n?|\n)+)", text, re.MULTILINE)
+            if not m:
+                continue
+            for line in m.group(1).splitlines():
+                arg = re.match(r"^\s{2,8}(\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+                if arg and arg.group(1) not in found:
+                    found[arg.group(1)] = arg.group(2)
+        return found
+
+
+_REGISTRY: dict[str, StepInfo] = {}
+_T = TypeVar("_T", bound=type)
+
+
+def register_step(
+    name: str, *, extra: str = "data", default: int | None = None, html_only: bool = False
+) -> Callable[[_T], _T]:
+    """Class decorator: make a step available by ``name`` to ``Pipeline.from_config``, the CLI and YAML configs.
+
+    Args:
+        name: the config name (``steps: [name, {name: {option: value}}]``), unique across the suite.
+        extra: the ``pip install hf-addons[extra]`` the step needs (one of ``EXTRAS``).
+        default: position in the default pipeline of ``hf-addons data prepare`` (``None``: not in it).
+        html_only: in the default pipeline only when the input holds HTML.
+
+    Examples:
+
+    ```python
+    @register_step("my_filter")
+    class MyFilter(TextFilter):
+        name = "my_filter"
+
+        def reason(self, text):
+            return "" if text else "my_filter:empty"
+    ```
+    """
+    if extra not in EXTRAS:
+        raise ValueError(f"register_step({name!r}): unknown extra {extra!r}; expected one of {EXTRAS}")
+
+    def decorate(cls: _T) -> _T:
+        old = _REGISTRY.get(name)
+        if old is not None and (old.cls.__module__, old.cls.__qualname__) != (
+            cls.__module__,
+            cls.__qualname__,
+        ):
+            raise ValueError(f"step name {name!r} is registered twice: {old.cls} and {cls}")
+        _REGISTRY[name] = StepInfo(name, cls, extra, default, html_only)
+        return cls
+
+    return decorate
+
+
+def _import_step_modules() -> list[str]:
+    """Import every module of ``hf_addons.data`` so each registers its steps; returns those that failed."""
+    import hf_addons.data as package
+
+    failed = []
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        try:
+            importlib.import_module(info.name)
+        except ImportError as exc:  # an extra that is not installed: its steps are not listed
+            failed.append(f"{info.name}: {exc}")
+    return failed
+
+
+def registered_steps() -> dict[str, StepInfo]:
+    """Every registered step by config name (imports the step modules on first call)."""
+    _import_step_modules()
+    return dict(sorted(_REGISTRY.items()))

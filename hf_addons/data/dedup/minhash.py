@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, Step, require_columns
+from hf_addons.data.base import Batch, Step, register_step, require_columns
 
 _WORD = re.compile(r"\w+")
 # mixing constants for 64-bit band keys (odd, from splitmix64)
@@ -397,6 +397,7 @@ def cluster_minhash(
     return cluster, cluster == np.arange(n)
 
 
+@register_step("exact_dedup", default=5)
 class ExactDeduplicator:
     """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash."""
 
@@ -419,6 +420,7 @@ class ExactDeduplicator:
         return f"ExactDeduplicator(text_column={self.text_column!r})"
 
 
+@register_step("minhash_dedup", default=6)
 class MinHashDeduplicator:
     """Pipeline stage: MinHash/LSH near-dedup (datatrove defaults), optional true-Jaccard verification.
 

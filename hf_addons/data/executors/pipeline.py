@@ -15,26 +15,29 @@ a rerun redoes only what is missing. A row is kept when every ``*_keep`` column 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, FilterStep
+from hf_addons.data.base import Batch, FilterStep, registered_steps
 
 GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
 
 
-def _is_global(step: Any) -> bool:
+def is_global_stage(step: Any) -> bool:
+    """A dedup stage: contributes a per-shard ``signature_step`` and clusters all rows once (``cluster``)."""
     return hasattr(step, "signature_step") and hasattr(step, "cluster")
 
 
 def step_name(step: Any) -> str:
+    """The step's ``name`` (the prefix of its columns), else the function or class name."""
     return getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
 
 
@@ -51,7 +54,8 @@ class _Chain:
         return batch
 
 
-def _atomic_write_table(table, path: Path) -> None:
+def atomic_write_table(table, path: Path) -> None:
+    """Write Parquet to a temporary name and rename it, so a reader never sees half a file."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +64,8 @@ def _atomic_write_table(table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _atomic_write_json(obj: Any, path: Path) -> None:
+def atomic_write_json(obj: Any, path: Path) -> None:
+    """Write JSON to a temporary name and rename it, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
@@ -87,7 +92,7 @@ class Pipeline:
         if not steps:
             raise ValueError("Pipeline needs at least one step")
         for s in steps:
-            if not callable(s) and not _is_global(s):
+            if not callable(s) and not is_global_stage(s):
                 raise TypeError(f"pipeline step {s!r} is neither a batched callable nor a dedup stage")
         names = [step_name(s) for s in steps]
         dup = [n for n, c in Counter(names).items() if c > 1]
@@ -105,8 +110,12 @@ class Pipeline:
     # -- construction from a config -------------------------------------------------------------------
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Pipeline:
-        """Build from ``{"steps": [{"extract": {...}}, "fineweb", ...], "num_proc": 2, ...}`` (CLI YAML)."""
-        registry = step_registry()
+        """Build from ``{"steps": [{"extract": {...}}, "fineweb", ...], "num_proc": 2, ...}`` (CLI YAML).
+
+        Step names are those of the registry (``hf-addons data steps``); the other keys are the keyword
+        options of ``Pipeline`` (:data:`PIPELINE_OPTIONS`) plus ``input``, which the CLI reads.
+        """
+        registry = registered_steps()
         steps = []
         for entry in config.get("steps") or []:
             if isinstance(entry, str):
@@ -118,17 +127,16 @@ class Pipeline:
                 raise ValueError(f"config step must be a name or a one-key mapping, got {entry!r}")
             if name not in registry:
                 raise ValueError(f"unknown step {name!r}; known steps: {sorted(registry)}")
-            steps.append(registry[name](**kwargs))
-        opts = {k: config[k] for k in ("num_proc", "batch_size", "shard_rows", "keep_rejects") if k in config}
-        unknown = set(config) - {"steps", "num_proc", "batch_size", "shard_rows", "keep_rejects", "input"}
+            steps.append(registry[name].cls(**kwargs))
+        unknown = set(config) - {"steps", "input", *PIPELINE_OPTIONS}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
-        return cls(steps, **opts)
+        return cls(steps, **{k: config[k] for k in PIPELINE_OPTIONS if k in config})
 
     # -- the pieces -----------------------------------------------------------------------------------
     def map_steps(self) -> list[Callable[[Batch], Batch]]:
         """The batched callables run per shard, global stages replaced by their signature step."""
-        return [s.signature_step() if _is_global(s) else s for s in self.steps]
+        return [s.signature_step() if is_global_stage(s) else s for s in self.steps]
 
     def map_function(self) -> _Chain:
         return _Chain(self.map_steps())
@@ -161,7 +169,7 @@ class Pipeline:
         out: dict[str, list] = {}
         for s in self.steps:
             name = step_name(s)
-            if _is_global(s):
+            if is_global_stage(s):
                 cluster, keep = s.cluster(
                     {c: columns[c] for c in s.columns}, eligible, fetch_texts=fetch_texts
                 )
@@ -175,7 +183,7 @@ class Pipeline:
         return out
 
     def keep_columns(self) -> list[str]:
-        return [f"{step_name(s)}_keep" for s in self.steps if isinstance(s, FilterStep) or _is_global(s)]
+        return [f"{step_name(s)}_keep" for s in self.steps if isinstance(s, FilterStep) or is_global_stage(s)]
 
     # -- in memory ------------------------------------------------------------------------------------
     def apply(self, dataset):
@@ -185,7 +193,7 @@ class Pipeline:
 
         if isinstance(dataset, datasets.IterableDataset):
             raise TypeError("apply needs a Dataset; use run(dataset, output_dir) for an IterableDataset")
-        table = _as_table(dataset)
+        table = as_table(dataset)
         mapped = self._map_table(table)
 
         def fetch(column: str, ids: np.ndarray) -> dict[int, str]:
@@ -217,7 +225,7 @@ class Pipeline:
                     "use a new output directory or delete it"
                 )
         else:
-            _atomic_write_json(meta, meta_path)
+            atomic_write_json(meta, meta_path)
 
         # phase 1: map steps per shard
         shard_paths: list[Path] = []
@@ -228,7 +236,7 @@ class Pipeline:
             if table is None:  # already done in an earlier run
                 skipped += 1
             else:
-                _atomic_write_table(self._map_table(table), path)
+                atomic_write_table(self._map_table(table), path)
                 done += 1
                 if bar is not None:
                     bar.update(table.num_rows)
@@ -243,7 +251,7 @@ class Pipeline:
         counts = [pq.ParquetFile(p).metadata.num_rows for p in shard_paths]
         n = int(sum(counts))
         global_path = work / "global.parquet"
-        if any(_is_global(s) for s in self.steps):
+        if any(is_global_stage(s) for s in self.steps):
             if not global_path.exists():
                 needed = _needed_names(self)
                 cols: dict[str, list] = {}
@@ -267,7 +275,7 @@ class Pipeline:
                     return found
 
                 decisions = self._global_decisions(cols, n, fetch)
-                _atomic_write_table(pa.Table.from_pydict(decisions), global_path)
+                atomic_write_table(pa.Table.from_pydict(decisions), global_path)
             global_table = pq.read_table(global_path)
         else:
             global_table = None
@@ -296,10 +304,10 @@ class Pipeline:
             # an empty shard is not written: readers (datasets' parquet loader) choke on 0-row files
             data_path = out / "data" / f"shard-{i:05d}.parquet"
             if keep.any() and not data_path.exists():
-                _atomic_write_table(table.filter(pa.array(keep)), data_path)
+                atomic_write_table(table.filter(pa.array(keep)), data_path)
             rej_path = out / "rejects" / f"shard-{i:05d}.parquet"
             if self.keep_rejects and not keep.all() and not rej_path.exists():
-                _atomic_write_table(table.filter(pa.array(~keep)), rej_path)
+                atomic_write_table(table.filter(pa.array(~keep)), rej_path)
         report = self._report(report_cols, n, out_rows)
         report.update(
             shards=len(shard_paths),
@@ -308,7 +316,7 @@ class Pipeline:
             seconds=round(time.perf_counter() - t0, 3),
             output=str(out / "data"),
         )
-        _atomic_write_json(report, out / "report.json")
+        atomic_write_json(report, out / "report.json")
         return report
 
     def _report(self, cols: dict[str, list], n: int, out_rows: int) -> dict[str, Any]:
@@ -324,7 +332,7 @@ class Pipeline:
                 removed = alive & ~keep
                 reasons = np.asarray(cols[rc], dtype=object)[removed]
                 entry.update(
-                    kind="dedup" if _is_global(s) else "filter",
+                    kind="dedup" if is_global_stage(s) else "filter",
                     kept=int((alive & keep).sum()),
                     removed=int(removed.sum()),
                     reasons=dict(Counter(reasons.tolist()).most_common()),
@@ -346,6 +354,12 @@ class Pipeline:
             "steps": steps,
             "errors": dict(errors.most_common()),
         }
+
+
+#: keyword options of ``Pipeline`` a config (YAML) may set next to ``steps``
+PIPELINE_OPTIONS: tuple[str, ...] = tuple(
+    k for k in inspect.signature(Pipeline.__init__).parameters if k not in ("self", "steps", "progress")
+)
 
 
 def _conform(table, schema):
@@ -375,7 +389,7 @@ def _schema_names(path: Path) -> list[str]:
 def _needed_names(pipe: Pipeline) -> list[str]:
     names: list[str] = []
     for s in pipe.steps:
-        if _is_global(s):
+        if is_global_stage(s):
             names += list(s.columns)
         names.append(f"{step_name(s)}_keep")
     return list(dict.fromkeys(names))
@@ -400,7 +414,7 @@ def _progress(enabled: bool, total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="doc")
 
 
-def _as_table(dataset):
+def as_table(dataset):
     """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts."""
     import pyarrow as pa
 
@@ -436,94 +450,19 @@ def _shards(dataset, shard_rows: int, skip: Callable[[int], bool]) -> Iterator[t
         if rows or i == 0:
             yield i, None if skip(i) else pa.Table.from_pylist(rows)
         return
-    table = _as_table(dataset)
+    table = as_table(dataset)
     n = table.num_rows
     for i, start in enumerate(range(0, max(n, 1), shard_rows)):
         yield i, None if skip(i) else table.slice(start, shard_rows)
 
 
-def step_registry() -> dict[str, Callable[..., Any]]:
-    """Config names of the steps this part of the suite provides."""
-    from hf_addons.data.dedup.minhash import ExactDeduplicator, MinHashDeduplicator
-    from hf_addons.data.extract.html import HtmlToMarkdown
-    from hf_addons.data.filters.langid import LanguageFilter
-    from hf_addons.data.filters.quality import (
-        C4Filter,
-        FineWebFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
-    )
-
-    return {
-        "extract": HtmlToMarkdown,
-        "langid": LanguageFilter,
-        "gopher_quality": GopherQualityFilter,
-        "gopher_repetition": GopherRepetitionFilter,
-        "c4": C4Filter,
-        "fineweb": FineWebFilter,
-        "exact_dedup": ExactDeduplicator,
-        "minhash_dedup": MinHashDeduplicator,
-    }
+def default_step_names(html: bool) -> list[str]:
+    """The registered steps of the default pipeline in order (the HTML-only ones only when ``html``)."""
+    infos = [i for i in registered_steps().values() if i.default is not None and (html or not i.html_only)]
+    return [i.name for i in sorted(infos, key=lambda i: i.default)]
 
 
 def default_steps(html: bool) -> list[Any]:
     """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup."""
-    reg = step_registry()
-    names = (["extract"] if html else []) + [
-        "langid",
-        "gopher_quality",
-        "gopher_repetition",
-        "fineweb",
-        "exact_dedup",
-        "minhash_dedup",
-    ]
-    return [reg[n]() for n in names]
-
-
-def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False):
-    """A Dataset (or IterableDataset) from WARC, JSONL/JSON, Parquet files or directories, or a Hub name."""
-    import datasets
-
-    from hf_addons.data.readers.warc import warc_dataset
-
-    specs = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
-    files: list[Path] = []
-    hub: list[str] = []
-    for s in specs:
-        p = Path(s)
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
-        elif p.exists():
-            files.append(p)
-        else:
-            hub.append(str(s))
-    if hub:
-        if files or len(hub) > 1:
-            raise ValueError(f"inputs not found: {hub} (a Hub dataset name must be the only input)")
-        try:
-            return datasets.load_dataset(hub[0], split="train", streaming=streaming)
-        except Exception as exc:
-            raise FileNotFoundError(
-                f"input {hub[0]!r} is neither a local file nor a loadable dataset: {exc}"
-            ) from exc
-    kinds = {_kind(f) for f in files}
-    if not files or None in kinds:
-        raise ValueError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")
-    if len(kinds) > 1:
-        raise ValueError(f"mixed input formats {sorted(kinds)}; give one format at a time")
-    kind = kinds.pop()
-    paths = [str(f) for f in files]
-    if kind == "warc":
-        return warc_dataset(paths, streaming=streaming)
-    return datasets.load_dataset(kind, data_files=paths, split="train", streaming=streaming)
-
-
-def _kind(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith((".warc", ".warc.gz", ".warc.zst", ".warc.lz4", ".arc.gz")):
-        return "warc"
-    if name.endswith((".jsonl", ".json", ".jsonl.gz", ".json.gz")):
-        return "json"
-    if name.endswith(".parquet"):
-        return "parquet"
-    return None
+    registry = registered_steps()
+    return [registry[name].cls() for name in default_step_names(html)]

@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.executors.pipeline import Pipeline, _as_table, _is_global, step_name
+from hf_addons.data.executors.pipeline import (
+    Pipeline,
+    as_table,
+    atomic_write_json,
+    is_global_stage,
+    step_name,
+)
 
 ROW_ID = "_row_id"
 
@@ -118,7 +124,6 @@ def run_ray(
     import pyarrow as pa
 
     from hf_addons.data.dedup.minhash import ExactDeduplicator, connected_components, verify_edges
-    from hf_addons.data.executors.pipeline import _atomic_write_json
 
     if isinstance(dataset, ray.data.Dataset):
         # global row ids without collecting the rows: count per block, then offset each block remotely
@@ -128,7 +133,7 @@ def run_ray(
         ds = ray.data.from_arrow_refs([ray.remote(_with_row_ids).remote(r, o) for r, o in zip(refs, offsets)])
         n = int(sum(counts))
     else:
-        table = _as_table(dataset)
+        table = as_table(dataset)
         n = table.num_rows
         ds = ray.data.from_arrow(_with_row_ids(table, 0))
     if num_blocks:
@@ -149,7 +154,7 @@ def run_ray(
     decisions: dict[str, np.ndarray] = {}
     for s in pipeline.steps:
         name = step_name(s)
-        if not _is_global(s):
+        if not is_global_stage(s):
             if f"{name}_keep" in small.column_names:
                 eligible &= np.asarray(small.column(f"{name}_keep").to_pylist(), bool)
             continue
@@ -189,7 +194,7 @@ def run_ray(
                 keep_all &= np.asarray(cols[c], bool)
         report = pipeline._report(cols, n, int(keep_all.sum()))
         report.update(backend="ray", output=str(out / "data"))
-        _atomic_write_json(report, out / "report.json")
+        atomic_write_json(report, out / "report.json")
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hf_addons.data.base import Batch, FilterStep, batch_size, require_columns
+from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, require_columns
 
 # class/id vocabulary of non-content blocks (matched as whole tokens split on space, '-' and '_')
 _NOISE_TOKENS = (
@@ -180,6 +180,7 @@ def markdown_to_text(md: str) -> str:
     return _MARKUP.sub(lambda m: m.group(2) or " " if m.group(1) else " ", md)
 
 
+@register_step("extract", default=0, html_only=True)
 class HtmlToMarkdown(FilterStep):
     """Main content of HTML pages as Markdown, with title/author/date columns.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hf_addons.data.base import Batch, FilterStep, require_columns
+from hf_addons.data.base import Batch, FilterStep, register_step, require_columns
 
 _DETECTORS: dict[tuple, Any] = {}
 
@@ -35,6 +35,7 @@ def _detector(candidates: tuple[str, ...] | None, low_accuracy: bool):
     return _DETECTORS[key]
 
 
+@register_step("langid", default=1)
 class LanguageFilter(FilterStep):
     """Adds ``language`` (ISO 639-1, ``""`` if unknown), ``language_score`` and the keep/reason pair.
 

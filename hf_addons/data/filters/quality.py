@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from hf_addons.data.base import Batch, FilterStep, require_columns
+from hf_addons.data.base import Batch, TextFilter, register_step, require_columns
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\S+")
@@ -22,20 +22,8 @@ BULLETS = ("\u2022", "\u2023", "\u25b6", "\u25cf", "\u25e6", "\u25aa", "\u25ab",
 END_PUNCT = (".", "!", "?", '"', "\u201d", "'", "\u2019", "\u2026")
 
 
-class _TextFilter(FilterStep):
-    """Shared plumbing: one reason per text; the rule itself is ``reason(text)``."""
-
-    text_column = "text"
-
-    def process(self, batch: Batch) -> Batch:
-        require_columns(batch, [self.text_column], self.name)
-        return self.decisions([self.reason(t or "") for t in batch[self.text_column]])
-
-    def reason(self, text: str) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-
-class GopherQualityFilter(_TextFilter):
+@register_step("gopher_quality", default=2)
+class GopherQualityFilter(TextFilter):
     """Gopher quality rules: document length, mean word length, symbol, bullet, ellipsis, alpha, stop words."""
 
     name = "gopher_quality"
@@ -121,7 +109,8 @@ def _dup_stats(items: list[str]) -> tuple[int, int]:
     return dups, chars
 
 
-class GopherRepetitionFilter(_TextFilter):
+@register_step("gopher_repetition", default=3)
+class GopherRepetitionFilter(TextFilter):
     """Gopher repetition rules: duplicate lines/paragraphs (count and chars), top n-gram and duplicate n-gram
     character fractions."""
 
@@ -220,7 +209,8 @@ _POLICY = (
 )
 
 
-class C4Filter(_TextFilter):
+@register_step("c4")
+class C4Filter(TextFilter):
     """C4 line rules: drop lines without terminal punctuation, with few words, with "javascript" or policy
     text; reject documents with lorem ipsum, curly brackets, or too few sentences left.
 
@@ -305,7 +295,8 @@ class C4Filter(_TextFilter):
         return new, ""
 
 
-class FineWebFilter(_TextFilter):
+@register_step("fineweb", default=4)
+class FineWebFilter(TextFilter):
     """FineWeb's own rules: share of lines ending in punctuation, share of short lines, duplicated-line
     characters, and newlines per word (list-like pages)."""
 

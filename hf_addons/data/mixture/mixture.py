@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from hf_addons.data.base import arrow_column
+
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
 
 
@@ -52,12 +54,6 @@ def make_counter(tokenizer: Any) -> TokenCounter:
         ]
 
     return count
-
-
-def arrow_column(ds: Any, column: str) -> np.ndarray:
-    """One column of a map-style dataset as numpy, read through Arrow (``ds[col]`` is row by row)."""
-    table = ds.select_columns([column]).with_format("arrow")[:]
-    return table[column].to_numpy(zero_copy_only=False)
 
 
 def _is_iterable_ds(ds: Any) -> bool:

