@@ -15,8 +15,7 @@ Agreement with ScanCode, three readings:
   suffixes dropped, ``WITH`` read as ``AND``;
 - ``overlap``: mean Jaccard overlap of the two id sets (both empty = 1).
 
-Both "no license" agree. ``--no-approximate`` runs the classifier without its approximate stage (the older
-3-gram text matcher instead) and writes ``results/licenses_noapprox-cpu-2c.json`` (no summary rows). Accuracy of both tools against the known id on the shared texts and files/s of each
+Both "no license" agree. Accuracy of both tools against the known id on the shared texts and files/s of each
 in this process are reported too.
 
 ScanCode is not a dependency of hf-addons: install it into a separate folder so it cannot change the venv,
@@ -240,22 +239,15 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--reuse-cache", action="store_true", help="reuse cached ScanCode answers (development)")
     ap.add_argument(
-        "--no-approximate", action="store_true",
-        help="without the approximate stage: 3-gram text matcher instead (results/licenses_noapprox-cpu-2c.json)",
-    )  # fmt: skip
-    ap.add_argument(
         "--timing-files", type=int, default=60, help="files ScanCode is timed on with --reuse-cache"
     )
     args = ap.parse_args()
     if not SHARED.exists():
         sys.exit(f"missing {SHARED}")
 
-    from functools import partial
-
     from hf_addons.data.privacy.licenses import classify
 
-    classify = partial(classify, approximate=not args.no_approximate)
-    name = "licenses_noapprox" if args.no_approximate else "licenses"
+    name = "licenses"
 
     files = collect(
         args.limit_installed, args.heldout, args.scancode_path, args.debian_copyright, args.debian_dev
@@ -294,7 +286,7 @@ def main() -> None:
         print("ScanCode unavailable:", payload["scancode_error"])
         rows.append(row("data-privacy", "license accuracy on perturbed shared texts", anchor=None,
                         anchor_value=None, ours=truth_acc["perturbed"], unit="accuracy", target="-", met=None))  # fmt: skip
-        write_result(name, payload, [] if args.no_approximate else rows)
+        write_result(name, payload, rows)
         return
 
     scores = [
@@ -376,7 +368,7 @@ def main() -> None:
         row(cap, "license accuracy vs known id, 141 perturbed shared texts", anchor=sc,
             anchor_value=anchor_truth["perturbed"], ours=truth_acc["perturbed"], unit="accuracy", target="-", met=None),
     ]  # fmt: skip
-    write_result(name, payload, [] if args.no_approximate else rows)
+    write_result(name, payload, rows)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 _COMPILED: dict[str, Any] = {}
 
 
-def compiled(name: str, fn: Any) -> Any:
+def compile_cached(name: str, fn: Any) -> Any:
     """One ``torch.compile`` wrapper per function per process. Shapes are static except the dims a caller
     marks with :func:`mark_dynamic` (batch, length, rows), so one graph serves every batch while model
     constants (head_dim, vocab) stay static and the loops over them vectorise fully."""

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from hf_addons.data.scoring.compiled import mark_dynamic
+from hf_addons.data.scoring.compiled import compile_cached, mark_dynamic
 
 
 # -- fused Llama decoder (CPU fast path) --------------------------------------------------------------------
@@ -124,7 +124,7 @@ class FusedLlamaDecoder:
     def __init__(self, decoder: Any, compiled: bool = True) -> None:
         self.decoder = decoder
         self.compiled = compiled
-        pick = compiled if compiled else (lambda name, fn: fn)
+        pick = compile_cached if compiled else (lambda name, fn: fn)
         self.rms_norm = pick("rms_norm", _rms_norm)
         self.add_rms_norm = pick("add_rms_norm", _add_rms_norm)
         self.attention = pick("attention", _attention)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from hf_addons.data.scoring.compiled import compiled, mark_dynamic
+from hf_addons.data.scoring.compiled import compile_cached, mark_dynamic
 
 
 def target_logprob(logits: Any, targets: Any) -> Any:
@@ -25,7 +25,7 @@ def compiled_target_logprob(head: Any, device: Any) -> Any:
     not mid-job; None when ``torch.compile`` fails (e.g. no C++ compiler) and the eager function is used."""
     import torch
 
-    fn = compiled("target_logprob", target_logprob)
+    fn = compile_cached("target_logprob", target_logprob)
     weight = getattr(head, "weight", None)
     if weight is None or weight.dim() != 2:
         return None

@@ -176,8 +176,6 @@ def test_every_reference_text_classifies_to_itself():
         "CECILL-2.1": "LicenseRef-scancode-cecill-2.1-fr",
         "MulanPSL-2.0": "LicenseRef-scancode-mulanpsl-2.0-en AND MulanPSL-2.0",
     }
-    # the 3-gram text matcher (approximate=False) reads the Mulan text as one license
-    assert classify(refs["MulanPSL-2.0"], approximate=False)["spdx"] == "MulanPSL-2.0"
 
 
 @pytest.mark.parametrize(
