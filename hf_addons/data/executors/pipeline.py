@@ -72,6 +72,55 @@ def atomic_write_json(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def remove_partial_files(root: Path) -> list[Path]:
+    """Delete the temporary files an interrupted (killed) write left under ``root``; returns them."""
+    found = [p for p in root.rglob(".*.tmp-*") if p.is_file()] if root.exists() else []
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
+def describe_step(step: Any) -> dict[str, Any]:
+    """A step as JSON: its class (or function) and its public attributes, canonically ordered.
+
+    Sets become sorted lists and object addresses are dropped, so the description (and the pipeline
+    fingerprint built on it) is the same in every process, whatever ``PYTHONHASHSEED`` is.
+    """
+    if not hasattr(step, "__dict__") or inspect.isfunction(step):
+        return {"function": f"{getattr(step, '__module__', '')}.{getattr(step, '__qualname__', repr(step))}"}
+    kind = type(step)
+    options = {k: _canonical(v) for k, v in vars(step).items() if not k.startswith("_")}
+    return {"class": f"{kind.__module__}.{kind.__qualname__}", "options": dict(sorted(options.items()))}
+
+
+def _canonical(value: Any) -> Any:
+    import dataclasses
+    import re
+
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    if isinstance(value, np.generic):
+        return _canonical(value.item())
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (set, frozenset)):
+        items = [_canonical(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"class": type(value).__qualname__, **_canonical(dataclasses.asdict(value))}
+    if inspect.isroutine(value) or isinstance(value, type):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+    if hasattr(value, "__dict__"):
+        return describe_step(value)
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
 class Pipeline:
     """Ordered steps; ``apply`` returns every decision column, ``run`` writes filtered shards + report.
 
@@ -205,8 +254,13 @@ class Pipeline:
         return datasets.Dataset(mapped)
 
     # -- sharded, resumable ---------------------------------------------------------------------------
+    def describe(self) -> list[dict[str, Any]]:
+        """Each step's class and options as canonical JSON values (what the fingerprint hashes)."""
+        return [describe_step(s) for s in self.steps]
+
     def fingerprint(self) -> str:
-        text = json.dumps([repr(s) for s in self.steps] + [self.shard_rows])
+        """A hash of the steps' configuration and the sharding, equal across processes and hash seeds."""
+        text = json.dumps({"steps": self.describe(), "shard_rows": self.shard_rows}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def run(self, dataset, output_dir: str | os.PathLike, *, total_rows: int | None = None) -> dict[str, Any]:
@@ -216,7 +270,8 @@ class Pipeline:
         work = out / "_work"
         work.mkdir(parents=True, exist_ok=True)
         meta_path = work / "pipeline.json"
-        meta = {"fingerprint": self.fingerprint(), "steps": [repr(s) for s in self.steps]}
+        meta = {"fingerprint": self.fingerprint(), "steps": self.describe(), "shard_rows": self.shard_rows}
+        remove_partial_files(out)
         if meta_path.exists():
             old = json.loads(meta_path.read_text())
             if old.get("fingerprint") != meta["fingerprint"]:
@@ -224,6 +279,11 @@ class Pipeline:
                     f"{out} holds a run of a different pipeline ({old.get('steps')}); "
                     "use a new output directory or delete it"
                 )
+            report_path = out / "report.json"
+            if report_path.exists():  # a finished run: nothing to redo
+                report = json.loads(report_path.read_text())
+                if report.get("fingerprint") == meta["fingerprint"]:
+                    return report
         else:
             atomic_write_json(meta, meta_path)
 
@@ -310,6 +370,7 @@ class Pipeline:
                 atomic_write_table(table.filter(pa.array(~keep)), rej_path)
         report = self._report(report_cols, n, out_rows)
         report.update(
+            fingerprint=meta["fingerprint"],
             shards=len(shard_paths),
             shards_processed=done,
             shards_resumed=skipped,

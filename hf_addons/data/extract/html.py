@@ -185,7 +185,8 @@ class HtmlToMarkdown(FilterStep):
     """Main content of HTML pages as Markdown, with title/author/date columns.
 
     Adds ``text`` (Markdown), ``title``, ``author``, ``date``, ``extract_keep`` (False for pages with no
-    content: empty, binary, too large, boilerplate only) and ``extract_reason``; never drops a row.
+    content: empty, binary, too large, boilerplate only, or a ``warc_error`` from the reader, which becomes the
+    reason) and ``extract_reason``; never drops a row.
     ``denoise=False`` is plain trafilatura (the benchmark's anchor).
     """
 
@@ -225,7 +226,12 @@ class HtmlToMarkdown(FilterStep):
         cols: dict[str, list[Any]] = {k: [None] * n for k in ("title", "author", "date")}
         texts: list[str] = [""] * n
         reasons: list[str] = [""] * n
+        # a record the reader could not read whole (truncated, binary, ...) is rejected with the reader's error
+        read_errors = batch.get("warc_error") or [""] * n
         for i, html in enumerate(batch[self.html_column]):
+            if read_errors[i]:
+                reasons[i] = read_errors[i]
+                continue
             try:
                 row = self.extract_one(html, urls[i] if urls is not None else None)
             except Exception as exc:  # one broken page never stops a run

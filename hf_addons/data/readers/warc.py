@@ -242,7 +242,7 @@ def read_warc(
     if path.is_dir():
         raise IsADirectoryError(f"expected a WARC file, got a directory: {path}")
     last: tuple[int, int] | None = None
-    last_truncated = False
+    pending: tuple[int, dict] | None = None  # the newest row, held back until the end-of-file check
     with open(path, "rb") as fh:
         # every record type is iterated, so ``last`` is the file's last record (for the end-of-file check)
         it = ArchiveIterator(fh, parse_http=False)
@@ -252,19 +252,28 @@ def read_warc(
             except StopIteration:
                 break
             except Exception as exc:  # a corrupt stream ends the file, it does not end the run
+                if pending is not None:
+                    yield pending[1]
                 yield _row(url=None, warc_error=f"warc:broken_stream:{type(exc).__name__}")
                 return
             last = (record.stream_pos, record.content_length)
             if record.record_type != WarcRecordType.response:
                 continue
-            row = _record_row(record, max_bytes, text_only)
-            last_truncated = row["warc_error"] == "warc:truncated_record"
-            yield row
+            if pending is not None:
+                yield pending[1]
+            pending = (record.stream_pos, _record_row(record, max_bytes, text_only))
     if path.stat().st_size == 0:
         return
     if last is None:
         yield _row(url=None, warc_error="warc:not_a_warc")
-    elif not last_truncated and not _ends_cleanly(path, *last):
+        return
+    clean = _ends_cleanly(path, *last)
+    if pending is not None:
+        if not clean and pending[0] == last[0]:  # the cut is inside this record: whatever it read is partial
+            pending[1]["warc_error"] = "warc:truncated_record"
+            clean = True
+        yield pending[1]
+    if not clean:
         yield _row(url=None, warc_error="warc:truncated_stream")
 
 

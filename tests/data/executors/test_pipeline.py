@@ -211,7 +211,7 @@ def test_warc_dataset_streaming_and_pipeline_report_counts_errors(tmp_path):
     report = Pipeline([HtmlToMarkdown()], shard_rows=2).run(stream, tmp_path / "out")
     assert report["input_rows"] == 4 and report["output_rows"] == 3
     assert report["errors"] == {"warc:binary": 1}
-    assert report["steps"][0]["reasons"] == {"extract:empty": 1}
+    assert report["steps"][0]["reasons"] == {"warc:binary": 1}
     import pyarrow.parquet as pq
 
     out = pq.read_table(tmp_path / "out" / "data")
