@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hf_addons.errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -132,6 +134,33 @@ def resolve(name: str | os.PathLike | None = None) -> str:
     return str(name)
 
 
+def ensure_hub_reachable(name: str, kind: str = "model") -> None:
+    """Fail at once, naming ``name``, when it is neither local nor cached and the Hub cannot be reached.
+
+    Without this, an unknown name offline costs about a minute of retries inside the Hub client before the
+    same error comes. Set ``HF_HUB_OFFLINE=1`` to skip the network probe entirely.
+    """
+    if Path(name).exists():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    filename = "config.json" if kind == "model" else "README.md"
+    repo_type = "model" if kind == "model" else "dataset"
+    if isinstance(try_to_load_from_cache(name, filename, repo_type=repo_type), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise InputError(f"{kind} {name!r} is not a local path and not in the cache (HF_HUB_OFFLINE is set)")
+    import httpx
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise InputError(
+            f"{kind} {name!r} is not a local path, not in the Hugging Face cache, and the Hub is unreachable "
+            f"({type(exc).__name__}); give a local directory or go online"
+        ) from exc
+
+
 def _default_installed() -> bool:
     return importlib.util.find_spec(DEFAULT_MODEL_PACKAGE) is not None
 
@@ -144,6 +173,7 @@ def load_tokenizer(name: str | os.PathLike | None = None, **kwargs: Any) -> PreT
         path = str(default_tokenizer_dir())
     else:
         path = str(name)
+        ensure_hub_reachable(path)
     tok = AutoTokenizer.from_pretrained(path, **kwargs)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -166,6 +196,7 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     path = resolve(name)
+    ensure_hub_reachable(path)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype is None:

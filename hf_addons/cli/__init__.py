@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tools for people who train, ship and audit language models, on the Hugging Face stack.",
     )
     parser.add_argument("--version", action="version", version=f"hf-addons {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -53,9 +54,32 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if args.command is None else 0
     try:
         return int(func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # user-facing errors: message, no traceback
-        print(f"hf-addons {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(f"hf-addons {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None or args.debug:
+            raise
+        # one line naming the problem, exit 2; --debug shows the traceback
+        print(f"hf-addons {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """One line for an error caused by the user's input (files, paths, names, options), else None.
+
+    Wrappers that hide the cause (``datasets``' ``DatasetGenerationError``) are unwrapped to it.
+    """
+    from hf_addons.errors import root_cause
+
+    if type(exc).__name__ == "DatasetGenerationError":
+        exc = root_cause(exc)
+    if isinstance(exc, (ValueError, KeyError, OSError, EOFError, RuntimeError, ImportError, StopIteration)):
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        text = " ".join(text.split()) or type(exc).__name__
+        return text if len(text) <= 500 else text[:497] + "..."
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

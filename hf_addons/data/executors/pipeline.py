@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, FilterStep, registered_steps
+from hf_addons.errors import InputError
 
 GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
 
@@ -267,6 +268,8 @@ class Pipeline:
         """Process ``dataset`` shard by shard into ``output_dir``; returns (and writes) the report."""
         t0 = time.perf_counter()
         out = Path(output_dir)
+        if out.exists() and not out.is_dir():
+            raise InputError(f"output {out} is a file; give a directory (it is created when missing)")
         work = out / "_work"
         work.mkdir(parents=True, exist_ok=True)
         meta_path = work / "pipeline.json"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import logging
 import os
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
+
+from hf_addons.errors import InputError, root_cause
 
 
 def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False):
@@ -22,27 +28,109 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
             files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
         elif p.exists():
             files.append(p)
+        elif _kind(p) or p.is_absolute() or str(s).startswith((".", "~")) or os.sep + os.sep in str(s):
+            raise InputError(f"input not found: {s}")
         else:
             hub.append(str(s))
     if hub:
         if files or len(hub) > 1:
-            raise ValueError(f"inputs not found: {hub} (a Hub dataset name must be the only input)")
+            raise InputError(f"inputs not found: {hub} (a Hub dataset name must be the only input)")
+        from hf_addons.models import ensure_hub_reachable
+
+        ensure_hub_reachable(hub[0], "dataset")
         try:
             return datasets.load_dataset(hub[0], split="train", streaming=streaming)
         except Exception as exc:
-            raise FileNotFoundError(
-                f"input {hub[0]!r} is neither a local file nor a loadable dataset: {exc}"
+            raise InputError(
+                f"input {hub[0]!r} is neither a local file nor a loadable dataset: {root_cause(exc)}"
             ) from exc
     kinds = {_kind(f) for f in files}
     if not files or None in kinds:
-        raise ValueError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")
+        raise InputError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")
     if len(kinds) > 1:
-        raise ValueError(f"mixed input formats {sorted(kinds)}; give one format at a time")
+        raise InputError(f"mixed input formats {sorted(kinds)}; give one format at a time")
     kind = kinds.pop()
     paths = [str(f) for f in files]
     if kind == "warc":
         return warc_dataset(paths, streaming=streaming)
-    return datasets.load_dataset(kind, data_files=paths, split="train", streaming=streaming)
+    for f in files:
+        check_readable(f, kind)
+    # datasets logs a parse error before raising a generic one; the error raised here names file and line
+    quiet = logging.getLogger(f"datasets.packaged_modules.{kind}.{kind}")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return datasets.load_dataset(kind, data_files=paths, split="train", streaming=streaming)
+    except Exception as exc:
+        for f in files:
+            problem = diagnose(f, kind)
+            if problem:
+                raise InputError(f"{f}: {problem}") from exc
+        raise InputError(f"could not read {paths}: {root_cause(exc)}") from exc
+    finally:
+        quiet.setLevel(level)
+
+
+def check_readable(path: Path, kind: str) -> None:
+    """Cheap checks before a file is handed to ``datasets``: it is non-empty and starts as its kind should."""
+    head = _head(path, 4096)
+    if head is None:
+        raise InputError(f"{path}: not a valid gzip file")
+    if not head.strip():
+        raise InputError(f"{path}: the file is empty")
+    if kind == "json" and (b"\x00" in head or not head.lstrip().startswith((b"{", b"["))):
+        raise InputError(f"{path}: not JSON Lines text (it does not start with a JSON object)")
+    if kind == "parquet" and not head.startswith(b"PAR1"):
+        raise InputError(f"{path}: not a Parquet file")
+    # datasets reads a cut gzip stream up to the cut without a word: check the whole stream first
+    problem = _gzip_problem(path) if path.name.endswith(".gz") else ""
+    if problem:
+        raise InputError(f"{path}: {problem}")
+
+
+def _gzip_problem(path: Path) -> str:
+    try:
+        with gzip.open(path, "rb") as gz:
+            while gz.read(1 << 22):
+                pass
+    except (EOFError, OSError, zlib.error) as exc:
+        return f"the gzip stream is cut or corrupt ({exc})"
+    return ""
+
+
+def diagnose(path: Path, kind: str) -> str:
+    """What is wrong with a file ``datasets`` failed on: truncated gzip, bad bytes, the first bad JSON line."""
+    problem = _gzip_problem(path) if path.name.endswith(".gz") else ""
+    if problem:
+        return problem
+    if kind != "json":
+        return ""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                return f"line {number} is not UTF-8 text (a binary file?)"
+            except json.JSONDecodeError as exc:
+                return f"line {number} is not valid JSON ({exc.msg} at column {exc.colno})"
+            if not isinstance(row, dict) and not path.name.endswith((".json", ".json.gz")):
+                return f"line {number} is a JSON {type(row).__name__}, not an object"
+    return ""
+
+
+def _head(path: Path, n: int) -> bytes | None:
+    """The first ``n`` bytes of the (decompressed) file; None for a ``.gz`` that is not gzip."""
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as gz:
+                return gz.read(n)
+        except (EOFError, OSError, zlib.error):
+            return None
+    with open(path, "rb") as fh:
+        return fh.read(n)
 
 
 def _kind(path: Path) -> str | None:
