@@ -313,7 +313,7 @@ def test_cli_check_and_bench(capsys):
     assert cli.main(["clip", "bench", "--n", "128", "--dim", "16", "--repeats", "1", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "N=128" in out and "open_clip:" in out and "x ours" in out
-    assert cli.main(["clip", "check", "--n", "1"]) == 1
+    assert cli.main(["clip", "check", "--n", "1"]) == 2
     assert "--n must be >= 2" in capsys.readouterr().err
 
 

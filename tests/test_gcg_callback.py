@@ -107,4 +107,4 @@ def test_cli_writes_rows_and_resumes(tiny_llama, tokenizer, tmp_path):
     assert [r["goal"] for r in rows] == [g for g, _ in BEHAVIORS]
     empty = tmp_path / "empty.csv"
     empty.write_text("goal,target\n")
-    assert main(["gcg", "run", "--behaviors", str(empty), "--out", str(tmp_path / "x.jsonl")]) == 1
+    assert main(["gcg", "run", "--behaviors", str(empty), "--out", str(tmp_path / "x.jsonl")]) == 2

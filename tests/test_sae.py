@@ -625,7 +625,7 @@ def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
     )
     assert (streamed / "checkpoint-8" / "trainer_state.pt").exists()
     assert SparseAutoencoder.from_pretrained(streamed).config.tokens_trained == 1024
-    assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 1
+    assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 2
     assert "valid names" in capsys.readouterr().err
 
 

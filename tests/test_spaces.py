@@ -334,7 +334,7 @@ def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
 def test_demo_cli_bad_model_is_a_message(tmp_path):
     from hf_addons.cli import main
 
-    assert main(["demo", "--model", str(tmp_path / "missing"), "--tabs", "watermark"]) == 1
+    assert main(["demo", "--model", str(tmp_path / "missing"), "--tabs", "watermark"]) == 2
 
 
 # --- data cleaning -------------------------------------------------------------------------------------------

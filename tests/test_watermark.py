@@ -422,5 +422,5 @@ def test_cli_generate_and_detect(tmp_path, tokenizer, capsys):
     assert det["prediction"] is True and det["tokens"]
     cfg_dir = tmp_path / "cfg"
     WatermarkConfig(hashing_key=4242).save_pretrained(cfg_dir)
-    assert main(["watermark", "detect", str(out), "--config", str(cfg_dir)]) == 1  # no key: clean error
+    assert main(["watermark", "detect", str(out), "--config", str(cfg_dir)]) == 2  # no key: clean error
     assert "hashing_key" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
         elif p.exists():
             files.append(p)
         elif _kind(p) or p.is_absolute() or str(s).startswith((".", "~")) or os.sep + os.sep in str(s):
-            raise InputError(f"input not found: {s}")
+            raise FileNotFoundError(f"input not found: {s}")
         else:
             hub.append(str(s))
     if hub:

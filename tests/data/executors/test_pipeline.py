@@ -515,10 +515,10 @@ def test_cli_prepare_jsonl_with_config(tmp_path, capsys):
     assert main([*args, "--config", str(cfg), "--shard-rows", "6"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["input_rows"] == 15 and report["output_rows"] == 10 and report["shards"] == 3
-    assert main(["data", "prepare", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path)]) == 1
+    assert main(["data", "prepare", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path)]) == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("steps: [nope]\n")
-    assert main([*args, "--config", str(bad)]) == 1
+    assert main([*args, "--config", str(bad)]) == 2
     assert "unknown step" in capsys.readouterr().err
 
 

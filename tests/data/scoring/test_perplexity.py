@@ -568,7 +568,7 @@ def test_cli_mixture_and_errors(tmp_path, capsys):
     assert main(argv + ["--report", str(report)]) == 0
     rep = json.loads(report.read_text())
     assert rep["docs"] == 200 and rep["sources"]["a"]["realised_doc_share"] > 0.7  # shorter docs, drawn more
-    assert main(base + ["--weights", "a=0.5,b=0.6"]) == 1
+    assert main(base + ["--weights", "a=0.5,b=0.6"]) == 2
     assert "sum to 1.1" in capsys.readouterr().err
 
 
