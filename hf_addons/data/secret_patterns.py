@@ -98,7 +98,7 @@ PROVIDER_RULES: tuple[SecretRule, ...] = (
     _p("pulumi_token", r"pul-[a-f0-9]{40}" + _END),
     SecretRule(
         "terraform_cloud_token",
-        (r".(?<=[A-Za-z0-9]{14}\.)atlasv1\.[A-Za-z0-9_=-]{60,70}" + _END,),
+        (r".atlasv1\.(?<=[A-Za-z0-9]{14}\.atlasv1\.)[A-Za-z0-9_=-]{60,70}" + _END,),
         boundary=True,
         lead=14,
     ),
@@ -110,12 +110,16 @@ PROVIDER_RULES: tuple[SecretRule, ...] = (
     _p("postman_api_key", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}" + _END),
     _p("snyk_token", r"snyk_(?:uat|sat|ort)\.[a-z0-9]{8}\.[A-Za-z0-9_-]{40,50}" + _END),
     # --- cloud providers
-    _p("aws_access_key_id", r"A(?:3T[A-Z0-9]|KIA|SIA|BIA|CCA)[A-Z2-7]{16}" + r"(?![A-Za-z0-9])"),
+    _p(
+        "aws_access_key_id",
+        *(p + r"[A-Z2-7]{16}(?![A-Za-z0-9])" for p in ("AKIA", "ASIA", "ABIA", "ACCA", "A3T[A-Z0-9]")),
+    ),
     _p("alibaba_access_key_id", r"LTAI[A-Za-z0-9]{20}" + _END),
-    # ``xxx8Q~...``: the literal ``Q~`` starts the match, the four characters before it come by lookbehind
+    # ``xxx8Q~...``: the literal ``Q~`` starts the match (a literal prefix lets the scan reject other
+    # positions cheaply), the four characters before it come by lookbehind
     SecretRule(
         "azure_ad_client_secret",
-        (r"Q(?<=[A-Za-z0-9_~.]{3}\dQ)~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",),
+        (r"Q~(?<=[A-Za-z0-9_~.]{3}\dQ~)[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",),
         boundary=True,
         lead=4,
     ),

@@ -119,8 +119,14 @@ _CORE_TAIL: tuple[SecretRule, ...] = (
     ),
     SecretRule(
         "high_entropy_string",
+        # spelled out (``="``, ``= b'`` ...) so that every alternative is literal up to the quote: ``=``, ``:``,
+        # ``(`` and ``,`` are among the commonest characters of code
         tuple(
-            head + r"\s*[bru]?['\"](?P<s>[A-Za-z0-9+/_-]{20,200}={0,2})['\"]" for head in ("=", ":", "(", ",")
+            head + space + prefix + quote + r"(?P<s>[A-Za-z0-9+/_-]{20,200}={0,2})" + quote
+            for head in ("=", ":", "(", ",")
+            for space in ("", " ")
+            for prefix in ("", "b", "r", "u")
+            for quote in ("'", '"')
         ),
         validate="entropy",
     ),
