@@ -38,14 +38,15 @@ NEG_EXT = {".py", ".js", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".sh
 # the kinds detect-secrets has a plugin for (its own rule set, besides keyword/entropy heuristics)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+def wilson(k: int, n: int, z: float = 1.96, scale: float = 1.0) -> list[float]:
+    """95% Wilson interval of the rate k/n, times ``scale`` (1e4: per 10k lines)."""
     if not n:
-        return [0.0, 1.0]
+        return [0.0, scale]
     p = k / n
     d = 1 + z * z / n
     c = (p + z * z / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return [round(c - h, 4), round(c + h, 4)]
+    return [round(max(c - h, 0.0) * scale, 4), round((c + h) * scale, 4)]
 
 
 def negatives(split: str, max_lines: int) -> list[Path]:
@@ -135,8 +136,7 @@ def score(found, labels, neg_paths, placeholder_paths, neg_lines) -> dict:
         "recall_by_type": {t: round(hit[t] / m, 3) for t, m in sorted(n_type.items())},
         "false_positives_real_code": fp_neg,
         "fp_per_10k_lines": round(fp_neg / neg_lines * 1e4, 3),
-        "fp_per_10k_ci95": [round(x * neg_lines / 1e4 * 0, 3) for x in (0, 0)]
-        and [round(v * 1e4, 3) for v in wilson(fp_neg, neg_lines)],
+        "fp_per_10k_ci95": wilson(fp_neg, neg_lines, scale=1e4),
         "placeholder_false_positives": fp_ph,
         "_fp": fp_lines,
     }
