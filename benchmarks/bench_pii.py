@@ -1,11 +1,15 @@
 """PII detection: presidio's default ``AnalyzerEngine`` used plainly vs ``PIIAnonymizer`` on the same spaCy model.
 
-Data: ``../shared/data/pii/synth_dataset_dev.json`` (750 texts with labelled spans, presidio-research). Scoring
-is token-level as in presidio-research: each whitespace token takes the type of the span that covers it, and
-per-entity precision/recall/F1 count tokens. Dataset types are mapped to presidio's names (GPE and
-STREET_ADDRESS -> LOCATION, DOMAIN_NAME -> URL); types neither side supports (TITLE, AGE, ZIP_CODE ...) only
-count as misses for nobody. Throughput is docs/s over the whole set, both in this process, timed on
-interleaved chunks of 150 texts (ours batches within a chunk).
+Data: ``../shared/data/pii/synth_dataset_dev.json`` (750 texts with labelled spans, presidio-research), in two
+fixed halves: texts 0-374 are the development half (where our patterns were looked at), 375-749 the held-out
+half; both are reported. Scoring is token-level as in presidio-research: each whitespace token takes the type
+of the span that covers it, and per-entity precision/recall/F1 count tokens. Dataset types are mapped to
+presidio's names (GPE and STREET_ADDRESS -> LOCATION, DOMAIN_NAME -> URL; our STREET_ADDRESS -> LOCATION);
+types neither side supports (TITLE, AGE, ZIP_CODE ...) only count as misses for nobody. ``ADDRESS`` scores the
+gold STREET_ADDRESS spans alone against each tool's location-like spans (presidio: LOCATION; ours: LOCATION and
+STREET_ADDRESS). Throughput is docs/s over the whole set, both in this process, timed on interleaved chunks of
+150 texts (ours batches within a chunk). Targets: F1 >= presidio + 0.1 on LOCATION and ADDRESS, >= presidio
+elsewhere (within 0.01), >= 5x its speed.
 
     .venv/bin/python benchmarks/bench_pii.py [--limit N]
 """
@@ -27,6 +31,8 @@ from _common import write_result  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pii" / "synth_dataset_dev.json"
 GOLD_MAP = {"GPE": "LOCATION", "STREET_ADDRESS": "LOCATION", "DOMAIN_NAME": "URL"}
+PRED_MAP = {"STREET_ADDRESS": "LOCATION"}
+HALF = 375
 # entity types presidio's default English recognizers can return
 PRESIDIO_TYPES = {
     "PERSON", "LOCATION", "NRP", "DATE_TIME", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE",
@@ -48,13 +54,20 @@ def token_labels(text: str, spans: list[tuple[str, int, int]]) -> list[str]:
     return labels
 
 
-def score(docs, preds) -> dict[str, dict[str, float]]:
+def score(docs, preds, address: bool = False) -> dict[str, dict[str, float]]:
+    """Token-level P/R/F1 per type; ``address``: gold STREET_ADDRESS vs location-like predictions only."""
     tp, fp, fn = Counter(), Counter(), Counter()
     for doc, pred in zip(docs, preds):
-        gold = [
-            (GOLD_MAP.get(s["entity_type"], s["entity_type"]), s["start_position"], s["end_position"])
-            for s in doc["spans"]
-        ]
+        if address:
+            gold = [("ADDRESS", s["start_position"], s["end_position"]) for s in doc["spans"]
+                    if s["entity_type"] == "STREET_ADDRESS"]  # fmt: skip
+            pred = [("ADDRESS", a, b) for t, a, b in pred if t in ("LOCATION", "STREET_ADDRESS")]
+        else:
+            gold = [
+                (GOLD_MAP.get(s["entity_type"], s["entity_type"]), s["start_position"], s["end_position"])
+                for s in doc["spans"]
+            ]
+            pred = [(PRED_MAP.get(t, t), a, b) for t, a, b in pred]
         g = token_labels(doc["full_text"], gold)
         p = token_labels(doc["full_text"], pred)
         for a, b in zip(g, p):
@@ -116,32 +129,46 @@ def main() -> None:
         ours_s += time.perf_counter() - t0
     ours_pred = [[(s["type"], s["start"], s["end"]) for s in spans] for spans in ours_found]
 
-    a_scores, o_scores = score(docs, anchor_pred), score(docs, ours_pred)
-    print(f"{'entity':18s} {'gold':>5s} | presidio P/R/F1     | ours P/R/F1")
-    rows, all_met = [], True
-    for e in sorted(set(a_scores) | set(o_scores)):
-        a, o = a_scores.get(e, {}), o_scores.get(e, {})
-        gold = max(a.get("gold_tokens", 0), o.get("gold_tokens", 0))
-        print(
-            f"{e:18s} {gold:5d} | {a.get('precision', 0):.2f} {a.get('recall', 0):.2f} {a.get('f1', 0):.3f} "
-            f"| {o.get('precision', 0):.2f} {o.get('recall', 0):.2f} {o.get('f1', 0):.3f}"
+    halves = {"dev": slice(0, HALF), "heldout": slice(HALF, len(docs))}
+    results, rows, met_all = {}, [], {}
+    for half, sl in halves.items():
+        d, ap, op = docs[sl], anchor_pred[sl], ours_pred[sl]
+        if not d:
+            continue
+        a_scores, o_scores = score(d, ap), score(d, op)
+        a_scores["ADDRESS"], o_scores["ADDRESS"] = (
+            score(d, ap, True)["ADDRESS"],
+            score(d, op, True)["ADDRESS"],
         )
-        if e in PRESIDIO_TYPES and gold:
-            met = o.get("f1", 0) >= a.get("f1", 0)
-            all_met &= met
-            rows.append(
-                {
-                    "capability": "data-privacy",
-                    "metric": f"PII F1 {e} (token-level, {len(docs)} texts)",
-                    "anchor": "presidio AnalyzerEngine (same spaCy model)",
-                    "anchor_value": a.get("f1", 0),
-                    "ours": o.get("f1", 0),
-                    "ratio": (o.get("f1", 0) / a["f1"]) if a.get("f1") else None,
-                    "unit": "F1",
-                    "target": ">= presidio",
-                    "met": met,
-                }
+        results[half] = {"n_docs": len(d), "presidio": a_scores, "ours": o_scores}
+        print(f"--- {half} ({len(d)} texts)")
+        print(f"{'entity':18s} {'gold':>5s} | presidio P/R/F1     | ours P/R/F1")
+        ok = True
+        for e in sorted(set(a_scores) | set(o_scores)):
+            a, o = a_scores.get(e, {}), o_scores.get(e, {})
+            gold = max(a.get("gold_tokens", 0), o.get("gold_tokens", 0))
+            print(
+                f"{e:18s} {gold:5d} | {a.get('precision', 0):.2f} {a.get('recall', 0):.2f} {a.get('f1', 0):.3f} "
+                f"| {o.get('precision', 0):.2f} {o.get('recall', 0):.2f} {o.get('f1', 0):.3f}"
             )
+            if (e in PRESIDIO_TYPES or e == "ADDRESS") and gold:
+                margin = 0.1 if e in ("LOCATION", "ADDRESS") else -0.01
+                met = o.get("f1", 0) >= a.get("f1", 0) + margin
+                ok &= met
+                rows.append(
+                    {
+                        "capability": "data-privacy",
+                        "metric": f"PII F1 {e} (token-level, {half} half, {len(d)} texts)",
+                        "anchor": "presidio AnalyzerEngine (same spaCy model)",
+                        "anchor_value": a.get("f1", 0),
+                        "ours": o.get("f1", 0),
+                        "ratio": (o.get("f1", 0) / a["f1"]) if a.get("f1") else None,
+                        "unit": "F1",
+                        "target": ">= presidio + 0.1" if margin > 0 else ">= presidio (-0.01)",
+                        "met": met,
+                    }
+                )
+        met_all[half] = ok
     a_rate, o_rate = len(texts) / anchor_s, len(texts) / ours_s
     speed = {
         "capability": "data-privacy",
@@ -155,18 +182,11 @@ def main() -> None:
         "met": o_rate / a_rate >= 5,
     }
     print(
-        f"docs/s presidio={a_rate:.1f} ours={o_rate:.1f} ratio={o_rate / a_rate:.2f}; F1 target met on all: {all_met}"
+        f"docs/s presidio={a_rate:.1f} ours={o_rate:.1f} ratio={o_rate / a_rate:.2f}; F1 targets met: {met_all}"
     )
     write_result(
         "pii",
-        {
-            "n_docs": len(docs),
-            "presidio": a_scores,
-            "ours": o_scores,
-            "presidio_seconds": anchor_s,
-            "ours_seconds": ours_s,
-            "f1_met_on_every_supported_type": all_met,
-        },
+        {**results, "presidio_seconds": anchor_s, "ours_seconds": ours_s, "f1_targets_met": met_all},
         [speed, *rows],
     )
 

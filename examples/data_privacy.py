@@ -51,7 +51,7 @@ def main() -> None:
         print(text)
     if not args.jsonl:
         assert "hf_kXwQ" not in batch["content"][0] and "john.smith@acme.io" not in batch["content"][0]
-    # prose: every entity type, pseudonyms consistent within the document
+    # prose: the pre-training defaults (names, contacts, addresses, identifiers), pseudonyms consistent per document
     prose = PIIAnonymizer(text_column="text", mode="pseudonym")({"text": PROSE})
     print("--- prose:", prose["text"][0])
     for span in prose["pii_spans"][0]:  # the audit trail: original offsets and what replaced them

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="flag",
         help="redact: include the redacted text; drop: mark files with secrets as rejected",
     )
-    p.add_argument("--no-checksums", action="store_true", help="also report tokens whose CRC32 is wrong")
+    p.add_argument(
+        "--no-checksums",
+        action="store_true",
+        help="skip the GitHub/npm CRC32 check (by default a wrong CRC32 is reported with confidence low)",
+    )
     p.set_defaults(func=_secrets)
 
     p = sub.add_parser(

@@ -35,12 +35,63 @@ NER_LABELS = {
 }
 PATTERN_ENTITIES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "URL", "DATE_TIME",
-    "US_DRIVER_LICENSE",
+    "US_DRIVER_LICENSE", "STREET_ADDRESS",
 )  # fmt: skip
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION")
 ALL_ENTITIES = tuple(dict.fromkeys(PATTERN_ENTITIES + NER_ENTITIES))
-# presidio's default leaves ORGANIZATION out (too many false positives with small models): so do we
-DEFAULT_ENTITIES = tuple(e for e in ALL_ENTITIES if e != "ORGANIZATION")
+# Defaults for pre-training corpora (docs/data-privacy.md): what identifies or reaches a private person
+# (BigCode's StarPII redacts emails, IP addresses, keys and names; we add the structured identifiers with
+# checksums and street addresses). Dates, nationalities/religions (NRP), place names, organisations and URLs
+# stay: they carry the text's meaning and rarely identify anyone on their own ("U.S.", "in 2019").
+DEFAULT_ENTITIES = (
+    "EMAIL_ADDRESS", "IP_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_DRIVER_LICENSE",
+    "STREET_ADDRESS", "PERSON",
+)  # fmt: skip
+
+# street addresses, written from postal conventions (not from a data set): a house number and street words
+# with a street type ("221B Baker Street"), a street named by a leading or trailing street word and a house
+# number ("Rua do Arenque 1634", "Hauptstraße 5"), or a building number, capitalised street words and a house
+# number ("28245 Puruntie 82"); then an optional unit (Apt., Suite ...) and up to three short
+# city / region / postcode parts, each after a comma or a line break
+_UP = "A-ZÀ-ÖØ-Þ\u0100-\u017e\u0391-\u03a9\u0410-\u042f"
+_WORD = r"[^\W\d_][^\W_]*\.?"
+_CAP = rf"[{_UP}][^\W_]*\.?"
+_LINK = r"(?:de|da|do|dos|das|del|della|di|du|des|la|le|van|von|der|den|am|an|auf|y|e)"
+_STREET_TYPE = (
+    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|squares|sq|"
+    r"terrace|way|parkway|pkwy|highway|hwy|circle|cir|trail|trl|alley|crescent|close|row|gardens|mews|"
+    r"plaza|ridge|loop|pike|str|tér|utca|út|ulica|ul|straße|strasse|gasse|weg|platz|allee|vej|gade|gata|"
+    r"gatan|väg|vägen|laan|straat|plein)\b\.?"
+)
+_STREET_LEAD = (
+    r"(?i:rua|via|viale|avenida|avenue|av|calle|carrera|rue|chemin|piazza|plaza|praça|largo|corso|travessa)"
+)
+_STREET_SUFFIXED = (
+    rf"[{_UP}][^\W\d_]*(?i:straße|strasse|str|gasse|weg|platz|allee|gata|gatan|vägen|väg|vej|gade|katu|tie|"
+    r"kuja|polku|kaari|laan|straat|plein|utca|ulica)\b\.?"
+)
+_HOUSE = r"\d{1,5}[A-Za-z]?\b\.?(?:[/-]\d{1,4})?"
+_STREET = (
+    rf"(?:\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?\s+(?:[NSEW]\.?\s+)?(?:(?:{_CAP}|{_LINK})\s+){{0,4}}{_STREET_TYPE}"
+    rf"(?:\s+{_HOUSE}(?![\d-]))?"
+    rf"|\b(?:\d{{1,6}}\s+)?(?:{_STREET_LEAD}\s+(?:(?:{_WORD})\s+){{0,4}}|(?:{_CAP}\s+){{0,2}}{_STREET_SUFFIXED}\s+)"
+    rf"{_HOUSE}"
+    r"|\b(?:PSC|CMR|Unit)\s+\d{3,5},\s+Box\s+\d{3,5}\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5})"
+)
+# building number, capitalised words, house number ("28245 Puruntie 82"): an address only with a unit or a
+# city/postcode part after it ("Windows 10 Pro 2" is not one)
+_STREET_WEAK = rf"\b\d{{2,6}}\s+[{_UP}][^\W_]{{3,}}\.?(?:\s+(?:{_CAP}|{_LINK}|{_STREET_TYPE})){{0,3}}\s+{_HOUSE}(?![\d.:/-]\d)"
+_UNIT = r"(?:,?[ \t]*\n?[ \t]*(?i:apt|apartment|suite|ste|unit|flat|room|floor|fl|#)\.?[ \t]*#?[A-Za-z0-9-]{1,6}\b)"
+_PLACE = (
+    rf"(?:\d{{4,6}}[ \t]+{_CAP}(?:[ -]{_CAP}){{0,2}}"
+    rf"|{_CAP}(?:[ -]{_CAP}){{0,2}}(?:,?[ \t]+[A-Z]{{2}}\b)?(?:[ \t]+\d{{4,6}}(?:-\d{{4}})?\b)?"
+    r"|[^\W\d_]{2,3}[ \t]+\d{4,6}\b|\d{4,6}(?:-\d{4})?\b)"
+)
+_PLACE_PART = rf"(?:(?:[ \t]*,[ \t]*\n?|[ \t]*\n)[ \t]*,?[ \t]*{_PLACE})"
+_ADDRESS = (
+    rf"{_STREET}{_UNIT}?{_PLACE_PART}{{0,3}}"
+    rf"|{_STREET_WEAK}(?:{_UNIT}{_PLACE_PART}{{0,3}}|{_PLACE_PART}{{1,3}})"
+)
 
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "EMAIL_ADDRESS": re.compile(
@@ -52,7 +103,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "CREDIT_CARD": re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"),
     "US_SSN": re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
     "IP_ADDRESS": re.compile(
-        r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+        r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\w)|(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
         r"[0-9A-Fa-f]{1,4}(?![\w:])"
     ),
     "DATE_TIME": re.compile(
@@ -64,6 +115,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "US_DRIVER_LICENSE": re.compile(
         r"\b(?:[A-Z]{1,2}\d{4,14}|\d{6,14}|\d{3,4}-\d{2,3}-\d{3,4}|\d{2}[A-Z]{3}\d{5,6})\b"
     ),
+    "STREET_ADDRESS": re.compile(_ADDRESS),
     "PHONE_NUMBER": re.compile(
         r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]?(?:\(0\) ?)?\d{1,5}){1,6}"
         r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w-])"
@@ -79,12 +131,14 @@ _SCORES = {
     "PHONE_NUMBER": 0.9,
     "DATE_TIME": 0.6,
     "US_DRIVER_LICENSE": 0.95,
+    "STREET_ADDRESS": 0.9,
     "NER": 0.85,
 }
 # cheap row pre-filters: structured PII needs a digit, '@', '://' or 'www.'; NER needs a word (in code: a
 # comment or docstring with a capital letter)
 _HAS_STRUCTURED = re.compile(r"[0-9@]|://|www\.")
 _HAS_CAPITAL = re.compile(r"[A-Z]")
+_HAS_DIGIT_RUN = re.compile(r"\d\s+[^\W\d_]|[^\W\d_]\s+\d")
 _DL_CONTEXT = re.compile(r"(?i)\b(?:driver'?s?|driving|licen[cs]e|permit|dl|lic)\b[^.\n]{0,25}$")
 _HAS_WORD = re.compile(r"[^\W\d_]{2}")
 _DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}:\d{2}")
@@ -160,6 +214,12 @@ def _phone_ok(value: str, text: str, start: int) -> bool:
         return False
     if re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}.*", value):  # an ISO date (and time)
         return False
+    if (
+        digits >= 12
+        and not value.startswith("+")
+        and (luhn_ok(value) or re.fullmatch(r"\d{4}(?:[ -]\d{4}){2,3}", value))
+    ):
+        return False  # card numbers (Luhn-valid, or grouped in fours) are not phone numbers
     import phonenumbers
 
     regions = _PHONE_REGIONS + (_PHONE_REGIONS_LONG if digits >= 9 else ())
@@ -257,11 +317,22 @@ class PIIAnonymizer(Step):
 
     def _pattern_spans(self, text: str) -> list[dict[str, Any]]:
         spans = []
+        # numbers inside a street address or a card number are not phone numbers: found first, vetoed below
+        addresses = (
+            [m.span() for m in _PATTERNS["STREET_ADDRESS"].finditer(text)]
+            if _HAS_DIGIT_RUN.search(text)
+            else []
+        )
+        cards = [m.span() for m in _PATTERNS["CREDIT_CARD"].finditer(text) if luhn_ok(m.group())]
         for entity, rx in _PATTERNS.items():
             if entity not in self.entities:
                 continue
             for m in rx.finditer(text):
                 value = m.group()
+                if entity == "PHONE_NUMBER" and any(
+                    m.start() < b and a < m.end() for a, b in addresses + cards
+                ):
+                    continue
                 if _validate(entity, value, text, m.start(), self.code):
                     spans.append(
                         {
@@ -337,7 +408,12 @@ class PIIAnonymizer(Step):
         return seen[key]
 
     def anonymize(self, text: str, spans: Sequence[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-        """Rewrite ``text`` with presidio-anonymizer; returns the new text and the spans with replacements."""
+        """Rewrite ``text`` with presidio-anonymizer; returns the new text and the spans with replacements.
+
+        Overlapping spans are resolved first (higher score, then longer span wins), so the audit lists exactly
+        the replacements made: rebuilding the text from the audit gives the returned text.
+        """
+        spans = _resolve([dict(s, score=s.get("score", 1.0)) for s in spans])  # overlaps: one span wins, once
         if not spans or self.mode == "flag":
             return text, [dict(s, replacement=None) for s in spans]
         from presidio_anonymizer import AnonymizerEngine

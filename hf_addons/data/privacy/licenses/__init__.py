@@ -13,8 +13,10 @@ from hf_addons.data.privacy.licenses.matcher import (
     classify,
     classify_license,
     classify_repository,
+    combine_expressions,
     evaluate_agreement,
     normalize,
+    spdx_licensing,
 )
 from hf_addons.data.privacy.licenses.step import LicenseClassifier
 
@@ -28,7 +30,9 @@ __all__ = [
     "classify",
     "classify_license",
     "classify_repository",
+    "combine_expressions",
     "evaluate_agreement",
     "normalize",
+    "spdx_licensing",
     "rules",
 ]

@@ -328,13 +328,91 @@ def _read_tree(root: Path, max_files: int) -> dict[str, str]:
     return out
 
 
+# files that state a repository's license choice: README text or a package manifest's license field
+_README = re.compile(r"(?i)(?:^|/)readme(?:\.[a-z]+)?$")
+_MANIFEST_LICENSE = {
+    "Cargo.toml": re.compile(r"(?m)^\s*license\s*=\s*\"([^\"]+)\""),
+    "package.json": re.compile(r"\"license\"\s*:\s*\"([^\"]+)\""),
+    "pyproject.toml": re.compile(r"(?m)^\s*license\s*=\s*(?:\{\s*text\s*=\s*)?\"([^\"]+)\""),
+    "setup.cfg": re.compile(r"(?m)^\s*license\s*=\s*(.+?)\s*$"),
+}
+_README_CHOICE = re.compile(
+    r"(?i)\b(?:dual[- ]licen[sc]ed|licen[sc]ed under (?:either|one of)|at your (?:option|choice)|"
+    r"choose (?:either|one of)|under the terms of either)\b"
+)
+# ``LICENSE-MIT``, ``LICENSE.APACHE``, ``COPYING-GPL``: a file per license of a multi-licensed project
+_PER_LICENSE_FILE = re.compile(r"(?i)(?:^|/)(?:license|licence|copying)[._-](?!txt$|md$|rst$)[a-z0-9.+-]+$")
+
+
+@lru_cache(maxsize=1)
+def spdx_licensing():
+    """``license_expression``'s SPDX licensing (cached): parses with SPDX precedence (AND binds tighter)."""
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def combine_expressions(expressions: Sequence[str], relation: str = "AND") -> str | None:
+    """One valid SPDX expression from several: each is parsed (so ``A OR B`` keeps its own grouping), the
+    parts are joined by ``relation`` and duplicate ids removed; rendered with the parentheses SPDX needs.
+
+    Args:
+        expressions: SPDX expressions (``LicenseRef-*`` allowed); empty ones are skipped.
+        relation: ``"AND"`` (all apply) or ``"OR"`` (a choice).
+    """
+    if relation not in ("AND", "OR"):
+        raise ValueError(f"relation must be 'AND' or 'OR', got {relation!r}")
+    lic = spdx_licensing()
+    op = lic.AND if relation == "AND" else lic.OR
+    parts: dict[str, Any] = {}
+    for e in expressions:
+        if not e:
+            continue
+        parsed = lic.parse(e, validate=False)
+        # ``A AND (B AND C)`` is ``A AND B AND C``: same-operator parts are flattened before duplicates go
+        for arg in parsed.args if isinstance(parsed, op) else (parsed,):
+            parts.setdefault(str(arg), arg)
+    if not parts:
+        return None
+    args = list(parts.values())
+    return str(lic.dedup(args[0] if len(args) == 1 else op(*args)))
+
+
+def _declared_choice(files: Mapping[str, str]) -> tuple[str | None, bool]:
+    """A manifest's declared expression (``MIT OR Apache-2.0``) and whether a README says the license is a
+    choice ("dual-licensed", "at your option"), from the repository's top-level files."""
+    declared = None
+    for path, text in files.items():
+        if "/" in path.strip("/"):
+            continue
+        rx = _MANIFEST_LICENSE.get(path)
+        m = rx.search(text) if rx else None
+        if m and re.search(r"\bOR\b|\bAND\b|^[A-Za-z0-9.+-]+$", m.group(1).strip()):
+            try:
+                declared = str(spdx_licensing().parse(m.group(1).replace("/", " OR "), validate=False))
+            except Exception:  # a free-text license field is not an expression: ignored
+                continue
+    readme_or = any(_README.search(p) and _README_CHOICE.search(t) for p, t in files.items() if "/" not in p)
+    return declared, readme_or
+
+
 def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 5000) -> dict[str, Any]:
     """Roll file results up to a repository, as The Stack did: license files decide, headers back them up.
 
-    ``files``: ``{path: text}`` or a directory. Returns ``spdx`` (the license files' ids, ``" AND "``-joined
-    when several differ), ``category`` (the strictest), ``license_files``, per-file ``files`` results and
-    ``counts`` of SPDX ids over all files. ``permissive`` is True when every license found is permissive or
-    public domain (The Stack's inclusion rule).
+    The license files' expressions combine into one valid SPDX expression (``license_expression``: SPDX
+    precedence, parentheses, unique ids). They are alternatives (``OR``) when the project ships one file per
+    license (``LICENSE-MIT`` + ``LICENSE-APACHE``), when its manifest declares an ``OR`` expression
+    (Cargo.toml, package.json, pyproject.toml, setup.cfg) or when its README says the license is a choice
+    ("dual-licensed", "at your option"); otherwise all apply (``AND``).
+
+    Args:
+        files: ``{path: text}`` or a directory.
+        max_files: files read at most from a directory.
+
+    Returns ``spdx``, ``category`` (of the expression: ``OR`` takes the most permissive part), ``relation``
+    (``"AND"``/``"OR"``/``None``), ``license_files``, per-file ``files`` results, ``counts`` of SPDX
+    expressions over all files, and ``permissive``: True when the expression and every other file's license
+    are permissive or public domain (The Stack's inclusion rule).
     """
     if isinstance(files, (str, Path)):
         files = _read_tree(Path(files), max_files)
@@ -342,14 +420,33 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
     license_files = sorted(p for p in results if _LICENSE_FILE.search(p))
     top = [p for p in license_files if "/" not in p.strip("/")]  # the repository's own license files first
     license_files = top or license_files
-    from_files = [results[p]["spdx"] for p in license_files if results[p]["spdx"]]
+    from_files = list(dict.fromkeys(results[p]["spdx"] for p in license_files if results[p]["spdx"]))
     counts = Counter(r["spdx"] for r in results.values() if r["spdx"])
-    ids = list(dict.fromkeys(from_files)) or ([counts.most_common(1)[0][0]] if counts else [])
-    spdx = " AND ".join(ids) if ids else None
-    cats = {category_of(s) for s in counts} | ({category_of(spdx)} if spdx else set())
+    declared, readme_or = _declared_choice(files)
+    relation = None
+    if len(from_files) > 1:
+        per_license = [p for p in license_files if _PER_LICENSE_FILE.search(p) and results[p]["spdx"]]
+        declared_or = declared is not None and " OR " in declared
+        relation = "OR" if (len(per_license) > 1 or declared_or or readme_or) else "AND"
+        spdx = combine_expressions(from_files, relation)
+    elif from_files:
+        spdx = combine_expressions(from_files)
+    elif declared:
+        spdx, relation = combine_expressions([declared]), None
+    else:
+        spdx = combine_expressions([counts.most_common(1)[0][0]]) if counts else None
+    # other files' own licenses (headers, vendored code); READMEs and manifests only describe the roll-up
+    described = {p for p in results if _README.search(p) or p.rsplit("/", 1)[-1] in _MANIFEST_LICENSE}
+    others = {
+        category_of(s)
+        for p, r in results.items()
+        if (s := r["spdx"]) and p not in license_files and p not in described
+    }
+    cats = others | ({category_of(spdx)} if spdx else set())
     return {
         "spdx": spdx,
         "category": category_of(spdx),
+        "relation": relation,
         "license_files": license_files,
         "permissive": bool(cats) and cats <= {"permissive", "public_domain"},
         "counts": dict(counts),

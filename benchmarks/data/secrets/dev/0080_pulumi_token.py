@@ -1,0 +1,10 @@
+"""Settings for the deployment."""
+import os
+
+PORT = 8080
+PULUMI_ACCESS_TOKEN = "pul-3d6a2348756cd6608d63ba87f6138d313aa39379"
+WORKERS = 4
+DEBUG = "false"
+TIMEZONE = "UTC"
+BUILD_ID = "20240611.3"
+CACHE_TTL = 3600

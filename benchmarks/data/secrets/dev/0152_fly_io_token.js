@@ -1,0 +1,5 @@
+module.exports = {
+  commitsha: "9f2c1e7b4d3a8c6e5f1a2b3c4d5e6f7a8b9c0d1e",
+  flyapitoken: "fo1_JQxNc0-mmPJ42wYRsJChdoKSc0GkAJ2IwFIOYI1Ezox",
+  featureflags: "search,export",
+};

@@ -1,0 +1,7 @@
+module.exports = {
+  appenv: "production",
+  timezone: "UTC",
+  huggingfacehubtoken: "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",
+  port: "8080",
+  commitsha: "9f2c1e7b4d3a8c6e5f1a2b3c4d5e6f7a8b9c0d1e",
+};

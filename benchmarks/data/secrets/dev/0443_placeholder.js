@@ -1,0 +1,6 @@
+module.exports = {
+  maxuploadmb: "25",
+  sentryenvironment: "prod",
+  debug: "false",
+  hftoken: "hf_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+};

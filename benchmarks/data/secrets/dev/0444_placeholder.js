@@ -1,0 +1,6 @@
+module.exports = {
+  timezone: "UTC",
+  workers: "4",
+  sentryenvironment: "prod",
+  password: "<password>",
+};

@@ -1,0 +1,6 @@
+module.exports = {
+  port: "8080",
+  maxuploadmb: "25",
+  debug: "false",
+  tokentype: "Bearer",
+};

@@ -1,0 +1,7 @@
+"""Settings for the deployment."""
+import os
+
+HOST = "0.0.0.0"
+TELNYX_API_KEY = "KEY9D22F1DB4C39B1560D8CDDDCDB3DB046_Ix3uu06RLWpAqbolZVrREE"
+MAX_UPLOAD_MB = 25
+CACHE_TTL = 3600

@@ -1,0 +1,10 @@
+"""Settings for the deployment."""
+import os
+
+PORT = 8080
+WORKERS = 4
+SENTRY_ENVIRONMENT = "prod"
+TIMEZONE = "UTC"
+ACCESS_TOKEN = "eyJhbGciOiAiSFMyNTYiLCAidHlwIjogIkpXVCJ9.eyJzdWIiOiAiR2F3RWpBeDhOeiIsICJpYXQiOiAxNDYxNDMzMTY2fQ.eleiJ5JSX8s3mPoEpSgb73RrIAnPe82ModB8jgXeP-C"
+BUILD_ID = "20240611.3"
+COMMIT_SHA = "9f2c1e7b4d3a8c6e5f1a2b3c4d5e6f7a8b9c0d1e"

@@ -1,0 +1,6 @@
+module.exports = {
+  retries: "3",
+  appenv: "production",
+  loglevel: "info",
+  password: "********",
+};

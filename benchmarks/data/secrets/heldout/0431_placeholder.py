@@ -1,0 +1,7 @@
+"""Settings for the deployment."""
+import os
+
+APP_ENV = "production"
+HOST = "0.0.0.0"
+COMMIT_SHA = "9f2c1e7b4d3a8c6e5f1a2b3c4d5e6f7a8b9c0d1e"
+AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"

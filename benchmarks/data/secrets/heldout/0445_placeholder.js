@@ -1,0 +1,6 @@
+module.exports = {
+  port: "8080",
+  host: "0.0.0.0",
+  commitsha: "9f2c1e7b4d3a8c6e5f1a2b3c4d5e6f7a8b9c0d1e",
+  password: "<password>",
+};
