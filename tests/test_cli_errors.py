@@ -8,7 +8,6 @@ import pytest
 
 from hf_addons.cli import main
 
-
 _LINES = b"".join(b'{"text": "line %d of a file that was cut"}\n' % i for i in range(5000))
 CUT_GZIP = gzip.compress(_LINES)[: len(gzip.compress(_LINES)) // 2]
 

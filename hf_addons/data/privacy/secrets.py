@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from hf_addons.data.base import Batch, FilterStep, decode_cell, register_step, require_columns
-
 from hf_addons.data.privacy.secret_patterns import ASSIGN, PROVIDER_RULES, SecretRule, keyword_alts
 
 _SEP = "\x00"
