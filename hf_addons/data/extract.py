@@ -24,7 +24,7 @@ _NOISE_TOKENS = (
     "comment|comments|commentlist|disqus|respond|newsletter|subscribe|subscription|signup|"
     "share|sharing|sharebar|shares|social|socials|related|recommended|recommendations|promo|advert|"
     "advertisement|ads|ad|adslot|sponsor|sponsored|cookie|cookies|consent|gdpr|popup|modal|breadcrumb|"
-    "breadcrumbs|sidebar|outbrain|taboola|paywall|trending|popular|most-read|mostread|toolbar|"
+    "breadcrumbs|sidebar|outbrain|taboola|paywall|trending|popular|latest|most-read|mostread|toolbar|"
     "pagination|pager|author-bio|tag-list|more-stories|read-more|readmore|also-on|"
     "sr-only|visually-hidden|print-only|dek|standfirst|subheadline|sub-headline|subhead|subtitle"
 )
@@ -101,14 +101,16 @@ def denoise_tree(tree) -> int:
 
 
 def clean_markdown(md: str, title: str | None = None) -> str:
-    """Drop short boilerplate lines and a leading repeat of the title; collapse blank runs.
+    """Drop short boilerplate lines, related-link lists and a leading repeat of the title; collapse blank runs.
 
-    Lines inside fenced code blocks are left untouched, and a fence gets blank lines around it.
+    A related-link list is a header line such as "You may also like" and the short lines (<= 12 words)
+    right after it. Lines inside fenced code blocks are left untouched, and a fence gets blank lines
+    around it.
     """
     title_key = _key(title) if title else None
     md = _UNDERLINE.sub(r"\1", md)
     out: list[str] = []
-    in_code = False
+    in_code = in_related = False
     for line in md.splitlines():
         if line.lstrip().startswith("```"):
             if not in_code and out and out[-1].strip():
@@ -123,8 +125,15 @@ def clean_markdown(md: str, title: str | None = None) -> str:
             continue
         stripped = line.strip().lstrip("#>-*+ ").strip()
         if stripped and len(stripped.split()) <= 12:
+            if _RELATED_HEADER.match(stripped.strip("*_`")):
+                in_related = True
+                continue
+            if in_related:
+                continue
             if _BOILERPLATE_LINE.match(stripped.strip("*_`")):
                 continue
+        elif stripped:
+            in_related = False
             if title_key and not out and _key(stripped) == title_key:
                 continue
         if not line.strip() and (not out or not out[-1].strip()):
@@ -136,6 +145,13 @@ def clean_markdown(md: str, title: str | None = None) -> str:
 
 
 _UNDERLINE = re.compile(r"<u (.*?)</u ?", re.DOTALL)
+# the header of a list of links to other pages (the list itself is its short lines that follow)
+_RELATED_HEADER = re.compile(
+    r"^\W*(?:you (?:may|might) also like|related(?: stories| articles| posts| links| coverage| content)?|"
+    r"more (?:stories|articles|news)(?: from .*)?|recommended(?: for you)?|also read|read next|"
+    r"what to read next|see also|more on this story|latest (?:news|stories|videos))\W*$",
+    re.IGNORECASE,
+)
 
 
 def page_metadata(tree) -> dict[str, str | None]:
