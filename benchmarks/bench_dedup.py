@@ -242,7 +242,7 @@ def main() -> None:
         if DATATROVE_PY.exists() and r < args.datatrove_rounds:
             clusters["datatrove_minhash"], s = datatrove_run(texts)
             seconds["datatrove_minhash"].append(s)
-        print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in seconds.items()))
+        print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in seconds.items() if len(v) == r + 1))
     quality = {k: evaluate(c, truth, n) for k, c in clusters.items()}
     quality["earlier_star_rule"] = evaluate(star_rule(texts), truth, n)
     best = {k: min(v) for k, v in seconds.items()}
