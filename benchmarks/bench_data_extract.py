@@ -13,7 +13,7 @@ stripped to text first. Differences: paired bootstrap over pages (same resampled
 Anchors: ``trafilatura.extract(html)`` (defaults) and datatrove's ``Trafilatura()`` extractor
 (favour_precision + deduplicate, no comments) called in datatrove's own venv (a subprocess).
 Speed: pages/s of ours and plain trafilatura on the same pages in this process, alternating rounds.
-Run:  flock /tmp/hf-bench.lock python benchmarks/bench_data_extract.py --extra-pages DIR [--rounds 2]
+Run:  flock /tmp/hf-bench.lock python benchmarks/bench_data_extract.py --extra-pages DIR [--rounds 3]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def datatrove_texts(ids: list[str], paths: dict[str, Path]) -> tuple[list[str], 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--extra-pages", type=Path, default=None)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if not DATA.exists():
         sys.exit(f"shared data missing: {DATA}")
