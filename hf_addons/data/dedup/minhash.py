@@ -11,7 +11,6 @@ all shingles of a batch in one numpy expression instead of one ``MinHash.update`
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,6 +144,34 @@ _POS_MULT = np.array(
 )  # fmt: skip
 
 
+# Python's ``\w`` is a letter, a number or "_": the same class in RE2 (Arrow's regex engine)
+_NON_WORD_RE2 = r"[^\p{L}\p{N}_]+"
+
+
+def word_codes(texts: Sequence[str | None]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    r"""Lower-cased ``\w+`` words of all texts as ``(word ids, vocabulary, words per text)``.
+
+    The split and the dictionary encoding run in Arrow's C++ kernels, without a Python object per word;
+    the words are those of ``_WORD.findall(text.lower())``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # str.lower per text (not Arrow's utf8_lower): Python's rules, e.g. the Greek final sigma
+    arr = pa.array([(t or "").lower() for t in texts], pa.large_string())
+    words = pc.split_pattern_regex(arr, _NON_WORD_RE2)
+    per_text = pc.list_value_length(words).to_numpy(zero_copy_only=False).astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(words))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    vocab = encoded.dictionary.to_pylist()
+    if "" not in vocab:
+        return codes, vocab, per_text
+    # a separator at either end of a text leaves an empty string: drop it, and recount words per text
+    real = codes != vocab.index("")
+    owner = np.repeat(np.arange(len(per_text)), per_text)
+    return codes[real], vocab, np.bincount(owner[real], minlength=len(per_text)).astype(np.int64)
+
+
 def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised input hashes: SHA1-32 once per distinct word of the batch, then every word n-gram's hash
     as a position-weighted 64-bit sum of its word hashes folded to 32 bits (numpy over the whole batch).
@@ -153,15 +180,10 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> t
     """
     if ngram > len(_POS_MULT):
         raise ValueError(f"ngram must be <= {len(_POS_MULT)} with hash='words', got {ngram}")
-    import pandas as pd
-
-    word_lists = [_WORD.findall((t or "").lower()) for t in texts]
-    lengths = np.fromiter((len(x) for x in word_lists), np.int64, len(word_lists))
+    codes, vocab, lengths = word_codes(texts)
     if not lengths.sum():
         return np.zeros(0, np.uint32 if fold else np.uint64), np.zeros(len(texts), np.int64)
-    # one C hash-table pass gives word ids; SHA1 runs once per distinct word
-    codes, vocab = pd.factorize(np.array(list(itertools.chain.from_iterable(word_lists)), dtype=object))
-    h = _sha1_32(vocab.tolist()).astype(np.uint64)[codes]
+    h = _sha1_32(vocab).astype(np.uint64)[codes]  # SHA1 runs once per distinct word
     total = len(h)
     # words left in the document from each position: position p starts a shingle when enough remain
     remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(total)
@@ -307,6 +329,174 @@ def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
     return smallest[labels]
 
 
+def bucket_pairs(
+    bands: np.ndarray, eligible: np.ndarray | None = None, max_fanout: int = 64, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs inside band buckets for precision mode: ``(pairs (m, 2), level (m,), band (m,))``.
+
+    The rows of each bucket are put in a seeded pseudo-random order; row ``a`` of that order (``a <
+    max_fanout``) is paired with every later row, with ``level = a``. A bucket of at most ``max_fanout + 1``
+    rows thus yields all of its pairs; a larger one yields each row against the bucket's first
+    ``max_fanout`` rows (its representatives), so the cost is at most ``max_fanout`` pairs per row and band.
+    A pair found in several bands is listed once, with its lowest ``(level, band)``. Pairs are
+    ``(small, large)`` row ids.
+    """
+    if bands.ndim != 2:
+        raise ValueError(f"band keys must be a (rows, bands) array, got shape {bands.shape}")
+    if max_fanout < 1:
+        raise ValueError(f"max_fanout must be >= 1, got {max_fanout}")
+    n, nb = bands.shape
+    rows = np.repeat(np.arange(n, dtype=np.int64), nb)
+    band_of = np.tile(np.arange(nb, dtype=np.int64), n)
+    keys = np.ascontiguousarray(bands).view(np.int64).reshape(-1)
+    if eligible is not None:
+        m = np.repeat(np.asarray(eligible, bool), nb)
+        rows, keys, band_of = rows[m], keys[m], band_of[m]
+    empty = np.zeros((0, 2), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if len(rows) < 2:
+        return empty
+    with np.errstate(over="ignore"):
+        prio = (rows.astype(np.uint64) + np.uint64(seed) + np.uint64(1)) * _MIX
+        prio ^= prio >> np.uint64(31)
+    order = np.lexsort((prio, keys))
+    k, r = keys[order], rows[order]
+    new_bucket = np.concatenate([[True], k[1:] != k[:-1]])
+    start = np.flatnonzero(new_bucket)
+    size = np.diff(np.append(start, len(k)))
+    # only buckets with two or more rows produce pairs (on real data most buckets hold one row)
+    multi = np.repeat(size > 1, size)
+    bucket_start = np.repeat(start, size)[multi]
+    r_multi, band_multi = r[multi], band_of[order][multi]
+    pos = np.arange(len(k))[multi] - bucket_start
+    firsts, seconds, levels, pair_bands = [], [], [], []
+    live = pos > 0
+    for a in range(max_fanout):  # max_fanout vectorised passes, each over the rows still after position a
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            break
+        firsts.append(r[bucket_start[idx] + a])
+        seconds.append(r_multi[idx])
+        levels.append(np.full(len(idx), a, np.int64))
+        pair_bands.append(band_multi[idx])
+        live &= pos > a + 1
+    if not firsts:
+        return empty
+    x, y = np.concatenate(firsts), np.concatenate(seconds)
+    level, band = np.concatenate(levels), np.concatenate(pair_bands)
+    lo, hi = np.minimum(x, y), np.maximum(x, y)
+    keep = lo != hi
+    lo, hi, level, band = lo[keep], hi[keep], level[keep], band[keep]
+    pair_key = lo * np.int64(n) + hi
+    order = np.lexsort((band, level, pair_key))
+    pair_key, level, band = pair_key[order], level[order], band[order]
+    first = np.concatenate([[True], pair_key[1:] != pair_key[:-1]])
+    pair_key, level, band = pair_key[first], level[first], band[first]
+    return np.stack([pair_key // n, pair_key % n], axis=1), level, band
+
+
+class ShingleSets:
+    """Sets of 64-bit shingle hashes of many documents, for exact Jaccard of many pairs at once.
+
+    Built from concatenated per-document hashes (repeats allowed). Each distinct hash gets an integer id
+    and a document's set becomes a sorted run of ``doc * n_ids + id`` keys, so the overlap of a pair is one
+    ``searchsorted`` of the smaller set's keys into the larger set's run: no Python loop over pairs.
+    """
+
+    def __init__(self, raw64: np.ndarray, counts: np.ndarray) -> None:
+        import pandas as pd
+
+        n = len(counts)
+        doc = np.repeat(np.arange(n, dtype=np.int64), counts)
+        ids, uniques = pd.factorize(raw64)  # one C hash-table pass (np.unique sorts and is ~10x slower)
+        self.n_ids = max(len(uniques), 1)
+        keys = np.sort(doc * self.n_ids + ids.astype(np.int64))
+        if len(keys):
+            keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # one key per (doc, shingle)
+        self.keys = keys
+        self.sizes = np.bincount(keys // self.n_ids, minlength=n).astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+
+    def jaccard(self, pairs: np.ndarray, chunk: int = 1 << 22) -> np.ndarray:
+        """Exact Jaccard of each ``(i, j)`` row of ``pairs`` (two empty sets count as identical, 1.0).
+
+        Work is done in chunks of about ``chunk`` looked-up keys to bound memory.
+        """
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        out = np.zeros(len(pairs), np.float64)
+        if not len(pairs):
+            return out
+        a, b = pairs[:, 0], pairs[:, 1]
+        swap = self.sizes[a] > self.sizes[b]
+        small, large = np.where(swap, b, a), np.where(swap, a, b)
+        ns, nl = self.sizes[small], self.sizes[large]
+        inter = np.zeros(len(pairs), np.int64)
+        cum = np.cumsum(ns)
+        lo = 0
+        while lo < len(pairs):
+            hi = max(int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + chunk, side="right")), lo + 1)
+            s, cnt = small[lo:hi], ns[lo:hi]
+            total = int(cnt.sum())
+            if total:
+                owner = np.repeat(np.arange(hi - lo), cnt)
+                offset = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                ids = self.keys[np.repeat(self.starts[s], cnt) + offset] % self.n_ids
+                query = large[lo:hi][owner] * self.n_ids + ids
+                at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+                inter[lo:hi] = np.bincount(owner, weights=self.keys[at] == query, minlength=hi - lo)
+            lo = hi
+        union = ns + nl - inter
+        np.divide(inter, union, out=out, where=union > 0)
+        out[union == 0] = 1.0
+        return out
+
+    def at_least(self, pairs: np.ndarray, threshold: float) -> np.ndarray:
+        """Mask of pairs with Jaccard >= ``threshold``; pairs whose set sizes alone rule it out
+        (``min/max < threshold``) are rejected without a lookup."""
+        pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+        sa, sb = self.sizes[pairs[:, 0]], self.sizes[pairs[:, 1]]
+        possible = np.minimum(sa, sb) >= threshold * np.maximum(sa, sb)
+        ok = np.zeros(len(pairs), bool)
+        ok[possible] = self.jaccard(pairs[possible]) >= threshold
+        return ok
+
+
+def verified_components(
+    n: int,
+    pairs: np.ndarray,
+    level: np.ndarray,
+    check: Callable[[np.ndarray], np.ndarray],
+    band: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Union-find over the pairs that pass ``check``, skipping pairs already joined: ``(cluster, checked)``.
+
+    Pairs are checked in rounds: the level-0 pairs one band at a time (when ``band`` is given), then
+    levels 1, 2-3, 4-7, ... After each round the components are recomputed, and a pair whose rows are
+    already in one component is not checked (its result could not change the components). The clusters
+    are therefore exactly those of checking every pair, at the cost of about one check per row for groups
+    of true near-duplicates.
+    """
+    cluster = np.arange(n)
+    accepted: list[np.ndarray] = []
+    checked = 0
+    if not len(pairs):
+        return cluster, checked
+    group = np.floor(np.log2(level + 1)).astype(np.int64)
+    if band is not None:  # rounds 0 .. bands-1: level 0 by band; then the level groups
+        nb = int(band.max()) + 1
+        group = np.where(level == 0, band, nb + group - 1)
+    for g in np.unique(group):
+        sel = pairs[group == g]
+        sel = sel[cluster[sel[:, 0]] != cluster[sel[:, 1]]]
+        if not len(sel):
+            continue
+        checked += len(sel)
+        ok = sel[np.asarray(check(sel), bool)]
+        if len(ok):
+            accepted.append(ok)
+            cluster = connected_components(n, np.concatenate(accepted))
+    return cluster, checked
+
+
 def verify_edges(edges: np.ndarray, texts: Sequence[str], threshold: float, ngram: int = 5) -> np.ndarray:
     """Keep only candidate pairs whose true shingle Jaccard reaches ``threshold`` (precision mode).
 
@@ -318,27 +508,10 @@ def verify_edges(edges: np.ndarray, texts: Sequence[str], threshold: float, ngra
     docs = np.unique(edges)
     raw, counts = _word_ngram_hashes([texts[int(d)] or "" for d in docs], ngram, fold=False)
     local = np.searchsorted(docs, edges)
-    return edges[_jaccard_ok(local, raw, counts, threshold)]
+    return edges[ShingleSets(raw, counts).at_least(local, threshold)]
 
 
-def _jaccard_ok(pairs: np.ndarray, raw64: np.ndarray, counts: np.ndarray, threshold: float) -> np.ndarray:
-    """Mask of ``pairs`` (indices into the documents of ``counts``) whose hashed-shingle Jaccard >= threshold."""
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    sets: dict[int, np.ndarray] = {}
-
-    def get(i: int) -> np.ndarray:
-        if i not in sets:
-            sets[i] = np.unique(raw64[bounds[i] : bounds[i + 1]])
-        return sets[i]
-
-    def jac(a: int, b: int) -> float:
-        x, y = get(a), get(b)
-        if not len(x) and not len(y):
-            return 1.0
-        inter = len(np.intersect1d(x, y, assume_unique=True))
-        return inter / (len(x) + len(y) - inter)
-
-    return np.fromiter((jac(int(a), int(b)) >= threshold for a, b in pairs), bool, len(pairs))
+DEFAULT_MAX_FANOUT = 64
 
 
 def near_dedup(
@@ -346,24 +519,45 @@ def near_dedup(
     params: MinHashParams | None = None,
     verify_threshold: float | None = None,
     eligible: np.ndarray | None = None,
+    max_fanout: int = DEFAULT_MAX_FANOUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """In-memory near-dedup of a list of texts: ``(cluster_id, keep)``.
 
     Shingles are hashed once and serve both the signatures and the precision-mode Jaccard check.
+    ``verify_threshold`` and ``max_fanout`` are as in ``cluster_minhash``.
     """
     params = params or MinHashParams()
     if params.hash != "words":
         bands = band_keys(minhash_signatures(texts, params), params)
         return cluster_minhash(
-            bands, eligible, texts=texts, verify_threshold=verify_threshold, ngram=params.ngram
+            bands,
+            eligible,
+            texts=texts,
+            verify_threshold=verify_threshold,
+            ngram=params.ngram,
+            max_fanout=max_fanout,
         )
     raw64, counts = _word_ngram_hashes(texts, params.ngram, fold=False)
     sig = _signatures_from_hashes(_fold32(raw64) if len(raw64) else raw64.astype(np.uint32), counts, params)
-    edges = candidate_edges(band_keys(sig, params), eligible)
-    if verify_threshold is not None and len(edges):
-        edges = edges[_jaccard_ok(edges, raw64, counts, verify_threshold)]
-    cluster = connected_components(len(texts), edges)
-    return cluster, cluster == np.arange(len(texts))
+    bands = band_keys(sig, params)
+    n = len(texts)
+    if verify_threshold is None:
+        cluster = connected_components(n, candidate_edges(bands, eligible))
+    else:
+        pairs, level, band = bucket_pairs(bands, eligible, max_fanout)
+        if len(pairs):
+            docs = np.unique(pairs)
+            wanted = np.zeros(n, bool)
+            wanted[docs] = True
+            sets = ShingleSets(raw64[np.repeat(wanted, counts)], counts[docs])
+
+            def check(sel: np.ndarray) -> np.ndarray:
+                return sets.at_least(np.searchsorted(docs, sel), verify_threshold)
+
+            cluster, _ = verified_components(n, pairs, level, check, band)
+        else:
+            cluster = np.arange(n)
+    return cluster, cluster == np.arange(n)
 
 
 def cluster_minhash(
@@ -373,12 +567,19 @@ def cluster_minhash(
     texts: Sequence[str] | Callable[[np.ndarray], Mapping[int, str]] | None = None,
     verify_threshold: float | None = None,
     ngram: int = 5,
+    max_fanout: int = DEFAULT_MAX_FANOUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Global near-dedup over band keys: ``(cluster_id, keep)`` per row; the smallest row of a cluster stays.
 
-    With ``verify_threshold`` (needs ``texts``: a sequence, or a function from row ids to ``{id: text}``
-    so only the candidates' texts are read) candidate pairs are checked with true Jaccard first.
-    Rows not ``eligible`` (rejected by an earlier step) are their own cluster and are not judged here.
+    Without ``verify_threshold`` every band bucket is one group (LSH candidates, closed by union-find).
+    With it (precision mode; needs ``texts``: a sequence, or a function from row ids to ``{id: text}`` so
+    only the candidates' texts are read) two rows are joined only through pairs whose exact shingle Jaccard
+    reaches the threshold, and every candidate pair inside a bucket is eligible for that check
+    (``bucket_pairs``): a bucket of at most ``max_fanout + 1`` rows has all its pairs checked, a larger one
+    has each row checked against ``max_fanout`` seeded-random representatives. Pairs whose rows are
+    already joined are skipped (``verified_components``), so the clusters equal those of checking every
+    pair whenever no bucket exceeds the cap. Rows not ``eligible`` (rejected by an earlier step) are their
+    own cluster and are not judged here.
     """
     bands = np.asarray(bands)
     if bands.dtype == np.uint64:
@@ -386,14 +587,27 @@ def cluster_minhash(
     n = len(bands)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    edges = candidate_edges(bands, eligible)
-    if verify_threshold is not None:
-        if texts is None:
-            raise ValueError("cluster_minhash: verify_threshold needs the texts")
-        if callable(texts) and len(edges):
-            texts = texts(np.unique(edges))
-        edges = verify_edges(edges, texts, verify_threshold, ngram)
-    cluster = connected_components(n, edges)
+    if verify_threshold is None:
+        cluster = connected_components(n, candidate_edges(bands, eligible))
+        return cluster, cluster == np.arange(n)
+    if texts is None:
+        raise ValueError("cluster_minhash: verify_threshold needs the texts")
+    pairs, level, band = bucket_pairs(bands, eligible, max_fanout)
+    if not len(pairs):
+        return np.arange(n), np.ones(n, bool)
+    docs = np.unique(pairs)
+    if callable(texts):
+        got = texts(docs)
+        doc_texts = [got[int(d)] or "" for d in docs]
+    else:
+        doc_texts = [texts[int(d)] or "" for d in docs]
+    raw, counts = _word_ngram_hashes(doc_texts, ngram, fold=False)
+    sets = ShingleSets(raw, counts)
+
+    def check(sel: np.ndarray) -> np.ndarray:
+        return sets.at_least(np.searchsorted(docs, sel), verify_threshold)
+
+    cluster, _ = verified_components(n, pairs, level, check, band)
     return cluster, cluster == np.arange(n)
 
 
@@ -424,7 +638,16 @@ class ExactDeduplicator:
 class MinHashDeduplicator:
     """Pipeline stage: MinHash/LSH near-dedup (datatrove defaults), optional true-Jaccard verification.
 
-    ``verify_threshold=0.85`` (BigCode's value) turns on precision mode.
+    ``verify_threshold=0.85`` (BigCode's value) turns on precision mode: rows are joined only through
+    candidate pairs whose exact shingle Jaccard reaches it; ``max_fanout`` caps the pairs checked per row
+    and band bucket (see ``cluster_minhash``).
+
+    Args:
+        text_column: column holding the text.
+        params: MinHash/LSH parameters (datatrove's defaults).
+        verify_threshold: exact-Jaccard threshold of precision mode; ``None`` keeps raw LSH buckets.
+        max_fanout: bucket representatives each row is checked against in buckets larger than
+            ``max_fanout + 1`` rows (smaller buckets have every pair checked).
     """
 
     name = "minhash_dedup"
@@ -434,12 +657,16 @@ class MinHashDeduplicator:
         text_column: str = "text",
         params: MinHashParams | None = None,
         verify_threshold: float | None = None,
+        max_fanout: int = DEFAULT_MAX_FANOUT,
     ) -> None:
         if verify_threshold is not None and not 0.0 < verify_threshold <= 1.0:
             raise ValueError(f"verify_threshold must be in (0, 1], got {verify_threshold}")
+        if max_fanout < 1:
+            raise ValueError(f"max_fanout must be >= 1, got {max_fanout}")
         self.text_column = text_column
         self.params = params or MinHashParams()
         self.verify_threshold = verify_threshold
+        self.max_fanout = max_fanout
 
     def signature_step(self) -> Step:
         return MinHashSignatures(self.text_column, self.params)
@@ -463,12 +690,13 @@ class MinHashDeduplicator:
             texts=texts,
             verify_threshold=self.verify_threshold,
             ngram=self.params.ngram,
+            max_fanout=self.max_fanout,
         )
 
     def __repr__(self) -> str:
         return (
             f"MinHashDeduplicator(text_column={self.text_column!r}, params={self.params!r}, "
-            f"verify_threshold={self.verify_threshold!r})"
+            f"verify_threshold={self.verify_threshold!r}, max_fanout={self.max_fanout!r})"
         )
 
 

@@ -123,7 +123,7 @@ def run_ray(
         raise ImportError("run_ray needs Ray Data: pip install 'hf-addons[ray]'") from exc
     import pyarrow as pa
 
-    from hf_addons.data.dedup.minhash import ExactDeduplicator, connected_components, verify_edges
+    from hf_addons.data.dedup.minhash import ExactDeduplicator, connected_components
 
     if isinstance(dataset, ray.data.Dataset):
         # global row ids without collecting the rows: count per block, then offset each block remotely
@@ -160,13 +160,17 @@ def run_ray(
             continue
         if isinstance(s, ExactDeduplicator):
             cluster, keep = s.cluster({"exact_hash": small.column("exact_hash").to_pylist()}, eligible)
+        elif s.verify_threshold is not None:
+            # precision mode: every candidate pair of a bucket (bucket_pairs) on the driver, which already
+            # holds the band keys; only the candidates' texts are read back from the workers
+            bands = np.asarray(small.column("minhash_bands").to_pylist(), np.int64)
+            cluster, keep = s.cluster(
+                {"minhash_bands": bands},
+                eligible,
+                fetch_texts=lambda column, ids: _texts_of(mapped, column, ids),
+            )
         else:
-            edges = _distributed_edges(small, eligible, num_blocks)
-            if s.verify_threshold is not None and len(edges):
-                edges = verify_edges(
-                    edges, _texts_of(mapped, s.text_column, edges), s.verify_threshold, s.params.ngram
-                )
-            cluster = connected_components(n, edges)
+            cluster = connected_components(n, _distributed_edges(small, eligible, num_blocks))
             keep = cluster == np.arange(n)
         keep = np.asarray(keep, bool) | ~eligible
         decisions[f"{name}_cluster"] = np.asarray(cluster, np.int64)
@@ -218,7 +222,7 @@ def _distributed_edges(small, eligible: np.ndarray, num_blocks: int | None) -> n
 
 
 def _texts_of(mapped, column: str, edges: np.ndarray) -> dict[int, str]:
-    """The texts of the rows in ``edges`` only (for the precision-mode check)."""
+    """The texts of the rows in ``edges`` (pairs or row ids) only (for the precision-mode check)."""
     import pyarrow as pa
     import ray
 
