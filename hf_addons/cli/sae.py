@@ -22,7 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hook-point", default="resid_post", choices=["resid_post", "resid_pre", "mlp_out", "attn_out"]
     )
     p.add_argument("--hook-name", default=None, help="explicit module name instead of --layer/--hook-point")
-    p.add_argument("--architecture", default="topk", choices=["topk", "batchtopk", "jumprelu", "relu"])
+    p.add_argument(
+        "--architecture", default="topk", choices=["topk", "batchtopk", "jumprelu", "relu", "groupmax"]
+    )
     p.add_argument("--expansion-factor", type=int, default=8)
     p.add_argument("--d-sae", type=int, default=None, help="number of latents (overrides --expansion-factor)")
     p.add_argument("-k", "--k", type=int, default=32, help="active latents per token (TopK/BatchTopK)")

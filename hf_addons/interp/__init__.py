@@ -13,7 +13,14 @@ from hf_addons.interp.activations import (
     resolve_hook,
 )
 from hf_addons.interp.config import SAEConfig
-from hf_addons.interp.convert import load_sae, load_saelens, load_sparsify
+from hf_addons.interp.convert import (
+    load_sae,
+    load_saelens,
+    load_sparsify,
+    load_sparsify_run,
+    save_saelens,
+    save_sparsify,
+)
 from hf_addons.interp.evaluation import ce_loss_recovered, evaluate
 from hf_addons.interp.features import generate_steered, logit_effect, steer, top_contexts
 from hf_addons.interp.model import SAEOutput, SparseAutoencoder
@@ -40,9 +47,12 @@ __all__ = [
     "load_sae",
     "load_saelens",
     "load_sparsify",
+    "load_sparsify_run",
     "logit_effect",
     "make_synthetic",
     "resolve_hook",
+    "save_saelens",
+    "save_sparsify",
     "steer",
     "top_contexts",
     "train_sae",

@@ -105,6 +105,12 @@ def resolve_hook(
 def hook_for(sae: Any, model: nn.Module) -> HookSpec:
     """The hook an SAE was trained on (from its config), checking the model's width matches ``d_in``."""
     cfg = sae.config
+    source = getattr(cfg, "source_hook_name", None)
+    if cfg.layer is None and cfg.hook_name is None and source:
+        raise ValueError(
+            f"this SAE was trained on hook {source!r}, which has no HF equivalent here; set "
+            "sae.config.layer and sae.config.hook_point (or sae.config.hook_name) to the module to hook"
+        )
     spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
     text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     hidden = getattr(text_cfg, "hidden_size", None)

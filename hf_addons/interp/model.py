@@ -19,7 +19,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.interp.config import SAEConfig
+from hf_addons.interp.config import SPARSE_CODE_ARCHITECTURES, SAEConfig
 
 
 @dataclass
@@ -55,12 +55,16 @@ class _TopKEncode(torch.autograd.Function):
     """ReLU + TopK encoder (plus AuxK picks among dead latents) with a sparse backward."""
 
     @staticmethod
-    def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype):
+    def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype, groupmax=False):
         w = W_enc if compute_dtype is None else W_enc.to(compute_dtype)
         xx = x if compute_dtype is None else x.to(compute_dtype)
         pre = torch.addmm(b_enc.to(w.dtype), xx, w)
-        # ReLU after the top-k: the same values (max commutes with a monotone map), on k columns, not d_sae
-        values, indices = pre.topk(k, dim=-1, sorted=False)
+        # ReLU after the selection: the same values (max commutes with a monotone map), on k columns, not d_sae
+        if groupmax:  # sparsify's GroupMax: the largest of each of k contiguous groups of d_sae / k latents
+            values, indices = pre.unflatten(-1, (k, -1)).max(dim=-1)
+            indices = indices + torch.arange(0, pre.shape[-1], pre.shape[-1] // k, device=pre.device)
+        else:
+            values, indices = pre.topk(k, dim=-1, sorted=False)
         values = values.relu_()
         if dead_idx is not None:
             # only the dead columns compete for AuxK: a (N, n_dead) top-k, not another (N, d_sae) one
@@ -92,7 +96,7 @@ class _TopKEncode(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_b = torch.zeros(W_enc.shape[1], dtype=g.dtype, device=g.device)
             grad_b.index_add_(0, idx.reshape(-1), g.reshape(-1))
-        return grad_x, grad_w, grad_b, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
 def _rect(u: torch.Tensor) -> torch.Tensor:
@@ -206,21 +210,28 @@ class SparseAutoencoder(PreTrainedModel):
         return torch.addmm(self.b_enc, self._sae_in(flat), self.W_enc).reshape(*x.shape[:-1], -1)
 
     def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """TopK codes as ``(values, indices)``, each (..., k); TopK architecture only."""
-        if self.config.architecture != "topk":
+        """TopK / GroupMax codes as ``(values, indices)``, each (..., k)."""
+        if self.config.architecture not in SPARSE_CODE_ARCHITECTURES:
             raise ValueError(
-                f"encode_sparse needs the topk architecture, this SAE is {self.config.architecture}"
+                f"encode_sparse needs the topk or groupmax architecture, this SAE is {self.config.architecture}"
             )
         flat = self._check_input(x)
         values, indices, _, _ = _TopKEncode.apply(
-            self._sae_in(flat), self.W_enc, self.b_enc, self.config.k, None, 0, None
+            self._sae_in(flat),
+            self.W_enc,
+            self.b_enc,
+            self.config.k,
+            None,
+            0,
+            None,
+            self.config.architecture == "groupmax",
         )
         return values.reshape(*x.shape[:-1], -1), indices.reshape(*x.shape[:-1], -1)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Dense latent activations (..., d_sae), for any architecture (SAELens/SAEBench interface)."""
         arch = self.config.architecture
-        if arch == "topk":
+        if arch in SPARSE_CODE_ARCHITECTURES:
             values, indices = self.encode_sparse(x)
             out = torch.zeros(*values.shape[:-1], self.config.d_sae, dtype=values.dtype, device=values.device)
             return out.scatter_(-1, indices, values)
@@ -276,7 +287,7 @@ class SparseAutoencoder(PreTrainedModel):
         total_variance = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
         auxk = sparsity = None
         indices = None
-        if cfg.architecture == "topk":
+        if cfg.architecture in SPARSE_CODE_ARCHITECTURES:
             k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
             dead_idx = None
             if dead_mask is not None:
@@ -284,7 +295,14 @@ class SparseAutoencoder(PreTrainedModel):
                 dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
             n_dead = 0 if dead_idx is None else dead_idx.numel()
             values, indices, aux_values, aux_indices = _TopKEncode.apply(
-                self._sae_in(x), self.W_enc, self.b_enc, cfg.k, dead_idx, min(k_aux, n_dead), compute_dtype
+                self._sae_in(x),
+                self.W_enc,
+                self.b_enc,
+                cfg.k,
+                dead_idx,
+                min(k_aux, n_dead),
+                compute_dtype,
+                cfg.architecture == "groupmax",
             )
             recon = sparse_decode(values, indices, self.W_dec) + self.b_dec
             l0 = (values > 0).sum(-1).float().mean()

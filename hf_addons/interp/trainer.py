@@ -131,7 +131,7 @@ class SAETrainer:
         self.lr = self.args.lr or default_lr(cfg.d_sae, self.total_steps, cfg.architecture)
         self.bf16 = self.args.bf16
         if self.bf16 is None:  # CPU: only the TopK encoder matmul is measured (same FVU, faster with AMX)
-            cpu_ok = self.device.type == "cpu" and cfg.architecture == "topk" and cpu_has_amx()
+            cpu_ok = self.device.type == "cpu" and cfg.architecture in ("topk", "groupmax") and cpu_has_amx()
             self.bf16 = self.device.type == "cuda" or cpu_ok
         params = [p for p in sae.parameters() if p.requires_grad]
         try:
@@ -276,7 +276,7 @@ class SAETrainer:
             self._pending = first
         sae.train()
         self._open_trackers()
-        topk = sae.config.architecture == "topk"
+        topk = sae.config.architecture in ("topk", "groupmax")
         compute_dtype = torch.bfloat16 if self.bf16 else None
         dead_idx = None
         bar = None
