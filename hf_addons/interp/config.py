@@ -6,13 +6,15 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
+from hf_addons.hub import PushMixin
+
 ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu", "groupmax")
 # architectures whose codes are k (value, index) pairs per token
 SPARSE_CODE_ARCHITECTURES = ("topk", "groupmax")
 HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out")
 
 
-class SAEConfig(PretrainedConfig):
+class SAEConfig(PushMixin, PretrainedConfig):
     """Shape, sparsity mechanism and provenance (model, layer, hook point, training stats) of an SAE.
 
     ``d_sae`` defaults to ``expansion_factor * d_in``. The provenance fields feed the generated model card.

@@ -19,6 +19,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
+from hf_addons.hub import PushMixin
 from hf_addons.interp.config import SPARSE_CODE_ARCHITECTURES, SAEConfig
 
 
@@ -136,7 +137,7 @@ class _Step(torch.autograd.Function):
         return None, (-(1.0 / bw) * _rect((pre - threshold) / bw) * g).sum(0), None
 
 
-class SparseAutoencoder(PreTrainedModel):
+class SparseAutoencoder(PushMixin, PreTrainedModel):
     """A sparse autoencoder over one hook point of a causal LM; see ``SAEConfig`` for the architectures."""
 
     config_class = SAEConfig
@@ -375,28 +376,6 @@ class SparseAutoencoder(PreTrainedModel):
         out = super().save_pretrained(save_directory, *args, **kwargs)
         Path(save_directory, "README.md").write_text(self.model_card(), encoding="utf-8")
         return out
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        private: bool | None = None,
-        token: str | None = None,
-        commit_message: str = "Upload sparse autoencoder",
-        **kwargs: Any,
-    ) -> Any:
-        """Upload weights, config and our card (transformers' own push would replace the card with a stub)."""
-        import tempfile
-
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        with tempfile.TemporaryDirectory() as tmp:
-            self.save_pretrained(tmp)
-            return api.upload_folder(
-                repo_id=repo_id, folder_path=tmp, commit_message=commit_message, **kwargs
-            )
 
 
 def _fmt(value: float | None) -> str:
