@@ -274,18 +274,23 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         k_aux: int | None = None,
         auxk_coefficient: float = 1 / 32,
         compute_dtype: torch.dtype | None = None,
+        total_variance: torch.Tensor | None = None,
     ) -> SAEOutput:
         """Reconstruct ``hidden_states`` (..., d_in); the loss is FVU plus the architecture's sparsity term.
 
         ``dead_mask`` (d_sae bools, or the dead latents' indices) turns on the AuxK loss (TopK only): the
         ``k_aux`` largest dead latents model the residual error, which revives them (Gao et al. 2024). Passing
-        indices avoids a host sync; the trainer refreshes them every few steps.
+        indices avoids a host sync; the trainer refreshes them every few steps. ``total_variance`` (the sum of
+        squared deviations from the batch mean) replaces this batch's own: data-parallel training passes the
+        global batch's, so the per-rank losses sum to the single-process loss.
         """
         x = self._check_input(hidden_states)
         if not self.training and not torch.isfinite(x).all():  # training checks once per few steps instead
             raise ValueError("SAE input contains NaN or inf activations")
         cfg = self.config
-        total_variance = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
+        if total_variance is None:
+            total_variance = (x - x.mean(0)).pow(2).sum()
+        total_variance = total_variance.clamp_min(1e-12)
         auxk = sparsity = None
         indices = None
         if cfg.architecture in SPARSE_CODE_ARCHITECTURES:
