@@ -5,8 +5,10 @@ Submodules import torch; ``import hf_addons`` stays light because the top-level 
 
 from hf_addons.interp.activations import (
     ActivationBuffer,
+    ShardedActivationSource,
     TensorSource,
     cache_activations,
+    cache_activations_sharded,
     collect_activations,
     iter_activations,
     load_cached_activations,
@@ -34,8 +36,10 @@ __all__ = [
     "SAETrainer",
     "SAETrainingArguments",
     "SparseAutoencoder",
+    "ShardedActivationSource",
     "TensorSource",
     "cache_activations",
+    "cache_activations_sharded",
     "ce_loss_recovered",
     "collect_activations",
     "evaluate",
