@@ -230,3 +230,17 @@ def test_groupmax_trains_and_reduces_loss():
     from hf_addons.interp import evaluate
 
     assert evaluate(sae, acts)["fvu"] < 0.5
+
+
+def test_cli_export_both_formats(tmp_path, capsys):
+    from hf_addons.cli import main
+
+    src = FIXTURES / "saelens_topk_rescale_training"
+    expected = load_file(str(src / "expected.safetensors"))
+    for fmt, out in (("saelens", tmp_path / "lens"), ("sparsify", tmp_path / "run" / "layers.3")):
+        assert main(["sae", "export", "--sae", str(src), "--to", fmt, "--out", str(out)]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["format"] == fmt
+        _check(load_sae(out), expected)
+    code = main(["sae", "export", "--sae", str(FIXTURES / "sparsify_run" / "layers.5"), "--to", "saelens",
+                 "--out", str(tmp_path / "g")])  # fmt: skip
+    assert code != 0 and "save it with save_sparsify" in capsys.readouterr().err
