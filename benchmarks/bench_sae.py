@@ -206,6 +206,11 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=None, help="training tokens per run (default 150k)")
     p.add_argument("--tools", default="ours,sae-lens,sparsify")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cache", default=None, help="save / reuse the collected activations in this .pt file")
+    p.add_argument("--ce-texts", type=int, default=32, help="held-out texts spliced for CE loss recovered")
+    p.add_argument(
+        "--merge", default=None, help="add this run's seeds to an earlier JSON of the same setting"
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     import warnings
@@ -219,7 +224,25 @@ def main() -> None:
     tools = args.tools.split(",")
     with_ce = not args.quick
 
-    model, tok, train, test, test_texts, collect_s = collect(n_train, n_test, context)
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():  # the same activations for a later run (e.g. another seed)
+        from hf_addons.models import load_model
+
+        model, tok = load_model(device="cpu", dtype=torch.float32)
+        saved = torch.load(cache, weights_only=False)
+        train, test, test_texts, collect_s = (
+            saved["train"],
+            saved["test"],
+            saved["test_texts"],
+            saved["collect_s"],
+        )
+    else:
+        model, tok, train, test, test_texts, collect_s = collect(n_train, n_test, context)
+        if cache is not None:
+            torch.save(
+                {"train": train, "test": test, "test_texts": test_texts, "collect_s": collect_s}, cache
+            )
+    ce_texts = test_texts[: args.ce_texts]
     print(
         f"activations: train {tuple(train.shape)}, held-out {tuple(test.shape)} in {collect_s:.0f}s",
         flush=True,
@@ -236,6 +259,7 @@ def main() -> None:
             "train_tokens_available": train.shape[0],
             "heldout_tokens": test.shape[0],
             "heldout_texts": len(test_texts),
+            "ce_texts": len(ce_texts),
             "d_sae": d_sae,
             "k": k,
             "batch": batch,
@@ -254,6 +278,20 @@ def main() -> None:
         "runs": {},
     }
     runs: dict[str, list[dict]] = {}
+    if args.merge:  # seeds of an earlier run of the same setting (same activations via --cache)
+        import json
+
+        prev = json.loads(Path(args.merge).read_text())["results"]
+        for key in ("d_sae", "k", "batch", "train_tokens", "heldout_tokens", "ce_texts"):
+            if prev["setting"].get(key) != payload["setting"].get(key):
+                raise SystemExit(
+                    f"--merge: {key} differs ({prev['setting'].get(key)} vs {payload['setting'][key]})"
+                )
+        for seed, per_tool in prev["runs"].items():
+            payload["runs"][seed] = per_tool
+            for key, r in per_tool.items():
+                runs.setdefault(key, []).append(r)
+        payload["setting"]["seeds"] = sorted({*map(int, prev["runs"]), *seeds})
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             order = batch_order(train.shape[0], steps * batch, batch, seed)
@@ -266,7 +304,7 @@ def main() -> None:
                     folder, cpu = TOOLS[tool](
                         train, order, d_sae, k, seed, out, matched if variant == "matched" else None
                     )
-                    r = score(folder, test, model, tok, test_texts, context, with_ce)
+                    r = score(folder, test, model, tok, ce_texts, context, with_ce)
                     r.update(
                         {"cpu_s": cpu, "tok_per_cpu_s": steps * batch / cpu, "loadavg": os.getloadavg()[0]}
                     )
@@ -275,7 +313,7 @@ def main() -> None:
                     print(
                         f"seed {seed} {key}: " + ", ".join(f"{a}={b:.4g}" for a, b in r.items()), flush=True
                     )
-            _summarise(payload, runs, k, seeds, args.quick)
+            _summarise(payload, runs, k, payload["setting"]["seeds"], args.quick)
 
 
 def _summarise(payload: dict, runs: dict[str, list[dict]], k: int, seeds: list[int], quick: bool) -> None:
