@@ -13,8 +13,9 @@ method for the machine's load rather than its work.
     .venv/bin/python benchmarks/bench_clip.py --dtype bfloat16   # bf16 features, N = 4096, 8192 (own JSON)
     .venv/bin/python benchmarks/bench_clip.py --n 2048 --quick   # smoke run
 
-bf16: the anchors' matmuls run in bf16 (AMX on this CPU, ~6x an fp32 matmul) with bf16 logits; ours upcasts the
-features to fp32 once (CPU matmuls have no bf16-in / fp32-out form), so its logits keep fp32 precision.
+bf16: on CPUs with native bf16 matmuls (AMX here) every method multiplies in bf16; ours keeps fp32 logits with
+``HF_ADDONS_CLIP_EXACT_BF16=1`` (slower there). The real open_clip is used when installed (anchor venv:
+``PYTHONPATH=$PWD /work/envs/saelens/bin/python benchmarks/bench_clip.py``), else its math reproduced.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--quick", action="store_true", help="one repeat, no memory probes (smoke run)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per N (best is kept)")
     args = parser.parse_args()
     bf16 = args.dtype == "bfloat16"
     sizes = args.n or ([4096, 8192] if bf16 else [4096, 8192, 16384])
@@ -78,20 +80,32 @@ def main() -> int:
     short = "bf16" if bf16 else "fp32"
     results: dict = {"dim": args.dim, "threads": args.threads, "dtype": args.dtype, "sizes": {}}
     summary = []
+    results["open_clip"] = "open_clip_torch ClipLoss" if bench.OPEN_CLIP_REAL else "ClipLoss math reproduced"
+    if bench.OPEN_CLIP_REAL:
+        import importlib.metadata as md
+
+        results["versions"] = {"open_clip_torch": md.version("open_clip_torch"), "torch": torch.__version__}
     for n in sizes:
-        repeats = 1 if (args.quick or n >= 16384) else 2
-        row_: dict = {"time_s": {}, "peak_extra_gib": {}}
-        for m in bench.METHODS:
-            inputs = bench.make_inputs(n, args.dim, dtype, "cpu")
-            row_["time_s"][m] = bench.time_fwd_bwd(m, inputs, repeats=repeats, warmup=0 if n >= 16384 else 1)
-            del inputs
-            if not args.quick:
+        repeats = 1 if (args.quick or n >= 16384) else args.repeats
+        row_: dict = {"time_s": {}, "peak_extra_gib": {}, "all_times_s": {m: [] for m in bench.METHODS}}
+        inputs = bench.make_inputs(n, args.dim, dtype, "cpu")
+        if n < 16384:  # warm-up: kernels and thread pools loaded for every method
+            for m in bench.METHODS:
+                bench.time_fwd_bwd(m, inputs, repeats=1, warmup=0)
+        for _ in range(repeats):  # interleaved: each round times every method once, so load drifts hit all
+            for m in bench.METHODS:
+                row_["all_times_s"][m].append(bench.time_fwd_bwd(m, inputs, repeats=1, warmup=0))
+        row_["time_s"] = {m: min(v) for m, v in row_["all_times_s"].items()}
+        row_["loadavg"] = os.getloadavg()
+        del inputs
+        if not args.quick:
+            for m in bench.METHODS:
                 row_["peak_extra_gib"][m] = bench.peak_extra_gib_cpu(m, n, args.dim, args.dtype, args.threads)
         results["sizes"][n] = row_
         t, mem = row_["time_s"], row_["peak_extra_gib"]
         print(f"N={n} {args.dtype}: time {t}  peak extra GiB {mem}", flush=True)
         for anchor, label in (
-            ("open_clip", "open_clip ClipLoss math"),
+            ("open_clip", "open_clip ClipLoss" if bench.OPEN_CLIP_REAL else "open_clip ClipLoss math"),
             ("transformers", "transformers CLIP loss"),
         ):
             summary.append(

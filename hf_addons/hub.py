@@ -172,6 +172,36 @@ def push_to_hub(
         )
 
 
+class PushMixin:
+    """``push_to_hub`` through ``hf_addons.hub.push_to_hub``: our card, and ``dry_run=True`` with no network.
+
+    transformers' own ``push_to_hub`` would create the repo before anything else and replace our card with a stub;
+    classes list this mixin first so theirs is shadowed.
+    """
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        dry_run: bool = False,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str | None = None,
+    ) -> Any:
+        """Upload what ``stage`` writes for this object; ``dry_run=True`` returns ``{path: bytes}`` instead.
+
+        Args:
+            repo_id: ``name`` or ``user/name``.
+            dry_run: return the upload plan; no repo is created and no connection is opened.
+            private: create the repo private.
+            token: Hub token (default: the logged-in one).
+            commit_message: default ``Upload <class> with hf-addons``.
+        """
+        return push_to_hub(
+            self, repo_id, dry_run=dry_run, private=private, token=token, commit_message=commit_message
+        )
+
+
 def write_plan(plan: Mapping[str, bytes | str], folder: str | os.PathLike) -> Path:
     """Materialise a plan as files (what a clone of the pushed repo would hold), for load round-trips."""
     folder = Path(folder)
@@ -330,7 +360,7 @@ def load_processed_dataset(
 
 
 # --- Spaces --------------------------------------------------------------------------------------------------
-class SpaceFolder:
+class SpaceFolder(PushMixin):
     """A Space under ``spaces/<name>/`` as it would be uploaded: its own files plus ``extra_files``.
 
     ``extra_files`` maps ``path_in_repo`` to a source file shipped by the package (e.g. the watermark metric

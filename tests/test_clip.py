@@ -132,9 +132,24 @@ def test_bf16_error_is_bounded():
     ref = naive_clip_loss(img.double(), txt.double(), scale.double())
     ours = clip_loss_tiled(img.bfloat16(), txt.bfloat16(), scale, tile=(64, 64))
     naive_bf16 = naive_clip_loss(img.bfloat16(), txt.bfloat16(), scale.bfloat16())
-    # ours only rounds the inputs; the naive loss also rounds every logit (up to 100) to bf16
+    # where bf16 matmuls are native (CUDA, AMX CPUs) ours rounds each dot product to bf16 before scaling; the
+    # naive loss rounds the scaled logit (up to 100) too
     assert (ours.double() - ref).abs() < 0.02
     assert (ours.double() - ref).abs() <= (naive_bf16.double() - ref).abs() + 1e-3
+
+
+def test_bf16_exact_mode_keeps_fp32_logits(monkeypatch):
+    """HF_ADDONS_CLIP_EXACT_BF16=1 (and CPUs without native bf16): only the inputs are rounded."""
+    from hf_addons.contrastive import tiled
+
+    leaves, _ = _inputs({}, n=256, d=64)
+    img, txt = leaves["image"].detach(), leaves["text"].detach()
+    scale = clamp_logit_scale(torch.tensor(math.log(100.0)))
+    monkeypatch.setenv("HF_ADDONS_CLIP_EXACT_BF16", "1")
+    assert not tiled.low_precision_matmul(torch.device("cpu"))
+    exact = clip_loss_tiled(img.bfloat16(), txt.bfloat16(), scale, tile=(64, 64))
+    upcast = naive_clip_loss(img.bfloat16().double(), txt.bfloat16().double(), scale.double())
+    assert (exact.double() - upcast).abs() < 1e-5
 
 
 class _MaxNumel(TorchDispatchMode):

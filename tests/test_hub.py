@@ -269,3 +269,60 @@ def test_pipeline_run_output_pushes_with_its_report(tmp_path):
         hub.load_pipeline_output(tmp_path)
     with pytest.raises(TypeError, match="card fields apply to datasets only"):
         hub.push_plan(hub.space_folder("watermark"), license="mit")
+
+
+# --- dry runs with the network blocked -----------------------------------------------------------------------
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempt or repo creation fails the test: a dry run must touch neither."""
+    import socket
+
+    from huggingface_hub import HfApi
+
+    calls: list[str] = []
+
+    def refuse(name):
+        def fn(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"dry run called {name}")
+
+        return fn
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    monkeypatch.setattr(socket, "create_connection", refuse("socket.create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("socket.getaddrinfo"))
+    for name in ("create_repo", "upload_folder", "upload_file", "create_commit", "whoami"):
+        monkeypatch.setattr(HfApi, name, refuse(f"HfApi.{name}"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return calls
+
+
+def test_every_pushable_object_dry_runs_offline(no_network, tiny_sae, wm_config, processed):
+    interp = pytest.importorskip("hf_addons.interp")
+    space = hub.space_folder("watermark")
+    own = {
+        "SparseAutoencoder": tiny_sae,
+        "SAEConfig": tiny_sae.config,
+        "WatermarkConfig": wm_config,
+        "SpaceFolder": space,
+    }
+    for name, obj in own.items():
+        plan = obj.push_to_hub("me/thing", dry_run=True)
+        assert plan == hub.push_plan(obj, repo_id="me/thing"), name
+        assert plan and all(isinstance(v, bytes) for v in plan.values()), name
+    assert {"README.md", "config.json", "model.safetensors"} <= set(
+        own["SparseAutoencoder"].push_to_hub("a/b", dry_run=True)
+    )
+    cfg_plan = tiny_sae.config.push_to_hub("me/cfg", dry_run=True)
+    assert set(cfg_plan) == {"config.json"}
+    assert interp.SAEConfig.from_dict(json.loads(cfg_plan["config.json"])).layer == 3
+    # objects without their own push_to_hub go through hub.push_to_hub
+    assert "README.md" in hub.push_to_hub(processed, "me/data", dry_run=True)
+    assert no_network == []
+
+
+def test_blocked_network_really_blocks(no_network, tiny_sae):
+    """The guard is live: a real push (no dry run) reaches create_repo and is stopped there."""
+    with pytest.raises(AssertionError, match="HfApi.create_repo"):
+        tiny_sae.push_to_hub("me/sae")
+    assert no_network == ["HfApi.create_repo"]

@@ -22,7 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--hook-point", default="resid_post", choices=["resid_post", "resid_pre", "mlp_out", "attn_out"]
     )
     p.add_argument("--hook-name", default=None, help="explicit module name instead of --layer/--hook-point")
-    p.add_argument("--architecture", default="topk", choices=["topk", "batchtopk", "jumprelu", "relu"])
+    p.add_argument(
+        "--architecture", default="topk", choices=["topk", "batchtopk", "jumprelu", "relu", "groupmax"]
+    )
     p.add_argument("--expansion-factor", type=int, default=8)
     p.add_argument("--d-sae", type=int, default=None, help="number of latents (overrides --expansion-factor)")
     p.add_argument("-k", "--k", type=int, default=32, help="active latents per token (TopK/BatchTopK)")
@@ -62,6 +64,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=10, help="contexts / tokens per latent")
     p.add_argument("--out", default=None, help="JSONL output file (default stdout)")
     p.set_defaults(func=_features)
+
+    p = sub.add_parser("export", help="write an SAE in SAELens or sparsify format (loads in those libraries)")
+    p.add_argument("--sae", required=True, help="SAE folder: ours, SAELens or sparsify format")
+    p.add_argument("--to", required=True, choices=["saelens", "sparsify"])
+    p.add_argument(
+        "--out", required=True, help="output folder (sparsify: name it after the hook, e.g. layers.6)"
+    )
+    p.set_defaults(func=_export)
 
 
 def _load(args: argparse.Namespace):
@@ -133,18 +143,19 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from hf_addons.interp import ce_loss_recovered, evaluate, load_sae
-    from hf_addons.interp.activations import collect_activations
+    from hf_addons.interp.activations import collect_activations, hook_for
 
     model, tokenizer, texts = _load(args)
     sae = load_sae(args.sae).to(next(model.parameters()).device)
     cfg = sae.config
+    spec = hook_for(sae, model)  # refuses an SAE whose hook has no HF equivalent instead of guessing
     acts = collect_activations(
         model,
         tokenizer,
         texts,
-        layer=cfg.layer,
-        hook_point=cfg.hook_point,
-        hook_name=cfg.hook_name,
+        layer=spec.layer,
+        hook_point=spec.hook_point,
+        hook_name=spec.module_name,
         context_size=args.context_size,
     )
     if acts.shape[-1] != cfg.d_in:
@@ -189,4 +200,13 @@ def _features(args: argparse.Namespace) -> int:
         ),
         args.out,
     )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hf_addons.interp import load_sae, save_saelens, save_sparsify
+
+    sae = load_sae(args.sae)
+    out = (save_saelens if args.to == "saelens" else save_sparsify)(sae, args.out)
+    print(json.dumps({"out": str(out), "format": args.to, "architecture": sae.config.architecture}))
     return 0

@@ -2,8 +2,9 @@
 
 Anchors, loss forward + backward only:
 
-* ``open_clip``: open_clip's ``ClipLoss`` math, reproduced (open_clip itself pulls torchvision, which does not
-  install against our torch): two full N x N matmuls and two cross-entropies.
+* ``open_clip``: the installed open_clip's own ``ClipLoss`` (``open_clip/loss.py``, loaded from its file so the
+  package's torchvision-dependent ``__init__`` is not needed: ``pip install --no-deps open_clip_torch``). Without
+  open_clip installed, its ``ClipLoss`` math reproduced line for line (``OPEN_CLIP_REAL`` says which ran).
 * ``transformers``: the installed transformers' own CLIP loss function, on ``logit_scale * text @ image.T`` as
   ``CLIPModel.forward`` builds it.
 
@@ -32,7 +33,33 @@ from hf_addons.contrastive.loss import clip_loss_tiled
 METHODS = ("ours", "open_clip", "transformers")
 
 
+def _real_open_clip_loss():
+    """open_clip's ``ClipLoss`` class from the installed package's ``loss.py``, or None when not installed."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "loss.py"
+    mod_spec = importlib.util.spec_from_file_location("_open_clip_loss", path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    return module.ClipLoss
+
+
+_OPEN_CLIP = _real_open_clip_loss()
+OPEN_CLIP_REAL = _OPEN_CLIP is not None
+
+
 def open_clip_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """open_clip's ``ClipLoss()(image, text, scale)`` (world size 1); its math reproduced when not installed."""
+    if _OPEN_CLIP is not None:
+        return _OPEN_CLIP()(image, text, scale)
+    return naive_open_clip_math(image, text, scale)
+
+
+def naive_open_clip_math(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """open_clip ``ClipLoss.forward`` (src/open_clip/loss.py, world_size 1), reproduced line for line."""
     logits_per_image = scale * image @ text.T
     logits_per_text = scale * text @ image.T
@@ -148,7 +175,7 @@ def max_abs_diffs(
 ) -> dict:
     """Loss and gradient differences of each method in ``dtype`` vs the naive loss in fp64 (same device)."""
     ref_inputs = make_inputs(n, dim, torch.float64, device, seed)
-    ref = _loss_grads(open_clip_loss, ref_inputs)
+    ref = _loss_grads(naive_open_clip_math, ref_inputs)
     out = {}
     for method in methods:
         got = _loss_grads(LOSSES[method], make_inputs(n, dim, dtype, device, seed))

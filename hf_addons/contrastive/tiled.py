@@ -11,6 +11,8 @@ columns (the negative x negative block means nothing and is skipped).
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
@@ -37,6 +39,23 @@ def _tile(tile, device) -> tuple[int, int]:
     return default_tile(device) if tile is None else tile
 
 
+def low_precision_matmul(device: torch.device) -> bool:
+    """Whether bf16/fp16 features are multiplied in their own dtype on ``device``.
+
+    CUDA: yes (tensor cores). CPU: only where bf16 matmuls are native (AMX / AVX512-BF16), where they run several
+    times faster than fp32; logits then carry bf16 rounding, as in open_clip's and transformers' losses. Elsewhere,
+    or with ``HF_ADDONS_CLIP_EXACT_BF16=1``, the features are upcast once and the logits are fp32 (slower on
+    such CPUs, ~370x closer to the fp64 loss).
+    """
+    if device.type == "cuda":
+        return True
+    if os.environ.get("HF_ADDONS_CLIP_EXACT_BF16", "") not in ("", "0"):
+        return False
+    from hf_addons.hardware import cpu_has_fast_bf16
+
+    return cpu_has_fast_bf16()
+
+
 def _mm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a @ b`` with an fp32 result; low-precision inputs keep their fast matmul where the backend allows."""
     if a.dtype not in _LOW_PRECISION:
@@ -47,9 +66,8 @@ def _mm_fp32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
             return torch.mm(a, b, out_dtype=torch.float32)
         except (NotImplementedError, RuntimeError, TypeError):
             _MM_OUT_DTYPE_OK[key] = False
-    if a.is_cuda:  # keep the tensor-core matmul; logits then carry bf16 rounding, as in the naive loss
-        return (a @ b).float()
-    return a.float() @ b.float()
+    # no bf16-in / fp32-out matmul here: keep the fast low-precision one, its result carries bf16 rounding
+    return (a @ b).float()
 
 
 def _acc(t: torch.Tensor) -> torch.dtype:
@@ -64,8 +82,8 @@ def _ranges(n_paired: int, n_total: int, step: int) -> list[tuple[int, int]]:
 
 
 def _prep(rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Matmul operands: off CUDA, low precision is upcast once (CPU bf16 matmuls are slow and have no fp32 out)."""
-    if rows.dtype in _LOW_PRECISION and not rows.is_cuda:
+    """Matmul operands: low precision is upcast once where its matmul is not native (see ``low_precision_matmul``)."""
+    if rows.dtype in _LOW_PRECISION and not low_precision_matmul(rows.device):
         return rows.float(), cols.float()
     return rows, cols
 

@@ -5,15 +5,24 @@ Submodules import torch; ``import hf_addons`` stays light because the top-level 
 
 from hf_addons.interp.activations import (
     ActivationBuffer,
+    ShardedActivationSource,
     TensorSource,
     cache_activations,
+    cache_activations_sharded,
     collect_activations,
     iter_activations,
     load_cached_activations,
     resolve_hook,
 )
 from hf_addons.interp.config import SAEConfig
-from hf_addons.interp.convert import load_sae, load_saelens, load_sparsify
+from hf_addons.interp.convert import (
+    load_sae,
+    load_saelens,
+    load_sparsify,
+    load_sparsify_run,
+    save_saelens,
+    save_sparsify,
+)
 from hf_addons.interp.evaluation import ce_loss_recovered, evaluate
 from hf_addons.interp.features import generate_steered, logit_effect, steer, top_contexts
 from hf_addons.interp.model import SAEOutput, SparseAutoencoder
@@ -27,8 +36,10 @@ __all__ = [
     "SAETrainer",
     "SAETrainingArguments",
     "SparseAutoencoder",
+    "ShardedActivationSource",
     "TensorSource",
     "cache_activations",
+    "cache_activations_sharded",
     "ce_loss_recovered",
     "collect_activations",
     "evaluate",
@@ -40,9 +51,12 @@ __all__ = [
     "load_sae",
     "load_saelens",
     "load_sparsify",
+    "load_sparsify_run",
     "logit_effect",
     "make_synthetic",
     "resolve_hook",
+    "save_saelens",
+    "save_sparsify",
     "steer",
     "top_contexts",
     "train_sae",

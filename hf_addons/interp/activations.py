@@ -105,6 +105,12 @@ def resolve_hook(
 def hook_for(sae: Any, model: nn.Module) -> HookSpec:
     """The hook an SAE was trained on (from its config), checking the model's width matches ``d_in``."""
     cfg = sae.config
+    source = getattr(cfg, "source_hook_name", None)
+    if cfg.layer is None and cfg.hook_name is None and source:
+        raise ValueError(
+            f"this SAE was trained on hook {source!r}, which has no HF equivalent here; set "
+            "sae.config.layer and sae.config.hook_point (or sae.config.hook_name) to the module to hook"
+        )
     spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
     text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     hidden = getattr(text_cfg, "hidden_size", None)
@@ -443,3 +449,174 @@ def load_cached_activations(path: str | Path) -> torch.Tensor:
     table = load_from_disk(str(path)).data.table.column("activations").combine_chunks()
     d = table.type.list_size
     return torch.from_numpy(np.asarray(table.flatten()).reshape(-1, d).copy())
+
+
+# -- sharded on-disk caches ------------------------------------------------------------------------------------
+SHARD_INDEX = "index.json"
+
+
+def cache_activations_sharded(
+    model: nn.Module,
+    tokenizer: Any,
+    texts: Iterable[str],
+    path: str | Path,
+    *,
+    shard_tokens: int = 262_144,
+    batch_size: int = 8,
+    max_tokens: int | None = None,
+    **hook_kwargs: Any,
+) -> Path:
+    """Collect activations of ``texts`` into ``path/shard-NNNNN.safetensors`` files of ~``shard_tokens`` rows.
+
+    Resumable: ``index.json`` records each finished shard and how many input texts it covers, so a rerun on the
+    same ``texts`` skips the texts already cached and appends new shards (a crash loses at most the shard being
+    filled). Training streams the shards with ``ShardedActivationSource`` without loading them all.
+
+    Args:
+        model, tokenizer: the LM and its tokenizer.
+        texts: the corpus (the same order on every run, for resuming).
+        path: the cache folder (created).
+        shard_tokens: rows per shard file (the memory held while collecting).
+        batch_size: texts per LM forward.
+        max_tokens: stop once this many rows are cached in all.
+        hook_kwargs: ``layer`` / ``hook_point`` / ``hook_name`` / ``context_size`` / ``dtype``, as for
+            ``iter_activations``.
+    """
+    import json
+
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    index_file = path / SHARD_INDEX
+    index = json.loads(index_file.read_text()) if index_file.exists() else {"shards": [], "texts_done": 0}
+    spec = resolve_hook(
+        model,
+        hook_kwargs.get("layer"),
+        hook_kwargs.get("hook_point", "resid_post"),
+        hook_kwargs.get("hook_name"),
+    )
+    meta = {"module": spec.module_name, "layer": spec.layer, "hook_point": spec.hook_point}
+    if index.get("hook", meta) != meta:
+        raise ValueError(f"{path} caches hook {index['hook']}, not {meta}; use another folder")
+    index["hook"] = meta
+    rows = sum(s["rows"] for s in index["shards"])
+    texts_seen = 0
+    parts: list[torch.Tensor] = []
+    buffered = 0
+
+    def flush(texts_done: int) -> None:
+        nonlocal parts, buffered, rows
+        if not parts:
+            return
+        data = torch.cat(parts)
+        name = f"shard-{len(index['shards']):05d}.safetensors"
+        save_file({"activations": data.contiguous()}, str(path / name))
+        index["shards"].append({"file": name, "rows": data.shape[0]})
+        index["texts_done"] = texts_done
+        index["d"] = data.shape[1]
+        rows += data.shape[0]
+        tmp = index_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(index, indent=1))
+        tmp.replace(index_file)  # atomic: the index never names a shard that is not fully written
+        parts, buffered = [], 0
+
+    def remaining() -> Iterator[str]:
+        nonlocal texts_seen
+        for t in texts:
+            texts_seen += 1
+            if texts_seen > index["texts_done"]:
+                yield t
+
+    kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype")}
+    for chunk in _batched(remaining(), batch_size):
+        if max_tokens is not None and rows + buffered >= max_tokens:
+            break
+        acts = next(
+            iter_activations(
+                model, tokenizer, chunk, hook_name=spec.module_name, hook_point=spec.hook_point,
+                batch_size=len(chunk), **kw,
+            )
+        )  # fmt: skip
+        parts.append(acts.cpu())
+        buffered += acts.shape[0]
+        if buffered >= shard_tokens:
+            flush(texts_seen)
+    flush(texts_seen)
+    if not index["shards"]:
+        raise ValueError("no activations cached: the text dataset is empty")
+    return path
+
+
+class ShardedActivationSource:
+    """Shuffled batches streamed from a sharded cache (``cache_activations_sharded``), ``shards_in_memory`` at a time.
+
+    Each epoch visits the shards in a seeded random order; rows are shuffled within the shards held in memory,
+    so memory stays at ``shards_in_memory`` shards however large the cache. Resumable via ``state_dict``.
+    """
+
+    def __init__(
+        self, path: str | Path, batch_size: int, seed: int = 0, shards_in_memory: int = 2, device: Any = None
+    ) -> None:
+        import json
+
+        self.path = Path(path)
+        index_file = self.path / SHARD_INDEX
+        if not index_file.exists():
+            raise FileNotFoundError(f"{self.path} is not a sharded activation cache (no {SHARD_INDEX})")
+        self.index = json.loads(index_file.read_text())
+        self.shards = [s["file"] for s in self.index["shards"]]
+        if not self.shards:
+            raise ValueError(f"{self.path} holds no shards")
+        self.rows = sum(s["rows"] for s in self.index["shards"])
+        self.batch_size = min(batch_size, self.rows)
+        self.seed, self.shards_in_memory, self.device = seed, max(1, shards_in_memory), device
+        self.epoch, self.served = 0, 0
+        self._start_epoch()
+
+    def _start_epoch(self) -> None:
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        self._order = torch.randperm(len(self.shards), generator=g).tolist()
+        self._g = g
+        self._next_shard = 0
+        self._buffer = torch.empty(0, self.index["d"])
+        self._served_in_epoch = 0
+
+    def _load(self, name: str) -> torch.Tensor:
+        from safetensors import safe_open
+
+        with safe_open(str(self.path / name), framework="pt") as f:
+            return f.get_tensor("activations").float()
+
+    def _fill(self) -> bool:
+        """Load the next group of shards (shuffled together with what is left); False at the end of an epoch."""
+        if self._next_shard >= len(self._order):
+            return False
+        group = self._order[self._next_shard : self._next_shard + self.shards_in_memory]
+        self._next_shard += len(group)
+        data = torch.cat([self._buffer, *(self._load(self.shards[i]) for i in group)])
+        self._buffer = data[torch.randperm(data.shape[0], generator=self._g)]
+        return True
+
+    def __iter__(self) -> ShardedActivationSource:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        while self._buffer.shape[0] < self.batch_size:
+            if not self._fill():  # epoch over: the remainder (< one batch) is dropped, like TensorSource
+                self.epoch += 1
+                self._start_epoch()
+        batch, self._buffer = self._buffer[: self.batch_size], self._buffer[self.batch_size :]
+        self.served += 1
+        self._served_in_epoch += 1
+        return batch if self.device is None else batch.to(self.device)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches_in_epoch": self._served_in_epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Replays the epoch's shuffles up to the saved batch (reads shards again, holds no more memory)."""
+        self.epoch = int(state["epoch"])
+        self._start_epoch()
+        for _ in range(int(state["batches_in_epoch"])):
+            next(self)

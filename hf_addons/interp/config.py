@@ -6,14 +6,21 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu")
+from hf_addons.hub import PushMixin
+
+ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu", "groupmax")
+# architectures whose codes are k (value, index) pairs per token
+SPARSE_CODE_ARCHITECTURES = ("topk", "groupmax")
 HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out")
 
 
-class SAEConfig(PretrainedConfig):
+class SAEConfig(PushMixin, PretrainedConfig):
     """Shape, sparsity mechanism and provenance (model, layer, hook point, training stats) of an SAE.
 
     ``d_sae`` defaults to ``expansion_factor * d_in``. The provenance fields feed the generated model card.
+    ``hook_name`` is a module name of the HF model; ``source_hook_name`` keeps the hook name of the library an SAE
+    was loaded from (SAELens ``blocks.3.hook_resid_pre``, a sparsify folder name) when it has no HF equivalent
+    here, so feature and steering calls refuse instead of hooking a guessed layer.
     The reconstruction loss is FVU (scale-free), so the sparsity weights are too: ReLU adds
     ``l1_coefficient * sum_i a_i ||W_dec_i|| / rms(x - mean)``, JumpReLU adds ``l0_coefficient * 100 * L0 / d_sae``.
     """
@@ -37,6 +44,7 @@ class SAEConfig(PretrainedConfig):
         layer: int | None = None,
         hook_point: str = "resid_post",
         hook_name: str | None = None,
+        source_hook_name: str | None = None,
         tokens_trained: int = 0,
         metrics: dict[str, float] | None = None,
         **kwargs: Any,
@@ -50,8 +58,12 @@ class SAEConfig(PretrainedConfig):
         self.d_in = int(d_in)
         self.expansion_factor = int(expansion_factor)
         self.d_sae = int(d_sae) if d_sae is not None else self.d_in * self.expansion_factor
-        if architecture in ("topk", "batchtopk") and not 0 < int(k) <= self.d_sae:
+        if architecture in ("topk", "batchtopk", "groupmax") and not 0 < int(k) <= self.d_sae:
             raise ValueError(f"k must be in [1, d_sae={self.d_sae}], got {k}")
+        if architecture == "groupmax" and self.d_sae % int(k):
+            raise ValueError(
+                f"groupmax splits d_sae={self.d_sae} into k={k} equal groups: k must divide d_sae"
+            )
         self.architecture = architecture
         self.k = int(k)
         self.apply_b_dec_to_input = bool(apply_b_dec_to_input)
@@ -64,6 +76,7 @@ class SAEConfig(PretrainedConfig):
         self.layer = layer
         self.hook_point = hook_point
         self.hook_name = hook_name
+        self.source_hook_name = source_hook_name
         self.tokens_trained = int(tokens_trained)
         self.metrics = dict(metrics or {})
         super().__init__(**kwargs)

@@ -43,7 +43,7 @@ def evaluate(
         x = batch.to(device).float().reshape(-1, sae.config.d_in)
         if not torch.isfinite(x).all():
             raise ValueError("activations contain NaN or inf values")
-        if sae.config.architecture == "topk":
+        if sae.config.architecture in ("topk", "groupmax"):
             values, indices = sae.encode_sparse(x)
             recon = sae.decode_sparse(values, indices)
             fire_counts.index_add_(0, indices.reshape(-1), (values > 0).reshape(-1).float())

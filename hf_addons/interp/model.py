@@ -19,7 +19,8 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.interp.config import SAEConfig
+from hf_addons.hub import PushMixin
+from hf_addons.interp.config import SPARSE_CODE_ARCHITECTURES, SAEConfig
 
 
 @dataclass
@@ -55,12 +56,16 @@ class _TopKEncode(torch.autograd.Function):
     """ReLU + TopK encoder (plus AuxK picks among dead latents) with a sparse backward."""
 
     @staticmethod
-    def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype):
+    def forward(ctx, x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype, groupmax=False):
         w = W_enc if compute_dtype is None else W_enc.to(compute_dtype)
         xx = x if compute_dtype is None else x.to(compute_dtype)
         pre = torch.addmm(b_enc.to(w.dtype), xx, w)
-        # ReLU after the top-k: the same values (max commutes with a monotone map), on k columns, not d_sae
-        values, indices = pre.topk(k, dim=-1, sorted=False)
+        # ReLU after the selection: the same values (max commutes with a monotone map), on k columns, not d_sae
+        if groupmax:  # sparsify's GroupMax: the largest of each of k contiguous groups of d_sae / k latents
+            values, indices = pre.unflatten(-1, (k, -1)).max(dim=-1)
+            indices = indices + torch.arange(0, pre.shape[-1], pre.shape[-1] // k, device=pre.device)
+        else:
+            values, indices = pre.topk(k, dim=-1, sorted=False)
         values = values.relu_()
         if dead_idx is not None:
             # only the dead columns compete for AuxK: a (N, n_dead) top-k, not another (N, d_sae) one
@@ -92,7 +97,7 @@ class _TopKEncode(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_b = torch.zeros(W_enc.shape[1], dtype=g.dtype, device=g.device)
             grad_b.index_add_(0, idx.reshape(-1), g.reshape(-1))
-        return grad_x, grad_w, grad_b, None, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None
 
 
 def _rect(u: torch.Tensor) -> torch.Tensor:
@@ -132,7 +137,7 @@ class _Step(torch.autograd.Function):
         return None, (-(1.0 / bw) * _rect((pre - threshold) / bw) * g).sum(0), None
 
 
-class SparseAutoencoder(PreTrainedModel):
+class SparseAutoencoder(PushMixin, PreTrainedModel):
     """A sparse autoencoder over one hook point of a causal LM; see ``SAEConfig`` for the architectures."""
 
     config_class = SAEConfig
@@ -206,21 +211,28 @@ class SparseAutoencoder(PreTrainedModel):
         return torch.addmm(self.b_enc, self._sae_in(flat), self.W_enc).reshape(*x.shape[:-1], -1)
 
     def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """TopK codes as ``(values, indices)``, each (..., k); TopK architecture only."""
-        if self.config.architecture != "topk":
+        """TopK / GroupMax codes as ``(values, indices)``, each (..., k)."""
+        if self.config.architecture not in SPARSE_CODE_ARCHITECTURES:
             raise ValueError(
-                f"encode_sparse needs the topk architecture, this SAE is {self.config.architecture}"
+                f"encode_sparse needs the topk or groupmax architecture, this SAE is {self.config.architecture}"
             )
         flat = self._check_input(x)
         values, indices, _, _ = _TopKEncode.apply(
-            self._sae_in(flat), self.W_enc, self.b_enc, self.config.k, None, 0, None
+            self._sae_in(flat),
+            self.W_enc,
+            self.b_enc,
+            self.config.k,
+            None,
+            0,
+            None,
+            self.config.architecture == "groupmax",
         )
         return values.reshape(*x.shape[:-1], -1), indices.reshape(*x.shape[:-1], -1)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Dense latent activations (..., d_sae), for any architecture (SAELens/SAEBench interface)."""
         arch = self.config.architecture
-        if arch == "topk":
+        if arch in SPARSE_CODE_ARCHITECTURES:
             values, indices = self.encode_sparse(x)
             out = torch.zeros(*values.shape[:-1], self.config.d_sae, dtype=values.dtype, device=values.device)
             return out.scatter_(-1, indices, values)
@@ -262,21 +274,26 @@ class SparseAutoencoder(PreTrainedModel):
         k_aux: int | None = None,
         auxk_coefficient: float = 1 / 32,
         compute_dtype: torch.dtype | None = None,
+        total_variance: torch.Tensor | None = None,
     ) -> SAEOutput:
         """Reconstruct ``hidden_states`` (..., d_in); the loss is FVU plus the architecture's sparsity term.
 
         ``dead_mask`` (d_sae bools, or the dead latents' indices) turns on the AuxK loss (TopK only): the
         ``k_aux`` largest dead latents model the residual error, which revives them (Gao et al. 2024). Passing
-        indices avoids a host sync; the trainer refreshes them every few steps.
+        indices avoids a host sync; the trainer refreshes them every few steps. ``total_variance`` (the sum of
+        squared deviations from the batch mean) replaces this batch's own: data-parallel training passes the
+        global batch's, so the per-rank losses sum to the single-process loss.
         """
         x = self._check_input(hidden_states)
         if not self.training and not torch.isfinite(x).all():  # training checks once per few steps instead
             raise ValueError("SAE input contains NaN or inf activations")
         cfg = self.config
-        total_variance = (x - x.mean(0)).pow(2).sum().clamp_min(1e-12)
+        if total_variance is None:
+            total_variance = (x - x.mean(0)).pow(2).sum()
+        total_variance = total_variance.clamp_min(1e-12)
         auxk = sparsity = None
         indices = None
-        if cfg.architecture == "topk":
+        if cfg.architecture in SPARSE_CODE_ARCHITECTURES:
             k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
             dead_idx = None
             if dead_mask is not None:
@@ -284,7 +301,14 @@ class SparseAutoencoder(PreTrainedModel):
                 dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
             n_dead = 0 if dead_idx is None else dead_idx.numel()
             values, indices, aux_values, aux_indices = _TopKEncode.apply(
-                self._sae_in(x), self.W_enc, self.b_enc, cfg.k, dead_idx, min(k_aux, n_dead), compute_dtype
+                self._sae_in(x),
+                self.W_enc,
+                self.b_enc,
+                cfg.k,
+                dead_idx,
+                min(k_aux, n_dead),
+                compute_dtype,
+                cfg.architecture == "groupmax",
             )
             recon = sparse_decode(values, indices, self.W_dec) + self.b_dec
             l0 = (values > 0).sum(-1).float().mean()
@@ -357,28 +381,6 @@ class SparseAutoencoder(PreTrainedModel):
         out = super().save_pretrained(save_directory, *args, **kwargs)
         Path(save_directory, "README.md").write_text(self.model_card(), encoding="utf-8")
         return out
-
-    def push_to_hub(
-        self,
-        repo_id: str,
-        *,
-        private: bool | None = None,
-        token: str | None = None,
-        commit_message: str = "Upload sparse autoencoder",
-        **kwargs: Any,
-    ) -> Any:
-        """Upload weights, config and our card (transformers' own push would replace the card with a stub)."""
-        import tempfile
-
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token)
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        with tempfile.TemporaryDirectory() as tmp:
-            self.save_pretrained(tmp)
-            return api.upload_folder(
-                repo_id=repo_id, folder_path=tmp, commit_message=commit_message, **kwargs
-            )
 
 
 def _fmt(value: float | None) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,9 +102,28 @@ def _lr_lambda(total_steps: int, warmup: int, decay_fraction: float):
     return fn
 
 
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """``(world_size, rank)``; starts the process group under ``torchrun`` (gloo on CPU, nccl on CUDA)."""
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        return 1, 0
+    if not dist.is_initialized():
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return 1, 0
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_world_size(), dist.get_rank()
+
+
 class SAETrainer:
     """Train ``sae`` on ``activations``: an (N, d_in) tensor, a ``TensorSource``/``ActivationBuffer``, or any
-    iterator of (batch, d_in) tensors. ``train(resume_from_checkpoint=...)`` continues a saved run."""
+    iterator of (batch, d_in) tensors. ``train(resume_from_checkpoint=...)`` continues a saved run.
+
+    Under ``torchrun`` (or any initialised ``torch.distributed`` group) it trains data-parallel: every rank reads
+    the same global batch of ``batch_size`` rows, steps on its slice with the global batch's variance, and the
+    gradients are summed, so N processes compute the single-process step on the same batch (TopK / GroupMax;
+    only rank 0 writes files).
+    """
 
     def __init__(
         self,
@@ -131,7 +151,7 @@ class SAETrainer:
         self.lr = self.args.lr or default_lr(cfg.d_sae, self.total_steps, cfg.architecture)
         self.bf16 = self.args.bf16
         if self.bf16 is None:  # CPU: only the TopK encoder matmul is measured (same FVU, faster with AMX)
-            cpu_ok = self.device.type == "cpu" and cfg.architecture == "topk" and cpu_has_amx()
+            cpu_ok = self.device.type == "cpu" and cfg.architecture in ("topk", "groupmax") and cpu_has_amx()
             self.bf16 = self.device.type == "cuda" or cpu_ok
         params = [p for p in sae.parameters() if p.requires_grad]
         try:
@@ -154,6 +174,11 @@ class SAETrainer:
         self.tokens_seen = 0
         self.history: list[dict[str, float]] = []
         self._trackers: list[Any] = []
+        self.world_size, self.rank = _distributed(self.device)
+        if self.world_size > 1 and cfg.architecture not in ("topk", "groupmax"):
+            raise ValueError(
+                f"data-parallel training supports the topk and groupmax architectures, not {cfg.architecture!r}"
+            )
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _next_batch(self) -> torch.Tensor:
@@ -258,6 +283,27 @@ class SAETrainer:
                 "dead_fraction": last["dead_fraction"],
             }
 
+    # -- data parallel ----------------------------------------------------------------------------------------------
+    def _all_reduce_grads(self) -> None:
+        """Sum the ranks' gradients (each rank's loss is its share of the global-batch loss), in one buffer."""
+        params = [p for p in self.sae.parameters() if p.requires_grad]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        offset = 0
+        for p in params:
+            p.grad = flat[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+
+    def _reduce_sums(self, sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Logged sums over all ranks: fvu / auxk / loss are shares of the global value, l0 a per-rank mean."""
+        if self.world_size == 1 or not sums:
+            return sums
+        keys = sorted(sums)
+        flat = torch.stack([torch.as_tensor(sums[k], dtype=torch.float32) for k in keys])
+        torch.distributed.all_reduce(flat)
+        return {k: v / self.world_size if k == "l0" else v for k, v in zip(keys, flat)}
+
     # -- training ---------------------------------------------------------------------------------------------------
     def train(self, resume_from_checkpoint: str | Path | bool | None = None) -> dict[str, float]:
         """Run until ``total_tokens``; returns the last logged metrics (fvu, l0, dead_fraction ...)."""
@@ -276,7 +322,7 @@ class SAETrainer:
             self._pending = first
         sae.train()
         self._open_trackers()
-        topk = sae.config.architecture == "topk"
+        topk = sae.config.architecture in ("topk", "groupmax")
         compute_dtype = torch.bfloat16 if self.bf16 else None
         dead_idx = None
         bar = None
@@ -310,14 +356,22 @@ class SAETrainer:
                 with torch.autocast(self.device.type, dtype=compute_dtype):
                     out = sae(batch)
             else:
+                total_variance = None
+                rows = batch
+                if self.world_size > 1:
+                    total_variance = (batch - batch.mean(0)).pow(2).sum()
+                    rows = batch.tensor_split(self.world_size)[self.rank]
                 out = sae(
-                    batch,
+                    rows,
                     dead_mask=dead_idx,
                     k_aux=args.k_aux,
                     auxk_coefficient=args.auxk_coefficient,
                     compute_dtype=compute_dtype,
+                    total_variance=total_variance,
                 )
             out.loss.backward()
+            if self.world_size > 1:
+                self._all_reduce_grads()
             if sae.config.normalize_decoder:
                 sae.remove_gradient_parallel_to_decoder_directions()
             self.optimizer.step()
@@ -333,6 +387,8 @@ class SAETrainer:
                     counts.index_add_(
                         0, out.latent_indices.reshape(-1), (out.latent_values > 0).reshape(-1).float()
                     )
+                    if self.world_size > 1:
+                        torch.distributed.all_reduce(counts)
                     fired = counts > 0
                 else:
                     fired = (out.latent_values > 0).any(0)
@@ -348,7 +404,7 @@ class SAETrainer:
             if bar is not None:
                 bar.update(1)
             if self.step % args.logging_steps == 0 or self.step == self.total_steps:
-                row = {k: float(v) / n_logged for k, v in sums.items()}
+                row = {k: float(v) / n_logged for k, v in self._reduce_sums(sums).items()}
                 row["dead_fraction"] = float((self.tokens_since_fired > self.dead_threshold).float().mean())
                 row["lr"] = self.scheduler.get_last_lr()[0]
                 row["tokens"] = float(self.tokens_seen)
@@ -358,12 +414,12 @@ class SAETrainer:
                         fvu=f"{row['fvu']:.3f}", l0=f"{row['l0']:.1f}", dead=f"{row['dead_fraction']:.3f}"
                     )
                 sums, n_logged = {}, 0
-            if args.save_steps and args.output_dir and self.step % args.save_steps == 0:
+            if args.save_steps and args.output_dir and self.step % args.save_steps == 0 and self.rank == 0:
                 self.save_checkpoint()
         if bar is not None:
             bar.close()
         if n_logged:
-            row = {k: float(v) / n_logged for k, v in sums.items()}
+            row = {k: float(v) / n_logged for k, v in self._reduce_sums(sums).items()}
             row["dead_fraction"] = float((self.tokens_since_fired > self.dead_threshold).float().mean())
             row["tokens"] = float(self.tokens_seen)
             self._log(row)
@@ -372,7 +428,7 @@ class SAETrainer:
         self._trackers = []
         self._update_config_stats()
         sae.eval()
-        if args.output_dir:
+        if args.output_dir and self.rank == 0:
             sae.save_pretrained(args.output_dir)
             (Path(args.output_dir) / "training_log.json").write_text(json.dumps(self.history, indent=1))
         return self.history[-1] if self.history else {}

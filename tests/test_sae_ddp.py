@@ -1,0 +1,91 @@
+"""Data-parallel SAE training under ``torchrun`` (gloo, 2 CPU processes) equals one process on the same batches."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    import torch
+    from hf_addons.interp import SAEConfig, SAETrainer, SAETrainingArguments, SparseAutoencoder
+
+    def run(out):
+        torch.manual_seed(0)
+        acts = torch.randn(4096, 16) @ torch.randn(16, 16) + 0.3
+        torch.manual_seed(0)
+        sae = SparseAutoencoder(SAEConfig(d_in=16, d_sae=64, k=4))
+        args = SAETrainingArguments(
+            total_tokens=12 * 256, batch_size=256, bf16=False, progress=False, logging_steps=4,
+            dead_tokens_threshold=512, output_dir=out,
+        )
+        trainer = SAETrainer(sae, args, acts)
+        trainer.train()
+        return trainer
+
+    if __name__ == "__main__":
+        trainer = run(sys.argv[1])
+        if trainer.rank == 1:
+            torch.save(trainer.history, sys.argv[1] + "/history-rank1.pt")
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow  # two torchrun workers + one single process: ~30 CPU-s of interpreter start-up
+def test_torchrun_two_processes_match_one(tmp_path):
+    from hf_addons.interp import SparseAutoencoder
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
+    ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script), str(ddp_dir),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    subprocess.run([sys.executable, str(script), str(single_dir)], env=env, check=True, timeout=300)
+
+    ddp = SparseAutoencoder.from_pretrained(ddp_dir)
+    single = SparseAutoencoder.from_pretrained(single_dir)
+    for (name, a), (_, b) in zip(ddp.state_dict().items(), single.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    # the logged metrics are the global batch's on every rank (not the rank's half)
+    h1 = torch.load(ddp_dir / "history-rank1.pt")
+    single_log = __import__("json").loads((single_dir / "training_log.json").read_text())
+    assert len(h1) == len(single_log)
+    for a, b in zip(h1, single_log):
+        assert a["fvu"] == pytest.approx(b["fvu"], rel=1e-3) and a["l0"] == pytest.approx(b["l0"], rel=1e-3)
+    assert h1[-1]["fvu"] < h1[0]["fvu"]  # and it trained
+
+
+def test_data_parallel_refuses_architectures_it_cannot_split(monkeypatch):
+    from hf_addons.interp import SAEConfig, SAETrainer, SparseAutoencoder
+    from hf_addons.interp import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "_distributed", lambda device: (2, 0))
+    with pytest.raises(ValueError, match="topk and groupmax"):
+        SAETrainer(
+            SparseAutoencoder(SAEConfig(d_in=8, d_sae=16, architecture="relu")), None, torch.randn(64, 8)
+        )
