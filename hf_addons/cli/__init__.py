@@ -51,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             target = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
         target.print_help()
         return 2 if args.command is None else 0
+    from hf_addons._extras import MissingExtraError
+
     try:
         return int(func(args) or 0)
+    except MissingExtraError as exc:  # an optional dependency is missing: the one line naming the extra
+        print(f"hf-addons {args.command}: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, RuntimeError) as exc:  # user-facing errors: message, no traceback
         print(f"hf-addons {args.command}: error: {exc}", file=sys.stderr)
         return 1
