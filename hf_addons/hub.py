@@ -461,6 +461,21 @@ def space_tokenizer(tokenizer: Any = None) -> Any:
 MODEL_QUEUE: dict[str, Any] = {"concurrency_id": "hf-addons-model", "concurrency_limit": 1}
 
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, IndexError)
+# seconds an error toast stays: long enough to read, gone before it can sit over a later good result
+ERROR_TOAST_S = 8.0
+
+
+def model_name(model: Any) -> str:
+    """The name to show for a model: its Hub name, not the cache folder the embedded default loads from."""
+    from hf_addons.models import DEFAULT_MODEL_NAME, cache_dir
+
+    name = str(getattr(getattr(model, "config", None), "name_or_path", "") or type(model).__name__)
+    try:
+        if Path(name).resolve().is_relative_to(cache_dir().resolve()):
+            return DEFAULT_MODEL_NAME
+    except (OSError, ValueError):
+        pass
+    return name
 
 
 def user_errors(fn: Any) -> Any:
@@ -474,7 +489,11 @@ def user_errors(fn: Any) -> Any:
         if isinstance(exc, gr.Error):
             raise exc
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise gr.Error(str(message)) from exc
+        try:  # an expected user error: a message in the UI, no traceback in the server log
+            error = gr.Error(str(message), duration=ERROR_TOAST_S, print_exception=False)
+        except TypeError:  # gradio before print_exception
+            error = gr.Error(str(message), duration=ERROR_TOAST_S)
+        raise error from exc
 
     if inspect.isgeneratorfunction(fn):
 
