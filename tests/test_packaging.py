@@ -112,15 +112,10 @@ def test_a_missing_optional_import_inside_hf_addons_names_the_extra(monkeypatch)
 
 
 def build_wheel(out: Path) -> Path:
-    """The hf-addons wheel of this checkout (no dependencies resolved), built with pip."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO_ROOT)]
-        + ["-w", str(out)],
-        check=True,
-        timeout=300,
-    )
-    (wheel,) = out.glob("hf_addons-*.whl")
-    return wheel
+    """The hf-addons wheel of this checkout (no dependencies resolved)."""
+    from hf_addons.hub import build_wheel as build
+
+    return build(out)
 
 
 def fresh_venv(path: Path) -> Path:

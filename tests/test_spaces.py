@@ -58,13 +58,16 @@ def test_space_folder_would_run_on_spaces(name):
     assert header["sdk"] == "gradio" and header["app_file"] == "app.py"
     assert header["sdk_version"] == gradio.__version__
     assert len(header.get("short_description", "")) <= 60
-    reqs = (folder / "requirements.txt").read_text()
-    assert "hf-addons @ git+" in reqs and "torch" in reqs
     app_src = (folder / "app.py").read_text()
     assert "def build_demo(" in app_src and 'if __name__ == "__main__":' in app_src
     plan = push_plan(space_folder(name))
+    (wheel,) = [p for p in plan if p.endswith(".whl")]
     assert {"README.md", "app.py", "requirements.txt"} <= set(plan)
     assert not any("__pycache__" in p for p in plan)
+    # installable without any unpublished repository: hf-addons comes from the wheel shipped next to it
+    reqs = plan["requirements.txt"].decode()
+    assert "git+" not in reqs and "torch==" in reqs
+    assert re.search(rf"^\./{re.escape(wheel)}\[spaces[],]", reqs, re.M), reqs
 
 
 # --- watermark -----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sae": ("sae", "Train, evaluate and inspect sparse autoencoders on a causal LM's activations."),
     "clip": ("clip", "Memory-lean exact CLIP/SigLIP contrastive loss: check and benchmark."),
     "demo": ("demo", "Start the local demo app (all Spaces as tabs) on the embedded default model."),
+    "spaces": ("spaces", "Build a self-contained, deployable Space folder (app, requirements, wheel)."),
     "model": ("model", "Resolve, convert and cache the embedded default model (SmolLM2-135M-Instruct)."),
 }
 
