@@ -185,16 +185,18 @@ class Explorer:
         from hf_addons.interp import generate_steered
 
         norm = float(self.sae.W_dec[latent].detach().float().norm().clamp_min(1e-8))
-        return generate_steered(
+        text = generate_steered(
             self.model,
             self.tokenizer,
             self.sae,
             prompt,
             {latent: strength * self.resid_norm / norm},
             max_new_tokens=max_new_tokens,
-            chat=True,
+            # instruct models answer inside their chat template: use it whenever the tokenizer has one
+            chat=getattr(self.tokenizer, "chat_template", None) is not None,
             pad_token_id=self.tokenizer.pad_token_id,
         )
+        return text if text.strip() else "(the model produced no text)"
 
 
 def build_demo(
