@@ -113,6 +113,7 @@ def _drive(name: str, client) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the install alone takes minutes (gradio, torch, the Space's extras)
 @pytest.mark.parametrize("name", SPACE_NAMES)
 def test_built_space_installs_in_a_fresh_venv_and_serves(built, name, tmp_path, tokenizer):
     from hf_addons.testing import tiny_causal_lm
