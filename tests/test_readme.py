@@ -50,7 +50,7 @@ def test_readme_block_runs_as_written(title, code, tmp_path, tokenizer):
     (tmp_path / "examples").symlink_to(REPO / "examples")
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     run = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
     )
     assert run.returncode == 0, f"README block {title!r} failed:\n{run.stderr[-4000:]}"
     assert run.stdout.strip(), f"README block {title!r} printed nothing"
