@@ -331,7 +331,7 @@ def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        lines, url, deadline = [], None, time.time() + 120
+        lines, url, deadline = [], None, time.time() + 300
         while url is None and time.time() < deadline:
             line = proc.stdout.readline()
             if not line and proc.poll() is not None:
