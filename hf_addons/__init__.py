@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from hf_addons._extras import install_hook as _install_hook
+
 __version__ = "0.1.0"
+# a missing optional dependency names the extra to install (`pip install "hf-addons[data]"`) in one line
+_install_hook()
 
 # public name -> submodule that defines it
 _LAZY: dict[str, str] = {

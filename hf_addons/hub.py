@@ -360,11 +360,68 @@ def load_processed_dataset(
 
 
 # --- Spaces --------------------------------------------------------------------------------------------------
+# CPU torch is enough for the default 135M model (an unpinned torch pulls GBs of CUDA packages on Spaces)
+SPACE_TORCH = "torch==2.13.0"
+SPACE_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def build_wheel(out_dir: str | os.PathLike) -> Path:
+    """Build the hf-addons wheel of this checkout into ``out_dir`` (``pip wheel --no-deps``); returns its path.
+
+    A Space installs hf-addons from this wheel, shipped in its folder, so it never depends on an
+    unpublished release or repository.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    if not (REPO_ROOT / "pyproject.toml").exists():
+        raise FileNotFoundError(
+            f"building a Space needs a checkout of hf-addons (no pyproject.toml in {REPO_ROOT})"
+        )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="hf-addons-src-") as src:
+        # build from a copy: setuptools builds in-tree (build/, *.egg-info), and two builds of one checkout
+        # at once would overwrite each other's files
+        for name in ("pyproject.toml", "README.md", "LICENSE"):
+            if (REPO_ROOT / name).exists():
+                shutil.copyfile(REPO_ROOT / name, Path(src) / name)
+        shutil.copytree(
+            REPO_ROOT / "hf_addons", Path(src) / "hf_addons", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out_dir.resolve()), src]
+        if importlib.util.find_spec("setuptools") is not None:
+            cmd.insert(4, "--no-build-isolation")  # the build backend is here already: no download
+        run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"building the hf-addons wheel failed:\n{run.stderr[-2000:]}")
+    from hf_addons import __version__
+
+    wheels = sorted(out_dir.glob(f"hf_addons-{__version__}-*.whl"))
+    if not wheels:
+        raise RuntimeError(f"pip wheel wrote no hf_addons-{__version__} wheel into {out_dir}")
+    return wheels[-1]
+
+
+_WHEEL_CACHE: dict[str, Path] = {}
+
+
+def package_wheel() -> Path:
+    """The checkout's wheel, built once per process (several Spaces staged in a row share it)."""
+    wheel = _WHEEL_CACHE.get("wheel")
+    if wheel is None or not wheel.exists():
+        wheel = _WHEEL_CACHE["wheel"] = build_wheel(tempfile.mkdtemp(prefix="hf-addons-wheel-"))
+    return wheel
+
+
 class SpaceFolder(PushMixin):
-    """A Space under ``spaces/<name>/`` as it would be uploaded: its own files plus ``extra_files``.
+    """A Space under ``spaces/<name>/`` as it would be uploaded: its own files plus ``extra_files``, the
+    hf-addons wheel it installs and the ``requirements.txt`` that installs it.
 
     ``extra_files`` maps ``path_in_repo`` to a source file shipped by the package (e.g. the watermark metric
     script), so a Space reuses the package's file at push time instead of keeping a copy in the repo.
+    ``space.json``'s ``extras`` names the hf-addons extras the app needs besides ``spaces`` (gradio).
     """
 
     def __init__(self, name: str, spaces_dir: str | os.PathLike | None = None) -> None:
@@ -398,10 +455,46 @@ class SpaceFolder(PushMixin):
             out[rel] = src
         return out
 
-    def stage(self, folder: str | os.PathLike) -> Path:
+    def manifest(self) -> dict[str, Any]:
+        path = self.path / "space.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def extras(self) -> list[str]:
+        """hf-addons extras the Space installs: ``spaces`` (gradio) plus its capabilities'."""
+        return ["spaces", *self.manifest().get("extras", [])]
+
+    def requirements(self, wheel_name: str, torch_index: str | None = SPACE_TORCH_INDEX) -> str:
+        """``requirements.txt``: CPU torch, then hf-addons from the wheel next to it, with the Space's extras.
+
+        The wheel is named by a relative path: Spaces (and ``pip install -r``) run in the Space's folder.
+        """
+        lines = [f"# written by `hf-addons spaces build {self.name}`: hf-addons comes from the wheel here"]
+        if torch_index:
+            lines.append(f"--extra-index-url {torch_index}")
+        lines += [SPACE_TORCH, f"./{wheel_name}[{','.join(self.extras())}]"]
+        lines += self.manifest().get("requirements", [])
+        return "\n".join(lines) + "\n"
+
+    def stage(
+        self,
+        folder: str | os.PathLike,
+        wheel: str | os.PathLike | None = None,
+        torch_index: str | None = SPACE_TORCH_INDEX,
+    ) -> Path:
+        """Write the deployable Space into ``folder``: app, README, extra files, wheel, requirements.
+
+        Args:
+            folder: target folder (created).
+            wheel: an hf-addons wheel to ship; default: built from this checkout (once per process).
+            torch_index: index for CPU torch wheels written into ``requirements.txt`` (None: PyPI's torch).
+        """
         folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        wheel = Path(wheel) if wheel else package_wheel()
+        shutil.copyfile(wheel, folder / wheel.name)
+        (folder / "requirements.txt").write_text(self.requirements(wheel.name, torch_index), encoding="utf-8")
         for rel in upload_files(self.path):
-            if "__pycache__" in rel or rel == "space.json":
+            if "__pycache__" in rel or rel in ("space.json", "requirements.txt"):
                 continue
             target = folder / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -491,6 +584,21 @@ def space_tokenizer(tokenizer: Any = None) -> Any:
 MODEL_QUEUE: dict[str, Any] = {"concurrency_id": "hf-addons-model", "concurrency_limit": 1}
 
 USER_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, RuntimeError, IndexError)
+# seconds an error toast stays: long enough to read, gone before it can sit over a later good result
+ERROR_TOAST_S = 8.0
+
+
+def model_name(model: Any) -> str:
+    """The name to show for a model: its Hub name, not the cache folder the embedded default loads from."""
+    from hf_addons.models import DEFAULT_MODEL_NAME, cache_dir
+
+    name = str(getattr(getattr(model, "config", None), "name_or_path", "") or type(model).__name__)
+    try:
+        if Path(name).resolve().is_relative_to(cache_dir().resolve()):
+            return DEFAULT_MODEL_NAME
+    except (OSError, ValueError):
+        pass
+    return name
 
 
 def user_errors(fn: Any) -> Any:
@@ -504,7 +612,11 @@ def user_errors(fn: Any) -> Any:
         if isinstance(exc, gr.Error):
             raise exc
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise gr.Error(str(message)) from exc
+        try:  # an expected user error: a message in the UI, no traceback in the server log
+            error = gr.Error(str(message), duration=ERROR_TOAST_S, print_exception=False)
+        except TypeError:  # gradio before print_exception
+            error = gr.Error(str(message), duration=ERROR_TOAST_S)
+        raise error from exc
 
     if inspect.isgeneratorfunction(fn):
 

@@ -93,14 +93,26 @@ def default_model_dir() -> Path:
     from transformers import AutoModelForCausalLM
 
     def save(tmp: Path) -> None:
+        import sys
+        import time
+
+        start = time.perf_counter()
+        # a minute or more on 2 cores: say so, transformers' own bar only covers the de-quantisation
+        print(
+            f"converting the embedded {DEFAULT_MODEL_NAME} from GGUF to safetensors (once; cached in {target})",
+            file=sys.stderr,
+            flush=True,
+        )
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # the weights are de-quantised already; drop the GGUF marker so save_pretrained accepts them
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.config.name_or_path = DEFAULT_MODEL_NAME
+        print("saving the converted model and tokenizer...", file=sys.stderr, flush=True)
         model.save_pretrained(tmp)
         _load_default_tokenizer(gguf).save_pretrained(tmp)
+        print(f"converted in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
 
     return _atomic_save(target, save)
 

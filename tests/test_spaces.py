@@ -4,6 +4,7 @@ headless Chromium (Debian's, via Playwright); screenshots land in ``test-artifac
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -57,13 +58,16 @@ def test_space_folder_would_run_on_spaces(name):
     assert header["sdk"] == "gradio" and header["app_file"] == "app.py"
     assert header["sdk_version"] == gradio.__version__
     assert len(header.get("short_description", "")) <= 60
-    reqs = (folder / "requirements.txt").read_text()
-    assert "hf-addons @ git+" in reqs and "torch" in reqs
     app_src = (folder / "app.py").read_text()
     assert "def build_demo(" in app_src and 'if __name__ == "__main__":' in app_src
     plan = push_plan(space_folder(name))
+    (wheel,) = [p for p in plan if p.endswith(".whl")]
     assert {"README.md", "app.py", "requirements.txt"} <= set(plan)
     assert not any("__pycache__" in p for p in plan)
+    # installable without any unpublished repository: hf-addons comes from the wheel shipped next to it
+    reqs = plan["requirements.txt"].decode()
+    assert "git+" not in reqs and "torch==" in reqs
+    assert re.search(rf"^\./{re.escape(wheel)}\[spaces[],]", reqs, re.M), reqs
 
 
 # --- watermark -----------------------------------------------------------------------------------------------
@@ -222,6 +226,7 @@ def _available_tabs() -> list[str]:
     combined = harness.load_space("combined")
     needs = {
         "watermark": "hf_addons.watermark",
+        "watermark-metric": "evaluate",
         "data-cleaning": "hf_addons.data.executors.pipeline",
         "gcg": "hf_addons.redteam",
         "sae": "hf_addons.interp",
@@ -239,7 +244,9 @@ def _available_tabs() -> list[str]:
 
 def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer, tiny_sae):
     combined = harness.load_space("combined")
-    assert list(combined.TABS) == ["watermark", "data-cleaning", "gcg", "sae"]
+    assert list(combined.TABS) == ["watermark", "watermark-metric", "data-cleaning", "gcg", "sae"]
+    # every Space (but the combined app itself) is a tab
+    assert set(combined.TABS) == {p.parent.name for p in SPACES.glob("*/app.py")} - {"combined"}
     with pytest.raises(ValueError, match="unknown tab"):
         combined.build_demo(model=tiny_llama, tokenizer=tokenizer, tabs=["nope"])
     tabs = _available_tabs()
@@ -253,9 +260,19 @@ def test_combined_app_has_every_tab_and_serves_them(tiny_llama, tokenizer, tiny_
             assert {"/watermark_generate", "/watermark_detect"} <= endpoints
             _, verdict = c.predict("Hi", *WM_SETTINGS, api_name="/watermark_detect")
             assert verdict.startswith("**Not enough text")
-        expected = {"data-cleaning": "/data_clean", "gcg": "/gcg_attack", "sae": "/sae_explore"}
+        expected = {
+            "watermark-metric": "/metric_compute",
+            "data-cleaning": "/data_clean",
+            "gcg": "/gcg_attack",
+            "sae": "/sae_explore",
+        }
         assert {expected[t] for t in tabs if t in expected} <= endpoints
         assert not [e for e in endpoints if e.endswith("_1")]  # each tab rendered once, no duplicate events
+        # the API shows each input's name, not param_2, param_3...
+        api = c.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        unnamed = {e: p["parameter_name"] for e, v in api.items() for p in v["parameters"]}
+        unnamed = {e: n for e, n in unnamed.items() if n.startswith("param_")}
+        assert not unnamed, unnamed
 
 
 @pytest.mark.browser
@@ -314,7 +331,7 @@ def test_demo_cli_starts_the_combined_app(tiny_llama, tokenizer, tmp_path):
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        lines, url, deadline = [], None, time.time() + 120
+        lines, url, deadline = [], None, time.time() + 300
         while url is None and time.time() < deadline:
             line = proc.stdout.readline()
             if not line and proc.poll() is not None:
@@ -410,6 +427,34 @@ def test_data_cleaning_space_errors_are_messages(cleaning_url, tmp_path):
     bad.write_text('{"body": "no text field"}\n')
     with pytest.raises(AppError, match="needs an 'html' or a 'text' field"):
         c.predict("", handle_file(str(bad)), "placeholder", api_name="/data_clean")
+
+
+def test_data_cleaning_space_reads_gzipped_html(cleaning_url, tmp_path):
+    import gzip
+
+    from gradio_client import handle_file
+
+    page = tmp_path / "kelp.html.gz"
+    page.write_bytes(gzip.compress(GOOD_PAGE.encode()))
+    c = harness.client(cleaning_url)
+    out = c.predict("", handle_file(str(page)), "placeholder", api_name="/data_clean")
+    assert "Kelp forests are underwater areas" in json.dumps(out)
+
+
+def test_user_errors_show_a_message_without_a_traceback():
+    import gradio as gr
+
+    from hf_addons.hub import user_errors
+
+    @user_errors
+    def handler(x):
+        raise ValueError(f"bad input {x}")
+
+    with pytest.raises(gr.Error) as info:
+        handler(3)
+    assert info.value.message == "bad input 3"
+    assert info.value.print_exception is False  # no traceback in the server log for a user error
+    assert info.value.duration and info.value.duration <= 10  # the toast goes away by itself
 
 
 @pytest.mark.browser
@@ -516,6 +561,14 @@ def test_metric_space_computes_like_evaluate(metric_url, metric_texts, tokenizer
         predictions=[marked, plain], references=[1, 0], hashing_key=15485863, tokenizer=tokenizer
     )
     assert out["z_score"] == pytest.approx(direct["z_score"])
+
+
+def test_metric_space_starts_with_nothing_to_score(tokenizer):
+    pytest.importorskip("evaluate")
+    demo = harness.load_space("watermark-metric").build_demo(tokenizer=tokenizer)
+    (table,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "metric-table"]
+    texts = [row[0] for row in table.value["data"]]
+    assert texts and not any(str(t).strip() for t in texts)  # no placeholder text that would be scored
 
 
 def test_metric_space_push_ships_the_package_metric_script():

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sae": ("sae", "Train, evaluate and inspect sparse autoencoders on a causal LM's activations."),
     "clip": ("clip", "Memory-lean exact CLIP/SigLIP contrastive loss: check and benchmark."),
     "demo": ("demo", "Start the local demo app (all Spaces as tabs) on the embedded default model."),
+    "spaces": ("spaces", "Build a self-contained, deployable Space folder (app, requirements, wheel)."),
     "model": ("model", "Resolve, convert and cache the embedded default model (SmolLM2-135M-Instruct)."),
 }
 
@@ -52,8 +53,15 @@ def main(argv: list[str] | None = None) -> int:
             target = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
         target.print_help()
         return 2 if args.command is None else 0
+    from hf_addons._extras import MissingExtraError
+
     try:
         return int(func(args) or 0)
+    except MissingExtraError as exc:  # an optional dependency is missing: the one line naming the extra
+        if args.debug:
+            raise
+        print(f"hf-addons {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"hf-addons {args.command}: interrupted", file=sys.stderr)
         return 130

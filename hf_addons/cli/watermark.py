@@ -30,12 +30,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--max-new-tokens", type=int, default=200)
     g.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
-    g.add_argument("--chat", action="store_true", help="wrap prompts in the tokenizer's chat template")
+    fmt = g.add_mutually_exclusive_group()
+    fmt.add_argument(
+        "--chat",
+        action="store_true",
+        help="wrap prompts in the tokenizer's chat template (the default when the tokenizer has one)",
+    )
+    fmt.add_argument("--raw", action="store_true", help="feed prompts as plain text, no chat template")
     g.add_argument("--no-watermark", action="store_true", help="plain generation, for comparison")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--batch-size", type=int, default=8)
     _add_config_args(g)
     g.set_defaults(func=_generate)
+    g.epilog = 'Exit status 3 when a prompt got an empty continuation (its row has "empty": true).'
 
     d = sub.add_parser("detect", help="detect the watermark in texts (JSONL out, one row per text)")
     d.add_argument(
@@ -75,7 +82,17 @@ def _config(args: argparse.Namespace):
     return WatermarkConfig(**overrides)
 
 
+def use_chat_template(tokenizer, chat: bool = False, raw: bool = False) -> bool:
+    """Instruct models answer prompts only inside their chat template: use it when the tokenizer has one."""
+    has_template = getattr(tokenizer, "chat_template", None) is not None
+    if chat and not has_template:
+        raise ValueError("--chat given but the tokenizer has no chat template (use --raw)")
+    return has_template and not raw
+
+
 def _generate(args: argparse.Namespace) -> int:
+    import sys
+
     from hf_addons.cli._util import read_texts, write_jsonl
     from hf_addons.models import load_model
     from hf_addons.watermark import generate
@@ -85,6 +102,7 @@ def _generate(args: argparse.Namespace) -> int:
         raise ValueError("no prompt given (pass --prompt, input files or stdin)")
     config = None if args.no_watermark else _config(args)
     model, tokenizer = load_model(args.model)
+    chat = use_chat_template(tokenizer, chat=args.chat, raw=args.raw)
     out = generate(
         model,
         tokenizer,
@@ -92,18 +110,29 @@ def _generate(args: argparse.Namespace) -> int:
         config,
         max_new_tokens=args.max_new_tokens,
         do_sample=not args.greedy,
-        chat=args.chat,
+        chat=chat,
         batch_size=args.batch_size,
         seed=args.seed,
     )
     meta = config.to_dict() if config is not None else None
-    write_jsonl(
-        (
-            {"prompt": p, "text": t, "num_new_tokens": len(ids), "watermark": meta}
-            for p, t, ids in zip(prompts, out["texts"], out["token_ids"])
-        ),
-        args.out,
-    )
+    rows = [
+        {"prompt": p, "text": t, "num_new_tokens": len(ids), "chat_template": chat, "empty": not t.strip()}
+        | {"watermark": meta}
+        for p, t, ids in zip(prompts, out["texts"], out["token_ids"])
+    ]
+    write_jsonl(rows, args.out)
+    empty = [i for i, row in enumerate(rows) if row["empty"]]
+    if empty:
+        hint = (
+            ""
+            if chat
+            else " (the prompt was fed raw: an instruct model may answer only inside its chat template)"
+        )
+        print(
+            f"hf-addons watermark: warning: empty generation for prompt(s) {empty}{hint}",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

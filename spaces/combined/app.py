@@ -11,12 +11,13 @@ from typing import Any
 
 import gradio as gr
 
-from hf_addons.hub import load_space_app, space_model
+from hf_addons.hub import load_space_app, model_name, space_model
 
 HERE = Path(__file__).resolve().parent
 # Space folder -> tab title, in display order
 TABS: dict[str, str] = {
     "watermark": "Watermark",
+    "watermark-metric": "Watermark metric",
     "data-cleaning": "Data cleaning",
     "gcg": "GCG red-teaming",
     "sae": "SAE explorer",
@@ -32,7 +33,7 @@ def build_demo(
     if unknown:
         raise ValueError(f"unknown tab(s) {unknown}; expected some of {list(TABS)}")
     model, tokenizer = space_model(model, tokenizer)
-    name = getattr(model.config, "name_or_path", "") or type(model).__name__
+    name = model_name(model)
     # build every tab before opening the parent: a Blocks created inside another renders itself there,
     # and the render() below would show it twice
     apps = {}
@@ -43,7 +44,8 @@ def build_demo(
     with gr.Blocks(title="hf-addons demo") as demo:
         gr.Markdown(
             "# hf-addons demo\n"
-            f"Watermarking, data cleaning, GCG red-teaming and sparse autoencoders on `{name}`. "
+            f"Watermarking (generation and the `evaluate` metric), data cleaning, GCG red-teaming and sparse "
+            f"autoencoders on `{name}`. "
             "Each tab is also a standalone Space under `spaces/`."
         )
         for tab in names:

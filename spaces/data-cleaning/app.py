@@ -39,12 +39,20 @@ def read_rows(html: str | None, upload: Any) -> list[dict[str, Any]]:
             raise ValueError("paste some HTML or upload a .warc(.gz), .jsonl or .html file")
         return [{"url": "pasted", "html": html}]
     name = path.name.lower()
+
+    def read_text() -> str:  # .html / .jsonl, gzipped or not
+        if name.endswith(".gz"):
+            import gzip
+
+            return gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
+
     if name.endswith((".warc", ".warc.gz")):
         rows = [r for r in read_warc(path) if r.get("html")]
         rows = [{"url": r.get("url") or "", "html": r["html"]} for r in rows]
-    elif name.endswith(".jsonl"):
+    elif name.endswith((".jsonl", ".jsonl.gz")):
         rows = []
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        for i, line in enumerate(read_text().splitlines()):
             if not line.strip():
                 continue
             row = json.loads(line)
@@ -53,10 +61,12 @@ def read_rows(html: str | None, upload: Any) -> list[dict[str, Any]]:
             rows.append(
                 {"url": str(row.get("url", "")), **{k: str(row[k]) for k in ("html", "text") if k in row}}
             )
-    elif name.endswith((".html", ".htm")):
-        rows = [{"url": path.name, "html": path.read_text(encoding="utf-8", errors="replace")}]
+    elif name.endswith((".html", ".htm", ".html.gz", ".htm.gz")):
+        rows = [{"url": path.name, "html": read_text()}]
     else:
-        raise ValueError(f"unsupported file {path.name!r}: upload a .warc, .warc.gz, .jsonl or .html file")
+        raise ValueError(
+            f"unsupported file {path.name!r}: upload a .warc, .jsonl or .html file (each may be gzipped)"
+        )
     if not rows:
         raise ValueError(f"{path.name} holds no text or HTML documents")
     kinds = {"html" in r for r in rows}
@@ -185,7 +195,7 @@ def build_demo(model: Any = None, tokenizer: Any = None) -> gr.Blocks:
                 value=EXAMPLE_HTML, language="html", label="paste a page's HTML", elem_id="dc-html"
             )
             upload = gr.File(
-                label="or upload .warc / .warc.gz / .jsonl / .html (used instead)",
+                label="or upload .warc / .jsonl / .html, each may be .gz (used instead)",
                 file_types=[".warc", ".gz", ".jsonl", ".html", ".htm"],
                 elem_id="dc-upload",
             )

@@ -106,8 +106,9 @@ def build_demo(
                 value=EXAMPLES[0][1], label="target the answer should start with", elem_id="gcg-target"
             )
         with gr.Row():
-            n_steps = gr.Slider(1, max_steps, value=min(20, max_steps), step=1, label="steps")
-            width = gr.Slider(8, 512, value=64, step=8, label="search width (candidates per step)")
+            # defaults sized to finish well inside the time budget on 2 CPU cores (~8 s a step at width 32)
+            n_steps = gr.Slider(1, max_steps, value=min(10, max_steps), step=1, label="steps")
+            width = gr.Slider(8, 512, value=32, step=8, label="search width (candidates per step)")
             topk = gr.Slider(8, 256, value=64, step=8, label="top-k tokens per position")
         gr.Examples(EXAMPLES, [request, target])
         run_btn = gr.Button("Run attack", variant="primary", elem_id="gcg-run")

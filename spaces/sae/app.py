@@ -60,7 +60,7 @@ def demo_sae(
     import hashlib
 
     from hf_addons.interp import SparseAutoencoder
-    from hf_addons.interp.activations import collect_activations, resolve_hook
+    from hf_addons.interp.activations import resolve_hook
     from hf_addons.interp.trainer import SAETrainingArguments, train_sae
     from hf_addons.models import cache_dir
 
@@ -72,13 +72,27 @@ def demo_sae(
     target = cache_dir() / "sae-demo" / f"{Path(name).name}-layer{spec.layer}-{key[:12]}"
     if (target / "config.json").exists():
         return SparseAutoencoder.from_pretrained(target).eval()
+    import time
+
+    import torch
+    from tqdm.auto import tqdm
+
+    from hf_addons.interp.activations import iter_activations
+
+    start = time.perf_counter()
     print(
-        f"SAE explorer: training a small demo SAE on layer {spec.layer} (once; cached in {target})",
+        f"SAE explorer: training a small demo SAE on layer {spec.layer} (once, about a minute on 2 cores; "
+        f"cached in {target})",
         flush=True,
     )
-    acts = collect_activations(
-        model, tokenizer, texts, max_tokens=max_tokens, layer=spec.layer, context_size=128
-    )
+    parts, bar = [], tqdm(total=max_tokens, desc="SAE demo: activations", unit="tok")
+    for chunk in iter_activations(model, tokenizer, texts, layer=spec.layer, context_size=128):
+        parts.append(chunk)
+        bar.update(min(chunk.shape[0], max_tokens - bar.n))
+        if bar.n >= max_tokens:
+            break
+    bar.close()
+    acts = torch.cat(parts)[:max_tokens]
     d_in = acts.shape[-1]
     sae = train_sae(
         acts,
@@ -88,9 +102,10 @@ def demo_sae(
         model_name=Path(name).name if Path(name).name != "model" else Path(name).parent.name,
         layer=spec.layer,
         hook_name=spec.module_name,
-        args=SAETrainingArguments(total_tokens=5 * acts.shape[0], batch_size=1024, progress=False, seed=0),
+        args=SAETrainingArguments(total_tokens=5 * acts.shape[0], batch_size=1024, progress=True, seed=0),
     )
     sae.eval().save_pretrained(target)
+    print(f"SAE explorer: demo SAE ready in {time.perf_counter() - start:.0f} s", flush=True)
     return sae
 
 
@@ -170,16 +185,18 @@ class Explorer:
         from hf_addons.interp import generate_steered
 
         norm = float(self.sae.W_dec[latent].detach().float().norm().clamp_min(1e-8))
-        return generate_steered(
+        text = generate_steered(
             self.model,
             self.tokenizer,
             self.sae,
             prompt,
             {latent: strength * self.resid_norm / norm},
             max_new_tokens=max_new_tokens,
-            chat=True,
+            # instruct models answer inside their chat template: use it whenever the tokenizer has one
+            chat=getattr(self.tokenizer, "chat_template", None) is not None,
             pad_token_id=self.tokenizer.pad_token_id,
         )
+        return text if text.strip() else "(the model produced no text)"
 
 
 def build_demo(

@@ -82,10 +82,10 @@ def build_demo(model: Any = None, tokenizer: Any = None) -> gr.Blocks:
         table = gr.Dataframe(
             headers=["predictions", "references"],
             datatype=["str", "str"],
-            value=[["Paste a generated text here.", ""]],
+            value=[["", ""]] * 3,  # empty: a placeholder would be scored as if it were a text
             row_count=3,
             column_count=(2, "fixed"),
-            label="texts and optional labels",
+            label="texts to score (one per row) and optional labels: 1 = watermarked, 0 = not",
             elem_id="metric-table",
         )
         with gr.Row():

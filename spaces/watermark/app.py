@@ -63,6 +63,9 @@ def build_demo(model: Any = None, tokenizer: Any = None, max_new_tokens: int = 1
             z_threshold=float(z_threshold),
         )
 
+    # instruct models answer only inside their chat template: use it whenever the tokenizer has one
+    chat = getattr(tokenizer, "chat_template", None) is not None
+
     def detect_text(text, *settings):
         if not text or not text.strip():
             raise ValueError("paste some text to score")
@@ -70,15 +73,18 @@ def build_demo(model: Any = None, tokenizer: Any = None, max_new_tokens: int = 1
         return highlight(text, result), verdict(result)
 
     @user_errors
-    def run_generate(prompt, n_tokens, *settings, progress=gr.Progress()):
+    def run_generate(
+        prompt, new_tokens, gamma, delta, scheme, context_width, key, z_threshold, progress=gr.Progress()
+    ):
         if not prompt or not prompt.strip():
             raise ValueError("type a prompt first")
+        settings = (gamma, delta, scheme, context_width, key, z_threshold)
         config = config_from(*settings)
         out: list[Any] = [gr.skip()] * 6
         for i, (cfg, label) in enumerate(((config, "with watermark"), (None, "without watermark"))):
             progress(i / 2, desc=f"generating {label}")
             text = generate(
-                model, tokenizer, prompt, config=cfg, max_new_tokens=int(n_tokens), chat=True, seed=0
+                model, tokenizer, prompt, config=cfg, max_new_tokens=int(new_tokens), chat=chat, seed=0
             )["texts"][0]
             if not text.strip():
                 text = "(the model produced no text)"
@@ -86,8 +92,8 @@ def build_demo(model: Any = None, tokenizer: Any = None, max_new_tokens: int = 1
             yield tuple(out)
 
     @user_errors
-    def run_detect(text, *settings):
-        return detect_text(text, *settings)
+    def run_detect(text, gamma, delta, scheme, context_width, key, z_threshold):
+        return detect_text(text, gamma, delta, scheme, context_width, key, z_threshold)
 
     with gr.Blocks(title="Watermark") as demo:
         gr.Markdown(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hf_addons._extras import MissingExtraError
 from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, require_columns
 
 # class/id vocabulary of non-content blocks (matched as whole tokens split on space, '-' and '_')
@@ -278,6 +279,8 @@ class HtmlToMarkdown(FilterStep):
                 continue
             try:
                 row = self.extract_one(html, urls[i] if urls is not None else None)
+            except MissingExtraError:  # a missing dependency is the user's to fix, not a page's fault
+                raise
             except Exception as exc:  # one broken page never stops a run
                 row = {"reason": f"extract:error:{type(exc).__name__}"}
             texts[i] = row.get("text", "")
