@@ -50,7 +50,7 @@ def test_chat_without_a_template_is_a_clear_error(tmp_path, tokenizer, capsys):
     for name in ("chat_template.jinja", "chat_template.json"):
         (path / name).unlink(missing_ok=True)
     rc = main(["watermark", "generate", "--prompt", "Hi", "--model", str(path), "--chat", "--key", "1"])
-    assert rc == 1 and "no chat template" in capsys.readouterr().err
+    assert rc == 2 and "no chat template" in capsys.readouterr().err
     rc, rows = _generate(path, tmp_path)  # no template, no flag: raw prompts
     assert rc == 0 and rows[0]["chat_template"] is False
 

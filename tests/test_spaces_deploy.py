@@ -74,7 +74,7 @@ def test_build_writes_the_cpu_torch_index_by_default(tmp_path):
 def test_build_unknown_space_is_a_message(tmp_path, capsys):
     from hf_addons.cli import main
 
-    assert main(["spaces", "build", "nope", "--out", str(tmp_path)]) == 1
+    assert main(["spaces", "build", "nope", "--out", str(tmp_path)]) == 2
     assert "no Space 'nope'" in capsys.readouterr().err
 
 
