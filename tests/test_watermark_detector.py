@@ -259,10 +259,16 @@ def test_load_metric_from_any_directory(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_metric_loads_from_a_non_editable_install(tmp_path):
     """Build the wheel, install it into a plain directory, and load the metric from an unrelated cwd."""
-    wheel_dir, target, cwd = tmp_path / "wheel", tmp_path / "site", tmp_path / "cwd"
+    import shutil
+
+    src, wheel_dir, target, cwd = tmp_path / "src", tmp_path / "wheel", tmp_path / "site", tmp_path / "cwd"
     cwd.mkdir()
+    # build from a copy: setuptools writes build/ and *.egg-info next to the sources
+    shutil.copytree(REPO / "hf_addons", src / "hf_addons", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
     pip = [sys.executable, "-m", "pip", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheel_dir, REPO], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheel_dir, src], check=True)
     wheel = next(wheel_dir.glob("hf_addons-*.whl"))
     subprocess.run([*pip, "install", "--no-deps", "--target", target, wheel], check=True)
     code = (
