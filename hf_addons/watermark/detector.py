@@ -284,7 +284,8 @@ class WatermarkDetector:
         window lengths are ``min_window * 1.15**k`` below its length plus its length itself, its windows stay
         inside its tokens, and a window is tested when it holds ``>= min_window`` scored tokens: so the tests,
         the best window and the correction depend on that row alone. The p-value is the exact binomial tail of
-        the best window times the number of windows tested (``tests``). Each length is one vectorised pass.
+        the best window times the number of windows tested (``tests``). Each grid length is one vectorised
+        pass over the batch; the whole-text windows are one gather.
         """
         batch, length = green.shape
         device = green.device
@@ -300,18 +301,15 @@ class WatermarkDetector:
         best_start = torch.zeros(batch, dtype=torch.long, device=device)
         best_len = torch.zeros_like(best_start)
         tests = torch.zeros(batch, dtype=torch.long, device=device)
-        grid = set()
-        k = 0
-        while (w := round(self.min_window * WINDOW_GROWTH**k)) < length:
-            grid.add(w)
-            k += 1
-        sizes = sorted(grid | set(lengths.tolist()))
-        for w in (s for s in sizes if 0 < s <= length):  # window lengths, each one vectorised pass
-            in_row = (lengths == w) | ((lengths > w) & (w in grid))
+        grid = []
+        while (w := round(self.min_window * WINDOW_GROWTH ** len(grid))) < length:
+            grid.append(w)
+        rows = torch.arange(batch, device=device)
+        for w in sorted(set(grid)):  # window lengths below the row lengths, each one vectorised pass
             starts = torch.arange(length - w + 1, device=device)
             g = (gs[:, w:] - gs[:, :-w]).double()
             n = ns[:, w:] - ns[:, :-w]
-            ok = (n >= self.min_window) & (starts + w <= lengths.unsqueeze(1)) & in_row.unsqueeze(1)
+            ok = (n >= self.min_window) & (starts + w <= lengths.unsqueeze(1)) & (lengths > w).unsqueeze(1)
             nd = n.double().clamp_min(1)
             z = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
             tests += ok.sum(1)
@@ -321,8 +319,18 @@ class WatermarkDetector:
             best_z = torch.where(better, zmax, best_z)
             best_start = torch.where(better, start, best_start)
             best_len = torch.where(better, torch.full_like(best_len, w), best_len)
+        # the whole text, the longest window of each row: one gather, not a pass per distinct length
+        g = (gs[rows, lengths]).double()
+        n = ns[rows, lengths]
+        ok = n >= self.min_window
+        nd = n.double().clamp_min(1)
+        zfull = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
+        tests += ok.long()
+        better = zfull > best_z
+        best_z = torch.where(better, zfull, best_z)
+        best_start = torch.where(better, torch.zeros_like(best_start), best_start)
+        best_len = torch.where(better, lengths, best_len)
         end = best_start + best_len
-        rows = torch.arange(batch, device=device)
         g_best = gs[rows, end] - gs[rows, best_start]
         n_best = ns[rows, end] - ns[rows, best_start]
         p_best = torch.from_numpy(binomial_p_value(g_best.cpu().numpy(), n_best.cpu().numpy(), gamma))
