@@ -195,13 +195,15 @@ class GreenHasher:
 def tuple_keys(*parts: torch.Tensor) -> torch.Tensor:
     """63-bit keys identifying tuples of int64 tensors (same shape), for counting repeats once.
 
-    Each part contributes both 32-bit halves; two independent 32-bit hash chains make collisions between
+    Each part contributes its 32-bit halves (the high one only when some value needs it); two independent 32-bit hash chains make collisions between
     distinct tuples of one text ~n^2 / 2^63 (negligible)."""
     a = torch.full_like(parts[0], 0x1234567, dtype=torch.long)
     b = torch.full_like(parts[0], 0x7654321, dtype=torch.long)
     for p in parts:
         p = p.long()
-        for half in (p & MASK32, (p >> 32) & MASK32):
+        high = (p >> 32) & MASK32
+        halves = (p & MASK32, high) if bool(high.any()) else (p & MASK32,)  # 32-bit parts: one round
+        for half in halves:
             a = mix32(a ^ half)
             b = mix32((b + 0x632BE5AB) ^ half)
     return (a << 31) | (b & 0x7FFFFFFF)
