@@ -52,6 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--tokenizer", default="default", help="tokenizer name or path (default: the embedded one)"
     )
     d.add_argument("--z-threshold", type=float, help="z-score above which a text is flagged (default 4)")
+    d.add_argument(
+        "--fpr", type=float, help="flag a text when its exact p-value is <= FPR instead (e.g. 1e-4)"
+    )
     d.add_argument("--windowed", action="store_true", help="also scan windows for a watermarked span")
     d.add_argument(
         "--per-token", action="store_true", help="include per-token green mask, tokens and offsets"
@@ -141,7 +144,9 @@ def _detect(args: argparse.Namespace) -> int:
     from hf_addons.watermark import WatermarkDetector
 
     texts = read_texts(args.inputs)
-    detector = WatermarkDetector(_config(args), tokenizer=args.tokenizer, z_threshold=args.z_threshold)
+    detector = WatermarkDetector(
+        _config(args), tokenizer=args.tokenizer, z_threshold=args.z_threshold, fpr=args.fpr
+    )
     results = detector.detect(texts, windowed=args.windowed)
     write_jsonl(
         ({"index": i, **r.to_dict(per_token=args.per_token)} for i, r in enumerate(results)), args.out

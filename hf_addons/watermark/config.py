@@ -10,17 +10,41 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 CONFIG_NAME = "watermark_config.json"
+# transformers' WatermarkingConfig default: public, so anyone can detect, strip or forge marks made with it
+PUBLIC_KEY = 15485863
+_public_key_warned = False
 SCHEMES = ("lefthash", "minhash", "selfhash", "unigram")
 INTEROP = (None, "transformers")
 
 
 class MissingKeyError(ValueError):
     """Raised when generation or detection is asked for but the config carries no hashing key."""
+
+
+class PublicKeyWarning(UserWarning):
+    """The config uses the public default hashing key: fine for tests and interop, not as evidence."""
+
+
+def warn_if_public_key(config: WatermarkConfig) -> None:
+    """Warn once per process when a processor or detector is built with the public default key."""
+    global _public_key_warned
+    if _public_key_warned or config.hashing_key is None or key_to_int(config.hashing_key) != PUBLIC_KEY:
+        return
+    _public_key_warned = True
+    warnings.warn(
+        "this WatermarkConfig uses the public default hashing_key (transformers' WatermarkingConfig default): "
+        "anyone can detect, remove or forge this watermark. Pass a secret hashing_key=... (an int or a "
+        "passphrase) for a watermark that means something; keep the default only for tests or to score "
+        "text generated with transformers' default.",
+        PublicKeyWarning,
+        stacklevel=3,
+    )
 
 
 def key_to_int(key: int | str) -> int:
@@ -36,7 +60,7 @@ def key_to_int(key: int | str) -> int:
     return key
 
 
-@dataclass
+@dataclass(repr=False)
 class WatermarkConfig:
     """Green/red-list watermark settings (Kirchenbauer et al. 2023).
 
@@ -52,7 +76,7 @@ class WatermarkConfig:
     delta: float = 2.0
     seeding_scheme: str = "lefthash"
     context_width: int = 1
-    hashing_key: int | str | None = 15485863
+    hashing_key: int | str | None = PUBLIC_KEY
     ignore_token_ids: list[int] = field(default_factory=list)
     z_threshold: float = 4.0
     ignore_repeated_ngrams: bool = True
@@ -82,6 +106,20 @@ class WatermarkConfig:
             raise ValueError("interop='transformers' needs an integer hashing_key")
         self.context_width = int(self.context_width)
         self.ignore_token_ids = sorted({int(t) for t in self.ignore_token_ids})
+
+    def __repr__(self) -> str:
+        """Every field but the key, which shows as ``<secret>`` (or None): safe for logs and notebooks."""
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "hashing_key" and value is not None:
+                value = "<public default>" if key_to_int(value) == PUBLIC_KEY else "<secret>"
+                parts.append(f"{f.name}={value}")
+            else:
+                parts.append(f"{f.name}={value!r}")
+        return f"WatermarkConfig({', '.join(parts)})"
+
+    __str__ = __repr__
 
     # --- derived -------------------------------------------------------------------------------------------
     @property
@@ -115,7 +153,7 @@ class WatermarkConfig:
             delta=d.get("bias", 2.0),
             seeding_scheme=d.get("seeding_scheme", "lefthash"),
             context_width=d.get("context_width", 1),
-            hashing_key=d.get("hashing_key", 15485863),
+            hashing_key=d.get("hashing_key", PUBLIC_KEY),
             vocab_size=vocab_size,
             interop="transformers",
             ignore_repeated_ngrams=False,

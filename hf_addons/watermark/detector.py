@@ -1,10 +1,13 @@
-"""``WatermarkDetector``: z-score test for green tokens, from token ids or from text plus a tokenizer.
+"""``WatermarkDetector``: a calibrated test for green tokens, from token ids or from text plus a tokenizer.
 
-No model is needed. Scoring is vectorised over the batch and positions: one hash per (context, token) window,
-repeated n-grams counted once (the paper's recommendation, so a looping text cannot fake a high z), and an
-optional WinMax-style scan (Kirchenbauer et al., "On the Reliability of Watermarks") that finds a watermarked
-span inside longer human text. Each result keeps the per-token green mask, token strings and character offsets
-so a UI can colour the text.
+No model is needed. Scoring is vectorised over the batch and positions. Each green decision is a function of
+(seed, token) alone, so every distinct (seed, token) pair is counted once per text (Fernandez et al. 2023,
+"Three Bricks"): with min-hash and self-hash seeding the same seed recurs under many contexts, and counting
+its repeats made human code and HTML look watermarked. The p-value is the exact binomial tail of the green
+count, next to the usual z-score; a verdict thresholds either (``z_threshold`` or ``fpr``). WinMax
+(Kirchenbauer et al., "On the Reliability of Watermarks") scans windows of each text for a watermarked span
+and corrects its p-value for the windows tested in that text. A batch gives each text exactly what it gives
+alone. Each result keeps the per-token green mask, token strings and character offsets for a coloured view.
 """
 
 from __future__ import annotations
@@ -14,17 +17,48 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
-from hf_addons.watermark.config import WatermarkConfig
-from hf_addons.watermark.hashing import GreenHasher, transformers_green
+from hf_addons.watermark.config import WatermarkConfig, warn_if_public_key
+from hf_addons.watermark.hashing import (
+    MASK32,
+    GreenHasher,
+    transformers_green,
+    transformers_seeds,
+    tuple_keys,
+)
 
 NOT_ENOUGH = "not enough tokens to score"
+COUNT_ONCE = ("seed", "ngram")
+WINDOW_GROWTH = 1.15  # window lengths: min_window * 1.15**k, plus the whole text
+
+
+def binomial_p_value(green: Any, n: Any, gamma: float) -> np.ndarray:
+    """Exact one-sided p-value ``P(X >= green)`` for ``X ~ Binomial(n, gamma)`` (NaN where ``n == 0``).
+
+    The normal tail behind the z-score is too small for short texts (at n = 50 and z = 4 the exact tail is
+    ~5x the normal one), so decisions at a target FPR use this instead."""
+    from scipy.special import bdtrc  # the binomial upper tail as a plain ufunc: binom.sf without its overhead
+
+    g = np.asarray(green, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        p = np.where(g <= 0, 1.0, bdtrc(g - 1, n, gamma))
+    return np.where(n > 0, p, np.nan)
+
+
+def normal_tail(z: float) -> float:
+    """One-sided normal tail ``P(Z > z)``: the nominal false-positive rate of the rule ``z > threshold``."""
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 @dataclass
 class DetectionResult:
-    """Detection outcome for one text; ``prediction`` is None (with ``reason``) when nothing could be scored."""
+    """Detection outcome for one text; ``prediction`` is None (with ``reason``) when nothing could be scored.
+
+    ``p_value`` is the exact binomial tail of the green count; ``fpr`` the target false-positive rate the
+    prediction was thresholded on (None: it used ``z > z_threshold``)."""
 
     z_score: float
     p_value: float
@@ -33,6 +67,7 @@ class DetectionResult:
     num_green_tokens: int
     green_fraction: float
     z_threshold: float
+    fpr: float | None = None
     token_ids: list[int] = field(default_factory=list)
     green_mask: list[bool] = field(default_factory=list)
     scored_mask: list[bool] = field(default_factory=list)
@@ -73,8 +108,18 @@ def _pad(rows: Sequence[Sequence[int]], device) -> tuple[torch.Tensor, torch.Ten
 class WatermarkDetector:
     """Detect the watermark of ``config`` in token ids or texts (texts need ``tokenizer``: object or name).
 
-    ``z_threshold`` / ``ignore_repeated_ngrams`` default to the config's values; ``min_tokens`` is the least
-    number of scored tokens for a verdict (fewer gives ``prediction=None`` and a reason, never a silent z=0).
+    Args:
+        config: the ``WatermarkConfig`` the text was generated with (its key included).
+        tokenizer: a transformers tokenizer or a name/path (``"default"``: the embedded one); needed for text.
+        device: where scoring runs (default CPU).
+        z_threshold: flag a text when ``z > z_threshold`` (default: the config's, 4.0).
+        fpr: flag a text when its exact p-value is ``<= fpr`` instead (e.g. ``1e-4``); windows use it too.
+        ignore_repeated_ngrams: count each distinct decision once (default: the config's, True).
+        count_once: what "the same decision" means: ``"seed"`` (default; the (seed, token) pair that fixes
+            the green flag, calibrated for every scheme) or ``"ngram"`` (the (context, token) n-gram, the rule
+            of transformers' and lm-watermarking's detectors; the same as "seed" for lefthash).
+        min_tokens: least number of scored tokens for a verdict (fewer: ``prediction=None`` and a reason).
+        min_window: least number of scored tokens in a window of the windowed scan.
     """
 
     def __init__(
@@ -86,26 +131,39 @@ class WatermarkDetector:
         ignore_repeated_ngrams: bool | None = None,
         min_tokens: int = 1,
         min_window: int = 16,
+        fpr: float | None = None,
+        count_once: str = "seed",
     ):
         if not isinstance(config, WatermarkConfig):
             raise TypeError(f"config must be a WatermarkConfig, got {type(config).__name__}")
         self.config = config
         config.key  # noqa: B018 - a missing key fails here with a clear message
+        warn_if_public_key(config)
         self.device = torch.device(device or "cpu")
         self.z_threshold = float(config.z_threshold if z_threshold is None else z_threshold)
+        if fpr is not None and not 0.0 < float(fpr) < 1.0:
+            raise ValueError(f"fpr must be in (0, 1), got {fpr}")
+        self.fpr = None if fpr is None else float(fpr)
+        if count_once not in COUNT_ONCE:
+            raise ValueError(f"count_once must be one of {COUNT_ONCE}, got {count_once!r}")
+        self.count_once = count_once
         self.ignore_repeated = (
             config.ignore_repeated_ngrams if ignore_repeated_ngrams is None else bool(ignore_repeated_ngrams)
         )
         if min_tokens < 1:
             raise ValueError(f"min_tokens must be >= 1, got {min_tokens}")
+        if min_window < 1:
+            raise ValueError(f"min_window must be >= 1, got {min_window}")
         self.min_tokens = int(min_tokens)
         self.min_window = int(min_window)
         self.hasher = None if config.interop else GreenHasher(config)
-        # n-gram identity only (any key): interop configs have no native hasher of their own
-        self._ngram_hasher = self.hasher or GreenHasher(WatermarkConfig(hashing_key=0))
         self.tokenizer = self._resolve_tokenizer(tokenizer)
-        ignore = set(config.ignore_token_ids)
-        self._ignore = torch.tensor(sorted(ignore), dtype=torch.long, device=self.device)
+        self._ignore_set = set(config.ignore_token_ids)
+        self._ignore = torch.tensor(sorted(self._ignore_set), dtype=torch.long, device=self.device)
+
+    def __repr__(self) -> str:
+        rule = f"fpr={self.fpr}" if self.fpr is not None else f"z_threshold={self.z_threshold}"
+        return f"WatermarkDetector({self.config!r}, {rule}, count_once={self.count_once!r})"
 
     def _resolve_tokenizer(self, tokenizer: Any) -> Any:
         if tokenizer is None:
@@ -134,7 +192,11 @@ class WatermarkDetector:
     def score_ids(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Batched scores: ``green`` / ``scored`` (B, L) masks and per-row counts, z-scores and p-values."""
+        """Batched scores: ``green`` / ``scored`` (B, L) masks and per-row counts, z-scores and exact p-values.
+
+        The low-level tensor API: invalid ids raise here (``detect_ids`` / ``detect`` give a per-row reason).
+        Padding may sit on either side (``attention_mask``); a row scores the same with or without it.
+        """
         ids = torch.as_tensor(input_ids, device=self.device).long()
         if ids.dim() == 1:
             ids = ids.unsqueeze(0)
@@ -165,161 +227,334 @@ class WatermarkDetector:
             if self._ignore.numel():
                 valid &= ~torch.isin(target, self._ignore)
             if self.hasher is not None:
-                g = self.hasher.green_targets(ctx, target)
+                g, seed = self.hasher.green_and_seed(ctx, target)
             else:
                 g = torch.zeros_like(valid)
-                g[valid] = transformers_green(self.config, ctx[valid], target[valid])
+                seed = torch.zeros(valid.shape, dtype=torch.long, device=self.device)
+                s = transformers_seeds(self.config, ctx[valid], target[valid])
+                seed[valid] = s
+                g[valid] = transformers_green(self.config, ctx[valid], target[valid], seeds=s)
             if self.ignore_repeated:
-                valid &= self._first_occurrences(ctx, target, valid)
+                row = torch.arange(batch, device=self.device).unsqueeze(1).expand_as(target)
+                if self.count_once == "seed":
+                    # native seeds are int32 multipliers: their unsigned 32 bits identify them exactly
+                    keys = tuple_keys(row, seed.long() & MASK32 if self.hasher is not None else seed, target)
+                else:
+                    keys = tuple_keys(row, target, *ctx.unbind(-1))
+                valid &= self._first_occurrences(keys, valid)
             green[:, need:] = g & valid
             scored[:, need:] = valid
         n = scored.sum(1)
         g_count = green.sum(1)
-        z, p = self._z_and_p(g_count, n)
-        return {"green": green, "scored": scored, "num_scored": n, "num_green": g_count, "z": z, "p": p}
+        return {
+            "green": green,
+            "scored": scored,
+            "num_scored": n,
+            "num_green": g_count,
+            "z": self._z(g_count, n),
+            "p": self._p(g_count, n),
+        }
 
-    def _first_occurrences(
-        self, ctx: torch.Tensor, target: torch.Tensor, valid: torch.Tensor
-    ) -> torch.Tensor:
-        """True at the first occurrence of each (context, token) n-gram within its row."""
-        hasher = self._ngram_hasher
-        row = torch.arange(target.shape[0], device=target.device).unsqueeze(1).expand_as(target)
-        keys = hasher.ngram_keys(ctx, target, row)[valid]
+    @staticmethod
+    def _first_occurrences(keys: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """True at the first valid occurrence of each key (keys carry the row, so per row)."""
         first = torch.zeros_like(valid)
-        if keys.numel() == 0:
+        flat_keys = keys[valid]
+        if flat_keys.numel() == 0:
             return first
-        uniq, inverse = torch.unique(keys, return_inverse=True)
-        pos = torch.arange(keys.numel(), device=keys.device)
-        first_pos = torch.full((uniq.numel(),), keys.numel(), device=keys.device).scatter_reduce(
+        uniq, inverse = torch.unique(flat_keys, return_inverse=True)
+        pos = torch.arange(flat_keys.numel(), device=flat_keys.device)
+        first_pos = torch.full((uniq.numel(),), flat_keys.numel(), device=flat_keys.device).scatter_reduce(
             0, inverse, pos, reduce="amin"
         )
-        flat = torch.zeros(keys.numel(), dtype=torch.bool, device=keys.device)
+        flat = torch.zeros(flat_keys.numel(), dtype=torch.bool, device=flat_keys.device)
         flat[first_pos] = True
         first[valid] = flat
         return first
 
-    def _z_and_p(self, green: torch.Tensor, n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _z(self, green: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         gamma = self.config.gamma
         n = n.double()
         z = (green.double() - gamma * n) / torch.sqrt(n * gamma * (1 - gamma))
-        z = torch.where(n > 0, z, torch.full_like(z, float("nan")))
-        return z, 0.5 * torch.special.erfc(z / math.sqrt(2))
+        return torch.where(n > 0, z, torch.full_like(z, float("nan")))
 
-    def window_scores(self, green: torch.Tensor, scored: torch.Tensor) -> dict[str, torch.Tensor]:
-        """WinMax: the window with the highest z per row, its bounds, and a Bonferroni-corrected p-value.
+    def _p(self, green: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        p = binomial_p_value(green.cpu().numpy(), n.cpu().numpy(), self.config.gamma)
+        return torch.from_numpy(np.asarray(p, dtype=np.float64)).to(green.device)
 
-        Window lengths grow geometrically from ``min_window`` (a few dozen sizes); each size is one vectorised
-        pass over all rows and start positions.
+    def window_scores(
+        self, green: torch.Tensor, scored: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """WinMax: per row, the window with the highest z, its bounds, and a Bonferroni-corrected p-value.
+
+        Row ``i`` holds ``lengths[i]`` tokens from position 0 (right padding; default: the full width). Its
+        window lengths are ``min_window * 1.15**k`` below its length plus its length itself, its windows stay
+        inside its tokens, and a window is tested when it holds ``>= min_window`` scored tokens: so the tests,
+        the best window and the correction depend on that row alone. The p-value is the exact binomial tail of
+        the best window times the number of windows tested (``tests``). Each grid length is one vectorised
+        pass over the batch; the whole-text windows are one gather.
         """
         batch, length = green.shape
+        device = green.device
+        lengths = (
+            torch.full((batch,), length, dtype=torch.long, device=device)
+            if lengths is None
+            else torch.as_tensor(lengths, device=device).long()
+        )
         gs = torch.nn.functional.pad(green.long().cumsum(1), (1, 0))
         ns = torch.nn.functional.pad(scored.long().cumsum(1), (1, 0))
         gamma = self.config.gamma
-        best_z = torch.full((batch,), float("-inf"), dtype=torch.double, device=green.device)
-        best_start = torch.zeros(batch, dtype=torch.long, device=green.device)
+        best_z = torch.full((batch,), float("-inf"), dtype=torch.double, device=device)
+        best_start = torch.zeros(batch, dtype=torch.long, device=device)
         best_len = torch.zeros_like(best_start)
-        tests = torch.zeros(batch, dtype=torch.double, device=green.device)
-        sizes = sorted({min(length, round(self.min_window * 1.15**k)) for k in range(64)} | {length})
-        for w in (s for s in sizes if 0 < s <= length):  # window sizes, each vectorised
+        tests = torch.zeros(batch, dtype=torch.long, device=device)
+        grid = []
+        while (w := round(self.min_window * WINDOW_GROWTH ** len(grid))) < length:
+            grid.append(w)
+        rows = torch.arange(batch, device=device)
+        for w in sorted(set(grid)):  # window lengths below the row lengths, each one vectorised pass
+            starts = torch.arange(length - w + 1, device=device)
             g = (gs[:, w:] - gs[:, :-w]).double()
-            n = (ns[:, w:] - ns[:, :-w]).double()
-            ok = n >= self.min_window
-            z = torch.where(ok, (g - gamma * n) / torch.sqrt(n.clamp_min(1) * gamma * (1 - gamma)), -math.inf)
+            n = ns[:, w:] - ns[:, :-w]
+            ok = (n >= self.min_window) & (starts + w <= lengths.unsqueeze(1)) & (lengths > w).unsqueeze(1)
+            nd = n.double().clamp_min(1)
+            z = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
             tests += ok.sum(1)
-            zmax, start = z.max(1)
+            start = z.argmax(1)  # the first maximum: no dependence on the padded width
+            zmax = z.gather(1, start.unsqueeze(1)).squeeze(1)
             better = zmax > best_z
             best_z = torch.where(better, zmax, best_z)
             best_start = torch.where(better, start, best_start)
             best_len = torch.where(better, torch.full_like(best_len, w), best_len)
-        p = (0.5 * torch.special.erfc(best_z / math.sqrt(2)) * tests.clamp_min(1)).clamp_max(1.0)
-        return {"z": best_z, "start": best_start, "end": best_start + best_len, "p": p, "tests": tests}
+        # the whole text, the longest window of each row: one gather, not a pass per distinct length
+        g = (gs[rows, lengths]).double()
+        n = ns[rows, lengths]
+        ok = n >= self.min_window
+        nd = n.double().clamp_min(1)
+        zfull = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
+        tests += ok.long()
+        better = zfull > best_z
+        best_z = torch.where(better, zfull, best_z)
+        best_start = torch.where(better, torch.zeros_like(best_start), best_start)
+        best_len = torch.where(better, lengths, best_len)
+        end = best_start + best_len
+        g_best = gs[rows, end] - gs[rows, best_start]
+        n_best = ns[rows, end] - ns[rows, best_start]
+        p_best = torch.from_numpy(binomial_p_value(g_best.cpu().numpy(), n_best.cpu().numpy(), gamma))
+        p = (p_best.to(device) * tests.double()).clamp_max(1.0)
+        p = torch.where(tests > 0, p, torch.full_like(p, float("nan")))
+        return {
+            "z": best_z,
+            "start": best_start,
+            "end": end,
+            "p": p,
+            "p_window": p_best.to(device),
+            "tests": tests,
+            "num_scored": n_best,
+            "num_green": g_best,
+        }
 
     # --- results --------------------------------------------------------------------------------------------
-    def detect_ids(
-        self,
-        input_ids: torch.Tensor | Sequence[Sequence[int]],
-        attention_mask: torch.Tensor | None = None,
-        windowed: bool = False,
-        _text: tuple[list[str], list[list[tuple[int, int]]]] | None = None,
-    ) -> list[DetectionResult]:
-        """One ``DetectionResult`` per row; ragged lists of ids are padded for you."""
-        if isinstance(input_ids, torch.Tensor):
-            ids = input_ids if input_ids.dim() == 2 else input_ids.unsqueeze(0)
-            mask = attention_mask
+    def _decide(self, z: float, p: float) -> bool:
+        if self.fpr is not None:
+            return bool(p <= self.fpr)
+        return bool(z > self.z_threshold)
+
+    def _window_alpha(self) -> float:
+        """The corrected p-value a window must reach: ``fpr``, else the normal tail of ``z_threshold``."""
+        return self.fpr if self.fpr is not None else normal_tail(self.z_threshold)
+
+    def _check_row(self, row: Any) -> tuple[list[int], str | None]:
+        """A row of token ids as a list, or ``([], reason)`` when it is not one (never raises)."""
+        if isinstance(row, str):
+            return [], "a text in a batch of token ids: use detect() for texts"
+        if isinstance(row, np.ndarray):
+            row = torch.from_numpy(row)
+        if isinstance(row, torch.Tensor):
+            if row.dim() != 1:
+                return [], f"token ids must be one row, got a tensor of shape {tuple(row.shape)}"
+            t = row
+        elif isinstance(row, (list, tuple)):
+            if len(row) == 0:
+                return [], None
+            try:
+                t = torch.as_tensor(row)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                return [], f"token ids must be integers: {exc}"
         else:
-            if attention_mask is not None:
-                raise ValueError("attention_mask goes with a tensor of ids, not with lists")
-            ids, mask = _pad(input_ids, self.device)
+            return (
+                [],
+                f"unsupported input of type {type(row).__name__}: expected a str or a list of token ids",
+            )
+        if t.numel() == 0:
+            return [], None
+        if t.dtype in (torch.bool,) or t.dtype.is_floating_point or t.dtype.is_complex:
+            return [], f"token ids must be integers, got {t.dtype}"
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0:
+            return [], f"token ids must be >= 0, found {lo}"
+        vocab = self.config.vocab_size
+        if vocab is not None and hi >= vocab:
+            return [], f"mismatched vocab size: token id {hi} is outside the config's vocab_size {vocab}"
+        if self.tokenizer is not None and hi >= len(self.tokenizer):
+            return [], f"token id {hi} is outside the tokenizer's {len(self.tokenizer)} tokens"
+        return t.long().tolist(), None
+
+    def _not_enough_reason(self, ids: list[int], n: int) -> str:
+        need = self.config.context_needed
+        scheme = f"the {self.config.seeding_scheme} scheme"
+        if not ids:
+            detail = "the input has no tokens"
+        elif len(ids) <= need:
+            detail = f"{len(ids)} token(s), but {scheme} needs {need} token(s) of context before the first scored one"
+        elif self._ignore_set and all(t in self._ignore_set for t in ids[need:]):
+            detail = f"all {len(ids) - need} token(s) after the context are in ignore_token_ids"
+        else:
+            detail = (
+                f"{n} scorable token(s) of {len(ids)}, need {self.min_tokens} ({scheme} uses {need} token(s) "
+                "of context; repeated (seed, token) decisions count once)"
+            )
+        return f"{NOT_ENOUGH}: {detail}"
+
+    def _detect_rows(
+        self,
+        rows: list[list[int]],
+        windowed: bool,
+        texts: list[str | None],
+        offsets: list[list[tuple[int, int]] | None],
+        reasons: list[str | None],
+    ) -> list[DetectionResult]:
+        """Score valid rows (right-padded together) and package one result per row."""
+        ids, mask = _pad(rows, self.device)
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.long, device=self.device)
         out = self.score_ids(ids, mask)
-        win = self.window_scores(out["green"], out["scored"]) if windowed else None
-        keep = (
-            torch.as_tensor(mask).bool().tolist()
-            if mask is not None
-            else [[True] * ids.shape[1]] * ids.shape[0]
-        )
+        win = self.window_scores(out["green"], out["scored"], lengths) if windowed else None
         cols = {k: v.tolist() for k, v in out.items()}
         wcols = {k: v.tolist() for k, v in win.items()} if win else None
-        id_rows = torch.as_tensor(ids).tolist()
+        alpha = self._window_alpha()
         results = []
-        for i, row_keep in enumerate(keep):  # packaging Python results, after the vectorised scoring
-            n_tok = sum(row_keep)
-            pick = lambda xs, k=row_keep: [x for x, m in zip(xs, k) if m]  # noqa: E731 - real tokens only
+        for i, row in enumerate(rows):  # packaging Python results, after the vectorised scoring
+            n_tok = len(row)
             n = cols["num_scored"][i]
-            texts, offsets = (_text[0][i], _text[1][i]) if _text else (None, None)
-            tokens = [texts[s:e] for s, e in offsets] if _text else None
-            enough = n >= self.min_tokens
+            text, offs = texts[i], offsets[i]
+            enough = reasons[i] is None and n >= self.min_tokens
             z = cols["z"][i] if enough else float("nan")
+            p = cols["p"][i] if enough else float("nan")
             res = DetectionResult(
                 z_score=z,
-                p_value=cols["p"][i] if enough else float("nan"),
-                prediction=bool(z > self.z_threshold) if enough else None,
+                p_value=p,
+                prediction=self._decide(z, p) if enough else None,
                 num_tokens_scored=n,
                 num_green_tokens=cols["num_green"][i],
                 green_fraction=cols["num_green"][i] / n if n else float("nan"),
                 z_threshold=self.z_threshold,
-                token_ids=pick(id_rows[i]),
-                green_mask=pick(cols["green"][i]),
-                scored_mask=pick(cols["scored"][i]),
-                tokens=tokens,
-                offsets=[tuple(o) for o in offsets] if offsets is not None else None,
-                reason=None
-                if enough
-                else (
-                    f"{NOT_ENOUGH}: {n} scorable token(s) of {n_tok}, need {self.min_tokens} "
-                    f"(the {self.config.seeding_scheme} scheme uses {self.config.context_needed} token(s) of context)"
-                ),
+                fpr=self.fpr,
+                token_ids=list(row),
+                green_mask=cols["green"][i][:n_tok],
+                scored_mask=cols["scored"][i][:n_tok],
+                tokens=[text[s:e] for s, e in offs] if offs is not None else None,
+                offsets=[tuple(o) for o in offs] if offs is not None else None,
+                reason=reasons[i]
+                if reasons[i] is not None
+                else (None if enough else self._not_enough_reason(row, n)),
             )
-            if wcols is not None and wcols["z"][i] > float("-inf"):
+            if wcols is not None and reasons[i] is None and wcols["tests"][i] > 0:
                 s, e = wcols["start"][i], wcols["end"][i]
                 res.window = {
                     "start": s,
                     "end": e,
                     "z_score": wcols["z"][i],
                     "p_value": wcols["p"][i],
-                    "windows_tested": int(wcols["tests"][i]),
-                    "prediction": bool(wcols["p"][i] < 0.5 * math.erfc(self.z_threshold / math.sqrt(2))),
+                    "p_value_uncorrected": wcols["p_window"][i],
+                    "num_tokens_scored": wcols["num_scored"][i],
+                    "num_green_tokens": wcols["num_green"][i],
+                    "windows_tested": wcols["tests"][i],
+                    "prediction": bool(wcols["p"][i] <= alpha),
                 }
-                if offsets is not None and e > s:
-                    res.window["char_start"], res.window["char_end"] = offsets[s][0], offsets[e - 1][1]
+                if offs is not None:
+                    res.window["char_start"], res.window["char_end"] = offs[s][0], offs[e - 1][1]
             results.append(res)
         return results
 
-    def detect(self, texts: str | Sequence[str], windowed: bool = False, batch_size: int = 64):
-        """Detect in one text (returns one result) or a list of texts (a result per text)."""
-        if self.tokenizer is None:
-            raise ValueError("detecting in text needs a tokenizer: WatermarkDetector(config, tokenizer=...)")
+    def detect_ids(
+        self,
+        input_ids: torch.Tensor | Sequence[Sequence[int]],
+        attention_mask: torch.Tensor | None = None,
+        windowed: bool = False,
+    ) -> list[DetectionResult]:
+        """One ``DetectionResult`` per row of ids (a tensor, with an optional mask on either side, or ragged
+        lists); a row gives exactly what it gives alone, and a bad row gets a ``reason``, never an exception.
+
+        Args:
+            input_ids: (batch, length) tensor or a list of lists of token ids (only the generated part).
+            attention_mask: with a tensor: 1 on real tokens (left or right padding).
+            windowed: also scan for the most watermarked window (``result.window``).
+        """
+        if isinstance(input_ids, torch.Tensor):
+            ids = input_ids if input_ids.dim() == 2 else input_ids.unsqueeze(0)
+            if attention_mask is not None:
+                keep = torch.as_tensor(attention_mask).bool()
+                if keep.dim() == 1:
+                    keep = keep.unsqueeze(0)
+                if keep.shape != ids.shape:
+                    raise ValueError(
+                        f"attention_mask {tuple(keep.shape)} must match input_ids {tuple(ids.shape)}"
+                    )
+                input_ids = [r[m] for r, m in zip(ids.cpu(), keep.cpu())]
+            else:
+                input_ids = list(ids.cpu())
+        elif attention_mask is not None:
+            raise ValueError("attention_mask goes with a tensor of ids, not with lists")
+        checked = [self._check_row(r) for r in input_ids]
+        return self._detect_rows(
+            [r for r, _ in checked],
+            windowed,
+            [None] * len(checked),
+            [None] * len(checked),
+            [e for _, e in checked],
+        )
+
+    def detect(
+        self, texts: str | Sequence[str | Sequence[int]], windowed: bool = False, batch_size: int = 64
+    ) -> DetectionResult | list[DetectionResult]:
+        """Detect in one text (returns one result) or a list of texts (a result per text, in order).
+
+        Items of a list may also be token-id lists (scored as ``detect_ids`` would). An item that is neither,
+        an empty text or one too short to score gets a result with ``prediction=None`` and a ``reason``.
+        Each text's result is the same in any batch as alone.
+
+        Args:
+            texts: a string, or a list of strings / token-id lists.
+            windowed: also scan each text for its most watermarked window (``result.window``).
+            batch_size: texts tokenized and scored together (memory, not results).
+        """
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
-        for i, t in enumerate(batch):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] is {type(t).__name__}, expected str")
+        if self.tokenizer is None and any(isinstance(t, str) for t in batch):
+            raise ValueError("detecting in text needs a tokenizer: WatermarkDetector(config, tokenizer=...)")
         results: list[DetectionResult] = []
         for start in range(0, len(batch), batch_size):
             chunk = batch[start : start + batch_size]
-            enc = self.tokenizer(chunk, add_special_tokens=False, return_offsets_mapping=True)
-            results += self.detect_ids(
-                enc["input_ids"], windowed=windowed, _text=(chunk, enc["offset_mapping"])
-            )
+            is_text = [i for i, t in enumerate(chunk) if isinstance(t, str)]
+            rows: list[list[int]] = []
+            reasons: list[str | None] = []
+            for t in chunk:
+                row, reason = ([], None) if isinstance(t, str) else self._check_row(t)
+                rows.append(row)
+                reasons.append(reason)
+            texts_col: list[str | None] = [None] * len(chunk)
+            offsets_col: list[list[tuple[int, int]] | None] = [None] * len(chunk)
+            if is_text:
+                enc = self.tokenizer(
+                    [chunk[i] for i in is_text], add_special_tokens=False, return_offsets_mapping=True
+                )
+                for j, i in enumerate(is_text):
+                    rows[i], texts_col[i], offsets_col[i] = (
+                        enc["input_ids"][j],
+                        chunk[i],
+                        enc["offset_mapping"][j],
+                    )
+            results += self._detect_rows(rows, windowed, texts_col, offsets_col, reasons)
         return results[0] if single else results
 
     __call__ = detect

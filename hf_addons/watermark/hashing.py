@@ -174,24 +174,39 @@ class GreenHasher:
 
     def green_targets(self, ctx: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Bool, shaped like ``target``: is each target token green given its context ``ctx`` (..., w)."""
+        return self.green_and_seed(ctx, target)[0]
+
+    def green_and_seed(self, ctx: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Green flag of each target and the multiplier ``M`` that decided it (shaped like ``target``).
+
+        The decision is a function of ``(M, target)`` alone, so two positions with the same pair are one
+        decision, whatever their contexts (min-hash and self-hash reach the same ``M`` from many contexts).
+        """
         tv = self.token_value(target)
         if self.scheme == "unigram":
-            mult = self._unigram_multiplier(target.device)
+            mult = self._unigram_multiplier(target.device).expand_as(target)
         elif self.scheme == "selfhash":
             mult = self.multiplier(torch.minimum(self._context_min(ctx), self.token_rank(target)))
         else:
             mult = self.context_multiplier(ctx)
-        return (tv * mult) < self.threshold
+        return (tv * mult) < self.threshold, mult
 
-    def ngram_keys(self, ctx: torch.Tensor, target: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
-        """63-bit keys identifying (row, context, target) n-grams, for counting repeats once."""
-        parts = [row, target] + [ctx[..., j] for j in range(ctx.shape[-1])]
-        a = torch.full_like(target, 0x1234567)
-        b = torch.full_like(target, 0x7654321)
-        for p in parts:
-            a = mix32(a ^ (p.long() & MASK32))
-            b = mix32((b + 0x632BE5AB) ^ (p.long() & MASK32))
-        return (a << 31) | (b & 0x7FFFFFFF)
+
+def tuple_keys(*parts: torch.Tensor) -> torch.Tensor:
+    """63-bit keys identifying tuples of int64 tensors (same shape), for counting repeats once.
+
+    Each part contributes its 32-bit halves (the high one only when some value needs it); two independent 32-bit hash chains make collisions between
+    distinct tuples of one text ~n^2 / 2^63 (negligible)."""
+    a = torch.full_like(parts[0], 0x1234567, dtype=torch.long)
+    b = torch.full_like(parts[0], 0x7654321, dtype=torch.long)
+    for p in parts:
+        p = p.long()
+        high = (p >> 32) & MASK32
+        halves = (p & MASK32, high) if bool(high.any()) else (p & MASK32,)  # 32-bit parts: one round
+        for half in halves:
+            a = mix32(a ^ half)
+            b = mix32((b + 0x632BE5AB) ^ half)
+    return (a << 31) | (b & 0x7FFFFFFF)
 
 
 # --- transformers interop ------------------------------------------------------------------------------------
@@ -222,15 +237,20 @@ def transformers_seeds(config: WatermarkConfig, ctx: torch.Tensor, target: torch
     return (key * a * b).amin(-1)  # int64 wrap-around, same op order as transformers
 
 
-def transformers_green(config: WatermarkConfig, ctx: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def transformers_green(
+    config: WatermarkConfig, ctx: torch.Tensor, target: torch.Tensor, seeds: torch.Tensor | None = None
+) -> torch.Tensor:
     """Green flag per target under transformers' seeding: one seeded ``randperm`` per distinct seed.
 
     Slower than the native schemes by design (the permutation *is* the definition of the green list); it only
-    exists to score transformers' outputs. The loop runs over distinct seeds, not tokens or rows.
+    exists to score transformers' outputs. The loop runs over distinct seeds, not tokens or rows. ``seeds``:
+    ``transformers_seeds(config, ctx, target)`` when the caller already has them.
     """
     vocab = int(config.vocab_size)
     greenlist_size = int(vocab * config.gamma)
-    seeds = transformers_seeds(config, ctx, target).reshape(-1).cpu()
+    if seeds is None:
+        seeds = transformers_seeds(config, ctx, target)
+    seeds = seeds.reshape(-1).cpu()
     flat_target = target.reshape(-1).cpu().long()
     green = torch.zeros(flat_target.shape, dtype=torch.bool)
     if seeds.numel() == 0:

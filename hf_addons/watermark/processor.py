@@ -30,7 +30,7 @@ import warnings
 import torch
 from transformers import LogitsProcessor
 
-from hf_addons.watermark.config import WatermarkConfig
+from hf_addons.watermark.config import WatermarkConfig, warn_if_public_key
 from hf_addons.watermark.hashing import GreenHasher
 
 CPU_BLOCK_ELEMENTS = 1 << 17  # 128k scores per block: 512 KiB fp32 (+ the int32 work buffer) fits in L2
@@ -136,6 +136,7 @@ class WatermarkLogitsProcessor(LogitsProcessor):
             raise ValueError("pass either a WatermarkConfig or keyword fields, not both")
         self.config = config
         config.key  # noqa: B018 - fail now, not at the first generation step, when the key is missing
+        warn_if_public_key(config)
         self.delta = float(config.delta)
         self._hf = None
         if config.interop == "transformers":
@@ -159,6 +160,9 @@ class WatermarkLogitsProcessor(LogitsProcessor):
         self._buffers: tuple[torch.Tensor, ...] = ()
         self._unigram: dict[tuple, torch.Tensor] = {}
         self._fused_args: dict[tuple, tuple[torch.Tensor, ...]] = {}
+
+    def __repr__(self) -> str:
+        return f"WatermarkLogitsProcessor({self.config!r}, fused={self.fused!r})"
 
     def green_mask(self, input_ids: torch.LongTensor, vocab_size: int) -> torch.Tensor:
         """(batch, vocab) bool: the green list for each row's next token."""

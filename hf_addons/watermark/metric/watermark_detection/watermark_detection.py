@@ -1,6 +1,7 @@
 """``evaluate`` metric: watermark detection z-scores, p-values and decisions for a list of texts.
 
-Load it offline with ``evaluate.load("<path to this folder>")``. The hashing key comes from ``compute()``
+Load it offline with ``hf_addons.watermark.load_metric()`` or ``evaluate.load(hf_addons.watermark.metric_path())``
+(the installed folder's absolute path: any working directory, editable install or not). The hashing key comes from ``compute()``
 (``hashing_key=``) or from a ``WatermarkConfig`` (object, dict or saved directory) passed as ``config=``.
 """
 
@@ -32,13 +33,17 @@ Args:
     hashing_key (int or str, optional): the secret key; overrides the one in `config`.
     config (WatermarkConfig, dict or path, optional): watermark settings (gamma, scheme, context width...).
     tokenizer (str or tokenizer, optional): defaults to the embedded SmolLM2 tokenizer ("default").
-    z_threshold (float, optional): decision threshold (default: the config's, 4.0).
+    z_threshold (float, optional): decision threshold on z (default: the config's, 4.0).
+    target_fpr (float, optional): decide on the exact p-value instead: flag when p <= target_fpr.
     windowed (bool, optional): also scan for a watermarked span inside longer text (WinMax).
 Returns:
-    z_score, p_value, prediction (1/0, None when a text had too few tokens), num_tokens_scored,
-    green_fraction (lists, one per text); detection_rate and num_unscored; with references: tpr, fpr, accuracy.
+    z_score, p_value (exact binomial), prediction (1/0, None when a text could not be scored), reason (None or
+    why not), num_tokens_scored, green_fraction, window_z_score / window_p_value (windowed; p corrected for
+    the windows tested in that text) (lists, one per text); detection_rate and num_unscored; with references:
+    tpr, fpr, accuracy.
 Examples:
-    >>> metric = evaluate.load("hf_addons/watermark/metric/watermark_detection")
+    >>> from hf_addons.watermark import load_metric
+    >>> metric = load_metric()
     >>> metric.compute(predictions=["some generated text"], hashing_key=15485863)["prediction"]
     [0]
 """
@@ -99,6 +104,7 @@ class WatermarkDetection(evaluate.Metric):
         config=None,
         tokenizer="default",
         z_threshold=None,
+        target_fpr=None,
         windowed=False,
         seeding_scheme=None,
         context_width=None,
@@ -114,7 +120,7 @@ class WatermarkDetection(evaluate.Metric):
         cfg = _build_config(
             config, hashing_key, dict(seeding_scheme=seeding_scheme, context_width=context_width, gamma=gamma)
         )
-        detector = WatermarkDetector(cfg, tokenizer=tokenizer, z_threshold=z_threshold)
+        detector = WatermarkDetector(cfg, tokenizer=tokenizer, z_threshold=z_threshold, fpr=target_fpr)
         results = detector.detect(list(predictions), windowed=windowed)
         decisions = []
         for r in results:
@@ -127,11 +133,15 @@ class WatermarkDetection(evaluate.Metric):
             "z_score": [r.z_score for r in results],
             "p_value": [r.p_value for r in results],
             "prediction": decisions,
+            "reason": [r.reason for r in results],
             "num_tokens_scored": [r.num_tokens_scored for r in results],
             "green_fraction": [r.green_fraction for r in results],
             "detection_rate": sum(scored) / len(scored) if scored else math.nan,
             "num_unscored": len(decisions) - len(scored),
         }
+        if windowed:
+            out["window_z_score"] = [r.window["z_score"] if r.window else math.nan for r in results]
+            out["window_p_value"] = [r.window["p_value"] if r.window else math.nan for r in results]
         if references is not None:
             pairs = [(d, int(y)) for d, y in zip(decisions, references)]
             pos = [d or 0 for d, y in pairs if y == 1]  # an unscorable text counts as not detected
