@@ -22,6 +22,7 @@ import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -222,10 +223,9 @@ def register_step(
 
 def _import_step_modules() -> list[str]:
     """Import every module of ``hf_addons.data`` so each registers its steps; returns those that failed."""
-    import hf_addons.data as package
-
+    package = __name__.rpartition(".")[0]  # hf_addons.data, whose modules sit beside this file
     failed = []
-    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+    for info in pkgutil.walk_packages([str(Path(__file__).resolve().parent)], package + "."):
         try:
             importlib.import_module(info.name)
         except ImportError as exc:  # an extra that is not installed: its steps are not listed
