@@ -89,7 +89,7 @@ def ours(texts: list[str], verify: float | None, procs: int = 1):
     """1 process: ``near_dedup`` (shingles hashed once). ``procs`` > 1: signatures in worker processes (pool
     start included), then bands, edges, the Jaccard check and components in the parent."""
     from hf_addons.data.dedup.minhash import (
-        MinHashParams,
+        MinHashConfig,
         band_keys,
         candidate_edges,
         connected_components,
@@ -106,7 +106,7 @@ def ours(texts: list[str], verify: float | None, procs: int = 1):
     chunks = [texts[i : i + 256] for i in range(0, len(texts), 256)]
     with ProcessPoolExecutor(procs) as pool:
         sig = np.concatenate(list(pool.map(_signatures, chunks)))
-    edges = candidate_edges(band_keys(sig, MinHashParams()))
+    edges = candidate_edges(band_keys(sig, MinHashConfig()))
     if verify is not None:
         edges = verify_edges(edges, texts, verify)
     cluster = connected_components(len(texts), edges)
@@ -116,14 +116,14 @@ def ours(texts: list[str], verify: float | None, procs: int = 1):
 def edges_of(texts: list[str], verify: float | None) -> np.ndarray:
     """The candidate (or verified) pairs, for the precision numbers (not timed)."""
     from hf_addons.data.dedup.minhash import (
-        MinHashParams,
+        MinHashConfig,
         band_keys,
         candidate_edges,
         minhash_signatures,
         verify_edges,
     )
 
-    edges = candidate_edges(band_keys(minhash_signatures(texts), MinHashParams()))
+    edges = candidate_edges(band_keys(minhash_signatures(texts), MinHashConfig()))
     return verify_edges(edges, texts, verify) if verify is not None else edges
 
 

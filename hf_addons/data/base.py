@@ -20,6 +20,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,33 @@ def require_columns(batch: Batch, columns: Sequence[str], step: str) -> None:
     missing = [c for c in columns if c not in batch]
     if missing:
         raise KeyError(f"{step}: missing column(s) {missing}; the batch has {sorted(batch)}")
+
+
+def renamed(owner: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any) -> Any:
+    """The value of a renamed keyword: ``new_value``, or ``old_value`` with a DeprecationWarning when the caller
+    used the old name (``old_value`` not None). Giving both names is an error.
+
+    Args:
+        owner: the function or class, for the messages.
+        old: the old keyword name (its default must be None).
+        old_value: what the caller passed under the old name.
+        new: the new keyword name.
+        new_value: what the caller passed under the new name.
+        new_default: the new keyword's default (to tell whether both were given).
+
+    Examples:
+
+    ```python
+    >>> renamed("read_warc", "max_payload_bytes", None, "max_bytes", 10, 20)
+    10
+    ```
+    """
+    if old_value is None:
+        return new_value
+    if new_value != new_default:
+        raise TypeError(f"{owner}: give {new}= only ({old}= is its deprecated name)")
+    warnings.warn(f"{owner}({old}=...) is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def check_texts(texts: Sequence[Any], column: str, step: str) -> None:

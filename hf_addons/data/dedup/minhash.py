@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -83,19 +84,37 @@ def _first_occurrence(keys: np.ndarray, eligible: np.ndarray | None) -> tuple[np
 
 
 @dataclass
-class MinHashParams:
+class MinHashConfig:
     """MinHash/LSH parameters; the defaults are datatrove's (5-grams, 14 bands x 8 rows = 112 hashes).
 
-    Rows and bands pass through ``MinHashParams.threshold``: a pair becomes a candidate with probability
-    1 - (1 - J^rows)^bands, ~0.99 at Jaccard 0.85 with the defaults.
+    Rows and bands pass through ``MinHashConfig.threshold``: a pair becomes a candidate with probability
+    1 - (1 - J^rows)^bands, ~0.99 at Jaccard 0.85 with the defaults. (``MinHashParams`` is its deprecated
+    name.)
+
+    Args:
+        ngram: words per shingle.
+        num_bands: LSH bands (more bands: more candidates at lower Jaccard).
+        hash: ``"words"``, vectorised word-n-gram hashing (fast), or ``"sha1"``, datasketch's exact
+            shingle-string hashing.
+        rows_per_band: hashes per band (more rows: fewer candidates at lower Jaccard).
+        seed: seed of the hash permutations.
+
+    Examples:
+
+    ```python
+    >>> MinHashConfig().num_perm, round(MinHashConfig().threshold(), 3)
+    (112, 0.719)
+    ```
     """
 
-    ngram: int = 5
-    num_bands: int = 14
-    # "words": vectorised word-n-gram hashing (fast); "sha1": datasketch's exact shingle-string hashing
-    hash: str = "words"
-    rows_per_band: int = 8
-    seed: int = 1
+    ngram: int = field(default=5, metadata={"help": "words per shingle"})
+    num_bands: int = field(default=14, metadata={"help": "LSH bands"})
+    hash: str = field(
+        default="words",
+        metadata={"help": "'words': vectorised word-n-gram hashing; 'sha1': datasketch's shingle hashing"},
+    )
+    rows_per_band: int = field(default=8, metadata={"help": "hashes per band"})
+    seed: int = field(default=1, metadata={"help": "seed of the hash permutations"})
 
     @property
     def num_perm(self) -> int:
@@ -186,7 +205,7 @@ def _fold32(h64: np.ndarray) -> np.ndarray:
 
 
 def minhash_signatures(
-    texts: Sequence[str], params: MinHashParams | None = None, chunk_shingles: int = 4096
+    texts: Sequence[str], params: MinHashConfig | None = None, chunk_shingles: int = 4096
 ) -> np.ndarray:
     """``(len(texts), num_perm)`` uint32 MinHash signatures with datasketch's permutations (``affine32``).
 
@@ -195,18 +214,18 @@ def minhash_signatures(
     times faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
     per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
     """
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     if params.hash == "sha1":
         raw, counts = _sha1_hashes(texts, params.ngram)
     elif params.hash == "words":
         raw, counts = _word_ngram_hashes(texts, params.ngram)
     else:
-        raise ValueError(f"MinHashParams.hash must be 'words' or 'sha1', got {params.hash!r}")
+        raise ValueError(f"MinHashConfig.hash must be 'words' or 'sha1', got {params.hash!r}")
     return _signatures_from_hashes(raw, counts, params, chunk_shingles)
 
 
 def _signatures_from_hashes(
-    raw: np.ndarray, counts: np.ndarray, params: MinHashParams, chunk_shingles: int = 4096
+    raw: np.ndarray, counts: np.ndarray, params: MinHashConfig, chunk_shingles: int = 4096
 ) -> np.ndarray:
     """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes."""
     from datasketch.minhash import _fmix
@@ -236,9 +255,9 @@ def _signatures_from_hashes(
     return out
 
 
-def band_keys(signatures: np.ndarray, params: MinHashParams | None = None) -> np.ndarray:
+def band_keys(signatures: np.ndarray, params: MinHashConfig | None = None) -> np.ndarray:
     """``(n, num_bands)`` uint64 bucket keys: a 64-bit mix of each band's rows (and the band index)."""
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     sig = signatures.reshape(len(signatures), params.num_bands, params.rows_per_band).astype(np.uint64)
     keys = np.zeros(sig.shape[:2], dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -255,10 +274,10 @@ class MinHashSignatures(Step):
     name = "minhash"
 
     def __init__(
-        self, text_column: str = "text", params: MinHashParams | None = None, keep_signature: bool = False
+        self, text_column: str = "text", params: MinHashConfig | None = None, keep_signature: bool = False
     ) -> None:
         self.text_column = text_column
-        self.params = params or MinHashParams()
+        self.params = params or MinHashConfig()
         self.keep_signature = keep_signature
 
     def process(self, batch: Batch) -> Batch:
@@ -343,7 +362,7 @@ def _jaccard_ok(pairs: np.ndarray, raw64: np.ndarray, counts: np.ndarray, thresh
 
 def near_dedup(
     texts: Sequence[str],
-    params: MinHashParams | None = None,
+    params: MinHashConfig | None = None,
     verify_threshold: float | None = None,
     eligible: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -351,7 +370,7 @@ def near_dedup(
 
     Shingles are hashed once and serve both the signatures and the precision-mode Jaccard check.
     """
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     if params.hash != "words":
         bands = band_keys(minhash_signatures(texts, params), params)
         return cluster_minhash(
@@ -432,13 +451,13 @@ class MinHashDeduplicator:
     def __init__(
         self,
         text_column: str = "text",
-        params: MinHashParams | None = None,
+        params: MinHashConfig | None = None,
         verify_threshold: float | None = None,
     ) -> None:
         if verify_threshold is not None and not 0.0 < verify_threshold <= 1.0:
             raise ValueError(f"verify_threshold must be in (0, 1], got {verify_threshold}")
         self.text_column = text_column
-        self.params = params or MinHashParams()
+        self.params = params or MinHashConfig()
         self.verify_threshold = verify_threshold
 
     def signature_step(self) -> Step:
@@ -485,3 +504,10 @@ def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_p
     ds = ds.add_column(f"{stage.name}_cluster", cluster.tolist())
     ds = ds.add_column(f"{stage.name}_keep", keep.tolist())
     return ds.add_column(f"{stage.name}_reason", reason)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MinHashParams":  # the name before the *Config convention
+        warnings.warn("MinHashParams is deprecated; use MinHashConfig", DeprecationWarning, stacklevel=2)
+        return MinHashConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

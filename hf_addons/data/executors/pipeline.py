@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, FilterStep, registered_steps
+from hf_addons.data.base import Batch, FilterStep, registered_steps, renamed
 
 GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
 
@@ -84,11 +84,13 @@ class Pipeline:
         steps: Sequence[Any],
         *,
         num_proc: int | None = None,
-        batch_size: int = 256,
+        map_batch_size: int = 256,
         shard_rows: int = 50_000,
         keep_rejects: bool = False,
         progress: bool = False,
+        batch_size: int | None = None,
     ) -> None:
+        map_batch_size = renamed("Pipeline", "batch_size", batch_size, "map_batch_size", map_batch_size, 256)
         if not steps:
             raise ValueError("Pipeline needs at least one step")
         for s in steps:
@@ -98,11 +100,11 @@ class Pipeline:
         dup = [n for n, c in Counter(names).items() if c > 1]
         if dup:
             raise ValueError(f"step names must be unique (their columns would collide): {dup}")
-        if shard_rows < 1 or batch_size < 1:
-            raise ValueError("shard_rows and batch_size must be positive")
+        if shard_rows < 1 or map_batch_size < 1:
+            raise ValueError("shard_rows and map_batch_size must be positive")
         self.steps = list(steps)
         self.num_proc = num_proc
-        self.batch_size = batch_size
+        self.map_batch_size = map_batch_size
         self.shard_rows = shard_rows
         self.keep_rejects = keep_rejects
         self.progress = progress
@@ -128,10 +130,11 @@ class Pipeline:
             if name not in registry:
                 raise ValueError(f"unknown step {name!r}; known steps: {sorted(registry)}")
             steps.append(registry[name].cls(**kwargs))
-        unknown = set(config) - {"steps", "input", *PIPELINE_OPTIONS}
+        options = (*PIPELINE_OPTIONS, *DEPRECATED_OPTIONS)
+        unknown = set(config) - {"steps", "input", *options}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
-        return cls(steps, **{k: config[k] for k in PIPELINE_OPTIONS if k in config})
+        return cls(steps, **{k: config[k] for k in options if k in config})
 
     # -- the pieces -----------------------------------------------------------------------------------
     def map_steps(self) -> list[Callable[[Batch], Batch]]:
@@ -146,15 +149,15 @@ class Pipeline:
         import pyarrow as pa
 
         chain = self.map_function()
-        if self.num_proc and self.num_proc > 1 and table.num_rows > self.batch_size:
+        if self.num_proc and self.num_proc > 1 and table.num_rows > self.map_batch_size:
             import datasets
 
             ds = datasets.Dataset(table).map(
-                chain, batched=True, batch_size=self.batch_size, num_proc=self.num_proc
+                chain, batched=True, batch_size=self.map_batch_size, num_proc=self.num_proc
             )
             return ds.data.table if hasattr(ds.data, "table") else ds.data
         parts = []
-        for batch in table.to_batches(max_chunksize=self.batch_size):
+        for batch in table.to_batches(max_chunksize=self.map_batch_size):
             parts.append(pa.Table.from_pydict(chain(batch.to_pydict())))
         if not parts:
             return pa.Table.from_pydict(chain({c: [] for c in table.column_names}))
@@ -356,9 +359,13 @@ class Pipeline:
         }
 
 
+#: deprecated keyword options of ``Pipeline`` (still accepted, in configs too) -> their new names
+DEPRECATED_OPTIONS = {"batch_size": "map_batch_size"}
 #: keyword options of ``Pipeline`` a config (YAML) may set next to ``steps``
 PIPELINE_OPTIONS: tuple[str, ...] = tuple(
-    k for k in inspect.signature(Pipeline.__init__).parameters if k not in ("self", "steps", "progress")
+    k
+    for k in inspect.signature(Pipeline.__init__).parameters
+    if k not in ("self", "steps", "progress", *DEPRECATED_OPTIONS)
 )
 
 

@@ -139,7 +139,7 @@ def run_ray(
     if num_blocks:
         ds = ds.repartition(num_blocks)
     mapped = ds.map_batches(
-        _ArrowChain(pipeline.map_function()), batch_format="pyarrow", batch_size=pipeline.batch_size
+        _ArrowChain(pipeline.map_function()), batch_format="pyarrow", batch_size=pipeline.map_batch_size
     ).materialize()
 
     schema_names = mapped.schema().names

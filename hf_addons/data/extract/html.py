@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, require_columns
+from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, renamed, require_columns
 
 # class/id vocabulary of non-content blocks (matched as whole tokens split on space, '-' and '_')
 _NOISE_TOKENS = (
@@ -204,8 +204,12 @@ class HtmlToMarkdown(FilterStep):
         with_metadata: bool = True,
         prepend_title: bool = False,
         min_words: int = 5,
-        max_html_bytes: int = 20_000_000,
+        max_bytes: int = 20_000_000,
+        max_html_bytes: int | None = None,
     ) -> None:
+        max_bytes = renamed(
+            "HtmlToMarkdown", "max_html_bytes", max_html_bytes, "max_bytes", max_bytes, 20_000_000
+        )
         self.html_column = html_column
         self.text_column = text_column
         self.url_column = url_column
@@ -216,7 +220,7 @@ class HtmlToMarkdown(FilterStep):
         self.with_metadata = with_metadata
         self.prepend_title = prepend_title
         self.min_words = min_words
-        self.max_html_bytes = max_html_bytes
+        self.max_bytes = max_bytes
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.html_column], self.name)
@@ -244,7 +248,7 @@ class HtmlToMarkdown(FilterStep):
             return {"reason": "extract:empty"}
         if not isinstance(html, (str, bytes)):
             raise TypeError(f"{self.html_column} must hold str or bytes, got {type(html).__name__}")
-        if len(html) > self.max_html_bytes:
+        if len(html) > self.max_bytes:
             return {"reason": "extract:too_large"}
         head = html[:2048] if isinstance(html, bytes) else html[:2048].encode("utf-8", "replace")
         if head.count(b"\x00") > 8:

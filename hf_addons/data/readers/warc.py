@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hf_addons.data.base import renamed
+
 WARC_COLUMNS = (
     "url",
     "warc_date",
@@ -55,12 +57,31 @@ def _row(**kw: Any) -> dict[str, Any]:
 
 
 def read_warc(
-    path: str | Path, *, max_payload_bytes: int = 20_000_000, text_only: bool = True
+    path: str | Path,
+    *,
+    max_bytes: int = 20_000_000,
+    text_only: bool = True,
+    max_payload_bytes: int | None = None,
 ) -> Iterator[dict]:
     """Rows of the response records of a (gzip/zstd/lz4 or plain) WARC file.
 
-    ``text_only`` marks non-HTML payloads (images, PDFs) with ``warc:non_text`` and leaves ``html`` empty.
+    Args:
+        path: the WARC file.
+        max_bytes: a larger payload keeps its row with ``warc_error`` set and no ``html``.
+        text_only: mark non-HTML payloads (images, PDFs) with ``warc:non_text`` and leave ``html`` empty.
+        max_payload_bytes: deprecated name of ``max_bytes``.
+
+    Examples:
+
+    ```python
+    >>> rows = list(read_warc("crawl.warc.gz"))  # doctest: +SKIP
+    >>> sorted(rows[0])[:3]  # doctest: +SKIP
+    ['charset', 'content_type', 'date']
+    ```
     """
+    max_bytes = renamed(
+        "read_warc", "max_payload_bytes", max_payload_bytes, "max_bytes", max_bytes, 20_000_000
+    )
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     path = Path(path)
@@ -76,10 +97,10 @@ def read_warc(
             except Exception as exc:  # a corrupt stream ends the file, it does not end the run
                 yield _row(url=None, warc_error=f"warc:broken_stream:{type(exc).__name__}")
                 return
-            yield _record_row(record, max_payload_bytes, text_only)
+            yield _record_row(record, max_bytes, text_only)
 
 
-def _record_row(record: Any, max_payload_bytes: int, text_only: bool) -> dict[str, Any]:
+def _record_row(record: Any, max_bytes: int, text_only: bool) -> dict[str, Any]:
     url = record.headers.get("WARC-Target-URI")
     meta: dict[str, Any] = {
         "url": url,
@@ -98,7 +119,7 @@ def _record_row(record: Any, max_payload_bytes: int, text_only: bool) -> dict[st
             charset=charset,
             headers=json.dumps(dict(http.asdict()), ensure_ascii=False),
         )
-        if record.content_length > max_payload_bytes:
+        if record.content_length > max_bytes:
             return _row(**meta, warc_error="warc:too_large")
         payload = record.reader.read()
         if text_only and content_type and not content_type.startswith(_TEXT_TYPES):

@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, require_columns
+from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, renamed, require_columns
 from hf_addons.data.scoring.lm import LazyState, LMStep, load_lm, resolve_device_dtype
 
 MAX_SCORE = 5
@@ -55,7 +55,7 @@ class EduJudge(LMStep):
     weighted mean score) and ``edu_judge_error`` (``""`` or ``"empty"``).
 
     ``model`` is a name/path/None (the embedded default model) or a loaded causal LM with ``tokenizer``.
-    Documents are cut to ``max_doc_tokens`` tokens before they go into the prompt.
+    Documents are cut to ``max_tokens`` tokens before they go into the prompt.
     """
 
     name = "edu_judge"
@@ -66,18 +66,20 @@ class EduJudge(LMStep):
         tokenizer: Any = None,
         *,
         text_column: str = "text",
-        max_doc_tokens: int = 512,
+        max_tokens: int = 512,
         batch_size: int = 8,
         device: str | None = None,
         dtype: Any = None,
         rubric: str = RUBRIC,
+        max_doc_tokens: int | None = None,
     ) -> None:
+        max_tokens = renamed("EduJudge", "max_doc_tokens", max_doc_tokens, "max_tokens", max_tokens, 512)
         if "{document}" not in rubric:
             raise ValueError("the rubric must contain a '{document}' placeholder")
         self.model = model
         self.tokenizer = tokenizer
         self.text_column = text_column
-        self.max_doc_tokens = max_doc_tokens
+        self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
@@ -87,7 +89,7 @@ class EduJudge(LMStep):
     def prompts(self, texts: Sequence[str]) -> list[str]:
         """The full judge prompt for each text (chat template when the tokenizer has one)."""
         _, tok = self._load()
-        ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_doc_tokens)
+        ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_tokens)
         docs = tok.batch_decode(ids["input_ids"], skip_special_tokens=True)
         out = []
         for doc in docs:
@@ -182,16 +184,18 @@ class Embedder(LazyState):
         model: Any = None,
         tokenizer: Any = None,
         *,
-        max_length: int = 256,
+        max_tokens: int = 256,
         batch_size: int = 32,
         device: str | None = None,
+        max_length: int | None = None,
     ) -> None:
+        max_tokens = renamed("Embedder", "max_length", max_length, "max_tokens", max_tokens, 256)
         if kind not in ("minilm", "lm"):
             raise ValueError(f"embedder kind must be 'minilm' or 'lm', got {kind!r}")
         self.kind = kind
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.device = device
         self._loaded: tuple[Any, Any] | None = None
@@ -236,7 +240,7 @@ class Embedder(LazyState):
         enc, tok = self._load()
         device = next(enc.parameters()).device
         ids = tok(
-            list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_length
+            list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_tokens
         )
         ids = [s if s else [tok.eos_token_id or tok.pad_token_id or 0] for s in ids["input_ids"]]
         order = np.argsort([-len(s) for s in ids], kind="stable")

@@ -33,15 +33,29 @@ def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
     return str(device), dtype
 
 
-def load_lm(model: Any, tokenizer: Any, device: str | None, dtype: Any) -> tuple[Any, Any]:
+def load_lm(
+    model: Any, tokenizer: Any, device: str | None, dtype: Any, default_dtype: Any = "auto"
+) -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a name/path/None (the default model) or from objects already loaded.
 
-    A model loaded here gets the default dtype of :func:`resolve_device_dtype`; a model object passed in keeps
-    its own dtype unless ``dtype`` is given (the cast is in place, so it is never done silently)."""
+    Args:
+        model: a causal LM object, a name or path, or None for the embedded default model.
+        tokenizer: its tokenizer, or None for the model's own.
+        device: see :func:`resolve_device_dtype`.
+        dtype: the dtype to run in; None: ``default_dtype`` for a model loaded here, while a model object
+            passed in keeps its own dtype (a cast is in place, so it is never done silently).
+        default_dtype: what None means for a model loaded here (``"auto"``, ``"float32"``, ...).
+
+    Examples:
+
+    ```python
+    >>> lm, tok = load_lm(None, None, "cpu", None, default_dtype="float32")  # doctest: +SKIP
+    ```
+    """
     from hf_addons.models import load_model, load_tokenizer
 
     keep_dtype = dtype is None and not (model is None or isinstance(model, (str, os.PathLike)))
-    device, dtype = resolve_device_dtype(device, dtype)
+    device, dtype = resolve_device_dtype(device, default_dtype if dtype is None else dtype)
     if model is None or isinstance(model, (str, os.PathLike)):
         lm, tok = load_model(model, device=device, dtype=dtype)
         return lm, tokenizer if tokenizer is not None else tok
@@ -67,8 +81,10 @@ class LMStep(LazyState, Step):
     device: str | None
     dtype: Any
     _lm: tuple[Any, Any] | None = None
+    #: what ``dtype=None`` means for a model this step loads by name (a model object keeps its own dtype)
+    default_dtype: Any = "auto"
 
     def _load(self) -> tuple[Any, Any]:
         if self._lm is None:
-            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype)
+            self._lm = load_lm(self.model, self.tokenizer, self.device, self.dtype, self.default_dtype)
         return self._lm

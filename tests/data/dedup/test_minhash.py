@@ -7,8 +7,8 @@ import pytest
 
 from hf_addons.data.dedup.minhash import (
     ExactDeduplicator,
+    MinHashConfig,
     MinHashDeduplicator,
-    MinHashParams,
     MinHashSignatures,
     cluster_minhash,
     dedup_dataset,
@@ -44,7 +44,7 @@ def test_minhash_signatures_equal_datasketch():
 
     texts = [GOOD, ARTICLE, "short", ""]
     # "sha1": bit-identical to MinHash.update per shingle string; small chunks exercise window folding
-    sig = minhash_signatures(texts, MinHashParams(hash="sha1"), chunk_shingles=16)
+    sig = minhash_signatures(texts, MinHashConfig(hash="sha1"), chunk_shingles=16)
     for text, row in zip(texts, sig):
         m = MinHash(num_perm=112)
         for s in shingles(text):
@@ -99,7 +99,7 @@ def test_near_dedup_finds_clusters_and_precision_mode():
         ref = cluster_minhash(bands, texts=texts, verify_threshold=thr)
         got = near_dedup(texts, verify_threshold=thr)
         np.testing.assert_array_equal(got[0], ref[0])
-    np.testing.assert_array_equal(near_dedup(texts, MinHashParams(hash="sha1"))[1], keep)
+    np.testing.assert_array_equal(near_dedup(texts, MinHashConfig(hash="sha1"))[1], keep)
 
 
 def test_dedup_dataset_plain_function():
@@ -122,7 +122,7 @@ def test_dedup_dataset_plain_function():
     assert not all(near["minhash_dedup_keep"])
     with pytest.raises(ValueError, match="verify_threshold"):
         MinHashDeduplicator(verify_threshold=1.5)
-    assert abs(MinHashParams().threshold() - 0.719) < 0.01
+    assert abs(MinHashConfig().threshold() - 0.719) < 0.01
 
 
 def _corpus():
@@ -130,3 +130,13 @@ def _corpus():
     rng = np.random.default_rng(0)
     docs = [" ".join(rng.permutation(GOOD.split())) + "." for _ in range(10)]
     return docs + [docs[0], docs[1].upper(), _variants(docs[2], 0.02, 7), "short junk", "# " * 80]
+
+
+def test_minhash_params_is_a_deprecated_alias_of_minhash_config():
+    import hf_addons.data
+    from hf_addons.data.dedup import minhash
+
+    with pytest.warns(DeprecationWarning, match="MinHashParams is deprecated; use MinHashConfig"):
+        assert hf_addons.data.MinHashParams is MinHashConfig
+    with pytest.warns(DeprecationWarning):
+        assert minhash.MinHashParams is MinHashConfig

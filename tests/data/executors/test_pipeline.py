@@ -136,8 +136,8 @@ def test_pipeline_num_proc_matches_single_process(tmp_path):
 
     ds = datasets.Dataset.from_dict({"text": _corpus() * 20})
     steps = [GopherQualityFilter(), FineWebFilter(), MinHashDeduplicator()]
-    one = Pipeline(steps, batch_size=32).apply(ds)
-    two = Pipeline(steps, batch_size=32, num_proc=2).apply(ds)
+    one = Pipeline(steps, map_batch_size=32).apply(ds)
+    two = Pipeline(steps, map_batch_size=32, num_proc=2).apply(ds)
     assert one.to_dict() == two.to_dict()
 
 

@@ -95,7 +95,7 @@ def test_plain_mode_is_plain_trafilatura_and_noisier():
     ],
 )
 def test_bad_pages_are_flagged_not_dropped(html, reason):
-    step = HtmlToMarkdown(max_html_bytes=100)
+    step = HtmlToMarkdown(max_bytes=100)
     out = step({"html": [html, PAGE.replace("<html>", "<html> ")[:99]], "url": [None, None]})
     assert len(out["text"]) == 2
     assert out["extract_keep"][0] is False and out["extract_reason"][0] == reason

@@ -21,7 +21,7 @@ TEXTS = [
 def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
     from hf_addons.data.scoring.edu import EduJudge
 
-    judge = EduJudge(tiny_lm, tokenizer, max_doc_tokens=32, batch_size=3)
+    judge = EduJudge(tiny_lm, tokenizer, max_tokens=32, batch_size=3)
     out = judge({"text": TEXTS + ["", None]})
     scores, expected = out["edu_judge_score"], out["edu_judge_expected"]
     assert all(0 <= s <= 5 for s in scores[:-2]) and scores[-2:] == [-1, -1]

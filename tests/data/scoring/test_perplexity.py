@@ -125,15 +125,15 @@ def test_fused_llama_decoder_matches_plain_model(tiny_llama, tokenizer):
 
     texts = TEXTS + [" ".join(f"w{i % 13}" for i in range(70))]  # the last one slides (window 32)
     kw = dict(window=32, stride=12, tokens_per_batch=64)
-    fast = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw)
+    fast = PerplexityScorer(tiny_llama, tokenizer, fused=True, **kw)
     got = fast.score(texts)
     assert fast.fast_path.startswith("fused Llama decoder (compiled"), fast.fast_path
-    plain = PerplexityScorer(tiny_llama, tokenizer, fast=False, **kw)
+    plain = PerplexityScorer(tiny_llama, tokenizer, fused=False, **kw)
     want = plain.score(texts)
-    assert plain.fast_path == "off (fast=False)"
+    assert plain.fast_path == "off (fused=False)"
     np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-5)
     assert got["tokens"].tolist() == want["tokens"].tolist()
-    one = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw).score(TEXTS[2:3])  # batch of one
+    one = PerplexityScorer(tiny_llama, tokenizer, fused=True, **kw).score(TEXTS[2:3])  # batch of one
     np.testing.assert_allclose(one["logprob"], want["logprob"][2:3], rtol=1e-5)
 
 
@@ -150,7 +150,7 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
     texts = TEXTS + ["short", " ".join(f"w{i % 7}" for i in range(40))]  # mixed lengths: padded rows
     kw = dict(dtype="bf16", tokens_per_batch=64)
     fast, plain = (
-        PerplexityScorer(model, tokenizer, fast=True, **kw),
+        PerplexityScorer(model, tokenizer, fused=True, **kw),
         PerplexityScorer(model, tokenizer, **kw),
     )
     plain.fast = False
@@ -176,17 +176,19 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
 
 
 def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_llama, tokenizer, monkeypatch):
-    """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
+    """fused="auto" (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
     once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
     from hf_addons.data.scoring import perplexity
     from hf_addons.data.scoring.perplexity import PerplexityScorer
 
-    with pytest.raises(ValueError, match="fast must be True, False or None"):
-        PerplexityScorer(tiny_llama, tokenizer, fast="yes")
+    with pytest.raises(ValueError, match="fused must be True, False or 'auto'"):
+        PerplexityScorer(tiny_llama, tokenizer, fused="yes")
+    with pytest.warns(DeprecationWarning, match="fast=.* is deprecated"):
+        assert PerplexityScorer(tiny_llama, tokenizer, fast=None).fused == "auto"
     monkeypatch.setattr(perplexity, "FAST_PATH_AFTER_S", 1e-9)  # any eager call pays for it
     step = PerplexityScorer(tiny_llama, tokenizer)
     first = step.score(TEXTS)
-    assert step.fast_path.startswith("eager for now (fast=None"), step.fast_path
+    assert step.fast_path.startswith("eager for now (fused='auto'"), step.fast_path
     second = step.score(TEXTS)
     assert step.fast_path.startswith("fused Llama decoder (compiled"), step.fast_path
     np.testing.assert_allclose(second["logprob"], first["logprob"], rtol=1e-5)
@@ -203,7 +205,7 @@ def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, token
     from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
-    gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fast=True)
+    gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fused=True)
     gpt2.score(TEXTS[:2])
     assert gpt2.fast_path.startswith("off (") and "not a Llama-style decoder" in gpt2.fast_path
 
@@ -215,10 +217,10 @@ def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, token
     norm = odd.model.layers[1].post_attention_layernorm
     odd.model.layers[1].post_attention_layernorm = OnePlusNorm(norm.weight.shape[0], norm.variance_epsilon)
     odd.eval()
-    step = PerplexityScorer(odd, tokenizer, fast=True)
+    step = PerplexityScorer(odd, tokenizer, fused=True)
     got = step.score(TEXTS)
     assert "differs from the model on a probe" in step.fast_path
-    want = PerplexityScorer(odd, tokenizer, fast=False).score(TEXTS)
+    want = PerplexityScorer(odd, tokenizer, fused=False).score(TEXTS)
     np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-6)
 
 
@@ -359,3 +361,23 @@ def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
     passes = merge_groups(groups, lens, max_tokens=70)
     assert [np.concatenate(p).tolist() for p in passes] == [[0], [1, 2], [3, 4, 5, 6, 7]]
     assert len(merge_groups(groups, lens, max_tokens=10)) == 4  # every group alone, none dropped
+
+
+def test_default_is_exact_fp32_per_document(tiny_llama, tokenizer, tmp_path):
+    """PerplexityScorer() is exact by default: a model it loads runs in fp32 (bf16 only when asked, as
+    dtype="bfloat16" or "auto"), and its batched scores equal a plain per-document fp32 loop to 1e-4."""
+    import copy
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+
+    copy.deepcopy(tiny_llama).to(torch.bfloat16).save_pretrained(tmp_path)  # stored bf16: loaded as fp32
+    tokenizer.save_pretrained(tmp_path)
+    scorer = PerplexityScorer(str(tmp_path), device="cpu", tokens_per_batch=64)
+    got = scorer.score(TEXTS)["perplexity"]
+    model = scorer._load()[0]
+    assert model.dtype == torch.float32
+    want = [naive_ppl(model, tokenizer, t) for t in TEXTS]  # one document per forward pass, fp32
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    asked = PerplexityScorer(str(tmp_path), device="cpu", dtype="bfloat16")
+    asked.score(TEXTS[:1])
+    assert asked._load()[0].dtype == torch.bfloat16
