@@ -213,6 +213,18 @@ def minhash_signatures(
     datasketch); ``"words"`` (default) hashes each distinct word once and combines n-grams in numpy, several
     times faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
     per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
+
+    Args:
+        texts: the documents.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        chunk_shingles: shingles per numpy product (memory bound).
+
+    Examples:
+
+    ```python
+    >>> minhash_signatures(["a b c d e f", "a b c d e f"]).shape
+    (2, 112)
+    ```
     """
     params = params or MinHashConfig()
     if params.hash == "sha1":
@@ -369,6 +381,20 @@ def near_dedup(
     """In-memory near-dedup of a list of texts: ``(cluster_id, keep)``.
 
     Shingles are hashed once and serve both the signatures and the precision-mode Jaccard check.
+
+    Args:
+        texts: the documents.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        verify_threshold: precision mode: candidate pairs must reach this true shingle Jaccard (None: off).
+        eligible: mask of rows that may be judged (others keep their own cluster and are kept).
+
+    Examples:
+
+    ```python
+    >>> cluster, keep = near_dedup(["the same long text " * 20, "the same long text " * 20, "other"])
+    >>> keep.tolist()
+    [True, False, True]
+    ```
     """
     params = params or MinHashConfig()
     if params.hash != "words":
@@ -418,7 +444,19 @@ def cluster_minhash(
 
 @register_step("exact_dedup", default=5)
 class ExactDeduplicator:
-    """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash."""
+    """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash.
+
+    Args:
+        text_column: the column hashed (after normalising case, punctuation and whitespace).
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import Pipeline
+    >>> list(Pipeline([ExactDeduplicator()]).apply({"text": ["A b.", "a B", "c"]})["exact_dedup_keep"])
+    [True, False, True]
+    ```
+    """
 
     name = "exact_dedup"
 
@@ -444,6 +482,18 @@ class MinHashDeduplicator:
     """Pipeline stage: MinHash/LSH near-dedup (datatrove defaults), optional true-Jaccard verification.
 
     ``verify_threshold=0.85`` (BigCode's value) turns on precision mode.
+
+    Args:
+        text_column: the column compared.
+        params: the MinHash/LSH settings (:class:`MinHashConfig`; default: datatrove's).
+        verify_threshold: precision mode: candidate pairs must reach this true shingle Jaccard (None: off).
+
+    Examples:
+
+    ```python
+    >>> stage = MinHashDeduplicator(verify_threshold=0.85)
+    >>> report = Pipeline([stage]).run(dataset, "out/")  # doctest: +SKIP
+    ```
     """
 
     name = "minhash_dedup"

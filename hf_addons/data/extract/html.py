@@ -176,7 +176,18 @@ _MARKUP = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[*_`#>|]+|^\s*[-+]\s+|^\s*\d+\.
 
 
 def markdown_to_text(md: str) -> str:
-    """Plain text of our Markdown (link targets and markup removed), e.g. for scoring against plain text."""
+    """Plain text of our Markdown (link targets and markup removed), e.g. for scoring against plain text.
+
+    Args:
+        md: Markdown as :class:`HtmlToMarkdown` writes it.
+
+    Examples:
+
+    ```python
+    >>> markdown_to_text("## Title\\n\\nSome **bold** [link](https://x.org).")
+    '  Title\\n\\nSome  bold  link.'
+    ```
+    """
     return _MARKUP.sub(lambda m: m.group(2) or " " if m.group(1) else " ", md)
 
 
@@ -187,6 +198,28 @@ class HtmlToMarkdown(FilterStep):
     Adds ``text`` (Markdown), ``title``, ``author``, ``date``, ``extract_keep`` (False for pages with no
     content: empty, binary, too large, boilerplate only) and ``extract_reason``; never drops a row.
     ``denoise=False`` is plain trafilatura (the benchmark's anchor).
+
+    Args:
+        html_column: the column of HTML (str or bytes).
+        text_column: the column the Markdown is written to.
+        url_column: the column of page URLs (helps trafilatura; None: no URLs).
+        denoise: prune navigation, banners, share bars and other boilerplate blocks before trafilatura.
+        include_links: keep links as Markdown links.
+        include_tables: keep tables.
+        include_comments: keep reader comments.
+        with_metadata: add ``title``, ``author`` and ``date`` columns.
+        prepend_title: start the text with the title as a heading.
+        min_words: fewer words in the result flags the page ``extract:boilerplate_only``.
+        max_bytes: larger pages are flagged ``extract:too_large`` and not parsed.
+        max_html_bytes: deprecated name of ``max_bytes``.
+
+    Examples:
+
+    ```python
+    >>> step = HtmlToMarkdown()
+    >>> step.extract_one("<html><body><article><p>" + "Words of a real paragraph here. " * 5 + "</p></article></body></html>")["reason"]
+    ''
+    ```
     """
 
     name = "extract"

@@ -207,6 +207,26 @@ class PIIAnonymizer(Step):
     ``"flag"`` (detect only). ``code=True`` runs NER on comments/docstrings only and applies the allow-list of
     ``CODE_ALLOW_PATTERNS`` (example domains, localhost, private IPs). ``allow_list``: exact values never
     reported. Adds ``pii_spans`` (type, start, end in the original text, score, replacement) and ``pii_error``.
+
+    Args:
+        text_column: the column rewritten.
+        mode: ``"placeholder"``, ``"pseudonym"``, ``"hash"`` or ``"flag"`` (see above).
+        entities: entity types to detect (default: ``DEFAULT_ENTITIES``, all but ORGANIZATION).
+        code: the column holds source code: NER reads comments and docstrings only, ``CODE_ALLOW_PATTERNS`` apply.
+        allow_list: exact values never reported.
+        score_threshold: detections scored below it are dropped.
+        batch_size: texts per spaCy ``pipe`` batch (rows per internal model batch).
+        model: the spaCy pipeline for NER.
+        salt: the salt of ``mode="hash"``.
+        max_chars: longer cells are not scanned (``pii_error="too_large"``).
+
+    Examples:
+
+    ```python
+    >>> step = PIIAnonymizer(entities=["EMAIL_ADDRESS"])
+    >>> step({"text": ["write to ada@example.org"]})["text"]
+    ['write to <EMAIL_ADDRESS>']
+    ```
     """
 
     name = "pii"

@@ -283,6 +283,16 @@ class SecretScanner:
 
     ``rules`` selects rule names (default: all of ``RULE_NAMES``); ``validate_checksums=False`` also reports
     GitHub/npm-shaped tokens whose CRC32 is wrong (documentation examples, truncated tokens).
+
+    Args:
+        rules: rule names to run (default: all of ``RULE_NAMES``).
+        validate_checksums: False also reports GitHub/npm-shaped tokens whose CRC32 is wrong.
+
+    Examples:
+
+    ```python
+    >>> found = SecretScanner().scan(["token = ghp_xxx"])[0]  # doctest: +SKIP
+    ```
     """
 
     def __init__(self, rules: Sequence[str] | None = None, validate_checksums: bool = True):
@@ -373,6 +383,22 @@ class SecretFilter(FilterStep):
     (``"secrets:github_token,jwt"`` when ``action="drop"``; binary/oversized rows get ``secrets:binary`` /
     ``secrets:too_large`` and are kept unscanned only with ``action="flag"``). ``"redact"`` rewrites the text
     column in place, replacing only the secret spans by ``placeholder``.
+
+    Args:
+        text_column: the column scanned (str or bytes; bytes are decoded as :func:`~hf_addons.data.base.decode_cell` says).
+        action: ``"redact"`` (rewrite the spans), ``"drop"`` (reject rows with secrets) or ``"flag"`` (annotate only).
+        placeholder: what a redacted secret becomes (``{TYPE}``/``{type}`` are the rule name, upper/lower case).
+        rules: rule names to run (default: all of ``RULE_NAMES``).
+        validate_checksums: report GitHub/npm-shaped tokens only when their CRC32 checksum is right.
+        max_chars: longer cells are not scanned (``secrets:too_large``).
+
+    Examples:
+
+    ```python
+    >>> out = SecretFilter()({"content": ['aws_secret = "AKIAIOSFODNN7EXAMPLE"']})  # doctest: +SKIP
+    >>> out["content"]  # doctest: +SKIP
+    ['aws_secret = "<AWS_ACCESS_KEY>"']
+    ```
     """
 
     name = "secrets"

@@ -56,6 +56,25 @@ class EduJudge(LMStep):
 
     ``model`` is a name/path/None (the embedded default model) or a loaded causal LM with ``tokenizer``.
     Documents are cut to ``max_tokens`` tokens before they go into the prompt.
+
+    Args:
+        model: a causal chat LM, its name or path, or None for the embedded default.
+        tokenizer: its tokenizer (default: the model's own).
+        text_column: the column judged.
+        max_tokens: documents are cut to this many tokens before they go into the prompt.
+        batch_size: prompts per forward pass.
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
+        dtype: None or ``"auto"``: bf16 on GPUs and CPUs with native bf16 matmul, else fp32.
+        rubric: the prompt, with a ``{document}`` placeholder.
+        max_doc_tokens: deprecated name of ``max_tokens``.
+
+    Examples:
+
+    ```python
+    >>> judge = EduJudge(max_tokens=256)
+    >>> judge({"text": ["Photosynthesis turns light into chemical energy."]})["edu_judge_score"]  # doctest: +SKIP
+    [2]
+    ```
     """
 
     name = "edu_judge"
@@ -176,7 +195,24 @@ def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 class Embedder(LazyState):
     """Mean-pooled hidden states of an encoder (``kind="minilm"``, L2-normalised as sentence-transformers
-    does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches."""
+    does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches.
+
+    Args:
+        kind: ``"minilm"`` (all-MiniLM-L6-v2) or ``"lm"`` (a causal LM's base model).
+        model: for ``kind="lm"``: the LM, its name or path (None: the default model).
+        tokenizer: its tokenizer (default: the model's own).
+        max_tokens: texts are cut to this many tokens.
+        batch_size: texts per forward pass.
+        device: where it runs (default: CUDA when present).
+        max_length: deprecated name of ``max_tokens``.
+
+    Examples:
+
+    ```python
+    >>> Embedder("minilm").embed(["a sentence"]).shape  # doctest: +SKIP
+    (1, 384)
+    ```
+    """
 
     def __init__(
         self,
@@ -275,7 +311,24 @@ def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
 
 # -- the classifier as a Hub model ------------------------------------------------------------------------
 class EduClassifierConfig(PretrainedConfig):
-    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on."""
+    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on.
+
+    Args:
+        embedding_dim: size of the embeddings the head reads.
+        hidden_dim: hidden layer width (0: a linear head).
+        embedder: the embedding model it was trained on (``"minilm"``, ``"lm"``, ``"lm:<name>"``).
+        threshold: the score from which :class:`EduScorer` keeps a document.
+        max_score: the top of the rubric's scale.
+        dropout: dropout before the head (training only).
+        agreement: the held-out agreement with the judge recorded at training time.
+
+    Examples:
+
+    ```python
+    >>> EduClassifierConfig(hidden_dim=0).threshold
+    3.0
+    ```
+    """
 
     model_type = "hf_addons_edu_classifier"
 
@@ -500,7 +553,23 @@ def train_edu_classifier(
 @register_step("edu")
 class EduScorer(LazyState, FilterStep):
     """Scores texts with a trained :class:`EduClassifier`: ``edu_score`` (float 0-5), ``edu_int_score``,
-    ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``)."""
+    ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``).
+
+    Args:
+        classifier: an :class:`EduClassifier`, or its path/name for ``from_pretrained``.
+        embedder: the embedder it was trained on (default: the one its config names).
+        threshold: keep rows scoring at least this (default: the classifier's own, 3.0).
+        text_column: the column scored.
+        batch_size: texts per embedding batch.
+        device: where the embedder and head run (default: CUDA when present).
+
+    Examples:
+
+    ```python
+    >>> scorer = EduScorer("out/edu-classifier")  # doctest: +SKIP
+    >>> ds = ds.map(scorer, batched=True, batch_size=256)  # doctest: +SKIP
+    ```
+    """
 
     name = "edu"
 

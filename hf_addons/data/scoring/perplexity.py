@@ -389,6 +389,21 @@ class PerplexityFilter(FilterStep):
     ``bucket<i>`` for other counts) and rows outside ``keep`` are rejected with reason
     ``perplexity:<bucket>``. Rows without a finite score (empty documents) are rejected as
     ``perplexity:missing``.
+
+    Args:
+        max_perplexity: reject rows above it (None: no upper bound).
+        min_perplexity: reject rows below it (None: no lower bound).
+        cutoffs: bucket boundaries over the whole dataset (:func:`perplexity_cutoffs`).
+        keep: the buckets kept.
+        column: the column of perplexities.
+
+    Examples:
+
+    ```python
+    >>> f = PerplexityFilter(cutoffs=[10.0, 100.0])
+    >>> f({"perplexity": [5.0, 50.0, 500.0]})["perplexity_bucket"]
+    ['head', 'middle', 'tail']
+    ```
     """
 
     name = "perplexity"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from data.helpers import ARTICLE, GOOD, with_edits
 
 from hf_addons.data.dedup.minhash import (
     ExactDeduplicator,
@@ -16,24 +17,6 @@ from hf_addons.data.dedup.minhash import (
     minhash_signatures,
     near_dedup,
     shingles,
-)
-
-ARTICLE = " ".join(
-    f"Paragraph {i} explains that the river and the valley have changed with the seasons of year {1900 + i}."
-    for i in range(12)
-)
-
-
-GOOD = (
-    "The committee said that the new bridge will be finished next spring. "
-    "Engineers have worked with the city to reduce the noise of the traffic. "
-    "Residents of the area welcomed the plan and asked that the old path be kept. "
-    "The mayor thanked the workers and promised that the budget is safe. "
-    "A local historian noted that the first crossing was built of timber in 1850. "
-    "Floods destroyed it twice, so the council chose stone for its successor. "
-    "Shops near the river expect more visitors once the footpath reopens. "
-    "Cyclists asked for a separate lane, which the designers have now included. "
-    "Work starts on Monday and should disturb nearby homes only for a few weeks."
 )
 
 
@@ -60,24 +43,19 @@ def test_minhash_signatures_equal_datasketch():
             m.update(h)
         np.testing.assert_array_equal(m.hashvalues, row)
     # and its Jaccard estimate tracks the true shingle Jaccard
-    other = _variants(ARTICLE, 0.03, 5)
+    other = with_edits(ARTICLE, 0.03, 5)
     est = minhash_signatures([ARTICLE, other])
     true = jaccard(shingles(ARTICLE), shingles(other))
     assert abs((est[0] == est[1]).mean() - true) < 0.12
 
 
-def _variants(base: str, rate: float, seed: int) -> str:
-    rng = np.random.default_rng(seed)
-    words = base.split()
-    idx = rng.choice(len(words), int(rate * len(words)), replace=False)
-    for i in idx:
-        words[i] = f"edit{seed}x{i}"
-    return " ".join(words)
-
-
 def test_near_dedup_finds_clusters_and_precision_mode():
     bases = [" ".join(f"w{d}_{i}" for i in range(300)) for d in range(6)]
-    texts = bases + [_variants(bases[0], 0.01, 1), _variants(bases[1], 0.01, 2), _variants(bases[2], 0.3, 3)]
+    texts = bases + [
+        with_edits(bases[0], 0.01, 1),
+        with_edits(bases[1], 0.01, 2),
+        with_edits(bases[2], 0.3, 3),
+    ]
     bands = MinHashSignatures()({"text": texts})["minhash_bands"]
     cluster, keep = cluster_minhash(bands)
     assert cluster.tolist()[6:8] == [0, 1] and keep.tolist()[:6] == [True] * 6
@@ -129,7 +107,7 @@ def _corpus():
     # distinct documents (word order shuffled: shared 5-grams are rare) with the same word statistics
     rng = np.random.default_rng(0)
     docs = [" ".join(rng.permutation(GOOD.split())) + "." for _ in range(10)]
-    return docs + [docs[0], docs[1].upper(), _variants(docs[2], 0.02, 7), "short junk", "# " * 80]
+    return docs + [docs[0], docs[1].upper(), with_edits(docs[2], 0.02, 7), "short junk", "# " * 80]
 
 
 def test_minhash_params_is_a_deprecated_alias_of_minhash_config():

@@ -5,20 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from data.helpers import outside_spans_unchanged
 
 from hf_addons.data.privacy.pii import PIIAnonymizer, iban_ok, luhn_ok, ssn_ok
-
-
-def outside_spans_unchanged(original: str, new: str, spans: list[dict]) -> bool:
-    """Rebuild ``new`` from the original's untouched pieces and the replacements: must be identical."""
-    pieces, pos = [], 0
-    for s in sorted(spans, key=lambda s: s["start"]):
-        pieces.append(original[pos : s["start"]])
-        pieces.append(s["replacement"])
-        pos = s["end"]
-    pieces.append(original[pos:])
-    return "".join(pieces) == new
-
 
 # ------------------------------------------------------------------------------------------------- PII
 PATTERN_ONLY = ["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "URL"]

@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from data.helpers import outside_spans_unchanged
 
 from hf_addons.data.privacy.pii import PIIAnonymizer
 from hf_addons.data.privacy.secrets import _B62, SecretFilter, SecretScanner, redact, shannon_entropy
@@ -25,17 +26,6 @@ def github_token(prefix: str = "ghp", seed: int = 0, valid: bool = True) -> str:
     if not valid:
         check = check[:-1] + ("A" if check[-1] != "A" else "B")
     return f"{prefix}_{body}{check}"
-
-
-def outside_spans_unchanged(original: str, new: str, spans: list[dict]) -> bool:
-    """Rebuild ``new`` from the original's untouched pieces and the replacements: must be identical."""
-    pieces, pos = [], 0
-    for s in sorted(spans, key=lambda s: s["start"]):
-        pieces.append(original[pos : s["start"]])
-        pieces.append(s["replacement"])
-        pos = s["end"]
-    pieces.append(original[pos:])
-    return "".join(pieces) == new
 
 
 # --------------------------------------------------------------------------------------------- secrets

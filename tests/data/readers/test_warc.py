@@ -6,41 +6,12 @@ import gzip
 import json
 
 import pytest
+from data.helpers import PAGE
 
 from hf_addons.data.executors.pipeline import Pipeline
 from hf_addons.data.extract.html import HtmlToMarkdown
 from hf_addons.data.readers.files import load_input
 from hf_addons.data.readers.warc import read_warc, warc_dataset, write_warc
-
-ARTICLE = " ".join(
-    f"Paragraph {i} explains that the river and the valley have changed with the seasons of year {1900 + i}."
-    for i in range(12)
-)
-
-
-PAGE = f"""<html><head><title>River Report - Example News</title>
-<meta property="og:title" content="River Report">
-<meta name="author" content="Ada Writer">
-<meta property="article:published_time" content="2024-03-01T10:00:00Z"></head>
-<body>
-<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World news section</a></li></ul></nav>
-<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies now.</div>
-<article>
-<h1>River Report</h1>
-<p class="dek">A short standfirst that summarises the whole story for readers.</p>
-<h2>Background</h2>
-<p>{ARTICLE}</p>
-<ul><li>First point about the river and the valley.</li><li>Second point about the seasons here.</li></ul>
-<table><tr><th>Year</th><th>Flow</th></tr><tr><td>1900</td><td>12</td></tr><tr><td>1901</td><td>15</td></tr></table>
-<pre><code>print("water level")</code></pre>
-<p>The <strong>important</strong> conclusion is that the <em>valley</em> keeps changing every single year.</p>
-<div class="share-buttons">Share this article on Facebook Twitter and LinkedIn right now</div>
-<p>Advertisement</p>
-</article>
-<div id="comments"><h3>Comments</h3><p>Great article, I totally disagree with the author about everything here!</p></div>
-<aside class="related-stories"><p>Ten other stories you will certainly enjoy reading today.</p></aside>
-<footer>Copyright 2024 Example News. All rights reserved. Contact us for more information.</footer>
-</body></html>"""
 
 
 def test_warc_roundtrip_charsets_and_broken_records(tmp_path):

@@ -7,14 +7,7 @@ import math
 
 import numpy as np
 import pytest
-
-TEXTS = [
-    "The mitochondria is the powerhouse of the cell.",
-    "a",
-    "Photosynthesis converts light energy into chemical energy stored in glucose. " * 3,
-    "BUY NOW!!! cheap watches $$$ click here",
-    "def add(a, b):\n    return a + b\n",
-]
+from data.helpers import TEXTS
 
 
 # -- educational quality ----------------------------------------------------------------------------------
