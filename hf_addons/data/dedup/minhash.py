@@ -47,7 +47,18 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 class ExactHash(Step):
-    """Adds ``exact_hash`` (hex of the first 8 bytes of BLAKE2b over the normalised text)."""
+    """Adds ``exact_hash`` (hex of the first 8 bytes of BLAKE2b over the normalised text).
+
+    Args:
+        text_column: the column hashed.
+
+    Examples:
+
+    ```python
+    >>> len(ExactHash()({"text": ["A b."]})["exact_hash"][0])
+    16
+    ```
+    """
 
     name = "exact"
 
@@ -65,7 +76,19 @@ class ExactHash(Step):
 
 
 def cluster_exact(hashes: Sequence[str], eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster id (index of the first row with the same hash) and keep flag per row."""
+    """Cluster id (index of the first row with the same hash) and keep flag per row.
+
+    Args:
+        hashes: one hash per row (``ExactHash``' ``exact_hash``).
+        eligible: rows that may be judged (others are kept as their own cluster).
+
+    Examples:
+
+    ```python
+    >>> cluster_exact(["a", "b", "a"])[1].tolist()
+    [True, True, False]
+    ```
+    """
     codes, first = _first_occurrence(np.asarray(hashes, dtype=object), eligible)
     return codes, first
 
@@ -281,7 +304,20 @@ def band_keys(signatures: np.ndarray, params: MinHashConfig | None = None) -> np
 
 
 class MinHashSignatures(Step):
-    """Batched map step adding ``minhash_bands``: the LSH band keys of each text (signatures optional)."""
+    """Batched map step adding ``minhash_bands``: the LSH band keys of each text (signatures optional).
+
+    Args:
+        text_column: the column signed.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        keep_signature: also add the full signature (``minhash_signature``).
+
+    Examples:
+
+    ```python
+    >>> len(MinHashSignatures()({"text": ["a b c d e f"]})["minhash_bands"][0])
+    14
+    ```
+    """
 
     name = "minhash"
 
@@ -424,6 +460,21 @@ def cluster_minhash(
     With ``verify_threshold`` (needs ``texts``: a sequence, or a function from row ids to ``{id: text}``
     so only the candidates' texts are read) candidate pairs are checked with true Jaccard first.
     Rows not ``eligible`` (rejected by an earlier step) are their own cluster and are not judged here.
+
+    Args:
+        bands: LSH band keys per row (``MinHashSignatures``' ``minhash_bands``).
+        eligible: rows that may be judged (others are their own cluster).
+        texts: for precision mode: the texts, or a function from row ids to ``{id: text}``.
+        verify_threshold: precision mode: candidate pairs must reach this true shingle Jaccard (None: off).
+        ngram: shingle size of the Jaccard check.
+
+    Examples:
+
+    ```python
+    >>> sig = MinHashSignatures()({"text": ["same words here " * 20] * 2 + ["other"]})["minhash_bands"]
+    >>> cluster_minhash(sig)[1].tolist()
+    [True, False, True]
+    ```
     """
     bands = np.asarray(bands)
     if bands.dtype == np.uint64:
@@ -542,7 +593,20 @@ class MinHashDeduplicator:
 
 
 def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_proc: int | None = None):
-    """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset."""
+    """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset.
+
+    Args:
+        dataset: a ``datasets.Dataset``.
+        stage: the dedup stage.
+        num_proc: worker processes for the signature map.
+
+    Examples:
+
+    ```python
+    >>> ds = dedup_dataset(ds, MinHashDeduplicator())  # doctest: +SKIP
+    >>> ds = ds.filter(lambda r: r["minhash_dedup_keep"])  # doctest: +SKIP
+    ```
+    """
     ds = dataset.map(stage.signature_step(), batched=True, num_proc=num_proc)
     cols = {c: ds[c] for c in stage.columns}
 

@@ -32,12 +32,35 @@ GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
 
 
 def is_global_stage(step: Any) -> bool:
-    """A dedup stage: contributes a per-shard ``signature_step`` and clusters all rows once (``cluster``)."""
+    """A dedup stage: contributes a per-shard ``signature_step`` and clusters all rows once (``cluster``).
+
+    Args:
+        step: a pipeline step.
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import ExactDeduplicator, C4Filter
+    >>> is_global_stage(ExactDeduplicator()), is_global_stage(C4Filter())
+    (True, False)
+    ```
+    """
     return hasattr(step, "signature_step") and hasattr(step, "cluster")
 
 
 def step_name(step: Any) -> str:
-    """The step's ``name`` (the prefix of its columns), else the function or class name."""
+    """The step's ``name`` (the prefix of its columns), else the function or class name.
+
+    Args:
+        step: a pipeline step or function.
+
+    Examples:
+
+    ```python
+    >>> step_name(len)
+    'len'
+    ```
+    """
     return getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
 
 
@@ -55,7 +78,18 @@ class _Chain:
 
 
 def atomic_write_table(table, path: Path) -> None:
-    """Write Parquet to a temporary name and rename it, so a reader never sees half a file."""
+    """Write Parquet to a temporary name and rename it, so a reader never sees half a file.
+
+    Args:
+        table: a ``pyarrow.Table``.
+        path: the Parquet file written.
+
+    Examples:
+
+    ```python
+    >>> atomic_write_table(table, Path("out/shard-00000.parquet"))  # doctest: +SKIP
+    ```
+    """
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +99,18 @@ def atomic_write_table(table, path: Path) -> None:
 
 
 def atomic_write_json(obj: Any, path: Path) -> None:
-    """Write JSON to a temporary name and rename it, so a reader never sees half a file."""
+    """Write JSON to a temporary name and rename it, so a reader never sees half a file.
+
+    Args:
+        obj: anything ``json.dumps`` takes (others as ``str``).
+        path: the JSON file written.
+
+    Examples:
+
+    ```python
+    >>> atomic_write_json({"rows": 3}, Path("out/report.json"))  # doctest: +SKIP
+    ```
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
@@ -75,8 +120,25 @@ def atomic_write_json(obj: Any, path: Path) -> None:
 class Pipeline:
     """Ordered steps; ``apply`` returns every decision column, ``run`` writes filtered shards + report.
 
-    >>> pipe = Pipeline([HtmlToMarkdown(), GopherQualityFilter(), MinHashDeduplicator()], num_proc=2)
-    >>> report = pipe.run(dataset, "out/")          # out/data/shard-*.parquet, out/report.json
+    Args:
+        steps: batched callables (``Step`` subclasses or any ``batch -> batch`` function) and dedup stages;
+            their names (the prefix of their columns) must be unique.
+        num_proc: worker processes for the map steps (``datasets.map(num_proc=...)``; None: in process).
+        map_batch_size: rows per ``datasets.map`` batch.
+        shard_rows: rows per shard, the unit of work and of resuming.
+        keep_rejects: also write the rejected rows to ``<output_dir>/rejects/``.
+        progress: show a progress bar.
+        batch_size: deprecated name of ``map_batch_size``.
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import ExactDeduplicator
+    >>> pipe = Pipeline([ExactDeduplicator()])
+    >>> list(pipe.apply({"text": ["The cat sat.", "the cat  sat", "A dog."]})["exact_dedup_keep"])
+    [True, False, True]
+    >>> report = pipe.run(dataset, "out/")  # doctest: +SKIP
+    ```
     """
 
     def __init__(
@@ -422,7 +484,18 @@ def _progress(enabled: bool, total: int | None, desc: str):
 
 
 def as_table(dataset):
-    """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts."""
+    """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts.
+
+    Args:
+        dataset: a ``Dataset``, a ``pyarrow.Table``, a dict of columns or a list of row dicts.
+
+    Examples:
+
+    ```python
+    >>> as_table({"text": ["a", "b"]}).num_rows
+    2
+    ```
+    """
     import pyarrow as pa
 
     if isinstance(dataset, pa.Table):
@@ -464,12 +537,34 @@ def _shards(dataset, shard_rows: int, skip: Callable[[int], bool]) -> Iterator[t
 
 
 def default_step_names(html: bool) -> list[str]:
-    """The registered steps of the default pipeline in order (the HTML-only ones only when ``html``)."""
+    """The registered steps of the default pipeline in order (the HTML-only ones only when ``html``).
+
+    Args:
+        html: whether the input holds HTML (adds the extraction step first).
+
+    Examples:
+
+    ```python
+    >>> default_step_names(html=False)
+    ['langid', 'gopher_quality', 'gopher_repetition', 'fineweb', 'exact_dedup', 'minhash_dedup']
+    ```
+    """
     infos = [i for i in registered_steps().values() if i.default is not None and (html or not i.html_only)]
     return [i.name for i in sorted(infos, key=lambda i: i.default)]
 
 
 def default_steps(html: bool) -> list[Any]:
-    """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup."""
+    """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup.
+
+    Args:
+        html: whether the input holds HTML (adds the extraction step first).
+
+    Examples:
+
+    ```python
+    >>> [type(s).__name__ for s in default_steps(html=True)][:2]
+    ['HtmlToMarkdown', 'LanguageFilter']
+    ```
+    """
     registry = registered_steps()
     return [registry[name].cls() for name in default_step_names(html)]

@@ -126,7 +126,29 @@ def temperature_shares(sizes: Mapping[str, float], alpha: float) -> dict[str, fl
 
 @dataclass
 class Mixture:
-    """The mixed dataset plus how it was built; ``report()`` measures the realised shares."""
+    """The mixed dataset plus how it was built; ``report()`` measures the realised shares.
+
+    Args:
+        dataset: the mixed ``Dataset`` or ``IterableDataset`` (with ``source`` and ``n_tokens`` columns).
+        unit: ``"tokens"`` or ``"docs"``, what the targets are shares of.
+        targets: the share asked of each source.
+        probabilities: the per-document sampling probability of each source that realises the targets.
+        mean_tokens: mean tokens per document of each source (exact, or from the first documents when streamed).
+        source_docs: documents per source (None when unknown: streamed).
+        max_epochs: how often each source may be repeated (None: unbounded).
+        capacity_docs: documents the caps allow in all (None: unbounded).
+        num_docs: documents asked for (None: until the first source runs out).
+        seed: the sampling seed.
+        dropped: sources with a zero target, left out.
+        endless: True when nothing bounds a streamed mixture (no epoch caps, no ``num_docs``).
+
+    Examples:
+
+    ```python
+    >>> mix = build_mixture({"web": web, "code": code}, {"web": 0.7, "code": 0.3})  # doctest: +SKIP
+    >>> mix.report()  # realised vs target share per source  # doctest: +SKIP
+    ```
+    """
 
     dataset: Any
     unit: str

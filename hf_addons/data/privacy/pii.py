@@ -102,7 +102,18 @@ CODE_ALLOW_PATTERNS = (
 
 
 def luhn_ok(number: str) -> bool:
-    """Luhn checksum of a card number (separators ignored)."""
+    """Luhn checksum of a card number (separators ignored).
+
+    Args:
+        number: digits, spaces and dashes allowed.
+
+    Examples:
+
+    ```python
+    >>> luhn_ok("4111 1111 1111 1111"), luhn_ok("4111 1111 1111 1112")
+    (True, False)
+    ```
+    """
     digits = [int(c) for c in number if c.isdigit()]
     odd = digits[-1::-2]
     even = [sum(divmod(2 * d, 10)) for d in digits[-2::-2]]
@@ -110,7 +121,18 @@ def luhn_ok(number: str) -> bool:
 
 
 def iban_ok(iban: str) -> bool:
-    """ISO 13616 mod-97 check of an IBAN (spaces and case ignored)."""
+    """ISO 13616 mod-97 check of an IBAN (spaces and case ignored).
+
+    Args:
+        iban: an IBAN, spaces allowed.
+
+    Examples:
+
+    ```python
+    >>> iban_ok("GB82 WEST 1234 5698 7654 32")
+    True
+    ```
+    """
     s = iban.replace(" ", "").upper()
     if not (15 <= len(s) <= 34) or not s[:2].isalpha():
         return False
@@ -119,7 +141,18 @@ def iban_ok(iban: str) -> bool:
 
 
 def ssn_ok(ssn: str) -> bool:
-    """Rules of the SSA: no 000/666/9xx area, no 00 group, no 0000 serial, not a known sample number."""
+    """Rules of the SSA: no 000/666/9xx area, no 00 group, no 0000 serial, not a known sample number.
+
+    Args:
+        ssn: ``AAA-GG-SSSS``.
+
+    Examples:
+
+    ```python
+    >>> ssn_ok("536-22-8726"), ssn_ok("000-45-6789")
+    (True, False)
+    ```
+    """
     area, group, serial = ssn.split("-")
     return (
         area not in ("000", "666")

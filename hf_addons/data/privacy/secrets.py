@@ -196,7 +196,18 @@ def _combined(rules: Sequence[SecretRule]) -> re.Pattern[str]:
 
 
 def shannon_entropy(value: str) -> float:
-    """Bits per character of ``value`` (detect-secrets' measure; 4.5+ is random base64, 3.0+ random hex)."""
+    """Bits per character of ``value`` (detect-secrets' measure; 4.5+ is random base64, 3.0+ random hex).
+
+    Args:
+        value: a string.
+
+    Examples:
+
+    ```python
+    >>> shannon_entropy("abcd"), shannon_entropy("aabb")
+    (2.0, 1.0)
+    ```
+    """
     n = len(value)
     if not n:
         return 0.0
@@ -363,7 +374,20 @@ class SecretScanner:
 
 
 def redact(text: str, found: Sequence[dict[str, Any]], placeholder: str = "<{TYPE}>") -> str:
-    """Replace each found span by ``placeholder`` (``{type}``/``{TYPE}`` filled); text outside spans is kept."""
+    """Replace each found span by ``placeholder`` (``{type}``/``{TYPE}`` filled); text outside spans is kept.
+
+    Args:
+        text: the scanned text.
+        found: the secrets :meth:`SecretScanner.scan` found in it.
+        placeholder: what a secret becomes (``{TYPE}``/``{type}``: the rule name).
+
+    Examples:
+
+    ```python
+    >>> redact("key=abc", [{"type": "api_key", "start": 4, "end": 7}])
+    'key=<API_KEY>'
+    ```
+    """
     out, pos = [], 0
     for item in sorted(found, key=lambda f: f["start"]):
         if item["start"] < pos:  # overlapping span already covered

@@ -133,7 +133,21 @@ def _record_row(record: Any, max_bytes: int, text_only: bool) -> dict[str, Any]:
 
 
 def warc_dataset(paths: str | Path | Iterable[str | Path], streaming: bool = False, **kwargs: Any):
-    """A ``datasets`` Dataset (or IterableDataset with ``streaming``) of the records of one or more WARCs."""
+    """A ``datasets`` Dataset (or IterableDataset with ``streaming``) of the records of one or more WARCs.
+
+    Args:
+        paths: one WARC file or several.
+        streaming: return an ``IterableDataset``.
+        **kwargs: passed to :func:`read_warc` (``max_bytes``, ``text_only``).
+
+    Examples:
+
+    ```python
+    >>> ds = warc_dataset(["a.warc.gz", "b.warc.gz"])  # doctest: +SKIP
+    >>> ds.column_names[:3]  # doctest: +SKIP
+    ['url', 'warc_date', 'record_id']
+    ```
+    """
     import datasets
 
     files = [str(paths)] if isinstance(paths, (str, Path)) else [str(p) for p in paths]
@@ -156,6 +170,18 @@ def write_warc(path: str | Path, pages: Iterable[dict[str, Any]], compress: bool
     """Write response records (``url``, ``html`` str/bytes, optional ``content_type``, ``charset``, ``date``).
 
     For tests, examples and benchmarks: a minimal WARC/1.0 writer, one gzip member per record.
+
+    Args:
+        path: the file written.
+        pages: dicts with ``url`` and ``html`` (str or bytes), optional ``content_type``, ``charset``, ``date``.
+        compress: gzip each record.
+
+    Examples:
+
+    ```python
+    >>> write_warc("/tmp/x.warc.gz", [{"url": "https://a.example/", "html": "<p>hi</p>"}])  # doctest: +SKIP
+    PosixPath('/tmp/x.warc.gz')
+    ```
     """
     path = Path(path)
     with open(path, "wb") as out:

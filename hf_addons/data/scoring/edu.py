@@ -298,7 +298,19 @@ class Embedder(LazyState):
 
 
 def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
-    """``"minilm"``, ``"lm"`` (the default model), ``"lm:<name or path>"`` or an :class:`Embedder`."""
+    """``"minilm"``, ``"lm"`` (the default model), ``"lm:<name or path>"`` or an :class:`Embedder`.
+
+    Args:
+        spec: ``"minilm"``, ``"lm"``, ``"lm:<name or path>"`` or an :class:`Embedder` (returned as is).
+        **kwargs: passed to :class:`Embedder`.
+
+    Examples:
+
+    ```python
+    >>> make_embedder("minilm", max_tokens=128).max_tokens
+    128
+    ```
+    """
     if isinstance(spec, Embedder):
         return spec
     if spec == "minilm":
@@ -360,7 +372,20 @@ class EduClassifierOutput(ModelOutput):
 
 
 class EduClassifier(PreTrainedModel):
-    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``)."""
+    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``).
+
+    Args:
+        config: its :class:`EduClassifierConfig`.
+
+    Examples:
+
+    ```python
+    >>> import torch
+    >>> model = EduClassifier(EduClassifierConfig(embedding_dim=4))
+    >>> model(torch.zeros(2, 4)).logits.shape
+    torch.Size([2])
+    ```
+    """
 
     config_class = EduClassifierConfig
     base_model_prefix = "edu"
@@ -495,6 +520,26 @@ def train_edu_classifier(
     Labels may be the judge's integer scores or its expected (probability-weighted) scores, which carry more
     signal when a small judge puts most of its argmax on one digit. Labels outside 0-5 (the judge's ``-1``
     for empty texts, NaN) are dropped and counted in the report.
+
+    Args:
+        texts: the labelled documents.
+        labels: the judge's scores (integer or expected), one per text.
+        embedder: ``"minilm"``, ``"lm"``, ``"lm:<name>"`` or an :class:`Embedder`.
+        embeddings: precomputed embeddings of ``texts`` (skips the embedder).
+        eval_fraction: share of labels held out for the agreement report.
+        hidden_dim: 0: closed-form ridge head; > 0: an MLP head trained with AdamW.
+        threshold: the keep threshold stored in the config.
+        steps: AdamW steps (MLP head only).
+        lr: AdamW learning rate (MLP head only).
+        weight_decay: AdamW weight decay (MLP head only).
+        seed: the split and initialisation seed.
+
+    Examples:
+
+    ```python
+    >>> clf, report = train_edu_classifier(texts, judge_scores)  # doctest: +SKIP
+    >>> report["eval"]["spearman"]  # doctest: +SKIP
+    ```
     """
     emb_model = make_embedder(embedder)
     labels_arr = np.asarray(labels, dtype=float)

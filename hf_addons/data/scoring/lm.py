@@ -12,7 +12,20 @@ from hf_addons.hardware import cpu_has_fast_bf16
 
 def resolve_device_dtype(device: str | None, dtype: Any) -> tuple[str, Any]:
     """Device default CUDA else CPU. dtype default: bf16 on GPU and on CPUs with native bf16 matmul
-    (:func:`cpu_has_fast_bf16`), fp32 on other CPUs; ``"bf16"``/``"fp32"`` pick one explicitly."""
+    (:func:`cpu_has_fast_bf16`), fp32 on other CPUs; ``"bf16"``/``"fp32"`` pick one explicitly.
+
+    Args:
+        device: ``"cpu"``, ``"cuda"``, ... (None: CUDA when present).
+        dtype: a torch dtype, ``"auto"``/None (bf16 on GPUs and CPUs with native bf16 matmul, else fp32) or one of
+            ``"bf16"``, ``"bfloat16"``, ``"fp32"``, ``"float32"``.
+
+    Examples:
+
+    ```python
+    >>> resolve_device_dtype("cpu", "fp32")
+    ('cpu', torch.float32)
+    ```
+    """
     import torch
 
     if device is None:
@@ -67,14 +80,38 @@ def load_lm(
 
 
 class LazyState:
-    """Loaded models live in ``_``-prefixed attributes and are dropped when pickled: workers reload them."""
+    """Loaded models live in ``_``-prefixed attributes and are dropped when pickled: workers reload them.
+
+    Examples:
+
+    ```python
+    >>> class Holder(LazyState):
+    ...     def __init__(self):
+    ...         self.name, self._model = "x", object()
+    >>> Holder().__getstate__()  # what pickle sends to a worker
+    {'name': 'x', '_model': None}
+    ```
+    """
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: None if k.startswith("_") else v for k, v in vars(self).items()}
 
 
 class LMStep(LazyState, Step):
-    """A step that runs a causal LM given as ``model``/``tokenizer``/``device``/``dtype``, loaded on first use."""
+    """A step that runs a causal LM given as ``model``/``tokenizer``/``device``/``dtype``, loaded on first use.
+
+    Examples:
+
+    ```python
+    >>> class Tokens(LMStep):
+    ...     name = "tokens"
+    ...     def __init__(self, model=None, tokenizer=None, device="cpu", dtype=None):
+    ...         self.model, self.tokenizer, self.device, self.dtype = model, tokenizer, device, dtype
+    ...     def process(self, batch):
+    ...         model, tok = self._load()
+    ...         return {"tokens": [len(tok(t).input_ids) for t in batch["text"]]}
+    ```
+    """
 
     model: Any
     tokenizer: Any

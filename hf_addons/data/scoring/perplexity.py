@@ -51,7 +51,8 @@ class PerplexityScorer(LMStep):
     Exact by default: a model loaded here runs in fp32 and the scores equal a plain per-document fp32 loop to
     rounding (~1e-6 relative). ``dtype="bfloat16"`` (or ``"auto"``: bf16 on GPUs and on CPUs with native bf16
     matmul, :func:`~hf_addons.hardware.cpu_has_fast_bf16`) is faster and moves each document's perplexity by
-    about 1% (median 0.7%, max 2.4% relative on 64 article paragraphs with SmolLM2-135M; docs/data-quality.md).
+    about 1%: median 0.6%, max 3.1% relative to fp32 on 64 article paragraphs with SmolLM2-135M (fused bf16:
+    0.7% / 2.9%; ``bench_perplexity.py --part precision``, docs/data-quality.md).
 
     The LM head runs only on the positions that are scored (no padding, no sliding-window context), chunked,
     with logsumexp in fp32, when the model's logits are a plain ``lm_head(decoder(...))`` (checked once).
@@ -369,7 +370,20 @@ def column_values(data: Any, column: str = "perplexity") -> np.ndarray:
 
 
 def perplexity_cutoffs(values: Any, quantiles: Sequence[float] = (1 / 3, 2 / 3), column: str = "perplexity"):
-    """Bucket edges at ``quantiles`` of the finite values over the whole data (CCNet: terciles)."""
+    """Bucket edges at ``quantiles`` of the finite values over the whole data (CCNet: terciles).
+
+    Args:
+        values: perplexities (array, list, a ``Dataset`` or ``IterableDataset`` with ``column``).
+        quantiles: where the edges go (CCNet: terciles).
+        column: the column read from a dataset.
+
+    Examples:
+
+    ```python
+    >>> perplexity_cutoffs([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    [2.666..., 4.333...]
+    ```
+    """
     q = list(quantiles)
     if not q or any(not 0 < x < 1 for x in q) or q != sorted(q):
         raise ValueError(f"quantiles must be increasing and inside (0, 1), got {q}")
