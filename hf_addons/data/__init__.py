@@ -122,29 +122,6 @@ if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
     sys.meta_path.insert(0, _MovedModuleFinder())  # before PathFinder, which would load a second copy
 
 
-def forward_names_to(package: str, module: str) -> Any:
-    """A module ``__getattr__`` for ``package`` that serves every name of its submodule ``module``: a flat
-    module of earlier releases turned into a folder (``hf_addons.data.dedup``) keeps its names for one release.
-
-    Args:
-        package: the package's ``__name__``.
-        module: the submodule that holds the names (``"minhash"``).
-
-    Examples:
-
-    ```python
-    __getattr__ = forward_names_to(__name__, "minhash")  # in hf_addons/data/dedup/__init__.py
-    ```
-    """
-
-    def forward(name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(importlib.import_module(f"{package}.{module}"), name)
-
-    return forward
-
-
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:

@@ -70,6 +70,29 @@ def require_columns(batch: Batch, columns: Sequence[str], step: str) -> None:
         raise KeyError(f"{step}: missing column(s) {missing}; the batch has {sorted(batch)}")
 
 
+def forward_names_to(package: str, module: str) -> Any:
+    """A module ``__getattr__`` for ``package`` that serves every name of its submodule ``module``: a flat
+    module of earlier releases turned into a folder (``hf_addons.data.dedup``) keeps its names for one release.
+
+    Args:
+        package: the package's ``__name__``.
+        module: the submodule that holds the names (``"minhash"``).
+
+    Examples:
+
+    ```python
+    __getattr__ = forward_names_to(__name__, "minhash")  # in hf_addons/data/dedup/__init__.py
+    ```
+    """
+
+    def forward(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    return forward
+
+
 def renamed(owner: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any) -> Any:
     """The value of a renamed keyword: ``new_value``, or ``old_value`` with a DeprecationWarning when the caller
     used the old name (``old_value`` not None). Giving both names is an error.

@@ -4,6 +4,6 @@
 ``minhash``) for one release. Import from ``hf_addons.data`` or ``hf_addons.data.dedup.minhash`` instead.
 """
 
-from hf_addons.data import forward_names_to
+from hf_addons.data.base import forward_names_to
 
 __getattr__ = forward_names_to(__name__, "minhash")
