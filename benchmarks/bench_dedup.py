@@ -194,7 +194,7 @@ def datatrove_run(texts: list[str]) -> tuple[np.ndarray, float]:
 def star_rule(texts: list[str]) -> np.ndarray:
     """The earlier precision rule (each bucket row checked only against the bucket's smallest row)."""
     from hf_addons.data.dedup.minhash import (
-        MinHashParams,
+        MinHashConfig,
         band_keys,
         candidate_edges,
         connected_components,
@@ -202,7 +202,7 @@ def star_rule(texts: list[str]) -> np.ndarray:
         verify_edges,
     )
 
-    edges = candidate_edges(band_keys(minhash_signatures(texts), MinHashParams()))
+    edges = candidate_edges(band_keys(minhash_signatures(texts), MinHashConfig()))
     return connected_components(len(texts), verify_edges(edges, texts, THRESHOLD))
 
 

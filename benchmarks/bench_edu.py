@@ -73,7 +73,7 @@ def label(args: argparse.Namespace) -> None:
     docs = corpus(args.n_docs)
     docs = [docs[i] for i in np.random.default_rng(0).permutation(len(docs))]  # any prefix is a mixed sample
     model, tok = load_model(device="cpu", dtype=torch.bfloat16)
-    judge = EduJudge(model, tok, max_doc_tokens=args.max_doc_tokens, batch_size=8)
+    judge = EduJudge(model, tok, max_tokens=args.max_doc_tokens, batch_size=8)
     t0 = time.perf_counter()
     score, expected = [], []
     for start in range(0, len(docs), args.chunk):  # saved after every chunk: a cut-short run still counts
@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace):
         raise SystemExit(f"no judge labels at {path}: run --part label first")
     cached = json.loads(path.read_text())["results"]
     docs, labels = cached["texts"], np.asarray(cached[args.label], dtype=float)
-    embedder = make_embedder("minilm", max_length=256)
+    embedder = make_embedder("minilm", max_tokens=256)
     emb = embedder.embed(docs)
     clf, report = train_edu_classifier(
         docs, labels, embedder, embeddings=emb, eval_fraction=args.eval_fraction
@@ -188,7 +188,7 @@ def speed(args: argparse.Namespace) -> None:
     docs, cached, embedder, clf, _ = _train(args)
     speed_docs = docs[: args.speed_docs]
     model, tok = load_model(device="cpu", dtype=torch.bfloat16)
-    judge = EduJudge(model, tok, max_doc_tokens=cached["max_doc_tokens"], batch_size=8)
+    judge = EduJudge(model, tok, max_tokens=cached["max_doc_tokens"], batch_size=8)
     judge.score(speed_docs[:2])  # warm-up
     embedder.embed(speed_docs[:4])
     t0 = time.perf_counter()

@@ -2,12 +2,16 @@
 
 Speed (``--part speed``): the anchor is the loop everyone writes first (tokenise one text, ``model(ids,
 labels=ids)``, next) in fp32 on the same model. Ours is length-sorted, planned batching with the LM head run only
-on scored rows, in four variants (``VARIANTS``): the default a user gets (bf16 on CPUs with AMX/AVX512-BF16 and
-on GPUs, plus the fused Llama decoder on CPU), bf16 eager, fp32 fused and fp32 eager. The loop and every variant
+on scored rows, in four variants (``VARIANTS``): the default a user gets (fp32, exact, plus the fused Llama
+decoder on CPU), bf16 eager, fp32 fused and fp32 eager. The loop and every variant
 are timed in turn ``--repeats`` times (interleaved) and the median ratio is reported; setup (probe check and
 ``torch.compile``, the first call) is reported apart. On CPU the model is the real embedded SmolLM2-135M; on GPU
 a random-init model of its shape. Also checked: ours in fp32 with the loop's definition (no BOS) equals the loop
 to rounding, and how far the fused and bf16 scores move from fp32 eager (log-perplexity Pearson, max relative).
+
+Precision (``--part precision``): per-document relative perplexity error of bf16 (eager, fused) and fp32 fused
+against fp32 eager, the default. Compile (``--part compile``): the decoder compiled whole by ``torch.compile``
+against the fused decoder, same scorer around both (``results/perplexity_compile-cpu-2c.json``).
 
 Signal (``--part signal``): on the 88 shared article pages, the clean ``articleBody`` must get a lower
 perplexity than the raw page text. Reports AUC = P(ppl(clean) < ppl(raw)) over all clean x raw pairs, for
@@ -16,6 +20,8 @@ with all whitespace collapsed, scored as one document or per line (CCNet), up to
 
     flock /tmp/hf-bench.lock python benchmarks/bench_perplexity.py --part speed --n-docs 64
     nice -n 19 python benchmarks/bench_perplexity.py --part signal --modes line-ccnet-512
+    nice -n 10 python benchmarks/bench_perplexity.py --part precision --n-docs 64
+    flock /tmp/hf-bench.lock python benchmarks/bench_perplexity.py --part compile --n-docs 64 --repeats 3
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ def speed(args: argparse.Namespace) -> None:
 
     cuda = torch.cuda.is_available()
     docs = paragraphs(args.n_docs)
-    default_dtype = resolve_device_dtype(None, None)[1]
+    default_dtype = resolve_device_dtype(None, PerplexityScorer.default_dtype)[1]
     if cuda:
         from hf_addons.testing import smollm2_shaped_lm
 
@@ -106,8 +112,8 @@ def speed(args: argparse.Namespace) -> None:
     scorers = {}
     for name, dtype, fast in VARIANTS:  # setup = first call: probe check and torch.compile (once per process)
         model = models[dtype or default]
-        fast = None if cuda and name == "default" else fast  # GPUs: the scorer's own choice (eager)
-        scorers[name] = PerplexityScorer(model, tok, tokens_per_batch=args.tokens_per_batch, fast=fast)
+        fused = "auto" if cuda and name == "default" else fast  # GPUs: the scorer's own choice (eager)
+        scorers[name] = PerplexityScorer(model, tok, tokens_per_batch=args.tokens_per_batch, fused=fused)
         t0 = time.perf_counter()
         scorers[name].score(docs[:4])
         results[f"{name}_setup_s"] = time.perf_counter() - t0
@@ -131,7 +137,7 @@ def speed(args: argparse.Namespace) -> None:
     }
     # same definition as the loop (no BOS, first token unscored): fp32 must agree with it to rounding
     for name in ("fp32-eager", "fp32-fused"):
-        same = PerplexityScorer(models["fp32"], tok, add_bos=False, fast=name.endswith("fused"))
+        same = PerplexityScorer(models["fp32"], tok, add_bos=False, fused=name.endswith("fused"))
         diff = np.abs(same.score(docs[:16])["perplexity"] / naive_ppl[:16] - 1)
         results[f"max_rel_diff_{name}_vs_naive_same_definition"] = float(np.max(diff))
 
@@ -150,8 +156,8 @@ def speed(args: argparse.Namespace) -> None:
         ours_s = float(np.median(times[name]))
         ratio = float(np.median(results["ratios_per_repeat"][name]))
         label = (
-            f"ours default ({default}, {scorers[name].fast_path.split(' (')[0]}: fast=None after "
-            f"{FAST_PATH_AFTER_S:g} s of scoring, or fast=True)"
+            f"ours default ({default}, {scorers[name].fast_path.split(' (')[0]}: fused='auto' after "
+            f"{FAST_PATH_AFTER_S:g} s of scoring, or fused=True)"
             if name == "default"
             else name
         )
@@ -289,9 +295,123 @@ def signal(args: argparse.Namespace) -> None:
         write_result(args.name, results, summary)  # after every mode: a long run keeps its part
 
 
+def precision(args: argparse.Namespace) -> None:
+    """How far bf16 moves each document's perplexity from fp32 (the default), on the real model and text."""
+    import numpy as np
+    import torch
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+    from hf_addons.models import load_model
+
+    torch.set_num_threads(args.threads)
+    docs = paragraphs(args.n_docs)
+    fp32, tok = load_model(device="cpu")
+    bf16 = load_model(device="cpu", dtype=torch.bfloat16)[0]
+    kw = dict(tokens_per_batch=args.tokens_per_batch)
+    ref = PerplexityScorer(fp32, tok, fused=False, **kw).score(docs)["perplexity"]
+    results: dict = {
+        "docs": len(docs),
+        "model": "SmolLM2-135M-Instruct (embedded)",
+        "reference": "fp32 eager",
+    }
+    summary = []
+    for name, model, fused in (
+        ("fp32-fused", fp32, True),
+        ("bf16-eager", bf16, False),
+        ("bf16-fused", bf16, True),
+    ):
+        got = PerplexityScorer(model, tok, fused=fused, **kw).score(docs)["perplexity"]
+        rel = np.abs(got / ref - 1)
+        results[name] = {
+            "median_rel_error": float(np.median(rel)),
+            "p90_rel_error": float(np.quantile(rel, 0.9)),
+            "max_rel_error": float(np.max(rel)),
+            "log_ppl_pearson": float(np.corrcoef(np.log(got), np.log(ref))[0, 1]),
+        }
+        print(f"{name}: " + ", ".join(f"{k}={v:.3g}" for k, v in results[name].items()), flush=True)
+        summary.append(
+            row("data-quality", f"perplexity {name} vs fp32 eager, median / max relative error per document "
+                f"({len(docs)} paragraphs)", anchor="fp32 eager (default)", anchor_value=None,
+                ours=results[name]["median_rel_error"], unit="relative error", target="(diagnostic)", met=None,
+                digits=4)
+        )  # fmt: skip
+    write_result("perplexity_precision", results, summary)
+
+
+def compile_speed(args: argparse.Namespace) -> None:
+    """Is ``torch.compile`` of the model's decoder within 10% of the fused decoder? Same scorer machinery
+    (planned batches, head on scored rows only) around either: the decoder compiled whole (``dynamic=True``,
+    Inductor) with ``fused=False``, or ``fused=True``. Interleaved repeats after a full warm-up pass each (so
+    every batch shape is compiled before timing); the eager scorer is timed alongside as the reference."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+    from hf_addons.models import load_model
+
+    torch.set_num_threads(args.threads)
+    docs = paragraphs(args.n_docs)
+    n_tokens = None
+    results: dict = {"docs": len(docs), "threads": args.threads, "repeats": args.repeats, "dtypes": {}}
+    summary = []
+    for dtype_name in args.compile_dtypes.split(","):
+        dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name]
+        model, tok = load_model(device="cpu", dtype=dtype)
+        n_tokens = n_tokens or int(sum(tok(docs, return_length=True)["length"]))
+        whole = copy.deepcopy(model)
+        whole.get_decoder().compile(dynamic=True)  # in place: the scorer's decoder call runs compiled
+        scorers = {
+            "eager": PerplexityScorer(model, tok, fused=False),
+            "fused": PerplexityScorer(model, tok, fused=True),
+            "compiled-decoder": PerplexityScorer(whole, tok, fused=False),
+        }
+        entry: dict = {"setup_s": {}, "seconds": {k: [] for k in scorers}, "paths": {}}
+        ppl = {}
+        for name, scorer in scorers.items():  # warm-up: every batch shape once (compiles included)
+            t0 = time.perf_counter()
+            ppl[name] = scorer.score(docs)["perplexity"]
+            entry["setup_s"][name] = time.perf_counter() - t0
+            entry["paths"][name] = scorer.fast_path
+            print(
+                f"{dtype_name} {name}: warm-up {entry['setup_s'][name]:.1f} s, {scorer.fast_path}", flush=True
+            )
+        for r in range(args.repeats):
+            for name, scorer in scorers.items():
+                t0 = time.perf_counter()
+                scorer.score(docs)
+                entry["seconds"][name].append(time.perf_counter() - t0)
+            print(f"{dtype_name} repeat {r}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in entry["seconds"].items()),
+                  flush=True)  # fmt: skip
+        med = {k: float(np.median(v)) for k, v in entry["seconds"].items()}
+        entry["median_s"] = med
+        entry["compiled_over_fused_time"] = med["compiled-decoder"] / med["fused"]
+        entry["max_rel_diff_compiled_vs_eager"] = float(
+            np.max(np.abs(ppl["compiled-decoder"] / ppl["eager"] - 1))
+        )
+        entry["max_rel_diff_fused_vs_eager"] = float(np.max(np.abs(ppl["fused"] / ppl["eager"] - 1)))
+        results["dtypes"][dtype_name] = entry
+        print(
+            f"{dtype_name}: compiled decoder takes {entry['compiled_over_fused_time']:.2f}x the fused time",
+            flush=True,
+        )
+        for name in ("fused", "compiled-decoder"):
+            summary.append(
+                row("data-quality", f"perplexity tokens/s, {dtype_name} {name} vs eager scorer ({len(docs)} "
+                    f"paragraphs, CPU {args.threads} threads, median of {args.repeats})", anchor="eager scorer",
+                    anchor_value=n_tokens / med["eager"], ours=n_tokens / med[name], ratio=med["eager"] / med[name],
+                    unit="tok/s", target="(fused vs compile decision: within 10%?)", met=None)
+            )  # fmt: skip
+        del whole, model, scorers
+    results["tokens"] = n_tokens
+    write_result("perplexity_compile", results, summary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["speed", "signal", "all"], default="all")
+    parser.add_argument("--part", choices=["speed", "signal", "precision", "compile", "all"], default="all")
+    parser.add_argument("--compile-dtypes", default="bf16,fp32", help="--part compile: dtypes to compare in")
     parser.add_argument("--n-docs", type=int, default=64)
     parser.add_argument("--tokens-per-batch", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
@@ -307,6 +427,10 @@ def main() -> None:
         speed(args)
     if args.part in ("signal", "all"):
         signal(args)
+    if args.part == "precision":
+        precision(args)
+    if args.part == "compile":
+        compile_speed(args)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def build(num_proc: int | None):
         ExactDeduplicator(),
         MinHashDeduplicator(),
     ]
-    return Pipeline(steps, num_proc=num_proc, shard_rows=10_000, batch_size=500)
+    return Pipeline(steps, num_proc=num_proc, shard_rows=10_000, map_batch_size=500)
 
 
 def main() -> None:

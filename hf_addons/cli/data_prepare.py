@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--input", nargs="+", required=True, help="WARC/JSONL/Parquet files or dirs, or a Hub dataset"
     )
     p.add_argument("--output", required=True, help="output directory (resumes when it holds a run)")
-    p.add_argument("--config", help="YAML: steps (names with options), num_proc, shard_rows, batch_size")
+    p.add_argument("--config", help="YAML: steps (names with options), num_proc, shard_rows, map_batch_size")
     p.add_argument("--num-proc", type=int, default=None, help="worker processes for the map steps")
     p.add_argument("--shard-rows", type=int, default=None, help="rows per output shard (default 50000)")
     p.add_argument("--streaming", action="store_true", help="stream the input instead of loading it")

@@ -54,7 +54,8 @@ _LAZY: dict[str, str] = {
     "LanguageFilter": "filters.langid",
     "ExactDeduplicator": "dedup.minhash",
     "MinHashDeduplicator": "dedup.minhash",
-    "MinHashParams": "dedup.minhash",
+    "MinHashConfig": "dedup.minhash",
+    "MinHashParams": "dedup.minhash",  # deprecated name of MinHashConfig
     "MinHashSignatures": "dedup.minhash",
     "ExactHash": "dedup.minhash",
     "minhash_signatures": "dedup.minhash",

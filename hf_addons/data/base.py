@@ -20,8 +20,10 @@ import importlib
 import inspect
 import pkgutil
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,21 +32,111 @@ Batch = dict[str, list[Any]]
 
 
 def batch_size(batch: Batch) -> int:
-    """Number of rows in a dict-of-columns batch (0 for an empty dict)."""
+    """Number of rows in a dict-of-columns batch (0 for an empty dict).
+
+    Args:
+        batch: a dict of columns.
+
+    Examples:
+
+    ```python
+    >>> batch_size({"text": ["a", "b"], "url": [None, None]}), batch_size({})
+    (2, 0)
+    ```
+    """
     for column in batch.values():
         return len(column)
     return 0
 
 
 def require_columns(batch: Batch, columns: Sequence[str], step: str) -> None:
-    """Raise a clear error naming the missing columns and the ones present."""
+    """Raise a clear error naming the missing columns and the ones present.
+
+    Args:
+        batch: a dict of columns.
+        columns: the columns the step reads.
+        step: the step's name, for the message.
+
+    Examples:
+
+    ```python
+    >>> require_columns({"text": []}, ["html"], "extract")
+    Traceback (most recent call last):
+    KeyError: "extract: missing column(s) ['html']; the batch has ['text']"
+    ```
+    """
     missing = [c for c in columns if c not in batch]
     if missing:
         raise KeyError(f"{step}: missing column(s) {missing}; the batch has {sorted(batch)}")
 
 
+def forward_names_to(package: str, module: str) -> Any:
+    """A module ``__getattr__`` for ``package`` that serves every name of its submodule ``module``: a flat
+    module of earlier releases turned into a folder (``hf_addons.data.dedup``) keeps its names for one release.
+
+    Args:
+        package: the package's ``__name__``.
+        module: the submodule that holds the names (``"minhash"``).
+
+    Examples:
+
+    ```python
+    __getattr__ = forward_names_to(__name__, "minhash")  # in hf_addons/data/dedup/__init__.py
+    ```
+    """
+
+    def forward(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+    return forward
+
+
+def renamed(owner: str, old: str, old_value: Any, new: str, new_value: Any, new_default: Any) -> Any:
+    """The value of a renamed keyword: ``new_value``, or ``old_value`` with a DeprecationWarning when the caller
+    used the old name (``old_value`` not None). Giving both names is an error.
+
+    Args:
+        owner: the function or class, for the messages.
+        old: the old keyword name (its default must be None).
+        old_value: what the caller passed under the old name.
+        new: the new keyword name.
+        new_value: what the caller passed under the new name.
+        new_default: the new keyword's default (to tell whether both were given).
+
+    Examples:
+
+    ```python
+    >>> renamed("read_warc", "max_payload_bytes", None, "max_bytes", 10, 20)
+    10
+    ```
+    """
+    if old_value is None:
+        return new_value
+    if new_value != new_default:
+        raise TypeError(f"{owner}: give {new}= only ({old}= is its deprecated name)")
+    warnings.warn(f"{owner}({old}=...) is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
+    return old_value
+
+
 def check_texts(texts: Sequence[Any], column: str, step: str) -> None:
-    """Raise naming the column when it holds something other than strings (``None`` counts as empty)."""
+    """Raise naming the column when it holds something other than strings (``None`` counts as empty).
+
+    Args:
+        texts: the column's values.
+        column: its name, for the message.
+        step: the step's name, for the message.
+
+    Examples:
+
+    ```python
+    >>> check_texts(["a", None], "text", "perplexity")  # None is an empty text
+    >>> check_texts([b"x"], "text", "perplexity")
+    Traceback (most recent call last):
+    TypeError: perplexity: column 'text' must hold text, found bytes (...); pass text_column=<the name of a string column>
+    ```
+    """
     bad = next((t for t in texts if t is not None and not isinstance(t, str)), None)
     if bad is not None:
         raise TypeError(
@@ -58,6 +150,17 @@ def decode_cell(value: Any, max_chars: int) -> tuple[str | None, str]:
 
     Shared by the secrets, PII and license steps: bytes are read as UTF-8, else Latin-1 (mixed encodings keep
     one character per byte), NUL bytes in the first 8 KiB mean binary, ``None`` is the empty text.
+
+    Args:
+        value: the cell (str, bytes, None or anything else).
+        max_chars: longer text gives ``(None, "too_large")``.
+
+    Examples:
+
+    ```python
+    >>> decode_cell(b"caf\\xc3\\xa9", 100), decode_cell(b"\\x00\\x01", 100)
+    (('café', ''), (None, 'binary'))
+    ```
     """
     if value is None:
         return "", ""
@@ -79,13 +182,38 @@ def decode_cell(value: Any, max_chars: int) -> tuple[str | None, str]:
 
 
 def arrow_column(ds: Any, column: str) -> np.ndarray:
-    """One column of a map-style dataset as numpy, read through Arrow (``ds[col]`` is row by row)."""
+    """One column of a map-style dataset as numpy, read through Arrow (``ds[col]`` is row by row).
+
+    Args:
+        ds: a map-style ``datasets.Dataset``.
+        column: the column read.
+
+    Examples:
+
+    ```python
+    >>> from datasets import Dataset
+    >>> arrow_column(Dataset.from_dict({"n": [1, 2]}), "n").tolist()
+    [1, 2]
+    ```
+    """
     table = ds.select_columns([column]).with_format("arrow")[:]
     return table[column].to_numpy(zero_copy_only=False)
 
 
 class Step:
-    """Base class of a batched data step: subclasses implement ``process`` and set ``name``."""
+    """Base class of a batched data step: subclasses implement ``process`` and set ``name``.
+
+    Examples:
+
+    ```python
+    >>> class Upper(Step):
+    ...     name = "upper"
+    ...     def process(self, batch):
+    ...         return {"upper": [t.upper() for t in batch["text"]]}
+    >>> Upper()({"text": ["a"]})
+    {'text': ['a'], 'upper': ['A']}
+    ```
+    """
 
     name: str = "step"
 
@@ -104,7 +232,19 @@ class Step:
 
 
 class FilterStep(Step):
-    """A step that decides keep/reject per row: ``process`` returns ``<name>_keep`` and ``<name>_reason``."""
+    """A step that decides keep/reject per row: ``process`` returns ``<name>_keep`` and ``<name>_reason``.
+
+    Examples:
+
+    ```python
+    >>> class NonEmpty(FilterStep):
+    ...     name = "nonempty"
+    ...     def process(self, batch):
+    ...         return self.decisions(["" if t else "nonempty:empty" for t in batch["text"]])
+    >>> NonEmpty()({"text": ["a", ""]})["nonempty_keep"]
+    [True, False]
+    ```
+    """
 
     @property
     def keep_column(self) -> str:
@@ -120,7 +260,19 @@ class FilterStep(Step):
 
 
 class TextFilter(FilterStep):
-    """A filter that judges one text at a time: subclasses implement ``reason(text)`` (``""`` keeps it)."""
+    """A filter that judges one text at a time: subclasses implement ``reason(text)`` (``""`` keeps it).
+
+    Examples:
+
+    ```python
+    >>> class Short(TextFilter):
+    ...     name = "short"
+    ...     def reason(self, text):
+    ...         return "short:too_short" if len(text) < 3 else ""
+    >>> Short()({"text": ["ab", "abcd"]})["short_reason"]
+    ['short:too_short', '']
+    ```
+    """
 
     text_column = "text"
 
@@ -139,7 +291,22 @@ EXTRAS = ("data", "privacy", "ray")
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the registry knows of a step: its config name, class, extra and place in the default pipeline."""
+    """What the registry knows of a step: its config name, class, extra and place in the default pipeline.
+
+    Args:
+        name: the config name.
+        cls: the step class.
+        extra: the ``pip install hf-addons[extra]`` it needs.
+        default: position in the default pipeline (None: not in it).
+        html_only: in the default pipeline only for HTML input.
+
+    Examples:
+
+    ```python
+    >>> registered_steps()["c4"].extra
+    'data'
+    ```
+    """
 
     name: str
     cls: type
@@ -222,10 +389,9 @@ def register_step(
 
 def _import_step_modules() -> list[str]:
     """Import every module of ``hf_addons.data`` so each registers its steps; returns those that failed."""
-    import hf_addons.data as package
-
+    package = __name__.rpartition(".")[0]  # hf_addons.data, whose modules sit beside this file
     failed = []
-    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+    for info in pkgutil.walk_packages([str(Path(__file__).resolve().parent)], package + "."):
         try:
             importlib.import_module(info.name)
         except ImportError as exc:  # an extra that is not installed: its steps are not listed
@@ -234,6 +400,14 @@ def _import_step_modules() -> list[str]:
 
 
 def registered_steps() -> dict[str, StepInfo]:
-    """Every registered step by config name (imports the step modules on first call)."""
+    """Every registered step by config name (imports the step modules on first call).
+
+    Examples:
+
+    ```python
+    >>> sorted(registered_steps())[:3]
+    ['c4', 'edu', 'edu_judge']
+    ```
+    """
     _import_step_modules()
     return dict(sorted(_REGISTRY.items()))

@@ -30,6 +30,7 @@ import warnings
 import torch
 from transformers import LogitsProcessor
 
+from hf_addons.compile_policy import buy_now
 from hf_addons.watermark.config import WatermarkConfig, warn_if_public_key
 from hf_addons.watermark.hashing import GreenHasher
 
@@ -217,7 +218,7 @@ class WatermarkLogitsProcessor(LogitsProcessor):
             return True
         if scores.numel() < FUSED_MIN_SCORES or _FusedKernel.error is not None:
             return False
-        if scores.dtype in _FusedKernel.ready or _FusedKernel.eager_seconds >= FUSED_COMPILE_AFTER_S:
+        if scores.dtype in _FusedKernel.ready or buy_now(_FusedKernel.eager_seconds, FUSED_COMPILE_AFTER_S):
             return True
         return None
 

@@ -64,7 +64,7 @@ def test_default_steps_come_from_the_registry():
 def test_from_config_builds_any_registered_step_and_names_unknown_ones():
     from hf_addons.data.executors.pipeline import PIPELINE_OPTIONS, Pipeline
 
-    assert set(PIPELINE_OPTIONS) == {"num_proc", "batch_size", "shard_rows", "keep_rejects"}
+    assert set(PIPELINE_OPTIONS) == {"num_proc", "map_batch_size", "shard_rows", "keep_rejects"}
     pipe = Pipeline.from_config({"steps": [{"secrets": {"action": "flag"}}, "c4"], "shard_rows": 7})
     assert [type(s).__name__ for s in pipe.steps] == ["SecretFilter", "C4Filter"]
     assert pipe.steps[0].action == "flag" and pipe.shard_rows == 7
@@ -142,3 +142,22 @@ def test_old_module_paths_import_the_moved_modules_with_a_warning():
 def test_every_lazy_public_name_resolves():
     for name in dir(hf_addons.data):
         assert getattr(hf_addons.data, name) is not None, name
+
+
+def test_renamed_keywords_still_work_for_one_release():
+    from hf_addons.data.base import renamed
+    from hf_addons.data.executors.pipeline import Pipeline
+    from hf_addons.data.extract.html import HtmlToMarkdown
+    from hf_addons.data.filters.quality import C4Filter
+
+    assert renamed("f", "old", None, "new", 3, 1) == 3
+    with pytest.warns(DeprecationWarning, match=r"f\(old=...\) is deprecated; use new="):
+        assert renamed("f", "old", 2, "new", 1, 1) == 2
+    with pytest.raises(TypeError, match="give new= only"):
+        renamed("f", "old", 2, "new", 3, 1)
+    with pytest.warns(DeprecationWarning, match="batch_size"):
+        assert Pipeline([C4Filter()], batch_size=7).map_batch_size == 7
+    with pytest.warns(DeprecationWarning, match="batch_size"):
+        assert Pipeline.from_config({"steps": ["c4"], "batch_size": 5}).map_batch_size == 5
+    with pytest.warns(DeprecationWarning, match="max_html_bytes"):
+        assert HtmlToMarkdown(max_html_bytes=10).max_bytes == 10

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,18 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 class ExactHash(Step):
-    """Adds ``exact_hash`` (hex of the first 8 bytes of BLAKE2b over the normalised text)."""
+    """Adds ``exact_hash`` (hex of the first 8 bytes of BLAKE2b over the normalised text).
+
+    Args:
+        text_column: the column hashed.
+
+    Examples:
+
+    ```python
+    >>> len(ExactHash()({"text": ["A b."]})["exact_hash"][0])
+    16
+    ```
+    """
 
     name = "exact"
 
@@ -63,7 +75,19 @@ class ExactHash(Step):
 
 
 def cluster_exact(hashes: Sequence[str], eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster id (index of the first row with the same hash) and keep flag per row."""
+    """Cluster id (index of the first row with the same hash) and keep flag per row.
+
+    Args:
+        hashes: one hash per row (``ExactHash``' ``exact_hash``).
+        eligible: rows that may be judged (others are kept as their own cluster).
+
+    Examples:
+
+    ```python
+    >>> cluster_exact(["a", "b", "a"])[1].tolist()
+    [True, True, False]
+    ```
+    """
     codes, first = _first_occurrence(np.asarray(hashes, dtype=object), eligible)
     return codes, first
 
@@ -82,19 +106,37 @@ def _first_occurrence(keys: np.ndarray, eligible: np.ndarray | None) -> tuple[np
 
 
 @dataclass
-class MinHashParams:
+class MinHashConfig:
     """MinHash/LSH parameters; the defaults are datatrove's (5-grams, 14 bands x 8 rows = 112 hashes).
 
-    Rows and bands pass through ``MinHashParams.threshold``: a pair becomes a candidate with probability
-    1 - (1 - J^rows)^bands, ~0.99 at Jaccard 0.85 with the defaults.
+    Rows and bands pass through ``MinHashConfig.threshold``: a pair becomes a candidate with probability
+    1 - (1 - J^rows)^bands, ~0.99 at Jaccard 0.85 with the defaults. (``MinHashParams`` is its deprecated
+    name.)
+
+    Args:
+        ngram: words per shingle.
+        num_bands: LSH bands (more bands: more candidates at lower Jaccard).
+        hash: ``"words"``, vectorised word-n-gram hashing (fast), or ``"sha1"``, datasketch's exact
+            shingle-string hashing.
+        rows_per_band: hashes per band (more rows: fewer candidates at lower Jaccard).
+        seed: seed of the hash permutations.
+
+    Examples:
+
+    ```python
+    >>> MinHashConfig().num_perm, round(MinHashConfig().threshold(), 3)
+    (112, 0.719)
+    ```
     """
 
-    ngram: int = 5
-    num_bands: int = 14
-    # "words": vectorised word-n-gram hashing (fast); "sha1": datasketch's exact shingle-string hashing
-    hash: str = "words"
-    rows_per_band: int = 8
-    seed: int = 1
+    ngram: int = field(default=5, metadata={"help": "words per shingle"})
+    num_bands: int = field(default=14, metadata={"help": "LSH bands"})
+    hash: str = field(
+        default="words",
+        metadata={"help": "'words': vectorised word-n-gram hashing; 'sha1': datasketch's shingle hashing"},
+    )
+    rows_per_band: int = field(default=8, metadata={"help": "hashes per band"})
+    seed: int = field(default=1, metadata={"help": "seed of the hash permutations"})
 
     @property
     def num_perm(self) -> int:
@@ -208,7 +250,7 @@ def _fold32(h64: np.ndarray) -> np.ndarray:
 
 
 def minhash_signatures(
-    texts: Sequence[str], params: MinHashParams | None = None, chunk_shingles: int = 4096
+    texts: Sequence[str], params: MinHashConfig | None = None, chunk_shingles: int = 4096
 ) -> np.ndarray:
     """``(len(texts), num_perm)`` uint32 MinHash signatures with datasketch's permutations (``affine32``).
 
@@ -216,19 +258,31 @@ def minhash_signatures(
     datasketch); ``"words"`` (default) hashes each distinct word once and combines n-grams in numpy, several
     times faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
     per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
+
+    Args:
+        texts: the documents.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        chunk_shingles: shingles per numpy product (memory bound).
+
+    Examples:
+
+    ```python
+    >>> minhash_signatures(["a b c d e f", "a b c d e f"]).shape
+    (2, 112)
+    ```
     """
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     if params.hash == "sha1":
         raw, counts = _sha1_hashes(texts, params.ngram)
     elif params.hash == "words":
         raw, counts = _word_ngram_hashes(texts, params.ngram)
     else:
-        raise ValueError(f"MinHashParams.hash must be 'words' or 'sha1', got {params.hash!r}")
+        raise ValueError(f"MinHashConfig.hash must be 'words' or 'sha1', got {params.hash!r}")
     return _signatures_from_hashes(raw, counts, params, chunk_shingles)
 
 
 def _signatures_from_hashes(
-    raw: np.ndarray, counts: np.ndarray, params: MinHashParams, chunk_shingles: int = 4096
+    raw: np.ndarray, counts: np.ndarray, params: MinHashConfig, chunk_shingles: int = 4096
 ) -> np.ndarray:
     """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes."""
     from datasketch.minhash import _fmix
@@ -258,9 +312,9 @@ def _signatures_from_hashes(
     return out
 
 
-def band_keys(signatures: np.ndarray, params: MinHashParams | None = None) -> np.ndarray:
+def band_keys(signatures: np.ndarray, params: MinHashConfig | None = None) -> np.ndarray:
     """``(n, num_bands)`` uint64 bucket keys: a 64-bit mix of each band's rows (and the band index)."""
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     sig = signatures.reshape(len(signatures), params.num_bands, params.rows_per_band).astype(np.uint64)
     keys = np.zeros(sig.shape[:2], dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -272,15 +326,28 @@ def band_keys(signatures: np.ndarray, params: MinHashParams | None = None) -> np
 
 
 class MinHashSignatures(Step):
-    """Batched map step adding ``minhash_bands``: the LSH band keys of each text (signatures optional)."""
+    """Batched map step adding ``minhash_bands``: the LSH band keys of each text (signatures optional).
+
+    Args:
+        text_column: the column signed.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        keep_signature: also add the full signature (``minhash_signature``).
+
+    Examples:
+
+    ```python
+    >>> len(MinHashSignatures()({"text": ["a b c d e f"]})["minhash_bands"][0])
+    14
+    ```
+    """
 
     name = "minhash"
 
     def __init__(
-        self, text_column: str = "text", params: MinHashParams | None = None, keep_signature: bool = False
+        self, text_column: str = "text", params: MinHashConfig | None = None, keep_signature: bool = False
     ) -> None:
         self.text_column = text_column
-        self.params = params or MinHashParams()
+        self.params = params or MinHashConfig()
         self.keep_signature = keep_signature
 
     def process(self, batch: Batch) -> Batch:
@@ -516,7 +583,7 @@ DEFAULT_MAX_FANOUT = 64
 
 def near_dedup(
     texts: Sequence[str],
-    params: MinHashParams | None = None,
+    params: MinHashConfig | None = None,
     verify_threshold: float | None = None,
     eligible: np.ndarray | None = None,
     max_fanout: int = DEFAULT_MAX_FANOUT,
@@ -524,9 +591,24 @@ def near_dedup(
     """In-memory near-dedup of a list of texts: ``(cluster_id, keep)``.
 
     Shingles are hashed once and serve both the signatures and the precision-mode Jaccard check.
-    ``verify_threshold`` and ``max_fanout`` are as in ``cluster_minhash``.
+
+    Args:
+        texts: the documents.
+        params: the MinHash/LSH settings (default :class:`MinHashConfig`).
+        verify_threshold: precision mode: candidate pairs must reach this true shingle Jaccard (None: off).
+        eligible: mask of rows that may be judged (others keep their own cluster and are kept).
+        max_fanout: representatives per row in band buckets over ``max_fanout + 1`` rows (see
+            ``cluster_minhash``).
+
+    Examples:
+
+    ```python
+    >>> cluster, keep = near_dedup(["the same long text " * 20, "the same long text " * 20, "other"])
+    >>> keep.tolist()
+    [True, False, True]
+    ```
     """
-    params = params or MinHashParams()
+    params = params or MinHashConfig()
     if params.hash != "words":
         bands = band_keys(minhash_signatures(texts, params), params)
         return cluster_minhash(
@@ -580,6 +662,14 @@ def cluster_minhash(
     already joined are skipped (``verified_components``), so the clusters equal those of checking every
     pair whenever no bucket exceeds the cap. Rows not ``eligible`` (rejected by an earlier step) are their
     own cluster and are not judged here.
+
+    Examples:
+
+    ```python
+    >>> sig = MinHashSignatures()({"text": ["same words here " * 20] * 2 + ["other"]})["minhash_bands"]
+    >>> cluster_minhash(sig)[1].tolist()
+    [True, False, True]
+    ```
     """
     bands = np.asarray(bands)
     if bands.dtype == np.uint64:
@@ -613,7 +703,19 @@ def cluster_minhash(
 
 @register_step("exact_dedup", default=5)
 class ExactDeduplicator:
-    """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash."""
+    """Pipeline stage: normalised-text hash per batch, then keep the first row of each hash.
+
+    Args:
+        text_column: the column hashed (after normalising case, punctuation and whitespace).
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import Pipeline
+    >>> list(Pipeline([ExactDeduplicator()]).apply({"text": ["A b.", "a B", "c"]})["exact_dedup_keep"])
+    [True, False, True]
+    ```
+    """
 
     name = "exact_dedup"
 
@@ -648,6 +750,13 @@ class MinHashDeduplicator:
         verify_threshold: exact-Jaccard threshold of precision mode; ``None`` keeps raw LSH buckets.
         max_fanout: bucket representatives each row is checked against in buckets larger than
             ``max_fanout + 1`` rows (smaller buckets have every pair checked).
+
+    Examples:
+
+    ```python
+    >>> stage = MinHashDeduplicator(verify_threshold=0.85)
+    >>> report = Pipeline([stage]).run(dataset, "out/")  # doctest: +SKIP
+    ```
     """
 
     name = "minhash_dedup"
@@ -655,7 +764,7 @@ class MinHashDeduplicator:
     def __init__(
         self,
         text_column: str = "text",
-        params: MinHashParams | None = None,
+        params: MinHashConfig | None = None,
         verify_threshold: float | None = None,
         max_fanout: int = DEFAULT_MAX_FANOUT,
     ) -> None:
@@ -664,7 +773,7 @@ class MinHashDeduplicator:
         if max_fanout < 1:
             raise ValueError(f"max_fanout must be >= 1, got {max_fanout}")
         self.text_column = text_column
-        self.params = params or MinHashParams()
+        self.params = params or MinHashConfig()
         self.verify_threshold = verify_threshold
         self.max_fanout = max_fanout
 
@@ -701,7 +810,20 @@ class MinHashDeduplicator:
 
 
 def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_proc: int | None = None):
-    """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset."""
+    """Plain-function form: add ``<stage>_cluster``, ``<stage>_keep`` and ``<stage>_reason`` to a Dataset.
+
+    Args:
+        dataset: a ``datasets.Dataset``.
+        stage: the dedup stage.
+        num_proc: worker processes for the signature map.
+
+    Examples:
+
+    ```python
+    >>> ds = dedup_dataset(ds, MinHashDeduplicator())  # doctest: +SKIP
+    >>> ds = ds.filter(lambda r: r["minhash_dedup_keep"])  # doctest: +SKIP
+    ```
+    """
     ds = dataset.map(stage.signature_step(), batched=True, num_proc=num_proc)
     cols = {c: ds[c] for c in stage.columns}
 
@@ -713,3 +835,10 @@ def dedup_dataset(dataset, stage: ExactDeduplicator | MinHashDeduplicator, num_p
     ds = ds.add_column(f"{stage.name}_cluster", cluster.tolist())
     ds = ds.add_column(f"{stage.name}_keep", keep.tolist())
     return ds.add_column(f"{stage.name}_reason", reason)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MinHashParams":  # the name before the *Config convention
+        warnings.warn("MinHashParams is deprecated; use MinHashConfig", DeprecationWarning, stacklevel=2)
+        return MinHashConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

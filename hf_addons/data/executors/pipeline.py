@@ -26,19 +26,42 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.base import Batch, FilterStep, registered_steps
+from hf_addons.data.base import Batch, FilterStep, registered_steps, renamed
 from hf_addons.errors import InputError
 
 GLOBAL_COLUMNS_SUFFIX = ("_cluster", "_keep", "_reason")
 
 
 def is_global_stage(step: Any) -> bool:
-    """A dedup stage: contributes a per-shard ``signature_step`` and clusters all rows once (``cluster``)."""
+    """A dedup stage: contributes a per-shard ``signature_step`` and clusters all rows once (``cluster``).
+
+    Args:
+        step: a pipeline step.
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import ExactDeduplicator, C4Filter
+    >>> is_global_stage(ExactDeduplicator()), is_global_stage(C4Filter())
+    (True, False)
+    ```
+    """
     return hasattr(step, "signature_step") and hasattr(step, "cluster")
 
 
 def step_name(step: Any) -> str:
-    """The step's ``name`` (the prefix of its columns), else the function or class name."""
+    """The step's ``name`` (the prefix of its columns), else the function or class name.
+
+    Args:
+        step: a pipeline step or function.
+
+    Examples:
+
+    ```python
+    >>> step_name(len)
+    'len'
+    ```
+    """
     return getattr(step, "name", None) or getattr(step, "__name__", type(step).__name__)
 
 
@@ -56,7 +79,18 @@ class _Chain:
 
 
 def atomic_write_table(table, path: Path) -> None:
-    """Write Parquet to a temporary name and rename it, so a reader never sees half a file."""
+    """Write Parquet to a temporary name and rename it, so a reader never sees half a file.
+
+    Args:
+        table: a ``pyarrow.Table``.
+        path: the Parquet file written.
+
+    Examples:
+
+    ```python
+    >>> atomic_write_table(table, Path("out/shard-00000.parquet"))  # doctest: +SKIP
+    ```
+    """
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +100,18 @@ def atomic_write_table(table, path: Path) -> None:
 
 
 def atomic_write_json(obj: Any, path: Path) -> None:
-    """Write JSON to a temporary name and rename it, so a reader never sees half a file."""
+    """Write JSON to a temporary name and rename it, so a reader never sees half a file.
+
+    Args:
+        obj: anything ``json.dumps`` takes (others as ``str``).
+        path: the JSON file written.
+
+    Examples:
+
+    ```python
+    >>> atomic_write_json({"rows": 3}, Path("out/report.json"))  # doctest: +SKIP
+    ```
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
@@ -125,8 +170,25 @@ def _canonical(value: Any) -> Any:
 class Pipeline:
     """Ordered steps; ``apply`` returns every decision column, ``run`` writes filtered shards + report.
 
-    >>> pipe = Pipeline([HtmlToMarkdown(), GopherQualityFilter(), MinHashDeduplicator()], num_proc=2)
-    >>> report = pipe.run(dataset, "out/")          # out/data/shard-*.parquet, out/report.json
+    Args:
+        steps: batched callables (``Step`` subclasses or any ``batch -> batch`` function) and dedup stages;
+            their names (the prefix of their columns) must be unique.
+        num_proc: worker processes for the map steps (``datasets.map(num_proc=...)``; None: in process).
+        map_batch_size: rows per ``datasets.map`` batch.
+        shard_rows: rows per shard, the unit of work and of resuming.
+        keep_rejects: also write the rejected rows to ``<output_dir>/rejects/``.
+        progress: show a progress bar.
+        batch_size: deprecated name of ``map_batch_size``.
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import ExactDeduplicator
+    >>> pipe = Pipeline([ExactDeduplicator()])
+    >>> list(pipe.apply({"text": ["The cat sat.", "the cat  sat", "A dog."]})["exact_dedup_keep"])
+    [True, False, True]
+    >>> report = pipe.run(dataset, "out/")  # doctest: +SKIP
+    ```
     """
 
     def __init__(
@@ -134,11 +196,13 @@ class Pipeline:
         steps: Sequence[Any],
         *,
         num_proc: int | None = None,
-        batch_size: int = 256,
+        map_batch_size: int = 256,
         shard_rows: int = 50_000,
         keep_rejects: bool = False,
         progress: bool = False,
+        batch_size: int | None = None,
     ) -> None:
+        map_batch_size = renamed("Pipeline", "batch_size", batch_size, "map_batch_size", map_batch_size, 256)
         if not steps:
             raise ValueError("Pipeline needs at least one step")
         for s in steps:
@@ -148,11 +212,11 @@ class Pipeline:
         dup = [n for n, c in Counter(names).items() if c > 1]
         if dup:
             raise ValueError(f"step names must be unique (their columns would collide): {dup}")
-        if shard_rows < 1 or batch_size < 1:
-            raise ValueError("shard_rows and batch_size must be positive")
+        if shard_rows < 1 or map_batch_size < 1:
+            raise ValueError("shard_rows and map_batch_size must be positive")
         self.steps = list(steps)
         self.num_proc = num_proc
-        self.batch_size = batch_size
+        self.map_batch_size = map_batch_size
         self.shard_rows = shard_rows
         self.keep_rejects = keep_rejects
         self.progress = progress
@@ -178,10 +242,11 @@ class Pipeline:
             if name not in registry:
                 raise ValueError(f"unknown step {name!r}; known steps: {sorted(registry)}")
             steps.append(registry[name].cls(**kwargs))
-        unknown = set(config) - {"steps", "input", *PIPELINE_OPTIONS}
+        options = (*PIPELINE_OPTIONS, *DEPRECATED_OPTIONS)
+        unknown = set(config) - {"steps", "input", *options}
         if unknown:
             raise ValueError(f"unknown config keys {sorted(unknown)}")
-        return cls(steps, **{k: config[k] for k in PIPELINE_OPTIONS if k in config})
+        return cls(steps, **{k: config[k] for k in options if k in config})
 
     # -- the pieces -----------------------------------------------------------------------------------
     def map_steps(self) -> list[Callable[[Batch], Batch]]:
@@ -196,15 +261,15 @@ class Pipeline:
         import pyarrow as pa
 
         chain = self.map_function()
-        if self.num_proc and self.num_proc > 1 and table.num_rows > self.batch_size:
+        if self.num_proc and self.num_proc > 1 and table.num_rows > self.map_batch_size:
             import datasets
 
             ds = datasets.Dataset(table).map(
-                chain, batched=True, batch_size=self.batch_size, num_proc=self.num_proc
+                chain, batched=True, batch_size=self.map_batch_size, num_proc=self.num_proc
             )
             return ds.data.table if hasattr(ds.data, "table") else ds.data
         parts = []
-        for batch in table.to_batches(max_chunksize=self.batch_size):
+        for batch in table.to_batches(max_chunksize=self.map_batch_size):
             parts.append(pa.Table.from_pydict(chain(batch.to_pydict())))
         if not parts:
             return pa.Table.from_pydict(chain({c: [] for c in table.column_names}))
@@ -420,9 +485,13 @@ class Pipeline:
         }
 
 
+#: deprecated keyword options of ``Pipeline`` (still accepted, in configs too) -> their new names
+DEPRECATED_OPTIONS = {"batch_size": "map_batch_size"}
 #: keyword options of ``Pipeline`` a config (YAML) may set next to ``steps``
 PIPELINE_OPTIONS: tuple[str, ...] = tuple(
-    k for k in inspect.signature(Pipeline.__init__).parameters if k not in ("self", "steps", "progress")
+    k
+    for k in inspect.signature(Pipeline.__init__).parameters
+    if k not in ("self", "steps", "progress", *DEPRECATED_OPTIONS)
 )
 
 
@@ -479,7 +548,18 @@ def _progress(enabled: bool, total: int | None, desc: str):
 
 
 def as_table(dataset):
-    """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts."""
+    """An Arrow table from a Dataset, a pyarrow Table, a dict of columns or a list of row dicts.
+
+    Args:
+        dataset: a ``Dataset``, a ``pyarrow.Table``, a dict of columns or a list of row dicts.
+
+    Examples:
+
+    ```python
+    >>> as_table({"text": ["a", "b"]}).num_rows
+    2
+    ```
+    """
     import pyarrow as pa
 
     if isinstance(dataset, pa.Table):
@@ -521,12 +601,34 @@ def _shards(dataset, shard_rows: int, skip: Callable[[int], bool]) -> Iterator[t
 
 
 def default_step_names(html: bool) -> list[str]:
-    """The registered steps of the default pipeline in order (the HTML-only ones only when ``html``)."""
+    """The registered steps of the default pipeline in order (the HTML-only ones only when ``html``).
+
+    Args:
+        html: whether the input holds HTML (adds the extraction step first).
+
+    Examples:
+
+    ```python
+    >>> default_step_names(html=False)
+    ['langid', 'gopher_quality', 'gopher_repetition', 'fineweb', 'exact_dedup', 'minhash_dedup']
+    ```
+    """
     infos = [i for i in registered_steps().values() if i.default is not None and (html or not i.html_only)]
     return [i.name for i in sorted(infos, key=lambda i: i.default)]
 
 
 def default_steps(html: bool) -> list[Any]:
-    """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup."""
+    """The CLI's pipeline when no config is given: extract (for HTML), rules, language, dedup.
+
+    Args:
+        html: whether the input holds HTML (adds the extraction step first).
+
+    Examples:
+
+    ```python
+    >>> [type(s).__name__ for s in default_steps(html=True)][:2]
+    ['HtmlToMarkdown', 'LanguageFilter']
+    ```
+    """
     registry = registered_steps()
     return [registry[name].cls() for name in default_step_names(html)]

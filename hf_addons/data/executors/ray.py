@@ -115,6 +115,20 @@ def run_ray(
     report to ``output_dir/report.json``. ``to_table(result)`` gives the rows in input order.
     ``dataset`` is a ``ray.data.Dataset``, a ``datasets.Dataset`` or an Arrow table; Ray must be
     initialised (``ray.init(...)``) or it starts a local instance.
+
+    Args:
+        pipeline: the :class:`~hf_addons.data.executors.pipeline.Pipeline` whose steps run.
+        dataset: a ``ray.data.Dataset``, a ``datasets.Dataset`` or an Arrow table.
+        num_blocks: Ray blocks to split the input into (None: Ray's choice).
+        output_dir: write the kept rows and ``report.json`` there (None: return the dataset only).
+
+    Examples:
+
+    ```python
+    >>> import ray  # doctest: +SKIP
+    >>> result = run_ray(Pipeline([FineWebFilter(), MinHashDeduplicator()]), ds, num_blocks=8)  # doctest: +SKIP
+    >>> to_table(result).num_rows  # doctest: +SKIP
+    ```
     """
     try:
         import ray
@@ -139,7 +153,7 @@ def run_ray(
     if num_blocks:
         ds = ds.repartition(num_blocks)
     mapped = ds.map_batches(
-        _ArrowChain(pipeline.map_function()), batch_format="pyarrow", batch_size=pipeline.batch_size
+        _ArrowChain(pipeline.map_function()), batch_format="pyarrow", batch_size=pipeline.map_batch_size
     ).materialize()
 
     schema_names = mapped.schema().names
@@ -237,7 +251,17 @@ def _texts_of(mapped, column: str, edges: np.ndarray) -> dict[int, str]:
 
 
 def to_table(result) -> Any:
-    """A Ray result as one Arrow table in input order, without the internal row id."""
+    """A Ray result as one Arrow table in input order, without the internal row id.
+
+    Args:
+        result: what :func:`run_ray` returned.
+
+    Examples:
+
+    ```python
+    >>> table = to_table(run_ray(pipe, ds))  # doctest: +SKIP
+    ```
+    """
     import pyarrow as pa
     import ray
 

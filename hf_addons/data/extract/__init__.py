@@ -4,13 +4,6 @@
 ``html``) for one release. Import from ``hf_addons.data`` or ``hf_addons.data.extract.html`` instead.
 """
 
-from __future__ import annotations
+from hf_addons.data.base import forward_names_to
 
-import importlib
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return getattr(importlib.import_module(f"{__name__}.html"), name)
+__getattr__ = forward_names_to(__name__, "html")

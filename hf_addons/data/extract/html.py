@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from hf_addons._extras import MissingExtraError
-from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, require_columns
+from hf_addons.data.base import Batch, FilterStep, batch_size, register_step, renamed, require_columns
 
 # class/id vocabulary of non-content blocks (matched as whole tokens split on space, '-' and '_')
 _NOISE_TOKENS = (
@@ -198,7 +198,18 @@ _MARKUP = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[*_`#>|]+|^\s*[-+]\s+|^\s*\d+\.
 
 
 def markdown_to_text(md: str) -> str:
-    """Plain text of our Markdown (link targets and markup removed), e.g. for scoring against plain text."""
+    """Plain text of our Markdown (link targets and markup removed), e.g. for scoring against plain text.
+
+    Args:
+        md: Markdown as :class:`HtmlToMarkdown` writes it.
+
+    Examples:
+
+    ```python
+    >>> markdown_to_text("## Title\\n\\nSome **bold** [link](https://x.org).")
+    '  Title\\n\\nSome  bold  link.'
+    ```
+    """
     return _MARKUP.sub(lambda m: m.group(2) or " " if m.group(1) else " ", md)
 
 
@@ -223,11 +234,20 @@ class HtmlToMarkdown(FilterStep):
         with_metadata: fill ``title``, ``author`` and ``date``.
         prepend_title: start the Markdown with the title as a heading.
         min_words: fewer words than this flags the page ``extract:boilerplate_only``.
-        max_html_bytes: larger pages are flagged ``extract:too_large`` without parsing.
+        max_bytes: larger pages are flagged ``extract:too_large`` without parsing.
         fallback_ratio: when the de-noised output has fewer words than ``fallback_ratio`` x the words in
             the page's ``<p>`` elements (or the page has none), plain trafilatura also runs; if the de-noised
             output is below ``fallback_ratio`` x the plain output, the plain output is used. ``None`` turns
-            the check off. The default was chosen on the dev half of the article benchmark.
+            the check off.
+        max_html_bytes: deprecated name of ``max_bytes``.
+
+    Examples:
+
+    ```python
+    >>> step = HtmlToMarkdown()
+    >>> step.extract_one("<html><body><article><p>" + "Words of a real paragraph here. " * 5 + "</p></article></body></html>")["reason"]
+    ''
+    ```
     """
 
     name = "extract"
@@ -245,9 +265,13 @@ class HtmlToMarkdown(FilterStep):
         with_metadata: bool = True,
         prepend_title: bool = False,
         min_words: int = 5,
-        max_html_bytes: int = 20_000_000,
+        max_bytes: int = 20_000_000,
         fallback_ratio: float | None = 0.5,
+        max_html_bytes: int | None = None,
     ) -> None:
+        max_bytes = renamed(
+            "HtmlToMarkdown", "max_html_bytes", max_html_bytes, "max_bytes", max_bytes, 20_000_000
+        )
         if fallback_ratio is not None and not 0.0 < fallback_ratio <= 1.0:
             raise ValueError(f"fallback_ratio must be in (0, 1] or None, got {fallback_ratio}")
         self.html_column = html_column
@@ -260,7 +284,7 @@ class HtmlToMarkdown(FilterStep):
         self.with_metadata = with_metadata
         self.prepend_title = prepend_title
         self.min_words = min_words
-        self.max_html_bytes = max_html_bytes
+        self.max_bytes = max_bytes
         self.fallback_ratio = fallback_ratio
 
     def process(self, batch: Batch) -> Batch:
@@ -298,7 +322,7 @@ class HtmlToMarkdown(FilterStep):
             return {"reason": "extract:empty"}
         if not isinstance(html, (str, bytes)):
             raise TypeError(f"{self.html_column} must hold str or bytes, got {type(html).__name__}")
-        if len(html) > self.max_html_bytes:
+        if len(html) > self.max_bytes:
             return {"reason": "extract:too_large"}
         head = html[:2048] if isinstance(html, bytes) else html[:2048].encode("utf-8", "replace")
         if head.count(b"\x00") > 8:

@@ -41,6 +41,22 @@ class LanguageFilter(FilterStep):
 
     A row is kept when its language is in ``languages`` (all kept when None) and the score reaches
     ``min_score``. Only the first ``max_chars`` characters are read.
+
+    Args:
+        text_column: the column to identify.
+        languages: ISO 639-1 codes to keep (None: keep every language, only annotate).
+        min_score: the detector's confidence below which a row is rejected.
+        candidates: ISO 639-1 codes the detector may answer (None: all it knows; fewer is faster).
+        low_accuracy: lingua's fast mode (n-grams of one length), enough for documents of a few lines.
+        max_chars: characters read per document.
+
+    Examples:
+
+    ```python
+    >>> out = LanguageFilter(languages=["en"])({"text": ["The river rose after the storm last night."]})
+    >>> out["language"], out["langid_keep"]
+    (['en'], [True])
+    ```
     """
 
     name = "langid"

@@ -24,7 +24,29 @@ END_PUNCT = (".", "!", "?", '"', "\u201d", "'", "\u2019", "\u2026")
 
 @register_step("gopher_quality", default=2)
 class GopherQualityFilter(TextFilter):
-    """Gopher quality rules: document length, mean word length, symbol, bullet, ellipsis, alpha, stop words."""
+    """Gopher quality rules: document length, mean word length, symbol, bullet, ellipsis, alpha, stop words.
+
+    Args:
+        text_column: the column to judge.
+        min_doc_words: fewer words rejects (None: rule off; the same for every threshold below).
+        max_doc_words: more words rejects.
+        min_avg_word_length: a lower mean word length rejects.
+        max_avg_word_length: a higher mean word length rejects.
+        max_symbol_word_ratio: more ``#`` or ellipsis tokens per word rejects.
+        max_bullet_lines_ratio: a larger share of lines starting with a bullet rejects.
+        max_ellipsis_lines_ratio: a larger share of lines ending in an ellipsis rejects.
+        max_non_alpha_words_ratio: a lower share of words with a letter rejects (the rule keeps datatrove's name).
+        min_stop_words: fewer of ``stop_words`` rejects.
+        stop_words: the stop words counted.
+
+    Examples:
+
+    ```python
+    >>> out = GopherQualityFilter()({"text": ["too short"]})
+    >>> out["gopher_quality_keep"], out["gopher_quality_reason"]
+    ([False], ['gopher_quality:gopher_short_doc'])
+    ```
+    """
 
     name = "gopher_quality"
 
@@ -112,7 +134,24 @@ def _dup_stats(items: list[str]) -> tuple[int, int]:
 @register_step("gopher_repetition", default=3)
 class GopherRepetitionFilter(TextFilter):
     """Gopher repetition rules: duplicate lines/paragraphs (count and chars), top n-gram and duplicate n-gram
-    character fractions."""
+    character fractions.
+
+    Args:
+        text_column: the column to judge.
+        dup_line_frac: a larger share of duplicated lines rejects (None: rule off; the same below).
+        dup_para_frac: a larger share of duplicated paragraphs rejects.
+        dup_line_char_frac: a larger share of characters in duplicated lines rejects.
+        dup_para_char_frac: a larger share of characters in duplicated paragraphs rejects.
+        top_n_grams: ``(n, share)``: the most frequent n-gram covering more than ``share`` of the characters rejects.
+        dup_n_grams: ``(n, share)``: duplicated n-grams covering more than ``share`` of the characters reject.
+
+    Examples:
+
+    ```python
+    >>> GopherRepetitionFilter()({"text": ["same line\\n" * 10]})["gopher_repetition_keep"]
+    [False]
+    ```
+    """
 
     name = "gopher_repetition"
 
@@ -215,6 +254,26 @@ class C4Filter(TextFilter):
     text; reject documents with lorem ipsum, curly brackets, or too few sentences left.
 
     With ``modify_text`` (default) the surviving lines replace the text, as in C4 itself.
+
+    Args:
+        text_column: the column to judge (and rewrite with ``modify_text``).
+        min_num_sentences: fewer sentences left rejects the document.
+        min_words_per_line: shorter lines are dropped.
+        max_word_length: a line with a longer word is dropped.
+        remove_citations: remove ``[1]``, ``[edit]``, ``[citation needed]`` markers.
+        filter_no_terminal_punct: drop lines without terminal punctuation.
+        filter_lorem_ipsum: reject documents with "lorem ipsum".
+        filter_javascript: drop lines mentioning "javascript".
+        filter_curly_bracket: reject documents with ``{``.
+        filter_policy: drop lines with cookie/privacy/terms-of-use text.
+        modify_text: write the surviving lines back to ``text_column``.
+
+    Examples:
+
+    ```python
+    >>> C4Filter()({"text": ["lorem ipsum dolor sit amet."]})["c4_reason"]
+    ['c4:lorem_ipsum']
+    ```
     """
 
     name = "c4"
@@ -298,7 +357,24 @@ class C4Filter(TextFilter):
 @register_step("fineweb", default=4)
 class FineWebFilter(TextFilter):
     """FineWeb's own rules: share of lines ending in punctuation, share of short lines, duplicated-line
-    characters, and newlines per word (list-like pages)."""
+    characters, and newlines per word (list-like pages).
+
+    Args:
+        text_column: the column to judge.
+        line_punct_thr: a lower share of lines ending in punctuation rejects.
+        line_punct_exclude_zero: do not reject documents where no line ends in punctuation.
+        short_line_thr: a larger share of lines shorter than ``short_line_length`` rejects.
+        short_line_length: characters below which a line is short.
+        char_duplicates_ratio: a larger share of characters in duplicated lines rejects.
+        new_line_ratio: more newlines per word rejects (list-like pages).
+
+    Examples:
+
+    ```python
+    >>> FineWebFilter()({"text": ["a\\nb\\nc\\nd"]})["fineweb_keep"]
+    [False]
+    ```
+    """
 
     name = "fineweb"
 

@@ -4,13 +4,6 @@
 ``mixture``) for one release. Import from ``hf_addons.data`` or ``hf_addons.data.mixture.mixture`` instead.
 """
 
-from __future__ import annotations
+from hf_addons.data.base import forward_names_to
 
-import importlib
-from typing import Any
-
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return getattr(importlib.import_module(f"{__name__}.mixture"), name)
+__getattr__ = forward_names_to(__name__, "mixture")

@@ -102,7 +102,19 @@ def normalise_weights(
 
 
 def temperature_shares(sizes: Mapping[str, float], alpha: float) -> dict[str, float]:
-    """XLM-R / mT5 temperature sampling: share_i ∝ n_i ** alpha (alpha=1 natural, alpha→0 uniform)."""
+    """XLM-R / mT5 temperature sampling: share_i ∝ n_i ** alpha (alpha=1 natural, alpha→0 uniform).
+
+    Args:
+        sizes: ``{name: size}`` (tokens or documents).
+        alpha: the temperature exponent (1: natural shares, towards 0: uniform).
+
+    Examples:
+
+    ```python
+    >>> temperature_shares({"en": 900, "sw": 100}, 0.5)
+    {'en': 0.75, 'sw': 0.25}
+    ```
+    """
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     v = {k: float(n) ** alpha if n > 0 else 0.0 for k, n in sizes.items()}
@@ -114,7 +126,29 @@ def temperature_shares(sizes: Mapping[str, float], alpha: float) -> dict[str, fl
 
 @dataclass
 class Mixture:
-    """The mixed dataset plus how it was built; ``report()`` measures the realised shares."""
+    """The mixed dataset plus how it was built; ``report()`` measures the realised shares.
+
+    Args:
+        dataset: the mixed ``Dataset`` or ``IterableDataset`` (with ``source`` and ``n_tokens`` columns).
+        unit: ``"tokens"`` or ``"docs"``, what the targets are shares of.
+        targets: the share asked of each source.
+        probabilities: the per-document sampling probability of each source that realises the targets.
+        mean_tokens: mean tokens per document of each source (exact, or from the first documents when streamed).
+        source_docs: documents per source (None when unknown: streamed).
+        max_epochs: how often each source may be repeated (None: unbounded).
+        capacity_docs: documents the caps allow in all (None: unbounded).
+        num_docs: documents asked for (None: until the first source runs out).
+        seed: the sampling seed.
+        dropped: sources with a zero target, left out.
+        endless: True when nothing bounds a streamed mixture (no epoch caps, no ``num_docs``).
+
+    Examples:
+
+    ```python
+    >>> mix = build_mixture({"web": web, "code": code}, {"web": 0.7, "code": 0.3})  # doctest: +SKIP
+    >>> mix.report()  # realised vs target share per source  # doctest: +SKIP
+    ```
+    """
 
     dataset: Any
     unit: str
@@ -257,6 +291,26 @@ def build_mixture(
       mixture stops when the first source runs out; ``num_docs`` beyond what the caps allow raises.
     - Map-style sources give a map-style mixture (token counts are exact); if any source is streaming, all
       are streamed and mean lengths come from the first ``sample_docs`` documents of each.
+
+    Args:
+        sources: ``{name: Dataset or IterableDataset}``.
+        weights: ``{name: share}`` summing to 1 (None with ``alpha``: shares from the source sizes).
+        unit: ``"tokens"`` (shares of tokens) or ``"docs"`` (shares of documents).
+        alpha: temperature: shares become ``w ** alpha``, renormalised.
+        sizes: source sizes for ``alpha`` without weights when sources are streamed.
+        tokenizer: None (the default model's), a tokenizer, ``"whitespace"`` or ``texts -> counts``.
+        text_column: the column of texts.
+        max_epochs: how often a source may be repeated (one value or per source; None = unbounded).
+        num_docs: documents in the mixture (None: until the first source runs out).
+        seed: the sampling seed.
+        sample_docs: streamed sources: documents read to measure the mean length.
+
+    Examples:
+
+    ```python
+    >>> mix = build_mixture({"web": web, "code": code}, {"web": 0.7, "code": 0.3})  # doctest: +SKIP
+    >>> mix.dataset  # doctest: +SKIP
+    ```
     """
     from datasets import interleave_datasets
 

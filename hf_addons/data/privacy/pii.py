@@ -156,7 +156,18 @@ CODE_ALLOW_PATTERNS = (
 
 
 def luhn_ok(number: str) -> bool:
-    """Luhn checksum of a card number (separators ignored)."""
+    """Luhn checksum of a card number (separators ignored).
+
+    Args:
+        number: digits, spaces and dashes allowed.
+
+    Examples:
+
+    ```python
+    >>> luhn_ok("4111 1111 1111 1111"), luhn_ok("4111 1111 1111 1112")
+    (True, False)
+    ```
+    """
     digits = [int(c) for c in number if c.isdigit()]
     odd = digits[-1::-2]
     even = [sum(divmod(2 * d, 10)) for d in digits[-2::-2]]
@@ -164,7 +175,18 @@ def luhn_ok(number: str) -> bool:
 
 
 def iban_ok(iban: str) -> bool:
-    """ISO 13616 mod-97 check of an IBAN (spaces and case ignored)."""
+    """ISO 13616 mod-97 check of an IBAN (spaces and case ignored).
+
+    Args:
+        iban: an IBAN, spaces allowed.
+
+    Examples:
+
+    ```python
+    >>> iban_ok("GB82 WEST 1234 5698 7654 32")
+    True
+    ```
+    """
     s = iban.replace(" ", "").upper()
     if not (15 <= len(s) <= 34) or not s[:2].isalpha():
         return False
@@ -173,7 +195,18 @@ def iban_ok(iban: str) -> bool:
 
 
 def ssn_ok(ssn: str) -> bool:
-    """Rules of the SSA: no 000/666/9xx area, no 00 group, no 0000 serial, not a known sample number."""
+    """Rules of the SSA: no 000/666/9xx area, no 00 group, no 0000 serial, not a known sample number.
+
+    Args:
+        ssn: ``AAA-GG-SSSS``.
+
+    Examples:
+
+    ```python
+    >>> ssn_ok("536-22-8726"), ssn_ok("000-45-6789")
+    (True, False)
+    ```
+    """
     area, group, serial = ssn.split("-")
     return (
         area not in ("000", "666")
@@ -267,6 +300,26 @@ class PIIAnonymizer(Step):
     ``"flag"`` (detect only). ``code=True`` runs NER on comments/docstrings only and applies the allow-list of
     ``CODE_ALLOW_PATTERNS`` (example domains, localhost, private IPs). ``allow_list``: exact values never
     reported. Adds ``pii_spans`` (type, start, end in the original text, score, replacement) and ``pii_error``.
+
+    Args:
+        text_column: the column rewritten.
+        mode: ``"placeholder"``, ``"pseudonym"``, ``"hash"`` or ``"flag"`` (see above).
+        entities: entity types to detect (default: ``DEFAULT_ENTITIES``, all but ORGANIZATION).
+        code: the column holds source code: NER reads comments and docstrings only, ``CODE_ALLOW_PATTERNS`` apply.
+        allow_list: exact values never reported.
+        score_threshold: detections scored below it are dropped.
+        batch_size: texts per spaCy ``pipe`` batch (rows per internal model batch).
+        model: the spaCy pipeline for NER.
+        salt: the salt of ``mode="hash"``.
+        max_chars: longer cells are not scanned (``pii_error="too_large"``).
+
+    Examples:
+
+    ```python
+    >>> step = PIIAnonymizer(entities=["EMAIL_ADDRESS"])
+    >>> step({"text": ["write to ada@example.org"]})["text"]
+    ['write to <EMAIL_ADDRESS>']
+    ```
     """
 
     name = "pii"

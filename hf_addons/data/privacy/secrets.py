@@ -192,7 +192,18 @@ def _combined(rules: Sequence[SecretRule]) -> re.Pattern[str]:
 
 
 def shannon_entropy(value: str) -> float:
-    """Bits per character of ``value`` (detect-secrets' measure; 4.5+ is random base64, 3.0+ random hex)."""
+    """Bits per character of ``value`` (detect-secrets' measure; 4.5+ is random base64, 3.0+ random hex).
+
+    Args:
+        value: a string.
+
+    Examples:
+
+    ```python
+    >>> shannon_entropy("abcd"), shannon_entropy("aabb")
+    (2.0, 1.0)
+    ```
+    """
     n = len(value)
     if not n:
         return 0.0
@@ -326,6 +337,12 @@ class SecretScanner:
         rules: rule names to run (default: all of ``RULE_NAMES``).
         validate_checksums: compute the GitHub/npm CRC32 (``False``: such tokens are ``"high"`` unchecked).
         min_confidence: the lowest confidence reported (``"low"`` reports everything).
+
+    Examples:
+
+    ```python
+    >>> found = SecretScanner().scan(["token = ghp_xxx"])[0]  # doctest: +SKIP
+    ```
     """
 
     def __init__(
@@ -418,7 +435,20 @@ class SecretScanner:
 
 
 def redact(text: str, found: Sequence[dict[str, Any]], placeholder: str = "<{TYPE}>") -> str:
-    """Replace each found span by ``placeholder`` (``{type}``/``{TYPE}`` filled); text outside spans is kept."""
+    """Replace each found span by ``placeholder`` (``{type}``/``{TYPE}`` filled); text outside spans is kept.
+
+    Args:
+        text: the scanned text.
+        found: the secrets :meth:`SecretScanner.scan` found in it.
+        placeholder: what a secret becomes (``{TYPE}``/``{type}``: the rule name).
+
+    Examples:
+
+    ```python
+    >>> redact("key=abc", [{"type": "api_key", "start": 4, "end": 7}])
+    'key=<API_KEY>'
+    ```
+    """
     out, pos = [], 0
     for item in sorted(found, key=lambda f: f["start"]):
         if item["start"] < pos:  # overlapping span already covered
@@ -438,6 +468,22 @@ class SecretFilter(FilterStep):
     (``"secrets:github_token,jwt"`` when ``action="drop"``; binary/oversized rows get ``secrets:binary`` /
     ``secrets:too_large`` and are kept unscanned only with ``action="flag"``). ``"redact"`` rewrites the text
     column in place, replacing only the secret spans by ``placeholder``.
+
+    Args:
+        text_column: the column scanned (str or bytes; bytes are decoded as :func:`~hf_addons.data.base.decode_cell` says).
+        action: ``"redact"`` (rewrite the spans), ``"drop"`` (reject rows with secrets) or ``"flag"`` (annotate only).
+        placeholder: what a redacted secret becomes (``{TYPE}``/``{type}`` are the rule name, upper/lower case).
+        rules: rule names to run (default: all of ``RULE_NAMES``).
+        validate_checksums: report GitHub/npm-shaped tokens only when their CRC32 checksum is right.
+        max_chars: longer cells are not scanned (``secrets:too_large``).
+
+    Examples:
+
+    ```python
+    >>> out = SecretFilter()({"content": ['aws_secret = "AKIAIOSFODNN7EXAMPLE"']})  # doctest: +SKIP
+    >>> out["content"]  # doctest: +SKIP
+    ['aws_secret = "<AWS_ACCESS_KEY>"']
+    ```
     """
 
     name = "secrets"

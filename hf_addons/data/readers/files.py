@@ -14,7 +14,19 @@ from hf_addons.errors import InputError, root_cause
 
 
 def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False):
-    """A Dataset (or IterableDataset) from WARC, JSONL/JSON, Parquet files or directories, or a Hub name."""
+    """A Dataset (or IterableDataset) from WARC, JSONL/JSON, Parquet files or directories, or a Hub name.
+
+    Args:
+        spec: a file, a directory (its WARC/JSONL/JSON/Parquet files), a list of them, or one Hub dataset name.
+        streaming: return an ``IterableDataset`` that reads lazily.
+
+    Examples:
+
+    ```python
+    >>> ds = load_input("crawl/")  # doctest: +SKIP
+    >>> ds = load_input(["a.jsonl", "b.jsonl"], streaming=True)  # doctest: +SKIP
+    ```
+    """
     import datasets
 
     from hf_addons.data.readers.warc import warc_dataset

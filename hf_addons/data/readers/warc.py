@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hf_addons.data.base import renamed
+
 WARC_COLUMNS = (
     "url",
     "warc_date",
@@ -229,13 +231,18 @@ def read_warc(
         max_payload_bytes: deprecated name of ``max_bytes``.
 
     Examples:
-        >>> rows = list(read_warc("crawl.warc.gz"))
-        >>> [r["url"] for r in rows if not r["warc_error"]]
+
+    ```python
+    >>> rows = list(read_warc("crawl.warc.gz"))  # doctest: +SKIP
+    >>> [r["url"] for r in rows if not r["warc_error"]]  # doctest: +SKIP
+    ['https://example.com/']
+    ```
     """
+    max_bytes = renamed(
+        "read_warc", "max_payload_bytes", max_payload_bytes, "max_bytes", max_bytes, 20_000_000
+    )
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    if max_payload_bytes is not None:
-        max_bytes = max_payload_bytes
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"WARC file not found: {path}")
@@ -415,6 +422,14 @@ def warc_dataset(paths: str | Path | Iterable[str | Path], streaming: bool = Fal
         paths: one WARC file or several.
         streaming: an ``IterableDataset`` that reads the files lazily.
         **kwargs: passed to :func:`read_warc` (``max_bytes``, ``text_only``).
+
+    Examples:
+
+    ```python
+    >>> ds = warc_dataset(["a.warc.gz", "b.warc.gz"])  # doctest: +SKIP
+    >>> ds.column_names[:3]  # doctest: +SKIP
+    ['url', 'warc_date', 'record_id']
+    ```
     """
     import datasets
 
@@ -446,6 +461,18 @@ def write_warc(path: str | Path, pages: Iterable[dict[str, Any]], compress: bool
     """Write response records (``url``, ``html`` str/bytes, optional ``content_type``, ``charset``, ``date``).
 
     For tests, examples and benchmarks: a minimal WARC/1.0 writer, one gzip member per record.
+
+    Args:
+        path: the file written.
+        pages: dicts with ``url`` and ``html`` (str or bytes), optional ``content_type``, ``charset``, ``date``.
+        compress: gzip each record.
+
+    Examples:
+
+    ```python
+    >>> write_warc("/tmp/x.warc.gz", [{"url": "https://a.example/", "html": "<p>hi</p>"}])  # doctest: +SKIP
+    PosixPath('/tmp/x.warc.gz')
+    ```
     """
     path = Path(path)
     with open(path, "wb") as out:

@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, require_columns
+from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, renamed, require_columns
 from hf_addons.data.scoring.lm import LazyState, LMStep, load_lm, resolve_device_dtype
 
 MAX_SCORE = 5
@@ -55,7 +55,26 @@ class EduJudge(LMStep):
     weighted mean score) and ``edu_judge_error`` (``""`` or ``"empty"``).
 
     ``model`` is a name/path/None (the embedded default model) or a loaded causal LM with ``tokenizer``.
-    Documents are cut to ``max_doc_tokens`` tokens before they go into the prompt.
+    Documents are cut to ``max_tokens`` tokens before they go into the prompt.
+
+    Args:
+        model: a causal chat LM, its name or path, or None for the embedded default.
+        tokenizer: its tokenizer (default: the model's own).
+        text_column: the column judged.
+        max_tokens: documents are cut to this many tokens before they go into the prompt.
+        batch_size: prompts per forward pass.
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
+        dtype: None or ``"auto"``: bf16 on GPUs and CPUs with native bf16 matmul, else fp32.
+        rubric: the prompt, with a ``{document}`` placeholder.
+        max_doc_tokens: deprecated name of ``max_tokens``.
+
+    Examples:
+
+    ```python
+    >>> judge = EduJudge(max_tokens=256)
+    >>> judge({"text": ["Photosynthesis turns light into chemical energy."]})["edu_judge_score"]  # doctest: +SKIP
+    [2]
+    ```
     """
 
     name = "edu_judge"
@@ -66,18 +85,20 @@ class EduJudge(LMStep):
         tokenizer: Any = None,
         *,
         text_column: str = "text",
-        max_doc_tokens: int = 512,
+        max_tokens: int = 512,
         batch_size: int = 8,
         device: str | None = None,
         dtype: Any = None,
         rubric: str = RUBRIC,
+        max_doc_tokens: int | None = None,
     ) -> None:
+        max_tokens = renamed("EduJudge", "max_doc_tokens", max_doc_tokens, "max_tokens", max_tokens, 512)
         if "{document}" not in rubric:
             raise ValueError("the rubric must contain a '{document}' placeholder")
         self.model = model
         self.tokenizer = tokenizer
         self.text_column = text_column
-        self.max_doc_tokens = max_doc_tokens
+        self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.device = device
         self.dtype = dtype
@@ -87,7 +108,7 @@ class EduJudge(LMStep):
     def prompts(self, texts: Sequence[str]) -> list[str]:
         """The full judge prompt for each text (chat template when the tokenizer has one)."""
         _, tok = self._load()
-        ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_doc_tokens)
+        ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_tokens)
         docs = tok.batch_decode(ids["input_ids"], skip_special_tokens=True)
         out = []
         for doc in docs:
@@ -174,7 +195,24 @@ def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 class Embedder(LazyState):
     """Mean-pooled hidden states of an encoder (``kind="minilm"``, L2-normalised as sentence-transformers
-    does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches."""
+    does) or of a causal LM's base model (``kind="lm"``); texts are length-sorted into batches.
+
+    Args:
+        kind: ``"minilm"`` (all-MiniLM-L6-v2) or ``"lm"`` (a causal LM's base model).
+        model: for ``kind="lm"``: the LM, its name or path (None: the default model).
+        tokenizer: its tokenizer (default: the model's own).
+        max_tokens: texts are cut to this many tokens.
+        batch_size: texts per forward pass.
+        device: where it runs (default: CUDA when present).
+        max_length: deprecated name of ``max_tokens``.
+
+    Examples:
+
+    ```python
+    >>> Embedder("minilm").embed(["a sentence"]).shape  # doctest: +SKIP
+    (1, 384)
+    ```
+    """
 
     def __init__(
         self,
@@ -182,16 +220,18 @@ class Embedder(LazyState):
         model: Any = None,
         tokenizer: Any = None,
         *,
-        max_length: int = 256,
+        max_tokens: int = 256,
         batch_size: int = 32,
         device: str | None = None,
+        max_length: int | None = None,
     ) -> None:
+        max_tokens = renamed("Embedder", "max_length", max_length, "max_tokens", max_tokens, 256)
         if kind not in ("minilm", "lm"):
             raise ValueError(f"embedder kind must be 'minilm' or 'lm', got {kind!r}")
         self.kind = kind
         self.model = model
         self.tokenizer = tokenizer
-        self.max_length = max_length
+        self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.device = device
         self._loaded: tuple[Any, Any] | None = None
@@ -236,7 +276,7 @@ class Embedder(LazyState):
         enc, tok = self._load()
         device = next(enc.parameters()).device
         ids = tok(
-            list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_length
+            list(texts), add_special_tokens=self.kind == "minilm", truncation=True, max_length=self.max_tokens
         )
         ids = [s if s else [tok.eos_token_id or tok.pad_token_id or 0] for s in ids["input_ids"]]
         order = np.argsort([-len(s) for s in ids], kind="stable")
@@ -258,7 +298,19 @@ class Embedder(LazyState):
 
 
 def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
-    """``"minilm"``, ``"lm"`` (the default model), ``"lm:<name or path>"`` or an :class:`Embedder`."""
+    """``"minilm"``, ``"lm"`` (the default model), ``"lm:<name or path>"`` or an :class:`Embedder`.
+
+    Args:
+        spec: ``"minilm"``, ``"lm"``, ``"lm:<name or path>"`` or an :class:`Embedder` (returned as is).
+        **kwargs: passed to :class:`Embedder`.
+
+    Examples:
+
+    ```python
+    >>> make_embedder("minilm", max_tokens=128).max_tokens
+    128
+    ```
+    """
     if isinstance(spec, Embedder):
         return spec
     if spec == "minilm":
@@ -271,7 +323,24 @@ def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
 
 # -- the classifier as a Hub model ------------------------------------------------------------------------
 class EduClassifierConfig(PretrainedConfig):
-    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on."""
+    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on.
+
+    Args:
+        embedding_dim: size of the embeddings the head reads.
+        hidden_dim: hidden layer width (0: a linear head).
+        embedder: the embedding model it was trained on (``"minilm"``, ``"lm"``, ``"lm:<name>"``).
+        threshold: the score from which :class:`EduScorer` keeps a document.
+        max_score: the top of the rubric's scale.
+        dropout: dropout before the head (training only).
+        agreement: the held-out agreement with the judge recorded at training time.
+
+    Examples:
+
+    ```python
+    >>> EduClassifierConfig(hidden_dim=0).threshold
+    3.0
+    ```
+    """
 
     model_type = "hf_addons_edu_classifier"
 
@@ -303,7 +372,20 @@ class EduClassifierOutput(ModelOutput):
 
 
 class EduClassifier(PreTrainedModel):
-    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``)."""
+    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``).
+
+    Args:
+        config: its :class:`EduClassifierConfig`.
+
+    Examples:
+
+    ```python
+    >>> import torch
+    >>> model = EduClassifier(EduClassifierConfig(embedding_dim=4))
+    >>> model(torch.zeros(2, 4)).logits.shape
+    torch.Size([2])
+    ```
+    """
 
     config_class = EduClassifierConfig
     base_model_prefix = "edu"
@@ -438,6 +520,26 @@ def train_edu_classifier(
     Labels may be the judge's integer scores or its expected (probability-weighted) scores, which carry more
     signal when a small judge puts most of its argmax on one digit. Labels outside 0-5 (the judge's ``-1``
     for empty texts, NaN) are dropped and counted in the report.
+
+    Args:
+        texts: the labelled documents.
+        labels: the judge's scores (integer or expected), one per text.
+        embedder: ``"minilm"``, ``"lm"``, ``"lm:<name>"`` or an :class:`Embedder`.
+        embeddings: precomputed embeddings of ``texts`` (skips the embedder).
+        eval_fraction: share of labels held out for the agreement report.
+        hidden_dim: 0: closed-form ridge head; > 0: an MLP head trained with AdamW.
+        threshold: the keep threshold stored in the config.
+        steps: AdamW steps (MLP head only).
+        lr: AdamW learning rate (MLP head only).
+        weight_decay: AdamW weight decay (MLP head only).
+        seed: the split and initialisation seed.
+
+    Examples:
+
+    ```python
+    >>> clf, report = train_edu_classifier(texts, judge_scores)  # doctest: +SKIP
+    >>> report["eval"]["spearman"]  # doctest: +SKIP
+    ```
     """
     emb_model = make_embedder(embedder)
     labels_arr = np.asarray(labels, dtype=float)
@@ -496,7 +598,23 @@ def train_edu_classifier(
 @register_step("edu")
 class EduScorer(LazyState, FilterStep):
     """Scores texts with a trained :class:`EduClassifier`: ``edu_score`` (float 0-5), ``edu_int_score``,
-    ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``)."""
+    ``edu_keep`` (score >= threshold) and ``edu_reason`` (``edu:below_threshold`` / ``edu:empty``).
+
+    Args:
+        classifier: an :class:`EduClassifier`, or its path/name for ``from_pretrained``.
+        embedder: the embedder it was trained on (default: the one its config names).
+        threshold: keep rows scoring at least this (default: the classifier's own, 3.0).
+        text_column: the column scored.
+        batch_size: texts per embedding batch.
+        device: where the embedder and head run (default: CUDA when present).
+
+    Examples:
+
+    ```python
+    >>> scorer = EduScorer("out/edu-classifier")  # doctest: +SKIP
+    >>> ds = ds.map(scorer, batched=True, batch_size=256)  # doctest: +SKIP
+    ```
+    """
 
     name = "edu"
 

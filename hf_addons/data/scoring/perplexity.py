@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from hf_addons.compile_policy import RentOrBuy
 from hf_addons.data.base import (
     Batch,
     FilterStep,
@@ -34,7 +36,7 @@ from hf_addons.data.scoring.lm import LMStep
 from hf_addons.data.scoring.lm_head import compiled_target_logprob, head_logprobs, token_logprobs
 
 BUCKETS = ("head", "middle", "tail")
-# fast=None builds the fused CPU path once eager scoring has taken this long: about one warm compile, so a
+# fused="auto" builds the fused CPU path once eager scoring has taken this long: about one warm compile, so a
 # short job never waits for a compile it cannot win back and a corpus job switches after a few seconds
 FAST_PATH_AFTER_S = 10.0
 #: real tokens per forward pass of the fused CPU decoder (several attention batches share its matmuls)
@@ -46,36 +48,58 @@ class PerplexityScorer(LMStep):
     """Adds ``perplexity``, ``perplexity_logprob`` (mean token log-prob), ``perplexity_tokens`` (tokens scored)
     and ``perplexity_error`` (``""``, ``"empty"``) to a batch of documents.
 
-    ``window`` is the longest sequence one forward pass sees (default: the model's context, at most 2048);
-    longer documents are scored with sliding windows that advance by ``stride`` tokens (default window/2), so
-    every token after the first window is predicted from at least ``window - stride`` tokens of context.
-    ``max_tokens`` truncates documents first (None: score everything). ``tokens_per_batch`` bounds
-    padded tokens per forward pass (default 2048 on CPU, 16384 on GPU).
-
-    ``unit="line"`` scores as CCNet does: every non-empty line is scored on its own (after BOS) and the
-    document's perplexity is ``exp(-sum of token log-probs / tokens)`` over all its lines. Boilerplate lines
-    (menus, share buttons, footers) then get no article context to lean on, which is what exposes them; with
-    ``max_tokens`` the lines are taken in order until the document's budget is spent. The default
-    ``unit="document"`` scores each text as one sequence.
+    Exact by default: a model loaded here runs in fp32 and the scores equal a plain per-document fp32 loop to
+    rounding (~1e-6 relative). ``dtype="bfloat16"`` (or ``"auto"``: bf16 on GPUs and on CPUs with native bf16
+    matmul, :func:`~hf_addons.hardware.cpu_has_fast_bf16`) is faster and moves each document's perplexity by
+    about 1%: median 0.6%, max 3.1% relative to fp32 on 64 article paragraphs with SmolLM2-135M (fused bf16:
+    0.7% / 2.9%; ``bench_perplexity.py --part precision``, docs/data-quality.md).
 
     The LM head runs only on the positions that are scored (no padding, no sliding-window context), chunked,
     with logsumexp in fp32, when the model's logits are a plain ``lm_head(decoder(...))`` (checked once).
-
-    ``fast=True`` runs Llama-architecture decoders (Llama, SmolLM2, Mistral without sliding
-    windows; checked module by module) through :class:`FusedLlamaDecoder`: several planned batches share one
-    pass (up to ``FUSED_TOKENS_PER_PASS`` real tokens) with no padding outside attention,
-    q|k|v and gate|up as one matmul each on oneDNN-packed bf16 weights (a copy of the decoder's linear
-    weights, rebuilt when the model changes), the elementwise work between them compiled (dynamic shapes,
-    compiled once per process: ~4-30 s the first time), and a compiled fp32 log-softmax over the head's
-    chunks. The fused decoder is compared with the model's own on probes before use; a model that differs, or
+    ``fused`` runs Llama-architecture decoders (Llama, SmolLM2, Mistral without sliding windows; checked
+    module by module) through :class:`~hf_addons.data.scoring.fused_llama.FusedLlamaDecoder`: several planned
+    batches share one pass (up to ``FUSED_TOKENS_PER_PASS`` real tokens) with no padding outside attention,
+    q|k|v and gate|up as one matmul each (on oneDNN-packed weights in bf16), the elementwise work between them
+    compiled (compiled once per process: ~4-30 s the first time), and a compiled fp32 log-softmax over the
+    head's chunks. It is compared with the model's own forward on probes before use; a model that differs, or
     a machine where ``torch.compile`` fails, falls back (``fast_path`` says which ran and why).
-    ``fast=False`` is the plain eager forward.
-    ``fast=None`` (default) is rent-or-buy on CPU: eager until this scorer has spent ``FAST_PATH_AFTER_S``
-    seconds scoring, then the fused path (a corpus job pays the compile once; a few documents never wait for it).
-    Off on GPUs, where the eager bf16 forward is matmul-bound.
+
+    Args:
+        model: a causal LM, its name or path, or None for the embedded default (SmolLM2-135M-Instruct).
+        tokenizer: its tokenizer (default: the model's own).
+        text_column: the column of texts to score.
+        window: the longest sequence one forward pass sees (default: the model's context, at most 2048);
+            longer documents are scored with sliding windows.
+        stride: tokens the sliding window advances (default window/2), so every token after the first window
+            is predicted from at least ``window - stride`` tokens of context.
+        max_tokens: truncate each document to this many tokens first (None: score everything).
+        tokens_per_batch: padded tokens per forward pass (default 2048 on CPU, 16384 on GPU).
+        device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
+        dtype: None (default): fp32 for a model loaded here, a model object keeps its own dtype;
+            ``"float32"``/``"bfloat16"`` (``"fp32"``/``"bf16"``) cast it; ``"auto"``: bf16 on GPUs and CPUs
+            with native bf16 matmul, else fp32.
+        add_bos: score the first token after a BOS token (as the model was trained).
+        unit: ``"document"`` scores each text as one sequence; ``"line"`` scores as CCNet does: every
+            non-empty line on its own (after BOS), the document's perplexity over all its lines' tokens, so
+            boilerplate lines get no article context to lean on.
+        fused: ``"auto"`` (default) is rent-or-buy on CPU (:mod:`hf_addons.compile_policy`): eager until this
+            scorer has spent ``FAST_PATH_AFTER_S`` seconds scoring, then the fused path (a corpus job pays
+            the compile once; a few documents never wait for it), off on GPUs; True: fused at once; False:
+            the plain eager forward.
+        fast: deprecated name of ``fused`` (None meant ``"auto"``).
+
+    Examples:
+
+    ```python
+    >>> from hf_addons.data import PerplexityScorer
+    >>> scorer = PerplexityScorer()  # the embedded SmolLM2-135M, fp32
+    >>> scorer.score(["The cat sat on the mat.", "mat the on sat cat The"])["perplexity"]  # doctest: +SKIP
+    array([ 48.9, 2230.7])
+    ```
     """
 
     name = "perplexity"
+    default_dtype = "float32"  # exact unless asked otherwise (a model object keeps its own dtype)
 
     def __init__(
         self,
@@ -91,8 +115,20 @@ class PerplexityScorer(LMStep):
         dtype: Any = None,
         add_bos: bool = True,
         unit: str = "document",
-        fast: bool | None = None,
+        fused: bool | str = "auto",
+        fast: bool | None | str = "unset",
     ) -> None:
+        if fast != "unset":
+            warnings.warn(
+                "PerplexityScorer(fast=...) is deprecated; use fused=True/False/'auto'",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if fast not in (None, True, False):
+                raise ValueError(f"fast must be True, False or None (auto), got {fast!r}")
+            fused = "auto" if fast is None else fast
+        if fused not in ("auto", True, False):
+            raise ValueError(f"fused must be True, False or 'auto', got {fused!r}")
         if unit not in ("document", "line"):
             raise ValueError(f"unit must be 'document' or 'line', got {unit!r}")
         if window is not None and window < 2:
@@ -112,14 +148,12 @@ class PerplexityScorer(LMStep):
         self.dtype = dtype
         self.add_bos = add_bos
         self.unit = unit
-        if fast not in (None, True, False):
-            raise ValueError(f"fast must be True, False or None (auto), got {fast!r}")
-        self.fast = fast
+        self.fused = fused
         self.fast_path = "not decided (decided on the first batch)"
         self._lm: tuple[Any, Any] | None = None
         self._head: tuple[Any, ...] | None = None
         self._fused: tuple[Any, Any] | None = None
-        self._eager_seconds = 0.0  # fast=None: scoring time spent eager so far (the compile trigger)
+        self._meter = RentOrBuy(FAST_PATH_AFTER_S)  # fused="auto": eager scoring time so far
         self._buffers: dict[Any, Any] = {}  # the head's logits block, reused across batches
 
     def process(self, batch: Batch) -> Batch:
@@ -184,15 +218,15 @@ class PerplexityScorer(LMStep):
         """``(fused decoder or None, compiled log-prob fn or None)``, decided once; ``fast_path`` says why."""
         if self._fused is not None:
             return self._fused
-        waited = self._eager_seconds or 0.0  # None after unpickling (a datasets worker): starts again
-        if self.fast is None and device.type == "cpu" and waited < FAST_PATH_AFTER_S:
-            self.fast_path = (
-                f"eager for now (fast=None: the fused path is built after {FAST_PATH_AFTER_S:g} s of "
-                f"scoring, {waited:.1f} s so far; fast=True builds it at once)"
+        if self._meter is None:  # unpickled in a worker: its eager time starts again
+            self._meter = RentOrBuy(FAST_PATH_AFTER_S)
+        if self.fused == "auto" and device.type == "cpu" and not self._meter.due():
+            self.fast_path = self._meter.waiting_message("fused='auto': the fused path") + (
+                "; fused=True builds it at once"
             )
             return None, None
-        on = self.fast if self.fast is not None else device.type == "cpu"
-        fused, logprob_fn, why = None, None, "off (fast=False)" if self.fast is False else "off (not CPU)"
+        on = self.fused if self.fused != "auto" else device.type == "cpu"
+        fused, logprob_fn, why = None, None, "off (fused=False)" if self.fused is False else "off (not CPU)"
         if on and split is None:
             why = "off (logits are not lm_head(decoder(...)))"
         elif on:
@@ -310,7 +344,7 @@ class PerplexityScorer(LMStep):
                     for g in batch:
                         count.index_add_(0, docs_t[g.sel], g.mask.sum(1).double())
             if started is not None:
-                self._eager_seconds = (self._eager_seconds or 0.0) + time.perf_counter() - started
+                self._meter.charge(time.perf_counter() - started)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (total / count).numpy()
         return {"perplexity": np.exp(-mean), "logprob": mean, "tokens": count.numpy().astype(np.int64)}
@@ -336,7 +370,20 @@ def column_values(data: Any, column: str = "perplexity") -> np.ndarray:
 
 
 def perplexity_cutoffs(values: Any, quantiles: Sequence[float] = (1 / 3, 2 / 3), column: str = "perplexity"):
-    """Bucket edges at ``quantiles`` of the finite values over the whole data (CCNet: terciles)."""
+    """Bucket edges at ``quantiles`` of the finite values over the whole data (CCNet: terciles).
+
+    Args:
+        values: perplexities (array, list, a ``Dataset`` or ``IterableDataset`` with ``column``).
+        quantiles: where the edges go (CCNet: terciles).
+        column: the column read from a dataset.
+
+    Examples:
+
+    ```python
+    >>> perplexity_cutoffs([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    [2.666..., 4.333...]
+    ```
+    """
     q = list(quantiles)
     if not q or any(not 0 < x < 1 for x in q) or q != sorted(q):
         raise ValueError(f"quantiles must be increasing and inside (0, 1), got {q}")
@@ -356,6 +403,21 @@ class PerplexityFilter(FilterStep):
     ``bucket<i>`` for other counts) and rows outside ``keep`` are rejected with reason
     ``perplexity:<bucket>``. Rows without a finite score (empty documents) are rejected as
     ``perplexity:missing``.
+
+    Args:
+        max_perplexity: reject rows above it (None: no upper bound).
+        min_perplexity: reject rows below it (None: no lower bound).
+        cutoffs: bucket boundaries over the whole dataset (:func:`perplexity_cutoffs`).
+        keep: the buckets kept.
+        column: the column of perplexities.
+
+    Examples:
+
+    ```python
+    >>> f = PerplexityFilter(cutoffs=[10.0, 100.0])
+    >>> f({"perplexity": [5.0, 50.0, 500.0]})["perplexity_bucket"]
+    ['head', 'middle', 'tail']
+    ```
     """
 
     name = "perplexity"

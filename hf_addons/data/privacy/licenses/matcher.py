@@ -114,7 +114,18 @@ def normalize(text: str) -> str:
 
 def category_of(spdx: str | None) -> str:
     """Category of an SPDX id or expression (``OR``: the most permissive part, ``AND``: the strictest;
-    parentheses group as usual)."""
+    parentheses group as usual).
+
+    Args:
+        spdx: an SPDX id or expression (None: ``"unknown"``).
+
+    Examples:
+
+    ```python
+    >>> category_of("MIT"), category_of("GPL-3.0-only"), category_of("MIT OR GPL-3.0-only")
+    ('permissive', 'strong_copyleft', 'permissive')
+    ```
+    """
     if not spdx:
         return "unknown"
     rank = {c: i for i, c in enumerate(("public_domain", "permissive", "weak_copyleft", "strong_copyleft"))}
@@ -413,6 +424,13 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
     (``"AND"``/``"OR"``/``None``), ``license_files``, per-file ``files`` results, ``counts`` of SPDX
     expressions over all files, and ``permissive``: True when the expression and every other file's license
     are permissive or public domain (The Stack's inclusion rule).
+
+    Examples:
+
+    ```python
+    >>> classify_repository({"LICENSE": "MIT License ...", "a.py": "# SPDX-License-Identifier: MIT"})["spdx"]  # doctest: +SKIP
+    'MIT'
+    ```
     """
     if isinstance(files, (str, Path)):
         files = _read_tree(Path(files), max_files)

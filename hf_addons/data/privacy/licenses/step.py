@@ -8,7 +8,21 @@ from hf_addons.data.privacy.licenses.matcher import check_options, classify
 
 @register_step("license", extra="privacy")
 class LicenseClassifier(Step):
-    """Batched step: adds ``license_spdx``, ``license_category``, ``license_method`` and ``license_error``."""
+    """Batched step: adds ``license_spdx``, ``license_category``, ``license_method`` and ``license_error``.
+
+    Args:
+        text_column: the column of file contents (str or bytes).
+        min_coverage: deprecated, has no effect.
+        max_chars: only the first ``max_chars`` of a file are read.
+        approximate: must be True (the removed 3-gram matcher was ``approximate=False``).
+
+    Examples:
+
+    ```python
+    >>> LicenseClassifier()({"content": ["# SPDX-License-Identifier: MIT\\n"]})["license_spdx"]
+    ['MIT']
+    ```
+    """
 
     name = "license"
 
