@@ -321,10 +321,23 @@ def _streaming_mixture(
         taken = np.zeros(len(names))
         share = np.array([shares[s] for s in names])
         emitted = tokens = 0
-        while all(h is not None for h in heads):
-            size = np.array([h["n_tokens"] if unit == "tokens" else 1 for h in heads], dtype=np.float64)
-            i = int(np.argmin((taken + size / 2) / share))
-            if num_tokens is not None and tokens + size[i] / 2 >= num_tokens:
+        # with num_tokens each source stops at its own quota (as map-style); else the stream is cut at
+        # num_docs, or ends when the first source runs out
+        quota = share * num_tokens if num_tokens is not None and unit == "tokens" else None
+        if num_tokens is not None and quota is None:  # docs unit: the token budget ends the stream
+            quota = np.full(len(names), np.inf)
+        done = np.zeros(len(names), dtype=bool)
+        while all(h is not None for i, h in enumerate(heads) if not done[i]) and not done.all():
+            size = np.array(
+                [0 if h is None else h["n_tokens"] if unit == "tokens" else 1 for h in heads],
+                dtype=np.float64,
+            )
+            progress = np.where(done, np.inf, (taken + size / 2) / share)
+            i = int(np.argmin(progress))
+            if quota is not None and taken[i] + size[i] / 2 >= quota[i]:
+                done[i] = True
+                continue
+            if num_tokens is not None and unit == "docs" and tokens + heads[i]["n_tokens"] / 2 >= num_tokens:
                 return
             yield heads[i]
             taken[i] += size[i]
