@@ -232,13 +232,20 @@ def _permuted_order(n: int, epochs: int, rng: np.random.Generator) -> np.ndarray
 
 
 def _plan_source(
-    sizes: np.ndarray, quota: float, share: float, epoch_cap: float | None, rng: np.random.Generator
+    sizes: np.ndarray,
+    quota: float,
+    share: float,
+    epoch_cap: float | None,
+    rng: np.random.Generator,
+    max_skips: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of one source, in seeded random order, until ``quota`` units are taken; and each row's merge key.
 
-    A row is taken while the midpoint of its tokens falls inside the quota, so the source ends within half a
-    document of its quota whatever the stored order. The key ``(taken before + size / 2) / share`` places the
-    row in the mixed stream so that every prefix of the stream is token-true as well.
+    Rows are taken in order while the midpoint of their tokens falls inside the quota; a row that would
+    overshoot is skipped and the next rows are tried (at most ``max_skips``), so one very long document at
+    the boundary does not leave the source short. The source ends within half a document of its quota
+    whatever the stored order. The key ``(taken before + size / 2) / share`` places each row in the mixed
+    stream so that every prefix of the stream is token-true as well.
     """
     n, total = sizes.size, float(sizes.sum())
     if n == 0 or quota <= 0:
@@ -248,10 +255,24 @@ def _plan_source(
     if epoch_cap is not None:
         order = order[: int(round(epoch_cap * n))] if epoch_cap < epochs else order
     s = sizes[order].astype(np.float64)
-    before = np.cumsum(s) - s
-    mid = before + s / 2
-    keep = mid < quota
-    return order[keep], mid[keep] / share
+    mid = np.cumsum(s) - s / 2
+    cut = int(np.searchsorted(mid, quota, side="left"))  # rows [0, cut) have their midpoint inside
+    taken = [order[:cut]]
+    left = quota - float(s[:cut].sum())
+    extra, skips = [], 0
+    for j in range(cut, order.size):  # the boundary: skip rows that overshoot, fill with later ones
+        if s[j] / 2 < left:
+            extra.append(order[j])
+            left -= s[j]
+            skips = 0
+        else:
+            skips += 1
+        if left <= 0 or skips >= max_skips:
+            break
+    rows = np.concatenate([taken[0], np.asarray(extra, dtype=order.dtype)])
+    size = sizes[rows].astype(np.float64)
+    key = (np.cumsum(size) - size / 2) / share
+    return rows, key
 
 
 def _merge(plans: dict[str, tuple[np.ndarray, np.ndarray]], offsets: dict[str, int], seed: int) -> np.ndarray:
@@ -327,6 +348,7 @@ def _streaming_mixture(
         if num_tokens is not None and quota is None:  # docs unit: the token budget ends the stream
             quota = np.full(len(names), np.inf)
         done = np.zeros(len(names), dtype=bool)
+        skips, max_skips = np.zeros(len(names), dtype=np.int64), 64
         while all(h is not None for i, h in enumerate(heads) if not done[i]) and not done.all():
             size = np.array(
                 [0 if h is None else h["n_tokens"] if unit == "tokens" else 1 for h in heads],
@@ -335,12 +357,17 @@ def _streaming_mixture(
             progress = np.where(done, np.inf, (taken + size / 2) / share)
             i = int(np.argmin(progress))
             if quota is not None and taken[i] + size[i] / 2 >= quota[i]:
-                done[i] = True
+                # skip a row that would overshoot and try the next ones (as map-style), then stop the source
+                skips[i] += 1
+                heads[i] = next(its[i], None) if skips[i] < max_skips and taken[i] < quota[i] else None
+                if heads[i] is None:
+                    done[i] = True
                 continue
             if num_tokens is not None and unit == "docs" and tokens + heads[i]["n_tokens"] / 2 >= num_tokens:
                 return
             yield heads[i]
             taken[i] += size[i]
+            skips[i] = 0
             tokens += int(heads[i]["n_tokens"])
             emitted += 1
             if num_docs is not None and emitted >= num_docs:
