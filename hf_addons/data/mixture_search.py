@@ -718,9 +718,10 @@ def search_mixture(
     if not bundle_path.exists():
         with open(bundle_path, "wb") as fh:
             pickle.dump(bundle, fh)
+    # every proxy starts from the same initialisation and data seed: the differences come from the mixture
     specs = [
-        proxy_spec(dict(zip(space.names, m.tolist(), strict=True)), space, proxy, bundle, seed + i)
-        for i, m in enumerate(mixtures)
+        proxy_spec(dict(zip(space.names, m.tolist(), strict=True)), space, proxy, bundle, seed)
+        for m in mixtures
     ]
     runs = run_proxies(specs, str(bundle_path), str(cache), workers)
     w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
