@@ -65,7 +65,7 @@ def _domains():
     files = sorted((root / "hf_addons" / "data").glob("*.py"))
     code = [t[i : i + 400] for t in (p.read_text()[:4000] for p in files) for i in range(0, len(t), 400)]
     prose = [para for p in sorted((root / "docs").glob("*.md")) for para in p.read_text().split("\n\n")]
-    prose = [t for t in prose if len(t) > 200][:200]
+    prose = [t[:400] for t in prose if len(t) > 200][:200]
 
     def split(texts):
         return Dataset.from_dict({"text": texts[2:]}), Dataset.from_dict({"text": texts[:2] * 4})

@@ -241,10 +241,9 @@ def _plan_source(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of one source, in seeded random order, until ``quota`` units are taken; and each row's merge key.
 
-    Rows are taken in order while the midpoint of their tokens falls inside the quota; a row that would
-    overshoot is skipped and the next rows are tried (at most ``max_skips``), so one very long document at
-    the boundary does not leave the source short. The source ends within half a document of its quota
-    whatever the stored order. The key ``(taken before + size / 2) / share`` places each row in the mixed
+    Rows are taken in order while they fit in the quota; a row that would overshoot is skipped and the next
+    rows are tried (until ``max_skips`` in a row do not fit), so the source never overshoots and ends short
+    by less than the rows it skipped, whatever the stored order. The key ``(taken before + size / 2) / share`` places each row in the mixed
     stream so that every prefix of the stream is token-true as well.
     """
     n, total = sizes.size, float(sizes.sum())
@@ -255,19 +254,19 @@ def _plan_source(
     if epoch_cap is not None:
         order = order[: int(round(epoch_cap * n))] if epoch_cap < epochs else order
     s = sizes[order].astype(np.float64)
-    mid = np.cumsum(s) - s / 2
-    cut = int(np.searchsorted(mid, quota, side="left"))  # rows [0, cut) have their midpoint inside
+    room = quota * (1 + 1e-9)  # float slack so that a quota equal to the whole source takes all of it
+    cut = int(np.searchsorted(np.cumsum(s), room, side="right"))  # rows [0, cut) fit entirely
     taken = [order[:cut]]
-    left = quota - float(s[:cut].sum())
+    left = room - float(s[:cut].sum())
     extra, skips = [], 0
-    for j in range(cut, order.size):  # the boundary: skip rows that overshoot, fill with later ones
-        if s[j] / 2 < left:
+    for j in range(cut, order.size):  # the boundary: skip rows that would overshoot, fill with later ones
+        if s[j] <= left:
             extra.append(order[j])
             left -= s[j]
             skips = 0
         else:
             skips += 1
-        if left <= 0 or skips >= max_skips:
+        if left < 1 or skips >= max_skips:
             break
     rows = np.concatenate([taken[0], np.asarray(extra, dtype=order.dtype)])
     size = sizes[rows].astype(np.float64)
@@ -356,10 +355,10 @@ def _streaming_mixture(
             )
             progress = np.where(done, np.inf, (taken + size / 2) / share)
             i = int(np.argmin(progress))
-            if quota is not None and taken[i] + size[i] / 2 >= quota[i]:
+            if quota is not None and taken[i] + size[i] > quota[i] * (1 + 1e-9):
                 # skip a row that would overshoot and try the next ones (as map-style), then stop the source
                 skips[i] += 1
-                heads[i] = next(its[i], None) if skips[i] < max_skips and taken[i] < quota[i] else None
+                heads[i] = next(its[i], None) if skips[i] < max_skips and taken[i] < quota[i] - 1 else None
                 if heads[i] is None:
                     done[i] = True
                 continue
@@ -406,13 +405,13 @@ def build_mixture(
             ``num_docs``/``num_tokens`` the mixture ends when the first source runs out; a size the caps
             cannot provide is an error naming the source and the epochs it would need.
         num_docs: documents in the mixture (its first ``num_docs`` rows; every prefix is token-true).
-        num_tokens: tokens in the mixture (within half a document per source).
+        num_tokens: tokens in the mixture (no source exceeds its share of them).
         seed: fixes the order in which each source is drawn and the interleaving.
         shuffle_buffer: streaming only, the ``IterableDataset.shuffle`` buffer of each source.
 
     Documents are drawn in a seeded random order (a fresh permutation per epoch; streaming: shuffled shards
     and a shuffle buffer), never in stored order, and each source stops at the tokens it actually took, so
-    the shares are exact to within half a document per source whatever the document lengths or their order.
+    no source exceeds its share, whatever the document lengths or their stored order.
     Map-style sources give a map-style mixture; if any source is streaming, all are streamed.
     """
     from datasets import Features, Value, concatenate_datasets
