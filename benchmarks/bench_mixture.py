@@ -1,11 +1,17 @@
-"""Mixture builder: realised vs target token shares over 100k documents, and overhead vs plain interleaving.
+"""Token-true mixtures on real text: achieved token shares vs the request, whatever the stored order.
 
-Anchor: ``datasets.interleave_datasets(sources, probabilities=weights)``, i.e. the token targets used as
-document probabilities (what the API offers); ours: ``build_mixture(..., unit="tokens")``. Four synthetic
-sources with very different document lengths (geometric, means 200/40/400/100 words; whitespace tokens, so
-the run measures the sampling logic, not a tokenizer). Time = building + iterating all 100k rows.
+Four real sources of very different document lengths (``mixture_corpora``): Python source files of installed
+packages (``code``, long), SymPy/mpmath docstrings (``math``), the shared article pages (``web``) and single
+translated gettext messages from Debian packages (``short``, ~10 tokens). Each is stored in random, ascending
+and descending length order; seeds 0-4; tokens counted with the default model's tokenizer.
 
-    python benchmarks/bench_mixture.py [--num-docs 100000] [--streaming]
+- ours: ``build_mixture(sources, WEIGHTS, num_tokens=N)``, map-style and streaming;
+- anchor: ``datasets.interleave_datasets(probabilities=WEIGHTS)`` (the token targets as document
+  probabilities: what the API offers), and the same with probabilities ``∝ w / mean length`` (the correction
+  the previous ``build_mixture`` applied, which still read each source from its stored head), both cut at the
+  number of documents ours produced.
+
+    python benchmarks/bench_mixture.py [--tokens 300000]
 """
 
 from __future__ import annotations
@@ -15,119 +21,162 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import row, write_result  # noqa: E402
+from mixture_corpora import code_docs, math_docs, multilingual_docs, web_docs  # noqa: E402
 
-WEIGHTS = {"code": 0.3, "math": 0.1, "web": 0.4, "multilingual": 0.2}
-MEANS = {"code": 200, "math": 40, "web": 400, "multilingual": 100}
-SIZES = {"code": 40_000, "math": 50_000, "web": 45_000, "multilingual": 40_000}
+WEIGHTS = {"code": 0.3, "math": 0.2, "web": 0.3, "short": 0.2}
+ORDERS = ("random", "ascending", "descending")
 
 
-def sources(streaming: bool):
-    import numpy as np
+def real_sources(tok, max_short: int = 40_000):
     from datasets import Dataset
 
+    msgs = [line for _, doc in multilingual_docs()[0] for line in doc.split("\n") if line.strip()]
+    texts = {
+        "code": [t for _, t in code_docs()[0]],
+        "math": [t for _, t in math_docs()[0]],
+        "web": [t for _, t in web_docs()[0]],
+        "short": msgs[:: max(1, len(msgs) // max_short)][:max_short],
+    }
     out = {}
-    for i, (name, mean) in enumerate(MEANS.items()):
-        lens = np.random.default_rng(i).geometric(1 / mean, SIZES[name])
-        ds = Dataset.from_dict({"text": [" ".join(["w"] * int(k)) for k in lens]})
-        out[name] = ds.to_iterable_dataset(num_shards=4) if streaming else ds
+    for name, tx in texts.items():
+        n = np.asarray(tok(tx, add_special_tokens=False, return_length=True)["length"])
+        out[name] = Dataset.from_dict({"text": tx, "n_tokens_ref": n.tolist()})
     return out
 
 
-def iterate(ds, streaming: bool) -> int:
-    n = 0
-    for batch in ds.iter(batch_size=1000):
-        n += len(batch["text"])
-    return n
+def ordered(ds, order: str):
+    n = np.asarray(ds["n_tokens_ref"])
+    if order == "random":
+        idx = np.random.default_rng(123).permutation(len(n))
+    else:
+        idx = np.argsort(n, kind="stable")
+        idx = idx[::-1] if order == "descending" else idx
+    return ds.select(idx)
+
+
+def shares(src: np.ndarray, ntok: np.ndarray) -> dict[str, float]:
+    total = ntok.sum()
+    return {s: float(ntok[src == s].sum() / total) for s in WEIGHTS}
+
+
+def interleave_shares(srcs, probs, seed, n_docs):
+    from datasets import interleave_datasets
+
+    tagged = [srcs[s].map(lambda b, s=s: {"sid": [s] * len(b["text"])}, batched=True) for s in WEIGHTS]
+    mix = interleave_datasets(tagged, probabilities=[probs[s] for s in WEIGHTS], seed=seed)
+    mix = mix.select(range(min(n_docs, len(mix)))).select_columns(["sid", "n_tokens_ref"])
+    return shares(np.asarray(mix["sid"]), np.asarray(mix["n_tokens_ref"]))
+
+
+def err(sh: dict[str, float]) -> float:
+    return max(abs(100 * (sh[s] - WEIGHTS[s])) for s in WEIGHTS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--num-docs", type=int, default=100_000)
-    parser.add_argument("--streaming", action="store_true")
+    parser.add_argument("--tokens", type=int, default=300_000)
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
 
-    import numpy as np
-    from datasets import disable_progress_bars, interleave_datasets
+    from datasets import disable_progress_bars
 
-    from hf_addons.data.mixture.mixture import build_mixture, whitespace_counter
+    from hf_addons.data.mixture.mixture import build_mixture
+    from hf_addons.models import load_tokenizer
 
     disable_progress_bars()
-    srcs = sources(args.streaming)
-    names = list(srcs)
+    tok = load_tokenizer()
+    base = real_sources(tok)
+    # the default model's token counts, computed once per text above and reused by every build
+    cache = {t: int(n) for d in base.values() for t, n in zip(d["text"], d["n_tokens_ref"], strict=True)}
 
-    t0 = time.perf_counter()
-    plain = interleave_datasets([srcs[s] for s in names], probabilities=[WEIGHTS[s] for s in names], seed=0)
-    plain = plain.take(args.num_docs) if args.streaming else plain.select(range(args.num_docs))
-    n_plain = iterate(plain, args.streaming)
-    plain_s = time.perf_counter() - t0
-    # the anchor's realised token shares (counted outside the timing)
-    texts = [t for b in plain.iter(batch_size=5000) for t in b["text"]]
-    counts = whitespace_counter(texts)
-    # which source a text came from: the synthetic sources use one word, so map by length is ambiguous;
-    # re-run the same interleave over a source-id column instead
-    ids = {s: srcs[s].map(lambda b, s=s: {"sid": [s] * len(b["text"])}, batched=True) for s in names}
-    tagged = interleave_datasets([ids[s] for s in names], probabilities=[WEIGHTS[s] for s in names], seed=0)
-    tagged = tagged.take(args.num_docs) if args.streaming else tagged.select(range(args.num_docs))
-    sid = np.asarray([x for b in tagged.iter(batch_size=5000) for x in b["sid"]])
-    plain_share = {s: float(counts[sid == s].sum() / counts.sum()) for s in names}
+    def count(texts):
+        return [cache[t] for t in texts]
 
-    t0 = time.perf_counter()
-    mix = build_mixture(srcs, WEIGHTS, tokenizer="whitespace", num_docs=args.num_docs, seed=0)
-    n_ours = iterate(mix.dataset, args.streaming)
-    ours_s = time.perf_counter() - t0
-    rep = mix.report()
-    assert n_plain == n_ours == rep["docs"], (n_plain, n_ours, rep["docs"])
-
-    kind = "streaming" if args.streaming else "map-style"
-    per_source = {
+    stats = {
         s: {
-            "target": WEIGHTS[s],
-            "realised_ours": rep["sources"][s]["realised_token_share"],
-            "realised_plain_interleave": plain_share[s],
-            "error_pp_ours": rep["sources"][s]["error_pp"],
-            "error_pp_plain": 100 * (plain_share[s] - WEIGHTS[s]),
+            "docs": len(d),
+            "tokens": int(np.sum(d["n_tokens_ref"])),
+            "mean_tokens": float(np.mean(d["n_tokens_ref"])),
         }
-        for s in names
+        for s, d in base.items()
     }
-    for s, r in per_source.items():
-        print(
-            f"{s:>13}: target {r['target']:.3f}  ours {r['realised_ours']:.4f} ({r['error_pp_ours']:+.2f} pp)"
-            f"  plain interleave {r['realised_plain_interleave']:.4f} ({r['error_pp_plain']:+.2f} pp)"
-        )
-    max_plain = max(abs(r["error_pp_plain"]) for r in per_source.values())
+    print({s: (v["docs"], round(v["mean_tokens"], 1)) for s, v in stats.items()})
+    cases, times = [], {"ours_map": 0.0, "ours_streaming": 0.0, "interleave": 0.0}
+    for order in ORDERS:
+        srcs = {s: ordered(base[s], order) for s in WEIGHTS}
+        mean = {s: stats[s]["mean_tokens"] for s in WEIGHTS}
+        corrected = {s: WEIGHTS[s] / mean[s] for s in WEIGHTS}
+        corrected = {s: v / sum(corrected.values()) for s, v in corrected.items()}
+        for seed in range(args.seeds):
+            case = {"order": order, "seed": seed}
+            for kind in ("map", "streaming"):
+                inp = {s: d.select_columns(["text"]) for s, d in srcs.items()}
+                if kind == "streaming":
+                    inp = {s: d.to_iterable_dataset(num_shards=16) for s, d in inp.items()}
+                t0 = time.perf_counter()
+                mix = build_mixture(inp, WEIGHTS, tokenizer=count, num_tokens=args.tokens, seed=seed)
+                rep = mix.report()
+                times[f"ours_{kind}"] += time.perf_counter() - t0
+                case[f"ours_{kind}"] = {s: r["realised_token_share"] for s, r in rep["sources"].items()}
+                case[f"ours_{kind}_docs"] = rep["docs"]
+                case[f"ours_{kind}_tokens"] = rep["tokens"]
+            n_docs = case["ours_map_docs"]
+            t0 = time.perf_counter()
+            case["interleave_weights"] = interleave_shares(srcs, WEIGHTS, seed, n_docs)
+            times["interleave"] += time.perf_counter() - t0
+            case["interleave_mean_corrected"] = interleave_shares(srcs, corrected, seed, n_docs)
+            for k in ("ours_map", "ours_streaming", "interleave_weights", "interleave_mean_corrected"):
+                case[f"{k}_max_err_pp"] = err(case[k])
+            cases.append(case)
+            print(
+                f"{order:>10} seed {seed}: max |error| pp  ours map {case['ours_map_max_err_pp']:.3f}  "
+                f"streaming {case['ours_streaming_max_err_pp']:.3f}  interleave(w) "
+                f"{case['interleave_weights_max_err_pp']:.2f}  interleave(w/len) "
+                f"{case['interleave_mean_corrected_max_err_pp']:.2f}"
+            )
+    worst = {
+        k: max(c[f"{k}_max_err_pp"] for c in cases)
+        for k in ("ours_map", "ours_streaming", "interleave_weights", "interleave_mean_corrected")
+    }
+    by_order = {
+        o: {k: max(c[f"{k}_max_err_pp"] for c in cases if c["order"] == o) for k in worst} for o in ORDERS
+    }
+    print(worst)
     write_result(
-        "mixture" + ("-streaming" if args.streaming else ""),
+        "mixture",
         {
-            "num_docs": args.num_docs,
-            "kind": kind,
-            "plain_s": plain_s,
-            "ours_s": ours_s,
-            "sources": per_source,
-            "report": rep,
+            "weights": WEIGHTS,
+            "num_tokens": args.tokens,
+            "sources": stats,
+            "worst_pp": worst,
+            "worst_pp_by_order": by_order,
+            "seconds": times,
+            "cases": cases,
         },
         [
             row(
                 "data-quality",
-                f"max |token share error| over {args.num_docs // 1000}k docs, 4 sources ({kind})",
+                f"max |token share error|, 4 real sources x 3 stored orders x {args.seeds} seeds (map-style)",
                 anchor="interleave_datasets(probabilities=weights)",
-                anchor_value=max_plain,
-                ours=rep["max_abs_error_pp"],
+                anchor_value=worst["interleave_weights"],
+                ours=worst["ours_map"],
                 unit="pp",
-                target="<= 1 pp",
-                met=rep["max_abs_error_pp"] <= 1.0,
+                target="<= 1 pp in every case",
+                met=worst["ours_map"] <= 1.0,
             ),
             row(
                 "data-quality",
-                f"build + iterate {args.num_docs // 1000}k docs ({kind}), seconds",
-                anchor="interleave_datasets + iterate",
-                anchor_value=plain_s,
-                ours=ours_s,
-                ratio=ours_s / plain_s,
-                unit="s",
-                target="overhead reported (token counting pass)",
-                met=None,
+                "max |token share error|, same cases, streaming",
+                anchor="interleave_datasets(probabilities ∝ w/mean length)",
+                anchor_value=worst["interleave_mean_corrected"],
+                ours=worst["ours_streaming"],
+                unit="pp",
+                target="<= 1 pp in every case",
+                met=worst["ours_streaming"] <= 1.0,
             ),
         ],
     )

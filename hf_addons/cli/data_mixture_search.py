@@ -1,0 +1,107 @@
+"""``hf-addons data mixture-search``: RegMix-style search for the domain weights of a pre-training mixture.
+
+Sources and validation sets are JSONL files (one document per line, text in ``--text-column``). Writes
+``weights.json`` (ready for ``hf-addons data mixture --weights`` / ``build_mixture``), ``search.json``,
+``mixture-search.png`` and ``dataset-card.md`` to ``--out-dir``; proxy runs are cached there (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mixture-search",
+        help="Find domain weights with small proxy models (RegMix): sample, train, regress, optimise.",
+        description="Example: --source code=code.jsonl --validation code=code-val.jsonl --source web=web.jsonl "
+        "--validation web=web-val.jsonl --objective mean --runs 32 --out-dir search/",
+    )
+    p.add_argument("--source", action="append", required=True, metavar="NAME=PATH.jsonl")
+    p.add_argument("--validation", action="append", required=True, metavar="NAME=PATH.jsonl")
+    p.add_argument("--objective", default="mean", help="mean | DOMAIN | DOMAIN=w,DOMAIN=w (weighted loss)")
+    p.add_argument("--runs", type=int, default=32, help="proxy runs")
+    p.add_argument("--tokens-per-run", type=int, default=100_000)
+    p.add_argument("--hidden-size", type=int, default=64, help="proxy hidden size (64: 3.28M parameters)")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--min-share", default=None, help="one value or NAME=share,...")
+    p.add_argument("--max-share", default=None, help="one value or NAME=share,...")
+    p.add_argument("--max-epochs", default="4", help="one value or NAME=epochs,... (repeats per proxy run)")
+    p.add_argument("--workers", type=int, default=1, help="proxy processes in parallel")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per proxy process")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokenizer", default=None, help="default: the embedded model's tokenizer")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=_search)
+
+
+def _named(items: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{what}: expected NAME=PATH, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _value(spec: str | None, what: str) -> float | dict[str, float] | None:
+    if spec is None:
+        return None
+    try:
+        if "=" not in spec:
+            return float(spec)
+        return {k: float(v) for k, v in _named(spec.split(","), what).items()}
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
+
+
+def _search(args: argparse.Namespace) -> int:
+    from datasets import disable_progress_bars
+
+    from hf_addons.cli.data_quality import _dataset
+    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+
+    disable_progress_bars()
+    train = {k: _dataset([p], args.text_column) for k, p in _named(args.source, "--source").items()}
+    val = {k: _dataset([p], args.text_column) for k, p in _named(args.validation, "--validation").items()}
+    objective = _value(args.objective, "--objective") if "=" in args.objective else args.objective
+    proxy = ProxyConfig(
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        intermediate_size=4 * args.hidden_size,
+        seq_len=args.seq_len,
+        threads=args.threads,
+    )
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res = search_mixture(
+        train,
+        val,
+        objective=objective,
+        tokens_per_run=args.tokens_per_run,
+        num_runs=args.runs,
+        proxy=proxy,
+        tokenizer=args.tokenizer,
+        text_column=args.text_column,
+        min_share=_value(args.min_share, "--min-share"),
+        max_share=_value(args.max_share, "--max-share"),
+        max_epochs=_value(args.max_epochs, "--max-epochs"),
+        cache_dir=out / "runs",
+        workers=args.workers,
+        seed=args.seed,
+    )
+    (out / "weights.json").write_text(json.dumps(res.weights, indent=2) + "\n")
+    (out / "search.json").write_text(json.dumps(res.to_dict(), indent=2, default=str) + "\n")
+    (out / "dataset-card.md").write_text(res.to_card())
+    if len(res.space.names) >= 2:
+        res.plot(out / "mixture-search.png")
+    summary = {k: res.to_dict()[k] for k in ("weights", "natural", "regressor", "cv_spearman")}
+    print(json.dumps(summary, indent=2), file=sys.stderr)
+    print(",".join(f"{k}={v:.4f}" for k, v in res.weights.items()))
+    return 0

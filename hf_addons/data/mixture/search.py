@@ -1,0 +1,769 @@
+"""RegMix-style mixture search: small proxy models on random mixtures, a regression, the predicted optimum.
+
+RegMix (Liu et al. 2024) trains many tiny models on mixtures sampled around the natural token distribution,
+fits a regression from mixture weights to validation loss and takes the mixture with the lowest predicted
+loss; the ranking of mixtures from ~1M-parameter proxies carried over to 1B models. Here every proxy is a
+``transformers`` causal LM trained with ``Trainer`` on a token-true mixture from :func:`build_mixture`, each
+run is a cached unit on disk (resumable, parallel across processes), and the result is a
+:class:`SearchResult` whose ``weights`` go straight back into ``build_mixture``.
+
+    result = search_mixture(train_sources, validation_sources, objective="mean", cache_dir="runs/")
+    mixture = build_mixture(train_sources, result.weights, num_tokens=10**9)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hf_addons.data.mixture.mixture import build_mixture, normalise_weights
+
+Objective = str | Mapping[str, float]
+
+
+@dataclass
+class ProxyConfig:
+    """The proxy model and how it is trained.
+
+    The default is a 2-layer Llama with hidden size 64 and tied embeddings on the default model's 49,152-token
+    vocabulary: 3.28M parameters, 96% of them in the embedding (an untied head would double the count
+    without adding capacity that a proxy run of 10^5 tokens can use).
+
+    Args:
+        hidden_size, num_layers, num_heads, intermediate_size: the ``LlamaConfig`` shape.
+        seq_len: tokens per training/validation block (documents are packed with EOS between them).
+        batch_size, learning_rate, warmup_ratio, weight_decay: ``TrainingArguments``.
+        threads: torch threads per proxy process.
+        vocab: None = the tokenizer's vocabulary; K = a compact one for cheap proxies: the K-1 most
+            frequent token ids of the data keep their own id, all others share one (the output layer and
+            softmax shrink by ``len(tokenizer) / K``; losses are then over that bucketed vocabulary).
+    """
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 256
+    seq_len: int = 128
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    threads: int = 1
+    vocab: int | None = None
+
+    def vocab_size(self, tokenizer: Any) -> int:
+        return self.vocab or len(tokenizer)
+
+    def model_config(self, tokenizer: Any) -> Any:
+        from transformers import LlamaConfig
+
+        return LlamaConfig(
+            vocab_size=self.vocab_size(tokenizer),
+            hidden_size=self.hidden_size,
+            intermediate_size=self.intermediate_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            num_key_value_heads=self.num_heads,
+            max_position_embeddings=self.seq_len,
+            tie_word_embeddings=True,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+
+    def num_parameters(self, vocab_size: int) -> int:
+        h, f, n = self.hidden_size, self.intermediate_size, self.num_layers
+        return vocab_size * h + n * (4 * h * h + 3 * h * f + 2 * h) + h
+
+
+def parse_objective(objective: Objective, domains: Sequence[str]) -> dict[str, float]:
+    """``"mean"``, one domain's name, or ``{domain: weight}`` -> normalised weights over validation domains."""
+    if isinstance(objective, str):
+        if objective == "mean":
+            return {d: 1.0 / len(domains) for d in domains}
+        if objective not in domains:
+            raise ValueError(
+                f"objective {objective!r} is neither 'mean' nor a validation domain; domains: {list(domains)}"
+            )
+        return {objective: 1.0}
+    missing = [d for d in objective if d not in domains]
+    if missing:
+        raise ValueError(
+            f"objective names domain(s) {missing} without a validation set; have {list(domains)}"
+        )
+    total = sum(float(v) for v in objective.values())
+    if total <= 0 or any(float(v) < 0 for v in objective.values()):
+        raise ValueError(f"objective weights must be >= 0 with a positive sum, got {dict(objective)}")
+    return {d: float(v) / total for d, v in objective.items()}
+
+
+def _per_source(
+    value: float | Mapping[str, float] | None, names: Sequence[str], default: float | None, what: str
+):
+    if isinstance(value, Mapping):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(f"{what} names source(s) {unknown} that are not in the search {list(names)}")
+        return {s: float(value[s]) if s in value else default for s in names}
+    return {s: default if value is None else float(value) for s in names}
+
+
+@dataclass
+class SearchSpace:
+    """Token counts of the sources and the constraints a mixture must meet."""
+
+    tokens: dict[str, int]
+    tokens_per_run: int
+    min_share: dict[str, float]
+    max_share: dict[str, float]
+    max_epochs: dict[str, float | None]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.tokens)
+
+    @property
+    def natural(self) -> dict[str, float]:
+        total = sum(self.tokens.values())
+        return {s: t / total for s, t in self.tokens.items()}
+
+    def upper(self, tokens_per_run: int | None = None) -> np.ndarray:
+        """Per-source share bound: ``max_share`` and the epoch cap at ``tokens_per_run`` tokens."""
+        budget = tokens_per_run or self.tokens_per_run
+        caps = [
+            min(self.max_share[s], math.inf if e is None else e * self.tokens[s] / budget)
+            for s, e in self.max_epochs.items()
+        ]
+        return np.asarray(caps)
+
+    def feasible(self, w: np.ndarray, tokens_per_run: int | None = None) -> np.ndarray:
+        w = np.atleast_2d(w)
+        lo = np.asarray([self.min_share[s] for s in self.names])
+        return np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper(tokens_per_run) + 1e-9, axis=1)
+
+    def check(self, weights: Mapping[str, float], tokens_per_run: int | None = None, what: str = "mixture"):
+        """A clear error when ``weights`` do not sum to 1 or a source is too small for its share."""
+        w = normalise_weights(weights, self.names)
+        budget = tokens_per_run or self.tokens_per_run
+        for s, share in w.items():
+            need = share * budget
+            cap = self.max_epochs[s]
+            if cap is not None and need > cap * self.tokens[s] + 1e-9:
+                raise ValueError(
+                    f"{what}: source {s!r} has {self.tokens[s]} tokens but its share {share:.3f} of {budget} "
+                    f"tokens needs {need:.0f}, i.e. {need / self.tokens[s]:.2f} epochs > max_epochs {cap}; lower "
+                    f"its share to <= {cap * self.tokens[s] / budget:.3f} or raise max_epochs[{s!r}]"
+                )
+        return w
+
+    def validate(self) -> None:
+        lo = sum(self.min_share.values())
+        if lo > 1 + 1e-9:
+            raise ValueError(f"min_share values sum to {lo:.3f} > 1: no mixture meets them")
+        up = self.upper()
+        for s, u in zip(self.names, up, strict=True):
+            if u < self.min_share[s] - 1e-12:
+                raise ValueError(
+                    f"source {s!r} is too small for its minimum share: {self.tokens[s]} tokens, min_share "
+                    f"{self.min_share[s]:.3f} of {self.tokens_per_run} tokens needs "
+                    f"{self.min_share[s] * self.tokens_per_run / self.tokens[s]:.2f} epochs > max_epochs "
+                    f"{self.max_epochs[s]}"
+                )
+        if up.sum() < 1 - 1e-9:
+            raise ValueError(
+                f"the sources cannot fill {self.tokens_per_run} tokens within their caps (at most "
+                f"{up.sum():.3f} of the budget: {dict(zip(self.names, np.round(up, 3).tolist(), strict=True))}); "
+                "lower tokens_per_run or raise max_epochs"
+            )
+
+    def sample(
+        self, n: int, rng: np.random.Generator, concentration: Sequence[float] = (0.3, 1, 3)
+    ) -> np.ndarray:
+        """RegMix-style candidates: Dirichlet around the natural distribution at several concentrations,
+        kept only when they meet the constraints (rejection sampling)."""
+        nat = np.asarray([self.natural[s] for s in self.names])
+        # a floor keeps tiny natural shares explorable; the scale sets how far from natural a draw goes
+        base = 0.5 * nat + 0.5 / len(nat)
+        out: list[np.ndarray] = []
+        for _ in range(1000):
+            scale = rng.choice(np.asarray(concentration, dtype=float), size=4 * n)[:, None] * len(nat)
+            draw = rng.gamma(base[None, :] * scale)
+            draw = draw / np.clip(draw.sum(1, keepdims=True), 1e-12, None)
+            out.extend(draw[self.feasible(draw)])
+            if len(out) >= n:
+                return np.asarray(out[:n])
+        raise ValueError(
+            f"could not sample {n} mixtures meeting the constraints; relax min/max shares or caps"
+        )
+
+
+# -- one proxy run ---------------------------------------------------------------------------------------------
+_DATA_CACHE: dict[str, Any] = {}
+
+
+def _token_cache(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    ids = tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    return {t: np.asarray(i, dtype=np.int32) for t, i in zip(texts, ids, strict=True)}
+
+
+def _blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int, limit: int | None = None) -> np.ndarray:
+    """Pack documents (EOS after each) into ``seq_len`` blocks; the remainder is dropped."""
+    flat = np.concatenate([np.append(a, eos) for a in arrays]) if arrays else np.zeros(0, np.int32)
+    if limit is not None:
+        flat = flat[:limit]
+    n = flat.size // seq_len
+    return flat[: n * seq_len].reshape(n, seq_len).astype(np.int64)
+
+
+@dataclass
+class _Bundle:
+    """Everything a proxy process needs, saved once per search: texts, their token ids, validation blocks."""
+
+    train_texts: dict[str, list[str]]
+    ids: dict[str, np.ndarray]  # text -> token ids (shared across sources)
+    val_blocks: dict[str, np.ndarray]
+    tokenizer_path: str | None
+    fingerprint: str
+    by_frequency: np.ndarray  # token ids of the data, most frequent first (for a compact proxy vocabulary)
+
+    def vocab_map(self, vocab: int | None, full: int) -> np.ndarray | None:
+        if vocab is None or vocab >= full:
+            return None
+        if vocab < 2:
+            raise ValueError(f"ProxyConfig.vocab must be >= 2 (or None), got {vocab}")
+        remap = np.full(full, vocab - 1, dtype=np.int64)
+        keep = self.by_frequency[: vocab - 1]
+        remap[keep] = np.arange(keep.size)
+        return remap
+
+
+def _load_bundle(path: str) -> _Bundle:
+    if path not in _DATA_CACHE:
+        import pickle
+
+        with open(path, "rb") as fh:
+            _DATA_CACHE[path] = pickle.load(fh)  # noqa: S301 - written by this process's parent
+    return _DATA_CACHE[path]
+
+
+def _load_tokenizer(path: str | None) -> Any:
+    key = f"tok:{path}"
+    if key not in _DATA_CACHE:
+        from hf_addons.models import load_tokenizer
+
+        _DATA_CACHE[key] = load_tokenizer(path)
+    return _DATA_CACHE[key]
+
+
+def run_key(spec: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> dict[str, Any]:
+    """Train one proxy on ``spec["weights"]`` for ``spec["tokens"]`` tokens; validation loss per domain.
+
+    Cached as ``cache_dir/<key>.json`` (the key hashes the whole spec, the data fingerprint included).
+    """
+    out = Path(cache_dir) / f"{run_key(spec)}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    import torch
+    from datasets import Dataset
+    from transformers import LlamaForCausalLM, Trainer, TrainingArguments
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    proxy = ProxyConfig(**spec["proxy"])
+    torch.set_num_threads(proxy.threads)
+    bundle = _load_bundle(bundle_path)
+    tok = _load_tokenizer(bundle.tokenizer_path)
+    t0 = time.perf_counter()
+    total = sum(spec["weights"].values())
+    weights = {s: w / total for s, w in spec["weights"].items()}  # undo the rounding of the cache key
+    srcs = {s: Dataset.from_dict({"text": bundle.train_texts[s]}) for s in weights}
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [bundle.ids[t].size for t in texts]
+
+    from datasets import disable_progress_bars
+
+    disable_progress_bars()
+    mix = build_mixture(
+        srcs,
+        weights,
+        tokenizer=count,
+        num_tokens=spec["tokens"],
+        max_epochs=spec["max_epochs"],
+        seed=spec["seed"],
+    )
+    rep = mix.report()
+    texts = mix.dataset["text"][:]
+    train = _blocks([bundle.ids[t] for t in texts], tok.eos_token_id, proxy.seq_len)
+    remap = bundle.vocab_map(proxy.vocab, len(tok))
+    val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
+    train = train if remap is None else remap[train]
+    torch.manual_seed(spec["seed"])
+    model = LlamaForCausalLM(proxy.model_config(tok))
+    ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
+    args = TrainingArguments(
+        output_dir=str(Path(cache_dir) / "trainer-tmp" / run_key(spec)),
+        per_device_train_batch_size=proxy.batch_size,
+        num_train_epochs=1,
+        learning_rate=proxy.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=proxy.warmup_ratio,  # a float < 1 is a fraction of the steps
+        weight_decay=proxy.weight_decay,
+        save_strategy="no",
+        logging_strategy="no",
+        report_to=[],
+        use_cpu=not torch.cuda.is_available(),
+        seed=spec["seed"],
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    Trainer(model=model, args=args, train_dataset=ds).train()
+    losses = evaluate_proxy(model, val_blocks, proxy.batch_size * 4)
+    result = {
+        "key": run_key(spec),
+        "spec": dict(spec),
+        "val_loss": losses,
+        "realised_shares": {s: r["realised_token_share"] for s, r in rep["sources"].items()},
+        "train_tokens": int(train.size),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "seconds": time.perf_counter() - t0,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, out)
+    return result
+
+
+def evaluate_proxy(model: Any, val_blocks: Mapping[str, np.ndarray], batch_size: int) -> dict[str, float]:
+    """Mean next-token loss per validation domain (every block counts by its tokens)."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    device = next(model.parameters()).device
+    out = {}
+    with torch.no_grad():
+        for name, blocks in val_blocks.items():
+            total, n = 0.0, 0
+            for i in range(0, len(blocks), batch_size):
+                x = torch.as_tensor(blocks[i : i + batch_size], device=device)
+                logits = model(input_ids=x).logits[:, :-1].float()
+                loss = F.cross_entropy(
+                    logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1), reduction="sum"
+                )
+                total += float(loss)
+                n += x[:, 1:].numel()
+            out[name] = total / n
+    return out
+
+
+# -- regression ------------------------------------------------------------------------------------------------
+def _features(w: np.ndarray, kind: str) -> np.ndarray:
+    return np.log(np.clip(w, 1e-4, None)) if kind == "linear-log" else w
+
+
+def _regressors(seed: int) -> dict[str, Any]:
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import RidgeCV
+
+    return {
+        "linear-log": RidgeCV(alphas=np.logspace(-4, 2, 13)),
+        "gradient-boosting": GradientBoostingRegressor(
+            n_estimators=300, learning_rate=0.05, max_depth=2, subsample=0.8, random_state=seed
+        ),
+    }
+
+
+def fit_regressor(w: np.ndarray, y: np.ndarray, seed: int = 0, folds: int = 5) -> dict[str, Any]:
+    """Cross-validated Spearman of each regressor's out-of-fold predictions; the best one refitted on all."""
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import KFold
+
+    if len(y) < max(folds, 4):
+        raise ValueError(f"need at least {max(folds, 4)} proxy runs to fit and cross-validate, have {len(y)}")
+    scores, oof = {}, {}
+    for name, reg in _regressors(seed).items():
+        pred = np.zeros_like(y)
+        for tr, te in KFold(folds, shuffle=True, random_state=seed).split(w):
+            reg.fit(_features(w[tr], name), y[tr])
+            pred[te] = reg.predict(_features(w[te], name))
+        scores[name] = float(spearmanr(pred, y).statistic)
+        oof[name] = pred
+    best = max(scores, key=scores.get)
+    model = _regressors(seed)[best].fit(_features(w, best), y)
+    return {"name": best, "model": model, "cv_spearman": scores, "oof": oof[best]}
+
+
+# -- the search ------------------------------------------------------------------------------------------------
+@dataclass
+class SearchResult:
+    """The recommended mixture and the evidence for it; ``build(...)`` feeds it to ``build_mixture``."""
+
+    weights: dict[str, float]
+    predicted_objective: float
+    objective: dict[str, float]
+    natural: dict[str, float]
+    regressor: str
+    cv_spearman: dict[str, float]
+    runs: list[dict[str, Any]]
+    oof_predictions: list[float]
+    space: SearchSpace
+    proxy: ProxyConfig
+    parameters: int
+    wall_seconds: float
+    model: Any = field(default=None, repr=False)
+
+    def measured(self) -> np.ndarray:
+        return np.asarray([_score(r["val_loss"], self.objective) for r in self.runs])
+
+    def predict(self, weights: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
+        names = self.space.names
+        w = (
+            np.asarray([[m[s] for s in names] for m in weights])
+            if not isinstance(weights, np.ndarray)
+            else weights
+        )
+        return self.model.predict(_features(w, self.regressor))
+
+    def build(self, sources: Mapping[str, Any], **kwargs: Any) -> Any:
+        """``build_mixture(sources, self.weights, **kwargs)``."""
+        return build_mixture(sources, self.weights, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "weights": self.weights,
+            "predicted_objective": self.predicted_objective,
+            "objective": self.objective,
+            "natural": self.natural,
+            "regressor": self.regressor,
+            "cv_spearman": self.cv_spearman,
+            "runs": len(self.runs),
+            "tokens_per_run": self.space.tokens_per_run,
+            "proxy": asdict(self.proxy),
+            "proxy_parameters": self.parameters,
+            "constraints": {
+                "min_share": self.space.min_share,
+                "max_share": self.space.max_share,
+                "max_epochs": self.space.max_epochs,
+            },
+            "wall_seconds": self.wall_seconds,
+        }
+
+    def plot(self, path: str | Path, domains: tuple[str, str] | None = None) -> Path:
+        """Predicted (out-of-fold) vs measured objective, and the predicted surface over two domains' shares."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        names = self.space.names
+        a, b = domains or tuple(sorted(names, key=lambda s: -self.weights[s])[:2])
+        y = self.measured()
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+        ax[0].scatter(self.oof_predictions, y, s=18)
+        lo, hi = (
+            float(min(y.min(), min(self.oof_predictions))),
+            float(max(y.max(), max(self.oof_predictions))),
+        )
+        ax[0].plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax[0].set_xlabel("predicted (out-of-fold)")
+        ax[0].set_ylabel("measured objective (validation loss)")
+        ax[0].set_title(f"{self.regressor}, CV Spearman {self.cv_spearman[self.regressor]:.3f}")
+        # surface: shares of a and b on a grid, the rest split like the optimum's remainder
+        rest = np.asarray([0.0 if s in (a, b) else self.weights[s] for s in names])
+        rest = (
+            rest / rest.sum() if rest.sum() > 0 else np.asarray([0.0 if s in (a, b) else 1.0 for s in names])
+        )
+        rest = rest / max(rest.sum(), 1e-12)
+        g = np.linspace(0.0, 1.0, 61)
+        ga, gb = np.meshgrid(g, g)
+        mask = ga + gb <= 1
+        w = np.zeros((mask.sum(), len(names)))
+        w[:, names.index(a)], w[:, names.index(b)] = ga[mask], gb[mask]
+        w += (1 - ga[mask] - gb[mask])[:, None] * rest[None, :]
+        z = np.full(ga.shape, np.nan)
+        z[mask] = self.predict(w)
+        cs = ax[1].contourf(ga, gb, z, levels=20, cmap="viridis")
+        fig.colorbar(cs, ax=ax[1], label="predicted objective")
+        ax[1].scatter([self.weights[a]], [self.weights[b]], c="red", marker="*", s=120, label="recommended")
+        ax[1].scatter([self.natural[a]], [self.natural[b]], c="white", marker="o", s=40, label="natural")
+        ax[1].set_xlabel(f"share of {a}")
+        ax[1].set_ylabel(f"share of {b}")
+        ax[1].set_title("predicted loss surface (other domains in the optimum's ratio)")
+        ax[1].legend(loc="upper right", fontsize=8)
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+    def to_card(self) -> str:
+        """A dataset-card section saying how the mixture was chosen."""
+        names = self.space.names
+        obj = ", ".join(f"{d} {w:.2f}" for d, w in self.objective.items())
+        rows = "\n".join(
+            f"| {s} | {self.natural[s]:.3f} | {self.weights[s]:.3f} | {self.space.tokens[s]:,} | "
+            f"{self.space.min_share[s]:.2f}–{self.space.max_share[s]:.2f} | {self.space.max_epochs[s]} |"
+            for s in names
+        )
+        cv = ", ".join(f"{k} {v:.3f}" for k, v in self.cv_spearman.items())
+        return (
+            "## Mixture selection\n\n"
+            f"The domain weights were chosen by a RegMix-style search (`hf_addons.data.mixture.search`): "
+            f"{len(self.runs)} proxy models ({self.parameters / 1e6:.2f}M parameters, Llama, "
+            f"{self.proxy.num_layers} layers, hidden {self.proxy.hidden_size}, tied embeddings) were each trained "
+            f"with `transformers.Trainer` on {self.space.tokens_per_run:,} tokens of a token-true mixture "
+            "sampled from a Dirichlet around the natural token distribution. A regression from weights to "
+            f"validation loss ({self.regressor}; cross-validated Spearman: {cv}) was minimised over the "
+            f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
+            f"objective at the recommendation {self.predicted_objective:.4f}.\n\n"
+            "| domain | natural share | recommended share | train tokens | allowed share | max epochs |\n"
+            "| --- | --- | --- | --- | --- | --- |\n"
+            f"{rows}\n\n"
+            "Proxy-scale rankings are a prediction, not a measurement at full scale: check the recommendation "
+            "with a larger model before committing compute to it.\n"
+        )
+
+
+def _score(losses: Mapping[str, float], objective: Mapping[str, float]) -> float:
+    return float(sum(w * losses[d] for d, w in objective.items()))
+
+
+def _texts(ds: Any, name: str, text_column: str) -> list[str]:
+    from datasets import Dataset
+
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"source {name!r} must be a map-style datasets.Dataset (its size bounds the search)")
+    if text_column not in ds.column_names:
+        raise ValueError(f"source {name!r} has no text column {text_column!r}; it has {ds.column_names}")
+    return [t for t in ds[text_column] if t]
+
+
+def prepare(
+    train_sources: Mapping[str, Any],
+    validation: Mapping[str, Any],
+    *,
+    tokens_per_run: int,
+    tokenizer: Any = None,
+    text_column: str = "text",
+    seq_len: int = 128,
+    eval_tokens: int = 16_384,
+    min_share: float | Mapping[str, float] | None = None,
+    max_share: float | Mapping[str, float] | None = None,
+    max_epochs: float | Mapping[str, float] | None = 4.0,
+) -> tuple[SearchSpace, _Bundle, Any]:
+    """Tokenize every source once and check the inputs; every error is raised here, before any training."""
+    from hf_addons.models import load_tokenizer
+
+    if not train_sources:
+        raise ValueError("mixture search needs at least one training source")
+    if tokens_per_run < 10 * seq_len:
+        raise ValueError(f"tokens_per_run={tokens_per_run} is under 10 blocks of seq_len={seq_len}")
+    tok = tokenizer if tokenizer is not None and not isinstance(tokenizer, str) else load_tokenizer(tokenizer)
+    names = list(train_sources)
+    texts = {s: _texts(train_sources[s], s, text_column) for s in names}
+    val_texts = {d: _texts(validation[d], f"validation[{d}]", text_column) for d in validation}
+    if not val_texts:
+        raise ValueError("give at least one validation set (domain -> Dataset)")
+    ids = _token_cache(tok, sorted({t for v in list(texts.values()) + list(val_texts.values()) for t in v}))
+    tokens = {s: int(sum(ids[t].size for t in texts[s])) for s in names}
+    empty = [s for s, n in tokens.items() if n == 0]
+    if empty:
+        raise ValueError(
+            f"source(s) {empty} give no tokens with this tokenizer (empty or whitespace-only text)"
+        )
+    val_blocks = {
+        d: _blocks([ids[t] for t in v], tok.eos_token_id, seq_len, limit=eval_tokens)
+        for d, v in val_texts.items()
+    }
+    short = [d for d, b in val_blocks.items() if len(b) == 0]
+    if short:
+        raise ValueError(f"validation set(s) {short} have fewer than seq_len={seq_len} tokens")
+    space = SearchSpace(
+        tokens=tokens,
+        tokens_per_run=tokens_per_run,
+        min_share=_per_source(min_share, names, 0.0, "min_share"),
+        max_share=_per_source(max_share, names, 1.0, "max_share"),
+        max_epochs=_per_source(max_epochs, names, None, "max_epochs"),
+    )
+    space.validate()
+    fp = hashlib.sha256()
+    for s in names:
+        fp.update(f"{s}:{len(texts[s])}:{tokens[s]}".encode())
+    for d, b in val_blocks.items():
+        fp.update(f"{d}:".encode() + b.tobytes())
+    fp.update(str(getattr(tok, "name_or_path", "")).encode() + str(len(tok)).encode())
+    tok_path = tokenizer if isinstance(tokenizer, str) else getattr(tok, "name_or_path", None) or None
+    if tokenizer is None:
+        tok_path = None
+    every = np.concatenate([ids[t] for v in list(texts.values()) + list(val_texts.values()) for t in v])
+    uniq, counts = np.unique(every, return_counts=True)
+    by_freq = uniq[np.argsort(-counts, kind="stable")].astype(np.int64)
+    by_freq = np.concatenate([[tok.eos_token_id], by_freq[by_freq != tok.eos_token_id]])  # EOS packs blocks
+    bundle = _Bundle(texts, ids, val_blocks, tok_path, fp.hexdigest()[:16], by_freq)
+    return space, bundle, tok
+
+
+def run_proxies(
+    specs: Sequence[dict[str, Any]],
+    bundle_path: str,
+    cache_dir: str,
+    workers: int = 1,
+    desc: str = "proxy runs",
+) -> list[dict[str, Any]]:
+    """Train the proxies of ``specs`` (cached runs are read back), ``workers`` processes at a time."""
+    from tqdm.auto import tqdm
+
+    results: list[dict[str, Any] | None] = [None] * len(specs)
+    todo = []
+    for i, spec in enumerate(specs):
+        path = Path(cache_dir) / f"{run_key(spec)}.json"
+        if path.exists():
+            results[i] = json.loads(path.read_text())
+        else:
+            todo.append(i)
+    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc)
+    if workers <= 1:
+        for i in todo:
+            results[i] = train_proxy(specs[i], bundle_path, cache_dir)
+            bar.update(1)
+            bar.set_postfix(last_s=f"{results[i]['seconds']:.0f}")
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(train_proxy, specs[i], bundle_path, cache_dir): i for i in todo}
+            for fut in as_completed(futs):
+                results[futs[fut]] = fut.result()
+                bar.update(1)
+                bar.set_postfix(last_s=f"{results[futs[fut]]['seconds']:.0f}")
+    bar.close()
+    return results  # type: ignore[return-value]
+
+
+def search_mixture(
+    train_sources: Mapping[str, Any],
+    validation: Mapping[str, Any],
+    *,
+    objective: Objective = "mean",
+    tokens_per_run: int = 100_000,
+    num_runs: int = 32,
+    proxy: ProxyConfig | None = None,
+    tokenizer: Any = None,
+    text_column: str = "text",
+    min_share: float | Mapping[str, float] | None = None,
+    max_share: float | Mapping[str, float] | None = None,
+    max_epochs: float | Mapping[str, float] | None = 4.0,
+    eval_tokens: int = 16_384,
+    cache_dir: str | Path = "mixture-search",
+    workers: int = 1,
+    seed: int = 0,
+    candidates: int = 100_000,
+    top_k: int = 100,
+) -> SearchResult:
+    """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
+
+    Args:
+        train_sources: domain -> map-style ``Dataset`` with a text column (the data to mix).
+        validation: domain -> ``Dataset`` of held-out text; the objective reads its losses.
+        objective: ``"mean"`` validation loss, one domain's name, or ``{domain: weight}``.
+        tokens_per_run: training tokens of each proxy (token-true mixture from ``build_mixture``).
+        num_runs: proxy runs (RegMix: a few times the number of domains squared; >= 5 to cross-validate).
+        proxy: the proxy model and training settings (default :class:`ProxyConfig`, 3.28M parameters).
+        min_share, max_share: per-source bounds on the share (one value or per source).
+        max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
+        cache_dir: one JSON per proxy run, keyed by its full config: an interrupted search resumes.
+        workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
+        candidates, top_k: simplex points scored by the regressor; the recommendation is the mean of the
+            ``top_k`` best (RegMix), which stays inside the (convex) constraints.
+    """
+    import pickle
+
+    t0 = time.perf_counter()
+    proxy = proxy or ProxyConfig()
+    space, bundle, tok = prepare(
+        train_sources,
+        validation,
+        tokens_per_run=tokens_per_run,
+        tokenizer=tokenizer,
+        text_column=text_column,
+        seq_len=proxy.seq_len,
+        eval_tokens=eval_tokens,
+        min_share=min_share,
+        max_share=max_share,
+        max_epochs=max_epochs,
+    )
+    obj = parse_objective(objective, list(bundle.val_blocks))
+    if num_runs < 5:
+        raise ValueError(f"num_runs={num_runs}: need at least 5 proxy runs to fit and cross-validate")
+    rng = np.random.default_rng(seed)
+    mixtures = space.sample(num_runs, rng)
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    bundle_path = cache / f"data-{bundle.fingerprint}.pkl"
+    if not bundle_path.exists():
+        with open(bundle_path, "wb") as fh:
+            pickle.dump(bundle, fh)
+    # every proxy starts from the same initialisation and data seed: the differences come from the mixture
+    specs = [
+        proxy_spec(dict(zip(space.names, m.tolist(), strict=True)), space, proxy, bundle, seed)
+        for m in mixtures
+    ]
+    runs = run_proxies(specs, str(bundle_path), str(cache), workers)
+    w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
+    y = np.asarray([_score(r["val_loss"], obj) for r in runs])
+    fit = fit_regressor(w, y, seed)
+    cand = space.sample(candidates, np.random.default_rng(seed + 1), concentration=(0.1, 0.3, 1, 3, 10))
+    pred = fit["model"].predict(_features(cand, fit["name"]))
+    best = cand[np.argsort(pred)[:top_k]].mean(0)
+    weights = dict(zip(space.names, (best / best.sum()).tolist(), strict=True))
+    return SearchResult(
+        weights=weights,
+        predicted_objective=float(fit["model"].predict(_features(best[None], fit["name"]))[0]),
+        objective=obj,
+        natural=space.natural,
+        regressor=fit["name"],
+        cv_spearman=fit["cv_spearman"],
+        runs=runs,
+        oof_predictions=fit["oof"].tolist(),
+        space=space,
+        proxy=proxy,
+        parameters=proxy.num_parameters(proxy.vocab_size(tok)),
+        wall_seconds=time.perf_counter() - t0,
+        model=fit["model"],
+    )
+
+
+def proxy_spec(
+    weights: Mapping[str, float],
+    space: SearchSpace,
+    proxy: ProxyConfig,
+    bundle: _Bundle,
+    seed: int,
+    tokens: int | None = None,
+) -> dict[str, Any]:
+    """The cache key material of one run: checked weights, budget, proxy config, caps, seed, data fingerprint."""
+    budget = tokens or space.tokens_per_run
+    w = space.check(weights, budget)
+    return {
+        "weights": {s: round(v, 6) for s, v in w.items()},
+        "tokens": int(budget),
+        "proxy": asdict(proxy),
+        "max_epochs": space.max_epochs,
+        "seed": int(seed),
+        "data": bundle.fingerprint,
+    }
