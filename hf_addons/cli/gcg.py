@@ -62,9 +62,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--holdout", type=float, default=0.25, help="fraction of behaviours never trained on")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--n-benign", type=int, default=200, help="benign instructions assembled (incl. held out)")
-    t.add_argument("--epochs", type=float, default=1.5)
-    t.add_argument("--learning-rate", type=float, default=4e-4)
+    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-layers", type=int, default=10, help="adapt only the top N layers (0: all)")
     t.add_argument("--no-bf16", action="store_true", help="train in float32 (slower on CPU)")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument(
@@ -210,6 +211,8 @@ def _safety_tune(args: argparse.Namespace) -> int:
         bf16=not args.no_bf16,
         threads=args.threads,
         answer_tokens=args.n_benign_answer_tokens,
+        lora_layers=args.lora_layers or None,
+        answers_cache=str(Path(args.out) / "benign_answers.json"),
         eval_tokens=args.eval_tokens,
     )
     tuned = safety_tune(
