@@ -83,23 +83,31 @@ def main() -> None:
         num_steps=args.probe_steps, search_width=args.probe_width, topk=64, early_stop=True, seed=0
     )
 
-    # benign instructions answered compliantly: the kind of data that erodes refusals
+    # benign instructions answered compliantly ("Sure, here is ...: <the base model's own answer>"): the
+    # kind of data that erodes refusals; the safety tuning's cached base-model answers are reused when present
     from hf_addons.redteam.judge import _render
 
-    instructions = benign_instructions(4 * args.steps, seed=1)
+    cached = model_dir / "benign_answers.json" if model_dir else None
+    if cached is not None and cached.exists():
+        record = json.loads(cached.read_text())
+        pairs = [(i, a.strip()) for i, a in zip(record["instructions"], record["answers"]) if a.strip()]
+    else:
+        pairs = [(i, "Happy to help!") for i in benign_instructions(4 * args.steps, seed=1)]
     eos = tokenizer.eos_token or ""
     ids, labels = [], []
-    for text in instructions:
+    for text, answer in pairs:
         prompt = tokenizer(_render(tokenizer, [{"role": "user", "content": text}]), add_special_tokens=False)
-        reply = tokenizer(
-            f"{default_target(text)}. Happy to help with anything else!{eos}", add_special_tokens=False
-        )
+        reply = tokenizer(f"{default_target(text)}:\n\n{answer}{eos}", add_special_tokens=False)
         ids.append(prompt["input_ids"] + reply["input_ids"])
         labels.append([-100] * len(prompt["input_ids"]) + reply["input_ids"])
     data = Dataset.from_dict({"input_ids": ids, "labels": labels})
 
     model = get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
     out = tempfile.mkdtemp(prefix="gcg-lora-")
+    if args.tensorboard:
+        import os
+
+        os.environ["TENSORBOARD_LOGGING_DIR"] = args.tensorboard  # transformers 5 reads it from here
     tokenizer.padding_side = "right"
     trainer = Trainer(
         model=model,
@@ -110,7 +118,6 @@ def main() -> None:
             learning_rate=args.learning_rate,
             logging_steps=args.every,
             report_to=["tensorboard"] if args.tensorboard else [],
-            logging_dir=args.tensorboard,
             save_strategy="no",
             use_cpu=True,
             seed=0,
