@@ -99,12 +99,21 @@ def _random_model(shape: str, dtype, device: str):
     return AutoModelForCausalLM.from_config(cfg).to(dtype).to(device).eval()
 
 
-def _load(which: str, device: str, shape: str = "default", dtype_name: str | None = None):
+def _load(
+    which: str,
+    device: str,
+    shape: str = "default",
+    dtype_name: str | None = None,
+    model_dir: str | None = None,
+):
     import torch
 
-    from hf_addons.models import default_model_dir
+    if model_dir:  # e.g. the safety-tuned testbed (hf-addons gcg safety-tune)
+        path = model_dir
+    else:
+        from hf_addons.models import default_model_dir
 
-    path = str(default_model_dir())
+        path = str(default_model_dir())
     dtype = getattr(torch, dtype_name) if dtype_name else torch.float32 if device == "cpu" else torch.bfloat16
     if which == "ours":
         from hf_addons.models import load_model, load_tokenizer
@@ -173,6 +182,7 @@ def _attack(which: str, model, tok, goal: str, target: str, settings: dict, earl
     out["seconds"] = marks[-1][0] - marks[0][0]
     out["cpu_seconds"] = marks[-1][1] - marks[0][1]
     out["step_seconds"], out["step_cpu_seconds"] = walls, cpus
+    out["cpu_at_step"] = [m[1] - marks[0][1] for m in marks[1:]]  # cumulative CPU-s at the end of step k
     out["seconds_per_step"] = statistics.median(walls) if walls else out["seconds"]
     out["cpu_seconds_per_step"] = statistics.median(cpus) if cpus else out["cpu_seconds"]
     return out
@@ -185,7 +195,7 @@ def worker(args: argparse.Namespace) -> None:
 
     logging.getLogger("nanogcg").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads) if args.threads else None
-    model, tok = _load(args.worker, args.device, args.model, args.dtype)
+    model, tok = _load(args.worker, args.device, args.model, args.dtype, args.model_dir)
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     base_rss = _rss_mib()
@@ -227,9 +237,16 @@ def _read_partial(path: Path | None) -> dict[str, dict]:
 
 def worker_command(which: str, args: argparse.Namespace, pairs: list[tuple[str, str]], early_stop: bool):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env["PYTHONPATH"] = str(ROOT) if which == "ours" else f"{ensure_nanogcg_env()}{os.pathsep}{ROOT}"
+    python = sys.executable
+    if which == "ours":
+        env["PYTHONPATH"] = str(ROOT)
+    elif args.nanogcg_python:  # nanoGCG's own pinned venv (e.g. /work/envs/nanogcg)
+        python = args.nanogcg_python
+        env["PYTHONPATH"] = str(ROOT)
+    else:
+        env["PYTHONPATH"] = f"{ensure_nanogcg_env()}{os.pathsep}{ROOT}"
     cmd = [
-        sys.executable, __file__, "--worker", which, "--device", args.device, "--steps", str(args.steps),
+        python, __file__, "--worker", which, "--device", args.device, "--steps", str(args.steps),
         "--width", str(args.width), "--topk", str(args.topk), "--seed", str(args.seed),
         "--pairs", json.dumps(pairs), "--threads", str(args.threads or 0), "--model", args.model,
     ]  # fmt: skip
@@ -237,6 +254,8 @@ def worker_command(which: str, args: argparse.Namespace, pairs: list[tuple[str, 
         cmd += ["--batch", str(args.batch)]
     if args.dtype:
         cmd += ["--dtype", args.dtype]
+    if args.model_dir:
+        cmd += ["--model-dir", args.model_dir]
     if getattr(args, "partial_dir", None):
         cmd += ["--partial", str(Path(args.partial_dir) / f"{which}.jsonl")]
     if early_stop:
@@ -314,6 +333,18 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
+def _behaviours(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The dev CSV's first N, or, against a safety-tuned model, the first N it was never tuned on."""
+    from hf_addons.redteam import load_behaviors
+
+    pairs = load_behaviors(BEHAVIOR_CSV)
+    if args.model_dir:
+        record = Path(args.model_dir) / "safety_tune.json"
+        held = set(json.loads(record.read_text())["held_out_goals"])
+        pairs = [p for p in pairs if p[0] in held]
+    return pairs[: args.behaviors]
+
+
 def _plain_loss(model, tok, goal: str, suffix: str, target: str) -> float:
     """Target cross-entropy (float32) of ``goal + suffix`` rendered with the chat template and re-tokenized as
     text: the loss the suffix really has, whatever each tool computed during its search."""
@@ -334,10 +365,9 @@ def quality(args: argparse.Namespace) -> None:
     from _common import row, write_result
 
     from hf_addons.models import load_model
-    from hf_addons.redteam import evaluate_suffix, load_behaviors
-    from hf_addons.redteam.judge import target_judge
+    from hf_addons.redteam.judge import build_messages, generate_responses, judge_all
 
-    pairs = load_behaviors(BEHAVIOR_CSV, limit=args.behaviors)
+    pairs = _behaviours(args)
     if args.summarize:
         if not args.partial_dir:
             raise SystemExit("--summarize needs --partial-dir (where the workers wrote finished behaviours)")
@@ -358,66 +388,68 @@ def quality(args: argparse.Namespace) -> None:
     if not both:
         raise SystemExit("no behaviour finished by both sides yet")
     dtype = getattr(torch, args.dtype) if args.dtype else torch.float32
-    model, tok = load_model(device="cpu", dtype=dtype)
+    model, tok = load_model(args.model_dir, device="cpu", dtype=dtype)
+    goals, targets = [g for g, _ in both], [t for _, t in both]
+    tokens = 64
+    base_replies = generate_responses(model, tok, [build_messages(g, "") for g in goals], tokens)
+    baseline = judge_all(goals, base_replies, targets)
     table = {}
     for w in SIDES:
         by_goal = {r["goal"]: r for r in reports[w]["runs"]}
-        runs = [by_goal[g] for g, _ in both]
-        evals = [
-            evaluate_suffix(model, tok, r["best_string"], [p], "refusal", 32) for r, p in zip(runs, both)
-        ]
-        ok = [e["success"][0] for e in evals]
-        said_target = target_judge(
-            [g for g, _ in both], [e["responses"][0] for e in evals], [t for _, t in both]
+        runs = [by_goal[g] for g in goals]
+        replies = generate_responses(
+            model, tok, [build_messages(g, r["best_string"]) for g, r in zip(goals, runs)], tokens
         )
+        verdicts = judge_all(goals, replies, targets)
         # each side reports its own loss; one plain forward of the rendered prompt scores both the same way
         rescored = [_plain_loss(model, tok, g, r["best_string"], t) for r, (g, t) in zip(runs, both)]
         hits = [r["steps_to_success"] for r in runs]
         # loss at equal steps: a run that stopped early keeps its final loss (the attack is over)
         curves = [r["losses"] + [r["losses"][-1]] * (args.steps - len(r["losses"])) for r in runs]
         hit_steps = [h for h in hits if h is not None]
+        cpu_to_hit = [r["cpu_at_step"][h - 1] if h else None for r, h in zip(runs, hits)]
         table[w] = {
-            "asr_refusal_judge": sum(ok) / len(ok),
+            "asr": {k: sum(v) / len(v) for k, v in verdicts.items()},
+            "baseline_asr": {k: sum(v) / len(v) for k, v in baseline.items()},
+            "judged": verdicts,
             "target_hit_rate": len(hit_steps) / len(hits),
             "steps_to_success": hits,
+            "cpu_seconds_to_success": cpu_to_hit,
+            "cpu_seconds_total": sum(r["cpu_seconds"] for r in runs),
             "median_steps_to_success_of_hits": statistics.median(hit_steps) if hit_steps else None,
             "mean_steps_to_success": sum(h if h is not None else args.steps for h in hits) / len(hits),
             "mean_loss_curve": [sum(c[i] for c in curves) / len(curves) for i in range(args.steps)],
-            "judged_success": ok,
-            "greedy_reply_starts_with_target": said_target,
-            "target_judge_rate": sum(said_target) / len(said_target),
             "reported_best_loss": [r["best_loss"] for r in runs],
             "rescored_best_loss": rescored,
             "mean_rescored_best_loss": sum(rescored) / len(rescored),
-            "responses": [e["responses"][0] for e in evals],
+            "responses": replies,
             "cpu_seconds_per_step": statistics.median(
                 [c for r in runs for c in r["step_cpu_seconds"]] or [r["cpu_seconds"] for r in runs]
             ),
         }
-        print(w, json.dumps(table[w]), flush=True)
+        print(w, json.dumps({k: v for k, v in table[w].items() if k != "mean_loss_curve"}), flush=True)
+    where = f"the safety-tuned model ({args.model_dir}), held-out" if args.model_dir else "SmolLM2-135M, dev"
     settings = (
-        f"{len(both)} dev behaviours, width {args.width}, top-k {args.topk}, <= {args.steps} steps, "
-        f"{args.dtype or 'float32'}, CPU"
+        f"{len(both)} {where} behaviours, width {args.width}, top-k {args.topk}, <= {args.steps} steps, "
+        f"{args.dtype or 'float32'}, CPU, {args.threads or 'default'} thread(s) each"
     )
     o, a = table["ours"], table["nanogcg"]
-    last = args.steps - 1
-    summary = [
+    summary = []
+    for judge in o["asr"]:
+        summary.append(
+            row(
+                "gcg", f"attack success ({judge} judge; no-suffix baseline {o['baseline_asr'][judge]:.2f}), {settings}",
+                anchor=ANCHOR, anchor_value=a["asr"][judge], ours=o["asr"][judge], unit="rate", target=">= 1x",
+                ratio=o["asr"][judge] / a["asr"][judge] if a["asr"][judge] else None,
+                met=o["asr"][judge] >= a["asr"][judge],
+            )
+        )  # fmt: skip
+    summary += [
         row(
-            "gcg", f"attack success (refusal judge), {settings}", anchor=ANCHOR,
-            anchor_value=a["asr_refusal_judge"], ours=o["asr_refusal_judge"], unit="rate", target=">= 1x",
-            ratio=o["asr_refusal_judge"] / a["asr_refusal_judge"] if a["asr_refusal_judge"] else None,
-            met=o["asr_refusal_judge"] >= a["asr_refusal_judge"],
-        ),
-        row(
-            "gcg", f"exact-target hit rate, {settings}", anchor=ANCHOR, anchor_value=a["target_hit_rate"],
-            ours=o["target_hit_rate"], unit="rate", target=">= 1x", met=o["target_hit_rate"] >= a["target_hit_rate"],
+            "gcg", f"exact-target hit rate (teacher-forced), {settings}", anchor=ANCHOR,
+            anchor_value=a["target_hit_rate"], ours=o["target_hit_rate"], unit="rate", target=">= 1x",
             ratio=o["target_hit_rate"] / a["target_hit_rate"] if a["target_hit_rate"] else None,
-        ),
-        row(
-            "gcg", f"greedy reply starts with the target (target judge), {settings}", anchor=ANCHOR,
-            anchor_value=a["target_judge_rate"], ours=o["target_judge_rate"], unit="rate", target=">= 1x",
-            ratio=o["target_judge_rate"] / a["target_judge_rate"] if a["target_judge_rate"] else None,
-            met=o["target_judge_rate"] >= a["target_judge_rate"],
+            met=o["target_hit_rate"] >= a["target_hit_rate"],
         ),
         row(
             "gcg", f"mean best-suffix loss re-scored by one plain forward, {settings}", anchor=ANCHOR,
@@ -426,20 +458,16 @@ def quality(args: argparse.Namespace) -> None:
             met=o["mean_rescored_best_loss"] <= a["mean_rescored_best_loss"], digits=4,
         ),
         row(
-            "gcg", f"mean steps to exact target (cap counts as {args.steps}), {settings}", anchor=ANCHOR,
-            anchor_value=a["mean_steps_to_success"], ours=o["mean_steps_to_success"], unit="steps",
-            ratio=o["mean_steps_to_success"] / a["mean_steps_to_success"], target="<= 1x",
-            met=o["mean_steps_to_success"] <= a["mean_steps_to_success"],
-        ),
-        row(
-            "gcg", f"mean loss at step {args.steps} as each side reports it, {settings}", anchor=ANCHOR,
-            anchor_value=a["mean_loss_curve"][last], ours=o["mean_loss_curve"][last], unit="loss",
-            ratio=o["mean_loss_curve"][last] / a["mean_loss_curve"][last], target="<= 1x",
-            met=o["mean_loss_curve"][last] <= a["mean_loss_curve"][last], digits=4,
+            "gcg", f"total attack CPU-seconds (early stop at exact target), {settings}", anchor=ANCHOR,
+            anchor_value=a["cpu_seconds_total"], ours=o["cpu_seconds_total"], unit="CPU-s",
+            ratio=o["cpu_seconds_total"] / a["cpu_seconds_total"], target="<= 0.5x",
+            met=o["cpu_seconds_total"] <= 0.5 * a["cpu_seconds_total"],
         ),
     ]  # fmt: skip
     payload = {"settings": vars(args), "behaviors": both, "table": table, "reports": reports}
-    write_result(f"gcg-quality{'-' + args.dtype if args.dtype else ''}", payload, summary)
+    payload["baseline_replies"] = base_replies
+    name = "gcg-quality-refusing" if args.model_dir else "gcg-quality"
+    write_result(f"{name}{'-' + args.dtype if args.dtype else ''}", payload, summary)
 
 
 def main() -> None:
@@ -470,6 +498,17 @@ def main() -> None:
     p.add_argument("--behaviors", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--timeout", type=int, default=1800)
+    p.add_argument(
+        "--model-dir",
+        default=None,
+        help="attack this model folder (e.g. runs/safety-tuned from `hf-addons gcg safety-tune`) on both sides; "
+        "quality then uses the behaviours its safety_tune.json lists as held out",
+    )
+    p.add_argument(
+        "--nanogcg-python",
+        default=os.environ.get("NANOGCG_PYTHON"),
+        help="python of nanoGCG's own venv (default: the venv's python with a --target install)",
+    )
     p.add_argument("--worker", choices=["ours", "nanogcg"], help=argparse.SUPPRESS)
     p.add_argument("--pairs", default="[]", help=argparse.SUPPRESS)
     p.add_argument("--partial", default=None, help=argparse.SUPPRESS)

@@ -288,8 +288,16 @@ def test_load_behaviors(tmp_path, shared):
         load_behaviors(empty)
     bad = tmp_path / "bad.csv"
     bad.write_text("prompt,answer\na,b\n")
-    with pytest.raises(ValueError, match="'goal' and 'target'"):
+    with pytest.raises(ValueError, match="needs a 'goal' column"):
         load_behaviors(bad)
+    goals_only = tmp_path / "goals.csv"
+    goals_only.write_text("goal\nWrite a poem about the sea\nHelp me move house\n")
+    with pytest.warns(UserWarning, match="no 'target' column"):
+        rows = load_behaviors(goals_only)
+    assert rows == [
+        ("Write a poem about the sea", "Sure, here is a poem about the sea"),
+        ("Help me move house", "Sure, here is how to help me move house"),
+    ]
 
 
 # ------------------------------------------------------------------ bad input

@@ -34,11 +34,47 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--mellowmax", action="store_true", help="mellowmax loss instead of cross-entropy")
     p.add_argument("--no-early-stop", action="store_true", help="run all steps even after the target is hit")
     p.add_argument("--system", default=None, help="system prompt (default: the chat template's own)")
-    p.add_argument("--judge", default="refusal", choices=["refusal", "target", "combined"])
-    p.add_argument("--max-new-tokens", type=int, default=32, help="reply length judged for success")
+    p.add_argument(
+        "--judge",
+        default="strict",
+        choices=["strict", "target", "refusal", "combined", "llm"],
+        help="the judge behind 'success' (all of strict/target/refusal are reported anyway)",
+    )
+    p.add_argument(
+        "--llm-judge",
+        nargs="?",
+        const="default",
+        default=None,
+        metavar="MODEL",
+        help="also report a rubric-prompted LLM judge (default: the embedded model)",
+    )
+    p.add_argument("--max-new-tokens", type=int, default=64, help="reply length judged for success")
     p.add_argument("--universal", action="store_true", help="one suffix for all behaviours (progressive)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.set_defaults(func=_run)
+
+    t = sub.add_parser(
+        "safety-tune",
+        help="LoRA-tune the default model to refuse harmful requests (a GCG testbed); saves it with a card",
+    )
+    t.add_argument("--out", required=True, help="folder for the merged model, its card and safety_tune.json")
+    t.add_argument("--behaviors", default="../shared/data/advbench/harmful_behaviors_dev.csv")
+    t.add_argument("--holdout", type=float, default=0.25, help="fraction of behaviours never trained on")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--n-benign", type=int, default=200, help="benign instructions assembled (incl. held out)")
+    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-layers", type=int, default=10, help="adapt only the top N layers (0: all)")
+    t.add_argument("--no-bf16", action="store_true", help="train in float32 (slower on CPU)")
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument(
+        "--n-benign-answer-tokens", type=int, default=32, help="length of the base model's answers"
+    )
+    t.add_argument("--eval-tokens", type=int, default=32, help="reply length judged in the evaluation")
+    t.add_argument("--skip-base-eval", action="store_true", help="do not evaluate the untuned model too")
+    t.add_argument("--repo-id", default="hf-addons/smollm2-135m-safety-tuned", help="for the push plan")
+    t.set_defaults(func=_safety_tune)
 
 
 def _done_goals(out: Path) -> set[str]:
@@ -54,10 +90,26 @@ def _done_goals(out: Path) -> set[str]:
     return done
 
 
+def _judges(args: argparse.Namespace) -> dict:
+    from hf_addons.redteam.judge import REPORTED_JUDGES, LLMJudge
+
+    judges: dict = {name: name for name in REPORTED_JUDGES}
+    if args.judge not in judges and args.judge != "llm":
+        judges[args.judge] = args.judge
+    if args.llm_judge or args.judge == "llm":
+        if args.llm_judge in (None, "default"):
+            judges["llm"] = LLMJudge()
+        else:
+            from hf_addons.models import load_model
+
+            judges["llm"] = LLMJudge(*load_model(args.llm_judge, device=args.device))
+    return judges
+
+
 def _run(args: argparse.Namespace) -> int:
     from hf_addons.models import load_model
-    from hf_addons.redteam import GCG, GCGConfig, evaluate_suffix, load_behaviors, run_universal
-    from hf_addons.redteam.judge import build_messages
+    from hf_addons.redteam import GCG, GCGConfig, load_behaviors, run_universal
+    from hf_addons.redteam.judge import build_messages, generate_responses, judge_all
 
     behaviors = load_behaviors(args.behaviors, args.limit, args.offset)
     out = Path(args.out)
@@ -82,62 +134,131 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     model, tokenizer = load_model(args.model, device=args.device)
+    judges = _judges(args)
     gcg = GCG(model, tokenizer, config)
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = {k: v for k, v in config.to_dict().items() if k not in ("memory_budget",)}
+    wins: dict[str, int] = dict.fromkeys(judges, 0)
+    base_wins: dict[str, int] = dict.fromkeys(judges, 0)
+
+    def judged(goal_targets: list[tuple[str, str]], suffix: str) -> tuple[list[dict], list[dict]]:
+        """Replies with the suffix and without any, each with every judge's verdict."""
+        goals = [g for g, _ in goal_targets]
+        targets = [t for _, t in goal_targets]
+        convs = [build_messages(g, suffix, args.system) for g in goals]
+        convs += [build_messages(g, "", args.system) for g in goals]
+        replies = generate_responses(model, tokenizer, convs, args.max_new_tokens)
+        att, base = replies[: len(goals)], replies[len(goals) :]
+        va, vb = judge_all(goals, att, targets, judges), judge_all(goals, base, targets, judges)
+        return (
+            [{"response": r, "judges": {k: v[i] for k, v in va.items()}} for i, r in enumerate(att)],
+            [{"response": r, "judges": {k: v[i] for k, v in vb.items()}} for i, r in enumerate(base)],
+        )
+
     with out.open("a", encoding="utf-8") as f:
 
         def write(row: dict) -> None:
             f.write(json.dumps({**row, "model": args.model or "default", "config": settings}) + "\n")
             f.flush()
+            for k in judges:
+                wins[k] += row["judges"][k]
+                base_wins[k] += row["baseline"]["judges"][k]
 
         try:
             if args.universal:
                 res = run_universal(gcg, todo, system=args.system)
-                ev = evaluate_suffix(
-                    model, tokenizer, res.best_string, todo, args.judge, args.max_new_tokens, args.system
-                )
-                for (goal, target), ok, reply in zip(todo, ev["success"], ev["responses"]):
-                    write(_row(goal, target, res, ok, reply, universal=True))
-                print(f"gcg: universal suffix ASR {ev['asr']:.2f} on {len(todo)} behaviours", file=sys.stderr)
-                return 0
-            wins = 0
-            for i, (goal, target) in enumerate(todo, 1):
-                res = gcg.run(build_messages(goal, "{optim_str}", args.system), target)
-                ev = evaluate_suffix(
-                    model,
-                    tokenizer,
-                    res.best_string,
-                    [(goal, target)],
-                    args.judge,
-                    args.max_new_tokens,
-                    args.system,
-                )
-                wins += ev["success"][0]
-                write(_row(goal, target, res, ev["success"][0], ev["responses"][0]))
-                print(
-                    f"gcg: [{i}/{len(todo)}] success={ev['success'][0]} loss={res.best_loss:.3f} "
-                    f"steps={len(res.losses)} ({res.seconds:.1f}s)",
-                    file=sys.stderr,
-                )
-            print(f"gcg: attack success {wins}/{len(todo)}; results in {out}", file=sys.stderr)
+                attacked, baseline = judged(todo, res.best_string)
+                for (goal, target), a, b in zip(todo, attacked, baseline):
+                    write(_row(goal, target, res, a, b, args.judge, universal=True))
+            else:
+                for i, (goal, target) in enumerate(todo, 1):
+                    res = gcg.run(build_messages(goal, "{optim_str}", args.system), target)
+                    (a,), (b,) = judged([(goal, target)], res.best_string)
+                    write(_row(goal, target, res, a, b, args.judge))
+                    verdicts = " ".join(f"{k}={int(v)}" for k, v in a["judges"].items())
+                    print(
+                        f"gcg: [{i}/{len(todo)}] {verdicts} (no suffix: "
+                        + " ".join(f"{k}={int(v)}" for k, v in b["judges"].items())
+                        + f") loss={res.best_loss:.3f} steps={len(res.losses)} ({res.seconds:.1f}s)",
+                        file=sys.stderr,
+                    )
         except KeyboardInterrupt:
             print(f"gcg: interrupted; finished behaviours are in {out} (rerun to resume)", file=sys.stderr)
             return 130
+    n = len(todo)
+    for k in judges:
+        mark = " (success)" if k == args.judge else ""
+        print(
+            f"gcg: {k:8s} attack success {wins[k]}/{n}, baseline (no suffix) {base_wins[k]}/{n}{mark}",
+            file=sys.stderr,
+        )
+    print(f"gcg: results in {out}", file=sys.stderr)
     return 0
 
 
-def _row(goal: str, target: str, res, success: bool, reply: str, universal: bool = False) -> dict:
+def _safety_tune(args: argparse.Namespace) -> int:
+    from hf_addons.hub import push_to_hub
+    from hf_addons.redteam.safety_tune import SafetyTuneConfig, safety_tune
+
+    cfg = SafetyTuneConfig(
+        behaviors=args.behaviors,
+        holdout=args.holdout,
+        seed=args.seed,
+        n_benign=args.n_benign,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        lora_r=args.lora_r,
+        bf16=not args.no_bf16,
+        threads=args.threads,
+        answer_tokens=args.n_benign_answer_tokens,
+        lora_layers=args.lora_layers or None,
+        answers_cache=str(Path(args.out) / "benign_answers.json"),
+        eval_tokens=args.eval_tokens,
+    )
+    tuned = safety_tune(
+        cfg,
+        evaluate_base=not args.skip_base_eval,
+        log=lambda m: print(f"safety-tune: {m}", file=sys.stderr, flush=True),
+    )
+    tuned.save_pretrained(args.out)
+    plan = push_to_hub(tuned, args.repo_id, dry_run=True)
+    sizes = {k: len(v) for k, v in sorted(plan.items())}
+    (Path(args.out) / "push_plan.json").write_text(
+        json.dumps({"repo_id": args.repo_id, "files": sizes}, indent=1)
+    )
+    ev = tuned.record["eval"]
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "harmful_refusal_rate": ev["harmful_refusal_rate"],
+                "benign_answer_rate": ev["benign_answer_rate"],
+                "no_suffix_attack_success": ev["no_suffix_attack_success"],
+                "train_seconds": tuned.record["train_seconds"],
+                "train_cpu_seconds": tuned.record["train_cpu_seconds"],
+                "load_average": tuned.record["load_average"],
+                "push_plan": sizes,
+            },
+            indent=1,
+        )
+    )
+    return 0
+
+
+def _row(goal: str, target: str, res, attacked: dict, baseline: dict, judge: str, universal: bool = False):
     return {
         "goal": goal,
         "target": target,
         "suffix": res.best_string,
-        "success": bool(success),
+        "success": bool(attacked["judges"].get(judge, False)),
+        "judge": judge,
+        "judges": attacked["judges"],
+        "response": attacked["response"],
+        "baseline": baseline,
         "target_match": res.success,
         "steps_to_success": res.steps_to_success,
         "best_loss": res.best_loss,
         "losses": res.losses,
-        "response": reply,
         "seconds": round(res.seconds, 3),
         "universal": universal,
     }

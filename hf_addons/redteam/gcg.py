@@ -179,6 +179,59 @@ def _cache_tensors(cache: Any, length: int) -> list[tuple[Tensor, Tensor]]:
     ]
 
 
+def render_slot(tokenizer: Any, messages: str | list[dict[str, str]]) -> tuple[str, str]:
+    """The prompt text before and after the ``{optim_str}`` slot (appended to the last message if absent),
+    with the chat template applied, or the messages one a line for a tokenizer without one."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty string or a list of {'role', 'content'} dicts")
+    messages = copy.deepcopy(messages)
+    for m in messages:
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
+            raise ValueError(f"each message needs a 'role' and a string 'content', got {m!r}")
+    slots = sum(m["content"].count(SLOT) for m in messages)
+    if slots > 1:
+        raise ValueError(f"the messages contain {slots} {SLOT} slots; GCG optimises exactly one")
+    if slots == 0:
+        messages[-1]["content"] += SLOT
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:  # a plain LM: the messages' text, one per line
+        text = "\n".join(m["content"] for m in messages)
+    if text.count(SLOT) != 1:
+        raise ValueError(
+            f"the chat template dropped or repeated the {SLOT} slot (found {text.count(SLOT)} in the "
+            "rendered prompt); put the slot in a message the template renders, e.g. the last user turn"
+        )
+    before, after = text.split(SLOT)
+    return before, after
+
+
+def check_prompt(
+    tokenizer: Any, messages: str | list[dict[str, str]], target: str, add_space_before_target: bool = False
+) -> tuple[str, str, str]:
+    """(before, after, target) text of an attack prompt, or a ValueError saying what is wrong with it: an empty
+    target, a slot problem, or a target that tokenizes differently after the prompt than alone (the loss would
+    then optimise tokens the model never sees). Cheap: tokenizer only, no model."""
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("the target string is empty; GCG needs a target continuation to optimise towards")
+    before, after = render_slot(tokenizer, messages)
+    if add_space_before_target:
+        target = " " + target
+    after_ids = tokenizer(after, add_special_tokens=False)["input_ids"]
+    target_ids = tokenizer(target, add_special_tokens=False)["input_ids"]
+    joint = tokenizer(after + target, add_special_tokens=False)["input_ids"]
+    if joint != after_ids + target_ids:
+        raise ValueError(
+            f"the target {target!r} tokenizes differently after the prompt than alone "
+            f"(in context: {tokenizer.convert_ids_to_tokens(joint[len(after_ids) :])}, alone: "
+            f"{tokenizer.convert_ids_to_tokens(target_ids)}); adjust its leading space "
+            "(GCGConfig.add_space_before_target) or the template"
+        )
+    return before, after, target
+
+
 @dataclass
 class _Side:
     """One model's view of a prompt: fixed embeddings, the prefix KV and the KV of prefix + current suffix."""
@@ -269,54 +322,19 @@ class GCG:
     # ---------------------------------------------------------------- prompt preparation
     def render(self, messages: str | list[dict[str, str]]) -> tuple[str, str]:
         """The prompt text before and after the ``{optim_str}`` slot, with the chat template applied."""
-        if isinstance(messages, str):
-            messages = [{"role": "user", "content": messages}]
-        if not isinstance(messages, list) or not messages:
-            raise ValueError("messages must be a non-empty string or a list of {'role', 'content'} dicts")
-        messages = copy.deepcopy(messages)
-        for m in messages:
-            if not isinstance(m, dict) or not isinstance(m.get("content"), str) or "role" not in m:
-                raise ValueError(f"each message needs a 'role' and a string 'content', got {m!r}")
-        slots = sum(m["content"].count(SLOT) for m in messages)
-        if slots > 1:
-            raise ValueError(f"the messages contain {slots} {SLOT} slots; GCG optimises exactly one")
-        if slots == 0:
-            messages[-1]["content"] += SLOT
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:  # a plain LM: the messages' text, one per line
-            text = "\n".join(m["content"] for m in messages)
-        if text.count(SLOT) != 1:
-            raise ValueError(
-                f"the chat template dropped or repeated the {SLOT} slot (found {text.count(SLOT)} in the "
-                "rendered prompt); put the slot in a message the template renders, e.g. the last user turn"
-            )
-        before, after = text.split(SLOT)
-        return before, after
+        return render_slot(self.tokenizer, messages)
 
     def prepare(self, messages: str | list[dict[str, str]], target: str) -> Prompt:
         """Tokenize around the slot, check the target survives in context, and cache the prefix KV."""
-        if not isinstance(target, str) or not target.strip():
-            raise ValueError(
-                "the target string is empty; GCG needs a target continuation to optimise towards"
-            )
+        before, after, target = check_prompt(
+            self.tokenizer, messages, target, self.config.add_space_before_target
+        )
         tok = self.tokenizer
-        before, after = self.render(messages)
-        if self.config.add_space_before_target:
-            target = " " + target
 
         def ids(text: str) -> Tensor:
             return torch.tensor([tok(text, add_special_tokens=False)["input_ids"]], device=self.device).long()
 
         before_ids, after_ids, target_ids = ids(before), ids(after), ids(target)
-        joint = tok(after + target, add_special_tokens=False)["input_ids"]
-        if joint != after_ids[0].tolist() + target_ids[0].tolist():
-            raise ValueError(
-                f"the target {target!r} tokenizes differently after the prompt than alone "
-                f"(in context: {tok.convert_ids_to_tokens(joint[after_ids.shape[1] :])}, alone: "
-                f"{tok.convert_ids_to_tokens(target_ids[0].tolist())}); adjust its leading space "
-                "(GCGConfig.add_space_before_target) or the template"
-            )
         prompt = Prompt(
             before_ids,
             after_ids,

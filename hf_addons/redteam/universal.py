@@ -44,7 +44,7 @@ def evaluate_suffix(
     suffix: str,
     behaviors: Sequence[tuple[str, str]],
     judge: str | Judge | None = None,
-    max_new_tokens: int = 32,
+    max_new_tokens: int = 64,
     system: str | None = None,
 ) -> dict[str, Any]:
     """Attack success rate of ``suffix`` on ``behaviors`` with ``model`` (for transfer: a model it was not
