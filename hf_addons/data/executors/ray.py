@@ -205,13 +205,14 @@ def run_ray(
         raise ImportError("run_ray needs Ray Data: pip install 'hf-addons[ray]'") from exc
 
     ctx = ray.data.DataContext.get_current()
-    before = ctx.shuffle_strategy
+    before = ctx.shuffle_strategy, ctx.execution_options.preserve_order
+    ctx.execution_options.preserve_order = True  # shards are row ranges of the input order
     # task-based sort shuffle: no aggregator actors to start per groupby (minutes on a busy small cluster)
     ctx.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
     try:
         return _run(pipeline, dataset, output_dir, num_partitions, max_in_flight)
     finally:
-        ctx.shuffle_strategy = before
+        ctx.shuffle_strategy, ctx.execution_options.preserve_order = before
 
 
 def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_in_flight) -> dict[str, Any]:
