@@ -102,7 +102,13 @@ def one(path: str, parquet: str, out: str) -> dict:
     if path == "ray":
         import ray
 
-        ray.init(address="local", num_cpus=2, object_store_memory=300 * 2**20, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local",
+            num_cpus=2,
+            object_store_memory=300 * 2**20,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
         from hf_addons.data.executors.ray import run_ray

@@ -74,11 +74,15 @@ def _write_shard(pipeline: Pipeline, out: str, k: int, schema, stages: list[str]
         p = decision_path(work, name, k)
         if p.exists():
             dec = pq.read_table(p)
-            cluster[np.asarray(dec.column(ROW_ID).to_numpy(), np.int64) - ids[0]] = dec.column("cluster").to_numpy()
+            cluster[np.asarray(dec.column(ROW_ID).to_numpy(), np.int64) - ids[0]] = dec.column(
+                "cluster"
+            ).to_numpy()
         keep = cluster == ids
         table = table.append_column(f"{name}_cluster", pa.array(cluster))
         table = table.append_column(f"{name}_keep", pa.array(keep))
-        table = table.append_column(f"{name}_reason", pa.array(np.where(keep, "", f"{name}:duplicate").tolist()))
+        table = table.append_column(
+            f"{name}_reason", pa.array(np.where(keep, "", f"{name}:duplicate").tolist())
+        )
     keep = np.ones(rows, bool)
     for c in pipeline.keep_columns():
         if c in table.column_names:
@@ -90,7 +94,9 @@ def _write_shard(pipeline: Pipeline, out: str, k: int, schema, stages: list[str]
     if pipeline.keep_rejects and not keep.all() and not rej_path.exists():
         atomic_write_table(table.filter(pa.array(~keep)), rej_path)
     cols = {
-        c: table.column(c).to_pylist() for c in table.column_names if c.endswith(("_keep", "_reason", "_error"))
+        c: table.column(c).to_pylist()
+        for c in table.column_names
+        if c.endswith(("_keep", "_reason", "_error"))
     }
     report = pipeline._report(cols, rows, int(keep.sum()))
     atomic_write_json(report, work / f"report-{k:05d}.json")
@@ -99,7 +105,13 @@ def _write_shard(pipeline: Pipeline, out: str, k: int, schema, stages: list[str]
 
 def merge_reports(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Sum per-shard reports (every count is a sum over rows, so the merge is exact)."""
-    total: dict[str, Any] = {"input_rows": 0, "output_rows": 0, "removed_rows": 0, "steps": [], "errors": Counter()}
+    total: dict[str, Any] = {
+        "input_rows": 0,
+        "output_rows": 0,
+        "removed_rows": 0,
+        "steps": [],
+        "errors": Counter(),
+    }
     for part in parts:
         for key in ("input_rows", "output_rows", "removed_rows"):
             total[key] += part[key]
@@ -176,7 +188,9 @@ def _submit_map_tasks(dataset, pipeline: Pipeline, work: Path, remote_map, max_i
 def _empty_like(dataset):
     import pyarrow as pa
 
-    return pa.schema([(f, dataset.schema().types[i]) for i, f in enumerate(dataset.schema().names)]).empty_table()
+    return pa.schema(
+        [(f, dataset.schema().types[i]) for i, f in enumerate(dataset.schema().names)]
+    ).empty_table()
 
 
 def run_ray(
@@ -230,7 +244,11 @@ def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_
         raise InputError(f"output {out} is a file; give a directory (it is created when missing)")
     work = out / "_work"
     work.mkdir(parents=True, exist_ok=True)
-    meta = {"fingerprint": pipeline.fingerprint(), "steps": pipeline.describe(), "shard_rows": pipeline.shard_rows}
+    meta = {
+        "fingerprint": pipeline.fingerprint(),
+        "steps": pipeline.describe(),
+        "shard_rows": pipeline.shard_rows,
+    }
     remove_partial_files(out)
     meta_path = work / "pipeline.json"
     if meta_path.exists():
@@ -299,7 +317,11 @@ def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_
     parts: list = []
     for k in range(num_shards):
         rp = work / f"report-{k:05d}.json"
-        parts.append(json.loads(rp.read_text()) if rp.exists() else remote_write.remote(worker_pipe, str(out), k, schema, stages))
+        parts.append(
+            json.loads(rp.read_text())
+            if rp.exists()
+            else remote_write.remote(worker_pipe, str(out), k, schema, stages)
+        )
     refs = [p for p in parts if not isinstance(p, dict)]
     got = dict(zip(refs, ray.get(refs)))
     report = merge_reports([p if isinstance(p, dict) else got[p] for p in parts])
@@ -320,3 +342,29 @@ def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_
     assert report["input_rows"] == n
     atomic_write_json(report, out / "report.json")
     return report
+
+
+def read_files(specs: list[str]):
+    """A ``ray.data.Dataset`` over Parquet or JSONL files/directories (read on the workers), else ``None``.
+
+    Files are listed in the order ``load_input`` uses (directories sorted), so both paths number rows alike.
+    WARC input and Hub names return ``None``: the caller loads them with ``load_input`` in the driver.
+    """
+    import ray.data
+
+    from hf_addons.data.readers.files import _kind
+
+    files: list[Path] = []
+    for s in specs:
+        p = Path(s)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
+        elif p.exists():
+            files.append(p)
+        else:
+            return None
+    kinds = {_kind(f) for f in files}
+    if not files or len(kinds) != 1 or kinds == {"warc"} or None in kinds:
+        return None
+    paths = [str(f.resolve()) for f in files]
+    return ray.data.read_parquet(paths) if kinds == {"parquet"} else ray.data.read_json(paths)

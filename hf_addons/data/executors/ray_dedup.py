@@ -49,7 +49,9 @@ def _empty(**types):
     return pa.table({k: pa.array([], t) for k, t in types.items()})
 
 
-def eligible_rows(work: Path, k: int, table, keep_columns: list[str], earlier_stages: list[str]) -> np.ndarray:
+def eligible_rows(
+    work: Path, k: int, table, keep_columns: list[str], earlier_stages: list[str]
+) -> np.ndarray:
     """Mask of a shard's rows still judged by a dedup stage: kept by every earlier filter and stage."""
     keep = np.ones(table.num_rows, bool)
     for c in keep_columns:
@@ -68,7 +70,12 @@ class _ShardKeys:
     """``map_batches`` over shard ids: ``(key, _row_id)`` of each shard's eligible rows."""
 
     def __init__(self, work: str, key_column: str, keep_columns: list[str], earlier: list[str]) -> None:
-        self.work, self.key_column, self.keep_columns, self.earlier = Path(work), key_column, keep_columns, earlier
+        self.work, self.key_column, self.keep_columns, self.earlier = (
+            Path(work),
+            key_column,
+            keep_columns,
+            earlier,
+        )
         self.__name__ = type(self).__name__  # Ray Data names the operator after it
 
     def __call__(self, batch):
@@ -205,7 +212,7 @@ def connected_component_leaves(edges, num_partitions: int, max_rounds: int = 64)
     ``edges``: a Ray dataset of ``(big, small)`` pairs (duplicates allowed). The driver reads one changed
     count per half-round. Returns the dataset of leaves and the number of rounds.
     """
-    for rounds in range(1, max_rounds + 1):
+    for rounds in range(1, max_rounds + 1):  # noqa: B007 - returned after the loop
         large = (
             edges.map_batches(_both_directions, batch_format="pyarrow")
             .groupby("u", num_partitions=num_partitions)
