@@ -69,7 +69,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
         from hf_addons.data.executors.ray import read_files
 
-        ray.init(address=args.ray_address, log_to_driver=False)
+        ray.init(address=args.ray_address, log_to_driver=False, ignore_reinit_error=True)
         dataset = read_files(args.input)
     if dataset is not None:
         columns = dataset.schema().names

@@ -213,3 +213,15 @@ def test_node_removed_mid_run_loses_and_duplicates_no_rows(cluster, tmp_path):
     assert len(ray.nodes()) and sum(n["Alive"] for n in ray.nodes()) == 2
     assert_same_output(tmp_path / "local", out)
     assert report["input_rows"] == len(corpus())
+
+
+@pytest.mark.slow
+def test_cli_ray_address_writes_what_the_local_cli_writes(cluster, tmp_path):
+    from hf_addons.cli import main
+
+    c, _ = cluster
+    src = write_jsonl(tmp_path / "in.jsonl", corpus(80, seed=5))
+    base = ["data", "prepare", "--input", str(src), "--shard-rows", "30", "--no-progress", "--keep-rejects"]
+    assert main([*base, "--output", str(tmp_path / "local")]) == 0
+    assert main([*base, "--output", str(tmp_path / "ray"), "--ray-address", c.address]) == 0
+    assert_same_output(tmp_path / "local", tmp_path / "ray")
