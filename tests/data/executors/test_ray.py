@@ -133,8 +133,10 @@ def test_precision_mode_on_cluster_equals_single_process(cluster, tmp_path):
     )
 
 
-def test_components_match_scipy_on_chains_and_stars(cluster):
+def test_components_match_scipy_on_chains_and_stars(cluster, monkeypatch):
     """Large-star/small-star components equal scipy's (smallest row per component) on a hard graph."""
+    ctx = ray.data.DataContext.get_current()  # the shuffle run_ray uses (no aggregator actors to start)
+    monkeypatch.setattr(ctx, "shuffle_strategy", ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED)
     from hf_addons.data.dedup.minhash import connected_components
     from hf_addons.data.executors.ray_dedup import connected_component_leaves
 
