@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html-column", default="html", help="column holding HTML (default: html)")
     p.add_argument("--keep-rejects", action="store_true", help="also write rejected rows to DIR/rejects/")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray-address",
+        help="run on this Ray cluster (e.g. ray://HEAD:10001, HEAD:6379, or 'local' for a local instance); "
+        "DIR must be storage every node can write",
+    )
     p.set_defaults(func=_prepare)
     register_steps(sub)
 
@@ -56,8 +61,21 @@ def _prepare(args: argparse.Namespace) -> int:
             config[key] = value
     if args.keep_rejects:
         config["keep_rejects"] = True
-    dataset = load_input(args.input, streaming=args.streaming)
-    columns = getattr(dataset, "column_names", None) or list(getattr(dataset, "features", None) or [])
+    dataset = None
+    if args.ray_address:
+        if args.streaming:
+            raise ValueError("--streaming does not apply with --ray-address (the workers read the input)")
+        import ray
+
+        from hf_addons.data.executors.ray import read_files
+
+        ray.init(address=args.ray_address, log_to_driver=False, ignore_reinit_error=True)
+        dataset = read_files(args.input)
+    if dataset is not None:
+        columns = dataset.schema().names
+    else:
+        dataset = load_input(args.input, streaming=args.streaming)
+        columns = getattr(dataset, "column_names", None) or list(getattr(dataset, "features", None) or [])
     if not config.get("steps"):
         has_html = args.html_column in columns
         if not has_html and "text" not in columns:
@@ -68,7 +86,12 @@ def _prepare(args: argparse.Namespace) -> int:
         config["steps"] = steps
     pipe = Pipeline.from_config(config)
     pipe.progress = not args.no_progress
-    report = pipe.run(dataset, args.output)
+    if args.ray_address:
+        from hf_addons.data.executors.ray import run_ray
+
+        report = run_ray(pipe, dataset, args.output)
+    else:
+        report = pipe.run(dataset, args.output)
     print(json.dumps(report, indent=2))
     return 0
 

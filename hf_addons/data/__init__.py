@@ -67,7 +67,6 @@ _LAZY: dict[str, str] = {
     "dedup_dataset": "dedup.minhash",
     "load_input": "readers.files",
     "run_ray": "executors.ray",
-    "to_table": "executors.ray",
 }
 
 

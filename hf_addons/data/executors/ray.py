@@ -1,133 +1,223 @@
-"""The same ``Pipeline`` on Ray Data (``pip install hf-addons[ray]``), near-dedup included.
+"""The same ``Pipeline`` on a Ray cluster (``pip install hf-addons[ray]``), resumable shard by shard.
 
-Map steps run unchanged through ``map_batches``. Dedup is distributed the datatrove way: band keys per
-block -> one row per (document, band key) -> ``groupby(key)`` -> an edge from each bucket's smallest
-document to the others -> connected components over the (small) edge list on the driver -> decisions
-joined back by row id. The result equals ``Pipeline.apply`` row for row.
+``run_ray`` writes what ``Pipeline.run`` writes — ``data/shard-XXXXX.parquet`` (same shards, same rows,
+same columns), optional ``rejects/``, ``report.json`` — in three phases under ``output_dir/_work``:
+
+1. map: one Ray task per input shard (rows ``[k * shard_rows, (k + 1) * shard_rows)``) runs the map steps
+   and writes ``stage-XXXXX.parquet`` with a global ``_row_id`` (skipped when present);
+2. dedup: each global stage runs as Ray Data stages over those files (:mod:`.ray_dedup`) and writes the
+   removed rows per shard (skipped when its ``_done`` marker is present);
+3. write: one task per shard joins the decisions back and writes the kept rows (skipped when present).
+
+Every file goes to a temporary name and is renamed, and every name is a function of the shard index, so a
+run whose driver or workers were killed reruns to identical output. ``output_dir`` must be storage that
+every node reads and writes (a local disk for a one-machine cluster, a shared file system otherwise).
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hf_addons.data.executors.pipeline import (
     Pipeline,
+    _conform,
     as_table,
     atomic_write_json,
+    atomic_write_table,
     is_global_stage,
+    remove_partial_files,
     step_name,
 )
-
-ROW_ID = "_row_id"
-
-
-class _ArrowChain:
-    """Wraps the pipeline's chained steps for ``map_batches(batch_format="pyarrow")``."""
-
-    def __init__(self, chain) -> None:
-        self.chain = chain
-
-    def __call__(self, table):
-        import pyarrow as pa
-
-        return pa.Table.from_pydict(self.chain(table.to_pydict()))
+from hf_addons.data.executors.ray_dedup import ROW_ID, decision_path, dedup_stage, stage_path
+from hf_addons.errors import InputError
 
 
-def _explode_bands(table):
-    """One row per (document, band key) for documents still eligible."""
+def _map_shard(pipeline: Pipeline, work: str, k: int, start: int, *pieces) -> int:
+    """Map steps over one shard (pieces of input blocks, concatenated) -> ``stage-k.parquet``."""
     import pyarrow as pa
 
-    ids = np.asarray(table.column(ROW_ID).to_numpy(zero_copy_only=False), np.int64)
-    keep = np.asarray(table.column("_eligible").to_numpy(zero_copy_only=False), bool)
-    bands = table.column("minhash_bands").to_pylist()
-    if not len(ids):
-        return pa.table({"key": pa.array([], pa.int64()), ROW_ID: pa.array([], pa.int64())})
-    arr = np.asarray(bands, np.int64)[keep]
-    nb = arr.shape[1] if arr.ndim == 2 else 0
-    return pa.table({"key": arr.reshape(-1), ROW_ID: np.repeat(ids[keep], nb)})
-
-
-def _bucket_edges(group):
-    """Edges (smallest id in the bucket -> every other id) for one band bucket."""
-    import pyarrow as pa
-
-    ids = np.unique(np.asarray(group.column(ROW_ID).to_numpy(zero_copy_only=False), np.int64))
-    if len(ids) < 2:
-        return pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.int64())})
-    return pa.table({"a": np.full(len(ids) - 1, ids[0]), "b": ids[1:]})
-
-
-def _count_rows(table) -> int:
+    table = pa.concat_tables(pieces, promote_options="default") if len(pieces) > 1 else pieces[0]
+    mapped = pipeline._map_table(table)
+    ids = pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
+    atomic_write_table(mapped.append_column(ROW_ID, ids), stage_path(Path(work), k))
     return table.num_rows
 
 
-def _with_row_ids(table, start: int):
+def _slice_ref(block, offset: int, length: int):
+    return block.slice(offset, length)
+
+
+def _count_rows(block) -> int:
+    return block.num_rows
+
+
+def _write_shard(pipeline: Pipeline, out: str, k: int, schema, stages: list[str]) -> dict[str, Any]:
+    """Phase 3 for one shard: decisions joined back, kept rows (and rejects) written, a partial report."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_p = Path(out)
+    work = out_p / "_work"
+    raw = pq.read_table(stage_path(work, k))
+    ids = np.asarray(raw.column(ROW_ID).to_numpy(), np.int64)
+    table = _conform(raw.drop_columns([ROW_ID]), schema)
+    rows = table.num_rows
+    for name in stages:
+        cluster = ids.copy()
+        p = decision_path(work, name, k)
+        if p.exists():
+            dec = pq.read_table(p)
+            cluster[np.asarray(dec.column(ROW_ID).to_numpy(), np.int64) - ids[0]] = dec.column(
+                "cluster"
+            ).to_numpy()
+        keep = cluster == ids
+        table = table.append_column(f"{name}_cluster", pa.array(cluster))
+        table = table.append_column(f"{name}_keep", pa.array(keep))
+        table = table.append_column(
+            f"{name}_reason", pa.array(np.where(keep, "", f"{name}:duplicate").tolist())
+        )
+    keep = np.ones(rows, bool)
+    for c in pipeline.keep_columns():
+        if c in table.column_names:
+            keep &= np.asarray(table.column(c).to_numpy(zero_copy_only=False), bool)
+    data_path = out_p / "data" / f"shard-{k:05d}.parquet"
+    if keep.any() and not data_path.exists():
+        atomic_write_table(table.filter(pa.array(keep)), data_path)
+    rej_path = out_p / "rejects" / f"shard-{k:05d}.parquet"
+    if pipeline.keep_rejects and not keep.all() and not rej_path.exists():
+        atomic_write_table(table.filter(pa.array(~keep)), rej_path)
+    cols = {
+        c: table.column(c).to_pylist()
+        for c in table.column_names
+        if c.endswith(("_keep", "_reason", "_error"))
+    }
+    report = pipeline._report(cols, rows, int(keep.sum()))
+    atomic_write_json(report, work / f"report-{k:05d}.json")
+    return report
+
+
+def merge_reports(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum per-shard reports (every count is a sum over rows, so the merge is exact)."""
+    total: dict[str, Any] = {
+        "input_rows": 0,
+        "output_rows": 0,
+        "removed_rows": 0,
+        "steps": [],
+        "errors": Counter(),
+    }
+    for part in parts:
+        for key in ("input_rows", "output_rows", "removed_rows"):
+            total[key] += part[key]
+        total["errors"].update(part["errors"])
+        if not total["steps"]:
+            total["steps"] = [dict(s, reasons=Counter(s["reasons"])) for s in part["steps"]]
+            continue
+        for acc, s in zip(total["steps"], part["steps"]):
+            for key in ("seen", "kept", "removed"):
+                acc[key] += s[key]
+            acc["reasons"].update(s["reasons"])
+    for s in total["steps"]:
+        s["reasons"] = dict(s["reasons"].most_common())
+    total["errors"] = dict(total["errors"].most_common())
+    return total
+
+
+def _submit_map_tasks(dataset, pipeline: Pipeline, work: Path, remote_map, max_in_flight: int) -> list[int]:
+    """Cut the input into shards of ``shard_rows`` rows and map each missing one; returns rows per shard.
+
+    A ``ray.data.Dataset`` is cut on the workers (block refs and row counts only reach the driver); other
+    inputs are converted to Arrow in the driver and sliced.
+    """
+    import ray
+    import ray.data
+
+    S = pipeline.shard_rows
+    counts: list[int] = []
+    pending: list = []
+
+    def submit(k: int, start: int, pieces: list) -> None:
+        nonlocal pending
+        if stage_path(work, k).exists():
+            return
+        pending.append(remote_map.remote(pipeline, str(work), k, start, *pieces))
+        if len(pending) >= max_in_flight:
+            _, pending = ray.wait(pending, num_returns=len(pending) - max_in_flight + 1)
+
+    if isinstance(dataset, ray.data.Dataset):
+        refs = dataset.to_arrow_refs()
+        sizes = ray.get([ray.remote(_count_rows).remote(r) for r in refs])
+        slicer = ray.remote(_slice_ref)
+        n = int(sum(sizes))
+        pieces: list = []
+        k, filled, start = 0, 0, 0
+        for ref, size in zip(refs, sizes):
+            off = 0
+            while off < size:
+                take = min(size - off, S - filled)
+                pieces.append(ref if (off == 0 and take == size) else slicer.remote(ref, off, take))
+                off += take
+                filled += take
+                if filled == S:
+                    submit(k, start, pieces)
+                    counts.append(S)
+                    k, start, filled, pieces = k + 1, start + S, 0, []
+        if filled or not counts:
+            if not pieces:
+                pieces = [slicer.remote(refs[0], 0, 0)] if refs else [ray.put(_empty_like(dataset))]
+            submit(k, start, pieces)
+            counts.append(filled)
+        assert sum(counts) == n
+    else:
+        table = as_table(dataset)
+        n = table.num_rows
+        for k, start in enumerate(range(0, max(n, 1), S)):
+            piece = table.slice(start, S)
+            submit(k, start, [piece])
+            counts.append(piece.num_rows)
+    ray.get(pending)
+    return counts
+
+
+def _empty_like(dataset):
     import pyarrow as pa
 
-    return table.append_column(ROW_ID, pa.array(np.arange(start, start + table.num_rows, dtype=np.int64)))
-
-
-class _AttachDecisions:
-    """Appends the global-stage columns (held once per worker from the object store) by row id."""
-
-    def __init__(self, ref) -> None:
-        self.ref = ref
-        self._cols: dict[str, np.ndarray] | None = None
-
-    def __call__(self, table):
-        import pyarrow as pa
-        import ray
-
-        if self._cols is None:
-            self._cols = ray.get(self.ref)
-        ids = np.asarray(table.column(ROW_ID).to_numpy(zero_copy_only=False), np.int64)
-        for name, values in self._cols.items():
-            table = table.append_column(name, pa.array(values[ids].tolist()))
-        return table
-
-
-class _KeepRows:
-    """Row filter on the ``*_keep`` columns (for the output written by the workers)."""
-
-    def __init__(self, columns: list[str]) -> None:
-        self.columns = columns
-
-    def __call__(self, table):
-        import pyarrow as pa
-
-        keep = np.ones(table.num_rows, bool)
-        for c in self.columns:
-            if c in table.column_names:
-                keep &= np.asarray(table.column(c).to_pylist(), bool)
-        return table.filter(pa.array(keep)).drop_columns([ROW_ID])
+    return pa.schema(
+        [(f, dataset.schema().types[i]) for i, f in enumerate(dataset.schema().names)]
+    ).empty_table()
 
 
 def run_ray(
-    pipeline: Pipeline, dataset: Any, *, num_blocks: int | None = None, output_dir: str | None = None
-):
-    """Run ``pipeline`` on Ray Data; returns a ``ray.data.Dataset`` whose rows equal ``pipeline.apply``.
-
-    Map steps and the attachment of dedup decisions run on the workers; only the small columns that
-    the global stages need (row id, band keys or hashes, keep flags, reasons) come to the driver. With
-    ``output_dir`` the kept rows are written as Parquet by the workers (``output_dir/data``) and the
-    report to ``output_dir/report.json``. ``to_table(result)`` gives the rows in input order.
-    ``dataset`` is a ``ray.data.Dataset``, a ``datasets.Dataset`` or an Arrow table; Ray must be
-    initialised (``ray.init(...)``) or it starts a local instance.
+    pipeline: Pipeline,
+    dataset: Any,
+    output_dir: str,
+    *,
+    num_partitions: int | None = None,
+    max_in_flight: int | None = None,
+) -> dict[str, Any]:
+    """Run ``pipeline`` on the Ray cluster ``ray.init`` connected to; returns (and writes) the report.
 
     Args:
-        pipeline: the :class:`~hf_addons.data.executors.pipeline.Pipeline` whose steps run.
-        dataset: a ``ray.data.Dataset``, a ``datasets.Dataset`` or an Arrow table.
-        num_blocks: Ray blocks to split the input into (None: Ray's choice).
-        output_dir: write the kept rows and ``report.json`` there (None: return the dataset only).
+        pipeline: the steps; ``shard_rows`` sets the shards (and the output files), ``map_batch_size`` the
+            batches inside a shard. Output equals ``pipeline.run(dataset, output_dir)``.
+        dataset: a ``ray.data.Dataset`` (read on the workers, e.g. ``ray.data.read_parquet``), a
+            ``datasets.Dataset`` or an Arrow table. Its row order must be the same on a rerun.
+        output_dir: storage every node can read and write; a rerun into it resumes.
+        num_partitions: shuffle partitions of the dedup stages (default: the cluster's CPUs).
+        max_in_flight: map tasks submitted at once (default: 2 x CPUs), which bounds the object store.
 
     Examples:
 
     ```python
     >>> import ray  # doctest: +SKIP
-    >>> result = run_ray(Pipeline([FineWebFilter(), MinHashDeduplicator()]), ds, num_blocks=8)  # doctest: +SKIP
-    >>> to_table(result).num_rows  # doctest: +SKIP
+    >>> ray.init(address="auto")  # doctest: +SKIP
+    >>> report = run_ray(Pipeline([FineWebFilter(), MinHashDeduplicator()]), ds, "shared/out")  # doctest: +SKIP
     ```
     """
     try:
@@ -135,135 +225,154 @@ def run_ray(
         import ray.data
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise ImportError("run_ray needs Ray Data: pip install 'hf-addons[ray]'") from exc
+
+    ctx = ray.data.DataContext.get_current()
+    before = ctx.shuffle_strategy, ctx.execution_options.preserve_order
+    ctx.execution_options.preserve_order = True  # shards are row ranges of the input order
+    # task-based sort shuffle: no aggregator actors to start per groupby (minutes on a busy small cluster)
+    ctx.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    try:
+        return _run(pipeline, dataset, output_dir, num_partitions, max_in_flight)
+    finally:
+        ctx.shuffle_strategy, ctx.execution_options.preserve_order = before
+
+
+def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_in_flight) -> dict[str, Any]:
     import pyarrow as pa
+    import pyarrow.parquet as pq
+    import ray
 
-    from hf_addons.data.dedup.minhash import ExactDeduplicator, connected_components
-
-    if isinstance(dataset, ray.data.Dataset):
-        # global row ids without collecting the rows: count per block, then offset each block remotely
-        refs = dataset.to_arrow_refs()
-        counts = ray.get([ray.remote(_count_rows).remote(r) for r in refs])
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
-        ds = ray.data.from_arrow_refs([ray.remote(_with_row_ids).remote(r, o) for r, o in zip(refs, offsets)])
-        n = int(sum(counts))
+    t0 = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init()
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    num_partitions = num_partitions or cpus
+    out = Path(output_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} is a file; give a directory (it is created when missing)")
+    work = out / "_work"
+    work.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "fingerprint": pipeline.fingerprint(),
+        "steps": pipeline.describe(),
+        "shard_rows": pipeline.shard_rows,
+    }
+    remove_partial_files(out)
+    meta_path = work / "pipeline.json"
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        if old.get("fingerprint") != meta["fingerprint"]:
+            raise ValueError(
+                f"{out} holds a run of a different pipeline ({old.get('steps')}); "
+                "use a new output directory or delete it"
+            )
+        report_path = out / "report.json"
+        if report_path.exists():
+            report = json.loads(report_path.read_text())
+            if report.get("fingerprint") == meta["fingerprint"]:
+                return report
     else:
-        table = as_table(dataset)
-        n = table.num_rows
-        ds = ray.data.from_arrow(_with_row_ids(table, 0))
-    if num_blocks:
-        ds = ds.repartition(num_blocks)
-    mapped = ds.map_batches(
-        _ArrowChain(pipeline.map_function()), batch_format="pyarrow", batch_size=pipeline.map_batch_size
-    ).materialize()
+        atomic_write_json(meta, meta_path)
 
-    schema_names = mapped.schema().names
-    small_cols = [ROW_ID] + [
-        c
-        for c in schema_names
-        if c.endswith(("_keep", "_reason", "_error")) or c in ("exact_hash", "minhash_bands")
-    ]
-    small = pa.concat_tables(ray.get(mapped.select_columns(small_cols).to_arrow_refs())).sort_by(ROW_ID)
+    worker_pipe = copy.copy(pipeline)
+    worker_pipe.num_proc = None  # one task per shard; Ray gives the parallelism
+    worker_pipe.progress = False
+    timings: dict[str, float] = {}
 
-    eligible = np.ones(n, bool)
-    decisions: dict[str, np.ndarray] = {}
+    # phase 1: map steps per shard
+    shards_path = work / "shards.json"
+    t = time.perf_counter()
+    if shards_path.exists():
+        counts = json.loads(shards_path.read_text())["rows"]
+        skipped = len(counts)
+    else:
+        done_before = {p.name for p in work.glob("stage-*.parquet")}
+        remote_map = ray.remote(max_retries=3)(_map_shard)
+        counts = _submit_map_tasks(dataset, worker_pipe, work, remote_map, max_in_flight or 2 * cpus)
+        skipped = sum(stage_path(work, k).name in done_before for k in range(len(counts)))
+        atomic_write_json({"rows": counts}, shards_path)
+    timings["map"] = time.perf_counter() - t
+    num_shards, n = len(counts), int(sum(counts))
+
+    # phase 2: dedup stages, each over the stage files
+    stages: list[str] = []
+    keep_before: list[str] = []
+    dedup_stats: dict[str, Any] = {}
     for s in pipeline.steps:
         name = step_name(s)
         if not is_global_stage(s):
-            if f"{name}_keep" in small.column_names:
-                eligible &= np.asarray(small.column(f"{name}_keep").to_pylist(), bool)
+            keep_before.append(f"{name}_keep")
             continue
-        if isinstance(s, ExactDeduplicator):
-            cluster, keep = s.cluster({"exact_hash": small.column("exact_hash").to_pylist()}, eligible)
-        elif s.verify_threshold is not None:
-            # precision mode: every candidate pair of a bucket (bucket_pairs) on the driver, which already
-            # holds the band keys; only the candidates' texts are read back from the workers
-            bands = np.asarray(small.column("minhash_bands").to_pylist(), np.int64)
-            cluster, keep = s.cluster(
-                {"minhash_bands": bands},
-                eligible,
-                fetch_texts=lambda column, ids: _texts_of(mapped, column, ids),
-            )
+        done = work / name / "_done"
+        t = time.perf_counter()
+        if done.exists():
+            dedup_stats[name] = json.loads(done.read_text())
         else:
-            cluster = connected_components(n, _distributed_edges(small, eligible, num_blocks))
-            keep = cluster == np.arange(n)
-        keep = np.asarray(keep, bool) | ~eligible
-        decisions[f"{name}_cluster"] = np.asarray(cluster, np.int64)
-        decisions[f"{name}_keep"] = keep
-        decisions[f"{name}_reason"] = np.where(keep, "", f"{name}:duplicate").astype(object)
-        eligible &= keep
+            dedup_stats[name] = dedup_stage(
+                s, work, num_shards, pipeline.shard_rows, list(keep_before), list(stages), num_partitions
+            )
+        timings[name] = time.perf_counter() - t
+        stages.append(name)
+        keep_before.append(f"{name}_keep")
 
-    result = (
-        mapped.map_batches(_AttachDecisions(ray.put(decisions)), batch_format="pyarrow")
-        if decisions
-        else mapped
+    # phase 3: decisions joined back per shard, kept rows written
+    t = time.perf_counter()
+    schema = pa.unify_schemas(
+        [pq.read_schema(stage_path(work, k)) for k in range(num_shards)], promote_options="permissive"
     )
-    if output_dir is not None:
-        from pathlib import Path
+    schema = schema.remove(schema.get_field_index(ROW_ID))
+    remote_write = ray.remote(max_retries=3)(_write_shard)
+    parts: list = []
+    for k in range(num_shards):
+        rp = work / f"report-{k:05d}.json"
+        parts.append(
+            json.loads(rp.read_text())
+            if rp.exists()
+            else remote_write.remote(worker_pipe, str(out), k, schema, stages)
+        )
+    refs = [p for p in parts if not isinstance(p, dict)]
+    got = dict(zip(refs, ray.get(refs)))
+    report = merge_reports([p if isinstance(p, dict) else got[p] for p in parts])
+    for entry, s in zip(report["steps"], pipeline.steps):  # the driver's repr (set order is per process)
+        entry["step"] = repr(s)
+    timings["write"] = time.perf_counter() - t
+    report.update(
+        fingerprint=meta["fingerprint"],
+        shards=num_shards,
+        shards_processed=num_shards - skipped,
+        shards_resumed=skipped,
+        seconds=round(time.perf_counter() - t0, 3),
+        output=str(out / "data"),
+        backend="ray",
+        dedup=dedup_stats,
+        phase_seconds={k: round(v, 3) for k, v in timings.items()},
+    )
+    assert report["input_rows"] == n
+    atomic_write_json(report, out / "report.json")
+    return report
 
-        out = Path(output_dir)
-        keep_cols = pipeline.keep_columns()
-        kept = result.map_batches(_KeepRows(keep_cols), batch_format="pyarrow")
-        kept.write_parquet(str(out / "data"))
-        cols = {c: small.column(c).to_pylist() for c in small.column_names if c != ROW_ID}
-        cols.update({k: v.tolist() for k, v in decisions.items()})
-        keep_all = np.ones(n, bool)
-        for c in keep_cols:
-            if c in cols:
-                keep_all &= np.asarray(cols[c], bool)
-        report = pipeline._report(cols, n, int(keep_all.sum()))
-        report.update(backend="ray", output=str(out / "data"))
-        atomic_write_json(report, out / "report.json")
-    return result
 
+def read_files(specs: list[str]):
+    """A ``ray.data.Dataset`` over Parquet or JSONL files/directories (read on the workers), else ``None``.
 
-def _distributed_edges(small, eligible: np.ndarray, num_blocks: int | None) -> np.ndarray:
-    """Band keys -> one row per (document, key) -> ``groupby(key)`` -> bucket edges, on the workers."""
-    import pyarrow as pa
-    import ray
+    Files are listed in the order ``load_input`` uses (directories sorted), so both paths number rows alike.
+    WARC input and Hub names return ``None``: the caller loads them with ``load_input`` in the driver.
+    """
     import ray.data
 
-    bands = pa.table(
-        {ROW_ID: small.column(ROW_ID), "minhash_bands": small.column("minhash_bands"), "_eligible": eligible}
-    )
-    exploded = ray.data.from_arrow(bands).map_batches(_explode_bands, batch_format="pyarrow")
-    parts = num_blocks or max(1, int(ray.available_resources().get("CPU", 1)))
-    edge_ds = exploded.groupby("key", num_partitions=parts).map_groups(_bucket_edges, batch_format="pyarrow")
-    refs = ray.get(edge_ds.to_arrow_refs())
-    et = pa.concat_tables(refs) if refs else None
-    if et is None or not et.num_rows:
-        return np.zeros((0, 2), np.int64)
-    return np.unique(np.stack([et.column("a").to_numpy(), et.column("b").to_numpy()], axis=1), axis=0)
+    from hf_addons.data.readers.files import _kind
 
-
-def _texts_of(mapped, column: str, edges: np.ndarray) -> dict[int, str]:
-    """The texts of the rows in ``edges`` (pairs or row ids) only (for the precision-mode check)."""
-    import pyarrow as pa
-    import ray
-
-    wanted = np.unique(edges)
-
-    def pick(table):
-        ids = np.asarray(table.column(ROW_ID).to_numpy(zero_copy_only=False), np.int64)
-        return table.select([ROW_ID, column]).filter(pa.array(np.isin(ids, wanted)))
-
-    got = pa.concat_tables(ray.get(mapped.map_batches(pick, batch_format="pyarrow").to_arrow_refs()))
-    return dict(zip(got.column(ROW_ID).to_pylist(), got.column(column).to_pylist()))
-
-
-def to_table(result) -> Any:
-    """A Ray result as one Arrow table in input order, without the internal row id.
-
-    Args:
-        result: what :func:`run_ray` returned.
-
-    Examples:
-
-    ```python
-    >>> table = to_table(run_ray(pipe, ds))  # doctest: +SKIP
-    ```
-    """
-    import pyarrow as pa
-    import ray
-
-    table = pa.concat_tables(ray.get(result.to_arrow_refs()), promote_options="default").sort_by(ROW_ID)
-    return table.drop_columns([ROW_ID])
+    files: list[Path] = []
+    for s in specs:
+        p = Path(s)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
+        elif p.exists():
+            files.append(p)
+        else:
+            return None
+    kinds = {_kind(f) for f in files}
+    if not files or len(kinds) != 1 or kinds == {"warc"} or None in kinds:
+        return None
+    paths = [str(f.resolve()) for f in files]
+    return ray.data.read_parquet(paths) if kinds == {"parquet"} else ray.data.read_json(paths)
