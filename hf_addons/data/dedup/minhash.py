@@ -663,6 +663,14 @@ def cluster_minhash(
     pair whenever no bucket exceeds the cap. Rows not ``eligible`` (rejected by an earlier step) are their
     own cluster and are not judged here.
 
+    Args:
+        bands: LSH band keys per row (``MinHashSignatures``' ``minhash_bands``).
+        eligible: rows that may be judged (others are their own cluster).
+        texts: for precision mode: the texts, or a function from row ids to ``{id: text}``.
+        verify_threshold: precision mode: candidate pairs must reach this true shingle Jaccard (None: off).
+        ngram: shingle size of the Jaccard check.
+        max_fanout: representatives per row in buckets of more than ``max_fanout + 1`` rows.
+
     Examples:
 
     ```python
