@@ -329,31 +329,43 @@ class Pipeline:
         text = json.dumps({"steps": self.describe(), "shard_rows": self.shard_rows}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def run(self, dataset, output_dir: str | os.PathLike, *, total_rows: int | None = None) -> dict[str, Any]:
-        """Process ``dataset`` shard by shard into ``output_dir``; returns (and writes) the report."""
-        t0 = time.perf_counter()
-        out = Path(output_dir)
+    def open_output(self, out: Path) -> dict[str, Any] | None:
+        """Make ``out`` ready for a run of this pipeline (or its resumption); the report if it is finished.
+
+        Removes the temporary files a killed run left; refuses a file, or a folder that holds a run of a
+        different pipeline (by :meth:`fingerprint`). Shared by ``run`` and the Ray executor.
+        """
         if out.exists() and not out.is_dir():
             raise InputError(f"output {out} is a file; give a directory (it is created when missing)")
         work = out / "_work"
         work.mkdir(parents=True, exist_ok=True)
-        meta_path = work / "pipeline.json"
         meta = {"fingerprint": self.fingerprint(), "steps": self.describe(), "shard_rows": self.shard_rows}
         remove_partial_files(out)
-        if meta_path.exists():
-            old = json.loads(meta_path.read_text())
-            if old.get("fingerprint") != meta["fingerprint"]:
-                raise ValueError(
-                    f"{out} holds a run of a different pipeline ({old.get('steps')}); "
-                    "use a new output directory or delete it"
-                )
-            report_path = out / "report.json"
-            if report_path.exists():  # a finished run: nothing to redo
-                report = json.loads(report_path.read_text())
-                if report.get("fingerprint") == meta["fingerprint"]:
-                    return report
-        else:
+        meta_path = work / "pipeline.json"
+        if not meta_path.exists():
             atomic_write_json(meta, meta_path)
+            return None
+        old = json.loads(meta_path.read_text())
+        if old.get("fingerprint") != meta["fingerprint"]:
+            raise ValueError(
+                f"{out} holds a run of a different pipeline ({old.get('steps')}); "
+                "use a new output directory or delete it"
+            )
+        report_path = out / "report.json"
+        if report_path.exists():
+            report = json.loads(report_path.read_text())
+            if report.get("fingerprint") == meta["fingerprint"]:
+                return report
+        return None
+
+    def run(self, dataset, output_dir: str | os.PathLike, *, total_rows: int | None = None) -> dict[str, Any]:
+        """Process ``dataset`` shard by shard into ``output_dir``; returns (and writes) the report."""
+        t0 = time.perf_counter()
+        out = Path(output_dir)
+        finished = self.open_output(out)
+        if finished is not None:  # a finished run: nothing to redo
+            return finished
+        work = out / "_work"
 
         # phase 1: map steps per shard
         shard_paths: list[Path] = []
@@ -438,7 +450,7 @@ class Pipeline:
                 atomic_write_table(table.filter(pa.array(~keep)), rej_path)
         report = self._report(report_cols, n, out_rows)
         report.update(
-            fingerprint=meta["fingerprint"],
+            fingerprint=self.fingerprint(),
             shards=len(shard_paths),
             shards_processed=done,
             shards_resumed=skipped,

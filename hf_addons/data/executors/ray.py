@@ -32,11 +32,9 @@ from hf_addons.data.executors.pipeline import (
     atomic_write_json,
     atomic_write_table,
     is_global_stage,
-    remove_partial_files,
     step_name,
 )
 from hf_addons.data.executors.ray_dedup import ROW_ID, decision_path, dedup_stage, stage_path
-from hf_addons.errors import InputError
 
 
 def _map_shard(pipeline: Pipeline, work: str, k: int, start: int, *pieces) -> int:
@@ -248,31 +246,10 @@ def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     num_partitions = num_partitions or cpus
     out = Path(output_dir).resolve()
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output {out} is a file; give a directory (it is created when missing)")
+    finished = pipeline.open_output(out)
+    if finished is not None:  # a finished run: nothing to redo
+        return finished
     work = out / "_work"
-    work.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "fingerprint": pipeline.fingerprint(),
-        "steps": pipeline.describe(),
-        "shard_rows": pipeline.shard_rows,
-    }
-    remove_partial_files(out)
-    meta_path = work / "pipeline.json"
-    if meta_path.exists():
-        old = json.loads(meta_path.read_text())
-        if old.get("fingerprint") != meta["fingerprint"]:
-            raise ValueError(
-                f"{out} holds a run of a different pipeline ({old.get('steps')}); "
-                "use a new output directory or delete it"
-            )
-        report_path = out / "report.json"
-        if report_path.exists():
-            report = json.loads(report_path.read_text())
-            if report.get("fingerprint") == meta["fingerprint"]:
-                return report
-    else:
-        atomic_write_json(meta, meta_path)
 
     worker_pipe = copy.copy(pipeline)
     worker_pipe.num_proc = None  # one task per shard; Ray gives the parallelism
@@ -337,7 +314,7 @@ def _run(pipeline: Pipeline, dataset: Any, output_dir: str, num_partitions, max_
         entry["step"] = repr(s)
     timings["write"] = time.perf_counter() - t
     report.update(
-        fingerprint=meta["fingerprint"],
+        fingerprint=pipeline.fingerprint(),
         shards=num_shards,
         shards_processed=num_shards - skipped,
         shards_resumed=skipped,
