@@ -50,7 +50,13 @@ def main() -> None:
         tokenizer = load_tokenizer()
         model = tiny_causal_lm("llama", tokenizer=tokenizer)
         cfg = SafetyTuneConfig(
-            behaviors=str(csv), n_benign=16, epochs=0.1, answer_tokens=8, eval_tokens=8, threads=args.threads
+            behaviors=str(csv),
+            n_benign=16,
+            epochs=0.1,
+            answer_tokens=8,
+            eval_tokens=8,
+            threads=args.threads,
+            lora_layers=None,
         )
     tuned = safety_tune(cfg, model=model, tokenizer=tokenizer, evaluate_base=not args.tiny)
     tuned.save_pretrained(out)

@@ -56,6 +56,7 @@ def test_extra_of_names_an_extra_that_installs_the_module():
     # import name -> distribution name where they differ
     dist = {
         "lingua": "lingua-language-detector",
+        "sklearn": "scikit-learn",
         "detect_secrets": "detect-secrets",
         "presidio_analyzer": "presidio-analyzer",
         "presidio_anonymizer": "presidio-anonymizer",

@@ -359,7 +359,7 @@ GOOD_PAGE = (
     "<html><head><title>Kelp forests</title></head><body><nav>Home | About</nav><article><h1>Kelp forests</h1>"
     "<p>Kelp forests are underwater areas with a high density of kelp, which covers a large part of the "
     "world's coastlines. They are recognized as one of the most productive and dynamic ecosystems on Earth, "
-    "and the key AKIAIOSFODNN7EXAMPLE was pasted here by accident.</p>"
+    "and the key AKIAQYLPMN5HHHFPZAM2 was pasted here by accident.</p>"
     "<p>Smaller areas of anchored kelp are called kelp beds, and they are home to fish, otters and urchins "
     "that depend on the shelter and the food that the kelp provides through the whole year.</p>"
     "</article><footer>Subscribe to our newsletter</footer></body></html>"
@@ -381,7 +381,7 @@ def test_data_cleaning_space_pasted_html(cleaning_url):
     )
     assert status == "kept" and summary.startswith("**1 of 1 document(s) kept**")
     assert markdown.startswith("Tide pools are rocky pools") and "Subscribe" not in markdown
-    assert "AKIAIOSFODNN7EXAMPLE" not in markdown and "<AWS_ACCESS_KEY_ID>" in markdown
+    assert "AKIAQYLPMN5HHHFPZAM2" not in markdown and "<AWS_ACCESS_KEY_ID>" in markdown
     assert "warden@example.org" not in markdown and "<EMAIL_ADDRESS>" in markdown
     kinds = [row[1:3] for row in redactions["data"]]
     assert ["secret", "aws_access_key_id"] in kinds and ["PII", "EMAIL_ADDRESS"] in kinds
@@ -410,7 +410,7 @@ def test_data_cleaning_space_warc_upload_reports_removals(cleaning_url, tmp_path
     assert (
         markdown.startswith("Kelp forests are underwater")
         and "<AWS_ACCESS_KEY_ID>" in markdown
-        and "AKIAIOSFODNN7EXAMPLE" not in markdown
+        and "AKIAQYLPMN5HHHFPZAM2" not in markdown
     )
     removed = [s for s in report["steps"] if s["removed"]]
     assert sum(s["removed"] for s in removed) == 1 and removed[0]["reasons"]

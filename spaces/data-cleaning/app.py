@@ -23,7 +23,7 @@ EXAMPLE_HTML = """<html><head><title>Tide pools</title></head><body>
 <p>Tide pools are rocky pools on the sea shore which are filled with seawater at low tide. Many of them
 are habitats of especially adaptable animals that have engaged the attention of naturalists and marine
 biologists, as well as philosophical essayists. Write to the warden at warden@example.org for a guided walk,
-and the park office key is AKIAIOSFODNN7EXAMPLE which was committed by mistake.</p>
+and the park office key is AKIAQYLPMN5HHHFPZAM2 which was committed by mistake.</p>
 <p>The pools are home to anemones, barnacles, crabs and small fish that can survive the changes of
 temperature and salinity between the tides, and they are often studied by schools and visitors in summer.</p>
 </article><footer>Subscribe to our newsletter</footer></body></html>"""

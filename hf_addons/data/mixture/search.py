@@ -46,6 +46,13 @@ class ProxyConfig:
         vocab: None = the tokenizer's vocabulary; K = a compact one for cheap proxies: the K-1 most
             frequent token ids of the data keep their own id, all others share one (the output layer and
             softmax shrink by ``len(tokenizer) / K``; losses are then over that bucketed vocabulary).
+
+    Examples:
+
+    ```python
+    >>> ProxyConfig(hidden_size=32, vocab=8192).hidden_size
+    32
+    ```
     """
 
     hidden_size: int = 64
@@ -210,6 +217,8 @@ _DATA_CACHE: dict[str, Any] = {}
 
 
 def _token_cache(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    if not texts:  # the caller names the sources that gave no text
+        return {}
     ids = tokenizer(list(texts), add_special_tokens=False, return_attention_mask=False)["input_ids"]
     return {t: np.asarray(i, dtype=np.int32) for t, i in zip(texts, ids, strict=True)}
 
@@ -690,6 +699,14 @@ def search_mixture(
         workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
         candidates, top_k: simplex points scored by the regressor; the recommendation is the mean of the
             ``top_k`` best (RegMix), which stays inside the (convex) constraints.
+
+    Examples:
+
+    ```python
+    >>> result = search_mixture({"code": code, "web": web}, {"code": code_val, "web": web_val},  # doctest: +SKIP
+    ...                         tokens_per_run=100_000, num_runs=32, cache_dir="runs/mix")
+    >>> mixture = result.build()  # doctest: +SKIP
+    ```
     """
     import pickle
 

@@ -61,8 +61,8 @@ def _domains():
 
     from datasets import Dataset
 
-    root = Path(__file__).resolve().parents[1]
-    files = sorted((root / "hf_addons" / "data").glob("*.py"))
+    root = Path(__file__).resolve().parents[3]
+    files = sorted((root / "hf_addons" / "data").rglob("*.py"))
     code = [t[i : i + 400] for t in (p.read_text()[:4000] for p in files) for i in range(0, len(t), 400)]
     prose = [para for p in sorted((root / "docs").glob("*.md")) for para in p.read_text().split("\n\n")]
     prose = [t[:400] for t in prose if len(t) > 200][:200]
