@@ -428,7 +428,7 @@ class Pipeline:
         # one schema for every output shard (a column that is all-null in one shard is typed by the others)
         schema = pa.unify_schemas([pq.read_schema(p) for p in shard_paths], promote_options="permissive")
         for i, (path, rows) in enumerate(zip(shard_paths, counts)):
-            table = _conform(pq.read_table(path), schema)
+            table = conform_schema(pq.read_table(path), schema)
             if global_table is not None:
                 for c in global_table.column_names:
                     table = table.append_column(c, global_table.column(c).slice(offset, rows))
@@ -507,7 +507,7 @@ PIPELINE_OPTIONS: tuple[str, ...] = tuple(
 )
 
 
-def _conform(table, schema):
+def conform_schema(table, schema):
     """``table`` cast to ``schema`` (null-typed columns take the unified type; missing ones are nulls)."""
     import pyarrow as pa
 

@@ -27,10 +27,10 @@ import numpy as np
 
 from hf_addons.data.executors.pipeline import (
     Pipeline,
-    _conform,
     as_table,
     atomic_write_json,
     atomic_write_table,
+    conform_schema,
     is_global_stage,
     step_name,
 )
@@ -65,7 +65,7 @@ def _write_shard(pipeline: Pipeline, out: str, k: int, schema, stages: list[str]
     work = out_p / "_work"
     raw = pq.read_table(stage_path(work, k))
     ids = np.asarray(raw.column(ROW_ID).to_numpy(), np.int64)
-    table = _conform(raw.drop_columns([ROW_ID]), schema)
+    table = conform_schema(raw.drop_columns([ROW_ID]), schema)
     rows = table.num_rows
     for name in stages:
         cluster = ids.copy()
@@ -337,18 +337,18 @@ def read_files(specs: list[str]):
     """
     import ray.data
 
-    from hf_addons.data.readers.files import _kind
+    from hf_addons.data.readers.files import input_kind
 
     files: list[Path] = []
     for s in specs:
         p = Path(s)
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
+            files += sorted(f for f in p.rglob("*") if f.is_file() and input_kind(f))
         elif p.exists():
             files.append(p)
         else:
             return None
-    kinds = {_kind(f) for f in files}
+    kinds = {input_kind(f) for f in files}
     if not files or len(kinds) != 1 or kinds == {"warc"} or None in kinds:
         return None
     paths = [str(f.resolve()) for f in files]

@@ -37,10 +37,10 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
     for s in specs:
         p = Path(s)
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and _kind(f))
+            files += sorted(f for f in p.rglob("*") if f.is_file() and input_kind(f))
         elif p.exists():
             files.append(p)
-        elif _kind(p) or p.is_absolute() or str(s).startswith((".", "~")) or os.sep + os.sep in str(s):
+        elif input_kind(p) or p.is_absolute() or str(s).startswith((".", "~")) or os.sep + os.sep in str(s):
             raise FileNotFoundError(f"input not found: {s}")
         else:
             hub.append(str(s))
@@ -56,9 +56,11 @@ def load_input(spec: str | os.PathLike | Iterable[str], streaming: bool = False)
             raise InputError(
                 f"input {hub[0]!r} is neither a local file nor a loadable dataset: {root_cause(exc)}"
             ) from exc
-    kinds = {_kind(f) for f in files}
+    kinds = {input_kind(f) for f in files}
     if not files or None in kinds:
-        raise InputError(f"unsupported or no input files: {[str(f) for f in files if not _kind(f)] or specs}")
+        raise InputError(
+            f"unsupported or no input files: {[str(f) for f in files if not input_kind(f)] or specs}"
+        )
     if len(kinds) > 1:
         raise InputError(f"mixed input formats {sorted(kinds)}; give one format at a time")
     kind = kinds.pop()
@@ -145,7 +147,8 @@ def _head(path: Path, n: int) -> bytes | None:
         return fh.read(n)
 
 
-def _kind(path: Path) -> str | None:
+def input_kind(path: Path) -> str | None:
+    """The reader of a file by its name: ``"warc"``, ``"json"`` (JSON Lines too) or ``"parquet"``; else None."""
     name = path.name.lower()
     if name.endswith((".warc", ".warc.gz", ".warc.zst", ".warc.lz4", ".arc.gz")):
         return "warc"
