@@ -67,7 +67,8 @@ def require(module: str, extra: str | None = None) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name) and not isinstance(exc, MissingExtraError):
+        if exc.name and module.startswith(exc.name) and (extra or not isinstance(exc, MissingExtraError)):
+            # the caller's extra wins over the import hook's guess (scipy is in both [data] and [watermark])
             raise MissingExtraError(missing_message(module, extra), name=exc.name) from None
         raise
 

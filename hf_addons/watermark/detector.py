@@ -39,7 +39,10 @@ def binomial_p_value(green: Any, n: Any, gamma: float) -> np.ndarray:
 
     The normal tail behind the z-score is too small for short texts (at n = 50 and z = 4 the exact tail is
     ~5x the normal one), so decisions at a target FPR use this instead."""
-    from scipy.special import bdtrc  # the binomial upper tail as a plain ufunc: binom.sf without its overhead
+    from hf_addons._extras import require
+
+    # the binomial upper tail as a plain ufunc: binom.sf without its overhead
+    bdtrc = require("scipy.special", "watermark").bdtrc
 
     g = np.asarray(green, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
