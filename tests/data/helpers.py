@@ -1,6 +1,9 @@
 """Texts and checks shared by the data-suite tests (``from data.helpers import ...``: pytest puts ``tests/``
 on the path, for its conftest)."""
 
+import re
+import zlib
+
 import numpy as np
 
 ARTICLE = " ".join(
@@ -74,3 +77,16 @@ def with_edits(base: str, rate: float, seed: int) -> str:
     for i in idx:
         words[i] = f"edit{seed}x{i}"
     return " ".join(words)
+
+
+def record_starts(data: bytes, compressed: bool) -> set[int]:
+    """Byte offsets where a record (a gzip member, or a plain ``WARC/1.0`` header) starts."""
+    if not compressed:
+        return {m.start() for m in re.finditer(rb"WARC/1\.0\r\n", data)}
+    starts, pos = set(), 0
+    while pos < len(data):
+        starts.add(pos)
+        dec = zlib.decompressobj(31)
+        dec.decompress(data[pos:])
+        pos = len(data) - len(dec.unused_data)
+    return starts

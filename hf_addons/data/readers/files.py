@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from hf_addons.data.readers.warc import gzip_problem
 from hf_addons.errors import InputError, root_cause
 
 
@@ -97,24 +98,14 @@ def check_readable(path: Path, kind: str) -> None:
     if kind == "parquet" and not head.startswith(b"PAR1"):
         raise InputError(f"{path}: not a Parquet file")
     # datasets reads a cut gzip stream up to the cut without a word: check the whole stream first
-    problem = _gzip_problem(path) if path.name.endswith(".gz") else ""
+    problem = gzip_problem(path) if path.name.endswith(".gz") else ""
     if problem:
         raise InputError(f"{path}: {problem}")
 
 
-def _gzip_problem(path: Path) -> str:
-    try:
-        with gzip.open(path, "rb") as gz:
-            while gz.read(1 << 22):
-                pass
-    except (EOFError, OSError, zlib.error) as exc:
-        return f"the gzip stream is cut or corrupt ({exc})"
-    return ""
-
-
 def diagnose(path: Path, kind: str) -> str:
     """What is wrong with a file ``datasets`` failed on: truncated gzip, bad bytes, the first bad JSON line."""
-    problem = _gzip_problem(path) if path.name.endswith(".gz") else ""
+    problem = gzip_problem(path) if path.name.endswith(".gz") else ""
     if problem:
         return problem
     if kind != "json":

@@ -352,7 +352,7 @@ def _ends_cleanly(path: Path, stream_pos: int, content_length: int) -> bool:
             fh.seek(stream_pos)
             if _gzip_members_complete(fh):
                 return True
-            return _gzip_stream_complete(path) and stream_pos == 0
+            return not gzip_problem(path) and stream_pos == 0
         if magic in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"):
             return True
         fh.seek(stream_pos)
@@ -389,14 +389,15 @@ def _gzip_members_complete(fh) -> bool:
     return True
 
 
-def _gzip_stream_complete(path: Path) -> bool:
+def gzip_problem(path: str | Path) -> str:
+    """What is wrong with a gzip file's whole stream (cut or corrupt), or ``""`` when it reads to the end."""
     try:
         with gzip.open(path, "rb") as gz:
             while gz.read(1 << 22):
                 pass
-        return True
-    except (EOFError, OSError, zlib.error):
-        return False
+    except (EOFError, OSError, zlib.error) as exc:
+        return f"the gzip stream is cut or corrupt ({exc})"
+    return ""
 
 
 def file_identity(path: str | Path) -> str:

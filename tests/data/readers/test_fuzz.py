@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from data.helpers import record_starts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +49,8 @@ def test_cut_and_corrupted_warcs(tmp_path_factory, good_warc, cut, flips):
     rows = list(read_warc(path))
     whole = [r for r in rows if not r["warc_error"]]
     assert all(r["html"] == PAGE for r in whole)  # what is kept as whole is exact
-    if len(data) < len(good_warc) and not flips:
+    # a cut exactly between two records leaves a valid, shorter WARC: nothing to detect
+    if len(data) < len(good_warc) and not flips and len(data) not in record_starts(good_warc, True):
         assert rows and rows[-1]["warc_error"]  # a cut file always ends with a counted error
 
 

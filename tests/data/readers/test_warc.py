@@ -8,12 +8,11 @@ import json
 import re
 import subprocess
 import sys
-import zlib
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from data.helpers import PAGE
+from data.helpers import PAGE, record_starts
 
 from hf_addons.data.executors.pipeline import Pipeline
 from hf_addons.data.extract.html import HtmlToMarkdown
@@ -48,7 +47,7 @@ def test_a_cut_file_ends_with_a_counted_error(tmp_path, warc, fraction, compress
     data = warc.read_bytes() if compressed else gzip.decompress(warc.read_bytes())
     cut = tmp_path / ("cut.warc.gz" if compressed else "cut.warc")
     n = int(len(data) * fraction)
-    if n in _record_starts(data, compressed):
+    if n in record_starts(data, compressed):
         n -= 1  # a cut exactly between two records leaves a valid, shorter WARC: nothing to detect
     cut.write_bytes(data[:n])
     rows = list(read_warc(cut))
@@ -64,19 +63,6 @@ def test_a_cut_file_ends_with_a_counted_error(tmp_path, warc, fraction, compress
     assert report["input_rows"] == len(rows) == report["output_rows"] + report["removed_rows"]
     assert sum(report["steps"][0]["reasons"].values()) == report["removed_rows"] >= 1
     assert set(report["errors"]) == set(errors)
-
-
-def _record_starts(data: bytes, compressed: bool) -> set[int]:
-    """Byte offsets where a record (a gzip member, or a plain ``WARC/1.0`` header) starts."""
-    if not compressed:
-        return {m.start() for m in re.finditer(rb"WARC/1\.0\r\n", data)}
-    starts, pos = set(), 0
-    while pos < len(data):
-        starts.add(pos)
-        dec = zlib.decompressobj(31)
-        dec.decompress(data[pos:])
-        pos = len(data) - len(dec.unused_data)
-    return starts
 
 
 def test_a_whole_file_has_no_error_rows(warc):
