@@ -160,6 +160,14 @@ def main() -> None:
     assert (sim_use == fallback).all() and sim == texts["ours"], "simulated fallback differs from the step"
     pr = {name: np.array([page_pr(t, g) for t, g in zip(ts, gold)]) for name, ts in texts.items()}
     pr["ours_no_fallback"] = np.array([page_pr(markdown_to_text(t), g) for t, g in zip(bare, gold)])
+    # ablation: the de-noised pass without trafilatura's favor_precision (the default was chosen on dev)
+    no_prec = HtmlToMarkdown(favor_precision=False)
+    pr["ours_no_favor_precision"] = np.array(
+        [
+            page_pr(markdown_to_text(no_prec.extract_one(pages[k], truth[k]["url"]).get("text", "")), g)
+            for k, g in zip(ids, gold)
+        ]
+    )
     sweep = {}
     for r in RATIOS:
         sim_texts, use = with_ratio(r)

@@ -109,7 +109,6 @@ def clean_markdown(md: str, title: str | None = None) -> str:
     around it.
     """
     title_key = _key(title) if title else None
-    md = _UNDERLINE.sub(r"\1", md)
     out: list[str] = []
     in_code = in_related = False
     for line in md.splitlines():
@@ -124,6 +123,7 @@ def clean_markdown(md: str, title: str | None = None) -> str:
         if in_code:
             out.append(line)
             continue
+        line = _UNDERLINE_TAG.sub("", line)
         stripped = line.strip().lstrip("#>-*+ ").strip()
         if stripped and len(stripped.split()) <= 12:
             if _RELATED_HEADER.match(stripped.strip("*_`")):
@@ -145,7 +145,9 @@ def clean_markdown(md: str, title: str | None = None) -> str:
     return "\n".join(out)
 
 
-_UNDERLINE = re.compile(r"<u (.*?)</u ?", re.DOTALL)
+# trafilatura writes underlined text (mostly links, with include_links=False) as <u>...</u>; Markdown has no
+# underline, and the tags split the words around them
+_UNDERLINE_TAG = re.compile(r"</?u>")
 # the header of a list of links to other pages (the list itself is its short lines that follow)
 _RELATED_HEADER = re.compile(
     r"^\W*(?:you (?:may|might) also like|related(?: stories| articles| posts| links| coverage| content)?|"
@@ -195,6 +197,8 @@ def _key(text: str) -> str:
 
 
 _MARKUP = re.compile(r"(!?\[([^\]]*)\]\([^)]*\))|[*_`#>|]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
+# inline HTML that trafilatura's Markdown keeps (<sup>, <sub>, ...): the tags go, the words stay joined
+_INLINE_TAG = re.compile(r"</?(?:u|sup|sub|del|ins|mark|small)>")
 
 
 def markdown_to_text(md: str) -> str:
@@ -210,6 +214,7 @@ def markdown_to_text(md: str) -> str:
     '  Title\\n\\nSome  bold  link.'
     ```
     """
+    md = _INLINE_TAG.sub("", md)
     return _MARKUP.sub(lambda m: m.group(2) or " " if m.group(1) else " ", md)
 
 
@@ -231,6 +236,9 @@ class HtmlToMarkdown(FilterStep):
         include_links: keep link targets in the Markdown.
         include_tables: keep tables.
         include_comments: keep comment sections (only without ``denoise``; de-noising removes them).
+        favor_precision: with ``denoise``, ask trafilatura to prefer precision (it drops borderline blocks
+            such as inline "related" headlines; on the benchmark's dev pages it raised F1 by 0.003,
+            a significant paired difference).
         with_metadata: fill ``title``, ``author`` and ``date``.
         prepend_title: start the Markdown with the title as a heading.
         min_words: fewer words than this flags the page ``extract:boilerplate_only``.
@@ -262,6 +270,7 @@ class HtmlToMarkdown(FilterStep):
         include_links: bool = False,
         include_tables: bool = True,
         include_comments: bool = False,
+        favor_precision: bool = True,
         with_metadata: bool = True,
         prepend_title: bool = False,
         min_words: int = 5,
@@ -281,6 +290,7 @@ class HtmlToMarkdown(FilterStep):
         self.include_links = include_links
         self.include_tables = include_tables
         self.include_comments = include_comments
+        self.favor_precision = favor_precision
         self.with_metadata = with_metadata
         self.prepend_title = prepend_title
         self.min_words = min_words
@@ -367,5 +377,6 @@ class HtmlToMarkdown(FilterStep):
             include_comments=include_comments,
             include_formatting=True,
             with_metadata=False,
+            favor_precision=self.favor_precision and self.denoise,
         )
         return md or ""

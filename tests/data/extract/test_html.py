@@ -120,3 +120,17 @@ def test_code_blocks_are_fenced_and_untouched():
     )
     md = HtmlToMarkdown().extract_one(f"<html><body><article>{body}</article></body></html>")["text"]
     assert "\n\n```\ndef f(x):\n    # comments\n    return x + 1\n```\n\n" in md
+
+
+def test_underlined_and_inline_html_never_splits_words():
+    """trafilatura writes <u>...</u> around underlined text; the Markdown and its plain text keep the words whole."""
+    para = "The researchers observed the moon for seventeen nights and wrote it all down with care. "
+    html = (
+        f"<html><body><article><p>{para}The team studied <u>Europa</u> for 17 nights, x<sup>2</sup> "
+        f"grew.</p><p>{para * 3}</p></article></body></html>"
+    )
+    md = HtmlToMarkdown().extract_one(html)["text"]
+    assert "<u>" not in md and "studied Europa for 17 nights" in md
+    assert "<u>" in HtmlToMarkdown(denoise=False).extract_one(html)["text"]  # plain trafilatura keeps the tag
+    assert "x2 grew" in markdown_to_text(md)
+    assert "<" not in markdown_to_text("a <u>b</u> c<sub>1</sub> <mark>d</mark>")
