@@ -349,7 +349,7 @@ def minhash_signatures(
 
     ``params.hash="sha1"`` hashes shingle strings exactly as ``MinHash.update`` does (bit-identical to
     datasketch); ``"words"`` (default) hashes the words from the batch's bytes and combines n-grams in numpy,
-    ~10x faster. All permutations are applied as one ``(shingles, perms)`` product per chunk and reduced
+    ~10x faster. All permutations are applied as one ``(perms, shingles)`` product per chunk and reduced
     per document with ``np.minimum.reduceat``. Empty texts get the all-max signature.
 
     Args:
