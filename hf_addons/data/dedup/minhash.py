@@ -222,12 +222,12 @@ _MIX_B = np.uint64(0x94D049BB133111EB)
 
 def _mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, in place on a uint64 array: every input bit affects every output bit."""
+    tmp = np.empty_like(x)
     with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= _MIX_A
-        x ^= x >> np.uint64(27)
-        x *= _MIX_B
-        x ^= x >> np.uint64(31)
+        for shift, mult in ((30, _MIX_A), (27, _MIX_B)):
+            x ^= np.right_shift(x, np.uint64(shift), out=tmp)
+            x *= mult
+        x ^= np.right_shift(x, np.uint64(31), out=tmp)
     return x
 
 
@@ -319,22 +319,24 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> t
     # a shingle starts where ngram words remain in the text; a text shorter than ngram gives one
     # shingle of all its words (at its first position)
     counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
-    first = np.repeat(ends - lengths, counts)
-    at = first + (np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts))
+    starts = ends - lengths
+    starts_shingle = np.ones(total, bool)  # cleared at the last ngram - 1 words of each text
+    for k in range(1, ngram):  # (and at all but the first word of a shorter text)
+        starts_shingle[(ends - k)[lengths > np.maximum(k, lengths - ngram + 1)]] = False
     tmp = np.empty_like(h)
     with np.errstate(over="ignore"):
         every = h * _POS_MULT[0]  # the n-gram starting at every word (contiguous slices, no gathers)
         for k in range(1, ngram):
             np.multiply(h[k:], _POS_MULT[k], out=tmp[: total - k])
             every[: total - k] += tmp[: total - k]
-        combined = every[at]
+        combined = every[starts_shingle]
         short = np.flatnonzero((lengths > 0) & (lengths < ngram))
         if len(short):  # their n-gram ran into the next text's words: recompute it from their own
             pos = np.cumsum(counts)[short] - 1
             combined[pos] = 0
             for k in range(ngram - 1):
                 has = lengths[short] > k
-                combined[pos[has]] += h[(ends - lengths)[short][has] + k] * _POS_MULT[k]
+                combined[pos[has]] += h[starts[short][has] + k] * _POS_MULT[k]
     return (combined if not fold else _fold32(combined)), counts
 
 
