@@ -566,7 +566,7 @@ class ShingleSets:
     ``64 - d``), made by one sort of the whole batch; the overlap of a pair is one ``searchsorted`` of the
     smaller set's keys into the larger set's run: no Python loop over pairs. Two different shingles of a
     pair count as one only when their hashes agree on those ``64 - d`` bits (probability about
-    ``|A| |B| / 2**(64 - d)``: ~1e-9 for two 2,000-shingle texts among 10,000 documents).
+    ``|A| |B| / 2**(64 - d)``: ~4e-9 for two 2,000-shingle texts among 10,000 documents).
     """
 
     def __init__(self, raw64: np.ndarray, counts: np.ndarray) -> None:
