@@ -9,7 +9,7 @@ one per task. Steps, as datatrove composes them (each stage reads what the one b
    (1 task), MinhashDedupFilter -> JsonlWriter
 
 Default configs (MinHash: 5-grams, 14 bands x 8 hashes, as ours). Prints one JSON line: seconds per stage,
-the rows kept, and the peak RSS of this (the orchestrating) process and of its largest child, in MiB.
+the rows kept, each filtering step's counts (from datatrove's stats.json), and the peak RSS of this (the orchestrating) process and of its largest child, in MiB.
 """
 
 from __future__ import annotations
@@ -142,12 +142,19 @@ def main() -> None:
         ex.run()
         seconds[name] = round(time.perf_counter() - t0, 3)
     kept = sum(len(f.read_text().splitlines()) for f in (work / "kept").glob("*.jsonl"))
+    steps = {}  # per filtering step: documents in, forwarded, dropped (by reason)
+    for stage in ("filter", "exact_filter", "mh_filter"):
+        for step in json.loads((logs / stage / "stats.json").read_text()):
+            counts = {k: v for k, v in step["stats"].items() if k in ("total", "forwarded") or "dropped" in k}
+            if "total" in counts and "READER" not in step["name"] and "WRITER" not in step["name"]:
+                steps[step["name"].split(":")[-1].encode("ascii", "ignore").decode().strip()] = counts
     mib = 1024.0  # ru_maxrss is in KiB on Linux
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "output_rows": kept,
+                "steps": steps,
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mib, 1),
                 "peak_child_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / mib, 1),
             }
