@@ -255,9 +255,26 @@ def main() -> None:
     if "datatrove" in paths and not DATATROVE_PY.exists():
         sys.exit(f"datatrove venv missing: {DATATROVE_PY} (set DATATROVE_VENV)")
     rows: dict[str, dict[str, dict]] = {p: {} for p in PATHS}
+    invocations: list[dict] = []  # which command measured which runs (a merged file holds several)
     if args.merge and RESULT.exists():
-        for p, by_size in json.loads(RESULT.read_text())["results"]["runs"].items():
+        before = json.loads(RESULT.read_text())
+        for p, by_size in before["results"]["runs"].items():
             rows.setdefault(p, {}).update(by_size)
+        invocations = before["results"].get("invocations") or [
+            {
+                "command": before["command"],
+                "date": before["date"],
+                "loadavg_1m": before["machine"]["loadavg_1m"],
+            }
+        ]
+    invocations.append(
+        {
+            "command": " ".join(["python", *sys.argv]),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            "bench_lock": os.environ.get("BENCH_LOCK", "not recorded"),
+        }
+    )
     nice = os.nice(0)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     try:
@@ -287,7 +304,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     all_sizes = sorted({int(n) for by in rows.values() for n in by})
-    write_result("pipeline_scaling", {"sizes": all_sizes, "runs": rows}, summarise(rows))
+    payload = {"sizes": all_sizes, "runs": rows, "invocations": invocations}
+    write_result("pipeline_scaling", payload, summarise(rows))
 
 
 if __name__ == "__main__":
