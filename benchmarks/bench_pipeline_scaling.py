@@ -209,6 +209,9 @@ def summarise(rows: dict[str, dict[str, dict]]) -> list[dict]:
                     "unit": "docs/s",
                     "target": "report (one machine: Ray adds scheduling overhead)",
                     "met": None,
+                    # merged files hold runs of different invocations: say under which load each ran
+                    "conditions": f"load {d['loadavg_1m_before']} (anchor) vs {r['loadavg_1m_before']}, "
+                    f"nice {d.get('nice')} vs {r.get('nice')}",
                 }
             )
     for path in PATHS:
@@ -249,7 +252,7 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]  # none (with --merge): re-summarise the file
     dt_sizes = {int(s) for s in args.datatrove_sizes.split(",") if s}
     paths = [p for p in args.paths.split(",") if p]
     if "datatrove" in paths and not DATATROVE_PY.exists():
@@ -267,14 +270,15 @@ def main() -> None:
                 "loadavg_1m": before["machine"]["loadavg_1m"],
             }
         ]
-    invocations.append(
-        {
-            "command": " ".join(["python", *sys.argv]),
-            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
-            "bench_lock": os.environ.get("BENCH_LOCK", "not recorded"),
-        }
-    )
+    if sizes:
+        invocations.append(
+            {
+                "command": " ".join(["python", *sys.argv]),
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+                "bench_lock": os.environ.get("BENCH_LOCK", "not recorded"),
+            }
+        )
     nice = os.nice(0)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     try:
