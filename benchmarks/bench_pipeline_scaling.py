@@ -207,7 +207,9 @@ def summarise(rows: dict[str, dict[str, dict]]) -> list[dict]:
                     "ours": round(r["docs_per_s"], 1),
                     "ratio": round(r["docs_per_s"] / d["docs_per_s"], 3),
                     "unit": "docs/s",
-                    "target": "report (one machine: Ray adds scheduling overhead)",
+                    "target": "report (one machine: Ray adds scheduling overhead)"
+                    if path == "ray"
+                    else "report (anchor library on the same steps)",
                     "met": None,
                     # merged files hold runs of different invocations: say under which load each ran
                     "conditions": f"load {d['loadavg_1m_before']} (anchor) vs {r['loadavg_1m_before']}, "
