@@ -3,17 +3,21 @@
 The stages read the per-shard files that the map phase wrote (``_work/stage-XXXXX.parquet``, rows
 ``[k * shard_rows, (k + 1) * shard_rows)`` with a global ``_row_id``) and write their decisions per shard
 (``_work/<stage>/dec-XXXXX.parquet``: the removed rows and their cluster id). Every step is a Ray Data
-``map_batches`` or a shuffle (``groupby(...).map_groups``); the driver only sees counts.
+``map_batches`` or a shuffle; the driver only sees counts.
+
+Every shuffle on keys is a ``groupby`` on a hash partition of the key (``_part``, a few partitions of up to
+``KEYS_PER_PARTITION`` rows), and each partition is handled by vectorised sorts (``sort_indices``, bucket
+starts by comparing neighbours) — one Python call per partition, not one per bucket or per node:
 
 - keys: ``map_batches`` over shard ids reads a shard's key column and the earlier stages' decisions for it,
-  and emits ``(key, _row_id)`` for the rows still eligible (MinHash: one row per band key);
-- buckets: ``groupby(key)``; exact -> every row but the smallest is removed with cluster = the smallest;
+  and emits ``(key, _row_id, _part)`` for the rows still eligible (MinHash: one row per band key);
+- buckets: exact -> every row but the smallest of its bucket is removed with cluster = the smallest;
   MinHash -> star edges from the bucket's smallest row to the others (``len(bucket) - 1`` edges, as
   ``candidate_edges`` does in one process);
 - precision mode: edges grouped by the shard of each end read that end's text from its stage file (a join
   on row ids by range), and ``verify_edges`` keeps the pairs whose true Jaccard reaches the threshold;
 - connected components: alternating large-star / small-star rounds (Kiveris et al. 2014) over the edge
-  list, each one ``groupby``; they stop when a round changes no edge, which leaves every component as a
+  list, each one shuffle; they stop when a round changes no edge, which leaves every component as a
   star around its smallest row. The leaves are the removed rows, the centre their cluster id — the rule
   of ``connected_components`` (smallest row of a component stays).
 """
@@ -29,6 +33,33 @@ from hf_addons.data.executors.pipeline import atomic_write_json, atomic_write_ta
 
 ROW_ID = "_row_id"
 SHARD = "_shard"
+PART = "_part"
+# rows of one shuffle partition (16-24 B each): the memory of one worker call, not of the driver
+KEYS_PER_PARTITION = 2_000_000
+
+
+def num_parts(rows: int, num_partitions: int) -> int:
+    """Hash partitions for ``rows`` shuffled rows: at least one per CPU, at most ``KEYS_PER_PARTITION`` each."""
+    return max(1, num_partitions, -(-rows // KEYS_PER_PARTITION))
+
+
+def partition_of(keys, parts: int) -> np.ndarray:
+    """Hash partition of each key (integers, or strings such as ``exact_hash``), the same in every process."""
+    import pyarrow as pa
+
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    if pa.types.is_integer(keys.type):
+        h = np.asarray(keys.to_numpy(zero_copy_only=False)).astype(np.int64).view(np.uint64)
+    else:  # code points x fixed odd weights, wrapping in 64 bits (Python's hash() is salted per process)
+        codes = np.asarray(keys.to_numpy(zero_copy_only=False)).astype(str)
+        width = codes.dtype.itemsize // 4
+        cp = codes.view(np.uint32).reshape(len(codes), width).astype(np.uint64)
+        weights = (np.arange(width, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) | np.uint64(1)
+        with np.errstate(over="ignore"):
+            h = (cp * weights).sum(axis=1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+    return (h >> np.uint64(17)) % np.uint64(parts)
 
 
 def stage_path(work: Path, k: int) -> Path:
@@ -69,13 +100,16 @@ def eligible_rows(
 class _ShardKeys:
     """``map_batches`` over shard ids: ``(key, _row_id)`` of each shard's eligible rows."""
 
-    def __init__(self, work: str, key_column: str, keep_columns: list[str], earlier: list[str]) -> None:
+    def __init__(
+        self, work: str, key_column: str, keep_columns: list[str], earlier: list[str], parts: int
+    ) -> None:
         self.work, self.key_column, self.keep_columns, self.earlier = (
             Path(work),
             key_column,
             keep_columns,
             earlier,
         )
+        self.parts = parts
         self.__name__ = type(self).__name__  # Ray Data names the operator after it
 
     def __call__(self, batch):
@@ -94,26 +128,56 @@ class _ShardKeys:
                 bands = t.column("minhash_bands").filter(pa.array(ok)).combine_chunks()
                 keys = np.asarray(bands.flatten().to_numpy(), np.int64)
                 per = len(keys) // max(len(ids), 1)
-                parts.append(pa.table({"key": keys, ROW_ID: np.repeat(ids, per)}))
+                keys = pa.array(keys)
+                ids = np.repeat(ids, per)
             else:
-                parts.append(pa.table({"key": t.column(self.key_column).filter(pa.array(ok)), ROW_ID: ids}))
-        return pa.concat_tables(parts) if parts else _empty(key=pa.int64(), **{ROW_ID: pa.int64()})
+                keys = t.column(self.key_column).filter(pa.array(ok))
+            parts.append(pa.table({"key": keys, ROW_ID: ids, PART: partition_of(keys, self.parts)}))
+        if not parts:
+            return _empty(key=pa.int64(), **{ROW_ID: pa.int64(), PART: pa.uint64()})
+        return pa.concat_tables(parts)
 
 
-def _exact_group(group):
-    """One hash bucket: every row but the smallest is removed, its cluster id the smallest row."""
+def bucket_heads(table) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ``(key, _row_id)`` rows of a partition: each row and the smallest row of its bucket.
+
+    Sorted by key then row, a bucket starts where the key differs from the one before; its first row is
+    its smallest. Vectorised over the whole partition (any key type Arrow sorts).
+    """
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = pc.sort_indices(table, sort_keys=[("key", "ascending"), (ROW_ID, "ascending")])
+    key = table.column("key").take(order).combine_chunks()
+    rows = _ids(table)[np.asarray(order)]
+    start = np.ones(n, bool)
+    if n > 1:
+        differs = pc.not_equal(key.slice(1), key.slice(0, n - 1)).fill_null(True)
+        start[1:] = np.asarray(differs.to_numpy(zero_copy_only=False), bool)
+    repeat = ~start
+    repeat[1:] &= rows[1:] == rows[:-1]  # the same row twice in a bucket counts once
+    rows, start = rows[~repeat], start[~repeat]
+    return rows, rows[np.flatnonzero(start)][np.cumsum(start) - 1]
+
+
+def _exact_partition(group):
+    """Exact buckets: every row but the smallest of its bucket is removed, its cluster id the smallest."""
     import pyarrow as pa
 
-    ids = np.unique(_ids(group))
-    return pa.table({ROW_ID: ids[1:], "cluster": np.full(len(ids) - 1, ids[0] if len(ids) else 0)})
+    rows, head = bucket_heads(group)
+    other = rows != head
+    return pa.table({ROW_ID: rows[other], "cluster": head[other]})
 
 
-def _star_edges(group):
-    """One LSH bucket: an edge (big=row, small=the bucket's smallest row) per other row."""
+def _star_partition(group):
+    """LSH buckets: an edge (big=row, small=the bucket's smallest row) per other row of each bucket."""
     import pyarrow as pa
 
-    ids = np.unique(_ids(group))
-    return pa.table({"big": ids[1:], "small": np.full(len(ids) - 1, ids[0] if len(ids) else 0)})
+    rows, head = bucket_heads(group)
+    other = rows != head
+    return pa.table({"big": rows[other], "small": head[other]})
 
 
 def _add_shard(column: str, shard_rows: int):
@@ -173,56 +237,98 @@ class _Verify:
         return table.select(["big", "small"]).filter(pa.array(ok))
 
 
-def _both_directions(table):
-    import pyarrow as pa
+def _sorted_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``(a, b)`` pairs sorted by ``a`` then ``b``, and where each run of equal ``a`` starts."""
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    distinct = np.ones(len(a), bool)
+    distinct[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b = a[distinct], b[distinct]
+    start = np.ones(len(a), bool)
+    start[1:] = a[1:] != a[:-1]
+    return a, b, start
 
-    big, small = _ids(table, "big"), _ids(table, "small")
-    return pa.table({"u": np.concatenate([big, small]), "v": np.concatenate([small, big])})
+
+class _BothDirections:
+    """Edge list -> ``(u, v)`` both ways, partitioned by ``u``."""
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self.__name__ = type(self).__name__  # Ray Data names the operator after it
+
+    def __call__(self, table):
+        import pyarrow as pa
+
+        big, small = _ids(table, "big"), _ids(table, "small")
+        u = np.concatenate([big, small])
+        return pa.table({"u": u, "v": np.concatenate([small, big]), PART: u % self.parts})
 
 
-def _large_star(group):
-    """Node u: link each larger neighbour to the smallest of u's closed neighbourhood."""
-    import pyarrow as pa
+class _LargeStar:
+    """Per node u: link each larger neighbour to the smallest of u's closed neighbourhood.
 
-    u = int(group.column("u")[0].as_py())
-    nbrs = np.unique(_ids(group, "v"))
-    m = min(int(nbrs[0]), u)
-    bigger = nbrs[nbrs > u]
-    return pa.table(
-        {"big": bigger, "small": np.full(len(bigger), m), "changed": np.full(len(bigger), int(m < u))}
-    )
+    Output edges ``(big, small)`` partitioned by ``big`` for the small-star step.
+    """
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self.__name__ = type(self).__name__  # Ray Data names the operator after it
+
+    def __call__(self, group):
+        import pyarrow as pa
+
+        u, v, start = _sorted_pairs(_ids(group, "u"), _ids(group, "v"))
+        node = np.cumsum(start) - 1
+        smallest = np.minimum(u[start], v[start])[node]  # v sorted within u: its first is its minimum
+        bigger = v > u
+        big, small = v[bigger], smallest[bigger]
+        return pa.table(
+            {
+                "big": big,
+                "small": small,
+                "changed": (smallest < u)[bigger].astype(np.int64),
+                PART: big % self.parts,
+            }
+        )
 
 
 def _small_star(group):
-    """Node u (its smaller neighbours): link u and each of them to the smallest of them."""
+    """Per node u (its smaller neighbours): link u and each of them to the smallest of them."""
     import pyarrow as pa
 
-    u = int(group.column("big")[0].as_py())
-    nbrs = np.unique(_ids(group, "small"))
-    m = int(nbrs[0])
-    nodes = np.concatenate([nbrs[1:], [u]])
+    u, s, start = _sorted_pairs(_ids(group, "big"), _ids(group, "small"))
+    node = np.cumsum(start) - 1
+    smallest = s[start]  # per node
+    size = np.bincount(node, minlength=len(smallest))
+    rest = ~start  # the neighbours but the smallest -> (neighbour, smallest)
+    heads = u[start]  # each node itself -> (u, smallest)
     return pa.table(
-        {"big": nodes, "small": np.full(len(nodes), m), "changed": np.full(len(nodes), int(len(nbrs) > 1))}
+        {
+            "big": np.concatenate([s[rest], heads]),
+            "small": np.concatenate([smallest[node[rest]], smallest]),
+            "changed": np.concatenate([np.ones(int(rest.sum()), np.int64), (size > 1).astype(np.int64)]),
+        }
     )
 
 
 def connected_component_leaves(edges, num_partitions: int, max_rounds: int = 64):
     """Large-star / small-star until a round changes nothing; returns ``(_row_id, cluster)`` of the leaves.
 
-    ``edges``: a Ray dataset of ``(big, small)`` pairs (duplicates allowed). The driver reads one changed
-    count per half-round. Returns the dataset of leaves and the number of rounds.
+    ``edges``: a Ray dataset of ``(big, small)`` pairs (duplicates allowed). The driver reads the edge count
+    once and one changed count per half-round. Returns the dataset of leaves and the number of rounds.
     """
+    parts = num_parts(2 * edges.count(), num_partitions)
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - returned after the loop
         large = (
-            edges.map_batches(_both_directions, batch_format="pyarrow")
-            .groupby("u", num_partitions=num_partitions)
-            .map_groups(_large_star, batch_format="pyarrow")
+            edges.map_batches(_BothDirections(parts), batch_format="pyarrow")
+            .groupby(PART, num_partitions=parts)
+            .map_groups(_LargeStar(parts), batch_format="pyarrow")
             .materialize()
         )
         c1 = large.sum("changed") or 0
         small = (
-            large.select_columns(["big", "small"])
-            .groupby("big", num_partitions=num_partitions)
+            large.select_columns(["big", "small", PART])
+            .groupby(PART, num_partitions=parts)
             .map_groups(_small_star, batch_format="pyarrow")
             .materialize()
         )
@@ -276,17 +382,19 @@ def dedup_stage(
     shards = ray.data.from_items([{SHARD: k} for k in range(num_shards)]).repartition(
         max(1, min(num_shards, num_partitions * 2))
     )
+    per_row = 1 if exact else stage.params.num_bands
+    parts = num_parts(num_shards * shard_rows * per_row, num_partitions)
     keys = shards.map_batches(
-        _ShardKeys(str(work), "exact_hash" if exact else "minhash_bands", keep_columns, earlier),
+        _ShardKeys(str(work), "exact_hash" if exact else "minhash_bands", keep_columns, earlier, parts),
         batch_format="pyarrow",
         batch_size=1,
     )
     stats: dict[str, Any] = {}
-    grouped = keys.groupby("key", num_partitions=num_partitions)
+    grouped = keys.groupby(PART, num_partitions=parts)
     if exact:
-        removed = grouped.map_groups(_exact_group, batch_format="pyarrow").materialize()
+        removed = grouped.map_groups(_exact_partition, batch_format="pyarrow").materialize()
     else:
-        edges = grouped.map_groups(_star_edges, batch_format="pyarrow").materialize()
+        edges = grouped.map_groups(_star_partition, batch_format="pyarrow").materialize()
         stats["candidate_edges"] = edges.count()
         if stage.verify_threshold is not None and stats["candidate_edges"]:
             for end in ("small", "big"):

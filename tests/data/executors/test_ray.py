@@ -159,6 +159,39 @@ def test_components_match_scipy_on_chains_and_stars(cluster, monkeypatch):
     assert rounds > 1
 
 
+def test_partitioned_buckets_equal_single_process_candidates_and_exact_clusters():
+    """Per-partition vectorised buckets (any partition count) give candidate_edges' edges and cluster_exact's ids."""
+    from hf_addons.data.dedup.minhash import candidate_edges, cluster_exact
+    from hf_addons.data.executors.ray_dedup import (
+        _exact_partition,
+        _star_partition,
+        partition_of,
+    )
+
+    rng = np.random.default_rng(2)
+    n = 2000
+    bands = rng.integers(0, 300, (n, 14)).astype(np.int64)  # collisions: buckets of many rows
+    bands[5] = bands[3]  # two rows sharing every bucket
+    bands[7, 1] = bands[7, 0] = bands[9, 0]  # one row twice in a bucket: one member
+    keys = pa.table({"key": bands.reshape(-1), "_row_id": np.repeat(np.arange(n), 14)})
+    hashes = [f"{x:016x}" for x in rng.integers(0, 400, n)]
+    exact = pa.table({"key": hashes, "_row_id": np.arange(n)})
+    for parts in (1, 3, 7):
+        part = partition_of(keys.column("key"), parts)
+        assert part.min() >= 0 and part.max() < parts and len(np.unique(part)) == parts
+        e = [_star_partition(keys.filter(pa.array(part == p))) for p in range(parts)]
+        got = np.concatenate([np.stack([t.column("small"), t.column("big")], 1) for t in e])
+        assert np.array_equal(np.unique(got, axis=0), candidate_edges(bands))
+        xpart = partition_of(exact.column("key"), parts)
+        cluster = np.arange(n)
+        for p in range(parts):
+            t = _exact_partition(exact.filter(pa.array(xpart == p)))
+            cluster[t.column("_row_id").to_numpy()] = t.column("cluster").to_numpy()
+        assert np.array_equal(cluster, cluster_exact(hashes)[0])
+    # the partition of a key is a function of the key alone (the same in every process and block)
+    assert np.array_equal(partition_of(pa.array(hashes[:10]), 5), partition_of(pa.array(hashes), 5)[:10])
+
+
 _DRIVER = """
 import sys, ray
 from hf_addons.data.executors.pipeline import Pipeline, default_steps
