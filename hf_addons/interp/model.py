@@ -90,7 +90,8 @@ def _encode_select(x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype, groupmax,
             w = scratch.get("w_enc_lowp", shape, W_enc, dtype)
             w = w.copy_(W_enc.t()).t() if enc_rows else w.copy_(W_enc)
         pre = scratch.get("pre", (n, d_sae), x, dtype)
-        torch.addmm(b_enc.to(dtype), x.to(dtype), w, out=pre)
+        xx = x if compute_dtype is None else scratch.get("x_lowp", tuple(x.shape), x, dtype).copy_(x)
+        torch.addmm(b_enc.to(dtype), xx, w, out=pre)
     # ReLU after the selection: the same values (max commutes with a monotone map), on k columns, not d_sae
     if groupmax:  # sparsify's GroupMax: the largest of each of k contiguous groups of d_sae / k latents
         values, indices = pre.unflatten(-1, (k, -1)).max(dim=-1)
@@ -443,7 +444,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         scratch = self.__dict__.setdefault("_scratch", _Scratch())
         x = self._check_input(hidden_states)
         if total_variance is None:
-            total_variance = _sq_sum(x - x.mean(0))
+            total_variance = _sq_sum(torch.sub(x, x.mean(0), out=scratch.get("work", tuple(x.shape), x)))
         total_variance = total_variance.clamp_min(1e-12)
         k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
         dead_idx = None
@@ -451,7 +452,9 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
             dead_idx = dead_mask.nonzero().squeeze(-1) if dead_mask.dtype == torch.bool else dead_mask
             dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
         n_dead = 0 if dead_idx is None else dead_idx.numel()
-        x_in = self._sae_in(x)
+        x_in = x
+        if cfg.apply_b_dec_to_input:
+            x_in = torch.sub(x, self.b_dec, out=scratch.get("x_in", tuple(x.shape), x))
         values, indices, aux_values, aux_indices = _encode_select(
             x_in,
             self.W_enc,
@@ -464,9 +467,11 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
             scratch,
         )
         recon = sparse_decode(values, indices, self.W_dec).add_(self.b_dec)
-        err = recon - x
+        err = torch.sub(recon, x, out=scratch.get("err", tuple(x.shape), x))
         fvu = _sq_sum(err) / total_variance
-        grad_recon = err * (2 / total_variance)  # d fvu / d recon
+        grad_recon = torch.mul(
+            err, 2 / total_variance, out=scratch.get("work", tuple(x.shape), x)
+        )  # d fvu/d recon
         loss, auxk = fvu, None
         # one (value, index) list per token for both losses; the AuxK rows read their own residual
         idx, vals, dense = indices, values, grad_recon
