@@ -225,6 +225,9 @@ def main() -> None:
     p.add_argument("--cache", default=None, help="save / reuse the collected activations in this .pt file")
     p.add_argument("--ce-texts", type=int, default=32, help="held-out texts spliced for CE loss recovered")
     p.add_argument(
+        "--skip-ce", action="store_true", help="no CE loss recovered for these seeds (FVU, L0, dead still)"
+    )
+    p.add_argument(
         "--merge", default=None, help="add this run's seeds to an earlier JSON of the same setting"
     )
     args = p.parse_args()
@@ -238,7 +241,7 @@ def main() -> None:
     tokens = args.tokens or (20_000 if args.quick else 150_000)
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     tools = args.tools.split(",")
-    with_ce = not args.quick
+    with_ce = not args.quick and not args.skip_ce
 
     cache = Path(args.cache) if args.cache else None
     if cache is not None and cache.exists():  # the same activations for a later run (e.g. another seed)
@@ -282,6 +285,7 @@ def main() -> None:
             "train_tokens": steps * batch,
             "steps": steps,
             "seeds": seeds,
+            "ce_seeds": seeds if with_ce else [],
             "threads": args.threads,
             "matched_recipe": matched,
             "versions": {
@@ -308,6 +312,8 @@ def main() -> None:
             for key, r in per_tool.items():
                 runs.setdefault(key, []).append(r)
         payload["setting"]["seeds"] = sorted({*map(int, prev["runs"]), *seeds})
+        prev_ce = prev["setting"].get("ce_seeds", prev["setting"]["seeds"])
+        payload["setting"]["ce_seeds"] = sorted({*prev_ce, *payload["setting"]["ce_seeds"]})
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             order = batch_order(train.shape[0], steps * batch, batch, seed)
