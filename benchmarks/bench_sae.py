@@ -88,13 +88,20 @@ def recipe(steps: int, d_sae: int) -> dict:
     }
 
 
-def train_ours(acts, order, d_sae, k, seed, out: Path, matched: dict | None):
+def train_ours(acts, order, d_sae, k, seed, out: Path, matched: dict | None, bf16: bool | None = None):
+    """Our defaults; ``bf16=False`` forces the fp32 encoder (the default picks the latents in bf16 where the CPU
+    multiplies bf16 natively, then recomputes their values in fp32)."""
     from hf_addons.interp import SAETrainer, SAETrainingArguments
 
     torch.manual_seed(seed)
     sae = SparseAutoencoder(SAEConfig(d_in=acts.shape[1], d_sae=d_sae, k=k, layer=LAYER))
     args = SAETrainingArguments(
-        total_tokens=order.numel(), batch_size=order.shape[1], seed=seed, progress=False, logging_steps=10**9
+        total_tokens=order.numel(),
+        batch_size=order.shape[1],
+        seed=seed,
+        progress=False,
+        logging_steps=10**9,
+        bf16=bf16,
     )
     t0 = time.process_time()
     SAETrainer(sae, args, (acts[idx] for idx in order)).train()
@@ -183,7 +190,16 @@ def train_sparsify(acts, order, d_sae, k, seed, out: Path, matched: dict | None)
     return out / f"layers.{LAYER}", cpu
 
 
-TOOLS = {"ours": train_ours, "sae-lens": train_saelens, "sparsify": train_sparsify}
+def train_ours_fp32(acts, order, d_sae, k, seed, out: Path, matched: dict | None):
+    return train_ours(acts, order, d_sae, k, seed, out, matched, bf16=False)
+
+
+TOOLS = {
+    "ours": train_ours,
+    "ours-fp32": train_ours_fp32,
+    "sae-lens": train_saelens,
+    "sparsify": train_sparsify,
+}
 
 
 def score(folder: Path, test, model, tok, test_texts, context, with_ce: bool) -> dict:
@@ -202,12 +218,15 @@ def score(folder: Path, test, model, tok, test_texts, context, with_ce: bool) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small budget, one seed, no CE")
-    p.add_argument("--seeds", default="0,1", help="comma-separated seeds (init and batch order)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (init and batch order)")
     p.add_argument("--tokens", type=int, default=None, help="training tokens per run (default 150k)")
-    p.add_argument("--tools", default="ours,sae-lens,sparsify")
+    p.add_argument("--tools", default="ours,ours-fp32,sae-lens,sparsify")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache", default=None, help="save / reuse the collected activations in this .pt file")
     p.add_argument("--ce-texts", type=int, default=32, help="held-out texts spliced for CE loss recovered")
+    p.add_argument(
+        "--skip-ce", action="store_true", help="no CE loss recovered for these seeds (FVU, L0, dead still)"
+    )
     p.add_argument(
         "--merge", default=None, help="add this run's seeds to an earlier JSON of the same setting"
     )
@@ -222,7 +241,7 @@ def main() -> None:
     tokens = args.tokens or (20_000 if args.quick else 150_000)
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     tools = args.tools.split(",")
-    with_ce = not args.quick
+    with_ce = not args.quick and not args.skip_ce
 
     cache = Path(args.cache) if args.cache else None
     if cache is not None and cache.exists():  # the same activations for a later run (e.g. another seed)
@@ -266,6 +285,7 @@ def main() -> None:
             "train_tokens": steps * batch,
             "steps": steps,
             "seeds": seeds,
+            "ce_seeds": seeds if with_ce else [],
             "threads": args.threads,
             "matched_recipe": matched,
             "versions": {
@@ -292,14 +312,16 @@ def main() -> None:
             for key, r in per_tool.items():
                 runs.setdefault(key, []).append(r)
         payload["setting"]["seeds"] = sorted({*map(int, prev["runs"]), *seeds})
+        prev_ce = prev["setting"].get("ce_seeds", prev["setting"]["seeds"])
+        payload["setting"]["ce_seeds"] = sorted({*prev_ce, *payload["setting"]["ce_seeds"]})
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             order = batch_order(train.shape[0], steps * batch, batch, seed)
             for tool in tools:
                 for variant in ("defaults", "matched"):
-                    if tool == "ours" and variant == "matched":
+                    if tool.startswith("ours") and variant == "matched":
                         continue  # our defaults are the matched recipe
-                    key = f"{tool} ({variant})" if tool != "ours" else "ours (defaults)"
+                    key = f"{tool} ({variant})" if not tool.startswith("ours") else OURS_KEYS[tool]
                     out = Path(tmp) / f"{tool}-{variant}-{seed}"
                     folder, cpu = TOOLS[tool](
                         train, order, d_sae, k, seed, out, matched if variant == "matched" else None
@@ -316,6 +338,18 @@ def main() -> None:
             _summarise(payload, runs, k, payload["setting"]["seeds"], args.quick)
 
 
+OURS_KEYS = {"ours": "ours (defaults)", "ours-fp32": "ours (fp32 encoder)"}
+
+
+def _welch_p(a: list[float], b: list[float]) -> float | None:
+    """Two-sided Welch t-test p-value (None with fewer than 2 runs a side)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    from scipy.stats import ttest_ind
+
+    return float(ttest_ind(a, b, equal_var=False).pvalue)
+
+
 def _summarise(payload: dict, runs: dict[str, list[dict]], k: int, seeds: list[int], quick: bool) -> None:
     def stat(key: str, metric: str) -> tuple[float, float]:
         v = torch.tensor([r[metric] for r in runs[key] if metric in r], dtype=torch.float64)
@@ -328,15 +362,20 @@ def _summarise(payload: dict, runs: dict[str, list[dict]], k: int, seeds: list[i
     ours = "ours (defaults)"
     summary = []
     n = len(runs.get(ours, []))
+    fp32 = OURS_KEYS["ours-fp32"]
+    payload["fvu_welch_p"] = {}
     for key in runs:
-        if key == ours or not n:
+        if key.startswith("ours") or not n:
             continue
         o_fvu, o_std = stat(ours, "fvu")
         b_fvu, b_std = stat(key, "fvu")
+        p_value = _welch_p([r["fvu"] for r in runs[ours]], [r["fvu"] for r in runs[key]])
+        payload["fvu_welch_p"][key] = p_value
+        p_text = "" if p_value is None else f", Welch p={p_value:.2g}"
         summary.append(
             row(
                 "sae",
-                f"held-out FVU at k={k} (mean of {n} seed(s); std ours {o_std:.4f}, anchor {b_std:.4f})",
+                f"held-out FVU at k={k} (mean of {n} seeds; std ours {o_std:.4f}, anchor {b_std:.4f}{p_text})",
                 anchor=key,
                 anchor_value=b_fvu,
                 ours=o_fvu,
@@ -361,6 +400,21 @@ def _summarise(payload: dict, runs: dict[str, list[dict]], k: int, seeds: list[i
                 met=o_tp >= 4 * b_tp if key.startswith("sae-lens") else None,
             )
         )
+        if fp32 in runs:
+            f_tp = stat(fp32, "tok_per_cpu_s")[0]
+            summary.append(
+                row(
+                    "sae",
+                    "training tokens per CPU-second, ours with the fp32 encoder",
+                    anchor=key,
+                    anchor_value=b_tp,
+                    ours=f_tp,
+                    ratio=f_tp / b_tp,
+                    unit="tok/CPU-s",
+                    target="report",
+                    met=None,
+                )
+            )
         for metric, label in (
             ("dead_fraction", "dead latents, held-out (%)"),
             ("ce_loss_recovered", "CE loss recovered"),

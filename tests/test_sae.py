@@ -103,6 +103,82 @@ def test_sparse_topk_forward_and_backward_match_dense_reference():
         assert torch.allclose(ours[n], p.grad, atol=1e-5), n
 
 
+@pytest.mark.parametrize("arch", ["topk", "groupmax"])
+@pytest.mark.parametrize("apply_b_dec", [True, False])
+@pytest.mark.parametrize("with_dead", [False, True])
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16])
+def test_closed_form_topk_gradients_match_autograd(arch, apply_b_dec, with_dead, dtype):
+    """The trainer's ``topk_loss_and_grads`` (no autograd graph) gives autograd's loss and gradients, and adds to
+    existing ``.grad`` like ``backward`` does."""
+    sae = _sae(arch, d_in=24, d_sae=96, k=6, apply_b_dec_to_input=apply_b_dec)
+    with torch.no_grad():
+        sae.b_enc.add_(0.2)
+        sae.b_dec.normal_()
+    x = torch.randn(50, 24)
+    dead = torch.arange(1, 96, 5) if with_dead else None
+    sae.train()
+    out = sae(x, dead_mask=dead, k_aux=7, compute_dtype=dtype)
+    out.loss.backward()
+    ref = {n: p.grad.clone() for n, p in sae.named_parameters()}
+    sae.zero_grad(set_to_none=True)
+    ours = sae.topk_loss_and_grads(x, dead_mask=dead, k_aux=7, compute_dtype=dtype)
+    assert not ours.loss.requires_grad
+    torch.testing.assert_close(ours.loss, out.loss.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours.fvu, out.fvu.detach(), rtol=1e-5, atol=1e-6)
+    assert (ours.auxk_loss is None) == (not with_dead)
+    assert torch.equal(ours.latent_indices, out.latent_indices)
+    for n, p in sae.named_parameters():
+        torch.testing.assert_close(p.grad, ref[n], rtol=1e-4, atol=1e-6, msg=n)
+    sae.topk_loss_and_grads(x, dead_mask=dead, k_aux=7, compute_dtype=dtype)  # accumulates
+    for n, p in sae.named_parameters():
+        torch.testing.assert_close(p.grad, 2 * ref[n], rtol=1e-4, atol=1e-6, msg=n)
+
+
+def test_bf16_selection_keeps_fp32_values():
+    """On CPU bf16 only picks the latents: the values are the fp32 pre-activations at the picked indices."""
+    sae = _sae(d_in=64, d_sae=256, k=8)
+    x = torch.randn(40, 64)
+    values, indices = sae.encode_sparse(x)
+    sae.train()
+    out = sae.topk_loss_and_grads(x, compute_dtype=torch.bfloat16)
+    pre = sae.pre_activations(x).detach()
+    torch.testing.assert_close(out.latent_values, pre.gather(1, out.latent_indices).relu(), rtol=0, atol=1e-5)
+    # bf16 rounding can only swap near-ties at the k-th place: almost all picks agree with fp32
+    same = (out.latent_indices.sort(-1).values == indices.sort(-1).values).float().mean()
+    assert same > 0.9
+
+
+def test_trainer_closed_form_step_matches_autograd_training(monkeypatch):
+    """A whole TopK run (AuxK on, W_enc stored as rows while training, Adam on the rows) ends where the same run
+    with autograd's forward + backward ends, and gives W_enc back in its usual contiguous layout."""
+
+    def run(closed_form: bool) -> SparseAutoencoder:
+        sae = _sae(d_in=16, d_sae=64, k=4, seed=3)
+        with torch.no_grad():
+            sae.b_enc[:8] = -5.0  # latents that never fire, so AuxK runs
+        args = SAETrainingArguments(
+            total_tokens=64 * 30, batch_size=64, progress=False, bf16=False, dead_tokens_threshold=64 * 3
+        )
+        trainer = SAETrainer(sae, args, torch.randn(4000, 16, generator=torch.Generator().manual_seed(0)))
+        if not closed_form:
+
+            def autograd_step(self, x, **kw):
+                out = self(x, **kw)
+                out.loss.backward()
+                return out
+
+            monkeypatch.setattr(SparseAutoencoder, "topk_loss_and_grads", autograd_step)
+        trainer.train()
+        monkeypatch.undo()
+        assert trainer.history[-1]["auxk_loss"] > 0
+        return sae
+
+    closed, auto = run(True), run(False)
+    assert closed.W_enc.is_contiguous() and closed.W_enc.grad is None
+    for (n, a), (_, b) in zip(closed.state_dict().items(), auto.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=n)
+
+
 def test_auxk_gradient_reaches_only_dead_latents():
     sae = _sae(d_in=16, d_sae=64, k=4)
     dead = torch.zeros(64, dtype=torch.bool)
@@ -647,7 +723,8 @@ def test_bf16_compute_path_close_to_fp32():
 
 def test_default_lr_schedule_and_precision():
     """Peak lr: Gao et al.'s rule on long runs, up to 8x on short TopK runs; warm-up then linear decay to 0."""
-    from hf_addons.interp.trainer import cpu_has_amx, default_lr
+    from hf_addons.hardware import cpu_has_fast_bf16
+    from hf_addons.interp.trainer import default_lr
 
     gao = 2e-4 / (4096 / 16384) ** 0.5
     assert default_lr(4096, 8192) == pytest.approx(gao) and default_lr(4096, 10**6) == pytest.approx(gao)
@@ -658,7 +735,7 @@ def test_default_lr_schedule_and_precision():
     args = SAETrainingArguments(total_tokens=100 * 64, batch_size=64, progress=False)
     trainer = SAETrainer(sae, args, torch.randn(2000, 16))
     assert trainer.lr == pytest.approx(default_lr(64, 100))
-    assert trainer.bf16 == cpu_has_amx()
+    assert trainer.bf16 == cpu_has_fast_bf16()
     lrs = []
     for _ in range(100):
         lrs.append(trainer.scheduler.get_last_lr()[0])

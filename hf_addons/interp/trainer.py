@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from hf_addons.hardware import cpu_has_amx
+from hf_addons.hardware import cpu_has_fast_bf16
 from hf_addons.interp.activations import TensorSource
 from hf_addons.interp.model import SparseAutoencoder
 
@@ -31,7 +31,8 @@ class SAETrainingArguments:
     ``clamp(sqrt(8192 / steps), 1, 8)`` on short ones (see ``default_lr``). The schedule warms up linearly over
     ``warmup_steps`` (``None``: 5% of the steps, at most 1000) and decays linearly to 0 over the last
     ``decay_fraction`` of the steps (Anthropic's 2024 training update), which is what makes the higher peak safe.
-    ``bf16=None`` runs the encoder matmul in bf16 where that is fast: CUDA, and (TopK) CPUs with AMX.
+    ``bf16=None`` runs the encoder matmul in bf16 where that is fast: CUDA, and (TopK) CPUs that multiply bf16
+    natively (AMX or AVX512-BF16); on CPU bf16 only picks the k latents, their values are recomputed in fp32.
     """
 
     total_tokens: int = 2_000_000
@@ -150,10 +151,20 @@ class SAETrainer:
         self.total_steps = max(1, self.args.total_tokens // self.args.batch_size)
         self.lr = self.args.lr or default_lr(cfg.d_sae, self.total_steps, cfg.architecture)
         self.bf16 = self.args.bf16
-        if self.bf16 is None:  # CPU: only the TopK encoder matmul is measured (same FVU, faster with AMX)
-            cpu_ok = self.device.type == "cpu" and cfg.architecture in ("topk", "groupmax") and cpu_has_amx()
+        if self.bf16 is None:  # CPU: only the TopK encoder matmul is measured (benchmarks/bench_sae.py)
+            cpu_ok = (
+                self.device.type == "cpu" and cfg.architecture in ("topk", "groupmax") and cpu_has_fast_bf16()
+            )
             self.bf16 = self.device.type == "cuda" or cpu_ok
+        self.world_size, self.rank = _distributed(self.device)
         params = [p for p in sae.parameters() if p.requires_grad]
+        # TopK on one process: W_enc is stored as the transpose of a contiguous (d_sae, d_in) matrix while
+        # training (the sparse gradient is a row product, and the selected latents' fp32 values read rows),
+        # and Adam steps an alias with those rows (same storage); train() restores the usual layout at the end
+        self._enc_rows = None
+        if cfg.architecture in ("topk", "groupmax") and self.world_size == 1 and sae.W_enc.requires_grad:
+            self._enc_rows = torch.nn.Parameter(sae.W_enc.detach().t().contiguous())
+            params = [self._enc_rows if p is sae.W_enc else p for p in params]
         try:
             self.optimizer = torch.optim.Adam(
                 params, lr=self.lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True
@@ -174,11 +185,26 @@ class SAETrainer:
         self.tokens_seen = 0
         self.history: list[dict[str, float]] = []
         self._trackers: list[Any] = []
-        self.world_size, self.rank = _distributed(self.device)
         if self.world_size > 1 and cfg.architecture not in ("topk", "groupmax"):
             raise ValueError(
                 f"data-parallel training supports the topk and groupmax architectures, not {cfg.architecture!r}"
             )
+
+    # -- W_enc layout while training -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _enc_rows_layout(self, on: bool) -> None:
+        """``on``: W_enc becomes a (d_in, d_sae) view of the Adam alias's (d_sae, d_in) rows; off: contiguous."""
+        if self._enc_rows is None:
+            return
+        w = self.sae.W_enc
+        if on:
+            if w.data_ptr() != self._enc_rows.data_ptr():
+                self._enc_rows.data.copy_(w.t())
+                w.data = self._enc_rows.data.t()
+            w.grad = None  # re-created by topk_loss_and_grads in the new layout
+        else:
+            w.data = w.data.contiguous()
+            w.grad = None
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _next_batch(self) -> torch.Tensor:
@@ -211,7 +237,13 @@ class SAETrainer:
             directory = Path(self.args.output_dir) / f"checkpoint-{self.step}"
         directory = Path(directory)
         self._update_config_stats()
-        self.sae.save_pretrained(directory)
+        w = self.sae.W_enc
+        rows_view = w.data
+        w.data = rows_view.contiguous()  # safetensors writes contiguous tensors only
+        try:
+            self.sae.save_pretrained(directory)
+        finally:
+            w.data = rows_view
         state = {
             "step": self.step,
             "tokens_seen": self.tokens_seen,
@@ -321,6 +353,7 @@ class SAETrainer:
             self.init_b_dec(first)
             self._pending = first
         sae.train()
+        self._enc_rows_layout(True)
         self._open_trackers()
         topk = sae.config.architecture in ("topk", "groupmax")
         compute_dtype = torch.bfloat16 if self.bf16 else None
@@ -352,16 +385,13 @@ class SAETrainer:
                 if topk and args.auxk:
                     dead_idx = (self.tokens_since_fired > self.dead_threshold).nonzero().squeeze(-1)
                     dead_idx = dead_idx if dead_idx.numel() else None
-            if compute_dtype is not None and not topk:
-                with torch.autocast(self.device.type, dtype=compute_dtype):
-                    out = sae(batch)
-            else:
+            if topk:  # closed-form gradients, no autograd graph (same numbers, tested)
                 total_variance = None
                 rows = batch
                 if self.world_size > 1:
                     total_variance = (batch - batch.mean(0)).pow(2).sum()
                     rows = batch.tensor_split(self.world_size)[self.rank]
-                out = sae(
+                out = sae.topk_loss_and_grads(
                     rows,
                     dead_mask=dead_idx,
                     k_aux=args.k_aux,
@@ -369,13 +399,18 @@ class SAETrainer:
                     compute_dtype=compute_dtype,
                     total_variance=total_variance,
                 )
-            out.loss.backward()
+                if self._enc_rows is not None:
+                    self._enc_rows.grad = sae.W_enc.grad.t()  # a view: Adam steps the same storage
+            else:
+                with torch.autocast(self.device.type, dtype=compute_dtype, enabled=compute_dtype is not None):
+                    out = sae(batch)
+                out.loss.backward()
             if self.world_size > 1:
                 self._all_reduce_grads()
             if sae.config.normalize_decoder:
                 sae.remove_gradient_parallel_to_decoder_directions()
             self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=not topk)  # TopK reuses the buffers
             self.scheduler.step()
             if sae.config.normalize_decoder:
                 sae.set_decoder_norm_to_unit_norm()
@@ -427,6 +462,7 @@ class SAETrainer:
             (t.close if hasattr(t, "close") else t.finish)()
         self._trackers = []
         self._update_config_stats()
+        self._enc_rows_layout(False)
         sae.eval()
         if args.output_dir and self.rank == 0:
             sae.save_pretrained(args.output_dir)
