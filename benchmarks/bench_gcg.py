@@ -552,16 +552,22 @@ def quality(args: argparse.Namespace) -> None:
             "nanogcg_cpu_seconds": _cpu_to_reach(a["success_cpu_seconds"][judge], k),
         }
     # the same question on the loss, which moves long before a judge flips: CPU-seconds until ours first
-    # reaches the best loss nanoGCG reached in its whole budget (each side's own reported loss; nanoGCG's
-    # under-reports, which favours it), over nanoGCG's CPU-seconds to reach it
+    # reaches the true (re-scored) loss of nanoGCG's best suffix, over nanoGCG's CPU-seconds to the step that
+    # found it. nanoGCG's own per-step losses under-report, so its re-scored loss is the level; ours' per-step
+    # losses equal their re-scored values
     by_goal = {w: {r["goal"]: r for r in reports[w]["runs"]} for w in SIDES}
     loss_reach = []
-    for g in goals:
+    for g, level in zip(goals, a["rescored_best_loss"]):
         a_run, o_run = by_goal["nanogcg"][g], by_goal["ours"][g]
-        level = min(a_run["losses"])
-        a_cpu, o_cpu = _cpu_to_loss(a_run, level), _cpu_to_loss(o_run, level)
+        best_step = min(range(len(a_run["losses"])), key=a_run["losses"].__getitem__)
+        a_cpu, o_cpu = a_run["cpu_at_step"][best_step], _cpu_to_loss(o_run, level)
         loss_reach.append(
-            {"goal": g, "nanogcg_best_loss": level, "nanogcg_cpu_seconds": a_cpu, "ours_cpu_seconds": o_cpu}
+            {
+                "goal": g,
+                "nanogcg_rescored_loss": level,
+                "nanogcg_cpu_seconds": a_cpu,
+                "ours_cpu_seconds": o_cpu,
+            }
         )
     ratios = [r["ours_cpu_seconds"] / r["nanogcg_cpu_seconds"] for r in loss_reach if r["ours_cpu_seconds"]]
     n_reached = len(ratios)
@@ -569,7 +575,7 @@ def quality(args: argparse.Namespace) -> None:
     median_ratio = statistics.median(ratios)
     summary = [
         row(
-            "gcg", f"median over behaviours of CPU-s to reach nanoGCG's best loss, ours / nanoGCG (ours reached it "
+            "gcg", f"median over behaviours of CPU-s to reach the re-scored loss of nanoGCG's best suffix, ours / nanoGCG (ours reached it "
             f"on {n_reached}/{len(loss_reach)}), {settings}", anchor=ANCHOR, anchor_value=1.0,
             ours=median_ratio if median_ratio != float("inf") else None, unit="x", ratio=median_ratio
             if median_ratio != float("inf") else None, target="<= 0.5x", met=median_ratio <= 0.5,
