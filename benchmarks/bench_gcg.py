@@ -147,16 +147,55 @@ def _stamp(marks: list) -> None:
     marks.append((time.perf_counter(), _cpu_seconds()))
 
 
-def _attack(which: str, model, tok, goal: str, target: str, settings: dict, early_stop: bool) -> dict:
+def _self_draft(model, layers: int):
+    """A draft model for probe sampling made of the target's own first ``layers`` decoder layers (same
+    tokenizer, embeddings and head; ~layers/depth of the cost of a forward)."""
+    import copy
+
+    draft = copy.deepcopy(model)
+    inner = draft.model
+    if not 1 <= layers < len(inner.layers):
+        raise ValueError(f"--ours-draft-layers must be in 1..{len(inner.layers) - 1}, got {layers}")
+    inner.layers = inner.layers[:layers]
+    draft.config.num_hidden_layers = layers
+    if getattr(draft.config, "layer_types", None):
+        draft.config.layer_types = draft.config.layer_types[:layers]
+    return draft.eval()
+
+
+def _attack(
+    which: str,
+    model,
+    tok,
+    goal: str,
+    target: str,
+    settings: dict,
+    early_stop: bool,
+    cpu_budget: float | None = None,
+    extra: dict | None = None,
+    draft=None,
+) -> dict:
     """One attack; ``marks`` get a (wall, cpu) stamp at each step boundary so one-time setup (prefix cache,
-    token filters, initial buffer) is kept out of the steady-state per-step numbers."""
+    token filters, initial buffer) is kept out of the steady-state per-step numbers. ``cpu_budget``: no new
+    step starts once this many CPU-seconds are spent on the behaviour (both sides, same rule)."""
     marks: list = []
     _stamp(marks)
+
+    def over_budget() -> bool:
+        return cpu_budget is not None and marks[-1][1] - marks[0][1] >= cpu_budget
+
     if which == "ours":
         from hf_addons.redteam import GCG, GCGConfig
 
-        gcg = GCG(model, tok, GCGConfig(**settings, early_stop=early_stop))
-        res = gcg.run(goal + "{optim_str}", target, on_step=lambda s: _stamp(marks))
+        gcg = GCG(
+            model, tok, GCGConfig(**settings, **(extra or {}), early_stop=early_stop), draft_model=draft
+        )
+
+        def on_step(step) -> bool:
+            _stamp(marks)
+            return over_budget()
+
+        res = gcg.run(goal + "{optim_str}", target, on_step=on_step)
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = res.steps_to_success
     else:
@@ -169,6 +208,8 @@ def _attack(which: str, model, tok, goal: str, target: str, settings: dict, earl
             for x in plain_tqdm(it, *a, disable=True, **k):
                 if len(marks) > 1 or x > 0:
                     _stamp(marks)
+                    if over_budget():  # ending the iterator ends nanoGCG's loop; it returns its result
+                        return
                 yield x
 
         ng.tqdm = stamped
@@ -177,6 +218,8 @@ def _attack(which: str, model, tok, goal: str, target: str, settings: dict, earl
         _stamp(marks)
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = len(res.losses) if getattr(gcg, "stop_flag", False) else None
+    out["steps"] = len(out["losses"])
+    out["cpu_budget"] = cpu_budget
     walls = [b[0] - a[0] for a, b in zip(marks[1:], marks[2:])]  # steps 2..N (step 1 has one-time costs)
     cpus = [b[1] - a[1] for a, b in zip(marks[1:], marks[2:])]
     out["seconds"] = marks[-1][0] - marks[0][0]
@@ -196,6 +239,11 @@ def worker(args: argparse.Namespace) -> None:
     logging.getLogger("nanogcg").setLevel(logging.WARNING)
     torch.set_num_threads(args.threads) if args.threads else None
     model, tok = _load(args.worker, args.device, args.model, args.dtype, args.model_dir)
+    extra = json.loads(args.ours_config) if args.worker == "ours" and args.ours_config else {}
+    draft = None
+    if args.worker == "ours" and args.ours_draft_layers:
+        draft = _self_draft(model, args.ours_draft_layers)
+        extra.setdefault("probe_sampling", True)
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     base_rss = _rss_mib()
@@ -215,7 +263,7 @@ def worker(args: argparse.Namespace) -> None:
         if g in done:  # finished by an earlier, interrupted run: keep it
             runs.append(done[g])
             continue
-        run = _attack(args.worker, model, tok, g, t, settings, args.early_stop)
+        run = _attack(args.worker, model, tok, g, t, settings, args.early_stop, args.cpu_budget, extra, draft)
         run["goal"], run["target"] = g, t
         runs.append(run)
         if partial is not None:  # one line per finished behaviour, so an interrupted run keeps them
@@ -256,6 +304,12 @@ def worker_command(which: str, args: argparse.Namespace, pairs: list[tuple[str, 
         cmd += ["--dtype", args.dtype]
     if args.model_dir:
         cmd += ["--model-dir", args.model_dir]
+    if args.cpu_budget:
+        cmd += ["--cpu-budget", str(args.cpu_budget)]
+    if which == "ours" and args.ours_config:
+        cmd += ["--ours-config", args.ours_config]
+    if which == "ours" and args.ours_draft_layers:
+        cmd += ["--ours-draft-layers", str(args.ours_draft_layers)]
     if getattr(args, "partial_dir", None):
         cmd += ["--partial", str(Path(args.partial_dir) / f"{which}.jsonl")]
     if early_stop:
@@ -360,6 +414,46 @@ def _plain_loss(model, tok, goal: str, suffix: str, target: str) -> float:
     return F.cross_entropy(logits, torch.tensor(t_ids)).item()
 
 
+def _success_times(runs: list[dict], judged: list[bool]) -> list[float | None]:
+    """CPU-seconds at which each behaviour's attack was won (None: never): the step the search stopped on an
+    exact target hit, or the run's end for a judged success without one."""
+    times: list[float | None] = []
+    for r, ok in zip(runs, judged):
+        if not ok:
+            times.append(None)
+        elif r["steps_to_success"]:
+            times.append(r["cpu_at_step"][r["steps_to_success"] - 1])
+        else:
+            times.append(r["cpu_seconds"])
+    return times
+
+
+def _cpu_to_reach(times: list[float | None], k: int) -> float | None:
+    """Smallest per-behaviour CPU budget under which at least ``k`` behaviours are won (None: never)."""
+    if k == 0:
+        return 0.0
+    won = sorted(t for t in times if t is not None)
+    return won[k - 1] if len(won) >= k else None
+
+
+def _cpu_to_loss(run: dict, level: float) -> float | None:
+    """CPU-seconds until the run's best loss so far first reaches ``level`` (None: never)."""
+    for loss, cpu in zip(run["losses"], run["cpu_at_step"]):
+        if loss <= level:
+            return cpu
+    return None
+
+
+def _wilson(k: int, n: int) -> list[float]:
+    z = 1.96
+    if n == 0:
+        return [float("nan"), float("nan")]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return [round(centre - half, 4), round(centre + half, 4)]
+
+
 def quality(args: argparse.Namespace) -> None:
     import torch
     from _common import row, write_result
@@ -387,6 +481,8 @@ def quality(args: argparse.Namespace) -> None:
     both = [p for p in pairs if all(any(r["goal"] == p[0] for r in reports[w]["runs"]) for w in SIDES)]
     if not both:
         raise SystemExit("no behaviour finished by both sides yet")
+    if args.threads:  # the judging replies too: extra threads only spin on an oversubscribed CPU
+        torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype) if args.dtype else torch.float32
     model, tok = load_model(args.model_dir, device="cpu", dtype=dtype)
     goals, targets = [g for g, _ in both], [t for _, t in both]
@@ -410,6 +506,9 @@ def quality(args: argparse.Namespace) -> None:
         cpu_to_hit = [r["cpu_at_step"][h - 1] if h else None for r, h in zip(runs, hits)]
         table[w] = {
             "asr": {k: sum(v) / len(v) for k, v in verdicts.items()},
+            "asr_ci95": {k: _wilson(sum(v), len(v)) for k, v in verdicts.items()},
+            "success_cpu_seconds": {k: _success_times(runs, v) for k, v in verdicts.items()},
+            "steps_run": [r.get("steps", len(r["losses"])) for r in runs],
             "baseline_asr": {k: sum(v) / len(v) for k, v in baseline.items()},
             "judged": verdicts,
             "target_hit_rate": len(hit_steps) / len(hits),
@@ -433,8 +532,69 @@ def quality(args: argparse.Namespace) -> None:
         f"{len(both)} {where} behaviours, width {args.width}, top-k {args.topk}, <= {args.steps} steps, "
         f"{args.dtype or 'float32'}, CPU, {args.threads or 'default'} thread(s) each"
     )
+    if args.cpu_budget:
+        settings += f", {args.cpu_budget:g} CPU-s budget per behaviour"
+    if args.ours_config or args.ours_draft_layers:
+        levers = json.loads(args.ours_config or "{}")
+        if args.ours_draft_layers:
+            levers["probe_sampling_draft"] = f"own first {args.ours_draft_layers} layers"
+        settings += f"; ours with {json.dumps(levers)}"
     o, a = table["ours"], table["nanogcg"]
-    summary = []
+    # "ours reaches nanoGCG's success rate in <= 0.5x its CPU-seconds": per judge, the smallest per-behaviour
+    # CPU budget under which each side wins as many behaviours as nanoGCG wins in the whole run
+    reach = {}
+    for judge in o["asr"]:
+        k = sum(a["judged"][judge])
+        reach[judge] = {
+            "nanogcg_wins": k,
+            "ours_wins": sum(o["judged"][judge]),
+            "ours_cpu_seconds": _cpu_to_reach(o["success_cpu_seconds"][judge], k),
+            "nanogcg_cpu_seconds": _cpu_to_reach(a["success_cpu_seconds"][judge], k),
+        }
+    # the same question on the loss, which moves long before a judge flips: CPU-seconds until ours first
+    # reaches the true (re-scored) loss of nanoGCG's best suffix, over nanoGCG's CPU-seconds to the step that
+    # found it. nanoGCG's own per-step losses under-report, so its re-scored loss is the level; ours' per-step
+    # losses equal their re-scored values
+    by_goal = {w: {r["goal"]: r for r in reports[w]["runs"]} for w in SIDES}
+    loss_reach = []
+    for g, level in zip(goals, a["rescored_best_loss"]):
+        a_run, o_run = by_goal["nanogcg"][g], by_goal["ours"][g]
+        best_step = min(range(len(a_run["losses"])), key=a_run["losses"].__getitem__)
+        a_cpu, o_cpu = a_run["cpu_at_step"][best_step], _cpu_to_loss(o_run, level)
+        loss_reach.append(
+            {
+                "goal": g,
+                "nanogcg_rescored_loss": level,
+                "nanogcg_cpu_seconds": a_cpu,
+                "ours_cpu_seconds": o_cpu,
+            }
+        )
+    ratios = [r["ours_cpu_seconds"] / r["nanogcg_cpu_seconds"] for r in loss_reach if r["ours_cpu_seconds"]]
+    n_reached = len(ratios)
+    ratios += [float("inf")] * (len(loss_reach) - n_reached)  # never reached: worse than any ratio
+    median_ratio = statistics.median(ratios)
+    summary = [
+        row(
+            "gcg", f"median over behaviours of CPU-s to reach the re-scored loss of nanoGCG's best suffix, ours / nanoGCG (ours reached it "
+            f"on {n_reached}/{len(loss_reach)}), {settings}", anchor=ANCHOR, anchor_value=1.0,
+            ours=median_ratio if median_ratio != float("inf") else None, unit="x", ratio=median_ratio
+            if median_ratio != float("inf") else None, target="<= 0.5x", met=median_ratio <= 0.5,
+        )
+    ]  # fmt: skip
+    for judge, r in reach.items():
+        if r["nanogcg_wins"] == 0:
+            continue
+        ratio = (
+            r["ours_cpu_seconds"] / r["nanogcg_cpu_seconds"] if r["ours_cpu_seconds"] is not None else None
+        )
+        summary.append(
+            row(
+                "gcg", f"CPU-seconds per behaviour to reach nanoGCG's {judge}-judge success "
+                f"({r['nanogcg_wins']}/{len(both)}), {settings}", anchor=ANCHOR,
+                anchor_value=r["nanogcg_cpu_seconds"], ours=r["ours_cpu_seconds"], unit="CPU-s",
+                ratio=ratio, target="<= 0.5x", met=ratio is not None and ratio <= 0.5,
+            )
+        )  # fmt: skip
     for judge in o["asr"]:
         summary.append(
             row(
@@ -464,7 +624,8 @@ def quality(args: argparse.Namespace) -> None:
             met=o["cpu_seconds_total"] <= 0.5 * a["cpu_seconds_total"],
         ),
     ]  # fmt: skip
-    payload = {"settings": vars(args), "behaviors": both, "table": table, "reports": reports}
+    payload = {"settings": vars(args), "behaviors": both, "table": table, "reports": reports, "reach": reach}
+    payload["loss_reach"] = loss_reach
     payload["baseline_replies"] = base_replies
     name = "gcg-quality-refusing" if args.model_dir else "gcg-quality"
     write_result(f"{name}{'-' + args.dtype if args.dtype else ''}", payload, summary)
@@ -508,6 +669,23 @@ def main() -> None:
         "--nanogcg-python",
         default=os.environ.get("NANOGCG_PYTHON"),
         help="python of nanoGCG's own venv (default: the venv's python with a --target install)",
+    )
+    p.add_argument(
+        "--cpu-budget",
+        type=float,
+        default=None,
+        help="quality: CPU-seconds per behaviour for each side (no new step starts once it is spent)",
+    )
+    p.add_argument(
+        "--ours-config",
+        default=None,
+        help='quality: JSON of extra GCGConfig fields for ours only (levers, e.g. {"buffer_size": 4}); recorded',
+    )
+    p.add_argument(
+        "--ours-draft-layers",
+        type=int,
+        default=None,
+        help="quality: probe sampling for ours with a draft made of the target's own first N layers",
     )
     p.add_argument("--worker", choices=["ours", "nanogcg"], help=argparse.SUPPRESS)
     p.add_argument("--pairs", default="[]", help=argparse.SUPPRESS)

@@ -61,7 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--behaviors", default="../shared/data/advbench/harmful_behaviors_dev.csv")
     t.add_argument("--holdout", type=float, default=0.25, help="fraction of behaviours never trained on")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--n-benign", type=int, default=200, help="benign instructions assembled (incl. held out)")
+    t.add_argument("--n-benign", type=int, default=400, help="benign instructions assembled (incl. held out)")
     t.add_argument("--epochs", type=float, default=1.0)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--lora-r", type=int, default=16)

@@ -129,7 +129,7 @@ class SafetyTuneConfig:
     behaviors: str = "../shared/data/advbench/harmful_behaviors_dev.csv"
     holdout: float = 0.25
     seed: int = 0
-    n_benign: int = 200
+    n_benign: int = 400
     answer_tokens: int = 32
     epochs: float = 1.0
     learning_rate: float = 1e-3
