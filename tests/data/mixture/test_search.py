@@ -122,6 +122,9 @@ def test_search_rejects_bad_input_before_training(tmp_path):
     tiny = dict(train, tiny=Dataset.from_dict({"text": ["a few words only"]}))
     with pytest.raises(ValueError, match=r"source 'tiny' is too small .* epochs > max_epochs 4"):
         search_mixture(tiny, val, min_share={"tiny": 0.2}, **kw)
+    odd = dict(kw, proxy=ProxyConfig(**dict(TINY, hidden_size=10, num_heads=2)))  # RoPE head dim 5
+    with pytest.raises(Exception, match="even rotary"):
+        search_mixture(train, val, **odd)
     assert not list(tmp_path.glob("*.json"))  # nothing was trained
     space, bundle, _ = prepare(train, val, tokens_per_run=1024, seq_len=32, max_epochs={"code": 1.0})
     with pytest.raises(ValueError, match="sum to 0.9"):
