@@ -663,7 +663,7 @@ def run_proxies(
     for i, spec in enumerate(specs):
         path = Path(cache_dir) / f"{run_key(spec)}.json"
         if path.exists():
-            results[i] = json.loads(path.read_text())
+            results[i] = {**json.loads(path.read_text()), "cached": True}  # the flag is not written back
         else:
             todo.append(i)
     bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc)
