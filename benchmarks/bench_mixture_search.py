@@ -39,7 +39,7 @@ def main() -> None:
     p.add_argument("--val-hidden", type=int, default=104, help="larger proxy: >= 5x the parameters")
     p.add_argument("--val-tokens", type=int, default=1_000_000, help="larger proxy: >= 5x the tokens")
     p.add_argument("--val-layers", type=int, default=2)
-    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
         "--noise-seeds", type=int, default=3, help="proxy-scale runs of the natural mixture (seed noise)"
     )
