@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--val-hidden", type=int, default=104, help="larger proxy: >= 5x the parameters")
     p.add_argument("--val-tokens", type=int, default=1_000_000, help="larger proxy: >= 5x the tokens")
     p.add_argument("--val-layers", type=int, default=2)
+    p.add_argument("--val-lr", type=float, default=None, help="larger proxy's learning rate (default: --lr)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
         "--noise-seeds", type=int, default=3, help="proxy-scale runs of the natural mixture (seed noise)"
@@ -189,7 +190,7 @@ def main() -> None:
             seq_len=args.seq_len,
             threads=args.threads,
             vocab=args.vocab or None,
-            **train_args,
+            **{**train_args, **({"learning_rate": args.val_lr} if args.val_lr else {})},
         )
         names = res.space.names
         cands = {
