@@ -24,8 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", action="append", required=True, metavar="NAME=PATH.jsonl")
     p.add_argument("--objective", default="mean", help="mean | DOMAIN | DOMAIN=w,DOMAIN=w (weighted loss)")
     p.add_argument("--runs", type=int, default=32, help="proxy runs")
-    p.add_argument("--tokens-per-run", type=int, default=100_000)
-    p.add_argument("--hidden-size", type=int, default=64, help="proxy hidden size (64: 3.28M parameters)")
+    p.add_argument("--tokens-per-run", type=int, default=200_000)
+    p.add_argument("--hidden-size", type=int, default=32, help="proxy hidden size (32: 98k parameters)")
+    p.add_argument(
+        "--vocab", type=int, default=2048, help="compact proxy vocabulary (most frequent ids); 0 = full"
+    )
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--min-share", default=None, help="one value or NAME=share,...")
@@ -77,6 +80,7 @@ def _search(args: argparse.Namespace) -> int:
         intermediate_size=4 * args.hidden_size,
         seq_len=args.seq_len,
         threads=args.threads,
+        vocab=args.vocab or None,
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

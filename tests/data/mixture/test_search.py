@@ -122,6 +122,9 @@ def test_search_rejects_bad_input_before_training(tmp_path):
     tiny = dict(train, tiny=Dataset.from_dict({"text": ["a few words only"]}))
     with pytest.raises(ValueError, match=r"source 'tiny' is too small .* epochs > max_epochs 4"):
         search_mixture(tiny, val, min_share={"tiny": 0.2}, **kw)
+    odd = dict(kw, proxy=ProxyConfig(**dict(TINY, hidden_size=10, num_heads=2)))  # RoPE head dim 5
+    with pytest.raises(Exception, match="even rotary"):
+        search_mixture(train, val, **odd)
     assert not list(tmp_path.glob("*.json"))  # nothing was trained
     space, bundle, _ = prepare(train, val, tokens_per_run=1024, seq_len=32, max_epochs={"code": 1.0})
     with pytest.raises(ValueError, match="sum to 0.9"):
@@ -138,3 +141,46 @@ def test_regression_picks_up_a_known_response():
     y = 3 - np.log(w[:, 0] + 0.05) * 0.2 - np.log(w[:, 2] + 0.05) * 0.1 + rng.normal(0, 0.01, 40)
     fit = fit_regressor(w, y)
     assert fit["cv_spearman"]["linear-log"] > 0.9 and fit["name"] in fit["cv_spearman"]
+
+
+def _jsonl(tmp_path, sources, suffix):
+    import json
+
+    paths = {}
+    for name, ds in sources.items():
+        path = tmp_path / f"{name}-{suffix}.jsonl"
+        path.write_text("".join(json.dumps({"text": t}) + "\n" for t in ds["text"]))
+        paths[name] = path
+    return paths
+
+
+def _cli_args(tmp_path, objective):
+    train, val = _domains()
+    tr, va = _jsonl(tmp_path, train, "train"), _jsonl(tmp_path, val, "val")
+    args = ["data", "mixture-search", "--objective", objective, "--out-dir", str(tmp_path / "out")]
+    for name in train:
+        args += ["--source", f"{name}={tr[name]}", "--validation", f"{name}={va[name]}"]
+    tiny = ["--hidden-size", "8", "--layers", "1", "--seq-len", "32", "--vocab", "512", "--tokens-per-run"]
+    return args + tiny + ["1024", "--runs", "5"]
+
+
+def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_path, capsys):
+    from hf_addons.cli import main
+
+    assert main(_cli_args(tmp_path, "math")) == 2
+    assert "objective 'math' is neither 'mean' nor a validation domain" in capsys.readouterr().err
+    assert not list((tmp_path / "out").rglob("*.json"))  # nothing was trained
+
+
+@pytest.mark.slow  # 5 tiny proxy trainings
+def test_cli_search_writes_weights_for_build_mixture(tmp_path):
+    import json
+
+    from hf_addons.cli import main
+
+    assert main(_cli_args(tmp_path, "mean")) == 0
+    weights = json.loads((tmp_path / "out" / "weights.json").read_text())
+    assert set(weights) == {"code", "prose"} and abs(sum(weights.values()) - 1) < 1e-9
+    search = json.loads((tmp_path / "out" / "search.json").read_text())
+    assert search["runs"] == 5 and search["proxy"]["vocab"] == 512 and search["tokens_per_run"] == 1024
+    assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5
