@@ -38,6 +38,16 @@ class SAEOutput(ModelOutput):
     l0: torch.Tensor | None = None
 
 
+def _dead_indices(dead_mask: torch.Tensor | None, device: torch.device) -> tuple[torch.Tensor | None, int]:
+    """Dead latents as indices on ``device`` (from a bool mask or indices) and their count; None when none."""
+    if dead_mask is None:
+        return None, 0
+    idx = dead_mask.nonzero().squeeze(-1) if dead_mask.dtype == torch.bool else dead_mask
+    if not idx.numel():
+        return None, 0
+    return idx.to(device), idx.numel()
+
+
 def sparse_decode(values: torch.Tensor, indices: torch.Tensor, W_dec: torch.Tensor) -> torch.Tensor:
     """``sum_j values[n, j] * W_dec[indices[n, j]]``: a gather of k rows per token, no dense latent matrix."""
     return F.embedding_bag(indices, W_dec, per_sample_weights=values.to(W_dec.dtype), mode="sum")
@@ -366,11 +376,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         indices = None
         if cfg.architecture in SPARSE_CODE_ARCHITECTURES:
             k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
-            dead_idx = None
-            if dead_mask is not None:
-                dead_idx = dead_mask.nonzero().squeeze(-1) if dead_mask.dtype == torch.bool else dead_mask
-                dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
-            n_dead = 0 if dead_idx is None else dead_idx.numel()
+            dead_idx, n_dead = _dead_indices(dead_mask, x.device)
             values, indices, aux_values, aux_indices = _TopKEncode.apply(
                 self._sae_in(x),
                 self.W_enc,
@@ -447,11 +453,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
             total_variance = _sq_sum(torch.sub(x, x.mean(0), out=scratch.get("work", tuple(x.shape), x)))
         total_variance = total_variance.clamp_min(1e-12)
         k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
-        dead_idx = None
-        if dead_mask is not None:
-            dead_idx = dead_mask.nonzero().squeeze(-1) if dead_mask.dtype == torch.bool else dead_mask
-            dead_idx = dead_idx.to(x.device) if dead_idx.numel() else None
-        n_dead = 0 if dead_idx is None else dead_idx.numel()
+        dead_idx, n_dead = _dead_indices(dead_mask, x.device)
         x_in = x
         if cfg.apply_b_dec_to_input:
             x_in = torch.sub(x, self.b_dec, out=scratch.get("x_in", tuple(x.shape), x))
