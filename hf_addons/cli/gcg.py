@@ -62,7 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--holdout", type=float, default=0.25, help="fraction of behaviours never trained on")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--n-benign", type=int, default=400, help="benign instructions assembled (incl. held out)")
-    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--epochs", type=float, default=2.0)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--lora-r", type=int, default=16)
     t.add_argument("--lora-layers", type=int, default=10, help="adapt only the top N layers (0: all)")

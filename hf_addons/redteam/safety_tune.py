@@ -131,7 +131,7 @@ class SafetyTuneConfig:
     seed: int = 0
     n_benign: int = 400
     answer_tokens: int = 32
-    epochs: float = 1.0
+    epochs: float = 2.0
     learning_rate: float = 1e-3
     batch_size: int = 8
     lora_r: int = 16
