@@ -139,3 +139,18 @@ def test_safety_tune_data(tokenizer):
             len(ids) - len(reply)
         )
     assert ex["labels"][1][-1] == tokenizer.eos_token_id and ex["labels"][0][-1] != tokenizer.eos_token_id
+
+
+def test_safety_tune_cli_defaults_are_the_config_defaults():
+    """The parser repeats SafetyTuneConfig's defaults (importing it would load torch for every --help)."""
+    from dataclasses import fields
+
+    from hf_addons.cli import build_parser
+    from hf_addons.redteam.safety_tune import SafetyTuneConfig
+
+    args = build_parser().parse_args(["gcg", "safety-tune", "--out", "x"])
+    config_defaults = {f.name: f.default for f in fields(SafetyTuneConfig)}
+    cli_names = {"answer_tokens": "n_benign_answer_tokens"}
+    shared = ["behaviors", "holdout", "seed", "n_benign", "epochs", "learning_rate", "lora_r", "lora_layers"]
+    for name in [*shared, "answer_tokens", "eval_tokens", "threads"]:
+        assert getattr(args, cli_names.get(name, name)) == config_defaults[name], name
