@@ -148,6 +148,35 @@ def test_bf16_selection_keeps_fp32_values():
     assert same > 0.9
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(("n", "d", "k"), [(64, 2304, 32), (33, 256, 8), (5, 96, 24), (7, 100, 3)])
+def test_row_topk_selects_exactly_the_top_k(n, d, k, dtype):
+    """The strided two-stage selection returns the same values as topk, at distinct indices holding them,
+    also with heavy ties (small integers) and where it falls back to topk (d not divisible, k too large)."""
+    from hf_addons.interp.model import row_topk
+
+    g = torch.Generator().manual_seed(d + k)
+    for x in (torch.randn(n, d, generator=g), torch.randint(-3, 4, (n, d), generator=g).float()):
+        x = x.to(dtype)
+        values, indices = row_topk(x, k)
+        ref = x.topk(k, dim=-1).values
+        assert torch.equal(values.sort(-1, descending=True).values, ref)
+        assert torch.equal(x.gather(1, indices), values)
+        assert (indices.sort(-1).values.diff(dim=-1) > 0).all()  # no index twice
+
+
+def test_decoder_gradient_projection_removes_the_radial_part():
+    sae = _sae(d_in=32, d_sae=48)
+    sae.set_decoder_norm_to_unit_norm()
+    grad = torch.randn_like(sae.W_dec)
+    sae.W_dec.grad = grad.clone()
+    sae.remove_gradient_parallel_to_decoder_directions()
+    w = sae.W_dec.detach()
+    torch.testing.assert_close((sae.W_dec.grad * w).sum(-1), torch.zeros(48), rtol=0, atol=1e-5)
+    expected = grad - (grad * w).sum(-1, keepdim=True) * w
+    torch.testing.assert_close(sae.W_dec.grad, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_trainer_closed_form_step_matches_autograd_training(monkeypatch):
     """A whole TopK run (AuxK on, W_enc stored as rows while training, Adam on the rows) ends where the same run
     with autograd's forward + backward ends, and gives W_enc back in its usual contiguous layout."""

@@ -107,7 +107,7 @@ def _encode_select(x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype, groupmax,
         values, indices = pre.unflatten(-1, (k, -1)).max(dim=-1)
         indices = indices + torch.arange(0, pre.shape[-1], pre.shape[-1] // k, device=pre.device)
     else:
-        values, indices = pre.topk(k, dim=-1, sorted=False)
+        values, indices = row_topk(pre, k)
     if dead_idx is not None:
         # only the dead columns compete for AuxK: a (N, n_dead) top-k, not another (N, d_sae) one
         aux_values, pos = pre[:, dead_idx].topk(k_aux, dim=-1, sorted=False)
@@ -127,6 +127,28 @@ def _encode_select(x, W_enc, b_enc, k, dead_idx, k_aux, compute_dtype, groupmax,
     if aux_values is not None:
         aux_values = aux_values.to(x.dtype).relu_()
     return values, indices, aux_values, aux_indices
+
+
+def row_topk(pre: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pre.topk(k, dim=-1, sorted=False)``, faster on CPU for a short k in a long row (1.2-1.8x, d_sae 1k-25k).
+
+    CPU topk pays a heap pass per element. Here the row is cut into ``g`` strided slices and each column's
+    maximum over them is one vectorised ``amax``; only the k columns with the largest maxima can hold a top-k
+    value (any value above the k-th largest column maximum lies in one of them, and each of those k columns
+    holds a value at least that large), so the exact top k is a top k of those ``g * k`` candidates. The
+    same values as ``topk``; at an exact tie for the k-th place either tied index may be returned, as with
+    ``topk``.
+    """
+    d = pre.shape[-1]
+    g = next((g for g in (8, 4) if d % g == 0 and d // g >= 4 * k), 1) if pre.device.type == "cpu" else 1
+    if g == 1 or pre.ndim != 2:
+        return pre.topk(k, dim=-1, sorted=False)
+    n, m = pre.shape[0], d // g
+    slices = pre.reshape(n, g, m)
+    _, cols = slices.amax(1).topk(k, dim=-1, sorted=False)  # (n, k) columns of the slices
+    candidates = slices.gather(2, cols.unsqueeze(1).expand(n, g, k)).view(n, g * k)
+    values, pos = candidates.topk(k, dim=-1, sorted=False)
+    return values, torch.div(pos, k, rounding_mode="floor").mul_(m).add_(cols.gather(1, pos.remainder(k)))
 
 
 def _gathered_dots(dense: torch.Tensor, rows: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -271,8 +293,10 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         grad, w = self.W_dec.grad, self.W_dec
         if grad is None:
             return
-        # row-wise dot products (a batched matmul) and an in-place update: no (d_sae, d_in) temporaries
-        parallel = torch.bmm(grad.unsqueeze(1), w.unsqueeze(2)).squeeze(2)
+        # row-wise dot products through a reused buffer (a fresh (d_sae, d_in) temporary costs page faults on
+        # every CPU step; a bmm of d_sae (1 x d_in) @ (d_in x 1) products is 3x slower), then in place
+        scratch = self.__dict__.setdefault("_scratch", _Scratch())
+        parallel = torch.mul(grad, w, out=scratch.get("radial", tuple(grad.shape), grad)).sum(-1, keepdim=True)
         grad.addcmul_(parallel, w, value=-1)
 
     # -- encode / decode ------------------------------------------------------------------------------------
