@@ -191,7 +191,12 @@ def _behaviors_csv(path, n=12):
 def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp_path):
     """Train, dev and held-out never share a behaviour or a benign instruction; a dev-only run leaves the
     held-out split unevaluated; the benign held-out/dev sets do not move when n_benign changes."""
-    from hf_addons.redteam.safety_tune import SafetyTuneConfig, benign_instructions, safety_tune
+    from hf_addons.redteam.safety_tune import (
+        SafetyTuneConfig,
+        benign_instructions,
+        evaluate_held_out,
+        safety_tune,
+    )
     from hf_addons.testing import tiny_causal_lm
 
     cfg = SafetyTuneConfig(
@@ -208,14 +213,15 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
         answers_cache=str(tmp_path / "answers.json"),
     )
     model = tiny_causal_lm("llama", tokenizer=tokenizer)
-    r = safety_tune(
+    tuned = safety_tune(
         cfg,
         model=model,
         tokenizer=tokenizer,
         log=lambda m: None,
         evaluate_base=False,
         evaluate_held_out=False,
-    ).record
+    )
+    r = tuned.record
     assert (r["n_train_harmful"], r["n_dev_harmful"], r["n_held_harmful"]) == (7, 2, 3)
     assert "eval" not in r and r["dev_eval"]["benign_answer_rate"]["n"] == 4
     assert r["dev_eval"]["harmful_refusal_rate"]["n"] == 2
@@ -227,6 +233,16 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
     assert r["held_out_benign"] == benign_instructions(100, cfg.seed)[:4]  # fixed when n_benign changes
     cached = json.loads((tmp_path / "answers.json").read_text())
     assert len(cached["answers"]) == 9 and cached["repetition_penalty"] == cfg.answer_repetition_penalty
+    # the held-out split is evaluated once, later, on the saved model
+    tuned.save_pretrained(tmp_path / "m")
+    held = evaluate_held_out(tmp_path / "m", log=lambda m: None).record["eval"]
+    assert held["harmful_refusal_rate"]["n"] == 3 and held["benign_answer_rate"]["n"] == 4
+    assert [x["instruction"] for x in held["benign_replies"]] == r["held_out_benign"]
+    saved = json.loads((tmp_path / "m" / "safety_tune.json").read_text())
+    assert saved["eval"]["benign_answer_rate"] == held["benign_answer_rate"] and "dev_eval" in saved
+    assert "not evaluated" not in (tmp_path / "m" / "README.md").read_text()
+    with pytest.raises(ValueError, match="evaluated once"):
+        evaluate_held_out(tmp_path / "m")
     with pytest.raises(ValueError, match="frames give"):
         safety_tune(
             SafetyTuneConfig(**{**cfg.__dict__, "n_contrast": 10**6}),

@@ -97,6 +97,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--repo-id", default="hf-addons/smollm2-135m-safety-tuned", help="for the push plan")
     t.set_defaults(func=_safety_tune)
 
+    e = sub.add_parser(
+        "safety-eval",
+        help="evaluate a --dev-only safety-tuned model on its held-out split (once, after choosing on dev)",
+    )
+    e.add_argument("--model-dir", required=True, help="the folder safety-tune --dev-only wrote")
+    e.set_defaults(func=_safety_eval)
+
 
 def _done_goals(out: Path) -> set[str]:
     if not out.exists():
@@ -271,6 +278,16 @@ def _safety_tune(args: argparse.Namespace) -> int:
             indent=1,
         )
     )
+    return 0
+
+
+def _safety_eval(args: argparse.Namespace) -> int:
+    from hf_addons.redteam.safety_tune import evaluate_held_out
+
+    tuned = evaluate_held_out(args.model_dir, log=lambda m: print(f"safety-eval: {m}", file=sys.stderr))
+    ev = tuned.record["eval"]
+    keys = ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")
+    print(json.dumps({"model_dir": args.model_dir, "held_out": {k: ev[k] for k in keys}}, indent=1))
     return 0
 
 

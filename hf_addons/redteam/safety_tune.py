@@ -491,3 +491,42 @@ def _base_answers(
             cache.parent.mkdir(parents=True, exist_ok=True)
             cache.write_text(json.dumps({**key, "answers": known}), encoding="utf-8")
     return [known[b] for b in instructions]
+
+
+def evaluate_held_out(folder: str | os.PathLike, log: Any = print) -> SafetyTunedModel:
+    """Evaluate a model saved by a ``evaluate_held_out=False`` (dev-only) run on its held-out split, once the
+    recipe is chosen on dev, and rewrite its ``safety_tune.json`` and model card with the result.
+
+    Args:
+        folder: what ``SafetyTunedModel.save_pretrained`` wrote (the model and ``safety_tune.json``).
+        log: where the result line goes.
+    """
+    import torch
+
+    from hf_addons.models import load_model
+
+    folder = Path(folder)
+    record = json.loads((folder / "safety_tune.json").read_text(encoding="utf-8"))
+    if "eval" in record:
+        raise ValueError(f"{folder} was already evaluated on its held-out split; it is evaluated once")
+    cfg = SafetyTuneConfig(**record["config"])
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    targets = dict(load_behaviors(cfg.behaviors))
+    missing = [g for g in record["held_out_goals"] if g not in targets]
+    if missing:
+        raise ValueError(f"{len(missing)} held-out goals are not in {cfg.behaviors}, e.g. {missing[0]!r}")
+    held_h = [(g, targets[g]) for g in record["held_out_goals"]]
+    model, tokenizer = load_model(folder, device="cpu")
+    ev = evaluate_refusals(
+        _for_generation(model, cfg), tokenizer, held_h, record["held_out_benign"], cfg.eval_tokens
+    )
+    record["eval"] = ev
+    log(
+        f"held_out: refusal {ev['harmful_refusal_rate']['rate']:.3f} (n={len(held_h)}), benign answered "
+        f"{ev['benign_answer_rate']['rate']:.3f} (n={len(record['held_out_benign'])})"
+    )
+    tuned = SafetyTunedModel(model, tokenizer, record)
+    (folder / "safety_tune.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    (folder / "README.md").write_text(tuned.model_card(), encoding="utf-8")
+    return tuned
