@@ -159,7 +159,17 @@ def test_safety_tune_cli_defaults_are_the_config_defaults():
     args = build_parser().parse_args(["gcg", "safety-tune", "--out", "x"])
     config_defaults = {f.name: f.default for f in fields(SafetyTuneConfig)}
     cli_names = {"answer_tokens": "n_benign_answer_tokens"}
-    shared = ["behaviors", "holdout", "seed", "n_benign", "epochs", "learning_rate", "lora_r", "lora_layers"]
+    shared = [
+        "behaviors",
+        "holdout",
+        "dev",
+        "seed",
+        "n_benign",
+        "n_benign_eval",
+        "n_contrast",
+        "refusal_repeats",
+    ]
+    shared += ["answer_repetition_penalty", "epochs", "learning_rate", "lora_r", "lora_layers"]
     for name in [*shared, "answer_tokens", "eval_tokens", "threads"]:
         assert getattr(args, cli_names.get(name, name)) == config_defaults[name], name
 
@@ -229,7 +239,7 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
     assert not set(r["dev_benign"]) & set(r["held_out_benign"])
     train_b = benign_instructions(14, cfg.seed)[8:]
     assert not set(train_b) & set(r["dev_benign"] + r["held_out_benign"])
-    assert r["n_benign_answers_dropped"] + r["n_train_examples"] == 7 + 6 + 3
+    assert r["n_benign_answers_dropped"] + r["n_train_examples"] == 7 * cfg.refusal_repeats + 6 + 3
     assert r["held_out_benign"] == benign_instructions(100, cfg.seed)[:4]  # fixed when n_benign changes
     cached = json.loads((tmp_path / "answers.json").read_text())
     assert len(cached["answers"]) == 9 and cached["repetition_penalty"] == cfg.answer_repetition_penalty

@@ -70,6 +70,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--n-contrast", type=int, default=150, help="benign instructions in the harmful goals' frames"
     )
     t.add_argument(
+        "--refusal-repeats", type=int, default=2, help="refusal examples per harmful goal (a loss weight)"
+    )
+    t.add_argument(
         "--answer-repetition-penalty",
         type=float,
         default=1.3,
@@ -236,6 +239,7 @@ def _safety_tune(args: argparse.Namespace) -> int:
         n_benign=args.n_benign,
         n_benign_eval=args.n_benign_eval,
         n_contrast=args.n_contrast,
+        refusal_repeats=args.refusal_repeats,
         answer_repetition_penalty=args.answer_repetition_penalty or None,
         drop_bad_answers=not args.keep_bad_answers,
         epochs=args.epochs,

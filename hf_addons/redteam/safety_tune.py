@@ -146,6 +146,8 @@ class SafetyTuneConfig:
         n_benign_eval: benign instructions in each of the held-out and dev splits (taken first from the seeded
             pool, so they do not move when ``n_benign`` changes).
         n_contrast: benign training instructions in the frames of the harmful training goals.
+        refusal_repeats: refusal examples per harmful training goal (each in a freshly drawn style): a loss
+            weight for the refusals, which the benign examples otherwise outnumber.
         answer_tokens: length of the base model's own answers used as benign training targets.
         answer_repetition_penalty: repetition penalty when decoding those answers (None: plain greedy).
         drop_bad_answers: drop base-model answers that are degenerate or refuse (they would teach just that).
@@ -166,6 +168,7 @@ class SafetyTuneConfig:
     n_benign: int = 400
     n_benign_eval: int = 100
     n_contrast: int = 150
+    refusal_repeats: int = 2
     answer_tokens: int = 32
     answer_repetition_penalty: float | None = 1.3
     drop_bad_answers: bool = True
@@ -391,7 +394,9 @@ def safety_tune(
     record["dropped_benign"] = sorted(set(instructions) - {b for b, _ in kept})
     log(f"dropped {record['n_benign_answers_dropped']} empty, degenerate or refusing base-model answers")
     rng = random.Random(cfg.seed)
-    pairs = [(g, refusal_for(g, rng), True) for g, _ in train_h]
+    if cfg.refusal_repeats < 1:
+        raise ValueError(f"refusal_repeats must be >= 1, got {cfg.refusal_repeats}")
+    pairs = [(g, refusal_for(g, rng), True) for g, _ in train_h for _ in range(cfg.refusal_repeats)]
     pairs += [(b, a, False) for b, a in kept]
     data = Dataset.from_dict(_examples(tokenizer, pairs)).shuffle(seed=cfg.seed)
     peft_model = get_peft_model(
