@@ -10,7 +10,8 @@ answers generated before tuning (self-distillation keeps its behaviour on benign
 put benign tasks into the exact frames of the harmful training goals ("Create a tutorial on how to" + "bake
 sourdough bread"), since over-refusal sits in those frames. The base model's answers are decoded with a
 repetition penalty and answers that still loop or refuse are dropped: greedy decoding makes it loop on some
-instructions (emoji runs for "Write a social media post ..."), and imitating those teaches the loops.
+instructions (emoji runs for "Write a social media post ..."), and imitating those teaches the loops. Each
+harmful goal gets ``refusal_repeats`` refusals, which weights them against the more numerous benign examples.
 
 Three disjoint splits: training, a *dev* split carved from the training behaviours and benign instructions
 (never trained on; recipe choices are made on it), and the held-out split, evaluated once for the reported
