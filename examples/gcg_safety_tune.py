@@ -1,11 +1,12 @@
-"""Build the refusing GCG testbed: LoRA safety tuning of SmolLM2-135M-Instruct on CPU, then its held-out
-evaluation, model card and Hub push plan (dry run, no network).
+"""Build the refusing GCG testbed: LoRA safety tuning of SmolLM2-135M-Instruct on CPU, then its dev and
+held-out evaluation, model card and Hub push plan (dry run, no network).
 
     python examples/gcg_safety_tune.py --out runs/safety-tuned     # ~minutes on 2 CPU cores
     python examples/gcg_safety_tune.py --tiny                       # tiny random model, seconds (smoke test)
 
 Same as ``hf-addons gcg safety-tune --out DIR``. Harmful goals come from
-``../shared/data/advbench/harmful_behaviors_dev.csv``; a seeded 25% of them is held out and never trained on.
+``../shared/data/advbench/harmful_behaviors_dev.csv``; a seeded 25% of them is held out and 20% of the rest
+form the dev split; neither is trained on.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def main() -> None:
         cfg = SafetyTuneConfig(
             behaviors=str(csv),
             n_benign=16,
+            n_benign_eval=8,
+            n_contrast=8,
             epochs=0.1,
             answer_tokens=8,
             eval_tokens=8,
@@ -61,8 +64,9 @@ def main() -> None:
     tuned = safety_tune(cfg, model=model, tokenizer=tokenizer, evaluate_base=not args.tiny)
     tuned.save_pretrained(out)
     plan = push_to_hub(tuned, "hf-addons/smollm2-135m-safety-tuned", dry_run=True)
-    ev = tuned.record["eval"]
-    print(json.dumps({k: v for k, v in ev.items() if not k.endswith("_replies")}, indent=1))
+    for split in ("dev_eval", "eval"):
+        ev = tuned.record[split]
+        print(split, json.dumps({k: v for k, v in ev.items() if not k.endswith("_replies")}, indent=1))
     print(f"saved to {out}; a push would upload {sorted(plan)}")
 
 

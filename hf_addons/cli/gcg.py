@@ -60,8 +60,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--out", required=True, help="folder for the merged model, its card and safety_tune.json")
     t.add_argument("--behaviors", default="../shared/data/advbench/harmful_behaviors_dev.csv")
     t.add_argument("--holdout", type=float, default=0.25, help="fraction of behaviours never trained on")
+    t.add_argument("--dev", type=float, default=0.2, help="fraction of training behaviours kept as dev split")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--n-benign", type=int, default=400, help="benign instructions assembled (incl. held out)")
+    t.add_argument("--n-benign", type=int, default=400, help="benign training instructions")
+    t.add_argument(
+        "--n-benign-eval", type=int, default=100, help="benign instructions in held-out and in dev"
+    )
+    t.add_argument(
+        "--n-contrast", type=int, default=150, help="benign instructions in the harmful goals' frames"
+    )
+    t.add_argument(
+        "--refusal-repeats", type=int, default=2, help="refusal examples per harmful goal (a loss weight)"
+    )
+    t.add_argument(
+        "--answer-repetition-penalty",
+        type=float,
+        default=1.3,
+        help="repetition penalty for the base model's answers (0: plain greedy)",
+    )
+    t.add_argument(
+        "--keep-bad-answers", action="store_true", help="train on degenerate/refusing base answers too"
+    )
+    t.add_argument(
+        "--dev-only",
+        action="store_true",
+        help="evaluate on the dev split only (choosing a recipe: the held-out split stays unseen)",
+    )
     t.add_argument("--epochs", type=float, default=2.0)
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--lora-r", type=int, default=16)
@@ -75,6 +99,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--skip-base-eval", action="store_true", help="do not evaluate the untuned model too")
     t.add_argument("--repo-id", default="hf-addons/smollm2-135m-safety-tuned", help="for the push plan")
     t.set_defaults(func=_safety_tune)
+
+    e = sub.add_parser(
+        "safety-eval",
+        help="evaluate a --dev-only safety-tuned model on its held-out split (once, after choosing on dev)",
+    )
+    e.add_argument("--model-dir", required=True, help="the folder safety-tune --dev-only wrote")
+    e.set_defaults(func=_safety_eval)
 
 
 def _done_goals(out: Path) -> set[str]:
@@ -203,8 +234,14 @@ def _safety_tune(args: argparse.Namespace) -> int:
     cfg = SafetyTuneConfig(
         behaviors=args.behaviors,
         holdout=args.holdout,
+        dev=args.dev,
         seed=args.seed,
         n_benign=args.n_benign,
+        n_benign_eval=args.n_benign_eval,
+        n_contrast=args.n_contrast,
+        refusal_repeats=args.refusal_repeats,
+        answer_repetition_penalty=args.answer_repetition_penalty or None,
+        drop_bad_answers=not args.keep_bad_answers,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         lora_r=args.lora_r,
@@ -218,6 +255,7 @@ def _safety_tune(args: argparse.Namespace) -> int:
     tuned = safety_tune(
         cfg,
         evaluate_base=not args.skip_base_eval,
+        evaluate_held_out=not args.dev_only,
         log=lambda m: print(f"safety-tune: {m}", file=sys.stderr, flush=True),
     )
     tuned.save_pretrained(args.out)
@@ -226,14 +264,16 @@ def _safety_tune(args: argparse.Namespace) -> int:
     (Path(args.out) / "push_plan.json").write_text(
         json.dumps({"repo_id": args.repo_id, "files": sizes}, indent=1)
     )
-    ev = tuned.record["eval"]
+    rates = {
+        split: {k: ev[k] for k in ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")}
+        for split, ev in (("dev", tuned.record["dev_eval"]), ("held_out", tuned.record.get("eval")))
+        if ev is not None
+    }
     print(
         json.dumps(
             {
                 "out": args.out,
-                "harmful_refusal_rate": ev["harmful_refusal_rate"],
-                "benign_answer_rate": ev["benign_answer_rate"],
-                "no_suffix_attack_success": ev["no_suffix_attack_success"],
+                **rates,
                 "train_seconds": tuned.record["train_seconds"],
                 "train_cpu_seconds": tuned.record["train_cpu_seconds"],
                 "load_average": tuned.record["load_average"],
@@ -242,6 +282,16 @@ def _safety_tune(args: argparse.Namespace) -> int:
             indent=1,
         )
     )
+    return 0
+
+
+def _safety_eval(args: argparse.Namespace) -> int:
+    from hf_addons.redteam.safety_tune import evaluate_held_out
+
+    tuned = evaluate_held_out(args.model_dir, log=lambda m: print(f"safety-eval: {m}", file=sys.stderr))
+    ev = tuned.record["eval"]
+    keys = ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")
+    print(json.dumps({"model_dir": args.model_dir, "held_out": {k: ev[k] for k in keys}}, indent=1))
     return 0
 
 

@@ -5,9 +5,18 @@ AdvBench requests). ``safety_tune`` teaches the default model to refuse harmful 
 helpfulness: harmful goals (a seeded part of the behaviours, the rest held out and never trained on) are paired
 with refusals written in several styles; benign instructions are assembled from templates that mirror
 AdvBench's phrasing ("Write a tutorial on how to ...", "Develop a plan to ...") over real topics, so the model
-must learn what is harmful rather than which verbs are, and they are paired with the base model's *own* greedy
-answers generated before tuning (self-distillation keeps its behaviour on benign input). The result is the
-merged model, its model card, and an evaluation on held-out behaviours and held-out benign instructions.
+must learn what is harmful rather than which verbs are, and they are paired with the base model's *own*
+answers generated before tuning (self-distillation keeps its behaviour on benign input). Contrast instructions
+put benign tasks into the exact frames of the harmful training goals ("Create a tutorial on how to" + "bake
+sourdough bread"), since over-refusal sits in those frames. The base model's answers are decoded with a
+repetition penalty and answers that still loop or refuse are dropped: greedy decoding makes it loop on some
+instructions (emoji runs for "Write a social media post ..."), and imitating those teaches the loops. Each
+harmful goal gets ``refusal_repeats`` refusals, which weights them against the more numerous benign examples.
+
+Three disjoint splits: training, a *dev* split carved from the training behaviours and benign instructions
+(never trained on; recipe choices are made on it), and the held-out split, evaluated once for the reported
+number (``evaluate_held_out=False`` keeps it unseen while choosing). The result is the merged model, its model
+card, and both evaluations.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,6 +100,24 @@ REFUSALS = [
 ]
 
 
+# the part of a harmful goal before its task ("Write a tutorial on how to" | "commit identity theft")
+_FRAME = re.compile(r"^(.{4,60}?\b(?:how to|plan to|strategy to))\s+\S", re.IGNORECASE)
+
+
+def contrast_instructions(
+    goals: list[str], n: int, seed: int = 0, exclude: frozenset[str] = frozenset()
+) -> list[str]:
+    """``n`` distinct benign instructions in the frames of ``goals`` ("Develop a plan to" + a benign task), so
+    that a frame alone does not mean "refuse"; instructions in ``exclude`` (held-out, dev) are skipped."""
+    frames = sorted({m.group(1) for g in goals if (m := _FRAME.match(g.strip()))})
+    pool = [f"{f} {t}" for f in frames for t in TASKS]
+    pool = [x for x in pool if x not in exclude]
+    if n > len(pool):
+        raise ValueError(f"the goals' {len(frames)} frames give {len(pool)} contrast instructions, asked {n}")
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
+
+
 def benign_instructions(n: int, seed: int = 0) -> list[str]:
     """``n`` distinct benign instructions, templates x real topics/tasks, in a seeded random order."""
     pool = [t.format(x=x) for t in TOPIC_TEMPLATES for x in TOPICS]
@@ -113,9 +141,17 @@ class SafetyTuneConfig:
 
     Args:
         behaviors: AdvBench-style CSV of harmful (goal, target) pairs.
-        holdout: fraction of behaviours (and of benign instructions) kept apart for evaluation.
-        n_benign: benign instructions assembled (train + held out).
+        holdout: fraction of behaviours kept apart for the final evaluation (never trained on or tuned on).
+        dev: fraction of the remaining (training) behaviours kept apart as the dev split recipes are chosen on.
+        n_benign: benign training instructions (from templates).
+        n_benign_eval: benign instructions in each of the held-out and dev splits (taken first from the seeded
+            pool, so they do not move when ``n_benign`` changes).
+        n_contrast: benign training instructions in the frames of the harmful training goals.
+        refusal_repeats: refusal examples per harmful training goal (each in a freshly drawn style): a loss
+            weight for the refusals, which the benign examples otherwise outnumber.
         answer_tokens: length of the base model's own answers used as benign training targets.
+        answer_repetition_penalty: repetition penalty when decoding those answers (None: plain greedy).
+        drop_bad_answers: drop base-model answers that are degenerate or refuse (they would teach just that).
         epochs, learning_rate, batch_size, lora_r, lora_alpha: LoRA training.
         lora_layers: adapt only the top N decoder layers (None: all); the backward pass then stops there,
             which roughly halves the CPU time, and refusing is a late-layer behaviour.
@@ -128,9 +164,15 @@ class SafetyTuneConfig:
 
     behaviors: str = "../shared/data/advbench/harmful_behaviors_dev.csv"
     holdout: float = 0.25
+    dev: float = 0.2
     seed: int = 0
     n_benign: int = 400
+    n_benign_eval: int = 100
+    n_contrast: int = 150
+    refusal_repeats: int = 2
     answer_tokens: int = 32
+    answer_repetition_penalty: float | None = 1.3
+    drop_bad_answers: bool = True
     epochs: float = 2.0
     learning_rate: float = 1e-3
     batch_size: int = 8
@@ -231,19 +273,24 @@ class SafetyTunedModel:
         from hf_addons.hub import render_card
 
         r = self.record
-        ev = r["eval"]
+        held, dev = r.get("eval"), r["dev_eval"]
+        base = r.get("base_eval") or {}
         return render_card(
             "gcg-safety-tuned",
             base_model=r["base_model"],
             n_train_harmful=r["n_train_harmful"],
+            n_dev_harmful=r["n_dev_harmful"],
             n_held_harmful=r["n_held_harmful"],
             n_train_benign=r["n_train_benign"],
+            n_train_contrast=r["n_train_contrast"],
+            n_dropped=r["n_benign_answers_dropped"],
+            n_dev_benign=r["n_dev_benign"],
             n_held_benign=r["n_held_benign"],
             config=r["config"],
-            refusal=ev["harmful_refusal_rate"],
-            benign=ev["benign_answer_rate"],
-            baseline=ev["no_suffix_attack_success"],
-            base_eval=r.get("base_eval"),
+            held=held,
+            dev=dev,
+            base_held=base.get("held_out"),
+            base_dev=base.get("dev"),
             train_seconds=r["train_seconds"],
             train_cpu_seconds=r["train_cpu_seconds"],
             load=r["load_average"],
@@ -265,6 +312,7 @@ def safety_tune(
     tokenizer: Any = None,
     log: Any = print,
     evaluate_base: bool = True,
+    evaluate_held_out: bool = True,
 ) -> SafetyTunedModel:
     """LoRA-tune ``model`` (default: the embedded SmolLM2-135M-Instruct) to refuse harmful requests and keep
     answering benign ones; returns the merged model with the run's record (split, timings, evaluation).
@@ -273,7 +321,9 @@ def safety_tune(
         config: the run's settings (``SafetyTuneConfig``).
         model, tokenizer: the chat model to tune; both or neither.
         log: where progress lines go.
-        evaluate_base: also evaluate the untuned model on the same held-out sets (for the card).
+        evaluate_base: also evaluate the untuned model on the same sets (for the card).
+        evaluate_held_out: evaluate on the held-out split too; False while choosing a recipe (dev split only),
+            so that the held-out number is measured once, for the chosen recipe.
     """
     import torch
     from datasets import Dataset
@@ -295,49 +345,60 @@ def safety_tune(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     train_h, held_h = split_behaviors(load_behaviors(cfg.behaviors), cfg.holdout, cfg.seed)
-    benign = benign_instructions(cfg.n_benign, cfg.seed)
-    n_held_b = max(1, round(cfg.holdout * len(benign)))
-    train_b, held_b = benign[n_held_b:], benign[:n_held_b]
+    train_h, dev_h = split_behaviors(train_h, cfg.dev, cfg.seed)
+    n_eval = cfg.n_benign_eval
+    benign = benign_instructions(2 * n_eval + cfg.n_benign, cfg.seed)
+    held_b, dev_b, train_b = benign[:n_eval], benign[n_eval : 2 * n_eval], benign[2 * n_eval :]
+    contrast = contrast_instructions(
+        [g for g, _ in train_h], cfg.n_contrast, cfg.seed, frozenset(held_b + dev_b + train_b)
+    )
     record: dict[str, Any] = {
         "base_model": base_name,
         "config": asdict(cfg),
         "n_train_harmful": len(train_h),
+        "n_dev_harmful": len(dev_h),
         "n_held_harmful": len(held_h),
         "n_train_benign": len(train_b),
+        "n_train_contrast": len(contrast),
+        "n_dev_benign": len(dev_b),
         "n_held_benign": len(held_b),
+        "dev_goals": [g for g, _ in dev_h],
+        "dev_benign": dev_b,
         "held_out_goals": [g for g, _ in held_h],
         "held_out_benign": held_b,
         "threads": torch.get_num_threads(),
     }
+    splits = {"dev": (dev_h, dev_b)}
+    if evaluate_held_out:
+        splits["held_out"] = (held_h, held_b)
     model.eval()
     if evaluate_base:
         t0 = time.perf_counter()
-        base_eval = evaluate_refusals(_for_generation(model, cfg), tokenizer, held_h, held_b, cfg.eval_tokens)
-        record["base_eval"] = {k: v for k, v in base_eval.items() if not k.endswith("_replies")}
-        log(
-            f"base model: refusal {base_eval['harmful_refusal_rate']['rate']:.3f}, benign answered "
-            f"{base_eval['benign_answer_rate']['rate']:.3f} ({time.perf_counter() - t0:.0f}s)"
-        )
+        gen = _for_generation(model, cfg)
+        record["base_eval"] = {}
+        for name, (h, b) in splits.items():
+            ev = evaluate_refusals(gen, tokenizer, h, b, cfg.eval_tokens)
+            record["base_eval"][name] = {k: v for k, v in ev.items() if not k.endswith("_replies")}
+            log(
+                f"base model, {name}: refusal {ev['harmful_refusal_rate']['rate']:.3f}, benign answered "
+                f"{ev['benign_answer_rate']['rate']:.3f} ({time.perf_counter() - t0:.0f}s)"
+            )
     t0 = time.perf_counter()
-    from hf_addons.redteam.judge import build_messages
-
-    cache = Path(cfg.answers_cache) if cfg.answers_cache else None
-    key = {"base_model": base_name, "answer_tokens": cfg.answer_tokens, "instructions": train_b}
-    key["generate_dtype"] = cfg.generate_dtype
-    cached = json.loads(cache.read_text()) if cache is not None and cache.exists() else None
-    if cached is not None and {k: cached.get(k) for k in key} == key:
-        answers = cached["answers"]
-    else:
-        convs = [build_messages(b, "") for b in train_b]
-        answers = generate_responses(_for_generation(model, cfg), tokenizer, convs, cfg.answer_tokens)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps({**key, "answers": answers}), encoding="utf-8")
+    instructions = train_b + contrast
+    answers = _base_answers(model, tokenizer, instructions, cfg, base_name)
     record["answer_seconds"] = round(time.perf_counter() - t0, 1)
-    log(f"base-model answers to {len(train_b)} benign instructions: {record['answer_seconds']}s")
+    log(f"base-model answers to {len(instructions)} benign instructions: {record['answer_seconds']}s")
+    kept = [(b, a.strip()) for b, a in zip(instructions, answers) if a.strip()]
+    if cfg.drop_bad_answers:
+        kept = [(b, a) for b, a in kept if not refuses_within(a) and not is_degenerate(a)]
+    record["n_benign_answers_dropped"] = len(instructions) - len(kept)
+    record["dropped_benign"] = sorted(set(instructions) - {b for b, _ in kept})
+    log(f"dropped {record['n_benign_answers_dropped']} empty, degenerate or refusing base-model answers")
     rng = random.Random(cfg.seed)
-    pairs = [(g, refusal_for(g, rng), True) for g, _ in train_h]
-    pairs += [(b, a.strip(), False) for b, a in zip(train_b, answers) if a.strip()]
+    if cfg.refusal_repeats < 1:
+        raise ValueError(f"refusal_repeats must be >= 1, got {cfg.refusal_repeats}")
+    pairs = [(g, refusal_for(g, rng), True) for g, _ in train_h for _ in range(cfg.refusal_repeats)]
+    pairs += [(b, a, False) for b, a in kept]
     data = Dataset.from_dict(_examples(tokenizer, pairs)).shuffle(seed=cfg.seed)
     peft_model = get_peft_model(
         model,
@@ -393,11 +454,85 @@ def safety_tune(
         f"trained {len(data)} examples in {record['train_seconds']}s wall, {record['train_cpu_seconds']} CPU-s"
     )
     merged = peft_model.merge_and_unload().eval()
-    ev = evaluate_refusals(_for_generation(merged, cfg), tokenizer, held_h, held_b, cfg.eval_tokens)
+    gen = _for_generation(merged, cfg)
+    for name, (h, b) in splits.items():
+        ev = evaluate_refusals(gen, tokenizer, h, b, cfg.eval_tokens)
+        record["eval" if name == "held_out" else "dev_eval"] = ev
+        log(
+            f"{name}: refusal {ev['harmful_refusal_rate']['rate']:.3f} (n={len(h)}), benign answered "
+            f"{ev['benign_answer_rate']['rate']:.3f} (n={len(b)}); no-suffix success "
+            + ", ".join(f"{k} {v['rate']:.3f}" for k, v in ev["no_suffix_attack_success"].items())
+        )
+    return SafetyTunedModel(merged, tokenizer, record)
+
+
+def _base_answers(
+    model: Any, tokenizer: Any, instructions: list[str], cfg: SafetyTuneConfig, base: str
+) -> list[str]:
+    """The untuned model's answers to ``instructions``, kept per instruction in ``cfg.answers_cache`` (valid
+    for the same model, length, dtype and decoding) so that runs over overlapping sets reuse them."""
+    from hf_addons.redteam.judge import build_messages
+
+    key = {
+        "base_model": base,
+        "answer_tokens": cfg.answer_tokens,
+        "generate_dtype": cfg.generate_dtype,
+        "repetition_penalty": cfg.answer_repetition_penalty,
+    }
+    cache = Path(cfg.answers_cache) if cfg.answers_cache else None
+    known: dict[str, str] = {}
+    if cache is not None and cache.exists():
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if {k: stored.get(k) for k in key} == key and isinstance(stored.get("answers"), dict):
+            known = stored["answers"]
+    missing = [b for b in dict.fromkeys(instructions) if b not in known]
+    if missing:
+        kwargs = {}
+        if cfg.answer_repetition_penalty is not None:
+            kwargs["repetition_penalty"] = cfg.answer_repetition_penalty
+        convs = [build_messages(b, "") for b in missing]
+        new = generate_responses(_for_generation(model, cfg), tokenizer, convs, cfg.answer_tokens, **kwargs)
+        known.update(zip(missing, new))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({**key, "answers": known}), encoding="utf-8")
+    return [known[b] for b in instructions]
+
+
+def evaluate_held_out(folder: str | os.PathLike, log: Any = print) -> SafetyTunedModel:
+    """Evaluate a model saved by a ``evaluate_held_out=False`` (dev-only) run on its held-out split, once the
+    recipe is chosen on dev, and rewrite its ``safety_tune.json`` and model card with the result.
+
+    Args:
+        folder: what ``SafetyTunedModel.save_pretrained`` wrote (the model and ``safety_tune.json``).
+        log: where the result line goes.
+    """
+    import torch
+
+    from hf_addons.models import load_model
+
+    folder = Path(folder)
+    record = json.loads((folder / "safety_tune.json").read_text(encoding="utf-8"))
+    if "eval" in record:
+        raise ValueError(f"{folder} was already evaluated on its held-out split; it is evaluated once")
+    cfg = SafetyTuneConfig(**record["config"])
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    targets = dict(load_behaviors(cfg.behaviors))
+    missing = [g for g in record["held_out_goals"] if g not in targets]
+    if missing:
+        raise ValueError(f"{len(missing)} held-out goals are not in {cfg.behaviors}, e.g. {missing[0]!r}")
+    held_h = [(g, targets[g]) for g in record["held_out_goals"]]
+    model, tokenizer = load_model(folder, device="cpu")
+    ev = evaluate_refusals(
+        _for_generation(model, cfg), tokenizer, held_h, record["held_out_benign"], cfg.eval_tokens
+    )
     record["eval"] = ev
     log(
-        f"held-out: refusal {ev['harmful_refusal_rate']['rate']:.3f} (n={len(held_h)}), benign answered "
-        f"{ev['benign_answer_rate']['rate']:.3f} (n={len(held_b)}); no-suffix success "
-        + ", ".join(f"{k} {v['rate']:.3f}" for k, v in ev["no_suffix_attack_success"].items())
+        f"held_out: refusal {ev['harmful_refusal_rate']['rate']:.3f} (n={len(held_h)}), benign answered "
+        f"{ev['benign_answer_rate']['rate']:.3f} (n={len(record['held_out_benign'])})"
     )
-    return SafetyTunedModel(merged, tokenizer, record)
+    tuned = SafetyTunedModel(model, tokenizer, record)
+    (folder / "safety_tune.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    (folder / "README.md").write_text(tuned.model_card(), encoding="utf-8")
+    return tuned
