@@ -6,6 +6,10 @@
    and natural weights, ``--seeds`` seeds each; is the optimum's objective the lowest by more than the seed
    spread? Losses are measured on each domain's held-out validation split (files never trained on).
 
+3. ``--doremi``: DoReMi on the same token budget (a reference proxy on the natural mixture plus a Group-DRO
+   proxy, each ``--runs x --tokens / 2`` tokens unless ``--doremi-tokens``), trained in a separate process
+   while the RegMix proxies train; its weights join the validation (same larger proxies and seeds).
+
 Anchor: the natural and uniform mixtures (what users pick without a search). Writes
 ``benchmarks/results/mixture-search-<machine>.json``, the plot and the dataset-card section next to it.
 
@@ -52,6 +56,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", default="runs/mixture-search")
     p.add_argument("--skip-validation", action="store_true")
+    p.add_argument("--doremi", action="store_true", help="also run DoReMi on the same budget and validate it")
+    p.add_argument(
+        "--doremi-tokens", type=int, default=None, help="per DoReMi proxy (default: runs x tokens / 2)"
+    )
+    p.add_argument("--doremi-eta", type=float, default=1.0)
+    p.add_argument("--doremi-smoothing", type=float, default=1e-3)
     args = p.parse_args()
 
     import pickle
@@ -78,6 +88,28 @@ def main() -> None:
         vocab=args.vocab or None,
         **train_args,
     )
+    doremi_future, doremi_pool = None, None
+    doremi_tokens = args.doremi_tokens or args.runs * args.tokens // 2
+    if args.doremi:  # two sequential proxy runs: in their own process, beside the RegMix proxies
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from hf_addons.data.mixture.doremi import doremi_weights
+
+        doremi_pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
+        doremi_future = doremi_pool.submit(
+            doremi_weights,
+            train,
+            val,
+            reference="natural",
+            tokens_per_run=doremi_tokens,
+            proxy=proxy,
+            eta=args.doremi_eta,
+            smoothing=args.doremi_smoothing,
+            max_epochs=args.max_epochs,
+            eval_tokens=args.eval_tokens,
+            cache_dir=args.cache_dir,
+        )
     res = search_mixture(
         train,
         val,
@@ -182,6 +214,29 @@ def main() -> None:
             met=search_s <= 3600,
         ),
     ]
+    doremi = None
+    if doremi_future is not None:
+        doremi = doremi_future.result()
+        doremi_pool.shutdown()
+        d = doremi.to_dict()
+        regmix_tokens = len(res.runs) * args.tokens
+        out["doremi"] = {
+            **d,
+            "budget": {
+                "doremi_tokens": doremi.tokens,
+                "regmix_tokens": regmix_tokens,
+                "doremi_proxy_cpu_s": [r["cpu_seconds"] for r in doremi.runs],
+                "regmix_proxy_cpu_s_sum": float(np.sum(run_cpu)),
+                "cached": [bool(r.get("cached")) for r in doremi.runs],
+            },
+            "plot": str(
+                doremi.plot(RESULTS / f"mixture-search-doremi-{machine_slug()}.png").relative_to(
+                    RESULTS.parent.parent
+                )
+            ),
+        }
+        print(f"DoReMi      {json.dumps({k: round(v, 3) for k, v in doremi.weights.items()})}")
+        print(f"DoReMi budget {doremi.tokens:,} tokens vs RegMix {regmix_tokens:,}")
     if not args.skip_validation:
         big = ProxyConfig(
             hidden_size=args.val_hidden,
@@ -197,6 +252,7 @@ def main() -> None:
             "optimum": res.weights,
             "uniform": {s: 1 / len(names) for s in names},
             "natural": res.natural,
+            **({"doremi": doremi.weights} if doremi is not None else {}),
         }
         specs, labels = [], []
         for label, w in cands.items():
@@ -215,7 +271,8 @@ def main() -> None:
         summary = {
             k: {"mean": float(np.mean(v)), "seeds": v, "spread": float(np.ptp(v))} for k, v in scores.items()
         }
-        best_other = min(v["mean"] for k, v in summary.items() if k != "optimum")
+        baselines = ("uniform", "natural")  # what users pick without a search
+        best_other = min(v["mean"] for k, v in summary.items() if k in baselines)
         margin = best_other - summary["optimum"]["mean"]
         spread = max(v["spread"] for v in summary.values())
         lowest = margin > 0
@@ -223,7 +280,7 @@ def main() -> None:
         # is the optimum better than the best alternative? Welch's t-test over the seeds (one-sided)
         from scipy.stats import ttest_ind
 
-        other = min((k for k in summary if k != "optimum"), key=lambda k: summary[k]["mean"])
+        other = min((k for k in summary if k in baselines), key=lambda k: summary[k]["mean"])
         welch = ttest_ind(scores["optimum"], scores[other], equal_var=False, alternative="less")
         print(f"optimum lowest: {lowest}; margin {margin:.4f} vs max seed spread {spread:.4f}")
         print(f"optimum vs {other}: Welch one-sided p = {welch.pvalue:.3f}")
@@ -256,6 +313,27 @@ def main() -> None:
                 met=bool(margin > spread),
             )
         )
+        if "doremi" in summary:  # same budget: is DoReMi's mixture better than RegMix's, or than natural?
+            vs = {
+                k: float(ttest_ind(scores["doremi"], scores[k], equal_var=False, alternative="less").pvalue)
+                for k in summary
+                if k != "doremi"
+            }
+            out["validation"]["doremi_welch_one_sided_p"] = vs
+            print(f"DoReMi vs others: Welch one-sided p {json.dumps(vs)}")
+            rows.append(
+                row(
+                    "data-quality",
+                    f"larger proxy: objective of DoReMi's mixture ({doremi.tokens / 1e6:.1f}M proxy tokens) vs "
+                    f"RegMix's optimum (same budget: {len(res.runs)} x {args.tokens // 1000}k tokens)",
+                    anchor="RegMix optimum",
+                    anchor_value=summary["optimum"]["mean"],
+                    ours=summary["doremi"]["mean"],
+                    unit="loss",
+                    target="lower, Welch p < 0.05",
+                    met=bool(vs["optimum"] < 0.05),
+                )
+            )
     out["total_wall_s"] = time.perf_counter() - t0
     write_result("mixture-search", out, rows)
 

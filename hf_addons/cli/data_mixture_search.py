@@ -1,4 +1,7 @@
-"""``hf-addons data mixture-search``: RegMix-style search for the domain weights of a pre-training mixture.
+"""``hf-addons data mixture-search``: domain weights of a pre-training mixture from small proxy models.
+
+``--method regmix`` (default) trains ``--runs`` proxies on sampled mixtures and regresses; ``--method doremi``
+trains a reference proxy on ``--reference`` and a Group-DRO proxy against it (two runs of ``--tokens-per-run``).
 
 Sources and validation sets are JSONL files (one document per line, text in ``--text-column``). Writes
 ``weights.json`` (ready for ``hf-addons data mixture --weights`` / ``build_mixture``), ``search.json``,
@@ -16,14 +19,26 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "mixture-search",
-        help="Find domain weights with small proxy models (RegMix): sample, train, regress, optimise.",
+        help="Find domain weights with small proxy models: RegMix (sample, train, regress, optimise) or DoReMi.",
         description="Example: --source code=code.jsonl --validation code=code-val.jsonl --source web=web.jsonl "
         "--validation web=web-val.jsonl --objective mean --runs 32 --out-dir search/",
     )
     p.add_argument("--source", action="append", required=True, metavar="NAME=PATH.jsonl")
     p.add_argument("--validation", action="append", required=True, metavar="NAME=PATH.jsonl")
-    p.add_argument("--objective", default="mean", help="mean | DOMAIN | DOMAIN=w,DOMAIN=w (weighted loss)")
-    p.add_argument("--runs", type=int, default=32, help="proxy runs")
+    p.add_argument(
+        "--objective",
+        default=None,
+        help="regmix: mean (default) | DOMAIN | DOMAIN=w,DOMAIN=w (weighted loss)",
+    )
+    p.add_argument("--method", choices=("regmix", "doremi"), default="regmix")
+    p.add_argument("--runs", type=int, default=None, help="regmix: proxy runs (default 32)")
+    p.add_argument(
+        "--reference", default="natural", help="doremi: natural | uniform | NAME=w,... (both proxies' data)"
+    )
+    p.add_argument("--eta", type=float, default=1.0, help="doremi: step size of the domain-weight update")
+    p.add_argument(
+        "--smoothing", type=float, default=1e-3, help="doremi: mixing weight of uniform per update"
+    )
     p.add_argument("--tokens-per-run", type=int, default=200_000)
     p.add_argument("--hidden-size", type=int, default=32, help="proxy hidden size (32: 98k parameters)")
     p.add_argument(
@@ -34,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--min-share", default=None, help="one value or NAME=share,...")
     p.add_argument("--max-share", default=None, help="one value or NAME=share,...")
     p.add_argument("--max-epochs", default="4", help="one value or NAME=epochs,... (repeats per proxy run)")
-    p.add_argument("--workers", type=int, default=1, help="proxy processes in parallel")
+    p.add_argument(
+        "--workers", type=int, default=None, help="regmix: proxy processes in parallel (default 1)"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads per proxy process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokenizer", default=None, help="default: the embedded model's tokenizer")
@@ -70,10 +87,17 @@ def _search(args: argparse.Namespace) -> int:
     from hf_addons.cli.data_quality import _dataset
     from hf_addons.data.mixture.search import ProxyConfig, search_mixture
 
+    if args.method == "doremi":  # nothing the user gave is silently dropped
+        given = [f"--{k}" for k in ("objective", "runs", "workers") if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to --method regmix (DoReMi trains two proxies)")
+    elif (args.reference, args.eta, args.smoothing) != ("natural", 1.0, 1e-3):
+        raise ValueError("--reference, --eta and --smoothing only apply to --method doremi")
     disable_progress_bars()
     train = {k: _dataset([p], args.text_column) for k, p in _named(args.source, "--source").items()}
     val = {k: _dataset([p], args.text_column) for k, p in _named(args.validation, "--validation").items()}
-    objective = _value(args.objective, "--objective") if "=" in args.objective else args.objective
+    objective = args.objective or "mean"
+    objective = _value(objective, "--objective") if "=" in objective else objective
     proxy = ProxyConfig(
         hidden_size=args.hidden_size,
         num_layers=args.layers,
@@ -84,12 +108,7 @@ def _search(args: argparse.Namespace) -> int:
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    res = search_mixture(
-        train,
-        val,
-        objective=objective,
-        tokens_per_run=args.tokens_per_run,
-        num_runs=args.runs,
+    common = dict(
         proxy=proxy,
         tokenizer=args.tokenizer,
         text_column=args.text_column,
@@ -97,15 +116,27 @@ def _search(args: argparse.Namespace) -> int:
         max_share=_value(args.max_share, "--max-share"),
         max_epochs=_value(args.max_epochs, "--max-epochs"),
         cache_dir=out / "runs",
-        workers=args.workers,
         seed=args.seed,
+        tokens_per_run=args.tokens_per_run,
     )
+    if args.method == "doremi":
+        from hf_addons.data.mixture.doremi import doremi_weights
+
+        reference = _value(args.reference, "--reference") if "=" in args.reference else args.reference
+        res = doremi_weights(
+            train, val, reference=reference, eta=args.eta, smoothing=args.smoothing, **common
+        )
+    else:
+        res = search_mixture(
+            train, val, objective=objective, num_runs=args.runs or 32, workers=args.workers or 1, **common
+        )
     (out / "weights.json").write_text(json.dumps(res.weights, indent=2) + "\n")
     (out / "search.json").write_text(json.dumps(res.to_dict(), indent=2, default=str) + "\n")
     (out / "dataset-card.md").write_text(res.to_card())
     if len(res.space.names) >= 2:
         res.plot(out / "mixture-search.png")
-    summary = {k: res.to_dict()[k] for k in ("weights", "natural", "regressor", "cv_spearman")}
+    keys = ("final_excess",) if args.method == "doremi" else ("regressor", "cv_spearman")
+    summary = {k: res.to_dict()[k] for k in ("weights", "natural", *keys)}
     print(json.dumps(summary, indent=2), file=sys.stderr)
     print(",".join(f"{k}={v:.4f}" for k, v in res.weights.items()))
     return 0

@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "temperature_shares": "mixture.mixture",
     "search_mixture": "mixture.search",
     "ProxyConfig": "mixture.search",
+    "doremi_weights": "mixture.doremi",
     "SecretFilter": "privacy.secrets",
     "SecretScanner": "privacy.secrets",
     "LicenseClassifier": "privacy.licenses",

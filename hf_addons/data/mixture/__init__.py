@@ -1,5 +1,5 @@
 """Mixtures: token-true weighted interleaving of sources (:mod:`.mixture`) and the proxy-model search for
-the weights (:mod:`.search`, RegMix-style).
+the weights (:mod:`.search`, RegMix-style; :mod:`.doremi`, DoReMi's Group-DRO reweighting).
 
 ``hf_addons.data.mixture`` was a module before the folders by kind; its names still resolve here (from
 ``mixture``) for one release. Import from ``hf_addons.data`` or ``hf_addons.data.mixture.mixture`` instead.

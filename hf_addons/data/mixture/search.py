@@ -279,25 +279,10 @@ def run_key(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> dict[str, Any]:
-    """Train one proxy on ``spec["weights"]`` for ``spec["tokens"]`` tokens; validation loss per domain.
+def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
+    """The token-true mixture a proxy of ``spec`` trains on (rows carry ``text`` and ``source``)."""
+    from datasets import Dataset, disable_progress_bars
 
-    Cached as ``cache_dir/<key>.json`` (the key hashes the whole spec, the data fingerprint included).
-    """
-    out = Path(cache_dir) / f"{run_key(spec)}.json"
-    if out.exists():
-        return json.loads(out.read_text())
-    import torch
-    from datasets import Dataset
-    from transformers import LlamaForCausalLM, Trainer, TrainingArguments
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    proxy = ProxyConfig(**spec["proxy"])
-    torch.set_num_threads(proxy.threads)
-    bundle = _load_bundle(bundle_path)
-    tok = _load_tokenizer(bundle.tokenizer_path)
-    t0, c0 = time.perf_counter(), time.process_time()
     total = sum(spec["weights"].values())
     weights = {s: w / total for s, w in spec["weights"].items()}  # undo the rounding of the cache key
     srcs = {s: Dataset.from_dict({"text": bundle.train_texts[s]}) for s in weights}
@@ -305,10 +290,8 @@ def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> di
     def count(texts: Sequence[str]) -> list[int]:
         return [bundle.ids[t].size for t in texts]
 
-    from datasets import disable_progress_bars
-
     disable_progress_bars()
-    mix = build_mixture(
+    return build_mixture(
         srcs,
         weights,
         tokenizer=count,
@@ -316,17 +299,24 @@ def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> di
         max_epochs=spec["max_epochs"],
         seed=spec["seed"],
     )
-    rep = mix.report()
-    texts = mix.dataset["text"][:]
-    train = _blocks([bundle.ids[t] for t in texts], tok.eos_token_id, proxy.seq_len)
-    remap = bundle.vocab_map(proxy.vocab, len(tok))
-    val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
-    train = train if remap is None else remap[train]
-    torch.manual_seed(spec["seed"])
-    model = LlamaForCausalLM(proxy.model_config(tok))
-    ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
-    args = TrainingArguments(
-        output_dir=str(Path(cache_dir) / "trainer-tmp" / run_key(spec)),
+
+
+def new_proxy_model(proxy: ProxyConfig, tokenizer: Any, seed: int) -> Any:
+    """A freshly initialised ``LlamaForCausalLM`` of ``proxy``'s shape (same seed, same initialisation)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(proxy.model_config(tokenizer))
+
+
+def proxy_training_args(proxy: ProxyConfig, seed: int, output_dir: str | Path, **overrides: Any) -> Any:
+    """One epoch, cosine schedule with warmup, no checkpoints or logging: how every proxy is trained."""
+    import torch
+    from transformers import TrainingArguments
+
+    kwargs = dict(
+        output_dir=str(output_dir),
         per_device_train_batch_size=proxy.batch_size,
         num_train_epochs=1,
         learning_rate=proxy.learning_rate,
@@ -337,12 +327,63 @@ def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> di
         logging_strategy="no",
         report_to=[],
         use_cpu=not torch.cuda.is_available(),
-        seed=spec["seed"],
+        seed=seed,
         dataloader_num_workers=0,
         disable_tqdm=True,
     )
+    return TrainingArguments(**{**kwargs, **overrides})
+
+
+def model_dir(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
+    """Where :func:`train_proxy` saves the trained model when asked to (``save_model=True``)."""
+    return Path(cache_dir) / f"{run_key(spec)}-model"
+
+
+def write_run(path: Path, result: Mapping[str, Any]) -> None:
+    """Atomic JSON write: a run interrupted mid-write leaves no half file that would read as cached."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # processes never share a half-written file
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, path)
+
+
+def train_proxy(
+    spec: Mapping[str, Any], bundle_path: str, cache_dir: str, save_model: bool = False
+) -> dict[str, Any]:
+    """Train one proxy on ``spec["weights"]`` for ``spec["tokens"]`` tokens; validation loss per domain.
+
+    Cached as ``cache_dir/<key>.json`` (the key hashes the whole spec, the data fingerprint included);
+    ``save_model`` also keeps the trained model in :func:`model_dir` (DoReMi's reference proxy).
+    """
+    out = Path(cache_dir) / f"{run_key(spec)}.json"
+    if out.exists() and (not save_model or (model_dir(cache_dir, spec) / "config.json").exists()):
+        return json.loads(out.read_text())
+    import torch
+    from datasets import Dataset
+    from transformers import Trainer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    proxy = ProxyConfig(**spec["proxy"])
+    torch.set_num_threads(proxy.threads)
+    bundle = _load_bundle(bundle_path)
+    tok = _load_tokenizer(bundle.tokenizer_path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    mix = proxy_mixture(spec, bundle)
+    rep = mix.report()
+    texts = mix.dataset["text"][:]
+    train = _blocks([bundle.ids[t] for t in texts], tok.eos_token_id, proxy.seq_len)
+    remap = bundle.vocab_map(proxy.vocab, len(tok))
+    val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
+    train = train if remap is None else remap[train]
+    model = new_proxy_model(proxy, tok, spec["seed"])
+    ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
+    args = proxy_training_args(proxy, spec["seed"], Path(cache_dir) / "trainer-tmp" / run_key(spec))
     Trainer(model=model, args=args, train_dataset=ds).train()
     losses = evaluate_proxy(model, val_blocks, proxy.batch_size * 4)
+    if save_model:
+        model.save_pretrained(model_dir(cache_dir, spec))
     result = {
         "key": run_key(spec),
         "spec": dict(spec),
@@ -353,10 +394,7 @@ def train_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> di
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,  # all threads of this process: the cost on idle cores
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    os.replace(tmp, out)
+    write_run(out, result)
     return result
 
 
@@ -648,6 +686,21 @@ def prepare(
     return space, bundle, tok
 
 
+def save_bundle(bundle: _Bundle, cache_dir: str | Path) -> Path:
+    """Pickle the tokenized data once per search into ``cache_dir`` (proxy processes load it from there)."""
+    import pickle
+
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"data-{bundle.fingerprint}.pkl"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(bundle, fh)
+        os.replace(tmp, path)
+    return path
+
+
 def run_proxies(
     specs: Sequence[dict[str, Any]],
     bundle_path: str,
@@ -730,8 +783,6 @@ def search_mixture(
     >>> mixture = result.build()  # doctest: +SKIP
     ```
     """
-    import pickle
-
     t0 = time.perf_counter()
     proxy = proxy or ProxyConfig()
     space, bundle, tok = prepare(
@@ -754,11 +805,7 @@ def search_mixture(
     rng = np.random.default_rng(seed)
     mixtures = space.sample(num_runs, rng)
     cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    bundle_path = cache / f"data-{bundle.fingerprint}.pkl"
-    if not bundle_path.exists():
-        with open(bundle_path, "wb") as fh:
-            pickle.dump(bundle, fh)
+    bundle_path = save_bundle(bundle, cache)
     # every proxy starts from the same initialisation and data seed: the differences come from the mixture
     specs = [
         proxy_spec(dict(zip(space.names, m.tolist(), strict=True)), space, proxy, bundle, seed)
