@@ -281,7 +281,7 @@ def run_key(spec: Mapping[str, Any]) -> str:
 
 def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
     """The token-true mixture a proxy of ``spec`` trains on (rows carry ``text`` and ``source``)."""
-    from datasets import Dataset, disable_progress_bars
+    from datasets import Dataset, are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     total = sum(spec["weights"].values())
     weights = {s: w / total for s, w in spec["weights"].items()}  # undo the rounding of the cache key
@@ -290,15 +290,20 @@ def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
     def count(texts: Sequence[str]) -> list[int]:
         return [bundle.ids[t].size for t in texts]
 
-    disable_progress_bars()
-    return build_mixture(
-        srcs,
-        weights,
-        tokenizer=count,
-        num_tokens=spec["tokens"],
-        max_epochs=spec["max_epochs"],
-        seed=spec["seed"],
-    )
+    was_off = are_progress_bars_disabled()
+    disable_progress_bars()  # one bar per source and proxy is noise; the caller's setting comes back after
+    try:
+        return build_mixture(
+            srcs,
+            weights,
+            tokenizer=count,
+            num_tokens=spec["tokens"],
+            max_epochs=spec["max_epochs"],
+            seed=spec["seed"],
+        )
+    finally:
+        if not was_off:
+            enable_progress_bars()
 
 
 def new_proxy_model(proxy: ProxyConfig, tokenizer: Any, seed: int) -> Any:

@@ -87,7 +87,11 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
     train, val = _domains()
     # 16 optimizer steps: at 4 (1024 tokens) every loss sat within 0.01 of log(512) and the trend was noise
     kw = dict(tokens_per_run=4096, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, candidates=2000)
+    import datasets
+
+    datasets.enable_progress_bars()
     res = search_mixture(train, val, objective="prose", max_share={"code": 0.9}, cache_dir=tmp_path, **kw)
+    assert not datasets.are_progress_bars_disabled()  # the library leaves the caller's setting alone
     assert len(res.runs) == 5 and set(res.cv_spearman) == {"linear-log", "gradient-boosting"}
     assert abs(sum(res.weights.values()) - 1) < 1e-9 and res.weights["code"] <= 0.9 + 1e-9
     for r in res.runs:  # every proxy trained on a token-true mixture of its sampled weights
