@@ -578,7 +578,8 @@ def quality(args: argparse.Namespace) -> None:
             "gcg", f"median over behaviours of CPU-s to reach the re-scored loss of nanoGCG's best suffix, ours / nanoGCG (ours reached it "
             f"on {n_reached}/{len(loss_reach)}), {settings}", anchor=ANCHOR, anchor_value=1.0,
             ours=median_ratio if median_ratio != float("inf") else None, unit="x", ratio=median_ratio
-            if median_ratio != float("inf") else None, target="<= 0.5x", met=median_ratio <= 0.5,
+            if median_ratio != float("inf") else None, met=None,
+            target="report (a loss proxy for the <= 0.5x CPU-s-to-equal-success target, which the rows below measure)",
         )
     ]  # fmt: skip
     for judge, r in reach.items():
@@ -594,6 +595,7 @@ def quality(args: argparse.Namespace) -> None:
                 anchor_value=r["nanogcg_cpu_seconds"], ours=r["ours_cpu_seconds"], unit="CPU-s",
                 ratio=ratio, target="<= 0.5x", met=ratio is not None and ratio <= 0.5,
             )
+            | {"headline": not any(x.get("headline") for x in summary)}  # the target, not the proxy
         )  # fmt: skip
     for judge in o["asr"]:
         summary.append(
