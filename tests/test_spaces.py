@@ -582,14 +582,24 @@ def test_metric_space_push_ships_the_package_metric_script():
 
 @pytest.mark.browser
 def test_metric_space_in_browser(metric_url, metric_texts, page, artifacts_dir):
+    from playwright.sync_api import expect
+
     _open(page, metric_url)
     for col, value in ((0, metric_texts[0]), (1, "1")):
-        page.locator(f"#metric-table [data-testid='cell-0-{col}']").dblclick()
+        cell = page.locator(f"#metric-table [data-testid='cell-0-{col}']")
+        cell.dblclick()
         page.keyboard.press("Control+a")
         page.keyboard.insert_text(value)
         page.keyboard.press("Enter")
+        # the edit is committed to the table before the next one starts (a click that races the commit
+        # computed on the old table once in a full CI run: no result within 60 s)
+        expect(cell).to_contain_text(value.split()[0], timeout=20_000)
     page.click("#metric-compute")
-    page.wait_for_function("document.querySelector('#metric-result')?.innerText.includes('tpr')")
+    try:
+        page.wait_for_function("document.querySelector('#metric-result')?.innerText.includes('tpr')")
+    except Exception:
+        _shot(page, artifacts_dir, "watermark-metric-failed")  # what the page showed instead
+        raise
     text = page.inner_text("#metric-result")
     assert re.search(r'"?tpr"?\s*:\s*1', text), text
     _shot(page, artifacts_dir, "watermark-metric")
