@@ -296,7 +296,9 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         # row-wise dot products through a reused buffer (a fresh (d_sae, d_in) temporary costs page faults on
         # every CPU step; a bmm of d_sae (1 x d_in) @ (d_in x 1) products is 3x slower), then in place
         scratch = self.__dict__.setdefault("_scratch", _Scratch())
-        parallel = torch.mul(grad, w, out=scratch.get("radial", tuple(grad.shape), grad)).sum(-1, keepdim=True)
+        parallel = torch.mul(grad, w, out=scratch.get("radial", tuple(grad.shape), grad)).sum(
+            -1, keepdim=True
+        )
         grad.addcmul_(parallel, w, value=-1)
 
     # -- encode / decode ------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Nothing is lost silently. A broken record (truncated block, bad HTTP head, undecodable bytes, binary or
 oversized payload) becomes a row with ``warc_error`` set instead of stopping the read, and a file that ends
-inside a record (a cut download, a truncated gzip member) ends with a ``warc:truncated_stream`` row.
+inside a record (a cut download, a truncated gzip member) ends with a ``warc:truncated_stream`` row; a
+corrupt gzip stream ends with a ``warc:broken_stream`` row, and a record whose own gzip member fails its CRC
+is ``warc:corrupt_record``, never kept as whole.
 ``Pipeline`` counts those errors in its report, and ``HtmlToMarkdown`` rejects such rows with the error as
 the reason, so records in = kept + removed.
 
@@ -260,6 +262,10 @@ def read_warc(
                 break
             except Exception as exc:  # a corrupt stream ends the file, it does not end the run
                 if pending is not None:
+                    # the break may be in the held-back record's own gzip member (a bad CRC is seen only
+                    # when the reader moves past it), so its text is kept as whole only if that member checks
+                    if not _gzip_member_intact(path, pending[0]):
+                        pending[1]["warc_error"] = "warc:corrupt_record"
                     yield pending[1]
                 yield _row(url=None, warc_error=f"warc:broken_stream:{type(exc).__name__}")
                 return
@@ -386,6 +392,25 @@ def _gzip_members_complete(fh) -> bool:
         data = dec.unused_data
         if not data:
             data = fh.read(1 << 20)
+    return True
+
+
+def _gzip_member_intact(path: Path, stream_pos: int) -> bool:
+    """Whether the gzip member at ``stream_pos`` decompresses to its end with a matching CRC (True for a
+    file that is not gzip: a plain WARC has no checksum to check)."""
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return True
+        fh.seek(stream_pos)
+        dec = zlib.decompressobj(31)
+        try:
+            while not dec.eof:
+                data = fh.read(1 << 20)
+                if not data:
+                    return False
+                dec.decompress(data)
+        except zlib.error:
+            return False
     return True
 
 
