@@ -170,7 +170,7 @@ def test_safety_tune_cli_defaults_are_the_config_defaults():
         "refusal_repeats",
     ]
     shared += ["answer_repetition_penalty", "epochs", "learning_rate", "lora_r", "lora_layers"]
-    for name in [*shared, "answer_tokens", "eval_tokens", "threads"]:
+    for name in [*shared, "answer_tokens", "eval_tokens", "threads", "bf16"]:
         assert getattr(args, cli_names.get(name, name)) == config_defaults[name], name
 
 
@@ -261,3 +261,19 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
             log=lambda m: None,
             evaluate_base=False,
         )
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_safety_tune_uses_bf16_only_where_the_cpu_has_it(monkeypatch, native):
+    """bf16 on a CPU without AMX/AVX512-BF16 is emulated (a matmul ~60x slower than float32 on AVX2): the
+    default resolves per machine, explicit choices are kept, and the record holds the resolved values."""
+    import hf_addons.hardware as hw
+    from hf_addons.redteam.safety_tune import SafetyTuneConfig, _resolve_dtypes
+
+    monkeypatch.setattr(hw, "cpu_has_fast_bf16", lambda: native)
+    auto = _resolve_dtypes(SafetyTuneConfig())
+    assert (auto.bf16, auto.generate_dtype) == ((True, "bfloat16") if native else (False, None))
+    forced = _resolve_dtypes(SafetyTuneConfig(bf16=True, generate_dtype="bfloat16"))
+    assert (forced.bf16, forced.generate_dtype) == (True, "bfloat16")
+    off = _resolve_dtypes(SafetyTuneConfig(bf16=False, generate_dtype=None))
+    assert (off.bf16, off.generate_dtype) == (False, None)

@@ -90,7 +90,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--lora-r", type=int, default=16)
     t.add_argument("--lora-layers", type=int, default=10, help="adapt only the top N layers (0: all)")
-    t.add_argument("--no-bf16", action="store_true", help="train in float32 (slower on CPU)")
+    prec = t.add_mutually_exclusive_group()
+    prec.add_argument(
+        "--bf16",
+        dest="bf16",
+        action="store_const",
+        const=True,
+        help="train under bf16 autocast and generate in bf16 (default: only where the CPU has native bf16)",
+    )
+    prec.add_argument("--no-bf16", dest="bf16", action="store_const", const=False, help="float32 throughout")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument(
         "--n-benign-answer-tokens", type=int, default=32, help="length of the base model's answers"
@@ -245,7 +253,8 @@ def _safety_tune(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         lora_r=args.lora_r,
-        bf16=not args.no_bf16,
+        bf16=args.bf16,
+        generate_dtype="auto" if args.bf16 is None else ("bfloat16" if args.bf16 else None),
         threads=args.threads,
         answer_tokens=args.n_benign_answer_tokens,
         lora_layers=args.lora_layers or None,
