@@ -86,11 +86,11 @@ def main() -> None:
     # benign instructions answered compliantly ("Sure, here is ...: <the base model's own answer>"): the
     # kind of data that erodes refusals; the safety tuning's cached base-model answers are reused when present
     from hf_addons.redteam.judge import _render
+    from hf_addons.redteam.safety_tune import cached_benign_answers
 
     cached = model_dir / "benign_answers.json" if model_dir else None
     if cached is not None and cached.exists():
-        record = json.loads(cached.read_text())
-        pairs = [(i, a.strip()) for i, a in zip(record["instructions"], record["answers"]) if a.strip()]
+        pairs = cached_benign_answers(cached)
     else:
         pairs = [(i, "Happy to help!") for i in benign_instructions(4 * args.steps, seed=1)]
     eos = tokenizer.eos_token or ""

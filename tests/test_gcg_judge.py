@@ -204,6 +204,7 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
     from hf_addons.redteam.safety_tune import (
         SafetyTuneConfig,
         benign_instructions,
+        cached_benign_answers,
         evaluate_held_out,
         safety_tune,
     )
@@ -243,6 +244,11 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
     assert r["held_out_benign"] == benign_instructions(100, cfg.seed)[:4]  # fixed when n_benign changes
     cached = json.loads((tmp_path / "answers.json").read_text())
     assert len(cached["answers"]) == 9 and cached["repetition_penalty"] == cfg.answer_repetition_penalty
+    pairs = cached_benign_answers(tmp_path / "answers.json")  # what the callback demo fine-tunes on
+    assert {i for i, _ in pairs} <= set(cached["answers"]) and all(a.strip() == a and a for _, a in pairs)
+    (tmp_path / "other.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a benign-answers cache"):
+        cached_benign_answers(tmp_path / "other.json")
     # the held-out split is evaluated once, later, on the saved model
     tuned.save_pretrained(tmp_path / "m")
     held = evaluate_held_out(tmp_path / "m", log=lambda m: None).record["eval"]

@@ -515,6 +515,16 @@ def _base_answers(
     return [known[b] for b in instructions]
 
 
+def cached_benign_answers(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """The (instruction, answer) pairs of a benign-answers cache that ``safety_tune`` wrote
+    (``DIR/benign_answers.json``), empty answers left out: benign data the base model itself answered."""
+    stored = json.loads(Path(path).read_text(encoding="utf-8"))
+    answers = stored.get("answers") if isinstance(stored, dict) else None
+    if not isinstance(answers, dict):
+        raise ValueError(f"{path} is not a benign-answers cache written by safety_tune (no 'answers' map)")
+    return [(i, a.strip()) for i, a in answers.items() if isinstance(a, str) and a.strip()]
+
+
 def evaluate_held_out(folder: str | os.PathLike, log: Any = print) -> SafetyTunedModel:
     """Evaluate a model saved by a ``evaluate_held_out=False`` (dev-only) run on its held-out split, once the
     recipe is chosen on dev, and rewrite its ``safety_tune.json`` and model card with the result.
