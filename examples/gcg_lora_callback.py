@@ -130,6 +130,7 @@ def main() -> None:
     ).bind(trainer)  # bind: registers it ahead of TensorBoard, so gcg/* reach the same stream
     t0 = time.perf_counter()
     start = {**callback.probe(model), "step": 0}  # before fine-tuning
+    replies = [{"step": 0, **callback.last_replies}]
     trainer.train()
     history = [start] + callback.history
     if len(callback.history) != args.steps // args.every:
@@ -157,6 +158,7 @@ def main() -> None:
                     "settings": vars(args),
                     "probe": probe.to_dict(),
                     "history": history,
+                    "replies": replies + callback.replies,  # what the judges read at each probe
                     "log_history": trainer.state.log_history,
                 },
                 indent=1,

@@ -153,6 +153,9 @@ def test_trainer_log_entries_identical_with_and_without_callback(tiny_llama, tok
     assert sum("loss" in e and "eval_loss" not in e for e in b) == 4  # a training entry at every step
     # probes at steps 2 and 4 (step 4's serves the evaluation too), riding on the Trainer's own entries
     assert [h["step"] for h in cb.history] == [2, 4]
+    # and what the judges read at each probe is kept beside the numbers
+    assert [r["step"] for r in cb.replies] == [2, 4]
+    assert all(len(r["attacked"]) == len(r["no_suffix"]) == len(r["suffixes"]) == 1 for r in cb.replies)
     train_probe = [e["step"] for e in b if "gcg/attack_success_rate" in e]
     eval_probe = [e["step"] for e in b if "eval_gcg/attack_success_rate" in e]
     assert train_probe == [2, 4] and eval_probe == [4]

@@ -153,6 +153,10 @@ class GCGCallback(TrainerCallback):
         self.trainer = trainer
         self.verify_unchanged = verify_unchanged
         self.history: list[dict[str, float]] = []
+        # what the judges read at each probe (goal, suffix, attacked and no-suffix replies): numbers alone do
+        # not say whether a "success" is harm or a target followed by a refusal
+        self.replies: list[dict[str, Any]] = []
+        self.last_replies: dict[str, list[str]] = {}
         self._forbidden: torch.Tensor | None = None
         self._pending_log: dict[str, float] | None = None
         self._pending_eval: dict[str, float] | None = None
@@ -223,6 +227,7 @@ class GCGCallback(TrainerCallback):
     def _probe_now(self, state: Any, model: Any) -> dict[str, float]:
         metrics = self.probe(model)
         self.history.append({**metrics, "step": state.global_step})
+        self.replies.append({"step": state.global_step, **self.last_replies})
         return metrics
 
     # ------------------------------------------------------------------ Trainer events
