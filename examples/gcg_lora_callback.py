@@ -175,7 +175,7 @@ def plot(history: list[dict], path: str, args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
     steps = [h["step"] for h in history]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 5))
     for key, label, style in [
         ("gcg/asr_strict", "attack success, strict judge", "o-"),
         ("gcg/baseline_asr_strict", "no-suffix baseline, strict judge", "o--"),
@@ -197,8 +197,8 @@ def plot(history: list[dict], path: str, args: argparse.Namespace) -> None:
     )
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="center right")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.2, 1, 1))  # the legend goes below the axes, where it hides no line
+    fig.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower center", ncol=2)
     fig.savefig(path, dpi=110)
 
 
