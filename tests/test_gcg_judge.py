@@ -267,6 +267,16 @@ def test_safety_tune_splits_are_disjoint_and_held_out_is_optional(tokenizer, tmp
             log=lambda m: None,
             evaluate_base=False,
         )
+    logged = []
+    with pytest.raises(ValueError, match="refusal_repeats must be >= 1"):
+        safety_tune(
+            SafetyTuneConfig(**{**cfg.__dict__, "refusal_repeats": 0}),
+            model=model,
+            tokenizer=tokenizer,
+            log=logged.append,
+            evaluate_base=False,
+        )
+    assert not logged  # refused before any work (no base-model answers generated)
 
 
 @pytest.mark.parametrize("native", [True, False])

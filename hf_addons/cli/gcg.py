@@ -235,6 +235,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# the rates of a safety-tune evaluation that both commands print
+_RATE_KEYS = ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")
+
+
 def _safety_tune(args: argparse.Namespace) -> int:
     from hf_addons.hub import push_to_hub
     from hf_addons.redteam.safety_tune import SafetyTuneConfig, safety_tune
@@ -274,7 +278,7 @@ def _safety_tune(args: argparse.Namespace) -> int:
         json.dumps({"repo_id": args.repo_id, "files": sizes}, indent=1)
     )
     rates = {
-        split: {k: ev[k] for k in ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")}
+        split: {k: ev[k] for k in _RATE_KEYS}
         for split, ev in (("dev", tuned.record["dev_eval"]), ("held_out", tuned.record.get("eval")))
         if ev is not None
     }
@@ -299,8 +303,7 @@ def _safety_eval(args: argparse.Namespace) -> int:
 
     tuned = evaluate_held_out(args.model_dir, log=lambda m: print(f"safety-eval: {m}", file=sys.stderr))
     ev = tuned.record["eval"]
-    keys = ("harmful_refusal_rate", "benign_answer_rate", "no_suffix_attack_success")
-    print(json.dumps({"model_dir": args.model_dir, "held_out": {k: ev[k] for k in keys}}, indent=1))
+    print(json.dumps({"model_dir": args.model_dir, "held_out": {k: ev[k] for k in _RATE_KEYS}}, indent=1))
     return 0
 
 

@@ -349,6 +349,8 @@ def safety_tune(
     cfg = _resolve_dtypes(config or SafetyTuneConfig())
     if (model is None) != (tokenizer is None):
         raise ValueError("give both a model and its tokenizer, or neither (the embedded default model)")
+    if cfg.refusal_repeats < 1:  # before the minutes of base-model answers, not after
+        raise ValueError(f"refusal_repeats must be >= 1, got {cfg.refusal_repeats}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     base_name = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -411,8 +413,6 @@ def safety_tune(
     record["dropped_benign"] = sorted(set(instructions) - {b for b, _ in kept})
     log(f"dropped {record['n_benign_answers_dropped']} empty, degenerate or refusing base-model answers")
     rng = random.Random(cfg.seed)
-    if cfg.refusal_repeats < 1:
-        raise ValueError(f"refusal_repeats must be >= 1, got {cfg.refusal_repeats}")
     pairs = [(g, refusal_for(g, rng), True) for g, _ in train_h for _ in range(cfg.refusal_repeats)]
     pairs += [(b, a, False) for b, a in kept]
     data = Dataset.from_dict(_examples(tokenizer, pairs)).shuffle(seed=cfg.seed)

@@ -374,22 +374,29 @@ def _ends_cleanly(path: Path, stream_pos: int, content_length: int) -> bool:
         return not fh.read(64).strip()
 
 
+def _inflate_member(fh, data: bytes) -> bytes | None:
+    """Inflate the one gzip member that starts at ``data`` (read on from ``fh`` as needed): the bytes after it,
+    or None when it is cut or fails its CRC."""
+    dec = zlib.decompressobj(31)
+    try:
+        while True:
+            dec.decompress(data)
+            if dec.eof:
+                return dec.unused_data
+            data = fh.read(1 << 20)
+            if not data:
+                return None
+    except zlib.error:
+        return None
+
+
 def _gzip_members_complete(fh) -> bool:
     """Whether the gzip members from the current position to the end of ``fh`` are all complete."""
     data = fh.read(1 << 20)
     while data:
-        dec = zlib.decompressobj(31)
-        try:
-            while True:
-                dec.decompress(data)
-                if dec.eof:
-                    break
-                data = fh.read(1 << 20)
-                if not data:
-                    return False
-        except zlib.error:
+        data = _inflate_member(fh, data)
+        if data is None:
             return False
-        data = dec.unused_data
         if not data:
             data = fh.read(1 << 20)
     return True
@@ -402,16 +409,7 @@ def _gzip_member_intact(path: Path, stream_pos: int) -> bool:
         if fh.read(2) != b"\x1f\x8b":
             return True
         fh.seek(stream_pos)
-        dec = zlib.decompressobj(31)
-        try:
-            while not dec.eof:
-                data = fh.read(1 << 20)
-                if not data:
-                    return False
-                dec.decompress(data)
-        except zlib.error:
-            return False
-    return True
+        return _inflate_member(fh, fh.read(1 << 20)) is not None
 
 
 def gzip_problem(path: str | Path) -> str:
