@@ -174,10 +174,12 @@ def _attack(
     cpu_budget: float | None = None,
     extra: dict | None = None,
     draft=None,
+    gcg=None,
 ) -> dict:
     """One attack; ``marks`` get a (wall, cpu) stamp at each step boundary so one-time setup (prefix cache,
     token filters, initial buffer) is kept out of the steady-state per-step numbers. ``cpu_budget``: no new
-    step starts once this many CPU-seconds are spent on the behaviour (both sides, same rule)."""
+    step starts once this many CPU-seconds are spent on the behaviour (both sides, same rule). ``gcg``: ours'
+    attack object from the previous behaviour, kept when the config asks for a warm start from its wins."""
     marks: list = []
     _stamp(marks)
 
@@ -187,9 +189,9 @@ def _attack(
     if which == "ours":
         from hf_addons.redteam import GCG, GCGConfig
 
-        gcg = GCG(
-            model, tok, GCGConfig(**settings, **(extra or {}), early_stop=early_stop), draft_model=draft
-        )
+        config = GCGConfig(**settings, **(extra or {}), early_stop=early_stop)
+        if gcg is None or config.warm_start == 0:  # a warm start needs the object that won the earlier ones
+            gcg = GCG(model, tok, config, draft_model=draft)
 
         def on_step(step) -> bool:
             _stamp(marks)
@@ -198,6 +200,8 @@ def _attack(
         res = gcg.run(goal + "{optim_str}", target, on_step=on_step)
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = res.steps_to_success
+        out["warm_starts_offered"] = min(len(gcg.wins) - bool(res.success), config.warm_start)
+        out["_gcg"] = gcg
     else:
         import nanogcg.gcg as ng
 
@@ -259,11 +263,15 @@ def worker(args: argparse.Namespace) -> None:
     partial = Path(args.partial) if args.partial else None
     done = _read_partial(partial)
     runs = []
+    gcg = None
     for g, t in pairs:
         if g in done:  # finished by an earlier, interrupted run: keep it
             runs.append(done[g])
             continue
-        run = _attack(args.worker, model, tok, g, t, settings, args.early_stop, args.cpu_budget, extra, draft)
+        run = _attack(
+            args.worker, model, tok, g, t, settings, args.early_stop, args.cpu_budget, extra, draft, gcg
+        )
+        gcg = run.pop("_gcg", None)
         run["goal"], run["target"] = g, t
         runs.append(run)
         if partial is not None:  # one line per finished behaviour, so an interrupted run keeps them

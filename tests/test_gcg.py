@@ -54,6 +54,20 @@ def random_candidates(ids: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     return cands
 
 
+def always_sure(model, tokenizer):
+    """A copy of ``model`` pushed to always say "Sure" (one token), so any suffix hits that target."""
+    model = copy.deepcopy(model)
+    sure = tokenizer("Sure", add_special_tokens=False)["input_ids"]
+    assert len(sure) == 1
+
+    def favour(module, inputs, output):
+        output[..., sure[0]] += 50.0
+        return output
+
+    model.lm_head.register_forward_hook(favour)
+    return model
+
+
 # ------------------------------------------------------------------ building blocks
 def test_sample_ids_from_grad_replaces_within_topk_and_skips_forbidden():
     torch.manual_seed(0)
@@ -193,20 +207,50 @@ def test_steps_generator_and_on_step_stop(tiny_llama, tokenizer):
 
 def test_early_stop_when_greedy_continuation_is_the_target(tiny_llama, tokenizer):
     """A model pushed to always say "Sure": step 1 hits the target exactly and the search stops."""
-    model = copy.deepcopy(tiny_llama)
-    sure = tokenizer("Sure", add_special_tokens=False)["input_ids"]
-    assert len(sure) == 1
-
-    def favour(module, inputs, output):
-        output[..., sure[0]] += 50.0
-        return output
-
-    model.lm_head.register_forward_hook(favour)
+    model = always_sure(tiny_llama, tokenizer)
     gcg = GCG(model, tokenizer, small(num_steps=5, early_stop=True))
     res = gcg.run(PROMPT, "Sure")
     assert res.success and res.steps_to_success == 1 and res.stopped_early and len(res.losses) == 1
     res = GCG(tiny_llama, tokenizer, small(num_steps=2, early_stop=True)).run(PROMPT, "Sure")
     assert not res.success and res.steps_to_success is None and len(res.losses) == 2
+
+
+def _hamming(tokenizer, suffix: str, ids: torch.Tensor) -> int:
+    got = torch.tensor(tokenizer(suffix, add_special_tokens=False)["input_ids"])
+    return int((got != ids).sum()) if got.shape == ids.shape else 99
+
+
+def test_search_starts_from_the_lowest_loss_start_and_warm_starts_from_earlier_wins(tiny_llama, tokenizer):
+    """A size-0 buffer starts from the best of several starting points (it kept the last one before); with
+    ``warm_start`` an earlier win is one of them, so the first step's suffix is one token away from it."""
+    starts = ["x x x x x x", "a b c d e f"]
+    gcg = GCG(tiny_llama, tokenizer, small(num_steps=1))
+    prompt = gcg.prepare(PROMPT, TARGET)
+    ids = torch.tensor([tokenizer(s, add_special_tokens=False)["input_ids"] for s in starts])
+    losses = gcg.candidate_losses(ids, [prompt])[0]
+    for order in (starts, starts[::-1]):
+        res = GCG(tiny_llama, tokenizer, small(num_steps=1, optim_str_init=order)).run(PROMPT, TARGET)
+        assert _hamming(tokenizer, res.strings[0], ids[losses.argmin()]) == 1
+
+    # a win is remembered by the object that won it
+    winner = GCG(
+        always_sure(tiny_llama, tokenizer), tokenizer, small(num_steps=3, early_stop=True, warm_start=2)
+    )
+    assert winner.run(PROMPT, "Sure").success and len(winner.wins) == 1
+
+    # an earlier win with a lower loss than the init starts the next search; warm_start=0 ignores it
+    init = "x x x x x x"
+    base = torch.tensor([tokenizer(init, add_special_tokens=False)["input_ids"]])
+    cands = random_candidates(base, 64, seed=3)
+    best = cands[gcg.candidate_losses(cands, [prompt])[0].argmin()].unsqueeze(0)
+    assert gcg.candidate_losses(best, [prompt])[0] < gcg.candidate_losses(base, [prompt])[0]
+    for k, start in ((1, best[0]), (0, base[0])):
+        warm = GCG(tiny_llama, tokenizer, small(num_steps=1, warm_start=k, optim_str_init=init))
+        warm.wins = [best]
+        res = warm.run(PROMPT, TARGET)
+        assert _hamming(tokenizer, res.strings[0], start) == 1
+    with pytest.raises(ValueError, match="warm_start"):
+        GCGConfig(warm_start=-1)
 
 
 def test_system_prompt_and_slot_anywhere(tiny_llama, tokenizer):

@@ -30,6 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=None, help="candidates per forward (default: fit memory)"
     )
     p.add_argument("--buffer-size", type=int, default=0)
+    p.add_argument(
+        "--warm-start",
+        type=int,
+        default=0,
+        metavar="K",
+        help="start each behaviour from the best of the last K winning suffixes too (0: always from the init)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mellowmax", action="store_true", help="mellowmax loss instead of cross-entropy")
     p.add_argument("--no-early-stop", action="store_true", help="run all steps even after the target is hit")
@@ -168,6 +175,7 @@ def _run(args: argparse.Namespace) -> int:
         n_replace=args.n_replace,
         batch_size=args.batch_size,
         buffer_size=args.buffer_size,
+        warm_start=args.warm_start,
         use_mellowmax=args.mellowmax,
         early_stop=not args.no_early_stop,
         seed=args.seed,

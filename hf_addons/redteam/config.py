@@ -16,7 +16,10 @@ class GCGConfig:
     ``n_replace`` positions each; their loss is computed in chunks of ``batch_size`` (``None``: sized to the
     free memory). ``early_stop`` ends the search once the model's greedy continuation equals the target.
     ``probe_sampling`` uses ``draft_model`` (same tokenizer) to rank all candidates and the target model only
-    on a probe set plus the draft's best (Zhao et al. 2024).
+    on a probe set plus the draft's best (Zhao et al. 2024). ``warm_start`` k > 0: a ``GCG`` object that has
+    won earlier attacks offers the winning suffixes of its last k wins as extra starting points, and the one
+    with the lowest loss on the new prompt starts the search (I-GCG's easy-to-hard initialisation, Jia et al.
+    2024): suffixes transfer between behaviours on one model, so later attacks start part of the way there.
     """
 
     num_steps: int = 250
@@ -41,6 +44,7 @@ class GCGConfig:
     probe_r: int = 8
     # memory the candidate-loss chunks may use (bytes); None: half the free GPU memory, or 1 GiB on CPU
     memory_budget: int | None = None
+    warm_start: int = 0
 
     def __post_init__(self) -> None:
         for name in ("num_steps", "search_width", "topk", "n_replace"):
@@ -49,6 +53,8 @@ class GCGConfig:
                 raise ValueError(f"GCGConfig.{name} must be a positive integer, got {value!r}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"GCGConfig.batch_size must be >= 1 or None, got {self.batch_size!r}")
+        if not isinstance(self.warm_start, int) or self.warm_start < 0:
+            raise ValueError(f"GCGConfig.warm_start must be an integer >= 0, got {self.warm_start!r}")
         if self.buffer_size < 0:
             raise ValueError(f"GCGConfig.buffer_size must be >= 0, got {self.buffer_size!r}")
         if self.mellowmax_alpha <= 0:

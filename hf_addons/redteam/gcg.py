@@ -318,6 +318,7 @@ class GCG:
         self._matrix: Tensor | None = None
         self._forbidden: Tensor | None = None
         self._keep_logits_ok: dict[int, bool] = {}
+        self.wins: list[Tensor] = []  # winning suffix ids of earlier attacks, newest last (warm_start)
 
     # ---------------------------------------------------------------- prompt preparation
     def render(self, messages: str | list[dict[str, str]]) -> tuple[str, str]:
@@ -580,12 +581,16 @@ class GCG:
             )
             pick = torch.randint(0, len(chars), (extra, ids.shape[1]), device=self.device, generator=gen)
             ids = torch.cat([ids, chars[pick]])
+        if cfg.warm_start:  # earlier wins of the same length (the suffix length never changes in a search)
+            earlier = [w for w in self.wins[-cfg.warm_start :] if w.shape[1] == ids.shape[1]]
+            ids = torch.cat([ids, *earlier])
         return ids
 
     def _fill_buffer(self, ids: Tensor, prompts: list[Prompt]) -> _Buffer:
+        """The buffer's first contents: the lowest-loss starting points (a size-0 buffer keeps the best one)."""
         buffer = _Buffer(self.config.buffer_size)
         loss, _ = self.candidate_losses(ids, prompts)
-        for value, row in zip(loss.tolist(), ids):
+        for value, row in sorted(zip(loss.tolist(), ids), key=lambda x: -x[0]):  # the best is added last
             buffer.add(value, row.unsqueeze(0))
         return buffer
 
@@ -643,6 +648,7 @@ class GCG:
             grow = success and n_active < len(prompts)
             if success and not grow and steps_to_success is None:
                 steps_to_success = step
+                self.wins.append(chosen)  # here, not after the loop: a caller may stop iterating at any step
             yield GCGStep(
                 step=step,
                 loss=value,
