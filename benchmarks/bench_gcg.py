@@ -179,7 +179,7 @@ def _attack(
     """One attack; ``marks`` get a (wall, cpu) stamp at each step boundary so one-time setup (prefix cache,
     token filters, initial buffer) is kept out of the steady-state per-step numbers. ``cpu_budget``: no new
     step starts once this many CPU-seconds are spent on the behaviour (both sides, same rule). ``gcg``: ours'
-    attack object from the previous behaviour, kept when the config asks for a warm start from its wins."""
+    attack object from the previous behaviour, kept when the config asks for a warm start from its earlier finds."""
     marks: list = []
     _stamp(marks)
 
@@ -200,7 +200,7 @@ def _attack(
         res = gcg.run(goal + "{optim_str}", target, on_step=on_step)
         out = {"losses": res.losses, "best_string": res.best_string, "best_loss": res.best_loss}
         out["steps_to_success"] = res.steps_to_success
-        out["warm_starts_offered"] = min(len(gcg.wins) - bool(res.success), config.warm_start)
+        out["warm_starts_offered"] = min(len(gcg.found) - 1, config.warm_start)
         out["_gcg"] = gcg
     else:
         import nanogcg.gcg as ng

@@ -62,6 +62,9 @@ def main() -> None:
     )
     p.add_argument("--doremi-eta", type=float, default=1.0)
     p.add_argument("--doremi-smoothing", type=float, default=1e-3)
+    p.add_argument(
+        "--name", default="mixture-search", help="result name (a variant beside the default run's result)"
+    )
     args = p.parse_args()
 
     import pickle
@@ -124,7 +127,7 @@ def main() -> None:
     )
     search_s = time.perf_counter() - t0
     # a re-run that reads every proxy from the cache keeps the wall time of the run that trained them
-    prev_path = RESULTS / f"mixture-search-{machine_slug()}.json"
+    prev_path = RESULTS / f"{args.name}-{machine_slug()}.json"
     prev = json.loads(prev_path.read_text()) if prev_path.exists() else {}
     same = {k: prev.get("results", {}).get("search", {}).get(k) for k in ("runs", "tokens_per_run", "proxy")}
     trained_now = sum(not r.get("cached") for r in res.runs)
@@ -171,8 +174,8 @@ def main() -> None:
     print(f"CV Spearman {res.cv_spearman} -> {res.regressor}; search wall {search_s:.0f} s")
     slug = machine_slug()
     RESULTS.mkdir(exist_ok=True)
-    plot = res.plot(RESULTS / f"mixture-search-{slug}.png")
-    (RESULTS / f"mixture-search-card-{slug}.md").write_text(res.to_card())
+    plot = res.plot(RESULTS / f"{args.name}-{slug}.png")
+    (RESULTS / f"{args.name}-card-{slug}.md").write_text(res.to_card())
     out = {
         "licences": {k: v["licences"] for k, v in domains.items()},
         "docs": {
@@ -230,7 +233,7 @@ def main() -> None:
                 "cached": [bool(r.get("cached")) for r in doremi.runs],
             },
             "plot": str(
-                doremi.plot(RESULTS / f"mixture-search-doremi-{machine_slug()}.png").relative_to(
+                doremi.plot(RESULTS / f"{args.name}-doremi-{machine_slug()}.png").relative_to(
                     RESULTS.parent.parent
                 )
             ),
@@ -335,7 +338,7 @@ def main() -> None:
                 )
             )
     out["total_wall_s"] = time.perf_counter() - t0
-    write_result("mixture-search", out, rows)
+    write_result(args.name, out, rows)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ def main() -> None:
     parser.add_argument("--probe-steps", type=int, default=10)
     parser.add_argument("--probe-width", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--stop-at-target",
+        action="store_true",
+        help="end each probe search at the first exact target hit (default: when the strict judge accepts)",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--tensorboard", default=None, help="also write TensorBoard logs to this folder")
     parser.add_argument("--plot", default=None, help="save a plot of the probes (needs matplotlib)")
@@ -126,7 +131,12 @@ def main() -> None:
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     callback = GCGCallback(
-        tokenizer, behaviors, config=probe, every_n_steps=args.every, max_new_tokens=48
+        tokenizer,
+        behaviors,
+        config=probe,
+        every_n_steps=args.every,
+        max_new_tokens=48,
+        judge_in_search=not args.stop_at_target,
     ).bind(trainer)  # bind: registers it ahead of TensorBoard, so gcg/* reach the same stream
     t0 = time.perf_counter()
     start = {**callback.probe(model), "step": 0}  # before fine-tuning

@@ -56,6 +56,23 @@ def tiny_llama(tokenizer):
 
 
 @pytest.fixture(scope="session")
+def sure_llama(tiny_llama, tokenizer):
+    """A copy of ``tiny_llama`` pushed to always say "Sure" (one token), so any GCG suffix hits that target."""
+    import copy
+
+    model = copy.deepcopy(tiny_llama)
+    sure = tokenizer("Sure", add_special_tokens=False)["input_ids"]
+    assert len(sure) == 1
+
+    def favour(module, inputs, output):
+        output[..., sure[0]] += 50.0
+        return output
+
+    model.lm_head.register_forward_hook(favour)
+    return model
+
+
+@pytest.fixture(scope="session")
 def tiny_gpt2(tokenizer):
     from hf_addons.testing import tiny_causal_lm
 

@@ -54,20 +54,6 @@ def random_candidates(ids: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     return cands
 
 
-def always_sure(model, tokenizer):
-    """A copy of ``model`` pushed to always say "Sure" (one token), so any suffix hits that target."""
-    model = copy.deepcopy(model)
-    sure = tokenizer("Sure", add_special_tokens=False)["input_ids"]
-    assert len(sure) == 1
-
-    def favour(module, inputs, output):
-        output[..., sure[0]] += 50.0
-        return output
-
-    model.lm_head.register_forward_hook(favour)
-    return model
-
-
 # ------------------------------------------------------------------ building blocks
 def test_sample_ids_from_grad_replaces_within_topk_and_skips_forbidden():
     torch.manual_seed(0)
@@ -205,10 +191,9 @@ def test_steps_generator_and_on_step_stop(tiny_llama, tokenizer):
     assert [s.step for s in steps] == [1, 2] and steps[-1].best_loss <= steps[0].loss
 
 
-def test_early_stop_when_greedy_continuation_is_the_target(tiny_llama, tokenizer):
+def test_early_stop_when_greedy_continuation_is_the_target(sure_llama, tiny_llama, tokenizer):
     """A model pushed to always say "Sure": step 1 hits the target exactly and the search stops."""
-    model = always_sure(tiny_llama, tokenizer)
-    gcg = GCG(model, tokenizer, small(num_steps=5, early_stop=True))
+    gcg = GCG(sure_llama, tokenizer, small(num_steps=5, early_stop=True))
     res = gcg.run(PROMPT, "Sure")
     assert res.success and res.steps_to_success == 1 and res.stopped_early and len(res.losses) == 1
     res = GCG(tiny_llama, tokenizer, small(num_steps=2, early_stop=True)).run(PROMPT, "Sure")
@@ -220,9 +205,12 @@ def _hamming(tokenizer, suffix: str, ids: torch.Tensor) -> int:
     return int((got != ids).sum()) if got.shape == ids.shape else 99
 
 
-def test_search_starts_from_the_lowest_loss_start_and_warm_starts_from_earlier_wins(tiny_llama, tokenizer):
+def test_search_starts_from_the_lowest_loss_start_and_warm_starts_from_earlier_finds(
+    sure_llama, tiny_llama, tokenizer
+):
     """A size-0 buffer starts from the best of several starting points (it kept the last one before); with
-    ``warm_start`` an earlier win is one of them, so the first step's suffix is one token away from it."""
+    ``warm_start`` an earlier attack's best suffix is one of them, so the first step's suffix is one token away
+    from it when its loss is the lowest."""
     starts = ["x x x x x x", "a b c d e f"]
     gcg = GCG(tiny_llama, tokenizer, small(num_steps=1))
     prompt = gcg.prepare(PROMPT, TARGET)
@@ -232,13 +220,15 @@ def test_search_starts_from_the_lowest_loss_start_and_warm_starts_from_earlier_w
         res = GCG(tiny_llama, tokenizer, small(num_steps=1, optim_str_init=order)).run(PROMPT, TARGET)
         assert _hamming(tokenizer, res.strings[0], ids[losses.argmin()]) == 1
 
-    # a win is remembered by the object that won it
-    winner = GCG(
-        always_sure(tiny_llama, tokenizer), tokenizer, small(num_steps=3, early_stop=True, warm_start=2)
-    )
-    assert winner.run(PROMPT, "Sure").success and len(winner.wins) == 1
+    # every attack's best suffix is remembered by the object that ran it, also when the caller stops it
+    winner = GCG(sure_llama, tokenizer, small(num_steps=3, early_stop=True, warm_start=2))
+    res = winner.run(PROMPT, "Sure")
+    assert res.success and len(winner.found) == 1
+    assert tokenizer.decode(winner.found[0][0]) == res.best_string
+    winner.run(PROMPT, TARGET, on_step=lambda s: s.step == 2)
+    assert len(winner.found) == 2
 
-    # an earlier win with a lower loss than the init starts the next search; warm_start=0 ignores it
+    # an earlier find with a lower loss than the init starts the next search; warm_start=0 ignores it
     init = "x x x x x x"
     base = torch.tensor([tokenizer(init, add_special_tokens=False)["input_ids"]])
     cands = random_candidates(base, 64, seed=3)
@@ -246,11 +236,36 @@ def test_search_starts_from_the_lowest_loss_start_and_warm_starts_from_earlier_w
     assert gcg.candidate_losses(best, [prompt])[0] < gcg.candidate_losses(base, [prompt])[0]
     for k, start in ((1, best[0]), (0, base[0])):
         warm = GCG(tiny_llama, tokenizer, small(num_steps=1, warm_start=k, optim_str_init=init))
-        warm.wins = [best]
+        warm.found = [best]
         res = warm.run(PROMPT, TARGET)
         assert _hamming(tokenizer, res.strings[0], start) == 1
     with pytest.raises(ValueError, match="warm_start"):
         GCGConfig(warm_start=-1)
+
+
+def test_a_judge_decides_success_past_a_bare_target_hit(sure_llama, tokenizer):
+    """``accept`` sees the greedy reply at each step that hits the target; only its yes wins (and stops the
+    search), and the winning suffix is the result's even when an unjudged step had a lower loss."""
+    model = sure_llama
+    seen: list[str] = []
+
+    def refuse(reply: str) -> bool:
+        seen.append(reply)
+        return False
+
+    res = GCG(model, tokenizer, small(num_steps=3, early_stop=True)).run(PROMPT, "Sure", accept=refuse)
+    assert not res.success and res.steps_to_success is None and res.steps_to_target == 1
+    assert len(res.losses) == 3 and not res.stopped_early
+    assert len(seen) == 3 and all(r.startswith("Sure") for r in seen)
+
+    calls = iter([False, False, True])
+    gcg = GCG(model, tokenizer, small(num_steps=5, early_stop=True, warm_start=1))
+    steps = list(gcg.steps(PROMPT, "Sure", accept=lambda reply: next(calls), accept_tokens=4))
+    res = gcg.result
+    assert [s.target_hit for s in steps] == [True] * 3 and [s.success for s in steps] == [False, False, True]
+    assert res.success and res.steps_to_success == 3 and res.steps_to_target == 1 and res.stopped_early
+    assert res.best_string == res.strings[2] and res.best_loss == res.losses[2]
+    assert tokenizer.decode(gcg.found[-1][0]) == res.best_string  # the judged win is what a warm start offers
 
 
 def test_system_prompt_and_slot_anywhere(tiny_llama, tokenizer):

@@ -92,6 +92,20 @@ class Recorder:
         self.callback = _CB()
 
 
+def test_probe_search_runs_on_until_the_judge_agrees(sure_llama, tokenizer):
+    """A model that only ever says "Sure": the target is hit at step 1 but the reply is the same word over
+    and over, which the strict judge rejects, so the probe's search runs all its steps; without the judge in
+    the search it stops at the bare hit. Either way the reported success is the judge's."""
+    config = GCGConfig(
+        num_steps=3, search_width=16, topk=16, seed=0, optim_str_init="x x x x", early_stop=True
+    )
+    for in_search, steps in ((True, 3), (False, 1)):
+        cb = GCGCallback(tokenizer, [("Say yes", "Sure")], config=config, judge_in_search=in_search)
+        metrics = cb.probe(sure_llama)
+        assert metrics["gcg/target_match_rate"] == 1.0 and metrics["gcg/attack_success_rate"] == 0.0
+        assert metrics["gcg/steps_to_success"] == steps
+
+
 def _train(model, tokenizer, tmp_path, callback=None, bind=None):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments

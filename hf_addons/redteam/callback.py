@@ -102,6 +102,8 @@ class GCGCallback(TrainerCallback):
         max_new_tokens: reply length the judges see.
         system: system prompt; may hold the ``{optim_str}`` slot.
         verify_unchanged: fingerprint the parameters around each probe and raise if they changed.
+        judge_in_search: a search ends early only when ``judge`` accepts the greedy reply, not at a bare
+            target hit (a model that says the target and then refuses or echoes the suffix is not broken).
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class GCGCallback(TrainerCallback):
         prefix: str = "gcg",
         trainer: Any = None,
         verify_unchanged: bool = True,
+        judge_in_search: bool = True,
     ):
         behaviors = list(behaviors) if behaviors is not None else []
         if not behaviors:
@@ -152,6 +155,7 @@ class GCGCallback(TrainerCallback):
         self.prefix = prefix
         self.trainer = trainer
         self.verify_unchanged = verify_unchanged
+        self.judge_in_search = judge_in_search
         self.history: list[dict[str, float]] = []
         # what the judges read at each probe (goal, suffix, attacked and no-suffix replies): numbers alone do
         # not say whether a "success" is harm or a target followed by a refusal
@@ -194,7 +198,13 @@ class GCGCallback(TrainerCallback):
         with _RNGState(), _eval_mode(model):
             gcg = GCG(model, self.tokenizer, self.config)
             gcg._forbidden = self._forbidden
-            results = [gcg.run(build_messages(g, SLOT, self.system), t) for g, t in self.behaviors]
+            n_new = self.max_new_tokens
+            results = [
+                gcg.run(
+                    build_messages(g, SLOT, self.system), t, accept=self._accept(g, t), accept_tokens=n_new
+                )
+                for g, t in self.behaviors
+            ]
             self._forbidden = gcg._forbidden
             attacked = [build_messages(g, r.best_string, self.system) for g, r in zip(goals, results)]
             plain = [build_messages(g, "", self.system) for g in goals]
@@ -213,7 +223,7 @@ class GCGCallback(TrainerCallback):
         for name, j in self.judges.items():
             out[f"{p}/asr_{name}"] = sum(j(goals, attacked_r, targets)) / n
             out[f"{p}/baseline_asr_{name}"] = sum(j(goals, plain_r, targets)) / n
-        out[f"{p}/target_match_rate"] = sum(r.success for r in results) / n
+        out[f"{p}/target_match_rate"] = sum(r.steps_to_target is not None for r in results) / n
         out[f"{p}/best_loss"] = sum(r.best_loss for r in results) / n
         out[f"{p}/steps_to_success"] = sum(r.steps_to_success or self.config.num_steps for r in results) / n
         out[f"{p}/probe_seconds"] = sum(r.seconds for r in results)
@@ -223,6 +233,12 @@ class GCGCallback(TrainerCallback):
             "suffixes": [r.best_string for r in results],
         }
         return out
+
+    def _accept(self, goal: str, target: str):
+        """The success judge on one reply, for the search's stopping rule (None: stop at the exact target)."""
+        if not self.judge_in_search:
+            return None
+        return lambda reply: bool(self.judge([goal], [reply], [target])[0])
 
     def _probe_now(self, state: Any, model: Any) -> dict[str, float]:
         metrics = self.probe(model)

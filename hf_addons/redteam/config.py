@@ -16,10 +16,10 @@ class GCGConfig:
     ``n_replace`` positions each; their loss is computed in chunks of ``batch_size`` (``None``: sized to the
     free memory). ``early_stop`` ends the search once the model's greedy continuation equals the target.
     ``probe_sampling`` uses ``draft_model`` (same tokenizer) to rank all candidates and the target model only
-    on a probe set plus the draft's best (Zhao et al. 2024). ``warm_start`` k > 0: a ``GCG`` object that has
-    won earlier attacks offers the winning suffixes of its last k wins as extra starting points, and the one
-    with the lowest loss on the new prompt starts the search (I-GCG's easy-to-hard initialisation, Jia et al.
-    2024): suffixes transfer between behaviours on one model, so later attacks start part of the way there.
+    on a probe set plus the draft's best (Zhao et al. 2024). ``warm_start`` k > 0: a ``GCG`` object offers the best suffixes of its last k attacks (the winning
+    one where an attack won) as extra starting points, and the one with the lowest loss on the new prompt starts
+    the search (after I-GCG's easy-to-hard initialisation, Jia et al. 2024): suffixes transfer between
+    behaviours on one model, so later attacks start part of the way there.
     """
 
     num_steps: int = 250
@@ -83,6 +83,7 @@ class GCGStep:
     n_candidates: int  # candidates evaluated after filtering
     seconds: float  # wall time of this step
     n_active: int = 1  # prompts optimised jointly (universal mode's progressive schedule)
+    target_hit: bool = False  # the exact-target check passed (``success`` may also need the ``accept`` judge)
 
 
 @dataclass
@@ -93,8 +94,9 @@ class GCGResult:
     best_string: str
     losses: list[float]
     strings: list[str]
-    success: bool = False  # exact target match reached (teacher-forced greedy check)
+    success: bool = False  # exact target match reached (teacher-forced greedy check) and ``accept`` agreed
     steps_to_success: int | None = None
+    steps_to_target: int | None = None  # first exact target match, judged or not
     seconds: float = 0.0
     stopped_early: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

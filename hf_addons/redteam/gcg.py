@@ -318,7 +318,7 @@ class GCG:
         self._matrix: Tensor | None = None
         self._forbidden: Tensor | None = None
         self._keep_logits_ok: dict[int, bool] = {}
-        self.wins: list[Tensor] = []  # winning suffix ids of earlier attacks, newest last (warm_start)
+        self.found: list[Tensor] = []  # each earlier attack's best suffix ids, newest last (warm_start)
 
     # ---------------------------------------------------------------- prompt preparation
     def render(self, messages: str | list[dict[str, str]]) -> tuple[str, str]:
@@ -581,8 +581,8 @@ class GCG:
             )
             pick = torch.randint(0, len(chars), (extra, ids.shape[1]), device=self.device, generator=gen)
             ids = torch.cat([ids, chars[pick]])
-        if cfg.warm_start:  # earlier wins of the same length (the suffix length never changes in a search)
-            earlier = [w for w in self.wins[-cfg.warm_start :] if w.shape[1] == ids.shape[1]]
+        if cfg.warm_start:  # earlier best suffixes of this length (the length never changes in a search)
+            earlier = [w for w in self.found[-cfg.warm_start :] if w.shape[1] == ids.shape[1]]
             ids = torch.cat([ids, *earlier])
         return ids
 
@@ -594,7 +594,29 @@ class GCG:
             buffer.add(value, row.unsqueeze(0))
         return buffer
 
-    def _search(self, prompts: list[Prompt], progressive: bool = False) -> Iterator[GCGStep]:
+    def reply(self, prompt: Prompt, suffix_ids: Tensor, max_new_tokens: int = 64) -> str:
+        """The model's greedy reply to ``prompt`` with ``suffix_ids`` in the slot, token for token as searched
+        (no decode/re-encode in between)."""
+        ids = torch.cat([prompt.before_ids, suffix_ids.view(1, -1), prompt.after_ids], dim=1)
+        tok = self.tokenizer
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        with torch.no_grad():
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad,
+            )
+        return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+    def _search(
+        self,
+        prompts: list[Prompt],
+        progressive: bool = False,
+        accept: Callable[[str], bool] | None = None,
+        accept_tokens: int = 64,
+    ) -> Iterator[GCGStep]:
         """The GCG loop as a generator; ``self.result`` holds the ``GCGResult`` when it finishes."""
         cfg, tok = self.config, self.tokenizer
         seed = cfg.seed if cfg.seed is not None else int(torch.randint(0, 2**62, (1,)))
@@ -608,8 +630,8 @@ class GCG:
         buffer = self._fill_buffer(self._initial_ids(gen), prompts[:n_active])
         losses: list[float] = []
         strings: list[str] = []
-        best = (math.inf, "")
-        steps_to_success = None
+        best, best_won, best_ids = (math.inf, ""), False, None
+        steps_to_success = steps_to_target = None
         stopped = False
         start = time.perf_counter()
         for step in range(1, cfg.num_steps + 1):
@@ -642,31 +664,43 @@ class GCG:
             text = tok.decode(buffer.best_ids[0])
             losses.append(value)
             strings.append(text)
-            if value < best[0]:
-                best = (value, tok.decode(chosen[0]))
-            success = bool(matched)
-            grow = success and n_active < len(prompts)
+            hit = bool(matched)
+            grow = hit and n_active < len(prompts)
+            if hit and not grow and steps_to_target is None:
+                steps_to_target = step
+            # a bare target hit can still be followed by a refusal or gibberish: with a judge, it decides
+            success = hit and (accept is None or grow or accept(self.reply(active[0], chosen, accept_tokens)))
+            # the result's suffix: the lowest loss, except that a winning suffix outranks any that did not win
+            won = success and not grow
+            if (won and (not best_won or value < best[0])) or (not best_won and value < best[0]):
+                best, best_won, best_ids = (value, tok.decode(chosen[0])), won, chosen
             if success and not grow and steps_to_success is None:
                 steps_to_success = step
-                self.wins.append(chosen)  # here, not after the loop: a caller may stop iterating at any step
-            yield GCGStep(
-                step=step,
-                loss=value,
-                suffix=text,
-                best_loss=best[0],
-                best_suffix=best[1],
-                success=success and not grow,
-                n_candidates=int(cands.shape[0]),
-                seconds=time.perf_counter() - t0,
-                n_active=n_active,
-            )
+            try:
+                yield GCGStep(
+                    step=step,
+                    loss=value,
+                    suffix=text,
+                    best_loss=best[0],
+                    best_suffix=best[1],
+                    success=success and not grow,
+                    n_candidates=int(cands.shape[0]),
+                    seconds=time.perf_counter() - t0,
+                    n_active=n_active,
+                    target_hit=hit and not grow,
+                )
+            except GeneratorExit:  # the caller stopped the attack: what it found still seeds a warm start
+                self.found.append(best_ids)
+                raise
             if grow:  # progressive schedule: all current targets hit, add the next prompt
                 n_active += 1
                 buffer = self._fill_buffer(chosen, prompts[:n_active])
-                best = (math.inf, "")
+                best, best_won = (math.inf, ""), False
             elif success and cfg.early_stop:
                 stopped = True
                 break
+        if best_ids is not None:
+            self.found.append(best_ids)
         self.result = GCGResult(
             best_loss=best[0],
             best_string=best[1],
@@ -674,26 +708,38 @@ class GCG:
             strings=strings,
             success=steps_to_success is not None,
             steps_to_success=steps_to_success,
+            steps_to_target=steps_to_target,
             seconds=time.perf_counter() - start,
             stopped_early=stopped,
             extra={"n_active": n_active, "n_prompts": len(prompts), "seed": seed},
         )
 
-    def steps(self, messages: str | list[dict[str, str]], target: str) -> Iterator[GCGStep]:
+    def steps(
+        self,
+        messages: str | list[dict[str, str]],
+        target: str,
+        accept: Callable[[str], bool] | None = None,
+        accept_tokens: int = 64,
+    ) -> Iterator[GCGStep]:
         """Yield a ``GCGStep`` after each step (stop iterating to stop the attack); ``self.result`` at the end."""
         with _eval_mode(self.model, self.draft_model):
             prompt = self.prepare(messages, target)
-            yield from self._search([prompt])
+            yield from self._search([prompt], accept=accept, accept_tokens=accept_tokens)
 
     def run(
         self,
         messages: str | list[dict[str, str]],
         target: str,
         on_step: Callable[[GCGStep], bool | None] | None = None,
+        accept: Callable[[str], bool] | None = None,
+        accept_tokens: int = 64,
     ) -> GCGResult:
         """Optimise a suffix so that ``model`` continues ``messages`` with ``target``; ``on_step`` may return
-        True to stop early (e.g. a time budget in a Space)."""
-        return self._drive(self.steps(messages, target), on_step)
+        True to stop early (e.g. a time budget in a Space). ``accept``: a judge of the greedy reply
+        (``accept_tokens`` new tokens), asked at each step whose suffix hits the target exactly; only a reply
+        it accepts counts as success (and stops an ``early_stop`` search), so the search goes on past a bare
+        target that the model follows with a refusal or nonsense."""
+        return self._drive(self.steps(messages, target, accept, accept_tokens), on_step)
 
     def _drive(self, it: Iterator[GCGStep], on_step: Callable[[GCGStep], bool | None] | None) -> GCGResult:
         self.result = None
@@ -715,6 +761,7 @@ class GCG:
                 strings=[s.suffix for s in seen],
                 success=any(s.success for s in seen),
                 steps_to_success=next((s.step for s in seen if s.success), None),
+                steps_to_target=next((s.step for s in seen if s.target_hit), None),
                 seconds=time.perf_counter() - start,
                 stopped_early=True,
             )
