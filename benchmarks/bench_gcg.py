@@ -535,9 +535,13 @@ def quality(args: argparse.Namespace) -> None:
             ),
         }
         print(w, json.dumps({k: v for k, v in table[w].items() if k != "mean_loss_curve"}), flush=True)
-    where = f"the safety-tuned model ({args.model_dir}), held-out" if args.model_dir else "SmolLM2-135M, dev"
+    where = (
+        f"held-out behaviours of the safety-tuned model ({args.model_dir})"
+        if args.model_dir
+        else "SmolLM2-135M dev behaviours"
+    )
     settings = (
-        f"{len(both)} {where} behaviours, width {args.width}, top-k {args.topk}, <= {args.steps} steps, "
+        f"{len(both)} {where}, width {args.width}, top-k {args.topk}, <= {args.steps} steps, "
         f"{args.dtype or 'float32'}, CPU, {args.threads or 'default'} thread(s) each"
     )
     if args.cpu_budget:
