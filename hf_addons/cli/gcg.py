@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="K",
-        help="start each behaviour from the best of the last K winning suffixes too (0: always from the init)",
+        help="also offer the best suffixes of the last K behaviours as starting points (0: always the init)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mellowmax", action="store_true", help="mellowmax loss instead of cross-entropy")

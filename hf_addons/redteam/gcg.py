@@ -610,6 +610,10 @@ class GCG:
             )
         return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 
+    def _remember(self, best_ids: Tensor | None) -> None:
+        if best_ids is not None:  # None: no step had a finite loss
+            self.found.append(best_ids)
+
     def _search(
         self,
         prompts: list[Prompt],
@@ -672,7 +676,7 @@ class GCG:
             success = hit and (accept is None or grow or accept(self.reply(active[0], chosen, accept_tokens)))
             # the result's suffix: the lowest loss, except that a winning suffix outranks any that did not win
             won = success and not grow
-            if (won and (not best_won or value < best[0])) or (not best_won and value < best[0]):
+            if (won, -value) > (best_won, -best[0]):
                 best, best_won, best_ids = (value, tok.decode(chosen[0])), won, chosen
             if success and not grow and steps_to_success is None:
                 steps_to_success = step
@@ -690,7 +694,7 @@ class GCG:
                     target_hit=hit and not grow,
                 )
             except GeneratorExit:  # the caller stopped the attack: what it found still seeds a warm start
-                self.found.append(best_ids)
+                self._remember(best_ids)
                 raise
             if grow:  # progressive schedule: all current targets hit, add the next prompt
                 n_active += 1
@@ -699,8 +703,7 @@ class GCG:
             elif success and cfg.early_stop:
                 stopped = True
                 break
-        if best_ids is not None:
-            self.found.append(best_ids)
+        self._remember(best_ids)
         self.result = GCGResult(
             best_loss=best[0],
             best_string=best[1],
