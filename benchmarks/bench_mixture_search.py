@@ -13,7 +13,7 @@
 Anchor: the natural and uniform mixtures (what users pick without a search). Writes
 ``benchmarks/results/mixture-search-<machine>.json``, the plot and the dataset-card section next to it.
 
-    python benchmarks/bench_mixture_search.py [--runs 32 --tokens 200000 --hidden 32 --vocab 2048 --workers 2]
+    python benchmarks/bench_mixture_search.py [--runs 32 --tokens 200000 --hidden 128 --vocab 4096 --workers 2]
 """
 
 from __future__ import annotations
@@ -35,25 +35,30 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=32)
     p.add_argument("--tokens", type=int, default=200_000)
-    p.add_argument("--hidden", type=int, default=32)
+    p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=None, help="default: ProxyConfig's")
     p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's")
-    p.add_argument("--val-hidden", type=int, default=104, help="larger proxy: >= 5x the parameters")
+    p.add_argument("--val-hidden", type=int, default=264, help="larger proxy: >= 5x the parameters")
     p.add_argument("--val-tokens", type=int, default=1_000_000, help="larger proxy: >= 5x the tokens")
-    p.add_argument("--val-layers", type=int, default=2)
-    p.add_argument("--val-lr", type=float, default=None, help="larger proxy's learning rate (default: --lr)")
-    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--val-layers", type=int, default=4)
+    p.add_argument(
+        "--val-lr",
+        type=float,
+        default=None,
+        help="larger proxy's learning rate (default: lr x hidden / val-hidden)",
+    )
+    p.add_argument("--seeds", type=int, default=2)
     p.add_argument(
         "--noise-seeds", type=int, default=3, help="proxy-scale runs of the natural mixture (seed noise)"
     )
-    p.add_argument("--vocab", type=int, default=2048, help="compact proxy vocabulary; 0 = the full 49k")
+    p.add_argument("--vocab", type=int, default=4096, help="compact proxy vocabulary; 0 = the full 49k")
     p.add_argument("--objective", default="mean")
     p.add_argument("--max-epochs", type=float, default=4.0)
     p.add_argument("--eval-tokens", type=int, default=16_384)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache-dir", default="runs/mixture-search")
     p.add_argument("--skip-validation", action="store_true")
     p.add_argument("--doremi", action="store_true", help="also run DoReMi on the same budget and validate it")
@@ -207,8 +212,8 @@ def main() -> None:
         ),
         row(
             "data-quality",
-            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 shared "
-            "cores), minutes",
+            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 cores"
+            "), minutes",
             anchor=None,
             anchor_value=None,
             ours=search_s / 60,
@@ -248,7 +253,10 @@ def main() -> None:
             seq_len=args.seq_len,
             threads=args.threads,
             vocab=args.vocab or None,
-            **{**train_args, **({"learning_rate": args.val_lr} if args.val_lr else {})},
+            **{
+                **train_args,
+                "learning_rate": args.val_lr or proxy.learning_rate * args.hidden / args.val_hidden,
+            },
         )
         names = res.space.names
         cands = {
@@ -287,6 +295,23 @@ def main() -> None:
         welch = ttest_ind(scores["optimum"], scores[other], equal_var=False, alternative="less")
         print(f"optimum lowest: {lowest}; margin {margin:.4f} vs max seed spread {spread:.4f}")
         print(f"optimum vs {other}: Welch one-sided p = {welch.pvalue:.3f}")
+        # seed s is the same initialisation and document order for every mixture (common random numbers), so
+        # the per-seed differences are paired: is the optimum below each baseline seed by seed?
+        from scipy.stats import ttest_rel
+
+        paired = {}
+        for k in (k for k in summary if k in baselines and len(scores[k]) == len(scores["optimum"])):
+            diff = np.subtract(scores["optimum"], scores[k])
+            p_rel = (
+                ttest_rel(scores["optimum"], scores[k], alternative="less").pvalue if len(diff) > 1 else None
+            )
+            paired[k] = {
+                "differences": diff.tolist(),
+                "mean": float(diff.mean()),
+                "seeds_lower": int((diff < 0).sum()),
+                "paired_t_one_sided_p": None if p_rel is None else float(p_rel),
+            }
+        print(f"paired by seed (optimum - baseline): {json.dumps(paired)}")
         out["validation"] = {
             "proxy": vars(big),
             "parameters": vres[0]["parameters"],
@@ -297,6 +322,7 @@ def main() -> None:
             "optimum_lowest": lowest,
             "margin_exceeds_spread": margin > spread,
             "welch_one_sided_p_vs_best_other": float(welch.pvalue),
+            "paired_by_seed": paired,
             "best_other": other,
             "wall_s": val_s,
             "per_domain": [

@@ -40,9 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--smoothing", type=float, default=1e-3, help="doremi: mixing weight of uniform per update"
     )
     p.add_argument("--tokens-per-run", type=int, default=200_000)
-    p.add_argument("--hidden-size", type=int, default=32, help="proxy hidden size (32: 98k parameters)")
+    p.add_argument("--hidden-size", type=int, default=128, help="proxy hidden size (128: 1.05M parameters)")
     p.add_argument(
-        "--vocab", type=int, default=2048, help="compact proxy vocabulary (most frequent ids); 0 = full"
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="proxy learning rate (default: 1.25e-3 x 128 / hidden size; wider proxies need a smaller one)",
+    )
+    p.add_argument(
+        "--vocab", type=int, default=4096, help="compact proxy vocabulary (most frequent ids); 0 = full"
     )
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--seq-len", type=int, default=128)
@@ -105,6 +111,7 @@ def _search(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         threads=args.threads,
         vocab=args.vocab or None,
+        learning_rate=args.learning_rate or ProxyConfig.learning_rate * 128 / args.hidden_size,
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

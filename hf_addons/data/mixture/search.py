@@ -34,19 +34,19 @@ Objective = str | Mapping[str, float]
 class ProxyConfig:
     """The proxy model and how it is trained.
 
-    The default is a 2-layer Llama with hidden size 32 and tied embeddings over a compact 2,048-token
-    vocabulary: 98k parameters, trained for ~195 optimizer steps (200k tokens at batch 8 x 128). Measured on
-    the benchmark's four real domains (``benchmarks/bench_mixture_search.py``): about 12 CPU-seconds per
-    proxy, so a 32-proxy search takes minutes on two idle cores. The number of optimizer steps matters more
-    than the width: proxies of 8 steps (8k tokens) stay near the uniform-prediction loss and their ranking
-    of mixtures is noise.
+    The default is a 2-layer Llama with hidden size 128 and tied embeddings over a compact 4,096-token
+    vocabulary: 1.05M parameters (RegMix's smallest proxies are 1M), trained for ~195 optimizer steps (200k
+    tokens at batch 8 x 128) at learning rate 1.25e-3. Measured on the benchmark's four real domains
+    (``benchmarks/bench_mixture_search.py``): about 44 CPU-seconds per proxy. What the ranking needs is
+    optimizer steps (proxies of 8 steps rank mixtures by noise) and a learning rate that shrinks with the
+    width (at 5e-3 the 1M proxy's seed noise was 3x that at 1.25e-3).
 
     Args:
         hidden_size, num_layers, num_heads, intermediate_size: the ``LlamaConfig`` shape.
         seq_len: tokens per training/validation block (documents are packed with EOS between them).
         batch_size, learning_rate, warmup_ratio, weight_decay: ``TrainingArguments`` (cosine schedule).
         threads: torch threads per proxy process.
-        vocab: K = a compact vocabulary for cheap proxies (default 2,048): the K-1 most frequent token ids of
+        vocab: K = a compact vocabulary for cheap proxies (default 4,096): the K-1 most frequent token ids of
             the data keep their own id, all others share one (the output layer and softmax shrink by
             ``len(tokenizer) / K``; losses are then over that bucketed vocabulary). None = the tokenizer's.
 
@@ -58,17 +58,17 @@ class ProxyConfig:
     ```
     """
 
-    hidden_size: int = 32
+    hidden_size: int = 128
     num_layers: int = 2
     num_heads: int = 4
-    intermediate_size: int = 128
+    intermediate_size: int = 512
     seq_len: int = 128
     batch_size: int = 8
-    learning_rate: float = 5e-3
+    learning_rate: float = 1.25e-3
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
     threads: int = 1
-    vocab: int | None = 2048
+    vocab: int | None = 4096
 
     def vocab_size(self, tokenizer: Any) -> int:
         return self.vocab or len(tokenizer)
@@ -772,7 +772,7 @@ def search_mixture(
         objective: ``"mean"`` validation loss, one domain's name, or ``{domain: weight}``.
         tokens_per_run: training tokens of each proxy (token-true mixture from ``build_mixture``).
         num_runs: proxy runs (RegMix: a few times the number of domains squared; >= 5 to cross-validate).
-        proxy: the proxy model and training settings (default :class:`ProxyConfig`, 98k parameters).
+        proxy: the proxy model and training settings (default :class:`ProxyConfig`, 1.05M parameters).
         min_share, max_share: per-source bounds on the share (one value or per source).
         max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
         cache_dir: one JSON per proxy run, keyed by its full config: an interrupted search resumes.

@@ -75,7 +75,14 @@ def _domains():
 
 
 TINY = dict(
-    hidden_size=8, num_layers=1, num_heads=2, intermediate_size=16, seq_len=32, batch_size=8, vocab=512
+    hidden_size=8,
+    num_layers=1,
+    num_heads=2,
+    intermediate_size=16,
+    seq_len=32,
+    batch_size=8,
+    vocab=512,
+    learning_rate=5e-3,  # a tiny proxy needs a larger rate than the 1M default
 )
 
 
@@ -188,4 +195,5 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
     assert set(weights) == {"code", "prose"} and abs(sum(weights.values()) - 1) < 1e-9
     search = json.loads((tmp_path / "out" / "search.json").read_text())
     assert search["runs"] == 5 and search["proxy"]["vocab"] == 512 and search["tokens_per_run"] == 1024
+    assert search["proxy"]["learning_rate"] == pytest.approx(1.25e-3 * 128 / 8)  # the rate follows the width
     assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5
