@@ -62,6 +62,8 @@ SCRIPT = textwrap.dedent(
     out, kill = sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "")
     sig = signal.SIGINT if kill.endswith(":int") else signal.SIGKILL
     kill = kill.split(":")[0]
+    # Ctrl-C as in a terminal, even where the test runner was started in the background (SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class Killer:
         name = "killer"
