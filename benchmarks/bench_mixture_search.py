@@ -212,8 +212,8 @@ def main() -> None:
         ),
         row(
             "data-quality",
-            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 cores"
-            "), minutes",
+            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 cores), "
+            "minutes",
             anchor=None,
             anchor_value=None,
             ours=search_s / 60,
@@ -253,10 +253,7 @@ def main() -> None:
             seq_len=args.seq_len,
             threads=args.threads,
             vocab=args.vocab or None,
-            **{
-                **train_args,
-                "learning_rate": args.val_lr or proxy.learning_rate * args.hidden / args.val_hidden,
-            },
+            **{**train_args, "learning_rate": args.val_lr or proxy.learning_rate_at(args.val_hidden)},
         )
         names = res.space.names
         cands = {

@@ -111,7 +111,7 @@ def _search(args: argparse.Namespace) -> int:
         seq_len=args.seq_len,
         threads=args.threads,
         vocab=args.vocab or None,
-        learning_rate=args.learning_rate or ProxyConfig.learning_rate * 128 / args.hidden_size,
+        learning_rate=args.learning_rate or ProxyConfig().learning_rate_at(args.hidden_size),
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
