@@ -230,13 +230,24 @@ def _token_cache(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
     return {t: np.asarray(i, dtype=np.int32) for t, i in zip(texts, ids, strict=True)}
 
 
-def _blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int, limit: int | None = None) -> np.ndarray:
+def _blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int) -> np.ndarray:
     """Pack documents (EOS after each) into ``seq_len`` blocks; the remainder is dropped."""
     flat = np.concatenate([np.append(a, eos) for a in arrays]) if arrays else np.zeros(0, np.int32)
-    if limit is not None:
-        flat = flat[:limit]
     n = flat.size // seq_len
     return flat[: n * seq_len].reshape(n, seq_len).astype(np.int64)
+
+
+def eval_blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int, eval_tokens: int) -> np.ndarray:
+    """At most ``eval_tokens`` of a validation set, as blocks evenly spaced over all of its documents.
+
+    Not its first ``eval_tokens``: a validation set in file order (one language's catalogues, one package's
+    modules) would then stand for the whole domain; spaced blocks cover every part in proportion to its size.
+    """
+    blocks = _blocks(arrays, eos, seq_len)
+    n = max(eval_tokens // seq_len, 1)
+    if len(blocks) <= n:
+        return blocks
+    return blocks[np.linspace(0, len(blocks) - 1, n).round().astype(np.int64)]
 
 
 @dataclass
@@ -664,7 +675,7 @@ def prepare(
             f"source(s) {empty} give no tokens with this tokenizer (empty or whitespace-only text)"
         )
     val_blocks = {
-        d: _blocks([ids[t] for t in v], tok.eos_token_id, seq_len, limit=eval_tokens)
+        d: eval_blocks([ids[t] for t in v], tok.eos_token_id, seq_len, eval_tokens)
         for d, v in val_texts.items()
     }
     short = [d for d, b in val_blocks.items() if len(b) == 0]
@@ -779,6 +790,7 @@ def search_mixture(
         proxy: the proxy model and training settings (default :class:`ProxyConfig`, 1.05M parameters).
         min_share, max_share: per-source bounds on the share (one value or per source).
         max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
+        eval_tokens: validation tokens per domain, in blocks spread evenly over all of its documents.
         cache_dir: one JSON per proxy run, keyed by its full config: an interrupted search resumes.
         workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
         candidates, top_k: simplex points scored by the regressor; the recommendation is the mean of the

@@ -145,6 +145,36 @@ def test_search_rejects_bad_input_before_training(tmp_path):
         proxy_spec({"code": 0.99, "prose": 0.01}, space, ProxyConfig(**TINY), bundle, 0, tokens=10**6)
 
 
+def test_validation_blocks_cover_every_part_of_the_validation_set():
+    """A validation set in file order (German catalogues first, then French) is evaluated on both languages."""
+    from datasets import Dataset
+
+    from hf_addons.data.mixture.search import prepare
+
+    train, _ = _domains()
+    de = [
+        f"Datei {i} konnte nicht geöffnet werden: Zugriff verweigert. Bitte erneut versuchen."
+        for i in range(60)
+    ]
+    fr = [
+        f"Impossible d'ouvrir le fichier {i} : accès refusé. Veuillez réessayer plus tard." for i in range(60)
+    ]
+    val = {"code": Dataset.from_dict({"text": de + fr}), "prose": Dataset.from_dict({"text": fr + de})}
+    space, bundle, tok = prepare(train, val, tokens_per_run=1024, seq_len=32, eval_tokens=512)
+
+    def token_set(texts):
+        return {i for t in texts for i in tok(t, add_special_tokens=False)["input_ids"]}
+
+    only_de, only_fr = token_set(de) - token_set(fr), token_set(fr) - token_set(de)
+    assert len(tok("".join(de), add_special_tokens=False)["input_ids"]) > 512  # the first 512 are German
+    for d, blocks in bundle.val_blocks.items():
+        assert blocks.shape == (16, 32)  # eval_tokens // seq_len blocks
+        first, second = (only_de, only_fr) if d == "code" else (only_fr, only_de)
+        head, tail = set(blocks[0].tolist()), set(blocks[-1].tolist())
+        assert head & first and not head & second  # the set's start ...
+        assert tail & second and not tail & first  # ... and its end, in file order
+
+
 def test_regression_picks_up_a_known_response():
     from hf_addons.data.mixture.search import fit_regressor
 
