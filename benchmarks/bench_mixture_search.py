@@ -183,6 +183,7 @@ def main() -> None:
     (RESULTS / f"{args.name}-card-{slug}.md").write_text(res.to_card())
     out = {
         "licences": {k: v["licences"] for k, v in domains.items()},
+        "data_sha256": {k: v["sha256"] for k, v in domains.items()},
         "docs": {
             k: {"train": len(v["train"]), "validation": len(v["validation"])} for k, v in domains.items()
         },

@@ -53,7 +53,8 @@ def _dist_licence(module: str) -> str:
                 c.split(" :: ")[-1] for c in md.get_all("Classifier") or [] if c.startswith("License")
             ]
             lic = ", ".join(classifiers) or lic[:60]
-        return f"{dists[0]}: {lic}"
+        # the version too: the code corpus is the installed files, so another release is other data
+        return f"{dists[0]} {md['Version']}: {lic}"
     except metadata.PackageNotFoundError:
         return f"{module}: unknown"
 
@@ -88,7 +89,7 @@ def math_docs(min_chars: int = 300, max_files: int = 400) -> tuple[list[tuple[st
                 doc = ast.get_docstring(node)
                 if doc and len(doc) >= min_chars:
                     docs.append((f"math:{f.relative_to(site)}", doc))
-    return docs, ["sympy: BSD-3-Clause", "mpmath: BSD-3-Clause"]
+    return docs, [f"{p} {metadata.version(p)}: BSD-3-Clause" for p in ("sympy", "mpmath")]
 
 
 def _debian_packages(paths: list[Path]) -> set[str]:
@@ -161,8 +162,19 @@ LOADERS = {
 }
 
 
+def _fingerprint(docs: list[tuple[str, str]]) -> str:
+    """Digest of a domain's documents: result files say which data they measured (installed versions vary)."""
+    h = hashlib.sha256()
+    for key, text in docs:
+        h.update(key.encode())
+        h.update(b"\0")
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
 def load_domains(names=("code", "math", "multilingual", "web"), val_every: int = 8) -> dict[str, dict]:
-    """name -> {"train": Dataset, "validation": Dataset, "licences": [...], "docs": n}; split by origin file."""
+    """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file."""
     from datasets import Dataset
 
     if "web" in names and not SHARED.exists():
@@ -177,6 +189,7 @@ def load_domains(names=("code", "math", "multilingual", "web"), val_every: int =
             "validation": Dataset.from_dict({"text": val}),
             "licences": licences,
             "docs": len(docs),
+            "sha256": _fingerprint(docs),
         }
     return out
 
