@@ -43,6 +43,7 @@ from hf_addons.data.mixture.search import (
     proxy_training_args,
     run_key,
     save_bundle,
+    seed_of,
     train_proxy,
     write_run,
 )
@@ -236,10 +237,13 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
             "raise their reference share or tokens_per_run"
         )
     reference = LlamaForCausalLM.from_pretrained(model_dir(cache_dir, spec["reference_spec"]))
-    model = new_proxy_model(proxy, tok, spec["seed"])
+    model = new_proxy_model(proxy, tok, seed_of(spec, "init"))
     ds = Dataset.from_dict({"input_ids": blocks, "domain_ids": domains}).with_format("torch")
     args = proxy_training_args(
-        proxy, spec["seed"], Path(cache_dir) / "trainer-tmp" / run_key(spec), remove_unused_columns=False
+        proxy,
+        seed_of(spec, "order"),
+        Path(cache_dir) / "trainer-tmp" / run_key(spec),
+        remove_unused_columns=False,
     )
     trainer = DoReMiTrainer(
         model=model,

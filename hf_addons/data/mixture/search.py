@@ -290,6 +290,17 @@ def _load_tokenizer(path: str | None) -> Any:
     return _DATA_CACHE[key]
 
 
+SEED_PARTS = ("init", "sample", "order")
+
+
+def seed_of(spec: Mapping[str, Any], part: str) -> int:
+    """A run's seed for one source of randomness: ``init`` (the weights), ``sample`` (which documents the
+    mixture draws) or ``order`` (batch order). A plain int seeds all three; a dict of the three lets a noise
+    study vary one at a time (``benchmarks/mixture_seed_noise.py``)."""
+    seed = spec["seed"]
+    return int(seed if isinstance(seed, int) else seed[part])
+
+
 def run_key(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -314,7 +325,7 @@ def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
             tokenizer=count,
             num_tokens=spec["tokens"],
             max_epochs=spec["max_epochs"],
-            seed=spec["seed"],
+            seed=seed_of(spec, "sample"),
         )
     finally:
         if not was_off:
@@ -397,9 +408,9 @@ def train_proxy(
     remap = bundle.vocab_map(proxy.vocab, len(tok))
     val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
     train = train if remap is None else remap[train]
-    model = new_proxy_model(proxy, tok, spec["seed"])
+    model = new_proxy_model(proxy, tok, seed_of(spec, "init"))
     ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
-    args = proxy_training_args(proxy, spec["seed"], Path(cache_dir) / "trainer-tmp" / run_key(spec))
+    args = proxy_training_args(proxy, seed_of(spec, "order"), Path(cache_dir) / "trainer-tmp" / run_key(spec))
     Trainer(model=model, args=args, train_dataset=ds).train()
     losses = evaluate_proxy(model, val_blocks, proxy.batch_size * 4)
     if save_model:
@@ -732,29 +743,34 @@ def run_proxies(
     from tqdm.auto import tqdm
 
     results: list[dict[str, Any] | None] = [None] * len(specs)
-    todo = []
+    todo: dict[str, list[int]] = {}  # run key -> the positions of its spec: a repeated spec trains once
     for i, spec in enumerate(specs):
         path = Path(cache_dir) / f"{run_key(spec)}.json"
         if path.exists():
             results[i] = {**json.loads(path.read_text()), "cached": True}  # the flag is not written back
         else:
-            todo.append(i)
-    bar = tqdm(total=len(specs), initial=len(specs) - len(todo), desc=desc)
+            todo.setdefault(run_key(spec), []).append(i)
+    bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, todo.values())), desc=desc)
+
+    def done(at: list[int], result: dict[str, Any]) -> None:
+        for i in at:
+            results[i] = result
+        bar.update(len(at))
+        bar.set_postfix(last_s=f"{result['seconds']:.0f}")
+
     if workers <= 1:
-        for i in todo:
-            results[i] = train_proxy(specs[i], bundle_path, cache_dir)
-            bar.update(1)
-            bar.set_postfix(last_s=f"{results[i]['seconds']:.0f}")
+        for at in todo.values():
+            done(at, train_proxy(specs[at[0]], bundle_path, cache_dir))
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(train_proxy, specs[i], bundle_path, cache_dir): i for i in todo}
+            futs = {
+                pool.submit(train_proxy, specs[at[0]], bundle_path, cache_dir): at for at in todo.values()
+            }
             for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                bar.update(1)
-                bar.set_postfix(last_s=f"{results[futs[fut]]['seconds']:.0f}")
+                done(futs[fut], fut.result())
     bar.close()
     return results  # type: ignore[return-value]
 
@@ -863,10 +879,19 @@ def proxy_spec(
     space: SearchSpace,
     proxy: ProxyConfig,
     bundle: _Bundle,
-    seed: int,
+    seed: int | Mapping[str, int],
     tokens: int | None = None,
 ) -> dict[str, Any]:
-    """The cache key material of one run: checked weights, budget, proxy config, caps, seed, data fingerprint."""
+    """The cache key material of one run: checked weights, budget, proxy config, caps, seed, data fingerprint.
+
+    ``seed`` is an int or one seed per part of :data:`SEED_PARTS` (see :func:`seed_of`); equal parts collapse
+    to the int, so such a run shares its cache entry with the plain-seed run.
+    """
+    if isinstance(seed, Mapping):
+        if set(seed) != set(SEED_PARTS):
+            raise ValueError(f"seed: give an int or exactly the parts {SEED_PARTS}, got {sorted(seed)}")
+        parts = {p: int(seed[p]) for p in SEED_PARTS}
+        seed = parts["init"] if len(set(parts.values())) == 1 else parts
     budget = tokens or space.tokens_per_run
     w = space.check(weights, budget)
     return {
@@ -874,6 +899,6 @@ def proxy_spec(
         "tokens": int(budget),
         "proxy": asdict(proxy),
         "max_epochs": space.max_epochs,
-        "seed": int(seed),
+        "seed": seed if isinstance(seed, dict) else int(seed),
         "data": bundle.fingerprint,
     }

@@ -227,3 +227,51 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
     assert search["runs"] == 5 and search["proxy"]["vocab"] == 512 and search["tokens_per_run"] == 1024
     assert search["proxy"]["learning_rate"] == pytest.approx(1.25e-3 * 128 / 8)  # the rate follows the width
     assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5
+
+
+def test_seed_parts_vary_one_source_of_randomness_at_a_time():
+    from hf_addons.data.mixture.search import (
+        ProxyConfig,
+        prepare,
+        proxy_mixture,
+        proxy_spec,
+        run_key,
+        seed_of,
+    )
+
+    train, val = _domains()
+    space, bundle, _ = prepare(train, val, tokens_per_run=4096, seq_len=32)
+    w, proxy = {"code": 0.5, "prose": 0.5}, ProxyConfig(**TINY)
+
+    def spec(seed):
+        return proxy_spec(w, space, proxy, bundle, seed)
+
+    def texts(seed):
+        return proxy_mixture(spec(seed), bundle).dataset["text"][:]
+
+    # equal parts are the plain seed: the same run and cache entry
+    assert run_key(spec({"init": 3, "sample": 3, "order": 3})) == run_key(spec(3))
+    assert [seed_of(spec(3), p) for p in ("init", "sample", "order")] == [3, 3, 3]
+    assert seed_of(spec({"init": 1, "sample": 0, "order": 2}), "order") == 2
+    # only the sample seed changes which documents the mixture draws
+    assert texts({"init": 1, "sample": 0, "order": 1}) == texts(0)
+    assert sorted(texts({"init": 0, "sample": 1, "order": 0})) != sorted(texts(0))
+    with pytest.raises(ValueError, match=r"exactly the parts \('init', 'sample', 'order'\), got \['data'\]"):
+        spec({"data": 1})
+
+
+def test_a_repeated_spec_trains_once(tmp_path, monkeypatch):
+    from hf_addons.data.mixture import search
+
+    train, val = _domains()
+    space, bundle, _ = search.prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
+    path = search.save_bundle(bundle, tmp_path)
+    a = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 0)
+    b = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 1)
+    calls = []
+    real = search.train_proxy
+    monkeypatch.setattr(
+        search, "train_proxy", lambda spec, *args: calls.append(spec["seed"]) or real(spec, *args)
+    )
+    res = search.run_proxies([a, b, a], str(path), str(tmp_path))
+    assert sorted(calls) == [0, 1] and res[0] == res[2] and res[0]["val_loss"] != res[1]["val_loss"]

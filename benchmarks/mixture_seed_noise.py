@@ -1,0 +1,136 @@
+"""Where the mixture search's seed noise comes from: vary one source of randomness at a time.
+
+A proxy's seed sets three things (``hf_addons.data.mixture.search.seed_of``): the initial weights (``init``),
+which documents the token-true mixture draws (``sample``) and the batch order (``order``). This trains proxies
+of the benchmark's search scale on the natural mixture of the benchmark's four domains, with seeds
+``0 .. --seeds - 1`` on one part and 0 on the others (``all``: every part), and reports the standard deviation
+of the objective across seeds per variant, beside the spread of the objective across the searched mixtures.
+Runs share ``bench_mixture_search.py``'s cache (same data, proxy and budget: its seed-noise runs are reused).
+
+    python benchmarks/mixture_seed_noise.py --cache-dir runs/mixture-search --seeds 5
+    python benchmarks/mixture_seed_noise.py --parts init --lr 2.5e-3 --name mixture-seed-noise-lr2.5e-3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, machine_slug, write_result  # noqa: E402
+from mixture_corpora import load_domains  # noqa: E402
+
+
+def main() -> None:
+    from hf_addons.data.mixture.search import (
+        SEED_PARTS,
+        ProxyConfig,
+        _score,
+        parse_objective,
+        prepare,
+        proxy_spec,
+        run_proxies,
+        save_bundle,
+    )
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", default="all,init,sample,order", help="comma-separated: all and/or SEED_PARTS")
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--tokens", type=int, default=200_000)
+    p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's")
+    p.add_argument("--warmup-ratio", type=float, default=None, help="default: ProxyConfig's")
+    p.add_argument("--batch-size", type=int, default=None, help="default: ProxyConfig's")
+    p.add_argument("--eval-tokens", type=int, default=16_384)
+    p.add_argument("--max-epochs", type=float, default=4.0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache-dir", default="runs/mixture-search")
+    p.add_argument("--search-result", default=None, help="default: results/mixture-search-<machine>.json")
+    p.add_argument("--name", default="mixture-seed-noise")
+    args = p.parse_args()
+    parts = args.parts.split(",")
+    if set(parts) - {"all", *SEED_PARTS} or args.seeds < 2:
+        raise SystemExit(
+            f"--parts {args.parts!r} --seeds {args.seeds}: parts from all,{','.join(SEED_PARTS)}; >= 2 seeds"
+        )
+
+    overrides = {
+        k: v
+        for k, v in (
+            ("learning_rate", args.lr),
+            ("warmup_ratio", args.warmup_ratio),
+            ("batch_size", args.batch_size),
+        )
+        if v is not None
+    }
+    proxy = ProxyConfig(**overrides)  # the search's default proxy (bench_mixture_search.py's defaults)
+    domains = load_domains()
+    space, bundle, _ = prepare(
+        {k: v["train"] for k, v in domains.items()},
+        {k: v["validation"] for k, v in domains.items()},
+        tokens_per_run=args.tokens,
+        seq_len=proxy.seq_len,
+        eval_tokens=args.eval_tokens,
+        max_epochs=args.max_epochs,
+    )
+    objective = parse_objective("mean", list(bundle.val_blocks))
+    bundle_path = save_bundle(bundle, args.cache_dir)
+
+    def seed(part: str, s: int) -> dict[str, int]:
+        return {q: s if part in ("all", q) else 0 for q in SEED_PARTS}
+
+    jobs = [(part, s) for part in parts for s in range(args.seeds)]
+    specs = [proxy_spec(space.natural, space, proxy, bundle, seed(part, s)) for part, s in jobs]
+    t0 = time.perf_counter()
+    res = run_proxies(specs, str(bundle_path), args.cache_dir, args.workers, desc="seed-noise proxies")
+    wall = time.perf_counter() - t0
+
+    variants = {}
+    for part in parts:
+        runs = [r for (q, _), r in zip(jobs, res, strict=True) if q == part]
+        obj = [_score(r["val_loss"], objective) for r in runs]
+        variants[part] = {
+            "objective": obj,
+            "mean": float(np.mean(obj)),
+            "std": float(np.std(obj, ddof=1)),
+            "range": float(np.ptp(obj)),
+            "domain_std": {
+                d: float(np.std([r["val_loss"][d] for r in runs], ddof=1)) for d in runs[0]["val_loss"]
+            },
+        }
+        v = variants[part]
+        per = " ".join(f"{d} {s:.3f}" for d, s in v["domain_std"].items())
+        print(
+            f"{part:6s} objective {v['mean']:.3f} sd {v['std']:.4f} range {v['range']:.4f} | domain sd {per}"
+        )
+
+    search_path = Path(args.search_result or RESULTS / f"mixture-search-{machine_slug()}.json").resolve()
+    across = None
+    if search_path.exists():
+        across = (
+            json.loads(search_path.read_text())["results"].get("seed_noise", {}).get("across_mixtures_std")
+        )
+        print(f"across the searched mixtures (one seed): sd {across}")
+    write_result(
+        args.name,
+        {
+            "mixture": "natural",
+            "proxy": proxy.__dict__,
+            "tokens": args.tokens,
+            "seeds": args.seeds,
+            "variants": variants,
+            "across_mixtures_std": across,
+            "across_mixtures_from": str(search_path.relative_to(RESULTS.parent.parent)) if across else None,
+            "trained": sum(not r.get("cached") for r in res),
+            "wall_s": wall,
+        },
+        [],  # a diagnosis, not a headline: docs/data-mixture.md reads it
+    )
+
+
+if __name__ == "__main__":
+    main()
