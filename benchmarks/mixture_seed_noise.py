@@ -5,6 +5,7 @@ which documents the token-true mixture draws (``sample``) and the batch order (`
 of the benchmark's search scale on the natural mixture of the benchmark's four domains, with seeds
 ``0 .. --seeds - 1`` on one part and 0 on the others (``all``: every part), and reports the standard deviation
 of the objective across seeds per variant, beside the spread of the objective across the searched mixtures.
+``--hidden 264 --layers 4 --tokens 1000000 --base-seed 1000`` does the same at the validation proxy.
 Runs share ``bench_mixture_search.py``'s cache (same data, proxy and budget: its seed-noise runs are reused).
 
     python benchmarks/mixture_seed_noise.py --cache-dir runs/mixture-search --seeds 5
@@ -41,8 +42,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="all,init,sample,order", help="comma-separated: all and/or SEED_PARTS")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument(
+        "--base-seed", type=int, default=0, help="seeds base .. base + seeds - 1; the fixed parts: base"
+    )
     p.add_argument("--tokens", type=int, default=200_000)
-    p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's")
+    p.add_argument("--hidden", type=int, default=128, help="bench_mixture_search's validation proxy: 264")
+    p.add_argument("--layers", type=int, default=2, help="bench_mixture_search's validation proxy: 4")
+    p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's, carried to --hidden")
     p.add_argument("--warmup-ratio", type=float, default=None, help="default: ProxyConfig's")
     p.add_argument("--batch-size", type=int, default=None, help="default: ProxyConfig's")
     p.add_argument("--eval-tokens", type=int, default=16_384)
@@ -61,13 +67,16 @@ def main() -> None:
     overrides = {
         k: v
         for k, v in (
-            ("learning_rate", args.lr),
+            ("learning_rate", args.lr or ProxyConfig().learning_rate_at(args.hidden)),
             ("warmup_ratio", args.warmup_ratio),
             ("batch_size", args.batch_size),
         )
         if v is not None
     }
-    proxy = ProxyConfig(**overrides)  # the search's default proxy (bench_mixture_search.py's defaults)
+    # bench_mixture_search.py's proxies: the search's by default, its validation proxy at --hidden 264 --layers 4
+    proxy = ProxyConfig(
+        hidden_size=args.hidden, num_layers=args.layers, intermediate_size=4 * args.hidden, **overrides
+    )
     domains = load_domains()
     space, bundle, _ = prepare(
         {k: v["train"] for k, v in domains.items()},
@@ -81,7 +90,7 @@ def main() -> None:
     bundle_path = save_bundle(bundle, args.cache_dir)
 
     def seed(part: str, s: int) -> dict[str, int]:
-        return {q: s if part in ("all", q) else 0 for q in SEED_PARTS}
+        return {q: args.base_seed + (s if part in ("all", q) else 0) for q in SEED_PARTS}
 
     jobs = [(part, s) for part in parts for s in range(args.seeds)]
     specs = [proxy_spec(space.natural, space, proxy, bundle, seed(part, s)) for part, s in jobs]
@@ -121,7 +130,7 @@ def main() -> None:
             "mixture": "natural",
             "proxy": proxy.__dict__,
             "tokens": args.tokens,
-            "seeds": args.seeds,
+            "seeds": list(range(args.base_seed, args.base_seed + args.seeds)),
             "variants": variants,
             "across_mixtures_std": across,
             "across_mixtures_from": str(search_path.relative_to(RESULTS.parent.parent)) if across else None,
