@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,7 @@ def main() -> None:
         args.name,
         {
             "mixture": "natural",
-            "proxy": proxy.__dict__,
+            "proxy": asdict(proxy),
             "tokens": args.tokens,
             "seeds": list(range(args.base_seed, args.base_seed + args.seeds)),
             "variants": variants,

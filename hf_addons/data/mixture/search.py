@@ -745,11 +745,12 @@ def run_proxies(
     results: list[dict[str, Any] | None] = [None] * len(specs)
     todo: dict[str, list[int]] = {}  # run key -> the positions of its spec: a repeated spec trains once
     for i, spec in enumerate(specs):
-        path = Path(cache_dir) / f"{run_key(spec)}.json"
+        key = run_key(spec)
+        path = Path(cache_dir) / f"{key}.json"
         if path.exists():
             results[i] = {**json.loads(path.read_text()), "cached": True}  # the flag is not written back
         else:
-            todo.setdefault(run_key(spec), []).append(i)
+            todo.setdefault(key, []).append(i)
     bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, todo.values())), desc=desc)
 
     def done(at: list[int], result: dict[str, Any]) -> None:
@@ -892,6 +893,8 @@ def proxy_spec(
             raise ValueError(f"seed: give an int or exactly the parts {SEED_PARTS}, got {sorted(seed)}")
         parts = {p: int(seed[p]) for p in SEED_PARTS}
         seed = parts["init"] if len(set(parts.values())) == 1 else parts
+    else:
+        seed = int(seed)
     budget = tokens or space.tokens_per_run
     w = space.check(weights, budget)
     return {
@@ -899,6 +902,6 @@ def proxy_spec(
         "tokens": int(budget),
         "proxy": asdict(proxy),
         "max_epochs": space.max_epochs,
-        "seed": seed if isinstance(seed, dict) else int(seed),
+        "seed": seed,
         "data": bundle.fingerprint,
     }
