@@ -39,7 +39,7 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=None, help="default: ProxyConfig's")
-    p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's")
+    p.add_argument("--lr", type=float, default=None, help="default: ProxyConfig's, carried to --hidden")
     p.add_argument("--val-hidden", type=int, default=264, help="larger proxy: >= 5x the parameters")
     p.add_argument("--val-tokens", type=int, default=1_000_000, help="larger proxy: >= 5x the tokens")
     p.add_argument("--val-layers", type=int, default=4)
@@ -89,18 +89,10 @@ def main() -> None:
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}
     load_s = time.perf_counter() - t0
-    train_args = {
-        k: v for k, v in (("batch_size", args.batch_size), ("learning_rate", args.lr)) if v is not None
-    }
+    batch = {"batch_size": args.batch_size} if args.batch_size else {}
     proxy = ProxyConfig(
-        hidden_size=args.hidden,
-        num_layers=args.layers,
-        intermediate_size=4 * args.hidden,
-        seq_len=args.seq_len,
-        threads=args.threads,
-        vocab=args.vocab or None,
-        **train_args,
-    )
+        seq_len=args.seq_len, threads=args.threads, vocab=args.vocab or None, **batch
+    ).at_width(args.hidden, args.layers, learning_rate=args.lr)
     doremi_future, doremi_pool = None, None
     doremi_tokens = args.doremi_tokens or args.runs * args.tokens // 2
     if args.doremi:  # two sequential proxy runs: in their own process, beside the RegMix proxies
@@ -252,15 +244,7 @@ def main() -> None:
         print(f"DoReMi      {json.dumps({k: round(v, 3) for k, v in doremi.weights.items()})}")
         print(f"DoReMi budget {doremi.tokens:,} tokens vs RegMix {regmix_tokens:,}")
     if not args.skip_validation:
-        big = ProxyConfig(
-            hidden_size=args.val_hidden,
-            num_layers=args.val_layers,
-            intermediate_size=4 * args.val_hidden,
-            seq_len=args.seq_len,
-            threads=args.threads,
-            vocab=args.vocab or None,
-            **{**train_args, "learning_rate": args.val_lr or proxy.learning_rate_at(args.val_hidden)},
-        )
+        big = proxy.at_width(args.val_hidden, args.val_layers, learning_rate=args.val_lr)
         names = res.space.names
         cands = {
             "optimum": res.weights,

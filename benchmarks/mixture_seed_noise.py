@@ -65,19 +65,13 @@ def main() -> None:
             f"--parts {args.parts!r} --seeds {args.seeds}: parts from all,{','.join(SEED_PARTS)}; >= 2 seeds"
         )
 
-    overrides = {
+    recipe = {
         k: v
-        for k, v in (
-            ("learning_rate", args.lr or ProxyConfig().learning_rate_at(args.hidden)),
-            ("warmup_ratio", args.warmup_ratio),
-            ("batch_size", args.batch_size),
-        )
+        for k, v in (("warmup_ratio", args.warmup_ratio), ("batch_size", args.batch_size))
         if v is not None
     }
     # bench_mixture_search.py's proxies: the search's by default, its validation proxy at --hidden 264 --layers 4
-    proxy = ProxyConfig(
-        hidden_size=args.hidden, num_layers=args.layers, intermediate_size=4 * args.hidden, **overrides
-    )
+    proxy = ProxyConfig(**recipe).at_width(args.hidden, args.layers, learning_rate=args.lr)
     domains = load_domains()
     space, bundle, _ = prepare(
         {k: v["train"] for k, v in domains.items()},

@@ -104,14 +104,8 @@ def _search(args: argparse.Namespace) -> int:
     val = {k: _dataset([p], args.text_column) for k, p in _named(args.validation, "--validation").items()}
     objective = args.objective or "mean"
     objective = _value(objective, "--objective") if "=" in objective else objective
-    proxy = ProxyConfig(
-        hidden_size=args.hidden_size,
-        num_layers=args.layers,
-        intermediate_size=4 * args.hidden_size,
-        seq_len=args.seq_len,
-        threads=args.threads,
-        vocab=args.vocab or None,
-        learning_rate=args.learning_rate or ProxyConfig().learning_rate_at(args.hidden_size),
+    proxy = ProxyConfig(seq_len=args.seq_len, threads=args.threads, vocab=args.vocab or None).at_width(
+        args.hidden_size, args.layers, learning_rate=args.learning_rate
     )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

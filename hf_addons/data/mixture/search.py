@@ -19,7 +19,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,26 @@ class ProxyConfig:
     def learning_rate_at(self, hidden_size: int) -> float:
         """This rate carried to another width (scaled by 1 / width): what kept the seed noise down."""
         return self.learning_rate * self.hidden_size / hidden_size
+
+    def at_width(
+        self, hidden_size: int, num_layers: int | None = None, learning_rate: float | None = None
+    ) -> ProxyConfig:
+        """This proxy grown (or shrunk) to another width: the same recipe, an MLP of 4 x the width and the
+        learning rate carried by ``learning_rate_at`` unless given; how a validation proxy is made from
+        the search's.
+
+        ```python
+        >>> ProxyConfig().at_width(256, num_layers=4).learning_rate
+        0.000625
+        ```
+        """
+        return replace(
+            self,
+            hidden_size=hidden_size,
+            num_layers=self.num_layers if num_layers is None else num_layers,
+            intermediate_size=4 * hidden_size,
+            learning_rate=learning_rate or self.learning_rate_at(hidden_size),
+        )
 
 
 def parse_objective(objective: Objective, domains: Sequence[str]) -> dict[str, float]:

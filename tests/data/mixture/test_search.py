@@ -275,3 +275,15 @@ def test_a_repeated_spec_trains_once(tmp_path, monkeypatch):
     )
     res = search.run_proxies([a, b, a], str(path), str(tmp_path))
     assert sorted(calls) == [0, 1] and res[0] == res[2] and res[0]["val_loss"] != res[1]["val_loss"]
+
+
+def test_at_width_grows_the_proxy_with_the_same_recipe():
+    from hf_addons.data.mixture.search import ProxyConfig
+
+    base = ProxyConfig(seq_len=64, batch_size=16, vocab=2048, warmup_ratio=0.1)
+    big = base.at_width(264, num_layers=4)
+    assert (big.seq_len, big.batch_size, big.vocab, big.warmup_ratio) == (64, 16, 2048, 0.1)
+    assert (big.intermediate_size, big.num_layers) == (4 * 264, 4)
+    assert big.learning_rate == pytest.approx(base.learning_rate * 128 / 264)
+    assert big.num_parameters(2048) >= 5 * base.num_parameters(2048)  # the bench's validation proxy
+    assert base.at_width(64, learning_rate=3e-3).learning_rate == 3e-3  # a given rate is kept as given
