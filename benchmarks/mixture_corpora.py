@@ -173,17 +173,26 @@ def _fingerprint(docs: list[tuple[str, str]]) -> str:
     return h.hexdigest()[:16]
 
 
-def load_domains(names=("code", "math", "multilingual", "web"), val_every: int = 8) -> dict[str, dict]:
-    """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file."""
+def load_domains(
+    names=("code", "math", "multilingual", "web"), val_every: int | dict[str, int] = 8
+) -> dict[str, dict]:
+    """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file.
+
+    ``val_every``: 1 in this many origin files goes to validation; a dict gives it per domain (others: 8).
+    """
     from datasets import Dataset
+
+    every = val_every if isinstance(val_every, dict) else dict.fromkeys(names, val_every)
+    if unknown := set(every) - set(names):
+        raise ValueError(f"val_every names {sorted(unknown)}, not among the domains {list(names)}")
 
     if "web" in names and not SHARED.exists():
         raise FileNotFoundError(f"{SHARED} is missing (the shared article pages)")
     out = {}
     for name in names:
         docs, licences = LOADERS[name]()
-        train = [t for k, t in docs if not _val(k, val_every)]
-        val = [t for k, t in docs if _val(k, val_every)]
+        train = [t for k, t in docs if not _val(k, every.get(name, 8))]
+        val = [t for k, t in docs if _val(k, every.get(name, 8))]
         out[name] = {
             "train": Dataset.from_dict({"text": train}),
             "validation": Dataset.from_dict({"text": val}),
