@@ -90,7 +90,7 @@ def main() -> None:
     p.add_argument("--eval-tokens", type=int, default=16_384)
     p.add_argument(
         "--val-every",
-        default="8",
+        default="8",  # mixture_corpora.VAL_EVERY
         help="1 in N origin files of each domain held out for validation; per domain: web=4 (others 8)",
     )
     p.add_argument("--workers", type=int, default=2)
@@ -112,15 +112,13 @@ def main() -> None:
 
     from datasets import disable_progress_bars
 
+    from hf_addons.cli.data_mixture_search import _value
     from hf_addons.data.mixture.search import ProxyConfig, _score, proxy_spec, run_proxies, search_mixture
 
     disable_progress_bars()
     t0 = time.perf_counter()
-    every = (
-        {k: int(v) for k, v in (kv.split("=") for kv in args.val_every.split(","))}
-        if "=" in args.val_every
-        else int(args.val_every)
-    )
+    held = _value(args.val_every, "--val-every")  # the CLI's "N" or "name=N,..." parser and its errors
+    every = {k: int(v) for k, v in held.items()} if isinstance(held, dict) else int(held)
     domains = load_domains(val_every=every)
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}

@@ -36,6 +36,7 @@ CODE_PACKAGES = [
     "tqdm",
     "filelock",
 ]
+VAL_EVERY = 8  # 1 in this many origin files of a domain is held out for validation
 LANGS = ["de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "uk", "sv"]
 
 
@@ -174,25 +175,30 @@ def _fingerprint(docs: list[tuple[str, str]]) -> str:
 
 
 def load_domains(
-    names=("code", "math", "multilingual", "web"), val_every: int | dict[str, int] = 8
+    names=("code", "math", "multilingual", "web"), val_every: int | dict[str, int] = VAL_EVERY
 ) -> dict[str, dict]:
     """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file.
 
-    ``val_every``: 1 in this many origin files goes to validation; a dict gives it per domain (others: 8).
+    ``val_every``: 1 in this many origin files goes to validation; a dict gives it per domain (others:
+    ``VAL_EVERY``).
     """
     from datasets import Dataset
 
-    every = val_every if isinstance(val_every, dict) else dict.fromkeys(names, val_every)
-    if unknown := set(every) - set(names):
-        raise ValueError(f"val_every names {sorted(unknown)}, not among the domains {list(names)}")
+    if isinstance(val_every, dict):
+        if unknown := set(val_every) - set(names):
+            raise ValueError(f"val_every names {sorted(unknown)}, not among the domains {list(names)}")
+        every = {**dict.fromkeys(names, VAL_EVERY), **val_every}
+    else:
+        every = dict.fromkeys(names, val_every)
 
     if "web" in names and not SHARED.exists():
         raise FileNotFoundError(f"{SHARED} is missing (the shared article pages)")
     out = {}
     for name in names:
         docs, licences = LOADERS[name]()
-        train = [t for k, t in docs if not _val(k, every.get(name, 8))]
-        val = [t for k, t in docs if _val(k, every.get(name, 8))]
+        held_out = [_val(k, every[name]) for k, _ in docs]
+        train = [t for (_, t), held in zip(docs, held_out, strict=True) if not held]
+        val = [t for (_, t), held in zip(docs, held_out, strict=True) if held]
         out[name] = {
             "train": Dataset.from_dict({"text": train}),
             "validation": Dataset.from_dict({"text": val}),
