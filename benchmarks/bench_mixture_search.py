@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, row, write_result  # noqa: E402
-from mixture_corpora import load_domains  # noqa: E402
+from mixture_corpora import load_domains, parse_val_every  # noqa: E402
 
 
 def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] | None:
@@ -112,13 +112,11 @@ def main() -> None:
 
     from datasets import disable_progress_bars
 
-    from hf_addons.cli.data_mixture_search import _value
     from hf_addons.data.mixture.search import ProxyConfig, _score, proxy_spec, run_proxies, search_mixture
 
     disable_progress_bars()
     t0 = time.perf_counter()
-    held = _value(args.val_every, "--val-every")  # the CLI's "N" or "name=N,..." parser and its errors
-    every = {k: int(v) for k, v in held.items()} if isinstance(held, dict) else int(held)
+    every = parse_val_every(args.val_every)
     domains = load_domains(val_every=every)
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}

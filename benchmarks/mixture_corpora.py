@@ -174,6 +174,15 @@ def _fingerprint(docs: list[tuple[str, str]]) -> str:
     return h.hexdigest()[:16]
 
 
+def parse_val_every(spec: str, what: str = "--val-every") -> int | dict[str, int]:
+    """A benchmark's ``--val-every``: ``"N"`` for every domain or ``"web=4,..."`` per domain (the CLI's
+    ``name=value`` parser and its errors)."""
+    from hf_addons.cli.data_mixture_search import _value
+
+    held = _value(spec, what)
+    return {k: int(v) for k, v in held.items()} if isinstance(held, dict) else int(held)
+
+
 def load_domains(
     names=("code", "math", "multilingual", "web"), val_every: int | dict[str, int] = VAL_EVERY
 ) -> dict[str, dict]:

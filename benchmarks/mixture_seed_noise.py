@@ -7,9 +7,16 @@ of the benchmark's search scale on the natural mixture of the benchmark's four d
 of the objective across seeds per variant, beside the spread of the objective across the searched mixtures.
 ``--hidden 264 --layers 4 --tokens 1000000 --base-seed 1000`` does the same at the validation proxy.
 Runs share ``bench_mixture_search.py``'s cache (same data, proxy and budget: its seed-noise runs are reused).
+``--mixture optimum`` (or ``uniform``) measures another mixture: the optimum is the ``--search-result``'s.
+
+``--eval-sizes 16384,65536`` asks whether evaluating more held-out tokens averages the noise down: each
+proxy's model is kept and scored again on that many tokens of each validation set (blocks spaced evenly
+over the ``--eval-tokens`` ones, as the search picks them), and each size's seed sd is reported.
 
     python benchmarks/mixture_seed_noise.py --cache-dir runs/mixture-search --seeds 5
     python benchmarks/mixture_seed_noise.py --parts init --lr 2.5e-3 --name mixture-seed-noise-lr2.5e-3
+    python benchmarks/mixture_seed_noise.py --val-every web=4 --parts all --base-seed 1000 \
+        --eval-tokens 1000000000 --eval-sizes 16384,65536 --name mixture-seed-noise-eval
 """
 
 from __future__ import annotations
@@ -25,7 +32,55 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, write_result  # noqa: E402
-from mixture_corpora import load_domains  # noqa: E402
+from mixture_corpora import VAL_EVERY, load_domains, parse_val_every  # noqa: E402
+
+
+def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> dict[str, dict]:
+    """Each run's kept model scored on ``sizes`` tokens per validation set: the objective's seed sd per size."""
+    from transformers import LlamaForCausalLM
+
+    from hf_addons.data.mixture.search import (
+        ProxyConfig,
+        _load_bundle,
+        _load_tokenizer,
+        _score,
+        evaluate_proxy,
+        model_dir,
+        spaced_blocks,
+    )
+
+    bundle = _load_bundle(bundle_path)
+    tok = _load_tokenizer(bundle.tokenizer_path)
+    proxy = ProxyConfig(**specs[0]["proxy"])
+    remap = bundle.vocab_map(proxy.vocab, len(tok))
+    full = {d: b if remap is None else remap[b] for d, b in bundle.val_blocks.items()}
+    out = {}
+    for size in sizes:
+        blocks = {d: spaced_blocks(b, max(size // proxy.seq_len, 1)) for d, b in full.items()}
+        losses = []
+        for spec in specs:
+            model = LlamaForCausalLM.from_pretrained(model_dir(cache_dir, spec))
+            losses.append(evaluate_proxy(model, blocks, proxy.batch_size * 4))
+        obj = [_score(v, objective) for v in losses]
+        out[str(size)] = {
+            "blocks": {d: len(b) for d, b in blocks.items()},
+            "objective": obj,
+            "std": float(np.std(obj, ddof=1)),
+            "range": float(np.ptp(obj)),
+            "domain_std": {d: float(np.std([v[d] for v in losses], ddof=1)) for d in losses[0]},
+        }
+    # the runs' own losses are on every --eval-tokens block: the largest size
+    obj = [_score(r["val_loss"], objective) for r in runs]
+    out["all"] = {
+        "blocks": {d: len(b) for d, b in full.items()},
+        "objective": obj,
+        "std": float(np.std(obj, ddof=1)),
+        "range": float(np.ptp(obj)),
+        "domain_std": {
+            d: float(np.std([r["val_loss"][d] for r in runs], ddof=1)) for d in runs[0]["val_loss"]
+        },
+    }
+    return out
 
 
 def main() -> None:
@@ -53,6 +108,9 @@ def main() -> None:
     p.add_argument("--warmup-ratio", type=float, default=None, help="default: ProxyConfig's")
     p.add_argument("--batch-size", type=int, default=None, help="default: ProxyConfig's")
     p.add_argument("--eval-tokens", type=int, default=16_384)
+    p.add_argument("--eval-sizes", default=None, help="comma-separated token counts <= --eval-tokens")
+    p.add_argument("--mixture", default="natural", choices=["natural", "uniform", "optimum"])
+    p.add_argument("--val-every", default=str(VAL_EVERY), help="as bench_mixture_search.py's (web=4)")
     p.add_argument("--max-epochs", type=float, default=4.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache-dir", default="runs/mixture-search")
@@ -72,7 +130,13 @@ def main() -> None:
     }
     # bench_mixture_search.py's proxies: the search's by default, its validation proxy at --hidden 264 --layers 4
     proxy = ProxyConfig(**recipe).at_width(args.hidden, args.layers, learning_rate=args.lr)
-    domains = load_domains()
+    sizes = [int(x) for x in args.eval_sizes.split(",")] if args.eval_sizes else []
+    if any(not 0 < n < args.eval_tokens for n in sizes):
+        raise SystemExit(
+            f"--eval-sizes {args.eval_sizes}: each must be > 0 and < --eval-tokens {args.eval_tokens}"
+        )
+    search_path = Path(args.search_result or RESULTS / f"mixture-search-{machine_slug()}.json").resolve()
+    domains = load_domains(val_every=parse_val_every(args.val_every))
     space, bundle, _ = prepare(
         {k: v["train"] for k, v in domains.items()},
         {k: v["validation"] for k, v in domains.items()},
@@ -88,9 +152,22 @@ def main() -> None:
         return {q: args.base_seed + (s if part in ("all", q) else 0) for q in SEED_PARTS}
 
     jobs = [(part, s) for part in parts for s in range(args.seeds)]
-    specs = [proxy_spec(space.natural, space, proxy, bundle, seed(part, s)) for part, s in jobs]
+    if args.mixture == "optimum":
+        weights = json.loads(search_path.read_text())["results"]["search"]["weights"]
+    else:
+        weights = (
+            space.natural if args.mixture == "natural" else dict.fromkeys(space.names, 1 / len(space.names))
+        )
+    specs = [proxy_spec(weights, space, proxy, bundle, seed(part, s)) for part, s in jobs]
     t0 = time.perf_counter()
-    res = run_proxies(specs, str(bundle_path), args.cache_dir, args.workers, desc="seed-noise proxies")
+    res = run_proxies(
+        specs,
+        str(bundle_path),
+        args.cache_dir,
+        args.workers,
+        desc="seed-noise proxies",
+        save_model=bool(sizes),
+    )
     wall = time.perf_counter() - t0
 
     variants = {}
@@ -112,7 +189,17 @@ def main() -> None:
             f"{part:6s} objective {v['mean']:.3f} sd {v['std']:.4f} range {v['range']:.4f} | domain sd {per}"
         )
 
-    search_path = Path(args.search_result or RESULTS / f"mixture-search-{machine_slug()}.json").resolve()
+    by_size = {}
+    if sizes:  # one variant: the first part's runs
+        at = [i for i, (q, _) in enumerate(jobs) if q == parts[0]]
+        by_size = eval_size_noise(
+            [specs[i] for i in at], [res[i] for i in at], str(bundle_path), args.cache_dir, sizes, objective
+        )
+        for size, v in by_size.items():
+            per = " ".join(f"{d} {x:.3f}" for d, x in v["domain_std"].items())
+            print(
+                f"eval {size:>6s} tokens: objective sd {v['std']:.4f} range {v['range']:.4f} | domain sd {per}"
+            )
     across = None
     if search_path.exists():
         across = (
@@ -122,11 +209,19 @@ def main() -> None:
     write_result(
         args.name,
         {
-            "mixture": "natural",
+            "mixture": args.mixture,
+            "weights": weights,
+            "val_every": parse_val_every(args.val_every),
+            "data_sha256": {k: v["sha256"] for k, v in domains.items()},
             "proxy": asdict(proxy),
             "tokens": args.tokens,
             "seeds": list(range(args.base_seed, args.base_seed + args.seeds)),
             "variants": variants,
+            **(
+                {"eval_sizes": {"part": parts[0], "eval_tokens": args.eval_tokens, "sizes": by_size}}
+                if sizes
+                else {}
+            ),
             "across_mixtures_std": across,
             "across_mixtures_from": str(search_path.relative_to(RESULTS.parent.parent)) if across else None,
             "trained": sum(not r.get("cached") for r in res),

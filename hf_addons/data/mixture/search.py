@@ -263,8 +263,11 @@ def eval_blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int, eval_token
     Not its first ``eval_tokens``: a validation set in file order (one language's catalogues, one package's
     modules) would then stand for the whole domain; spaced blocks cover every part in proportion to its size.
     """
-    blocks = _blocks(arrays, eos, seq_len)
-    n = max(eval_tokens // seq_len, 1)
+    return spaced_blocks(_blocks(arrays, eos, seq_len), max(eval_tokens // seq_len, 1))
+
+
+def spaced_blocks(blocks: np.ndarray, n: int) -> np.ndarray:
+    """``n`` of ``blocks`` evenly spaced from first to last (all of them if there are no more than ``n``)."""
     if len(blocks) <= n:
         return blocks
     return blocks[np.linspace(0, len(blocks) - 1, n).round().astype(np.int64)]
@@ -390,6 +393,15 @@ def model_dir(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
     return Path(cache_dir) / f"{run_key(spec)}-model"
 
 
+def cached_run(cache_dir: str | Path, spec: Mapping[str, Any], save_model: bool = False) -> dict | None:
+    """The stored result of ``spec``'s run, or None when it must train (with ``save_model``: also when its
+    model was not kept)."""
+    out = Path(cache_dir) / f"{run_key(spec)}.json"
+    if out.exists() and (not save_model or (model_dir(cache_dir, spec) / "config.json").exists()):
+        return json.loads(out.read_text())
+    return None
+
+
 def write_run(path: Path, result: Mapping[str, Any]) -> None:
     """Atomic JSON write: a run interrupted mid-write leaves no half file that would read as cached."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -406,9 +418,9 @@ def train_proxy(
     Cached as ``cache_dir/<key>.json`` (the key hashes the whole spec, the data fingerprint included);
     ``save_model`` also keeps the trained model in :func:`model_dir` (DoReMi's reference proxy).
     """
+    if (cached := cached_run(cache_dir, spec, save_model)) is not None:
+        return cached
     out = Path(cache_dir) / f"{run_key(spec)}.json"
-    if out.exists() and (not save_model or (model_dir(cache_dir, spec) / "config.json").exists()):
-        return json.loads(out.read_text())
     import torch
     from datasets import Dataset
     from transformers import Trainer
@@ -758,19 +770,19 @@ def run_proxies(
     cache_dir: str,
     workers: int = 1,
     desc: str = "proxy runs",
+    save_model: bool = False,
 ) -> list[dict[str, Any]]:
-    """Train the proxies of ``specs`` (cached runs are read back), ``workers`` processes at a time."""
+    """Train the proxies of ``specs`` (cached runs are read back), ``workers`` processes at a time;
+    ``save_model`` keeps each trained model in :func:`model_dir` (a cached run without one trains again)."""
     from tqdm.auto import tqdm
 
     results: list[dict[str, Any] | None] = [None] * len(specs)
     todo: dict[str, list[int]] = {}  # run key -> the positions of its spec: a repeated spec trains once
     for i, spec in enumerate(specs):
-        key = run_key(spec)
-        path = Path(cache_dir) / f"{key}.json"
-        if path.exists():
-            results[i] = {**json.loads(path.read_text()), "cached": True}  # the flag is not written back
+        if (cached := cached_run(cache_dir, spec, save_model)) is not None:
+            results[i] = {**cached, "cached": True}  # the flag is not written back
         else:
-            todo.setdefault(key, []).append(i)
+            todo.setdefault(run_key(spec), []).append(i)
     bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, todo.values())), desc=desc)
 
     def done(at: list[int], result: dict[str, Any]) -> None:
@@ -781,14 +793,15 @@ def run_proxies(
 
     if workers <= 1:
         for at in todo.values():
-            done(at, train_proxy(specs[at[0]], bundle_path, cache_dir))
+            done(at, train_proxy(specs[at[0]], bundle_path, cache_dir, save_model))
     else:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             futs = {
-                pool.submit(train_proxy, specs[at[0]], bundle_path, cache_dir): at for at in todo.values()
+                pool.submit(train_proxy, specs[at[0]], bundle_path, cache_dir, save_model): at
+                for at in todo.values()
             }
             for fut in as_completed(futs):
                 done(futs[fut], fut.result())

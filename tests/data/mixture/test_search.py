@@ -287,3 +287,32 @@ def test_at_width_grows_the_proxy_with_the_same_recipe():
     assert big.learning_rate == pytest.approx(base.learning_rate * 128 / 264)
     assert big.num_parameters(2048) >= 5 * base.num_parameters(2048)  # the bench's validation proxy
     assert base.at_width(64, learning_rate=3e-3).learning_rate == 3e-3  # a given rate is kept as given
+
+
+def test_kept_models_score_as_their_runs_and_spaced_blocks_span_the_set(tmp_path, monkeypatch):
+    """``save_model`` keeps each proxy for re-scoring (a cached run without its model trains again); the kept
+    model gives the run's own validation losses back."""
+    from transformers import LlamaForCausalLM
+
+    from hf_addons.data.mixture import search
+
+    train, val = _domains()
+    space, bundle, tok = search.prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
+    path = search.save_bundle(bundle, tmp_path)
+    spec = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 0)
+    calls = []
+    real = search.train_proxy
+    monkeypatch.setattr(search, "train_proxy", lambda s, *a: calls.append(1) or real(s, *a))
+    first = search.run_proxies([spec], str(path), str(tmp_path))[0]
+    kept = search.run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
+    again = search.run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
+    assert len(calls) == 2 and again["cached"] and not first.get("cached")
+    assert kept["val_loss"] == pytest.approx(first["val_loss"])  # seeded: the same run, now with its model
+    model = LlamaForCausalLM.from_pretrained(search.model_dir(tmp_path, spec))
+    remap = bundle.vocab_map(search.ProxyConfig(**TINY).vocab, len(tok))
+    blocks = {d: b if remap is None else remap[b] for d, b in bundle.val_blocks.items()}
+    assert search.evaluate_proxy(model, blocks, 8) == pytest.approx(kept["val_loss"])
+
+    rows = np.arange(10)[:, None]
+    assert search.spaced_blocks(rows, 4)[:, 0].tolist() == [0, 3, 6, 9]  # first to last, evenly
+    assert search.spaced_blocks(rows, 10) is rows and search.spaced_blocks(rows, 99) is rows
