@@ -35,6 +35,20 @@ from _common import RESULTS, machine_slug, write_result  # noqa: E402
 from mixture_corpora import VAL_EVERY, load_domains, parse_val_every  # noqa: E402
 
 
+def seed_spread(losses: list[dict[str, float]], objective: dict[str, float]) -> dict:
+    """Per-seed validation losses (domain -> loss) -> the objective per seed, its mean, sd and range."""
+    from hf_addons.data.mixture.search import _score
+
+    obj = [_score(v, objective) for v in losses]
+    return {
+        "objective": obj,
+        "mean": float(np.mean(obj)),
+        "std": float(np.std(obj, ddof=1)),
+        "range": float(np.ptp(obj)),
+        "domain_std": {d: float(np.std([v[d] for v in losses], ddof=1)) for d in losses[0]},
+    }
+
+
 def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> dict[str, dict]:
     """Each run's kept model scored on ``sizes`` tokens per validation set: the objective's seed sd per size."""
     from transformers import LlamaForCausalLM
@@ -43,7 +57,6 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
         ProxyConfig,
         _load_bundle,
         _load_tokenizer,
-        _score,
         evaluate_proxy,
         model_dir,
         spaced_blocks,
@@ -61,24 +74,11 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
         for spec in specs:
             model = LlamaForCausalLM.from_pretrained(model_dir(cache_dir, spec))
             losses.append(evaluate_proxy(model, blocks, proxy.batch_size * 4))
-        obj = [_score(v, objective) for v in losses]
-        out[str(size)] = {
-            "blocks": {d: len(b) for d, b in blocks.items()},
-            "objective": obj,
-            "std": float(np.std(obj, ddof=1)),
-            "range": float(np.ptp(obj)),
-            "domain_std": {d: float(np.std([v[d] for v in losses], ddof=1)) for d in losses[0]},
-        }
+        out[str(size)] = {"blocks": {d: len(b) for d, b in blocks.items()}, **seed_spread(losses, objective)}
     # the runs' own losses are on every --eval-tokens block: the largest size
-    obj = [_score(r["val_loss"], objective) for r in runs]
     out["all"] = {
         "blocks": {d: len(b) for d, b in full.items()},
-        "objective": obj,
-        "std": float(np.std(obj, ddof=1)),
-        "range": float(np.ptp(obj)),
-        "domain_std": {
-            d: float(np.std([r["val_loss"][d] for r in runs], ddof=1)) for d in runs[0]["val_loss"]
-        },
+        **seed_spread([r["val_loss"] for r in runs], objective),
     }
     return out
 
@@ -87,7 +87,6 @@ def main() -> None:
     from hf_addons.data.mixture.search import (
         SEED_PARTS,
         ProxyConfig,
-        _score,
         parse_objective,
         prepare,
         proxy_spec,
@@ -173,16 +172,7 @@ def main() -> None:
     variants = {}
     for part in parts:
         runs = [r for (q, _), r in zip(jobs, res, strict=True) if q == part]
-        obj = [_score(r["val_loss"], objective) for r in runs]
-        variants[part] = {
-            "objective": obj,
-            "mean": float(np.mean(obj)),
-            "std": float(np.std(obj, ddof=1)),
-            "range": float(np.ptp(obj)),
-            "domain_std": {
-                d: float(np.std([r["val_loss"][d] for r in runs], ddof=1)) for d in runs[0]["val_loss"]
-            },
-        }
+        variants[part] = seed_spread([r["val_loss"] for r in runs], objective)
         v = variants[part]
         per = " ".join(f"{d} {s:.3f}" for d, s in v["domain_std"].items())
         print(
