@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, row, write_result  # noqa: E402
-from mixture_corpora import load_domains, parse_val_every  # noqa: E402
+from mixture_corpora import VAL_EVERY, load_domains, parse_val_every  # noqa: E402
 
 
 def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] | None:
@@ -90,7 +90,7 @@ def main() -> None:
     p.add_argument("--eval-tokens", type=int, default=16_384)
     p.add_argument(
         "--val-every",
-        default="8",  # mixture_corpora.VAL_EVERY
+        default=str(VAL_EVERY),
         help="1 in N origin files of each domain held out for validation; per domain: web=4 (others 8)",
     )
     p.add_argument("--workers", type=int, default=2)

@@ -65,16 +65,19 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
     bundle = _load_bundle(bundle_path)
     tok = _load_tokenizer(bundle.tokenizer_path)
     proxy = ProxyConfig(**specs[0]["proxy"])
-    remap = bundle.vocab_map(proxy.vocab, len(tok))
-    full = {d: b if remap is None else remap[b] for d, b in bundle.val_blocks.items()}
-    out = {}
-    for size in sizes:
-        blocks = {d: spaced_blocks(b, max(size // proxy.seq_len, 1)) for d, b in full.items()}
-        losses = []
-        for spec in specs:
-            model = LlamaForCausalLM.from_pretrained(model_dir(cache_dir, spec))
-            losses.append(evaluate_proxy(model, blocks, proxy.batch_size * 4))
-        out[str(size)] = {"blocks": {d: len(b) for d, b in blocks.items()}, **seed_spread(losses, objective)}
+    full = bundle.proxy_val_blocks(proxy.vocab, len(tok))
+    subsets = {
+        size: {d: spaced_blocks(b, max(size // proxy.seq_len, 1)) for d, b in full.items()} for size in sizes
+    }
+    losses = {size: [] for size in sizes}
+    for spec in specs:  # each model loaded once, scored at every size
+        model = LlamaForCausalLM.from_pretrained(model_dir(cache_dir, spec))
+        for size, blocks in subsets.items():
+            losses[size].append(evaluate_proxy(model, blocks, proxy.batch_size * 4))
+    out = {
+        str(size): {"blocks": {d: len(b) for d, b in blocks.items()}, **seed_spread(losses[size], objective)}
+        for size, blocks in subsets.items()
+    }
     # the runs' own losses are on every --eval-tokens block: the largest size
     out["all"] = {
         "blocks": {d: len(b) for d, b in full.items()},
@@ -135,7 +138,8 @@ def main() -> None:
             f"--eval-sizes {args.eval_sizes}: each must be > 0 and < --eval-tokens {args.eval_tokens}"
         )
     search_path = Path(args.search_result or RESULTS / f"mixture-search-{machine_slug()}.json").resolve()
-    domains = load_domains(val_every=parse_val_every(args.val_every))
+    val_every = parse_val_every(args.val_every)
+    domains = load_domains(val_every=val_every)
     space, bundle, _ = prepare(
         {k: v["train"] for k, v in domains.items()},
         {k: v["validation"] for k, v in domains.items()},
@@ -201,7 +205,7 @@ def main() -> None:
         {
             "mixture": args.mixture,
             "weights": weights,
-            "val_every": parse_val_every(args.val_every),
+            "val_every": val_every,
             "data_sha256": {k: v["sha256"] for k, v in domains.items()},
             "proxy": asdict(proxy),
             "tokens": args.tokens,

@@ -15,7 +15,6 @@ target). The proxy config, the data bundle, the compact vocabulary and the ``Tra
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ from hf_addons.data.mixture.search import (
     _Bundle,
     _load_bundle,
     _load_tokenizer,
+    cached_run,
     evaluate_proxy,
     model_dir,
     new_proxy_model,
@@ -42,6 +42,7 @@ from hf_addons.data.mixture.search import (
     proxy_spec,
     proxy_training_args,
     run_key,
+    run_path,
     save_bundle,
     seed_of,
     train_proxy,
@@ -206,9 +207,8 @@ def domain_blocks(
 
 def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> dict[str, Any]:
     """Train the Group-DRO proxy of ``spec`` against its saved reference model; cached like every proxy run."""
-    out = Path(cache_dir) / f"{run_key(spec)}.json"
-    if out.exists():
-        return {**json.loads(out.read_text()), "cached": True}
+    if (cached := cached_run(cache_dir, spec)) is not None:
+        return {**cached, "cached": True}
     from datasets import Dataset
     from transformers import LlamaForCausalLM
     from transformers.utils import logging as hf_logging
@@ -228,7 +228,7 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
     )
     remap = bundle.vocab_map(proxy.vocab, len(tok))
     blocks = blocks if remap is None else remap[blocks]
-    val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
+    val_blocks = bundle.proxy_val_blocks(proxy.vocab, len(tok))
     share = np.bincount(domains, minlength=len(names)) / len(domains)
     if np.any(share == 0):
         empty = [n for n, s in zip(names, share, strict=True) if s == 0]
@@ -282,7 +282,7 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,
     }
-    write_run(out, result)
+    write_run(run_path(cache_dir, spec), result)
     return result
 
 

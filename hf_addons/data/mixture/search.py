@@ -294,6 +294,11 @@ class _Bundle:
         remap[keep] = np.arange(keep.size)
         return remap
 
+    def proxy_val_blocks(self, vocab: int | None, full: int) -> dict[str, np.ndarray]:
+        """The validation blocks in a proxy's vocabulary (``vocab_map``): what every proxy is scored on."""
+        remap = self.vocab_map(vocab, full)
+        return self.val_blocks if remap is None else {d: remap[b] for d, b in self.val_blocks.items()}
+
 
 def _load_bundle(path: str) -> _Bundle:
     if path not in _DATA_CACHE:
@@ -388,6 +393,11 @@ def proxy_training_args(proxy: ProxyConfig, seed: int, output_dir: str | Path, *
     return TrainingArguments(**{**kwargs, **overrides})
 
 
+def run_path(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
+    """Where :func:`train_proxy` stores a run's result (keyed by the whole spec)."""
+    return Path(cache_dir) / f"{run_key(spec)}.json"
+
+
 def model_dir(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
     """Where :func:`train_proxy` saves the trained model when asked to (``save_model=True``)."""
     return Path(cache_dir) / f"{run_key(spec)}-model"
@@ -396,7 +406,7 @@ def model_dir(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
 def cached_run(cache_dir: str | Path, spec: Mapping[str, Any], save_model: bool = False) -> dict | None:
     """The stored result of ``spec``'s run, or None when it must train (with ``save_model``: also when its
     model was not kept)."""
-    out = Path(cache_dir) / f"{run_key(spec)}.json"
+    out = run_path(cache_dir, spec)
     if out.exists() and (not save_model or (model_dir(cache_dir, spec) / "config.json").exists()):
         return json.loads(out.read_text())
     return None
@@ -420,7 +430,6 @@ def train_proxy(
     """
     if (cached := cached_run(cache_dir, spec, save_model)) is not None:
         return cached
-    out = Path(cache_dir) / f"{run_key(spec)}.json"
     import torch
     from datasets import Dataset
     from transformers import Trainer
@@ -438,7 +447,7 @@ def train_proxy(
     texts = mix.dataset["text"][:]
     train = _blocks([bundle.ids[t] for t in texts], tok.eos_token_id, proxy.seq_len)
     remap = bundle.vocab_map(proxy.vocab, len(tok))
-    val_blocks = bundle.val_blocks if remap is None else {d: remap[b] for d, b in bundle.val_blocks.items()}
+    val_blocks = bundle.proxy_val_blocks(proxy.vocab, len(tok))
     train = train if remap is None else remap[train]
     model = new_proxy_model(proxy, tok, seed_of(spec, "init"))
     ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
@@ -457,7 +466,7 @@ def train_proxy(
         "seconds": time.perf_counter() - t0,
         "cpu_seconds": time.process_time() - c0,  # all threads of this process: the cost on idle cores
     }
-    write_run(out, result)
+    write_run(run_path(cache_dir, spec), result)
     return result
 
 

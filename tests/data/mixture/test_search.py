@@ -309,8 +309,7 @@ def test_kept_models_score_as_their_runs_and_spaced_blocks_span_the_set(tmp_path
     assert len(calls) == 2 and again["cached"] and not first.get("cached")
     assert kept["val_loss"] == pytest.approx(first["val_loss"])  # seeded: the same run, now with its model
     model = LlamaForCausalLM.from_pretrained(search.model_dir(tmp_path, spec))
-    remap = bundle.vocab_map(search.ProxyConfig(**TINY).vocab, len(tok))
-    blocks = {d: b if remap is None else remap[b] for d, b in bundle.val_blocks.items()}
+    blocks = bundle.proxy_val_blocks(search.ProxyConfig(**TINY).vocab, len(tok))
     assert search.evaluate_proxy(model, blocks, 8) == pytest.approx(kept["val_loss"])
 
     rows = np.arange(10)[:, None]
