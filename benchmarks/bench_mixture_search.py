@@ -325,10 +325,18 @@ def main() -> None:
                 "paired_t_one_sided_p": None if p_rel is None else float(p_rel),
             }
         print(f"paired by seed (optimum - baseline): {json.dumps(paired)}")
+        # the issue's protocol: validation proxies >= 5x the search's parameters and tokens; a smaller step
+        # (e.g. validating at the search's own budget) is a diagnosis, never the headline nor "met"
+        scale = {
+            "parameters_x": vres[0]["parameters"] / res.parameters,
+            "tokens_x": args.val_tokens / args.tokens,
+        }
+        protocol = min(scale.values()) >= 5
         out["validation"] = {
             "proxy": vars(big),
             "parameters": vres[0]["parameters"],
             "tokens": args.val_tokens,
+            "scale": {**scale, "issue_protocol": protocol},
             "scores": summary,
             "margin": margin,
             "max_seed_spread": spread,
@@ -351,16 +359,23 @@ def main() -> None:
         rows.append(
             row(
                 "data-quality",
-                f"larger proxy ({vres[0]['parameters'] / 1e6:.1f}M, {args.val_tokens // 1000}k tok): "
-                f"objective of searched optimum vs best of {'/'.join(ran)}",
+                f"larger proxy ({vres[0]['parameters'] / 1e6:.1f}M, {args.val_tokens // 1000}k tok"
+                + (
+                    ""
+                    if protocol
+                    else f"; {scale['parameters_x']:.1f}x params, {scale['tokens_x']:.1f}x tokens"
+                )
+                + f"): objective of searched optimum vs best of {'/'.join(ran)}",
                 anchor=f"best of {' / '.join(ran)}",
                 anchor_value=best_other,
                 ours=summary["optimum"]["mean"],
                 unit="loss",
-                target="lowest, margin > seed spread",
-                met=bool(margin > spread),
+                target="lowest, margin > seed spread"
+                + ("" if protocol else " (issue: at >= 5x params and tokens)"),
+                met=bool(margin > spread and protocol),
             )
-            | {"headline": True}  # the issue's target: the README shows it, not the search's own CV number
+            # the issue's target: the README shows it, not the search's own CV number
+            | ({"headline": True} if protocol else {})
         )
         if "doremi" in summary:  # same budget: is DoReMi's mixture better than RegMix's, or than natural?
             vs = {

@@ -97,7 +97,7 @@ def normalise_weights(
         raise ValueError(f"weights must be finite and >= 0, got {bad}")
     total = sum(w.values())
     if abs(total - 1.0) > tol:
-        raise ValueError(f"weights sum to {total:.6g}, not 1; rescale them (e.g. w / sum(w)) or fix the typo")
+        raise ValueError(f"weights sum to {total:.9g}, not 1; rescale them (e.g. w / sum(w)) or fix the typo")
     return w
 
 

@@ -184,8 +184,10 @@ class SearchSpace:
         return np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper(tokens_per_run) + 1e-9, axis=1)
 
     def check(self, weights: Mapping[str, float], tokens_per_run: int | None = None, what: str = "mixture"):
-        """A clear error when ``weights`` do not sum to 1 or a source is too small for its share."""
-        w = normalise_weights(weights, self.names)
+        """A clear error when ``weights`` do not sum to 1 or a source is too small for its share.
+
+        A run's own weights (rounded to 6 decimals in its cache key) are accepted back: 1e-5 of slack."""
+        w = normalise_weights(weights, self.names, tol=1e-5)
         budget = tokens_per_run or self.tokens_per_run
         for s, share in w.items():
             need = share * budget

@@ -120,7 +120,7 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
 def test_search_rejects_bad_input_before_training(tmp_path):
     from datasets import Dataset
 
-    from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_spec, search_mixture
+    from hf_addons.data.mixture.search import ProxyConfig, SearchSpace, prepare, proxy_spec, search_mixture
 
     train, val = _domains()
     kw = dict(tokens_per_run=1024, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, cache_dir=tmp_path)
@@ -143,6 +143,17 @@ def test_search_rejects_bad_input_before_training(tmp_path):
         proxy_spec({"code": 0.5, "prose": 0.4}, space, ProxyConfig(**TINY), bundle, 0)
     with pytest.raises(ValueError, match=r"source 'code' has \d+ tokens .* needs .* epochs > max_epochs 1.0"):
         proxy_spec({"code": 0.99, "prose": 0.01}, space, ProxyConfig(**TINY), bundle, 0, tokens=10**6)
+    with pytest.raises(ValueError, match="sum to 1.0001, not 1"):  # the digits that differ are shown
+        proxy_spec({"code": 0.5, "prose": 0.5001}, space, ProxyConfig(**TINY), bundle, 0)
+    # four weights rounded to a cache key's 6 decimals can sum to 1 +- 2e-6: accepted back as they are
+    four = SearchSpace(
+        tokens=dict.fromkeys("abcd", 10**6),
+        tokens_per_run=1000,
+        min_share=dict.fromkeys("abcd", 0.0),
+        max_share=dict.fromkeys("abcd", 1.0),
+        max_epochs=dict.fromkeys("abcd"),
+    )
+    assert four.check(dict.fromkeys("abcd", 0.2500005)) == dict.fromkeys("abcd", 0.2500005)
 
 
 def test_validation_blocks_cover_every_part_of_the_validation_set():

@@ -1,0 +1,213 @@
+"""Does the searched optimum's lead carry to a larger proxy because of its tokens or its parameters?
+
+The validation proxies of ``bench_mixture_search.py`` are larger than the search's in both parameters and
+tokens, and the optimum's lead over natural and uniform shrinks there. This trains the three mixtures
+(the ``--search-result``'s optimum, natural, uniform) on a grid of proxy widths x token budgets
+(``--grid 128x2@200000,...``: hidden x layers @ tokens), seeds ``--base-seed ..``, and reports each cell's
+objective per mixture and the paired per-seed gaps (baseline - optimum): the cell with the search's width
+at the validation budget separates the budget's effect from the width's.
+
+``--extrapolate-from 100000`` also tests a budget-aware search: the search's mixtures are trained again at
+that budget, each run's per-domain losses are extrapolated log-linearly in tokens (through its two budgets)
+to every larger budget of the grid, the search's regression is refitted on the extrapolated objective, and
+its predictions for the three mixtures are set beside what the search-width cells measured.
+
+Runs share ``bench_mixture_search.py``'s cache (same data and proxies: its validation runs are reused).
+
+    python benchmarks/mixture_scale_transfer.py --cache-dir runs/mixture-search-webval4 --val-every web=4 \
+        --search-result benchmarks/results/mixture-search-webval4-cpu-2c.json --extrapolate-from 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, write_result  # noqa: E402
+from mixture_corpora import load_domains, parse_val_every  # noqa: E402
+from mixture_seed_noise import seed_spread  # noqa: E402
+
+MIXTURES = ("optimum", "natural", "uniform")
+
+
+def parse_grid(text: str) -> list[tuple[int, int, int]]:
+    """``"128x2@200000,264x4@1000000"`` -> [(hidden, layers, tokens), ...]."""
+    try:
+        cells = [
+            (int(a), int(b), int(t))
+            for a, rest in (c.split("x") for c in text.split(","))
+            for b, t in [rest.split("@")]
+        ]
+    except ValueError:
+        raise SystemExit(
+            f"--grid {text!r}: give hidden x layers @ tokens, e.g. 128x2@200000,264x4@1000000"
+        ) from None
+    return cells
+
+
+def paired_gaps(scores: dict[str, list[float]]) -> dict[str, dict]:
+    """Per seed, each baseline's objective minus the optimum's (positive: the optimum is lower)."""
+    from scipy.stats import ttest_rel
+
+    out = {}
+    for k in ("natural", "uniform"):
+        diff = np.subtract(scores[k], scores["optimum"])
+        out[k] = {
+            "differences": diff.tolist(),
+            "mean": float(diff.mean()),
+            "seeds_optimum_lower": int((diff > 0).sum()),
+            "paired_t_one_sided_p": float(ttest_rel(scores["optimum"], scores[k], alternative="less").pvalue),
+        }
+    return out
+
+
+def main() -> None:
+    from hf_addons.data.mixture.search import (
+        ProxyConfig,
+        _features,
+        fit_regressor,
+        parse_objective,
+        prepare,
+        proxy_spec,
+        run_proxies,
+        save_bundle,
+    )
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid", default="128x2@200000,128x2@1000000,264x4@200000,264x4@1000000")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--base-seed", type=int, default=1000, help="bench_mixture_search.py's validation seeds")
+    p.add_argument("--extrapolate-from", type=int, default=None, help="a second, smaller search budget")
+    p.add_argument("--val-every", default="web=4")
+    p.add_argument("--max-epochs", type=float, default=4.0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cache-dir", default="runs/mixture-search")
+    p.add_argument("--search-result", required=True, help="a bench_mixture_search.py result (its optimum)")
+    p.add_argument("--name", default="mixture-scale-transfer")
+    args = p.parse_args()
+    grid = parse_grid(args.grid)
+
+    found = json.loads(Path(args.search_result).read_text())["results"]
+    search = found["search"]
+    base = ProxyConfig(**search["proxy"])  # the search's proxy; the grid's widths via at_width, as the bench
+    domains = load_domains(val_every=parse_val_every(args.val_every))
+    space, bundle, _ = prepare(
+        {k: v["train"] for k, v in domains.items()},
+        {k: v["validation"] for k, v in domains.items()},
+        tokens_per_run=search["tokens_per_run"],
+        seq_len=base.seq_len,
+        max_epochs=args.max_epochs,
+    )
+    objective = parse_objective(search["objective"], list(bundle.val_blocks))
+    bundle_path = save_bundle(bundle, args.cache_dir)
+    weights = {
+        "optimum": search["weights"],
+        "natural": space.natural,
+        "uniform": dict.fromkeys(space.names, 1 / len(space.names)),
+    }
+    seeds = range(args.base_seed, args.base_seed + args.seeds)
+    jobs = [(cell, m, s) for cell in grid for m in MIXTURES for s in seeds]
+    specs = [
+        proxy_spec(weights[m], space, base.at_width(h, n), bundle, s, tokens=t) for (h, n, t), m, s in jobs
+    ]
+    t0 = time.perf_counter()
+    runs = run_proxies(specs, str(bundle_path), args.cache_dir, args.workers, desc="grid proxies")
+    cells = {}
+    for h, n, t in grid:
+        at = [i for i, (c, _, _) in enumerate(jobs) if c == (h, n, t)]
+        by = {
+            m: seed_spread([runs[i]["val_loss"] for i in at if jobs[i][1] == m], objective) for m in MIXTURES
+        }
+        key = f"{h}x{n}@{t}"
+        cells[key] = {
+            "hidden": h,
+            "layers": n,
+            "tokens": t,
+            "parameters": runs[at[0]]["parameters"],
+            "mixtures": by,
+            "gaps": paired_gaps({m: v["objective"] for m, v in by.items()}),
+            "domain_means": {
+                m: {
+                    d: float(np.mean([runs[i]["val_loss"][d] for i in at if jobs[i][1] == m]))
+                    for d in objective
+                }
+                for m in MIXTURES
+            },
+        }
+        g = cells[key]["gaps"]
+        print(
+            f"{key:>16s}: "
+            + " ".join(f"{m} {by[m]['mean']:.3f}" for m in MIXTURES)
+            + f" | natural-opt {g['natural']['mean']:+.3f} (p {g['natural']['paired_t_one_sided_p']:.2f})"
+            + f" uniform-opt {g['uniform']['mean']:+.3f} (p {g['uniform']['paired_t_one_sided_p']:.2f})"
+        )
+
+    extrapolation = None
+    if args.extrapolate_from:
+        lo, hi = args.extrapolate_from, search["tokens_per_run"]
+        if not 0 < lo < hi:
+            raise SystemExit(f"--extrapolate-from {lo}: must be below the search's {hi} tokens per run")
+        names = space.names
+        at_hi = found["runs"]  # the search's own runs (its seed, its budget)
+        w = np.asarray([[r["weights"][s] for s in names] for r in at_hi])
+        w = w / w.sum(1, keepdims=True)  # undo the rounding of the cache key
+        lo_specs = [
+            proxy_spec(dict(zip(names, row, strict=True)), space, base, bundle, 0, tokens=lo) for row in w
+        ]
+        at_lo = run_proxies(lo_specs, str(bundle_path), args.cache_dir, args.workers, desc="low-budget runs")
+        loss_lo = np.asarray([[r["val_loss"][d] for d in objective] for r in at_lo])
+        loss_hi = np.asarray([[r["val_loss"][d] for d in objective] for r in at_hi])
+        slope = (loss_hi - loss_lo) / np.log(hi / lo)
+        coef = np.asarray([objective[d] for d in objective])
+        extrapolation = {"from_tokens": [lo, hi], "targets": {}}
+        for h, n, t in grid:
+            if (h, n) != (base.hidden_size, base.num_layers) or t <= hi:
+                continue
+            y = (loss_hi + slope * np.log(t / hi)) @ coef
+            fit = fit_regressor(w, y)
+            cand = space.sample(100_000, np.random.default_rng(1), concentration=(0.1, 0.3, 1, 3, 10))
+            cand = cand[space.feasible(cand, t)]
+            best = cand[np.argsort(fit["model"].predict(_features(cand, fit["name"])))[:100]].mean(0)
+            pred = {
+                m: float(
+                    fit["model"].predict(
+                        _features(np.asarray([[weights[m][s] for s in names]]), fit["name"])
+                    )[0]
+                )
+                for m in MIXTURES
+            }
+            measured = {m: cells[f"{h}x{n}@{t}"]["mixtures"][m]["mean"] for m in MIXTURES}
+            extrapolation["targets"][str(t)] = {
+                "regressor": fit["name"],
+                "cv_spearman": fit["cv_spearman"][fit["name"]],
+                "predicted": pred,
+                "measured": measured,
+                "predicted_natural_minus_optimum": pred["natural"] - pred["optimum"],
+                "measured_natural_minus_optimum": measured["natural"] - measured["optimum"],
+                "recommended": dict(zip(names, (best / best.sum()).round(4).tolist(), strict=True)),
+            }
+            print(f"extrapolated to {t}: {json.dumps(extrapolation['targets'][str(t)])}")
+    write_result(
+        args.name,
+        {
+            "search_result": str(Path(args.search_result).resolve().relative_to(RESULTS.parent.parent)),
+            "weights": weights,
+            "data_sha256": {k: v["sha256"] for k, v in domains.items()},
+            "seeds": list(seeds),
+            "cells": cells,
+            "extrapolation": extrapolation,
+            "trained": sum(not r.get("cached") for r in runs),
+            "wall_s": time.perf_counter() - t0,
+        },
+        [],  # a diagnosis, not a headline: docs/data-mixture.md reads it
+    )
+
+
+if __name__ == "__main__":
+    main()
