@@ -218,6 +218,23 @@ def load_domains(
     return out
 
 
+def prepared_search(
+    val_every: int | dict[str, int], cache_dir: str, objective: str = "mean", **prepare_kw
+) -> tuple[dict, object, object, str, dict[str, float]]:
+    """The four domains tokenized for proxy runs, as ``bench_mixture_search.py`` prepares them:
+    ``(domains, space, bundle, bundle_path, objective)``; ``prepare_kw`` go to ``search.prepare``."""
+    from hf_addons.data.mixture.search import parse_objective, prepare, save_bundle
+
+    domains = load_domains(val_every=val_every)
+    space, bundle, _ = prepare(
+        {k: v["train"] for k, v in domains.items()},
+        {k: v["validation"] for k, v in domains.items()},
+        **prepare_kw,
+    )
+    obj = parse_objective(objective, list(bundle.val_blocks))
+    return domains, space, bundle, str(save_bundle(bundle, cache_dir)), obj
+
+
 if __name__ == "__main__":
     for name, d in load_domains(tuple(LOADERS)).items():
         chars = sum(len(t) for t in d["train"]["text"])

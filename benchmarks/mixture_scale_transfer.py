@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result  # noqa: E402
-from mixture_corpora import load_domains, parse_val_every  # noqa: E402
+from mixture_corpora import parse_val_every, prepared_search  # noqa: E402
 from mixture_seed_noise import seed_spread  # noqa: E402
 
 MIXTURES = ("optimum", "natural", "uniform")
@@ -68,16 +68,7 @@ def paired_gaps(scores: dict[str, list[float]]) -> dict[str, dict]:
 
 
 def main() -> None:
-    from hf_addons.data.mixture.search import (
-        ProxyConfig,
-        _features,
-        fit_regressor,
-        parse_objective,
-        prepare,
-        proxy_spec,
-        run_proxies,
-        save_bundle,
-    )
+    from hf_addons.data.mixture.search import ProxyConfig, _features, fit_regressor, proxy_spec, run_proxies
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="128x2@200000,128x2@1000000,264x4@200000,264x4@1000000")
@@ -96,16 +87,14 @@ def main() -> None:
     found = json.loads(Path(args.search_result).read_text())["results"]
     search = found["search"]
     base = ProxyConfig(**search["proxy"])  # the search's proxy; the grid's widths via at_width, as the bench
-    domains = load_domains(val_every=parse_val_every(args.val_every))
-    space, bundle, _ = prepare(
-        {k: v["train"] for k, v in domains.items()},
-        {k: v["validation"] for k, v in domains.items()},
+    domains, space, bundle, bundle_path, objective = prepared_search(
+        parse_val_every(args.val_every),
+        args.cache_dir,
+        search["objective"],
         tokens_per_run=search["tokens_per_run"],
         seq_len=base.seq_len,
         max_epochs=args.max_epochs,
     )
-    objective = parse_objective(search["objective"], list(bundle.val_blocks))
-    bundle_path = save_bundle(bundle, args.cache_dir)
     weights = {
         "optimum": search["weights"],
         "natural": space.natural,
@@ -117,7 +106,7 @@ def main() -> None:
         proxy_spec(weights[m], space, base.at_width(h, n), bundle, s, tokens=t) for (h, n, t), m, s in jobs
     ]
     t0 = time.perf_counter()
-    runs = run_proxies(specs, str(bundle_path), args.cache_dir, args.workers, desc="grid proxies")
+    runs = run_proxies(specs, bundle_path, args.cache_dir, args.workers, desc="grid proxies")
     cells = {}
     for h, n, t in grid:
         at = [i for i, (c, _, _) in enumerate(jobs) if c == (h, n, t)]
@@ -160,7 +149,7 @@ def main() -> None:
         lo_specs = [
             proxy_spec(dict(zip(names, row, strict=True)), space, base, bundle, 0, tokens=lo) for row in w
         ]
-        at_lo = run_proxies(lo_specs, str(bundle_path), args.cache_dir, args.workers, desc="low-budget runs")
+        at_lo = run_proxies(lo_specs, bundle_path, args.cache_dir, args.workers, desc="low-budget runs")
         loss_lo = np.asarray([[r["val_loss"][d] for d in objective] for r in at_lo])
         loss_hi = np.asarray([[r["val_loss"][d] for d in objective] for r in at_hi])
         slope = (loss_hi - loss_lo) / np.log(hi / lo)

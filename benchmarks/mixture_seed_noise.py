@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, write_result  # noqa: E402
-from mixture_corpora import VAL_EVERY, load_domains, parse_val_every  # noqa: E402
+from mixture_corpora import VAL_EVERY, parse_val_every, prepared_search  # noqa: E402
 
 
 def seed_spread(losses: list[dict[str, float]], objective: dict[str, float]) -> dict:
@@ -87,15 +87,7 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
 
 
 def main() -> None:
-    from hf_addons.data.mixture.search import (
-        SEED_PARTS,
-        ProxyConfig,
-        parse_objective,
-        prepare,
-        proxy_spec,
-        run_proxies,
-        save_bundle,
-    )
+    from hf_addons.data.mixture.search import SEED_PARTS, ProxyConfig, proxy_spec, run_proxies
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="all,init,sample,order", help="comma-separated: all and/or SEED_PARTS")
@@ -139,17 +131,14 @@ def main() -> None:
         )
     search_path = Path(args.search_result or RESULTS / f"mixture-search-{machine_slug()}.json").resolve()
     val_every = parse_val_every(args.val_every)
-    domains = load_domains(val_every=val_every)
-    space, bundle, _ = prepare(
-        {k: v["train"] for k, v in domains.items()},
-        {k: v["validation"] for k, v in domains.items()},
+    domains, space, bundle, bundle_path, objective = prepared_search(
+        val_every,
+        args.cache_dir,
         tokens_per_run=args.tokens,
         seq_len=proxy.seq_len,
         eval_tokens=args.eval_tokens,
         max_epochs=args.max_epochs,
     )
-    objective = parse_objective("mean", list(bundle.val_blocks))
-    bundle_path = save_bundle(bundle, args.cache_dir)
 
     def seed(part: str, s: int) -> dict[str, int]:
         return {q: args.base_seed + (s if part in ("all", q) else 0) for q in SEED_PARTS}
@@ -165,7 +154,7 @@ def main() -> None:
     t0 = time.perf_counter()
     res = run_proxies(
         specs,
-        str(bundle_path),
+        bundle_path,
         args.cache_dir,
         args.workers,
         desc="seed-noise proxies",
@@ -187,7 +176,7 @@ def main() -> None:
     if sizes:  # one variant: the first part's runs
         at = [i for i, (q, _) in enumerate(jobs) if q == parts[0]]
         by_size = eval_size_noise(
-            [specs[i] for i in at], [res[i] for i in at], str(bundle_path), args.cache_dir, sizes, objective
+            [specs[i] for i in at], [res[i] for i in at], bundle_path, args.cache_dir, sizes, objective
         )
         for size, v in by_size.items():
             per = " ".join(f"{d} {x:.3f}" for d, x in v["domain_std"].items())
