@@ -218,6 +218,17 @@ def load_domains(
     return out
 
 
+def add_run_args(p, *, val_every: str, name: str) -> None:
+    """The arguments every proxy-running mixture script shares with ``bench_mixture_search.py``."""
+    p.add_argument("--val-every", default=val_every, help="1 in N origin files held out; per domain: web=4")
+    p.add_argument("--max-epochs", type=float, default=4.0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--cache-dir", default="runs/mixture-search", help="bench_mixture_search.py's: runs reused"
+    )
+    p.add_argument("--name", default=name, help="result name")
+
+
 def prepared_search(
     val_every: int | dict[str, int], cache_dir: str, objective: str = "mean", **prepare_kw
 ) -> tuple[dict, object, object, str, dict[str, float]]:

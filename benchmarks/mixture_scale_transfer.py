@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result  # noqa: E402
-from mixture_corpora import parse_val_every, prepared_search  # noqa: E402
+from mixture_corpora import add_run_args, parse_val_every, prepared_search  # noqa: E402
 from mixture_seed_noise import seed_spread  # noqa: E402
 
 MIXTURES = ("optimum", "natural", "uniform")
@@ -75,12 +75,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--base-seed", type=int, default=1000, help="bench_mixture_search.py's validation seeds")
     p.add_argument("--extrapolate-from", type=int, default=None, help="a second, smaller search budget")
-    p.add_argument("--val-every", default="web=4")
-    p.add_argument("--max-epochs", type=float, default=4.0)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cache-dir", default="runs/mixture-search")
     p.add_argument("--search-result", required=True, help="a bench_mixture_search.py result (its optimum)")
-    p.add_argument("--name", default="mixture-scale-transfer")
+    add_run_args(p, val_every="web=4", name="mixture-scale-transfer")
     args = p.parse_args()
     grid = parse_grid(args.grid)
 

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, write_result  # noqa: E402
-from mixture_corpora import VAL_EVERY, parse_val_every, prepared_search  # noqa: E402
+from mixture_corpora import VAL_EVERY, add_run_args, parse_val_every, prepared_search  # noqa: E402
 
 
 def seed_spread(losses: list[dict[str, float]], objective: dict[str, float]) -> dict:
@@ -104,12 +104,8 @@ def main() -> None:
     p.add_argument("--eval-tokens", type=int, default=16_384)
     p.add_argument("--eval-sizes", default=None, help="comma-separated token counts <= --eval-tokens")
     p.add_argument("--mixture", default="natural", choices=["natural", "uniform", "optimum"])
-    p.add_argument("--val-every", default=str(VAL_EVERY), help="as bench_mixture_search.py's (web=4)")
-    p.add_argument("--max-epochs", type=float, default=4.0)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--cache-dir", default="runs/mixture-search")
     p.add_argument("--search-result", default=None, help="default: results/mixture-search-<machine>.json")
-    p.add_argument("--name", default="mixture-seed-noise")
+    add_run_args(p, val_every=str(VAL_EVERY), name="mixture-seed-noise")
     args = p.parse_args()
     parts = args.parts.split(",")
     if set(parts) - {"all", *SEED_PARTS} or args.seeds < 2:
