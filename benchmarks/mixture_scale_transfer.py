@@ -68,7 +68,14 @@ def paired_gaps(scores: dict[str, list[float]]) -> dict[str, dict]:
 
 
 def main() -> None:
-    from hf_addons.data.mixture.search import ProxyConfig, _features, fit_regressor, proxy_spec, run_proxies
+    from hf_addons.data.mixture.search import (
+        ProxyConfig,
+        _features,
+        fit_regressor,
+        predicted_optimum,
+        proxy_spec,
+        run_proxies,
+    )
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="128x2@200000,128x2@1000000,264x4@200000,264x4@1000000")
@@ -105,23 +112,18 @@ def main() -> None:
     runs = run_proxies(specs, bundle_path, args.cache_dir, args.workers, desc="grid proxies")
     cells = {}
     for h, n, t in grid:
-        at = [i for i, (c, _, _) in enumerate(jobs) if c == (h, n, t)]
-        by = {
-            m: seed_spread([runs[i]["val_loss"] for i in at if jobs[i][1] == m], objective) for m in MIXTURES
-        }
+        at = {m: [i for i, job in enumerate(jobs) if job[:2] == ((h, n, t), m)] for m in MIXTURES}
+        by = {m: seed_spread([runs[i]["val_loss"] for i in at[m]], objective) for m in MIXTURES}
         key = f"{h}x{n}@{t}"
         cells[key] = {
             "hidden": h,
             "layers": n,
             "tokens": t,
-            "parameters": runs[at[0]]["parameters"],
+            "parameters": runs[at["optimum"][0]]["parameters"],
             "mixtures": by,
             "gaps": paired_gaps({m: v["objective"] for m, v in by.items()}),
             "domain_means": {
-                m: {
-                    d: float(np.mean([runs[i]["val_loss"][d] for i in at if jobs[i][1] == m]))
-                    for d in objective
-                }
+                m: {d: float(np.mean([runs[i]["val_loss"][d] for i in at[m]])) for d in objective}
                 for m in MIXTURES
             },
         }
@@ -156,9 +158,7 @@ def main() -> None:
                 continue
             y = (loss_hi + slope * np.log(t / hi)) @ coef
             fit = fit_regressor(w, y)
-            cand = space.sample(100_000, np.random.default_rng(1), concentration=(0.1, 0.3, 1, 3, 10))
-            cand = cand[space.feasible(cand, t)]
-            best = cand[np.argsort(fit["model"].predict(_features(cand, fit["name"])))[:100]].mean(0)
+            best = predicted_optimum(space, fit, tokens_per_run=t)
             pred = {
                 m: float(
                     fit["model"].predict(

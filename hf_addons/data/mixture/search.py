@@ -544,6 +544,24 @@ def fit_regressor(
     return {"name": best, "model": model, "cv_spearman": scores, "cv_spearman_sd": spread, "oof": oof[best]}
 
 
+def predicted_optimum(
+    space: SearchSpace,
+    fit: Mapping[str, Any],
+    seed: int = 0,
+    candidates: int = 100_000,
+    top_k: int = 100,
+    tokens_per_run: int | None = None,
+) -> np.ndarray:
+    """RegMix's recommendation from a :func:`fit_regressor` fit: the mean of the ``top_k`` of ``candidates``
+    constrained mixtures it scores lowest (a mean of feasible mixtures is feasible: the constraints are
+    convex); ``tokens_per_run`` applies the epoch caps at another budget than the search's."""
+    cand = space.sample(candidates, np.random.default_rng(seed + 1), concentration=(0.1, 0.3, 1, 3, 10))
+    if tokens_per_run is not None:
+        cand = cand[space.feasible(cand, tokens_per_run)]
+    pred = fit["model"].predict(_features(cand, fit["name"]))
+    return cand[np.argsort(pred)[:top_k]].mean(0)
+
+
 # -- the search ------------------------------------------------------------------------------------------------
 @dataclass
 class SearchResult:
@@ -897,9 +915,7 @@ def search_mixture(
     w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
     y = np.asarray([_score(r["val_loss"], obj) for r in runs])
     fit = fit_regressor(w, y, seed)
-    cand = space.sample(candidates, np.random.default_rng(seed + 1), concentration=(0.1, 0.3, 1, 3, 10))
-    pred = fit["model"].predict(_features(cand, fit["name"]))
-    best = cand[np.argsort(pred)[:top_k]].mean(0)
+    best = predicted_optimum(space, fit, seed, candidates, top_k)
     weights = dict(zip(space.names, (best / best.sum()).tolist(), strict=True))
     return SearchResult(
         weights=weights,
