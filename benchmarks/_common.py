@@ -79,12 +79,20 @@ def machine_slug(info: dict[str, Any] | None = None) -> str:
 
 
 def git_commit() -> str | None:
+    """HEAD's short hash, with ``+dirty`` when tracked files differ from it (the result is not HEAD's code)."""
     try:
-        return subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
+    return f"{head}+dirty" if changed else head
 
 
 def write_result(benchmark: str, payload: dict[str, Any], summary: list[dict[str, Any]]) -> Path:

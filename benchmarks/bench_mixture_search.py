@@ -87,6 +87,9 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=4096, help="compact proxy vocabulary; 0 = the full 49k")
     p.add_argument("--objective", default="mean")
     p.add_argument("--max-epochs", type=float, default=4.0)
+    p.add_argument(
+        "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"
+    )
     p.add_argument("--eval-tokens", type=int, default=16_384)
     p.add_argument(
         "--val-every",
@@ -144,6 +147,7 @@ def main() -> None:
             eta=args.doremi_eta,
             smoothing=args.doremi_smoothing,
             max_epochs=args.max_epochs,
+            max_doc_tokens=args.max_doc_tokens,
             eval_tokens=args.eval_tokens,
             cache_dir=args.cache_dir,
         )
@@ -155,6 +159,7 @@ def main() -> None:
         num_runs=args.runs,
         proxy=proxy,
         max_epochs=args.max_epochs,
+        max_doc_tokens=args.max_doc_tokens,
         eval_tokens=args.eval_tokens,
         cache_dir=args.cache_dir,
         workers=args.workers,

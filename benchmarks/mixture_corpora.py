@@ -222,6 +222,9 @@ def add_run_args(p, *, val_every: str, name: str) -> None:
     """The arguments every proxy-running mixture script shares with ``bench_mixture_search.py``."""
     p.add_argument("--val-every", default=val_every, help="1 in N origin files held out; per domain: web=4")
     p.add_argument("--max-epochs", type=float, default=4.0)
+    p.add_argument(
+        "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
         "--cache-dir", default="runs/mixture-search", help="bench_mixture_search.py's: runs reused"

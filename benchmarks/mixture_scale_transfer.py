@@ -97,6 +97,7 @@ def main() -> None:
         tokens_per_run=search["tokens_per_run"],
         seq_len=base.seq_len,
         max_epochs=args.max_epochs,
+        max_doc_tokens=args.max_doc_tokens,
     )
     weights = {
         "optimum": search["weights"],

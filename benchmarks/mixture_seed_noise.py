@@ -134,6 +134,7 @@ def main() -> None:
         seq_len=proxy.seq_len,
         eval_tokens=args.eval_tokens,
         max_epochs=args.max_epochs,
+        max_doc_tokens=args.max_doc_tokens,
     )
 
     def seed(part: str, s: int) -> dict[str, int]:

@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-share", default=None, help="one value or NAME=share,...")
     p.add_argument("--max-epochs", default="4", help="one value or NAME=epochs,... (repeats per proxy run)")
     p.add_argument(
+        "--max-doc-tokens",
+        type=int,
+        default=None,
+        help="cut longer training documents into pieces before mixing (default: whole documents)",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="regmix: proxy processes in parallel (default 1)"
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads per proxy process")
@@ -116,6 +122,7 @@ def _search(args: argparse.Namespace) -> int:
         min_share=_value(args.min_share, "--min-share"),
         max_share=_value(args.max_share, "--max-share"),
         max_epochs=_value(args.max_epochs, "--max-epochs"),
+        max_doc_tokens=args.max_doc_tokens,
         cache_dir=out / "runs",
         seed=args.seed,
         tokens_per_run=args.tokens_per_run,

@@ -419,6 +419,7 @@ def doremi_weights(
     min_share: float | Mapping[str, float] | None = None,
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
+    max_doc_tokens: int | None = None,
     eval_tokens: int = 16_384,
     cache_dir: str | Path = "mixture-search",
     seed: int = 0,
@@ -437,6 +438,7 @@ def doremi_weights(
         smoothing: mixing weight of uniform in every update (DoReMi: 1e-3), in [0, 1).
         min_share, max_share, max_epochs: the constraints of :func:`search_mixture`; every domain-weight
             update is projected onto them (the epoch caps at ``tokens_per_run``), so their average meets them.
+        max_doc_tokens: as :func:`search_mixture` (longer training documents are drawn in pieces).
         cache_dir: the two runs are cached there (the reference's model too): a repeated call resumes.
 
     Examples:
@@ -464,6 +466,7 @@ def doremi_weights(
         min_share=min_share,
         max_share=max_share,
         max_epochs=max_epochs,
+        max_doc_tokens=max_doc_tokens,
     )
     proxy.model_config(tok)  # a shape transformers rejects fails before any training
     ref_weights = _reference(reference, space)

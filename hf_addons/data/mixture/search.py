@@ -252,6 +252,31 @@ def _token_cache(tokenizer: Any, texts: Sequence[str]) -> dict[str, np.ndarray]:
     return {t: np.asarray(i, dtype=np.int32) for t, i in zip(texts, ids, strict=True)}
 
 
+def split_long_documents(texts: Sequence[str], ids: dict[str, np.ndarray], max_tokens: int) -> list[str]:
+    """``texts`` with each one over ``max_tokens`` tokens replaced by keys of its near-equal pieces.
+
+    A proxy's share of a source is drawn whole document by whole document; where one document holds a
+    large part of a small source (one article of 40k tokens in a 114k-token web split), whether the seed
+    draws it decides what the proxy learns from that source. Pieces make the draw fine-grained. Each
+    piece's token ids are added to ``ids`` under its key; like a document, each piece ends with EOS when
+    packed (pieces are drawn apart, so their boundaries are context breaks in the stream).
+    """
+    out: list[str] = []
+    for t in texts:
+        a = ids[t]
+        if a.size <= max_tokens:
+            out.append(t)
+            continue
+        k = -(-a.size // max_tokens)
+        cuts = np.linspace(0, a.size, k + 1).round().astype(np.int64)
+        tag = hashlib.sha1(t.encode()).hexdigest()[:16]
+        for i in range(k):
+            key = f"\x00piece {tag} {i + 1}/{k}"
+            ids[key] = a[cuts[i] : cuts[i + 1]]
+            out.append(key)
+    return out
+
+
 def _blocks(arrays: Sequence[np.ndarray], eos: int, seq_len: int) -> np.ndarray:
     """Pack documents (EOS after each) into ``seq_len`` blocks; the remainder is dropped."""
     flat = np.concatenate([np.append(a, eos) for a in arrays]) if arrays else np.zeros(0, np.int32)
@@ -725,14 +750,21 @@ def prepare(
     min_share: float | Mapping[str, float] | None = None,
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
+    max_doc_tokens: int | None = None,
 ) -> tuple[SearchSpace, _Bundle, Any]:
-    """Tokenize every source once and check the inputs; every error is raised here, before any training."""
+    """Tokenize every source once and check the inputs; every error is raised here, before any training.
+
+    ``max_doc_tokens``: training documents longer than this are cut into near-equal pieces first, so a
+    proxy's share of a source is drawn piece by piece (see :func:`split_long_documents`).
+    """
     from hf_addons.models import load_tokenizer
 
     if not train_sources:
         raise ValueError("mixture search needs at least one training source")
     if tokens_per_run < 10 * seq_len:
         raise ValueError(f"tokens_per_run={tokens_per_run} is under 10 blocks of seq_len={seq_len}")
+    if max_doc_tokens is not None and max_doc_tokens < seq_len:
+        raise ValueError(f"max_doc_tokens={max_doc_tokens} is under one block (seq_len={seq_len})")
     tok = tokenizer if tokenizer is not None and not isinstance(tokenizer, str) else load_tokenizer(tokenizer)
     names = list(train_sources)
     texts = {s: _texts(train_sources[s], s, text_column) for s in names}
@@ -740,6 +772,8 @@ def prepare(
     if not val_texts:
         raise ValueError("give at least one validation set (domain -> Dataset)")
     ids = _token_cache(tok, sorted({t for v in list(texts.values()) + list(val_texts.values()) for t in v}))
+    if max_doc_tokens is not None:
+        texts = {s: split_long_documents(texts[s], ids, max_doc_tokens) for s in names}
     tokens = {s: int(sum(ids[t].size for t in texts[s])) for s in names}
     empty = [s for s, n in tokens.items() if n == 0]
     if empty:
@@ -767,6 +801,8 @@ def prepare(
     for d, b in val_blocks.items():
         fp.update(f"{d}:".encode() + b.tobytes())
     fp.update(str(getattr(tok, "name_or_path", "")).encode() + str(len(tok)).encode())
+    if max_doc_tokens is not None:
+        fp.update(f"max_doc_tokens:{max_doc_tokens}".encode())
     tok_path = tokenizer if isinstance(tokenizer, str) else getattr(tok, "name_or_path", None) or None
     if tokenizer is None:
         tok_path = None
@@ -851,6 +887,7 @@ def search_mixture(
     min_share: float | Mapping[str, float] | None = None,
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
+    max_doc_tokens: int | None = None,
     eval_tokens: int = 16_384,
     cache_dir: str | Path = "mixture-search",
     workers: int = 1,
@@ -869,6 +906,8 @@ def search_mixture(
         proxy: the proxy model and training settings (default :class:`ProxyConfig`, 1.05M parameters).
         min_share, max_share: per-source bounds on the share (one value or per source).
         max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
+        max_doc_tokens: cut longer training documents into pieces before mixing, so that a proxy's share
+            of a source does not hinge on whether its seed draws one long document (None: whole documents).
         eval_tokens: validation tokens per domain, in blocks spread evenly over all of its documents.
         cache_dir: one JSON per proxy run, keyed by its full config: an interrupted search resumes.
         workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
@@ -896,6 +935,7 @@ def search_mixture(
         min_share=min_share,
         max_share=max_share,
         max_epochs=max_epochs,
+        max_doc_tokens=max_doc_tokens,
     )
     obj = parse_objective(objective, list(bundle.val_blocks))
     # a shape transformers rejects (e.g. an odd RoPE head dim) fails here, not inside a worker process

@@ -223,6 +223,9 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     assert main(_cli_args(tmp_path, "math")) == 2
     assert "objective 'math' is neither 'mean' nor a validation domain" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.json"))  # nothing was trained
+    assert main([*_cli_args(tmp_path, "mean"), "--max-doc-tokens", "16"]) == 2  # pieces under a block
+    assert "max_doc_tokens=16 is under one block (seq_len=32)" in capsys.readouterr().err
+    assert not list((tmp_path / "out").rglob("*.json"))
 
 
 @pytest.mark.slow  # 5 tiny proxy trainings
@@ -326,3 +329,44 @@ def test_kept_models_score_as_their_runs_and_spaced_blocks_span_the_set(tmp_path
     rows = np.arange(10)[:, None]
     assert search.spaced_blocks(rows, 4)[:, 0].tolist() == [0, 3, 6, 9]  # first to last, evenly
     assert search.spaced_blocks(rows, 10) is rows and search.spaced_blocks(rows, 99) is rows
+
+
+def test_long_documents_are_drawn_piece_by_piece():
+    """One document holding half of a source's tokens: whole, a proxy's partial share of that source either
+    takes it or leaves it (whatever the seed picks); cut into pieces, every seed takes about its share of
+    it. The pieces are the document, token for token, and change the data fingerprint."""
+    from datasets import Dataset
+
+    from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_mixture, proxy_spec
+
+    train, val = _domains()
+    long_doc = " ".join(train["prose"]["text"][:24])
+    prose = Dataset.from_dict({"text": [long_doc, *(t[:200] for t in train["prose"]["text"][24:60])]})
+    sources = {"code": train["code"], "prose": prose}
+    kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
+    space, whole, _ = prepare(sources, val, **kw)
+    cut_space, cut, _ = prepare(sources, val, max_doc_tokens=128, **kw)
+
+    assert cut_space.tokens == space.tokens  # the same tokens, in more units
+    assert cut.fingerprint != whole.fingerprint  # no cached run on whole documents is read back
+    pieces = [t for t in cut.train_texts["prose"] if t not in whole.train_texts["prose"]]
+    assert max(cut.ids[p].size for p in pieces) <= 128 and len(pieces) >= 10
+    assert np.array_equal(np.concatenate([cut.ids[p] for p in pieces]), whole.ids[long_doc])
+    share_of_source = whole.ids[long_doc].size / space.tokens["prose"]
+    assert 0.3 < share_of_source < 0.7
+
+    def long_fraction(sp, bundle, units, seed):
+        """Of the prose tokens a proxy at prose share 0.9 (0.64 epochs) draws, the fraction from the long document."""
+        spec = proxy_spec({"code": 0.1, "prose": 0.9}, sp, ProxyConfig(**TINY), bundle, seed)
+        texts = proxy_mixture(spec, bundle).dataset["text"][:]
+        drawn = [t for t in texts if t in set(bundle.train_texts["prose"])]
+        return sum(bundle.ids[t].size for t in drawn if t in units) / sum(bundle.ids[t].size for t in drawn)
+
+    as_whole = [long_fraction(space, whole, {long_doc}, s) for s in range(8)]
+    as_pieces = [long_fraction(cut_space, cut, set(pieces), s) for s in range(8)]
+    assert all(abs(f - share_of_source) < 0.15 for f in as_pieces), as_pieces
+    assert all(f == 0 or f > 0.8 for f in as_whole), as_whole  # all of it or none, never its share ...
+    assert min(as_whole) == 0 and max(as_whole) > 0.8  # ... and the seed decides which
+
+    with pytest.raises(ValueError, match="max_doc_tokens=16 is under one block"):
+        prepare(sources, val, max_doc_tokens=16, **kw)
