@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_slug, row, write_result  # noqa: E402
-from mixture_corpora import VAL_EVERY, load_domains, parse_val_every  # noqa: E402
+from mixture_corpora import VAL_EVERY, add_run_args, load_domains, parse_val_every  # noqa: E402
 
 
 def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] | None:
@@ -86,19 +86,8 @@ def main() -> None:
     )
     p.add_argument("--vocab", type=int, default=4096, help="compact proxy vocabulary; 0 = the full 49k")
     p.add_argument("--objective", default="mean")
-    p.add_argument("--max-epochs", type=float, default=4.0)
-    p.add_argument(
-        "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"
-    )
     p.add_argument("--eval-tokens", type=int, default=16_384)
-    p.add_argument(
-        "--val-every",
-        default=str(VAL_EVERY),
-        help="1 in N origin files of each domain held out for validation; per domain: web=4 (others 8)",
-    )
-    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--cache-dir", default="runs/mixture-search")
     p.add_argument("--skip-validation", action="store_true")
     p.add_argument("--doremi", action="store_true", help="also run DoReMi on the same budget and validate it")
     p.add_argument(
@@ -106,9 +95,7 @@ def main() -> None:
     )
     p.add_argument("--doremi-eta", type=float, default=1.0)
     p.add_argument("--doremi-smoothing", type=float, default=1e-3)
-    p.add_argument(
-        "--name", default="mixture-search", help="result name (a variant beside the default run's result)"
-    )
+    add_run_args(p, val_every=str(VAL_EVERY), name="mixture-search")
     args = p.parse_args()
 
     import pickle

@@ -358,8 +358,8 @@ def test_long_documents_are_drawn_piece_by_piece():
     def long_fraction(sp, bundle, units, seed):
         """Of the prose tokens a proxy at prose share 0.9 (0.64 epochs) draws, the fraction from the long document."""
         spec = proxy_spec({"code": 0.1, "prose": 0.9}, sp, ProxyConfig(**TINY), bundle, seed)
-        texts = proxy_mixture(spec, bundle).dataset["text"][:]
-        drawn = [t for t in texts if t in set(bundle.train_texts["prose"])]
+        texts, prose_units = proxy_mixture(spec, bundle).dataset["text"][:], set(bundle.train_texts["prose"])
+        drawn = [t for t in texts if t in prose_units]
         return sum(bundle.ids[t].size for t in drawn if t in units) / sum(bundle.ids[t].size for t in drawn)
 
     as_whole = [long_fraction(space, whole, {long_doc}, s) for s in range(8)]
