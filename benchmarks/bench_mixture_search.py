@@ -135,6 +135,7 @@ def main() -> None:
             smoothing=args.doremi_smoothing,
             max_epochs=args.max_epochs,
             max_doc_tokens=args.max_doc_tokens,
+            stratify=args.stratify,
             eval_tokens=args.eval_tokens,
             cache_dir=args.cache_dir,
         )
@@ -147,6 +148,7 @@ def main() -> None:
         proxy=proxy,
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
+        stratify=args.stratify,
         eval_tokens=args.eval_tokens,
         cache_dir=args.cache_dir,
         workers=args.workers,

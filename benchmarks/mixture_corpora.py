@@ -225,6 +225,9 @@ def add_run_args(p, *, val_every: str, name: str) -> None:
     p.add_argument(
         "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"
     )
+    p.add_argument(
+        "--stratify", action="store_true", help="proxies draw parts of an epoch spread over each source"
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument(
         "--cache-dir", default="runs/mixture-search", help="bench_mixture_search.py's: runs reused"

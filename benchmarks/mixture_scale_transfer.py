@@ -98,6 +98,7 @@ def main() -> None:
         seq_len=base.seq_len,
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
+        stratify=args.stratify,
     )
     weights = {
         "optimum": search["weights"],

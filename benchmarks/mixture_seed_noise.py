@@ -135,6 +135,7 @@ def main() -> None:
         eval_tokens=args.eval_tokens,
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
+        stratify=args.stratify,
     )
 
     def seed(part: str, s: int) -> dict[str, int]:

@@ -62,6 +62,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="cut longer training documents into pieces before mixing (default: whole documents)",
     )
     p.add_argument(
+        "--stratify",
+        action="store_true",
+        help="a proxy's part of an epoch of a source is spread evenly over its stored order",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="regmix: proxy processes in parallel (default 1)"
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads per proxy process")
@@ -123,6 +128,7 @@ def _search(args: argparse.Namespace) -> int:
         max_share=_value(args.max_share, "--max-share"),
         max_epochs=_value(args.max_epochs, "--max-epochs"),
         max_doc_tokens=args.max_doc_tokens,
+        stratify=args.stratify,
         cache_dir=out / "runs",
         seed=args.seed,
         tokens_per_run=args.tokens_per_run,

@@ -420,6 +420,7 @@ def doremi_weights(
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
     max_doc_tokens: int | None = None,
+    stratify: bool = False,
     eval_tokens: int = 16_384,
     cache_dir: str | Path = "mixture-search",
     seed: int = 0,
@@ -438,7 +439,7 @@ def doremi_weights(
         smoothing: mixing weight of uniform in every update (DoReMi: 1e-3), in [0, 1).
         min_share, max_share, max_epochs: the constraints of :func:`search_mixture`; every domain-weight
             update is projected onto them (the epoch caps at ``tokens_per_run``), so their average meets them.
-        max_doc_tokens: as :func:`search_mixture` (longer training documents are drawn in pieces).
+        max_doc_tokens, stratify: as :func:`search_mixture` (how a proxy draws its share of a source).
         cache_dir: the two runs are cached there (the reference's model too): a repeated call resumes.
 
     Examples:
@@ -467,6 +468,7 @@ def doremi_weights(
         max_share=max_share,
         max_epochs=max_epochs,
         max_doc_tokens=max_doc_tokens,
+        stratify=stratify,
     )
     proxy.model_config(tok)  # a shape transformers rejects fails before any training
     ref_weights = _reference(reference, space)

@@ -141,6 +141,7 @@ class Mixture:
         seed: the sampling seed.
         dropped: sources with a zero target, left out.
         endless: True when nothing bounds a streamed mixture (no epoch caps, no ``num_docs``).
+        stratify: whether parts of an epoch were drawn spread over each source's stored order.
 
     Examples:
 
@@ -162,6 +163,7 @@ class Mixture:
     seed: int
     dropped: list[str] = field(default_factory=list)
     endless: bool = False
+    stratify: bool = False
 
     def __iter__(self):
         return iter(self.dataset)
@@ -256,9 +258,24 @@ def _mean_tokens(name: str, ds: Any, sample_docs: int, seed: int) -> float:
     return mean
 
 
-def _permuted_order(n: int, epochs: int, rng: np.random.Generator) -> np.ndarray:
-    """``epochs`` independent seeded permutations of ``range(n)`` back to back (never the stored order)."""
-    return np.concatenate([rng.permutation(n) for _ in range(epochs)]) if epochs > 0 else np.zeros(0, int)
+_GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+def _permuted_order(n: int, epochs: int, rng: np.random.Generator, stratify: bool = False) -> np.ndarray:
+    """``epochs`` independent seeded permutations of ``range(n)`` back to back (never the stored order).
+
+    ``stratify``: each permutation sorts the rows by ``frac(i * golden + u)`` (one seeded offset ``u`` per
+    epoch), so every prefix of it is a set of rows spread evenly over the stored order (gaps differ by at
+    most one row: the three-gap theorem); its order is not random, the caller shuffles what it takes.
+    """
+    if epochs <= 0:
+        return np.zeros(0, int)
+    if stratify:
+        u = rng.random(epochs)
+        return np.concatenate(
+            [np.argsort((np.arange(n) * _GOLDEN + u[e]) % 1.0, kind="stable") for e in range(epochs)]
+        )
+    return np.concatenate([rng.permutation(n) for _ in range(epochs)])
 
 
 def _plan_source(
@@ -268,37 +285,42 @@ def _plan_source(
     epoch_cap: float | None,
     rng: np.random.Generator,
     max_skips: int = 64,
+    stratify: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of one source, in seeded random order, until ``quota`` units are taken; and each row's merge key.
 
     Rows are taken in order while they fit in the quota; a row that would overshoot is skipped and the next
     rows are tried (until ``max_skips`` in a row do not fit), so the source never overshoots and ends short
     by less than the rows it skipped, whatever the stored order. The key ``(taken before + size / 2) / share`` places each row in the mixed
-    stream so that every prefix of the stream is token-true as well.
+    stream so that every prefix of the stream is token-true as well. ``stratify``: the rows of a part of an
+    epoch are spread evenly over the stored order (see :func:`_permuted_order`), then shuffled within
+    their epoch.
     """
     n, total = sizes.size, float(sizes.sum())
     if n == 0 or quota <= 0:
         return np.zeros(0, np.int64), np.zeros(0)
     epochs = max(1, math.ceil(quota / total)) if total > 0 else 1
-    order = _permuted_order(n, epochs, rng)
+    order = _permuted_order(n, epochs, rng, stratify)
     if epoch_cap is not None:
         order = order[: int(round(epoch_cap * n))] if epoch_cap < epochs else order
     s = sizes[order].astype(np.float64)
     room = quota * (1 + 1e-9)  # float slack so that a quota equal to the whole source takes all of it
     cut = int(np.searchsorted(np.cumsum(s), room, side="right"))  # rows [0, cut) fit entirely
-    taken = [order[:cut]]
     left = room - float(s[:cut].sum())
     extra, skips = [], 0
     for j in range(cut, order.size):  # the boundary: skip rows that would overshoot, fill with later ones
         if s[j] <= left:
-            extra.append(order[j])
+            extra.append(j)
             left -= s[j]
             skips = 0
         else:
             skips += 1
         if left < 1 or skips >= max_skips:
             break
-    rows = np.concatenate([taken[0], np.asarray(extra, dtype=order.dtype)])
+    pos = np.concatenate([np.arange(cut), np.asarray(extra, dtype=np.int64)])
+    if stratify:  # the stream order: random within each epoch, epochs still one after the other
+        pos = pos[np.lexsort((rng.random(pos.size), pos // n))]
+    rows = order[pos]
     size = sizes[rows].astype(np.float64)
     key = (np.cumsum(size) - size / 2) / share
     return rows, key
@@ -421,6 +443,7 @@ def build_mixture(
     seed: int = 0,
     sample_docs: int = 10_000,
     shuffle_buffer: int = 10_000,
+    stratify: bool = False,
 ) -> Mixture:
     """Mix ``sources`` so that each gets ``weights[name]`` of the tokens (``unit="tokens"``) or documents.
 
@@ -442,6 +465,11 @@ def build_mixture(
         seed: fixes the order in which each source is drawn and the interleaving.
         sample_docs: streamed sources: documents read to measure the mean length.
         shuffle_buffer: streaming only, the ``IterableDataset.shuffle`` buffer of each source.
+        stratify: map-style only. A source drawn for part of an epoch takes documents spread evenly over its
+            stored order, not a simple random subset, so the part keeps the make-up of a source stored by
+            origin (its languages, packages, or one long document cut into consecutive pieces); which
+            documents are taken then varies less from seed to seed. Each epoch's documents are still
+            shuffled.
 
     Documents are drawn in a seeded random order (a fresh permutation per epoch; streaming: shuffled shards
     and a shuffle buffer), never in stored order, and each source stops at the tokens it actually took, so
@@ -485,6 +513,8 @@ def build_mixture(
         raise ValueError(f"max_epochs must be > 0 (or None for unbounded), got {bad}")
 
     streaming = any(_is_iterable_ds(ds) for ds in sources.values())
+    if stratify and streaming:
+        raise ValueError("stratify needs map-style sources (a stream has no stored order to spread over)")
     need_counts = unit == "tokens" or num_tokens is not None or (alpha is not None and w is None)
     counter = make_counter(tokenizer) if need_counts else None
     counter = counter or (lambda texts: np.zeros(len(texts), dtype=np.int64))
@@ -579,7 +609,14 @@ def build_mixture(
                 s = min(caps, key=caps.get)
                 raise _too_small(s, n_docs[s], epochs[s], w[s] * target, total[s], unit)
             plans = {
-                s: _plan_source(unit_col[s], w[s] * units, w[s], epochs[s], np.random.default_rng([seed, i]))
+                s: _plan_source(
+                    unit_col[s],
+                    w[s] * units,
+                    w[s],
+                    epochs[s],
+                    np.random.default_rng([seed, i]),
+                    stratify=stratify,
+                )
                 for i, s in enumerate(kept)
             }
             order = _merge(plans, offsets, seed)
@@ -607,4 +644,5 @@ def build_mixture(
         seed=seed,
         dropped=dropped,
         endless=endless,
+        stratify=stratify,
     )

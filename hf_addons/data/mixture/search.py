@@ -310,6 +310,7 @@ class _Bundle:
     tokenizer_path: str | None
     fingerprint: str
     by_frequency: np.ndarray  # token ids of the data, most frequent first (for a compact proxy vocabulary)
+    stratify: bool = False  # proxies draw parts of an epoch spread over each source (build_mixture's)
 
     def vocab_map(self, vocab: int | None, full: int) -> np.ndarray | None:
         if vocab is None or vocab >= full:
@@ -381,6 +382,7 @@ def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
             num_tokens=spec["tokens"],
             max_epochs=spec["max_epochs"],
             seed=seed_of(spec, "sample"),
+            stratify=bundle.stratify,
         )
     finally:
         if not was_off:
@@ -751,11 +753,14 @@ def prepare(
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
     max_doc_tokens: int | None = None,
+    stratify: bool = False,
 ) -> tuple[SearchSpace, _Bundle, Any]:
     """Tokenize every source once and check the inputs; every error is raised here, before any training.
 
     ``max_doc_tokens``: training documents longer than this are cut into near-equal pieces first, so a
-    proxy's share of a source is drawn piece by piece (see :func:`split_long_documents`).
+    proxy's share of a source is drawn piece by piece (see :func:`split_long_documents`). ``stratify``:
+    every proxy draws a part of an epoch spread evenly over each source's stored order
+    (``build_mixture(stratify=True)``).
     """
     from hf_addons.models import load_tokenizer
 
@@ -803,6 +808,8 @@ def prepare(
     fp.update(str(getattr(tok, "name_or_path", "")).encode() + str(len(tok)).encode())
     if max_doc_tokens is not None:
         fp.update(f"max_doc_tokens:{max_doc_tokens}".encode())
+    if stratify:
+        fp.update(b"stratify")
     tok_path = tokenizer if isinstance(tokenizer, str) else getattr(tok, "name_or_path", None) or None
     if tokenizer is None:
         tok_path = None
@@ -810,7 +817,7 @@ def prepare(
     uniq, counts = np.unique(every, return_counts=True)
     by_freq = uniq[np.argsort(-counts, kind="stable")].astype(np.int64)
     by_freq = np.concatenate([[tok.eos_token_id], by_freq[by_freq != tok.eos_token_id]])  # EOS packs blocks
-    bundle = _Bundle(texts, ids, val_blocks, tok_path, fp.hexdigest()[:16], by_freq)
+    bundle = _Bundle(texts, ids, val_blocks, tok_path, fp.hexdigest()[:16], by_freq, stratify)
     return space, bundle, tok
 
 
@@ -888,6 +895,7 @@ def search_mixture(
     max_share: float | Mapping[str, float] | None = None,
     max_epochs: float | Mapping[str, float] | None = 4.0,
     max_doc_tokens: int | None = None,
+    stratify: bool = False,
     eval_tokens: int = 16_384,
     cache_dir: str | Path = "mixture-search",
     workers: int = 1,
@@ -908,6 +916,8 @@ def search_mixture(
         max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
         max_doc_tokens: cut longer training documents into pieces before mixing, so that a proxy's share
             of a source does not hinge on whether its seed draws one long document (None: whole documents).
+        stratify: a proxy drawing part of an epoch of a source takes documents spread evenly over its
+            stored order, so seeds differ less in which documents they train on (``build_mixture``'s).
         eval_tokens: validation tokens per domain, in blocks spread evenly over all of its documents.
         cache_dir: one JSON per proxy run, keyed by its full config: an interrupted search resumes.
         workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
@@ -936,6 +946,7 @@ def search_mixture(
         max_share=max_share,
         max_epochs=max_epochs,
         max_doc_tokens=max_doc_tokens,
+        stratify=stratify,
     )
     obj = parse_objective(objective, list(bundle.val_blocks))
     # a shape transformers rejects (e.g. an odd RoPE head dim) fails here, not inside a worker process

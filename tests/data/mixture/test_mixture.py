@@ -173,3 +173,58 @@ def test_endless_stream_needs_a_length(sources):
         mix.report()
     rep = mix.report(num_docs=3000)  # more than both sources hold: they repeat
     assert rep["docs"] == 3000 and rep["max_abs_error_pp"] < 4.0
+
+
+def test_stratify_keeps_the_make_up_of_a_part_of_an_epoch():
+    """A source stored by origin (8 files of 25 documents): a draw of a fifth of it takes each file's share
+    to within a document with ``stratify``, where a simple random draw misses by several; the token share
+    stays exact, seeds still draw different documents in shuffled order, and past one epoch every document
+    comes once before any comes twice."""
+    from datasets import Dataset
+
+    from hf_addons.data.mixture.mixture import build_mixture
+
+    files, per_file, words = 8, 25, 20
+    filler = " ".join(["w"] * (words - 2))
+    src = Dataset.from_dict({"text": [f"f{f} d{d} {filler}" for f in range(files) for d in range(per_file)]})
+    other = Dataset.from_dict({"text": [" ".join(["o"] * words)] * 400})
+
+    def draw(stratify: bool, seed: int, share: float = 0.2, tokens: int = 4000) -> list[str]:
+        mix = build_mixture(
+            {"src": src, "other": other},
+            {"src": share, "other": 1 - share},
+            tokenizer="whitespace",
+            num_tokens=tokens,
+            max_epochs=None,
+            seed=seed,
+            stratify=stratify,
+        )
+        assert abs(mix.report()["sources"]["src"]["error_pp"]) < 0.1 and mix.stratify == stratify
+        return [t for t, s in zip(mix.dataset["text"], mix.dataset["source"], strict=True) if s == "src"]
+
+    def file_of(texts: list[str]) -> list[int]:
+        return [int(t.split()[0][1:]) for t in texts]
+
+    expected = 0.2 * 4000 / words / files  # documents per file in a fifth of an epoch: 5
+    drawn = {k: [draw(k, seed) for seed in range(8)] for k in (False, True)}
+    misses = {
+        k: [float(np.abs(np.bincount(file_of(t), minlength=files) - expected).max()) for t in v]
+        for k, v in drawn.items()
+    }
+    assert max(misses[True]) <= 1, misses  # every file within a document of its share, every seed
+    assert max(misses[False]) >= 3, misses  # a simple random fifth misses by several
+    assert len({frozenset(t) for t in drawn[True]}) == 8  # every seed draws other documents ...
+    assert all(file_of(t) != sorted(file_of(t)) for t in drawn[True])  # ... in shuffled order
+
+    twice = draw(True, 3, share=0.5, tokens=12_000)  # 6000 of 4000 tokens: 1.5 epochs
+    assert len(twice) == 300 and len(set(twice[:200])) == 200  # all once, then the spread half epoch
+    assert np.abs(np.bincount(file_of(twice[200:]), minlength=files) - 12.5).max() <= 2
+
+    with pytest.raises(ValueError, match="stratify needs map-style sources"):
+        build_mixture(
+            {"src": src.to_iterable_dataset()},
+            {"src": 1.0},
+            tokenizer="whitespace",
+            num_docs=10,
+            stratify=True,
+        )

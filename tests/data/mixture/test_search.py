@@ -370,3 +370,21 @@ def test_long_documents_are_drawn_piece_by_piece():
 
     with pytest.raises(ValueError, match="max_doc_tokens=16 is under one block"):
         prepare(sources, val, max_doc_tokens=16, **kw)
+
+
+def test_stratify_reaches_every_proxy_and_the_fingerprint():
+    """``prepare(stratify=True)``: every proxy's mixture is drawn spread over each source, and no run drawn
+    at random is read back from the cache (another data fingerprint)."""
+    from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_mixture, proxy_spec
+
+    train, val = _domains()
+    kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
+    space, plain, _ = prepare(train, val, **kw)
+    _, spread, _ = prepare(train, val, stratify=True, **kw)
+    assert spread.fingerprint != plain.fingerprint and spread.stratify and not plain.stratify
+    w, proxy = {"code": 0.5, "prose": 0.5}, ProxyConfig(**TINY)
+    mixes = [proxy_mixture(proxy_spec(w, space, proxy, b, 0), b) for b in (plain, spread)]
+    assert [m.stratify for m in mixes] == [False, True]
+    assert mixes[0].dataset["text"][:] != mixes[1].dataset["text"][:]
+    for m in mixes:
+        assert m.report()["max_abs_error_pp"] < 2.0
