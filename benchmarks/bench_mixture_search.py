@@ -31,12 +31,20 @@ from _common import RESULTS, machine_slug, row, write_result  # noqa: E402
 from mixture_corpora import VAL_EVERY, add_run_args, load_domains, parse_val_every  # noqa: E402
 
 
+def _run_records(res) -> list[dict]:
+    """Each proxy's mixture and validation losses, as result files store them."""
+    return [{"weights": r["spec"]["weights"], "val_loss": r["val_loss"]} for r in res.runs]
+
+
 def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] | None:
     """A search read wholly from the cache keeps the wall time of the run that trained its proxies: from this
-    result name's last file, else from any result of the same search (proxies, budget) on the same data."""
+    result name's last file, else from any result of the same search (proxies, budget) on the same data.
+
+    The same search means the same proxy runs: every run's mixture and losses equal (a search on the same
+    documents drawn another way, e.g. in pieces, has other runs and its own wall time)."""
     want = {k: res.to_dict()[k] for k in ("runs", "tokens_per_run", "proxy")}
     sha = {k: v["sha256"] for k, v in domains.items()}
-    tokens = json.loads(json.dumps(res.space.tokens, default=int))
+    records = json.loads(json.dumps(_run_records(res)))
     own = RESULTS / f"{name}-{machine_slug()}.json"
     for path in [own, *sorted(p for p in RESULTS.glob("mixture-search*.json") if p != own)]:
         if not path.exists():
@@ -44,7 +52,7 @@ def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] |
         doc = json.loads(path.read_text())
         r = doc.get("results", {})
         same = {k: r.get("search", {}).get(k) for k in want} == want
-        if not same or r.get("data_sha256") != sha or r.get("train_tokens") != tokens:
+        if not same or r.get("data_sha256") != sha or r.get("runs") != records:
             continue
         note = r.get("search_wall_note", "")
         if note.startswith("every proxy"):
@@ -206,7 +214,7 @@ def main() -> None:
         "proxy_run_cpu_s": {"mean": float(np.mean(run_cpu)), "sum": float(np.sum(run_cpu))},
         "seed_noise": noise,
         "plot": str(plot.relative_to(RESULTS.parent.parent)),
-        "runs": [{"weights": r["spec"]["weights"], "val_loss": r["val_loss"]} for r in res.runs],
+        "runs": _run_records(res),
     }
     cv = res.cv_spearman[res.regressor]
     rows = [
