@@ -115,7 +115,8 @@ def main() -> None:
     disable_progress_bars()
     t0 = time.perf_counter()
     every = parse_val_every(args.val_every)
-    domains = load_domains(val_every=every)
+    web = tuple(args.web.split(","))
+    domains = load_domains(val_every=every, web=web)
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}
     load_s = time.perf_counter() - t0
@@ -202,6 +203,7 @@ def main() -> None:
         "licences": {k: v["licences"] for k, v in domains.items()},
         "data_sha256": {k: v["sha256"] for k, v in domains.items()},
         "val_every": every,
+        "web_sources": list(web),
         "docs": {
             k: {"train": len(v["train"]), "validation": len(v["validation"])} for k, v in domains.items()
         },

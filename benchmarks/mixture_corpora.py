@@ -4,7 +4,9 @@
 - ``math``: docstrings of SymPy and mpmath (BSD-3-Clause): formulas, LaTeX and worked examples.
 - ``multilingual``: translated messages (``msgstr``) of the Debian packages' gettext catalogues in
   ``/usr/share/locale/<lang>/LC_MESSAGES/*.mo`` (licence per package from ``/usr/share/doc/<pkg>/copyright``).
-- ``web``: the article bodies of the shared article-extraction pages (MIT).
+- ``web``: the article bodies of the shared article-extraction pages (MIT); with ``web=("articles", "lee")``
+  also the 343 ABC news articles of the Lee corpus (Lee, Pincombe & Welsh 2005) that gensim's wheel ships as
+  test data (LGPL-2.1), fetched from PyPI with ``pip download``.
 - ``short`` (mixture benchmark only): Debian package descriptions (``dpkg-query``), licence per package.
 
 The split is by origin file (a file's documents all land in one split), 1 in ``val_every`` files to validation.
@@ -16,8 +18,11 @@ import ast
 import gettext
 import hashlib
 import json
+import os
 import subprocess
+import sys
 import sysconfig
+import zipfile
 from collections import Counter
 from importlib import metadata
 from pathlib import Path
@@ -36,6 +41,9 @@ CODE_PACKAGES = [
     "tqdm",
     "filelock",
 ]
+GENSIM = (
+    "gensim==4.4.0"  # its wheel carries the Lee news corpus as test data; pinned: another release, other data
+)
 VAL_EVERY = 8  # 1 in this many origin files of a domain is held out for validation
 LANGS = ["de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "uk", "sv"]
 
@@ -134,10 +142,62 @@ def multilingual_docs(per_doc: int = 30, max_chars_per_lang: int = 250_000) -> t
     return docs, sorted(_debian_licence(p) for p in _debian_packages(used))
 
 
-def web_docs() -> tuple[list[tuple[str, str]], list[str]]:
+def article_docs() -> tuple[list[tuple[str, str]], list[str]]:
     truth = json.loads((SHARED / "ground-truth.json").read_text())
     docs = [(f"web:{k}", v["articleBody"]) for k, v in sorted(truth.items()) if v.get("articleBody")]
     return docs, ["scrapinghub/article-extraction-benchmark: MIT (shared/data/article-extraction/LICENSE)"]
+
+
+def _gensim_test_file(name: str) -> str:
+    """One file of gensim's test data, read from its wheel (downloaded once; gensim is never installed)."""
+    cache = Path(os.environ.get("HF_ADDONS_BENCH_CACHE", Path.home() / ".cache" / "hf-addons-bench"))
+    cache = cache / GENSIM.replace("==", "-")
+    wheels = sorted(cache.glob("gensim-*.whl"))
+    if not wheels:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            str(cache),
+        ]
+        subprocess.run([*cmd, GENSIM], check=True, capture_output=True)
+        wheels = sorted(cache.glob("gensim-*.whl"))
+    with zipfile.ZipFile(wheels[0]) as z:
+        raw = z.read(f"gensim/test/test_data/{name}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # lee.cor is Windows-1252 (its pound signs)
+        return raw.decode("cp1252")
+
+
+def lee_docs() -> tuple[list[tuple[str, str]], list[str]]:
+    """The Lee corpus: 350 ABC news articles, one per line; its 7 repeated lines are kept once."""
+    docs, seen = [], set()
+    for name in ("lee_background.cor", "lee.cor"):
+        for i, line in enumerate(_gensim_test_file(name).splitlines()):
+            if (text := line.strip()) and text not in seen:
+                seen.add(text)
+                docs.append((f"web:lee:{name}:{i}", text))
+    return docs, [f"Lee, Pincombe & Welsh (2005) ABC news articles, test data of {GENSIM}: LGPL-2.1"]
+
+
+WEB_SOURCES = {"articles": article_docs, "lee": lee_docs}
+
+
+def web_docs(sources=("articles",)) -> tuple[list[tuple[str, str]], list[str]]:
+    if unknown := set(sources) - set(WEB_SOURCES):
+        raise ValueError(f"unknown web sources {sorted(unknown)}; known: {sorted(WEB_SOURCES)}")
+    docs, licences = [], []
+    for name in sources:
+        d, lic = WEB_SOURCES[name]()
+        docs += d
+        licences += lic
+    return docs, licences
 
 
 def short_docs() -> tuple[list[tuple[str, str]], list[str]]:
@@ -184,12 +244,14 @@ def parse_val_every(spec: str, what: str = "--val-every") -> int | dict[str, int
 
 
 def load_domains(
-    names=("code", "math", "multilingual", "web"), val_every: int | dict[str, int] = VAL_EVERY
+    names=("code", "math", "multilingual", "web"),
+    val_every: int | dict[str, int] = VAL_EVERY,
+    web: tuple[str, ...] = ("articles",),
 ) -> dict[str, dict]:
     """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file.
 
     ``val_every``: 1 in this many origin files goes to validation; a dict gives it per domain (others:
-    ``VAL_EVERY``).
+    ``VAL_EVERY``). ``web``: the web sources (``WEB_SOURCES``).
     """
     from datasets import Dataset
 
@@ -204,7 +266,7 @@ def load_domains(
         raise FileNotFoundError(f"{SHARED} is missing (the shared article pages)")
     out = {}
     for name in names:
-        docs, licences = LOADERS[name]()
+        docs, licences = web_docs(web) if name == "web" else LOADERS[name]()
         held_out = [_val(k, every[name]) for k, _ in docs]
         train = [t for (_, t), held in zip(docs, held_out, strict=True) if not held]
         val = [t for (_, t), held in zip(docs, held_out, strict=True) if held]
@@ -221,6 +283,7 @@ def load_domains(
 def add_run_args(p, *, val_every: str, name: str) -> None:
     """The arguments every proxy-running mixture script shares with ``bench_mixture_search.py``."""
     p.add_argument("--val-every", default=val_every, help="1 in N origin files held out; per domain: web=4")
+    p.add_argument("--web", default="articles", help=f"comma-separated web sources, of {sorted(WEB_SOURCES)}")
     p.add_argument("--max-epochs", type=float, default=4.0)
     p.add_argument(
         "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"
@@ -236,13 +299,17 @@ def add_run_args(p, *, val_every: str, name: str) -> None:
 
 
 def prepared_search(
-    val_every: int | dict[str, int], cache_dir: str, objective: str = "mean", **prepare_kw
+    val_every: int | dict[str, int],
+    cache_dir: str,
+    objective: str = "mean",
+    web: tuple[str, ...] = ("articles",),
+    **prepare_kw,
 ) -> tuple[dict, object, object, str, dict[str, float]]:
     """The four domains tokenized for proxy runs, as ``bench_mixture_search.py`` prepares them:
     ``(domains, space, bundle, bundle_path, objective)``; ``prepare_kw`` go to ``search.prepare``."""
     from hf_addons.data.mixture.search import parse_objective, prepare, save_bundle
 
-    domains = load_domains(val_every=val_every)
+    domains = load_domains(val_every=val_every, web=web)
     space, bundle, _ = prepare(
         {k: v["train"] for k, v in domains.items()},
         {k: v["validation"] for k, v in domains.items()},
@@ -253,7 +320,7 @@ def prepared_search(
 
 
 if __name__ == "__main__":
-    for name, d in load_domains(tuple(LOADERS)).items():
+    for name, d in load_domains(tuple(LOADERS), web=tuple(WEB_SOURCES)).items():
         chars = sum(len(t) for t in d["train"]["text"])
         print(f"{name}: {len(d['train'])} train / {len(d['validation'])} val docs, {chars / 1e6:.2f} M chars")
         print("   ", "; ".join(d["licences"])[:300])

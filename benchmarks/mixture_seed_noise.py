@@ -136,6 +136,7 @@ def main() -> None:
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
         stratify=args.stratify,
+        web=tuple(args.web.split(",")),
     )
 
     def seed(part: str, s: int) -> dict[str, int]:
@@ -194,6 +195,7 @@ def main() -> None:
             "weights": weights,
             "val_every": val_every,
             "data_sha256": {k: v["sha256"] for k, v in domains.items()},
+            "web_sources": args.web.split(","),
             "proxy": asdict(proxy),
             "tokens": args.tokens,
             "seeds": list(range(args.base_seed, args.base_seed + args.seeds)),
