@@ -165,7 +165,11 @@ def _gensim_test_file(name: str) -> str:
             "-d",
             str(cache),
         ]
-        subprocess.run([*cmd, GENSIM], check=True, capture_output=True)
+        done = subprocess.run([*cmd, GENSIM], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(
+                f"web source 'lee' needs {GENSIM}'s wheel: pip download failed:\n{done.stderr}"
+            )
         wheels = sorted(cache.glob("gensim-*.whl"))
     with zipfile.ZipFile(wheels[0]) as z:
         raw = z.read(f"gensim/test/test_data/{name}")
