@@ -115,8 +115,7 @@ def main() -> None:
     disable_progress_bars()
     t0 = time.perf_counter()
     every = parse_val_every(args.val_every)
-    web = tuple(args.web.split(","))
-    domains = load_domains(val_every=every, web=web)
+    domains = load_domains(val_every=every, web=args.web)
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}
     load_s = time.perf_counter() - t0
@@ -203,7 +202,7 @@ def main() -> None:
         "licences": {k: v["licences"] for k, v in domains.items()},
         "data_sha256": {k: v["sha256"] for k, v in domains.items()},
         "val_every": every,
-        "web_sources": list(web),
+        "web_sources": list(args.web),
         "docs": {
             k: {"train": len(v["train"]), "validation": len(v["validation"])} for k, v in domains.items()
         },

@@ -41,9 +41,8 @@ CODE_PACKAGES = [
     "tqdm",
     "filelock",
 ]
-GENSIM = (
-    "gensim==4.4.0"  # its wheel carries the Lee news corpus as test data; pinned: another release, other data
-)
+# its wheel carries the Lee news corpus as test data; pinned: another release, other data
+GENSIM = "gensim==4.4.0"
 VAL_EVERY = 8  # 1 in this many origin files of a domain is held out for validation
 LANGS = ["de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "uk", "sv"]
 
@@ -287,7 +286,12 @@ def load_domains(
 def add_run_args(p, *, val_every: str, name: str) -> None:
     """The arguments every proxy-running mixture script shares with ``bench_mixture_search.py``."""
     p.add_argument("--val-every", default=val_every, help="1 in N origin files held out; per domain: web=4")
-    p.add_argument("--web", default="articles", help=f"comma-separated web sources, of {sorted(WEB_SOURCES)}")
+    p.add_argument(
+        "--web",
+        default=("articles",),
+        type=lambda v: tuple(v.split(",")),
+        help=f"comma-separated web sources, of {sorted(WEB_SOURCES)}",
+    )
     p.add_argument("--max-epochs", type=float, default=4.0)
     p.add_argument(
         "--max-doc-tokens", type=int, default=None, help="cut longer training documents into pieces"

@@ -99,7 +99,7 @@ def main() -> None:
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
         stratify=args.stratify,
-        web=tuple(args.web.split(",")),
+        web=args.web,
     )
     weights = {
         "optimum": search["weights"],
@@ -187,7 +187,7 @@ def main() -> None:
             "search_result": str(Path(args.search_result).resolve().relative_to(RESULTS.parent.parent)),
             "weights": weights,
             "data_sha256": {k: v["sha256"] for k, v in domains.items()},
-            "web_sources": args.web.split(","),
+            "web_sources": list(args.web),
             "seeds": list(seeds),
             "cells": cells,
             "extrapolation": extrapolation,

@@ -136,7 +136,7 @@ def main() -> None:
         max_epochs=args.max_epochs,
         max_doc_tokens=args.max_doc_tokens,
         stratify=args.stratify,
-        web=tuple(args.web.split(",")),
+        web=args.web,
     )
 
     def seed(part: str, s: int) -> dict[str, int]:
@@ -195,7 +195,7 @@ def main() -> None:
             "weights": weights,
             "val_every": val_every,
             "data_sha256": {k: v["sha256"] for k, v in domains.items()},
-            "web_sources": args.web.split(","),
+            "web_sources": list(args.web),
             "proxy": asdict(proxy),
             "tokens": args.tokens,
             "seeds": list(range(args.base_seed, args.base_seed + args.seeds)),
