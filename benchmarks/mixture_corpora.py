@@ -3,7 +3,8 @@
 - ``code``: Python source files of installed PyPI packages (licence per package from its metadata).
 - ``math``: docstrings of SymPy and mpmath (BSD-3-Clause): formulas, LaTeX and worked examples.
 - ``multilingual``: translated messages (``msgstr``) of the Debian packages' gettext catalogues in
-  ``/usr/share/locale/<lang>/LC_MESSAGES/*.mo`` (licence per package from ``/usr/share/doc/<pkg>/copyright``).
+  ``/usr/share/locale/<lang>/LC_MESSAGES/*.mo`` of the ``CATALOGUES`` (licence per package from
+  ``/usr/share/doc/<pkg>/copyright``).
 - ``web``: the article bodies of the shared article-extraction pages (MIT); with ``web=("articles", "lee")``
   also the 343 ABC news articles of the Lee corpus (Lee, Pincombe & Welsh 2005) that gensim's wheel ships as
   test data (LGPL-2.1), fetched from PyPI with ``pip download``.
@@ -45,6 +46,12 @@ CODE_PACKAGES = [
 GENSIM = "gensim==4.4.0"
 VAL_EVERY = 8  # 1 in this many origin files of a domain is held out for validation
 LANGS = ["de", "fr", "es", "ru", "ja", "zh_CN", "it", "pt_BR", "uk", "sv"]
+# the message catalogues read (of the base image's packages): another package installed later (Chromium brings
+# cups-pk-helper) would otherwise join in alphabetical order and change the multilingual corpus
+CATALOGUES = frozenset(
+    "Linux-PAM PackageKit adduser appstream apt at-spi2-core avahi bash bfd binutils coreutils diffutils dpkg "
+    "findutils gas gdk-pixbuf gettext-runtime gettext-tools".split()
+)
 
 
 def _val(key: str, val_every: int) -> bool:
@@ -124,6 +131,8 @@ def multilingual_docs(per_doc: int = 30, max_chars_per_lang: int = 250_000) -> t
     for lang in LANGS:
         chars = 0
         for mo in sorted(Path("/usr/share/locale", lang, "LC_MESSAGES").glob("*.mo")):
+            if mo.stem not in CATALOGUES:
+                continue
             if chars >= max_chars_per_lang:
                 break
             try:

@@ -805,7 +805,7 @@ def prepare(
         fp.update(f"{s}:{len(texts[s])}:{tokens[s]}".encode())
     for d, b in val_blocks.items():
         fp.update(f"{d}:".encode() + b.tobytes())
-    fp.update(str(getattr(tok, "name_or_path", "")).encode() + str(len(tok)).encode())
+    fp.update(tokenizer_digest(tok).encode())
     if max_doc_tokens is not None:
         fp.update(f"max_doc_tokens:{max_doc_tokens}".encode())
     if stratify:
@@ -819,6 +819,14 @@ def prepare(
     by_freq = np.concatenate([[tok.eos_token_id], by_freq[by_freq != tok.eos_token_id]])  # EOS packs blocks
     bundle = _Bundle(texts, ids, val_blocks, tok_path, fp.hexdigest()[:16], by_freq, stratify)
     return space, bundle, tok
+
+
+def tokenizer_digest(tok: Any) -> str:
+    """What a tokenizer maps text to (its vocabulary and EOS), not where it was loaded from: the default
+    tokenizer is read from one cache folder or another depending on whether the model was converted, and a
+    run keyed by the folder would not be found again."""
+    vocab = sorted(tok.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
+    return hashlib.sha256(json.dumps([vocab, tok.eos_token_id]).encode()).hexdigest()[:16]
 
 
 def save_bundle(bundle: _Bundle, cache_dir: str | Path) -> Path:

@@ -388,3 +388,23 @@ def test_stratify_reaches_every_proxy_and_the_fingerprint():
     assert mixes[0].dataset["text"][:] != mixes[1].dataset["text"][:]
     for m in mixes:
         assert m.report()["max_abs_error_pp"] < 2.0
+
+
+def test_fingerprint_names_the_tokenizer_by_content_not_by_folder(tmp_path):
+    """The default tokenizer loads from the converted model's folder once the model was converted, from a
+    tokenizer-only folder before: cached runs must be found either way, and a tokenizer that maps text to
+    other ids must not find them."""
+    from hf_addons.data.mixture.search import prepare
+    from hf_addons.models import load_tokenizer
+
+    train, val = _domains()
+    kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
+    tok = load_tokenizer()
+    for name in ("a", "b"):
+        tok.save_pretrained(tmp_path / name)
+    prints = [prepare(train, val, tokenizer=str(tmp_path / n), **kw)[1].fingerprint for n in ("a", "b")]
+    assert prints[0] == prints[1] == prepare(train, val, **kw)[1].fingerprint
+
+    other = load_tokenizer(str(tmp_path / "a"))
+    other.add_tokens(["<an-added-token>"])
+    assert prepare(train, val, tokenizer=other, **kw)[1].fingerprint != prints[0]
