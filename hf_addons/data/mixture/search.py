@@ -361,39 +361,13 @@ def run_key(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def source_pool(
-    texts: Sequence[str],
-    ids: Mapping[str, np.ndarray],
-    fraction: float,
-    rng: np.random.Generator,
-    spread: bool,
-) -> list[str]:
-    """The whole documents, in stored order, holding the first ``fraction`` of a source's tokens in a random
-    order (``spread``: a low-discrepancy order, so the pool covers the stored order evenly): a proxy of ``t``
-    tokens on pools of ``t / T`` repeats every source as often as a run of ``T`` tokens would."""
-    n = len(texts)
-    golden = (np.sqrt(5.0) - 1) / 2
-    order = (
-        np.argsort((np.arange(n) * golden + rng.random()) % 1.0, kind="stable")
-        if spread
-        else rng.permutation(n)
-    )
-    lengths = np.asarray([ids[t].size for t in texts], dtype=np.int64)[order]
-    k = int(np.searchsorted(np.cumsum(lengths), fraction * lengths.sum())) + 1
-    return [texts[i] for i in np.sort(order[:k])]
-
-
 def proxy_mixture(spec: Mapping[str, Any], bundle: _Bundle) -> Any:
     """The token-true mixture a proxy of ``spec`` trains on (rows carry ``text`` and ``source``)."""
     from datasets import Dataset, are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     total = sum(spec["weights"].values())
     weights = {s: w / total for s, w in spec["weights"].items()}  # undo the rounding of the cache key
-    texts = bundle.train_texts
-    if (pool := spec.get("pool", 1.0)) < 1.0:
-        rng = np.random.default_rng(seed_of(spec, "sample"))
-        texts = {s: source_pool(texts[s], bundle.ids, pool, rng, bundle.stratify) for s in weights}
-    srcs = {s: Dataset.from_dict({"text": texts[s]}) for s in weights}
+    srcs = {s: Dataset.from_dict({"text": bundle.train_texts[s]}) for s in weights}
 
     def count(texts: Sequence[str]) -> list[int]:
         return [bundle.ids[t].size for t in texts]
@@ -1027,7 +1001,6 @@ def proxy_spec(
     bundle: _Bundle,
     seed: int | Mapping[str, int],
     tokens: int | None = None,
-    pool: float = 1.0,
 ) -> dict[str, Any]:
     """The cache key material of one run: checked weights, budget, proxy config, caps, seed, data fingerprint.
 
@@ -1042,8 +1015,8 @@ def proxy_spec(
     else:
         seed = int(seed)
     budget = tokens or space.tokens_per_run
-    w = space.check(weights, round(budget / pool))
-    spec = {
+    w = space.check(weights, budget)
+    return {
         "weights": {s: round(v, 6) for s, v in w.items()},
         "tokens": int(budget),
         "proxy": asdict(proxy),
@@ -1051,6 +1024,3 @@ def proxy_spec(
         "seed": seed,
         "data": bundle.fingerprint,
     }
-    if pool < 1.0:
-        spec["pool"] = round(pool, 6)
-    return spec
