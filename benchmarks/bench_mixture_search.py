@@ -106,11 +106,17 @@ def main() -> None:
     add_run_args(p, val_every=str(VAL_EVERY), name="mixture-search")
     args = p.parse_args()
 
-    import pickle
-
     from datasets import disable_progress_bars
 
-    from hf_addons.data.mixture.search import ProxyConfig, _score, proxy_spec, run_proxies, search_mixture
+    from hf_addons.data.mixture.scale_check import BASELINES, check_at_scale
+    from hf_addons.data.mixture.search import (
+        ProxyConfig,
+        _load_bundle,
+        _score,
+        proxy_spec,
+        run_proxies,
+        search_mixture,
+    )
 
     disable_progress_bars()
     t0 = time.perf_counter()
@@ -169,15 +175,13 @@ def main() -> None:
     print(f"search wall {search_s:.0f} s ({wall_note})")
     run_s = [r["seconds"] for r in res.runs]
     run_cpu = [r.get("cpu_seconds", float("nan")) for r in res.runs]
-    bundle_path = next(Path(args.cache_dir).glob(f"data-{res.runs[0]['spec']['data']}.pkl"))
-    with open(bundle_path, "rb") as fh:
-        bundle = pickle.load(fh)  # noqa: S301 - written by search_mixture above
+    bundle = _load_bundle(res.bundle_path)
     # seed noise at proxy scale: one mixture (natural), several seeds (init, document order, batch order),
     # against the spread of the objective across the searched mixtures (all at one seed: common random numbers)
     noise_specs = [
         proxy_spec(res.natural, res.space, proxy, bundle, seed) for seed in range(args.noise_seeds)
     ]
-    nres = run_proxies(noise_specs, str(bundle_path), args.cache_dir, args.workers, desc="seed-noise proxies")
+    nres = run_proxies(noise_specs, res.bundle_path, args.cache_dir, args.workers, desc="seed-noise proxies")
     seed_obj = [_score(r["val_loss"], res.objective) for r in nres]
     y = res.measured()
     noise = {
@@ -267,102 +271,71 @@ def main() -> None:
         print(f"DoReMi budget {doremi.tokens:,} tokens vs RegMix {regmix_tokens:,}")
     if not args.skip_validation:
         big = proxy.at_width(args.val_hidden, args.val_layers, learning_rate=args.val_lr)
-        names = res.space.names
-        cands = {
-            "optimum": res.weights,
-            "uniform": {s: 1 / len(names) for s in names},
-            "natural": res.natural,
-            **({"doremi": doremi.weights} if doremi is not None else {}),
-        }
-        asked = set(args.val_mixtures.split(","))
-        if asked - set(cands) or not asked & {"natural", "uniform"}:
+        asked = args.val_mixtures.split(",")
+        known = {"optimum", *BASELINES, *(["doremi"] if doremi is not None else [])}
+        if set(asked) - known or not set(asked) & set(BASELINES):
             raise SystemExit(
                 f"--val-mixtures {args.val_mixtures!r}: name natural and/or uniform (the optimum is compared "
-                f"with them); known: {sorted(cands)}"
+                f"with them); known: {sorted(known)}"
             )
-        cands = {k: w for k, w in cands.items() if k in {"optimum", "doremi", *asked}}
-        specs, labels = [], []
-        for label, w in cands.items():
-            for seed in range(args.seeds):
-                try:
-                    specs.append(proxy_spec(w, res.space, big, bundle, 1000 + seed, tokens=args.val_tokens))
-                    labels.append(label)
-                except ValueError as exc:  # e.g. uniform needs more epochs of a small source than allowed
-                    print(f"validation: {label} infeasible: {exc}")
-        vt0 = time.perf_counter()
-        vres = run_proxies(specs, str(bundle_path), args.cache_dir, args.workers, desc="validation proxies")
-        val_s = time.perf_counter() - vt0
-        scores: dict[str, list[float]] = {}
-        for label, r in zip(labels, vres, strict=True):
-            scores.setdefault(label, []).append(_score(r["val_loss"], res.objective))
-        summary = {
-            k: {"mean": float(np.mean(v)), "seeds": v, "spread": float(np.ptp(v))} for k, v in scores.items()
-        }
+        check = check_at_scale(
+            res,
+            big,
+            args.val_tokens,
+            args.seeds,
+            baselines=[b for b in ("uniform", "natural") if b in asked],
+            others={"doremi": doremi.weights} if doremi is not None else None,
+            workers=args.workers,
+        )
+        for label, why in check.infeasible.items():  # e.g. uniform needs more epochs of a small source
+            print(f"validation: {label} infeasible: {why}")
+        summary, scores = check.summary(), check.scores
+        other, margin, spread = check.best_baseline, check.margin, check.max_spread
         ran = [k for k in ("natural", "uniform") if k in summary]  # what users pick without a search
-        other = min(ran, key=lambda k: summary[k]["mean"])
-        best_other = summary[other]["mean"]
-        margin = best_other - summary["optimum"]["mean"]
-        spread = max(v["spread"] for v in summary.values())
-        lowest = margin > 0
+        best_other, lowest = summary[other]["mean"], margin > 0
         print(json.dumps(summary, indent=1))
-        # is the optimum better than the best alternative? Welch's t-test over the seeds (one-sided)
-        from scipy.stats import ttest_ind
-
-        welch = ttest_ind(scores["optimum"], scores[other], equal_var=False, alternative="less")
+        welch_p = check.welch_p()
         print(f"optimum lowest: {lowest}; margin {margin:.4f} vs max seed spread {spread:.4f}")
-        print(f"optimum vs {other}: Welch one-sided p = {welch.pvalue:.3f}")
-        # seed s is the same initialisation and document order for every mixture (common random numbers), so
-        # the per-seed differences are paired: is the optimum below each baseline seed by seed?
-        from scipy.stats import ttest_rel
-
-        paired = {}
-        for k in (k for k in summary if k in ran and len(scores[k]) == len(scores["optimum"])):
-            diff = np.subtract(scores["optimum"], scores[k])
-            p_rel = (
-                ttest_rel(scores["optimum"], scores[k], alternative="less").pvalue if len(diff) > 1 else None
-            )
-            paired[k] = {
-                "differences": diff.tolist(),
-                "mean": float(diff.mean()),
-                "seeds_lower": int((diff < 0).sum()),
-                "paired_t_one_sided_p": None if p_rel is None else float(p_rel),
-            }
+        print(f"optimum vs {other}: Welch one-sided p = {welch_p:.3f}")
+        paired = check.paired()
         print(f"paired by seed (optimum - baseline): {json.dumps(paired)}")
+        (RESULTS / f"{args.name}-card-{slug}.md").write_text(res.to_card(check))
         # the issue's protocol: validation proxies >= 5x the search's parameters and tokens; a smaller step
         # (e.g. validating at the search's own budget) is a diagnosis, never the headline nor "met"
         scale = {
-            "parameters_x": vres[0]["parameters"] / res.parameters,
+            "parameters_x": check.parameters / res.parameters,
             "tokens_x": args.val_tokens / args.tokens,
         }
         protocol = min(scale.values()) >= 5
         out["validation"] = {
             "proxy": vars(big),
-            "parameters": vres[0]["parameters"],
+            "parameters": check.parameters,
             "tokens": args.val_tokens,
             "scale": {**scale, "issue_protocol": protocol},
             "scores": summary,
             "margin": margin,
             "max_seed_spread": spread,
             "optimum_lowest": lowest,
-            "margin_exceeds_spread": margin > spread,
-            "welch_one_sided_p_vs_best_other": float(welch.pvalue),
+            "margin_exceeds_spread": check.met,
+            "welch_one_sided_p_vs_best_other": welch_p,
             "paired_by_seed": paired,
             "best_other": other,
-            "wall_s": val_s,
+            "wall_s": check.wall_seconds,
             "per_domain": [  # a proxy's own seconds stay with it when a re-run reads it from the cache
                 {
                     "mixture": lab,
-                    "seed": s["seed"],
+                    "seed": r["spec"]["seed"],
                     "val_loss": r["val_loss"],
                     **{k: r.get(k) for k in ("seconds", "cpu_seconds", "cached")},
                 }
-                for lab, s, r in zip(labels, specs, vres, strict=True)
+                for lab, runs in check.runs.items()
+                for r in runs
             ],
         }
         rows.append(
             row(
                 "data-quality",
-                f"larger proxy ({vres[0]['parameters'] / 1e6:.1f}M, {args.val_tokens // 1000}k tok"
+                f"larger proxy ({check.parameters / 1e6:.1f}M, {args.val_tokens // 1000}k tok"
                 + (
                     ""
                     if protocol
@@ -375,12 +348,14 @@ def main() -> None:
                 unit="loss",
                 target="lowest, margin > seed spread"
                 + ("" if protocol else " (issue: at >= 5x params and tokens)"),
-                met=bool(margin > spread and protocol),
+                met=bool(check.met and protocol),
             )
             # the issue's target: the README shows it, not the search's own CV number
             | ({"headline": True} if protocol else {})
         )
         if "doremi" in summary:  # same budget: is DoReMi's mixture better than RegMix's, or than natural?
+            from scipy.stats import ttest_ind
+
             vs = {
                 k: float(ttest_ind(scores["doremi"], scores[k], equal_var=False, alternative="less").pvalue)
                 for k in summary

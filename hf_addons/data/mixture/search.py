@@ -608,6 +608,8 @@ class SearchResult:
     wall_seconds: float
     model: Any = field(default=None, repr=False)
     cv_spearman_sd: dict[str, float] = field(default_factory=dict)
+    bundle_path: str | None = field(default=None, repr=False)  # the tokenized data, for check_at_scale
+    cache_dir: str | None = field(default=None, repr=False)
 
     def measured(self) -> np.ndarray:
         return np.asarray([_score(r["val_loss"], self.objective) for r in self.runs])
@@ -694,8 +696,9 @@ class SearchResult:
         plt.close(fig)
         return path
 
-    def to_card(self) -> str:
-        """A dataset-card section saying how the mixture was chosen."""
+    def to_card(self, check: Any = None) -> str:
+        """A dataset-card section saying how the mixture was chosen (with ``check``: what a
+        :class:`~hf_addons.data.mixture.scale_check.ScaleCheck` of it measured)."""
         names = self.space.names
         obj = ", ".join(f"{d} {w:.2f}" for d, w in self.objective.items())
         rows = "\n".join(
@@ -722,7 +725,8 @@ class SearchResult:
             "| --- | --- | --- | --- | --- | --- |\n"
             f"{rows}\n\n"
             "Proxy-scale rankings are a prediction, not a measurement at full scale: check the recommendation "
-            "with a larger model before committing compute to it.\n"
+            "with a larger model before committing compute to it (`check_at_scale`).\n"
+            + (f"\n{check.to_card()}" if check is not None else "")
         )
 
 
@@ -991,6 +995,8 @@ def search_mixture(
         wall_seconds=time.perf_counter() - t0,
         model=fit["model"],
         cv_spearman_sd=fit["cv_spearman_sd"],
+        bundle_path=str(bundle_path),
+        cache_dir=str(cache),
     )
 
 

@@ -408,3 +408,76 @@ def test_fingerprint_names_the_tokenizer_by_content_not_by_folder(tmp_path):
     other = load_tokenizer(str(tmp_path / "a"))
     other.add_tokens(["<an-added-token>"])
     assert prepare(train, val, tokenizer=other, **kw)[1].fingerprint != prints[0]
+
+
+def _result_of(train, val, tmp_path, weights, objective, **prepare_kw):
+    """A SearchResult recommending ``weights`` on the search's real data and cache, without the search's runs
+    (what a check at scale reads of it)."""
+    from hf_addons.data.mixture import search
+
+    space, bundle, tok = search.prepare(
+        train, val, tokens_per_run=4096, seq_len=32, eval_tokens=256, **prepare_kw
+    )
+    proxy = search.ProxyConfig(**TINY)
+    return search.SearchResult(
+        weights=weights,
+        predicted_objective=float("nan"),
+        objective=search.parse_objective(objective, list(val)),
+        natural=space.natural,
+        regressor="linear-log",
+        cv_spearman={"linear-log": float("nan")},
+        runs=[],
+        oof_predictions=[],
+        space=space,
+        proxy=proxy,
+        parameters=proxy.num_parameters(proxy.vocab_size(tok)),
+        wall_seconds=0.0,
+        bundle_path=str(search.save_bundle(bundle, tmp_path)),
+        cache_dir=str(tmp_path),
+    )
+
+
+def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, monkeypatch):
+    """A prose-heavy recommendation for the prose loss, checked on a 2x wider proxy at 4x the tokens against
+    natural and uniform: its prose loss is the lowest; a mixture over the epoch caps at that budget is named,
+    not trained; a repeated check trains nothing."""
+    from hf_addons.data.mixture import search
+    from hf_addons.data.mixture.scale_check import check_at_scale
+
+    train, val = _domains()
+    res = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "prose", max_epochs={"prose": 0.56})
+    big = res.proxy.at_width(16, 2)
+    assert big.num_parameters(512) > res.parameters
+    calls = []
+    real = search.train_proxy
+    monkeypatch.setattr(search, "train_proxy", lambda s, *a: calls.append(s["seed"]) or real(s, *a))
+    too_much = {"all prose": {"code": 0.0, "prose": 1.0}}  # 16384 prose tokens: 0.59 epochs > the cap 0.56
+    check = check_at_scale(res, big, tokens=16384, seeds=2, others=too_much)
+    assert len(calls) == 6 and set(check.runs) == {"optimum", "natural", "uniform"}
+    assert "all prose" in check.infeasible and "epochs" in check.infeasible["all prose"]
+    for label, runs in check.runs.items():  # seeds 1000, 1001; the objective is each run's prose loss
+        assert [r["spec"]["seed"] for r in runs] == [1000, 1001]
+        assert check.scores[label] == [r["val_loss"]["prose"] for r in runs]
+        assert runs[0]["parameters"] == check.parameters and runs[0]["spec"]["tokens"] == 16384
+    summary = check.summary()
+    best = min(("natural", "uniform"), key=lambda k: summary[k]["mean"])
+    assert check.best_baseline == best
+    assert check.margin == pytest.approx(summary[best]["mean"] - summary["optimum"]["mean"])
+    assert check.margin > 0.03  # 0.9 of the data is prose: its prose loss is the lowest, on every seed
+    assert all(d["seeds_lower"] == 2 for d in check.paired().values())
+    assert check.met == (check.margin > check.max_spread)
+    card = res.to_card(check)
+    assert "Checked at" in card and "all prose" in card and f"{summary['optimum']['mean']:.4f}" in card
+
+    again = check_at_scale(res, big, tokens=16384, seeds=2, others=too_much)
+    assert len(calls) == 6 and again.scores == check.scores  # read back from the cache
+
+    with pytest.raises(ValueError, match="recommendation cannot be trained at 18000 tokens.*epochs"):
+        check_at_scale(res, big, tokens=18000)  # 0.9 x 18000 prose tokens: 0.58 epochs > 0.56
+    with pytest.raises(ValueError, match="at least one baseline"):
+        check_at_scale(res, big, tokens=16384, baselines=())
+    with pytest.raises(ValueError, match=r"baselines \['best'\]"):
+        check_at_scale(res, big, tokens=16384, baselines=("best",))
+    with pytest.raises(ValueError, match="no data bundle"):
+        check_at_scale(search.SearchResult(**{**vars(res), "bundle_path": None}), big, tokens=16384)
+    assert len(calls) == 6  # every error before any training

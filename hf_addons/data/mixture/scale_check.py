@@ -1,0 +1,215 @@
+"""Does a searched mixture stay the best on a larger model? Larger proxies trained on the recommendation and
+on the mixtures users pick without a search (natural, uniform), a few seeds each.
+
+RegMix bets that the ranking of mixtures carries from its proxies to the model one trains. On small corpora
+it may not: on the benchmark's four domains the best mixture moves towards the natural distribution as the
+token budget grows (``docs/data-mixture.md``). This is the check to run before committing compute, the one
+``benchmarks/bench_mixture_search.py`` reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hf_addons.data.mixture.search import (
+    ProxyConfig,
+    SearchResult,
+    _load_bundle,
+    _score,
+    proxy_spec,
+    run_proxies,
+)
+
+RECOMMENDED = "optimum"
+BASELINES = ("natural", "uniform")
+
+
+@dataclass
+class ScaleCheck:
+    """The larger proxies' runs per mixture (seed order) and what they say about the recommendation.
+
+    ``margin``: the best baseline's mean objective minus the recommendation's (positive: the recommendation
+    is lower); ``met``: lower by more than the largest seed spread of any mixture checked.
+    """
+
+    parameters: int
+    tokens: int
+    objective: dict[str, float]
+    runs: dict[str, list[dict[str, Any]]]
+    infeasible: dict[str, str] = field(default_factory=dict)  # mixture -> why it was not trained
+    baselines: tuple[str, ...] = BASELINES
+    wall_seconds: float = 0.0
+
+    @property
+    def scores(self) -> dict[str, list[float]]:
+        return {k: [_score(r["val_loss"], self.objective) for r in rs] for k, rs in self.runs.items()}
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        return {
+            k: {"mean": float(np.mean(v)), "seeds": v, "spread": float(np.ptp(v))}
+            for k, v in self.scores.items()
+        }
+
+    @property
+    def best_baseline(self) -> str:
+        ran = [k for k in self.baselines if k in self.runs]
+        return min(ran, key=lambda k: float(np.mean(self.scores[k])))
+
+    @property
+    def margin(self) -> float:
+        s = self.scores
+        return float(np.mean(s[self.best_baseline]) - np.mean(s[RECOMMENDED]))
+
+    @property
+    def max_spread(self) -> float:
+        return max(v["spread"] for v in self.summary().values())
+
+    @property
+    def met(self) -> bool:
+        return self.margin > self.max_spread
+
+    def welch_p(self, other: str | None = None) -> float:
+        """One-sided Welch test over the seeds: is the recommendation lower than ``other`` (default: the best
+        baseline)?"""
+        from scipy.stats import ttest_ind
+
+        s = self.scores
+        other = other or self.best_baseline
+        return float(ttest_ind(s[RECOMMENDED], s[other], equal_var=False, alternative="less").pvalue)
+
+    def paired(self) -> dict[str, dict[str, Any]]:
+        """Seed ``s`` is the same initialisation and batch order for every mixture (common random numbers), so
+        per-seed differences (recommendation minus baseline) are paired: is it lower seed by seed?"""
+        from scipy.stats import ttest_rel
+
+        s, out = self.scores, {}
+        for k in (k for k in self.baselines if k in s and len(s[k]) == len(s[RECOMMENDED])):
+            diff = np.subtract(s[RECOMMENDED], s[k])
+            p = ttest_rel(s[RECOMMENDED], s[k], alternative="less").pvalue if len(diff) > 1 else None
+            out[k] = {
+                "differences": diff.tolist(),
+                "mean": float(diff.mean()),
+                "seeds_lower": int((diff < 0).sum()),
+                "paired_t_one_sided_p": None if p is None else float(p),
+            }
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parameters": self.parameters,
+            "tokens": self.tokens,
+            "scores": self.summary(),
+            "best_baseline": self.best_baseline,
+            "margin": self.margin,
+            "max_seed_spread": self.max_spread,
+            "lowest": self.margin > 0,
+            "met": self.met,
+            "welch_one_sided_p": self.welch_p(),
+            "paired_by_seed": self.paired(),
+            "infeasible": self.infeasible,
+            "wall_seconds": self.wall_seconds,
+        }
+
+    def to_card(self) -> str:
+        """A dataset-card paragraph: what the larger proxies measured."""
+        s = self.summary()
+        rows = "\n".join(
+            f"| {k} | {v['mean']:.4f} | {', '.join(f'{x:.4f}' for x in v['seeds'])} | {v['spread']:.4f} |"
+            for k, v in s.items()
+        )
+        skipped = "".join(f"\n\nNot trained: {k} ({why})." for k, why in self.infeasible.items())
+        verdict = (
+            f"lower than {self.best_baseline} by {self.margin:.4f}, more than the largest seed spread "
+            f"({self.max_spread:.4f})"
+            if self.met
+            else f"{'lower' if self.margin > 0 else 'not lower'} than {self.best_baseline} "
+            f"(margin {self.margin:+.4f}) against a largest seed spread of {self.max_spread:.4f}: "
+            "not shown to be better at this scale"
+        )
+        return (
+            f"### Checked at {self.parameters / 1e6:.2f}M parameters and {self.tokens:,} tokens\n\n"
+            "| mixture | mean objective | per seed | seed spread |\n| --- | --- | --- | --- |\n"
+            f"{rows}\n\nThe recommendation is {verdict}.{skipped}\n"
+        )
+
+
+def check_at_scale(
+    result: SearchResult,
+    proxy: ProxyConfig,
+    tokens: int,
+    seeds: int = 2,
+    *,
+    baselines: Sequence[str] = BASELINES,
+    others: Mapping[str, Mapping[str, float]] | None = None,
+    base_seed: int = 1000,
+    workers: int = 1,
+) -> ScaleCheck:
+    """Train ``proxy`` for ``tokens`` tokens on the recommendation, the ``baselines`` (``"natural"``,
+    ``"uniform"``) and any ``others`` (name -> weights), ``seeds`` seeds each from ``base_seed``, on the
+    search's data and cache (a repeated check reads its runs back).
+
+    A baseline over the epoch caps at ``tokens`` (e.g. uniform with a small source) is left out and named
+    in ``infeasible``; a recommendation over them is an error (rerun the search with caps at this budget).
+
+    Examples:
+
+    ```python
+    >>> check = check_at_scale(result, result.proxy.at_width(264, 4), tokens=1_000_000)  # doctest: +SKIP
+    >>> check.met, check.margin  # doctest: +SKIP
+    ```
+    """
+    if result.bundle_path is None or result.cache_dir is None:
+        raise ValueError(
+            "this SearchResult carries no data bundle: check the result of a search_mixture call"
+        )
+    if unknown := set(baselines) - set(BASELINES):
+        raise ValueError(f"baselines {sorted(unknown)}: choose from {list(BASELINES)}")
+    if not baselines:
+        raise ValueError(
+            f"name at least one baseline of {list(BASELINES)} to compare the recommendation with"
+        )
+    if seeds < 1:
+        raise ValueError(f"seeds={seeds}: need at least one seed per mixture")
+    names = result.space.names
+    candidates = {
+        RECOMMENDED: result.weights,
+        **{b: result.natural if b == "natural" else dict.fromkeys(names, 1 / len(names)) for b in baselines},
+        **dict(others or {}),
+    }
+    bundle = _load_bundle(result.bundle_path)
+    specs: list[dict[str, Any]] = []
+    labels: list[str] = []
+    infeasible: dict[str, str] = {}
+    for label, weights in candidates.items():
+        try:
+            specs += [
+                proxy_spec(weights, result.space, proxy, bundle, base_seed + i, tokens=tokens)
+                for i in range(seeds)
+            ]
+        except ValueError as exc:
+            if label == RECOMMENDED:
+                raise ValueError(f"the recommendation cannot be trained at {tokens} tokens: {exc}") from None
+            infeasible[label] = str(exc)
+            continue
+        labels += [label] * seeds
+    if not set(labels) & set(baselines):
+        raise ValueError(f"no baseline can be trained at {tokens} tokens: {infeasible}")
+    t0 = time.perf_counter()
+    runs = run_proxies(specs, result.bundle_path, result.cache_dir, workers, desc="scale-check proxies")
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for label, r in zip(labels, runs, strict=True):
+        by_label.setdefault(label, []).append(r)
+    return ScaleCheck(
+        parameters=int(runs[0]["parameters"]),
+        tokens=int(tokens),
+        objective=result.objective,
+        runs=by_label,
+        infeasible=infeasible,
+        baselines=tuple(b for b in baselines),
+        wall_seconds=time.perf_counter() - t0,
+    )
