@@ -69,6 +69,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="regmix: proxy processes in parallel (default 1)"
     )
+    p.add_argument(
+        "--check-tokens",
+        type=int,
+        default=None,
+        help="regmix: then train larger proxies this long on the recommendation, natural and uniform "
+        "(check_at_scale; writes check.json, adds it to the card)",
+    )
+    p.add_argument("--check-hidden-size", type=int, default=264, help="the larger proxies' hidden size")
+    p.add_argument("--check-layers", type=int, default=4, help="the larger proxies' layers")
+    p.add_argument("--check-seeds", type=int, default=2, help="seeds per mixture of the check")
     p.add_argument("--threads", type=int, default=1, help="torch threads per proxy process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokenizer", default=None, help="default: the embedded model's tokenizer")
@@ -105,11 +115,17 @@ def _search(args: argparse.Namespace) -> int:
     from hf_addons.data.mixture.search import ProxyConfig, search_mixture
 
     if args.method == "doremi":  # nothing the user gave is silently dropped
-        given = [f"--{k}" for k in ("objective", "runs", "workers") if getattr(args, k) is not None]
+        given = [
+            f"--{k.replace('_', '-')}"
+            for k in ("objective", "runs", "workers", "check_tokens")
+            if getattr(args, k) is not None
+        ]
         if given:
             raise ValueError(f"{', '.join(given)} only apply to --method regmix (DoReMi trains two proxies)")
     elif (args.reference, args.eta, args.smoothing) != ("natural", 1.0, 1e-3):
         raise ValueError("--reference, --eta and --smoothing only apply to --method doremi")
+    if args.check_tokens is not None and args.check_tokens < 10 * args.seq_len:
+        raise ValueError(f"--check-tokens {args.check_tokens} is under 10 blocks of --seq-len {args.seq_len}")
     disable_progress_bars()
     train = {k: _dataset([p], args.text_column) for k, p in _named(args.source, "--source").items()}
     val = {k: _dataset([p], args.text_column) for k, p in _named(args.validation, "--validation").items()}
@@ -146,7 +162,15 @@ def _search(args: argparse.Namespace) -> int:
         )
     (out / "weights.json").write_text(json.dumps(res.weights, indent=2) + "\n")
     (out / "search.json").write_text(json.dumps(res.to_dict(), indent=2, default=str) + "\n")
-    (out / "dataset-card.md").write_text(res.to_card())
+    check = None
+    if args.check_tokens is not None:
+        from hf_addons.data.mixture.scale_check import check_at_scale
+
+        big = proxy.at_width(args.check_hidden_size, args.check_layers)
+        check = check_at_scale(res, big, args.check_tokens, args.check_seeds, workers=args.workers or 1)
+        (out / "check.json").write_text(json.dumps(check.to_dict(), indent=2) + "\n")
+        print(check.to_card(), file=sys.stderr)
+    (out / "dataset-card.md").write_text(res.to_card(check) if check is not None else res.to_card())
     if len(res.space.names) >= 2:
         res.plot(out / "mixture-search.png")
     keys = ("final_excess",) if args.method == "doremi" else ("regressor", "cv_spearman")

@@ -225,6 +225,11 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     assert not list((tmp_path / "out").rglob("*.json"))  # nothing was trained
     assert main([*_cli_args(tmp_path, "mean"), "--max-doc-tokens", "16"]) == 2  # pieces under a block
     assert "max_doc_tokens=16 is under one block (seq_len=32)" in capsys.readouterr().err
+    assert main([*_cli_args(tmp_path, "mean"), "--check-tokens", "200"]) == 2
+    assert "--check-tokens 200 is under 10 blocks of --seq-len 32" in capsys.readouterr().err
+    doremi = [a for a in _cli_args(tmp_path, "mean") if a not in ("--objective", "mean", "--runs", "5")]
+    assert main([*doremi, "--method", "doremi", "--check-tokens", "2048"]) == 2
+    assert "--check-tokens only apply to --method regmix" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.json"))
 
 
@@ -234,13 +239,26 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
 
     from hf_addons.cli import main
 
-    assert main(_cli_args(tmp_path, "mean")) == 0
+    check = [
+        "--check-tokens",
+        "2048",
+        "--check-hidden-size",
+        "16",
+        "--check-layers",
+        "1",
+        "--check-seeds",
+        "1",
+    ]
+    assert main([*_cli_args(tmp_path, "mean"), *check]) == 0
     weights = json.loads((tmp_path / "out" / "weights.json").read_text())
     assert set(weights) == {"code", "prose"} and abs(sum(weights.values()) - 1) < 1e-9
     search = json.loads((tmp_path / "out" / "search.json").read_text())
     assert search["runs"] == 5 and search["proxy"]["vocab"] == 512 and search["tokens_per_run"] == 1024
     assert search["proxy"]["learning_rate"] == pytest.approx(1.25e-3 * 128 / 8)  # the rate follows the width
-    assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5
+    assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5 + 3  # the search's, the check's
+    checked = json.loads((tmp_path / "out" / "check.json").read_text())
+    assert checked["tokens"] == 2048 and set(checked["scores"]) == {"optimum", "natural", "uniform"}
+    assert "Checked at" in (tmp_path / "out" / "dataset-card.md").read_text()
 
 
 def test_seed_parts_vary_one_source_of_randomness_at_a_time():
