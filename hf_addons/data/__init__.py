@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "search_mixture": "mixture.search",
     "ProxyConfig": "mixture.search",
     "doremi_weights": "mixture.doremi",
+    "check_at_scale": "mixture.scale_check",
     "SecretFilter": "privacy.secrets",
     "SecretScanner": "privacy.secrets",
     "LicenseClassifier": "privacy.licenses",
