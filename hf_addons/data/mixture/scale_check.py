@@ -156,6 +156,16 @@ def check_at_scale(
     A baseline over the epoch caps at ``tokens`` (e.g. uniform with a small source) is left out and named
     in ``infeasible``; a recommendation over them is an error (rerun the search with caps at this budget).
 
+    Args:
+        result: a :func:`~hf_addons.data.mixture.search.search_mixture` result (it knows its data and cache).
+        proxy: the larger proxy, e.g. ``result.proxy.at_width(264, 4)`` (5.3x the default's parameters).
+        tokens: training tokens per larger proxy (the issue's protocol: >= 5x the search's).
+        seeds: seeds per mixture; the same seed is the same initialisation and batch order for every mixture.
+        baselines: of ``"natural"`` and ``"uniform"``: what users pick without a search.
+        others: more mixtures to train beside them (name -> weights), e.g. DoReMi's.
+        base_seed: the first seed (the benchmark's validation uses 1000 onwards).
+        workers: proxy processes in parallel.
+
     Examples:
 
     ```python
