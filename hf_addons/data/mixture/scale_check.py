@@ -185,6 +185,8 @@ def check_at_scale(
         )
     if seeds < 1:
         raise ValueError(f"seeds={seeds}: need at least one seed per mixture")
+    if clash := set(others or {}) & {RECOMMENDED, *BASELINES}:
+        raise ValueError(f"others {sorted(clash)}: these names are the recommendation's and the baselines'")
     names = result.space.names
     candidates = {
         RECOMMENDED: result.weights,
@@ -220,6 +222,6 @@ def check_at_scale(
         objective=result.objective,
         runs=by_label,
         infeasible=infeasible,
-        baselines=tuple(b for b in baselines),
+        baselines=tuple(baselines),
         wall_seconds=time.perf_counter() - t0,
     )

@@ -496,6 +496,8 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
         check_at_scale(res, big, tokens=16384, baselines=())
     with pytest.raises(ValueError, match=r"baselines \['best'\]"):
         check_at_scale(res, big, tokens=16384, baselines=("best",))
+    with pytest.raises(ValueError, match=r"others \['natural'\]: these names"):
+        check_at_scale(res, big, tokens=16384, others={"natural": {"code": 0.5, "prose": 0.5}})
     with pytest.raises(ValueError, match="no data bundle"):
         check_at_scale(search.SearchResult(**{**vars(res), "bundle_path": None}), big, tokens=16384)
     assert len(calls) == 6  # every error before any training
