@@ -12,6 +12,9 @@ that budget, each run's per-domain losses are extrapolated log-linearly in token
 to every larger budget of the grid, the search's regression is refitted on the extrapolated objective, and
 its predictions for the three mixtures are set beside what the search-width cells measured.
 
+``--line 0.25,0.5,-0.25`` also trains mixtures on the line from natural (a = 0) to the optimum (a = 1) in every
+cell: is there a better mixture between them, or past natural?
+
 Runs share ``bench_mixture_search.py``'s cache (same data and proxies: its validation runs are reused).
 
     python benchmarks/mixture_scale_transfer.py --cache-dir runs/mixture-search-webval4 --val-every web=4 \
@@ -83,6 +86,12 @@ def main() -> None:
     p.add_argument("--base-seed", type=int, default=1000, help="bench_mixture_search.py's validation seeds")
     p.add_argument("--extrapolate-from", type=int, default=None, help="a second, smaller search budget")
     p.add_argument("--search-result", required=True, help="a bench_mixture_search.py result (its optimum)")
+    p.add_argument(
+        "--line",
+        default="",
+        help="also train natural + a x (optimum - natural) for these comma-separated a (0.5: halfway; "
+        "-0.25: past natural): is a mixture on that line better than both?",
+    )
     add_run_args(p, val_every="web=4", name="mixture-scale-transfer")
     args = p.parse_args()
     grid = parse_grid(args.grid)
@@ -106,8 +115,18 @@ def main() -> None:
         "natural": space.natural,
         "uniform": dict.fromkeys(space.names, 1 / len(space.names)),
     }
+    line = {f"natural{a:+g}x(optimum-natural)": a for a in (float(x) for x in args.line.split(",") if x)}
+    for label, a in line.items():
+        w = {
+            k: weights["natural"][k] + a * (weights["optimum"][k] - weights["natural"][k])
+            for k in space.names
+        }
+        if min(w.values()) < 0:
+            raise SystemExit(f"--line {a:g}: a negative share ({w}); choose a closer to [0, 1]")
+        weights[label] = w
     seeds = range(args.base_seed, args.base_seed + args.seeds)
-    jobs = [(cell, m, s) for cell in grid for m in MIXTURES for s in seeds]
+    mixtures = (*MIXTURES, *line)
+    jobs = [(cell, m, s) for cell in grid for m in mixtures for s in seeds]
     specs = [
         proxy_spec(weights[m], space, base.at_width(h, n), bundle, s, tokens=t) for (h, n, t), m, s in jobs
     ]
@@ -115,7 +134,7 @@ def main() -> None:
     runs = run_proxies(specs, bundle_path, args.cache_dir, args.workers, desc="grid proxies")
     cells = {}
     for h, n, t in grid:
-        at = {m: [i for i, job in enumerate(jobs) if job[:2] == ((h, n, t), m)] for m in MIXTURES}
+        at = {m: [i for i, job in enumerate(jobs) if job[:2] == ((h, n, t), m)] for m in mixtures}
         by = {m: seed_spread([runs[i]["val_loss"] for i in at[m]], objective) for m in MIXTURES}
         key = f"{h}x{n}@{t}"
         cells[key] = {
@@ -127,7 +146,11 @@ def main() -> None:
             "gaps": paired_gaps({m: v["objective"] for m, v in by.items()}),
             "domain_means": {
                 m: {d: float(np.mean([runs[i]["val_loss"][d] for i in at[m]])) for d in objective}
-                for m in MIXTURES
+                for m in mixtures
+            },
+            "line": {
+                m: {"a": a, **seed_spread([runs[i]["val_loss"] for i in at[m]], objective)}
+                for m, a in line.items()
             },
         }
         g = cells[key]["gaps"]
@@ -136,6 +159,7 @@ def main() -> None:
             + " ".join(f"{m} {by[m]['mean']:.3f}" for m in MIXTURES)
             + f" | natural-opt {g['natural']['mean']:+.3f} (p {g['natural']['paired_t_one_sided_p']:.2f})"
             + f" uniform-opt {g['uniform']['mean']:+.3f} (p {g['uniform']['paired_t_one_sided_p']:.2f})"
+            + "".join(f" | a={v['a']:g} {v['mean']:.3f}" for v in cells[key]["line"].values())
         )
 
     extrapolation = None
