@@ -29,6 +29,16 @@ RECOMMENDED = "optimum"
 BASELINES = ("natural", "uniform")
 
 
+def paired_lower(ours: Sequence[float], baseline: Sequence[float]) -> tuple[np.ndarray, float | None]:
+    """Per-seed differences ``ours - baseline`` and the one-sided paired t-test p that ours is lower (None
+    with one seed): seed ``s`` trains every mixture from the same initialisation and batch order."""
+    from scipy.stats import ttest_rel
+
+    diff = np.subtract(ours, baseline)
+    p = ttest_rel(ours, baseline, alternative="less").pvalue if len(diff) > 1 else None
+    return diff, None if p is None else float(p)
+
+
 @dataclass
 class ScaleCheck:
     """The larger proxies' runs per mixture (seed order) and what they say about the recommendation.
@@ -85,17 +95,14 @@ class ScaleCheck:
     def paired(self) -> dict[str, dict[str, Any]]:
         """Seed ``s`` is the same initialisation and batch order for every mixture (common random numbers), so
         per-seed differences (recommendation minus baseline) are paired: is it lower seed by seed?"""
-        from scipy.stats import ttest_rel
-
         s, out = self.scores, {}
         for k in (k for k in self.baselines if k in s and len(s[k]) == len(s[RECOMMENDED])):
-            diff = np.subtract(s[RECOMMENDED], s[k])
-            p = ttest_rel(s[RECOMMENDED], s[k], alternative="less").pvalue if len(diff) > 1 else None
+            diff, p = paired_lower(s[RECOMMENDED], s[k])
             out[k] = {
                 "differences": diff.tolist(),
                 "mean": float(diff.mean()),
                 "seeds_lower": int((diff < 0).sum()),
-                "paired_t_one_sided_p": None if p is None else float(p),
+                "paired_t_one_sided_p": p,
             }
         return out
 
