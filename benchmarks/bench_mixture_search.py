@@ -78,6 +78,12 @@ def main() -> None:
     p.add_argument("--val-tokens", type=int, default=1_000_000, help="larger proxy: >= 5x the tokens")
     p.add_argument("--val-layers", type=int, default=4)
     p.add_argument(
+        "--target-tokens",
+        type=int,
+        default=None,
+        help="search_mixture(target_tokens=): the epoch caps hold at this budget too (e.g. --val-tokens)",
+    )
+    p.add_argument(
         "--val-lr",
         type=float,
         default=None,
@@ -166,6 +172,7 @@ def main() -> None:
         eval_tokens=args.eval_tokens,
         cache_dir=args.cache_dir,
         workers=args.workers,
+        target_tokens=args.target_tokens,
     )
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)

@@ -70,6 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="regmix: proxy processes in parallel (default 1)"
     )
     p.add_argument(
+        "--target-tokens",
+        type=int,
+        default=None,
+        help="regmix: the budget of the run the mixture is for; --max-epochs then holds there too",
+    )
+    p.add_argument(
         "--check-tokens",
         type=int,
         default=None,
@@ -117,7 +123,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.method == "doremi":  # nothing the user gave is silently dropped
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("objective", "runs", "workers", "check_tokens")
+            for k in ("objective", "runs", "workers", "check_tokens", "target_tokens")
             if getattr(args, k) is not None
         ]
         if given:
@@ -158,7 +164,13 @@ def _search(args: argparse.Namespace) -> int:
         )
     else:
         res = search_mixture(
-            train, val, objective=objective, num_runs=args.runs or 32, workers=args.workers or 1, **common
+            train,
+            val,
+            objective=objective,
+            num_runs=args.runs or 32,
+            workers=args.workers or 1,
+            target_tokens=args.target_tokens,
+            **common,
         )
     (out / "weights.json").write_text(json.dumps(res.weights, indent=2) + "\n")
     (out / "search.json").write_text(json.dumps(res.to_dict(), indent=2, default=str) + "\n")

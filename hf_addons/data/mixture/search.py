@@ -152,13 +152,24 @@ def _per_source(
 
 @dataclass
 class SearchSpace:
-    """Token counts of the sources and the constraints a mixture must meet."""
+    """Token counts of the sources and the constraints a mixture must meet.
+
+    ``target_tokens``: the budget of the run the mixture is for. Its epoch caps are tighter than a proxy's
+    (a source repeated twice in a 1M-token proxy is repeated ten times in a 5M-token run), so mixtures are
+    sampled and recommended within the caps at the larger of the two budgets.
+    """
 
     tokens: dict[str, int]
     tokens_per_run: int
     min_share: dict[str, float]
     max_share: dict[str, float]
     max_epochs: dict[str, float | None]
+    target_tokens: int | None = None
+
+    @property
+    def budget(self) -> int:
+        """The budget the epoch caps apply at by default: the target run's, or the proxies' if larger."""
+        return max(self.tokens_per_run, self.target_tokens or 0)
 
     @property
     def names(self) -> list[str]:
@@ -170,8 +181,9 @@ class SearchSpace:
         return {s: t / total for s, t in self.tokens.items()}
 
     def upper(self, tokens_per_run: int | None = None) -> np.ndarray:
-        """Per-source share bound: ``max_share`` and the epoch cap at ``tokens_per_run`` tokens."""
-        budget = tokens_per_run or self.tokens_per_run
+        """Per-source share bound: ``max_share`` and the epoch cap at ``tokens_per_run`` tokens (default
+        :attr:`budget`)."""
+        budget = tokens_per_run or self.budget
         caps = [
             min(self.max_share[s], math.inf if e is None else e * self.tokens[s] / budget)
             for s, e in self.max_epochs.items()
@@ -188,7 +200,7 @@ class SearchSpace:
 
         A run's own weights (rounded to 6 decimals in its cache key) are accepted back: 1e-5 of slack."""
         w = normalise_weights(weights, self.names, tol=1e-5)
-        budget = tokens_per_run or self.tokens_per_run
+        budget = tokens_per_run or self.budget
         for s, share in w.items():
             need = share * budget
             cap = self.max_epochs[s]
@@ -209,15 +221,15 @@ class SearchSpace:
             if u < self.min_share[s] - 1e-12:
                 raise ValueError(
                     f"source {s!r} is too small for its minimum share: {self.tokens[s]} tokens, min_share "
-                    f"{self.min_share[s]:.3f} of {self.tokens_per_run} tokens needs "
-                    f"{self.min_share[s] * self.tokens_per_run / self.tokens[s]:.2f} epochs > max_epochs "
+                    f"{self.min_share[s]:.3f} of {self.budget} tokens needs "
+                    f"{self.min_share[s] * self.budget / self.tokens[s]:.2f} epochs > max_epochs "
                     f"{self.max_epochs[s]}"
                 )
         if up.sum() < 1 - 1e-9:
             raise ValueError(
-                f"the sources cannot fill {self.tokens_per_run} tokens within their caps (at most "
+                f"the sources cannot fill {self.budget} tokens within their caps (at most "
                 f"{up.sum():.3f} of the budget: {dict(zip(self.names, np.round(up, 3).tolist(), strict=True))}); "
-                "lower tokens_per_run or raise max_epochs"
+                "lower the budget (tokens_per_run, target_tokens) or raise max_epochs"
             )
 
     def sample(
@@ -644,7 +656,9 @@ class SearchResult:
                 "min_share": self.space.min_share,
                 "max_share": self.space.max_share,
                 "max_epochs": self.space.max_epochs,
+                "at_tokens": self.space.budget,
             },
+            "target_tokens": self.space.target_tokens,
             "wall_seconds": self.wall_seconds,
         }
 
@@ -721,7 +735,12 @@ class SearchResult:
             "minimised over the "
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
             f"objective at the recommendation {self.predicted_objective:.4f}.\n\n"
-            "| domain | natural share | recommended share | train tokens | allowed share | max epochs |\n"
+            + (
+                f"The epoch caps hold at {self.space.target_tokens:,} tokens, the run the mixture is for.\n\n"
+                if self.space.target_tokens and self.space.target_tokens > self.space.tokens_per_run
+                else ""
+            )
+            + "| domain | natural share | recommended share | train tokens | allowed share | max epochs |\n"
             "| --- | --- | --- | --- | --- | --- |\n"
             f"{rows}\n\n"
             "Proxy-scale rankings are a prediction, not a measurement at full scale: check the recommendation "
@@ -758,6 +777,7 @@ def prepare(
     max_epochs: float | Mapping[str, float] | None = 4.0,
     max_doc_tokens: int | None = None,
     stratify: bool = False,
+    target_tokens: int | None = None,
 ) -> tuple[SearchSpace, _Bundle, Any]:
     """Tokenize every source once and check the inputs; every error is raised here, before any training.
 
@@ -774,6 +794,12 @@ def prepare(
         raise ValueError(f"tokens_per_run={tokens_per_run} is under 10 blocks of seq_len={seq_len}")
     if max_doc_tokens is not None and max_doc_tokens < seq_len:
         raise ValueError(f"max_doc_tokens={max_doc_tokens} is under one block (seq_len={seq_len})")
+    if target_tokens is not None and (
+        isinstance(target_tokens, bool) or int(target_tokens) != target_tokens or target_tokens < 1
+    ):
+        raise ValueError(
+            f"target_tokens={target_tokens!r}: give the training budget of the run the mixture is for"
+        )
     tok = tokenizer if tokenizer is not None and not isinstance(tokenizer, str) else load_tokenizer(tokenizer)
     names = list(train_sources)
     texts = {s: _texts(train_sources[s], s, text_column) for s in names}
@@ -802,6 +828,7 @@ def prepare(
         min_share=_per_source(min_share, names, 0.0, "min_share"),
         max_share=_per_source(max_share, names, 1.0, "max_share"),
         max_epochs=_per_source(max_epochs, names, None, "max_epochs"),
+        target_tokens=None if target_tokens is None else int(target_tokens),
     )
     space.validate()
     fp = hashlib.sha256()
@@ -914,6 +941,7 @@ def search_mixture(
     seed: int = 0,
     candidates: int = 100_000,
     top_k: int = 100,
+    target_tokens: int | None = None,
 ) -> SearchResult:
     """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
 
@@ -926,6 +954,9 @@ def search_mixture(
         proxy: the proxy model and training settings (default :class:`ProxyConfig`, 1.05M parameters).
         min_share, max_share: per-source bounds on the share (one value or per source).
         max_epochs: how often a source may be repeated within a proxy run and hence its largest share.
+        target_tokens: the budget of the run you will train on the mixture; the ``max_epochs`` caps then
+            hold there too (proxies and recommendation). It does not change what the proxies measure: their
+            ranking is that of ``tokens_per_run`` tokens (see ``check_at_scale`` for how it carries).
         max_doc_tokens: cut longer training documents into pieces before mixing, so that a proxy's share
             of a source does not hinge on whether its seed draws one long document (None: whole documents).
         stratify: a proxy drawing part of an epoch of a source takes documents spread evenly over its
@@ -959,6 +990,7 @@ def search_mixture(
         max_epochs=max_epochs,
         max_doc_tokens=max_doc_tokens,
         stratify=stratify,
+        target_tokens=target_tokens,
     )
     obj = parse_objective(objective, list(bundle.val_blocks))
     # a shape transformers rejects (e.g. an odd RoPE head dim) fails here, not inside a worker process

@@ -156,6 +156,36 @@ def test_search_rejects_bad_input_before_training(tmp_path):
     assert four.check(dict.fromkeys("abcd", 0.2500005)) == dict.fromkeys("abcd", 0.2500005)
 
 
+def test_target_tokens_holds_the_epoch_caps_at_the_run_the_mixture_is_for(tmp_path):
+    """A quarter-epoch prose cap at a 4x larger target run bound the proxies' sampled mixtures and the recommendation,
+    though every proxy alone could take more of the source; the card says where the caps hold."""
+    from hf_addons.data.mixture.search import ProxyConfig, SearchSpace, prepare, search_mixture
+
+    train, val = _domains()
+    caps = {"prose": 0.25}
+    space, _, _ = prepare(train, val, tokens_per_run=4096, seq_len=32, max_epochs=caps)
+    prose_cap = 0.25 * space.tokens["prose"] / (4 * 4096)  # the largest prose share 4 x 4096 tokens can take
+    assert 0.1 < prose_cap < 0.6  # binding at the target, not at the proxies' budget
+    kw = dict(tokens_per_run=4096, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, candidates=2000)
+    res = search_mixture(
+        train, val, objective="prose", max_epochs=caps, target_tokens=4 * 4096, cache_dir=tmp_path, **kw
+    )
+    shares = [r["spec"]["weights"]["prose"] for r in res.runs] + [res.weights["prose"]]
+    assert max(shares) <= prose_cap + 1e-6
+    assert res.weights["prose"] > 0.8 * prose_cap  # the prose objective pushes the recommendation to its cap
+    assert (
+        res.to_dict()["target_tokens"] == 4 * 4096 and res.to_dict()["constraints"]["at_tokens"] == 4 * 4096
+    )
+    assert "caps hold at 16,384 tokens" in res.to_card()
+    with pytest.raises(ValueError, match="target_tokens=0"):
+        search_mixture(train, val, target_tokens=0, cache_dir=tmp_path, **kw)
+    small = dict(code=1000, prose=1000)
+    with pytest.raises(ValueError, match="cannot fill 8000 tokens"):
+        SearchSpace(
+            small, 1000, dict.fromkeys(small, 0.0), dict.fromkeys(small, 1.0), dict.fromkeys(small, 2.0), 8000
+        ).validate()
+
+
 def test_validation_blocks_cover_every_part_of_the_validation_set():
     """A validation set in file order (German catalogues first, then French) is evaluated on both languages."""
     from datasets import Dataset
