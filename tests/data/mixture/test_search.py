@@ -260,6 +260,10 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     doremi = [a for a in _cli_args(tmp_path, "mean") if a not in ("--objective", "mean", "--runs", "5")]
     assert main([*doremi, "--method", "doremi", "--check-tokens", "2048"]) == 2
     assert "--check-tokens only apply to --method regmix" in capsys.readouterr().err
+    assert main([*doremi, "--method", "doremi", "--target-tokens", "2048"]) == 2
+    assert "--target-tokens only apply to --method regmix" in capsys.readouterr().err
+    assert main([*_cli_args(tmp_path, "mean"), "--target-tokens", "0"]) == 2
+    assert "target_tokens=0" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.json"))
 
 
@@ -278,12 +282,15 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
         "1",
         "--check-seeds",
         "1",
+        "--target-tokens",
+        "2048",  # the check's budget: the recommendation is within its caps
     ]
     assert main([*_cli_args(tmp_path, "mean"), *check]) == 0
     weights = json.loads((tmp_path / "out" / "weights.json").read_text())
     assert set(weights) == {"code", "prose"} and abs(sum(weights.values()) - 1) < 1e-9
     search = json.loads((tmp_path / "out" / "search.json").read_text())
     assert search["runs"] == 5 and search["proxy"]["vocab"] == 512 and search["tokens_per_run"] == 1024
+    assert search["target_tokens"] == 2048 and search["constraints"]["at_tokens"] == 2048
     assert search["proxy"]["learning_rate"] == pytest.approx(1.25e-3 * 128 / 8)  # the rate follows the width
     assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5 + 3  # the search's, the check's
     checked = json.loads((tmp_path / "out" / "check.json").read_text())
