@@ -3,7 +3,8 @@
 The validation proxies of ``bench_mixture_search.py`` are larger than the search's in both parameters and
 tokens, and the optimum's lead over natural and uniform shrinks there. This trains the three mixtures
 (the ``--search-result``'s optimum, natural, uniform) on a grid of proxy widths x token budgets
-(``--grid 128x2@200000,...``: hidden x layers @ tokens), seeds ``--base-seed ..``, and reports each cell's
+(``--grid 128x2@200000,...``: hidden x layers @ tokens, optionally ``/b2`` for another batch size and
+``/lr6.25e-4`` for another learning rate, e.g. ``128x2@400000/b2/lr6.25e-4``), seeds ``--base-seed ..``, and reports each cell's
 objective per mixture and the paired per-seed gaps (baseline - optimum): the cell with the search's width
 at the validation budget separates the budget's effect from the width's.
 
@@ -27,7 +28,9 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,18 +42,57 @@ from mixture_seed_noise import seed_spread  # noqa: E402
 MIXTURES = ("optimum", "natural", "uniform")
 
 
-def parse_grid(text: str) -> list[tuple[int, int, int]]:
-    """``"128x2@200000,264x4@1000000"`` -> [(hidden, layers, tokens), ...]."""
-    try:
-        cells = [
-            (int(a), int(b), int(t))
-            for a, rest in (c.split("x") for c in text.split(","))
-            for b, t in [rest.split("@")]
-        ]
-    except ValueError:
-        raise SystemExit(
-            f"--grid {text!r}: give hidden x layers @ tokens, e.g. 128x2@200000,264x4@1000000"
-        ) from None
+@dataclass(frozen=True)
+class Cell:
+    """One proxy of the grid: the search's proxy at another width, budget and (optionally) batch or rate."""
+
+    hidden: int
+    layers: int
+    tokens: int
+    batch_size: int | None = None
+    learning_rate: float | None = None
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.hidden}x{self.layers}@{self.tokens}"
+            + (f"/b{self.batch_size}" if self.batch_size else "")
+            + (f"/lr{self.learning_rate:g}" if self.learning_rate else "")
+        )
+
+    def proxy(self, base: Any) -> Any:
+        out = base.at_width(self.hidden, self.layers, learning_rate=self.learning_rate)
+        return replace(out, batch_size=self.batch_size) if self.batch_size else out
+
+
+def parse_grid(text: str) -> list[Cell]:
+    """``"128x2@200000,264x4@1000000/b2/lr1e-3"`` -> [Cell(128, 2, 200000), Cell(264, 4, 1000000, 2, 1e-3)]."""
+    cells = []
+    for c in text.split(","):
+        try:
+            shape, *opts = c.split("/")
+            a, rest = shape.split("x")
+            b, t = rest.split("@")
+            kw = {"b": None, "lr": None}
+            for o in opts:
+                name = "lr" if o.startswith("lr") else "b" if o.startswith("b") else None
+                if name is None or kw[name] is not None:
+                    raise ValueError(o)
+                kw[name] = o[len(name) :]
+            cells.append(
+                Cell(
+                    int(a),
+                    int(b),
+                    int(t),
+                    None if kw["b"] is None else int(kw["b"]),
+                    None if kw["lr"] is None else float(kw["lr"]),
+                )
+            )
+        except ValueError:
+            raise SystemExit(
+                f"--grid {text!r}: give hidden x layers @ tokens [/bBATCH] [/lrRATE], e.g. "
+                "128x2@200000,264x4@1000000,128x2@400000/b2/lr6.25e-4"
+            ) from None
     return cells
 
 
@@ -128,19 +170,21 @@ def main() -> None:
     mixtures = (*MIXTURES, *line)
     jobs = [(cell, m, s) for cell in grid for m in mixtures for s in seeds]
     specs = [
-        proxy_spec(weights[m], space, base.at_width(h, n), bundle, s, tokens=t) for (h, n, t), m, s in jobs
+        proxy_spec(weights[m], space, cell.proxy(base), bundle, s, tokens=cell.tokens) for cell, m, s in jobs
     ]
     t0 = time.perf_counter()
     runs = run_proxies(specs, bundle_path, args.cache_dir, args.workers, desc="grid proxies")
     cells = {}
-    for h, n, t in grid:
-        at = {m: [i for i, job in enumerate(jobs) if job[:2] == ((h, n, t), m)] for m in mixtures}
+    for cell in grid:
+        at = {m: [i for i, job in enumerate(jobs) if job[:2] == (cell, m)] for m in mixtures}
         by = {m: seed_spread([runs[i]["val_loss"] for i in at[m]], objective) for m in MIXTURES}
-        key = f"{h}x{n}@{t}"
+        key = cell.key
         cells[key] = {
-            "hidden": h,
-            "layers": n,
-            "tokens": t,
+            "hidden": cell.hidden,
+            "layers": cell.layers,
+            "tokens": cell.tokens,
+            **({"batch_size": cell.batch_size} if cell.batch_size else {}),
+            **({"learning_rate": cell.learning_rate} if cell.learning_rate else {}),
             "parameters": runs[at["optimum"][0]]["parameters"],
             "mixtures": by,
             "gaps": paired_gaps({m: v["objective"] for m, v in by.items()}),
@@ -180,8 +224,9 @@ def main() -> None:
         slope = (loss_hi - loss_lo) / np.log(hi / lo)
         coef = np.asarray([objective[d] for d in objective])
         extrapolation = {"from_tokens": [lo, hi], "targets": {}}
-        for h, n, t in grid:
-            if (h, n) != (base.hidden_size, base.num_layers) or t <= hi:
+        for cell in grid:
+            t = cell.tokens
+            if cell.proxy(base) != base or t <= hi:
                 continue
             y = (loss_hi + slope * np.log(t / hi)) @ coef
             fit = fit_regressor(w, y)
@@ -194,7 +239,7 @@ def main() -> None:
                 )
                 for m in MIXTURES
             }
-            measured = {m: cells[f"{h}x{n}@{t}"]["mixtures"][m]["mean"] for m in MIXTURES}
+            measured = {m: cells[cell.key]["mixtures"][m]["mean"] for m in MIXTURES}
             extrapolation["targets"][str(t)] = {
                 "regressor": fit["name"],
                 "cv_spearman": fit["cv_spearman"][fit["name"]],
