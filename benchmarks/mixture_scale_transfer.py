@@ -4,9 +4,9 @@ The validation proxies of ``bench_mixture_search.py`` are larger than the search
 tokens, and the optimum's lead over natural and uniform shrinks there. This trains the three mixtures
 (the ``--search-result``'s optimum, natural, uniform) on a grid of proxy widths x token budgets
 (``--grid 128x2@200000,...``: hidden x layers @ tokens, optionally ``/b2`` for another batch size and
-``/lr6.25e-4`` for another learning rate, e.g. ``128x2@400000/b2/lr6.25e-4``), seeds ``--base-seed ..``, and reports each cell's
-objective per mixture and the paired per-seed gaps (baseline - optimum): the cell with the search's width
-at the validation budget separates the budget's effect from the width's.
+``/lr6.25e-4`` for another learning rate, e.g. ``128x2@400000/b2/lr6.25e-4``), seeds ``--base-seed ..``,
+and reports each cell's objective per mixture and the paired per-seed gaps (baseline - optimum): the cell
+with the search's width at the validation budget separates the budget's effect from the width's.
 
 ``--extrapolate-from 100000`` also tests a budget-aware search: the search's mixtures are trained again at
 that budget, each run's per-domain losses are extrapolated log-linearly in tokens (through its two budgets)

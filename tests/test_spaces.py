@@ -607,7 +607,6 @@ def test_metric_space_push_ships_the_package_metric_script():
 
 @pytest.mark.browser
 def test_metric_space_in_browser(metric_url, metric_texts, page, artifacts_dir):
-
     _open(page, metric_url)
     for col, value in ((0, metric_texts[0]), (1, "1")):
         _edit_cell(page, f"#metric-table [data-testid='cell-0-{col}']", value)

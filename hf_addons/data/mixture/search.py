@@ -736,8 +736,8 @@ class SearchResult:
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
             f"objective at the recommendation {self.predicted_objective:.4f}.\n\n"
             + (
-                f"The epoch caps hold at {self.space.target_tokens:,} tokens, the run the mixture is for.\n\n"
-                if self.space.target_tokens and self.space.target_tokens > self.space.tokens_per_run
+                f"The epoch caps hold at {self.space.budget:,} tokens, the run the mixture is for.\n\n"
+                if self.space.budget > self.space.tokens_per_run
                 else ""
             )
             + "| domain | natural share | recommended share | train tokens | allowed share | max epochs |\n"

@@ -157,8 +157,9 @@ def test_search_rejects_bad_input_before_training(tmp_path):
 
 
 def test_target_tokens_holds_the_epoch_caps_at_the_run_the_mixture_is_for(tmp_path):
-    """A quarter-epoch prose cap at a 4x larger target run bound the proxies' sampled mixtures and the recommendation,
-    though every proxy alone could take more of the source; the card says where the caps hold."""
+    """A quarter-epoch prose cap at a 4x larger target run bounds the proxies' sampled mixtures and the
+    recommendation, though every proxy alone could take more of the source; the card says where the caps
+    hold."""
     from hf_addons.data.mixture.search import ProxyConfig, SearchSpace, prepare, search_mixture
 
     train, val = _domains()
