@@ -7,7 +7,8 @@
   ``/usr/share/doc/<pkg>/copyright``).
 - ``web``: the article bodies of the shared article-extraction pages (MIT); with ``web=("articles", "lee")``
   also the 343 ABC news articles of the Lee corpus (Lee, Pincombe & Welsh 2005) that gensim's wheel ships as
-  test data (LGPL-2.1), fetched from PyPI with ``pip download``.
+  test data (LGPL-2.1), fetched from PyPI with ``pip download``; with ``"wiki"`` also the 106 English Wikipedia
+  articles of the dump excerpt in the same test data (CC BY-SA 3.0), as plain text (``mwparserfromhell``).
 - ``short`` (mixture benchmark only): Debian package descriptions (``dpkg-query``), licence per package.
 
 The split is by origin file (a file's documents all land in one split), 1 in ``val_every`` files to validation.
@@ -156,7 +157,7 @@ def article_docs() -> tuple[list[tuple[str, str]], list[str]]:
     return docs, ["scrapinghub/article-extraction-benchmark: MIT (shared/data/article-extraction/LICENSE)"]
 
 
-def _gensim_test_file(name: str) -> str:
+def _gensim_test_bytes(name: str) -> bytes:
     """One file of gensim's test data, read from its wheel (downloaded once; gensim is never installed)."""
     cache = Path(os.environ.get("HF_ADDONS_BENCH_CACHE", Path.home() / ".cache" / "hf-addons-bench"))
     cache = cache / GENSIM.replace("==", "-")
@@ -180,7 +181,11 @@ def _gensim_test_file(name: str) -> str:
             )
         wheels = sorted(cache.glob("gensim-*.whl"))
     with zipfile.ZipFile(wheels[0]) as z:
-        raw = z.read(f"gensim/test/test_data/{name}")
+        return z.read(f"gensim/test/test_data/{name}")
+
+
+def _gensim_test_file(name: str) -> str:
+    raw = _gensim_test_bytes(name)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:  # lee.cor is Windows-1252 (its pound signs)
@@ -198,7 +203,40 @@ def lee_docs() -> tuple[list[tuple[str, str]], list[str]]:
     return docs, [f"Lee, Pincombe & Welsh (2005) ABC news articles, test data of {GENSIM}: LGPL-2.1"]
 
 
-WEB_SOURCES = {"articles": article_docs, "lee": lee_docs}
+WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+# sections that are lists of links and citations, not prose
+WIKI_DROP = (
+    r"(?i)^\s*(see also|references|external links|further reading|notes|bibliography|sources|footnotes)\s*$"
+)
+
+
+def wiki_docs() -> tuple[list[tuple[str, str]], list[str]]:
+    """The 106 articles (redirects skipped) of the shortened English Wikipedia dump in gensim's test data, as plain
+    text: ``mwparserfromhell``'s ``strip_code`` (templates, tables, references and markup gone), without the
+    link and citation sections and image captions."""
+    import bz2
+    import re
+    import xml.etree.ElementTree as ET
+
+    import mwparserfromhell
+
+    root = ET.fromstring(bz2.decompress(_gensim_test_bytes(WIKI_DUMP)))
+    ns = {"m": root.tag.split("}")[0][1:]}
+    docs = []
+    for page in root.findall("m:page", ns):
+        if page.findtext("m:ns", namespaces=ns) != "0" or page.find("m:redirect", ns) is not None:
+            continue
+        code = mwparserfromhell.parse(page.findtext("m:revision/m:text", default="", namespaces=ns))
+        for section in code.get_sections(levels=[2], matches=WIKI_DROP):
+            code.remove(section)
+        text = code.strip_code(normalize=True, collapse=True)
+        text = re.sub(r"(?m)^(thumb|right|left|upright)\|.*\n?", "", text)
+        if text := re.sub(r"\n{3,}", "\n\n", text).strip():
+            docs.append((f"web:wiki:{page.findtext('m:title', namespaces=ns)}", text))
+    return docs, [f"English Wikipedia articles (dump excerpt in the test data of {GENSIM}): CC BY-SA 3.0"]
+
+
+WEB_SOURCES = {"articles": article_docs, "lee": lee_docs, "wiki": wiki_docs}
 
 
 def web_docs(sources=("articles",)) -> tuple[list[tuple[str, str]], list[str]]:
