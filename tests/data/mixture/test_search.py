@@ -519,7 +519,9 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     best = min(("natural", "uniform"), key=lambda k: summary[k]["mean"])
     assert check.best_baseline == best
     assert check.margin == pytest.approx(summary[best]["mean"] - summary["optimum"]["mean"])
-    assert check.margin > 0.03  # 0.9 of the data is prose: its prose loss is the lowest, on every seed
+    # 0.9 of the data is prose: its prose loss is the lowest, on every seed. How much lower moves with the
+    # prose, which is this repository's docs (0.02-0.06 over two recent versions): the sign is the claim
+    assert check.margin > 0
     assert all(d["seeds_lower"] == 2 for d in check.paired().values())
     assert check.met == (check.margin > check.max_spread)
     card = res.to_card(check)
