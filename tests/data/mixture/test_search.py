@@ -56,16 +56,21 @@ def test_num_tokens_beyond_the_caps_names_the_source_and_epochs():
 
 # -- mixture search ---------------------------------------------------------------------------------------------
 def _domains():
-    """Two real domains from this repository: Python source and Markdown prose, split by file."""
+    """Two real domains that no edit of this repository moves: Python source (the standard library's
+    ``email``, ``json`` and ``logging`` packages) and English prose (the Python reference manual's topics that
+    ``pydoc`` ships); the first two pieces of each are the validation set. Both are fixed per Python version."""
+    import email
+    import json
+    import logging
     from pathlib import Path
+    from pydoc_data.topics import topics
 
     from datasets import Dataset
 
-    root = Path(__file__).resolve().parents[3]
-    files = sorted((root / "hf_addons" / "data").rglob("*.py"))
+    files = sorted(p for m in (email, json, logging) for p in Path(m.__file__).parent.glob("*.py"))
     code = [t[i : i + 400] for t in (p.read_text()[:4000] for p in files) for i in range(0, len(t), 400)]
-    prose = [para for p in sorted((root / "docs").glob("*.md")) for para in p.read_text().split("\n\n")]
-    prose = [t[:400] for t in prose if len(t) > 200][:200]
+    prose = [para for name in sorted(topics) for para in topics[name].split("\n\n")]
+    prose = [t[:400] for t in prose if len(t) > 200 and not t[0].isspace()][:380]  # no indented code
 
     def split(texts):
         return Dataset.from_dict({"text": texts[2:]}), Dataset.from_dict({"text": texts[:2] * 4})
@@ -396,8 +401,8 @@ def test_long_documents_are_drawn_piece_by_piece():
     from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_mixture, proxy_spec
 
     train, val = _domains()
-    long_doc = " ".join(train["prose"]["text"][:24])
-    prose = Dataset.from_dict({"text": [long_doc, *(t[:200] for t in train["prose"]["text"][24:60])]})
+    long_doc = " ".join(train["prose"]["text"][:40])
+    prose = Dataset.from_dict({"text": [long_doc, *(t[:200] for t in train["prose"]["text"][40:105])]})
     sources = {"code": train["code"], "prose": prose}
     kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
     space, whole, _ = prepare(sources, val, **kw)
@@ -412,7 +417,7 @@ def test_long_documents_are_drawn_piece_by_piece():
     assert 0.3 < share_of_source < 0.7
 
     def long_fraction(sp, bundle, units, seed):
-        """Of the prose tokens a proxy at prose share 0.9 (0.64 epochs) draws, the fraction from the long document."""
+        """Of the prose tokens a proxy at prose share 0.9 (0.62 epochs) draws, the fraction from the long document."""
         spec = proxy_spec({"code": 0.1, "prose": 0.9}, sp, ProxyConfig(**TINY), bundle, seed)
         texts, prose_units = proxy_mixture(spec, bundle).dataset["text"][:], set(bundle.train_texts["prose"])
         drawn = [t for t in texts if t in prose_units]
@@ -421,8 +426,11 @@ def test_long_documents_are_drawn_piece_by_piece():
     as_whole = [long_fraction(space, whole, {long_doc}, s) for s in range(8)]
     as_pieces = [long_fraction(cut_space, cut, set(pieces), s) for s in range(8)]
     assert all(abs(f - share_of_source) < 0.15 for f in as_pieces), as_pieces
-    assert all(f == 0 or f > 0.8 for f in as_whole), as_whole  # all of it or none, never its share ...
-    assert min(as_whole) == 0 and max(as_whole) > 0.8  # ... and the seed decides which
+    whole_drawn = share_of_source + 0.2  # taken whole, it is far more than its share of what is drawn
+    assert all(f == 0 or f > whole_drawn for f in as_whole), (
+        as_whole
+    )  # all of it or none, never its share ...
+    assert min(as_whole) == 0 and max(as_whole) > whole_drawn  # ... and the seed decides which
 
     with pytest.raises(ValueError, match="max_doc_tokens=16 is under one block"):
         prepare(sources, val, max_doc_tokens=16, **kw)
@@ -519,9 +527,9 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     best = min(("natural", "uniform"), key=lambda k: summary[k]["mean"])
     assert check.best_baseline == best
     assert check.margin == pytest.approx(summary[best]["mean"] - summary["optimum"]["mean"])
-    # 0.9 of the data is prose: its prose loss is the lowest, on every seed. How much lower moves with the
-    # prose, which is this repository's docs (0.02-0.06 over two recent versions): the sign is the claim
-    assert check.margin > 0
+    # 0.9 of the data is prose: its prose loss is the lowest, on every seed, by more than the seeds' spread
+    # (0.137 against 0.034 on Python 3.11's reference manual)
+    assert check.margin > 0.05 and check.met
     assert all(d["seeds_lower"] == 2 for d in check.paired().values())
     assert check.met == (check.margin > check.max_spread)
     card = res.to_card(check)
