@@ -230,7 +230,7 @@ def main() -> None:
                 continue
             y = (loss_hi + slope * np.log(t / hi)) @ coef
             fit = fit_regressor(w, y)
-            best = predicted_optimum(space, fit, tokens_per_run=t)
+            best = predicted_optimum(replace(space, target_tokens=t), fit)  # the caps at t, as a search's
             pred = {
                 m: float(
                     fit["model"].predict(

@@ -190,10 +190,10 @@ class SearchSpace:
         ]
         return np.asarray(caps)
 
-    def feasible(self, w: np.ndarray, tokens_per_run: int | None = None) -> np.ndarray:
+    def feasible(self, w: np.ndarray) -> np.ndarray:
         w = np.atleast_2d(w)
         lo = np.asarray([self.min_share[s] for s in self.names])
-        return np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper(tokens_per_run) + 1e-9, axis=1)
+        return np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper() + 1e-9, axis=1)
 
     def check(self, weights: Mapping[str, float], tokens_per_run: int | None = None, what: str = "mixture"):
         """A clear error when ``weights`` do not sum to 1 or a source is too small for its share.
@@ -589,14 +589,11 @@ def predicted_optimum(
     seed: int = 0,
     candidates: int = 100_000,
     top_k: int = 100,
-    tokens_per_run: int | None = None,
 ) -> np.ndarray:
     """RegMix's recommendation from a :func:`fit_regressor` fit: the mean of the ``top_k`` of ``candidates``
     constrained mixtures it scores lowest (a mean of feasible mixtures is feasible: the constraints are
-    convex); ``tokens_per_run`` applies the epoch caps at another budget than the search's."""
+    convex). The epoch caps hold at ``space.budget``: give the space a ``target_tokens`` for another run's."""
     cand = space.sample(candidates, np.random.default_rng(seed + 1), concentration=(0.1, 0.3, 1, 3, 10))
-    if tokens_per_run is not None:
-        cand = cand[space.feasible(cand, tokens_per_run)]
     pred = fit["model"].predict(_features(cand, fit["name"]))
     return cand[np.argsort(pred)[:top_k]].mean(0)
 
