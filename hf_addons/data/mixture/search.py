@@ -180,12 +180,10 @@ class SearchSpace:
         total = sum(self.tokens.values())
         return {s: t / total for s, t in self.tokens.items()}
 
-    def upper(self, tokens_per_run: int | None = None) -> np.ndarray:
-        """Per-source share bound: ``max_share`` and the epoch cap at ``tokens_per_run`` tokens (default
-        :attr:`budget`)."""
-        budget = tokens_per_run or self.budget
+    def upper(self) -> np.ndarray:
+        """Per-source share bound: ``max_share`` and the epoch cap at :attr:`budget` tokens."""
         caps = [
-            min(self.max_share[s], math.inf if e is None else e * self.tokens[s] / budget)
+            min(self.max_share[s], math.inf if e is None else e * self.tokens[s] / self.budget)
             for s, e in self.max_epochs.items()
         ]
         return np.asarray(caps)
