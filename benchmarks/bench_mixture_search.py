@@ -92,8 +92,9 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument(
         "--val-mixtures",
-        default="optimum,uniform,natural",
-        help="which baselines to validate beside the optimum (comma-separated; doremi joins with --doremi)",
+        default="optimum,uniform,natural,target",
+        help="which baselines to validate beside the optimum (comma-separated; doremi joins with --doremi); "
+        "target (the objective's weights as the mixture) is left out for the mean objective (it is uniform)",
     )
     p.add_argument(
         "--noise-seeds", type=int, default=3, help="proxy-scale runs of the natural mixture (seed noise)"
@@ -114,7 +115,7 @@ def main() -> None:
 
     from datasets import disable_progress_bars
 
-    from hf_addons.data.mixture.scale_check import BASELINES, check_at_scale
+    from hf_addons.data.mixture.scale_check import BASELINES, TARGET, check_at_scale
     from hf_addons.data.mixture.search import (
         ProxyConfig,
         _load_bundle,
@@ -281,7 +282,8 @@ def main() -> None:
     if not args.skip_validation:
         big = proxy.at_width(args.val_hidden, args.val_layers, learning_rate=args.val_lr)
         asked = args.val_mixtures.split(",")
-        known = {"optimum", *BASELINES, *(["doremi"] if doremi is not None else [])}
+        one_domain = args.objective != "mean"
+        known = {"optimum", *BASELINES, TARGET, *(["doremi"] if doremi is not None else [])}
         if set(asked) - known or not set(asked) & set(BASELINES):
             raise SystemExit(
                 f"--val-mixtures {args.val_mixtures!r}: name natural and/or uniform (the optimum is compared "
@@ -292,7 +294,10 @@ def main() -> None:
             big,
             args.val_tokens,
             args.seeds,
-            baselines=[b for b in ("uniform", "natural") if b in asked],
+            # target (the objective's weights as the mixture) is uniform for the mean objective: left out
+            baselines=[
+                b for b in ("uniform", "natural", TARGET) if b in asked and (b != TARGET or one_domain)
+            ],
             others={"doremi": doremi.weights} if doremi is not None else None,
             workers=args.workers,
         )
@@ -300,7 +305,7 @@ def main() -> None:
             print(f"validation: {label} infeasible: {why}")
         summary, scores = check.summary(), check.scores
         other, margin, spread = check.best_baseline, check.margin, check.max_spread
-        ran = [k for k in ("natural", "uniform") if k in summary]  # what users pick without a search
+        ran = [k for k in ("natural", "uniform", TARGET) if k in summary]  # what users pick without a search
         best_other, lowest = summary[other]["mean"], margin > 0
         print(json.dumps(summary, indent=1))
         welch_p = check.welch_p()

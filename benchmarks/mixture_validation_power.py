@@ -1,10 +1,11 @@
 """How large a lead can the issue's 2-seed validation see? A power analysis of the committed validations.
 
-The mixture search's validation passes when the searched optimum's mean loss is below both baselines' by more
-than the largest seed spread (max - min over a mixture's seeds). A seed is shared: seed ``s`` trains every
-mixture from the same initialisation and document order, so each validation with >= 3 seeds per mixture is
-read as a two-way layout ``loss[m, s] = mu[m] + seed[s] + noise[m, s]`` and its variances estimated by ANOVA.
-The shared ``seed[s]`` widens every spread but cancels in the margin; ``noise`` enters both.
+The mixture search's validation passes when the searched optimum's objective (the mean loss by default) is
+below both baselines' by more than the largest seed spread (max - min over a mixture's seeds). A seed is
+shared: seed ``s`` trains every mixture from the same initialisation and document order, so each validation
+with >= 3 seeds per mixture is read as a two-way layout ``loss[m, s] = mu[m] + seed[s] + noise[m, s]`` and its
+variances estimated by ANOVA. The shared ``seed[s]`` widens every spread but cancels in the margin; ``noise``
+enters both.
 
 For each validation this reports the two standard deviations, the optimum's lead over the best baseline with
 its paired 95% interval, and the chance that a 2-seed validation passes (Monte Carlo under the fitted
@@ -77,6 +78,13 @@ def lead_needed(
     return hi
 
 
+def objective_label(weights: dict[str, float]) -> str:
+    """``mean``, a domain's name, or the weights: what the validation's losses score."""
+    if len(weights) == 1:
+        return next(iter(weights))
+    return "mean" if len(set(weights.values())) == 1 else json.dumps(weights)
+
+
 def analyse(path: Path, draws: int, seed: int) -> dict | None:
     doc = json.loads(path.read_text())
     validation = doc["results"].get("validation")
@@ -101,6 +109,7 @@ def analyse(path: Path, draws: int, seed: int) -> dict | None:
         "_first_seeds": x[:, :2].ravel().tolist(),
         "result": path.name,
         "command": doc.get("command"),
+        "objective": objective_label(doc["results"]["search"]["objective"]),
         "validation": {"parameters": validation["parameters"], "tokens": validation["tokens"]},
         "mixtures": names,
         "seeds": int(x.shape[1]),
@@ -129,7 +138,7 @@ def main() -> None:
     # a validation extended with more seeds (``--seeds 5`` over a cache) repeats its first seeds: keep the longest
     longest: dict[tuple, dict] = {}
     for r in rows:
-        key = tuple(round(v, 6) for v in r.pop("_first_seeds"))
+        key = (r["objective"], *(round(v, 6) for v in r.pop("_first_seeds")))
         if key not in longest or r["seeds"] > longest[key]["seeds"]:
             longest[key] = r
     rows = list(longest.values())
@@ -138,7 +147,7 @@ def main() -> None:
     for r in rows:
         need = r["lead_for_pass_rate_2_seeds"]
         print(
-            f"{r['result']}: {r['seeds']} seeds, sd shared {r['sd_shared_seed']:.3f} noise {r['sd_noise']:.3f}; "
+            f"{r['result']} ({r['objective']}): {r['seeds']} seeds, sd shared {r['sd_shared_seed']:.3f} noise {r['sd_noise']:.3f}; "
             f"lead over {r['best_baseline']} {r['lead']:+.3f} (95% CI {r['lead_ci95'][0]:+.3f}, "
             f"{r['lead_ci95'][1]:+.3f}); 2-seed pass rate {r['pass_rate_2_seeds']['at_lead']:.2f} at the lead, "
             f"{r['pass_rate_2_seeds']['at_ci_upper']:.2f} at the CI's top; lead for 50% / 80%: "

@@ -1,5 +1,6 @@
 """Does a searched mixture stay the best on a larger model? Larger proxies trained on the recommendation and
-on the mixtures users pick without a search (natural, uniform), a few seeds each.
+on the mixtures users pick without a search (natural, uniform, and for an objective that weights the domains
+unevenly, those weights themselves: one domain's loss -> that domain alone), a few seeds each.
 
 RegMix bets that the ranking of mixtures carries from its proxies to the model one trains. On small corpora
 it may not: on the benchmark's four domains the best mixture moves towards the natural distribution as the
@@ -27,6 +28,8 @@ from hf_addons.data.mixture.search import (
 
 RECOMMENDED = "optimum"
 BASELINES = ("natural", "uniform")
+# the objective's weights as the mixture: the no-search answer to "lower this domain's loss" is "train on it"
+TARGET = "target"
 
 
 def paired_lower(ours: Sequence[float], baseline: Sequence[float]) -> tuple[np.ndarray, float | None]:
@@ -151,7 +154,7 @@ def check_at_scale(
     tokens: int,
     seeds: int = 2,
     *,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] | None = None,
     others: Mapping[str, Mapping[str, float]] | None = None,
     base_seed: int = 1000,
     workers: int = 1,
@@ -168,7 +171,9 @@ def check_at_scale(
         proxy: the larger proxy, e.g. ``result.proxy.at_width(264, 4)`` (5.3x the default's parameters).
         tokens: training tokens per larger proxy (the issue's protocol: >= 5x the search's).
         seeds: seeds per mixture; the same seed is the same initialisation and batch order for every mixture.
-        baselines: of ``"natural"`` and ``"uniform"``: what users pick without a search.
+        baselines: of ``"natural"``, ``"uniform"`` and ``"target"`` (the objective's weights as the mixture):
+            what users pick without a search. Default: natural and uniform, and target where it differs from
+            uniform (an objective that is not the mean).
         others: more mixtures to train beside them (name -> weights), e.g. DoReMi's.
         base_seed: the first seed (the benchmark's validation uses 1000 onwards).
         workers: proxy processes in parallel.
@@ -184,22 +189,30 @@ def check_at_scale(
         raise ValueError(
             "this SearchResult carries no data bundle: check the result of a search_mixture call"
         )
-    if unknown := set(baselines) - set(BASELINES):
-        raise ValueError(f"baselines {sorted(unknown)}: choose from {list(BASELINES)}")
+    names = result.space.names
+    uniform = dict.fromkeys(names, 1 / len(names))
+    weighted = {d: float(result.objective.get(d, 0.0)) for d in names}  # validation-only domains drop out
+    total = sum(weighted.values())
+    target = {d: w / total for d, w in weighted.items()} if total > 0 else None
+    if baselines is None:
+        differs = target is not None and not np.allclose(list(target.values()), 1 / len(names))
+        baselines = (*BASELINES, TARGET) if differs else BASELINES
+    known = (*BASELINES, TARGET)
+    if unknown := set(baselines) - set(known):
+        raise ValueError(f"baselines {sorted(unknown)}: choose from {list(known)}")
     if not baselines:
+        raise ValueError(f"name at least one baseline of {list(known)} to compare the recommendation with")
+    if TARGET in baselines and target is None:
         raise ValueError(
-            f"name at least one baseline of {list(BASELINES)} to compare the recommendation with"
+            f"baseline {TARGET!r} trains on the objective's weights, but the objective {result.objective} "
+            f"weights no training source ({names})"
         )
     if seeds < 1:
         raise ValueError(f"seeds={seeds}: need at least one seed per mixture")
-    if clash := set(others or {}) & {RECOMMENDED, *BASELINES}:
+    if clash := set(others or {}) & {RECOMMENDED, *known}:
         raise ValueError(f"others {sorted(clash)}: these names are the recommendation's and the baselines'")
-    names = result.space.names
-    candidates = {
-        RECOMMENDED: result.weights,
-        **{b: result.natural if b == "natural" else dict.fromkeys(names, 1 / len(names)) for b in baselines},
-        **dict(others or {}),
-    }
+    fixed = {"natural": result.natural, "uniform": uniform, TARGET: target}
+    candidates = {RECOMMENDED: result.weights, **{b: fixed[b] for b in baselines}, **dict(others or {})}
     bundle = _load_bundle(result.bundle_path)
     specs: list[dict[str, Any]] = []
     labels: list[str] = []

@@ -521,6 +521,8 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     check = check_at_scale(res, big, tokens=16384, seeds=2, others=too_much)
     assert len(calls) == 6 and set(check.runs) == {"optimum", "natural", "uniform"}
     assert "all prose" in check.infeasible and "epochs" in check.infeasible["all prose"]
+    # one domain's loss: that domain alone is the no-search answer, a baseline too; here over the cap
+    assert check.baselines == ("natural", "uniform", "target") and "epochs" in check.infeasible["target"]
     for label, runs in check.runs.items():  # seeds 1000, 1001; the objective is each run's prose loss
         assert [r["spec"]["seed"] for r in runs] == [1000, 1001]
         assert check.scores[label] == [r["val_loss"]["prose"] for r in runs]
@@ -551,3 +553,23 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     with pytest.raises(ValueError, match="no data bundle"):
         check_at_scale(search.SearchResult(**{**vars(res), "bundle_path": None}), big, tokens=16384)
     assert len(calls) == 6  # every error before any training
+
+
+def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path):
+    """A weighted objective's own weights are what a user trains on without a search: the check trains them
+    beside natural and uniform; for the mean objective they are uniform and left out."""
+    from hf_addons.data.mixture import search
+    from hf_addons.data.mixture.scale_check import check_at_scale
+
+    train, val = _domains()
+    res = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, {"code": 1, "prose": 3})
+    check = check_at_scale(res, res.proxy, tokens=4096, seeds=1)
+    assert check.baselines == ("natural", "uniform", "target") and not check.infeasible
+    assert check.runs["target"][0]["spec"]["weights"] == {"code": 0.25, "prose": 0.75}
+    assert check.best_baseline in ("natural", "uniform", "target")
+    assert set(check.paired()) == {"natural", "uniform", "target"}
+    mean = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "mean")
+    assert check_at_scale(mean, mean.proxy, tokens=4096, seeds=1).baselines == ("natural", "uniform")
+    elsewhere = search.SearchResult(**{**vars(res), "objective": {"docs": 1.0}})  # a validation-only domain
+    with pytest.raises(ValueError, match="weights no training source"):
+        check_at_scale(elsewhere, res.proxy, tokens=4096, baselines=("natural", "target"))
