@@ -79,8 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--check-tokens",
         type=int,
         default=None,
-        help="regmix: then train larger proxies this long on the recommendation, natural and uniform "
-        "(check_at_scale; writes check.json, adds it to the card)",
+        help="regmix: then train larger proxies this long on the recommendation, natural and uniform (and "
+        "the objective's own weights when it is not the mean) (check_at_scale; writes check.json, adds it "
+        "to the card)",
     )
     p.add_argument("--check-hidden-size", type=int, default=264, help="the larger proxies' hidden size")
     p.add_argument("--check-layers", type=int, default=4, help="the larger proxies' layers")
