@@ -333,6 +333,7 @@ def main() -> None:
             "margin_exceeds_spread": check.met,
             "welch_one_sided_p_vs_best_other": welch_p,
             "paired_by_seed": paired,
+            "same_as_recommended": check.same_as_recommended,
             "best_other": other,
             "wall_s": check.wall_seconds,
             "per_domain": [  # a proxy's own seconds stay with it when a re-run reads it from the cache

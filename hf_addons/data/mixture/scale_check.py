@@ -38,7 +38,8 @@ def paired_lower(ours: Sequence[float], baseline: Sequence[float]) -> tuple[np.n
     from scipy.stats import ttest_rel
 
     diff = np.subtract(ours, baseline)
-    p = ttest_rel(ours, baseline, alternative="less").pvalue if len(diff) > 1 else None
+    # one seed, or the same mixture twice (the runs are the same runs): no test
+    p = ttest_rel(ours, baseline, alternative="less").pvalue if len(diff) > 1 and diff.any() else None
     return diff, None if p is None else float(p)
 
 
@@ -77,6 +78,13 @@ class ScaleCheck:
     def margin(self) -> float:
         s = self.scores
         return float(np.mean(s[self.best_baseline]) - np.mean(s[RECOMMENDED]))
+
+    @property
+    def same_as_recommended(self) -> list[str]:
+        """Baselines whose mixture is the recommendation itself (e.g. target, when the search puts everything
+        on the objective's domain): their runs are its runs, so the search found nothing to add."""
+        specs = [r["spec"] for r in self.runs[RECOMMENDED]]
+        return [k for k in self.baselines if k in self.runs and [r["spec"] for r in self.runs[k]] == specs]
 
     @property
     def max_spread(self) -> float:
@@ -121,6 +129,7 @@ class ScaleCheck:
             "met": self.met,
             "welch_one_sided_p": self.welch_p(),
             "paired_by_seed": self.paired(),
+            "same_as_recommended": self.same_as_recommended,
             "infeasible": self.infeasible,
             "wall_seconds": self.wall_seconds,
         }
@@ -133,6 +142,9 @@ class ScaleCheck:
             for k, v in s.items()
         )
         skipped = "".join(f"\n\nNot trained: {k} ({why})." for k, why in self.infeasible.items())
+        skipped += "".join(
+            f"\n\nThe recommendation is the {k} mixture itself." for k in self.same_as_recommended
+        )
         verdict = (
             f"lower than {self.best_baseline} by {self.margin:.4f}, more than the largest seed spread "
             f"({self.max_spread:.4f})"

@@ -568,6 +568,13 @@ def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path)
     assert check.runs["target"][0]["spec"]["weights"] == {"code": 0.25, "prose": 0.75}
     assert check.best_baseline in ("natural", "uniform", "target")
     assert set(check.paired()) == {"natural", "uniform", "target"}
+    assert check.same_as_recommended == []
+    # a search that recommends the objective's own weights found nothing to add: the same runs, no margin
+    same = _result_of(train, val, tmp_path, {"code": 0.25, "prose": 0.75}, {"code": 1, "prose": 3})
+    tie = check_at_scale(same, same.proxy, tokens=4096, seeds=2)
+    assert tie.same_as_recommended == ["target"] and tie.scores["target"] == tie.scores["optimum"]
+    assert tie.margin <= 0 and not tie.met and tie.paired()["target"]["paired_t_one_sided_p"] is None
+    assert "is the target mixture itself" in tie.to_card()
     mean = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "mean")
     assert check_at_scale(mean, mean.proxy, tokens=4096, seeds=1).baselines == ("natural", "uniform")
     elsewhere = search.SearchResult(**{**vars(res), "objective": {"docs": 1.0}})  # a validation-only domain
