@@ -115,7 +115,7 @@ def main() -> None:
 
     from datasets import disable_progress_bars
 
-    from hf_addons.data.mixture.scale_check import BASELINES, TARGET, check_at_scale
+    from hf_addons.data.mixture.scale_check import BASELINES, TARGET, check_at_scale, default_baselines
     from hf_addons.data.mixture.search import (
         ProxyConfig,
         _load_bundle,
@@ -282,7 +282,6 @@ def main() -> None:
     if not args.skip_validation:
         big = proxy.at_width(args.val_hidden, args.val_layers, learning_rate=args.val_lr)
         asked = args.val_mixtures.split(",")
-        one_domain = args.objective != "mean"
         known = {"optimum", *BASELINES, TARGET, *(["doremi"] if doremi is not None else [])}
         if set(asked) - known or not set(asked) & set(BASELINES):
             raise SystemExit(
@@ -296,7 +295,7 @@ def main() -> None:
             args.seeds,
             # target (the objective's weights as the mixture) is uniform for the mean objective: left out
             baselines=[
-                b for b in ("uniform", "natural", TARGET) if b in asked and (b != TARGET or one_domain)
+                b for b in ("uniform", "natural", TARGET) if b in asked and b in default_baselines(res)
             ],
             others={"doremi": doremi.weights} if doremi is not None else None,
             workers=args.workers,

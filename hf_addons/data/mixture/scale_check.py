@@ -160,6 +160,22 @@ class ScaleCheck:
         )
 
 
+def target_weights(result: SearchResult) -> dict[str, float] | None:
+    """The objective's weights over the training sources (a validation-only domain drops out), or None when
+    it weights none of them."""
+    weighted = {d: float(result.objective.get(d, 0.0)) for d in result.space.names}
+    total = sum(weighted.values())
+    return {d: w / total for d, w in weighted.items()} if total > 0 else None
+
+
+def default_baselines(result: SearchResult) -> tuple[str, ...]:
+    """Natural and uniform, and target where it is another mixture than uniform (an objective that is not
+    the mean)."""
+    target = target_weights(result)
+    same = target is None or np.allclose(list(target.values()), 1 / len(target))
+    return BASELINES if same else (*BASELINES, TARGET)
+
+
 def check_at_scale(
     result: SearchResult,
     proxy: ProxyConfig,
@@ -202,13 +218,8 @@ def check_at_scale(
             "this SearchResult carries no data bundle: check the result of a search_mixture call"
         )
     names = result.space.names
-    uniform = dict.fromkeys(names, 1 / len(names))
-    weighted = {d: float(result.objective.get(d, 0.0)) for d in names}  # validation-only domains drop out
-    total = sum(weighted.values())
-    target = {d: w / total for d, w in weighted.items()} if total > 0 else None
-    if baselines is None:
-        differs = target is not None and not np.allclose(list(target.values()), 1 / len(names))
-        baselines = (*BASELINES, TARGET) if differs else BASELINES
+    target = target_weights(result)
+    baselines = default_baselines(result) if baselines is None else baselines
     known = (*BASELINES, TARGET)
     if unknown := set(baselines) - set(known):
         raise ValueError(f"baselines {sorted(unknown)}: choose from {list(known)}")
@@ -223,7 +234,7 @@ def check_at_scale(
         raise ValueError(f"seeds={seeds}: need at least one seed per mixture")
     if clash := set(others or {}) & {RECOMMENDED, *known}:
         raise ValueError(f"others {sorted(clash)}: these names are the recommendation's and the baselines'")
-    fixed = {"natural": result.natural, "uniform": uniform, TARGET: target}
+    fixed = {"natural": result.natural, "uniform": dict.fromkeys(names, 1 / len(names)), TARGET: target}
     candidates = {RECOMMENDED: result.weights, **{b: fixed[b] for b in baselines}, **dict(others or {})}
     bundle = _load_bundle(result.bundle_path)
     specs: list[dict[str, Any]] = []
