@@ -68,6 +68,9 @@ def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] |
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=32)
+    p.add_argument(
+        "--corners", action="store_true", help="also one proxy per source alone, after the --runs draws"
+    )
     p.add_argument("--tokens", type=int, default=200_000)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
@@ -174,12 +177,14 @@ def main() -> None:
         cache_dir=args.cache_dir,
         workers=args.workers,
         target_tokens=args.target_tokens,
+        corners=args.corners,
     )
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)
     wall_note = f"measured here: {trained_now} of {len(res.runs)} proxies trained in this invocation"
     if trained_now == 0 and (carried := _wall_of_cached_search(res, domains, args.name)):
         search_s, wall_note = carried
+    whole = trained_now == len(res.runs) or wall_note.startswith("every proxy")
     print(f"search wall {search_s:.0f} s ({wall_note})")
     run_s = [r["seconds"] for r in res.runs]
     run_cpu = [r.get("cpu_seconds", float("nan")) for r in res.runs]
@@ -206,6 +211,9 @@ def main() -> None:
     print(f"recommended {json.dumps({k: round(v, 3) for k, v in res.weights.items()})}")
     print(f"natural     {json.dumps({k: round(v, 3) for k, v in res.natural.items()})}")
     print(f"CV Spearman {res.cv_spearman} -> {res.regressor}; search wall {search_s:.0f} s")
+    if res.corner_runs:
+        print(f"CV Spearman over the {args.runs} draws alone {res.cv_spearman_draws}")
+        print(f"corners skipped {res.corners_skipped}")
     slug = machine_slug()
     RESULTS.mkdir(exist_ok=True)
     plot = res.plot(RESULTS / f"{args.name}-{slug}.png")
@@ -229,13 +237,17 @@ def main() -> None:
         "plot": str(plot.relative_to(RESULTS.parent.parent)),
         "runs": _run_records(res),
     }
-    cv = res.cv_spearman[res.regressor]
+    # the claim is about the sampled mixtures: corner runs (single sources) are easy to rank
+    cv = (res.cv_spearman_draws if res.corner_runs else res.cv_spearman)[res.regressor]
+    counted = (
+        f"{args.runs} draws of {len(res.runs)} proxies" if res.corner_runs else f"{len(res.runs)} proxies"
+    )
     # every committed result before single-domain objectives used the mean: its rows keep their names
     of_objective = "" if args.objective == "mean" else f" ({args.objective})"
     rows = [
         row(
             "data-quality",
-            f"mixture search: CV Spearman{of_objective}, {len(res.runs)} proxies "
+            f"mixture search: CV Spearman{of_objective}, {counted} "
             f"({res.parameters / 1e6:.2f}M params, {args.tokens // 1000}k tokens)",
             anchor=None,
             anchor_value=None,
@@ -246,14 +258,15 @@ def main() -> None:
         ),
         row(
             "data-quality",
-            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 cores), "
-            "minutes",
+            f"mixture search wall time ({len(res.runs)} proxies of {np.mean(run_cpu):.0f} CPU-s, 2 cores"
+            + ("" if whole else f"; {trained_now} trained here, the rest read from the cache")
+            + "), minutes",
             anchor=None,
             anchor_value=None,
             ours=search_s / 60,
             unit="min",
             target="<= 60 at defaults",
-            met=search_s <= 3600,
+            met=search_s <= 3600 if whole else None,  # a partly cached search's wall time is not the search's
         ),
     ]
     doremi = None

@@ -33,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("regmix", "doremi"), default="regmix")
     p.add_argument("--runs", type=int, default=None, help="regmix: proxy runs (default 32)")
     p.add_argument(
+        "--corners",
+        action="store_true",
+        help="regmix: also train one proxy per source alone, after the --runs draws (one-domain objectives)",
+    )
+    p.add_argument(
         "--reference", default="natural", help="doremi: natural | uniform | NAME=w,... (both proxies' data)"
     )
     p.add_argument("--eta", type=float, default=1.0, help="doremi: step size of the domain-weight update")
@@ -126,7 +131,7 @@ def _search(args: argparse.Namespace) -> int:
             f"--{k.replace('_', '-')}"
             for k in ("objective", "runs", "workers", "check_tokens", "target_tokens")
             if getattr(args, k) is not None
-        ]
+        ] + (["--corners"] if args.corners else [])
         if given:
             raise ValueError(f"{', '.join(given)} only apply to --method regmix (DoReMi trains two proxies)")
     elif (args.reference, args.eta, args.smoothing) != ("natural", 1.0, 1e-3):
@@ -169,6 +174,7 @@ def _search(args: argparse.Namespace) -> int:
             val,
             objective=objective,
             num_runs=args.runs or 32,
+            corners=args.corners,
             workers=args.workers or 1,
             target_tokens=args.target_tokens,
             **common,

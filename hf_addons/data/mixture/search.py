@@ -250,6 +250,27 @@ class SearchSpace:
             f"could not sample {n} mixtures meeting the constraints; relax min/max shares or caps"
         )
 
+    def corners(self) -> tuple[np.ndarray, dict[str, str]]:
+        """Each source alone (the others at their ``min_share``) where the constraints allow it, and why not
+        for the rest.
+
+        Dirichlet draws around the natural distribution stay away from the corners of the simplex, so a
+        regression fitted on them alone extrapolates there; a one-domain objective's optimum is often near one.
+        """
+        lo = np.asarray([self.min_share[s] for s in self.names])
+        out, skipped = [], {}
+        for i, s in enumerate(self.names):
+            w = lo.copy()
+            w[i] = 1 - (lo.sum() - lo[i])
+            if self.feasible(w)[0]:
+                out.append(w)
+            else:
+                skipped[s] = (
+                    f"a share of {w[i]:.3f} exceeds its bound {self.upper()[i]:.3f} (max_share or "
+                    f"max_epochs at {self.budget} tokens)"
+                )
+        return np.asarray(out).reshape(-1, len(self.names)), skipped
+
 
 # -- one proxy run ---------------------------------------------------------------------------------------------
 _DATA_CACHE: dict[str, Any] = {}
@@ -553,32 +574,50 @@ def _regressors(seed: int) -> dict[str, Any]:
 
 
 def fit_regressor(
-    w: np.ndarray, y: np.ndarray, seed: int = 0, folds: int = 5, repeats: int = 5
+    w: np.ndarray,
+    y: np.ndarray,
+    seed: int = 0,
+    folds: int = 5,
+    repeats: int = 5,
+    subset: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Cross-validated Spearman of each regressor's out-of-fold predictions; the best one refitted on all.
 
     With a few dozen runs one K-fold split's Spearman moves by +-0.1 with the split, so the score is the mean
     over ``repeats`` shuffled splits (``cv_spearman_sd``: their spread); ``oof`` is the first split's.
+    ``subset`` (row indices): also score those rows' out-of-fold predictions alone (``cv_spearman_subset``),
+    e.g. the random draws without the corner runs, whose extreme losses are easy to rank.
     """
     from scipy.stats import spearmanr
     from sklearn.model_selection import KFold
 
     if len(y) < max(folds, 4):
         raise ValueError(f"need at least {max(folds, 4)} proxy runs to fit and cross-validate, have {len(y)}")
-    scores, spread, oof = {}, {}, {}
+    scores, spread, oof, sub = {}, {}, {}, {}
     for name, reg in _regressors(seed).items():
-        rhos = []
+        rhos, sub_rhos = [], []
         for r in range(repeats):
             pred = np.zeros_like(y)
             for tr, te in KFold(folds, shuffle=True, random_state=seed + r).split(w):
                 reg.fit(_features(w[tr], name), y[tr])
                 pred[te] = reg.predict(_features(w[te], name))
             rhos.append(float(spearmanr(pred, y).statistic))
+            if subset is not None:
+                sub_rhos.append(float(spearmanr(pred[subset], y[subset]).statistic))
             oof.setdefault(name, pred)
         scores[name], spread[name] = float(np.mean(rhos)), float(np.std(rhos))
+        if subset is not None:
+            sub[name] = float(np.mean(sub_rhos))
     best = max(scores, key=scores.get)
     model = _regressors(seed)[best].fit(_features(w, best), y)
-    return {"name": best, "model": model, "cv_spearman": scores, "cv_spearman_sd": spread, "oof": oof[best]}
+    return {
+        "name": best,
+        "model": model,
+        "cv_spearman": scores,
+        "cv_spearman_sd": spread,
+        "cv_spearman_subset": sub,
+        "oof": oof[best],
+    }
 
 
 def predicted_optimum(
@@ -616,6 +655,9 @@ class SearchResult:
     model: Any = field(default=None, repr=False)
     cv_spearman_sd: dict[str, float] = field(default_factory=dict)
     bundle_path: str | None = field(default=None, repr=False)  # the tokenized data, for check_at_scale
+    corner_runs: int = 0  # the last ones are single sources (``search_mixture(corners=True)``)
+    corners_skipped: dict[str, str] = field(default_factory=dict)
+    cv_spearman_draws: dict[str, float] = field(default_factory=dict)  # without the corner runs
     cache_dir: str | None = field(default=None, repr=False)
 
     def measured(self) -> np.ndarray:
@@ -644,6 +686,9 @@ class SearchResult:
             "cv_spearman": self.cv_spearman,
             "cv_spearman_sd": self.cv_spearman_sd,
             "runs": len(self.runs),
+            "corner_runs": self.corner_runs,
+            "corners_skipped": self.corners_skipped,
+            "cv_spearman_draws": self.cv_spearman_draws,
             "tokens_per_run": self.space.tokens_per_run,
             "proxy": asdict(self.proxy),
             "proxy_parameters": self.parameters,
@@ -725,9 +770,21 @@ class SearchResult:
             f"{len(self.runs)} proxy models ({self.parameters / 1e6:.2f}M parameters, Llama, "
             f"{self.proxy.num_layers} layers, hidden {self.proxy.hidden_size}, tied embeddings) were each trained "
             f"with `transformers.Trainer` on {self.space.tokens_per_run:,} tokens of a token-true mixture "
-            "sampled from a Dirichlet around the natural token distribution. A regression from weights to "
-            f"validation loss ({self.regressor}; out-of-fold Spearman over 5 shuffled 5-fold splits: {cv}) was "
-            "minimised over the "
+            + (
+                f"({len(self.runs) - self.corner_runs} sampled from a Dirichlet around the natural token "
+                f"distribution, {self.corner_runs} of one source alone). "
+                if self.corner_runs
+                else "sampled from a Dirichlet around the natural token distribution. "
+            )
+            + "A regression from weights to "
+            f"validation loss ({self.regressor}; out-of-fold Spearman over 5 shuffled 5-fold splits: {cv}"
+            + (
+                "; over the sampled runs alone: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in self.cv_spearman_draws.items())
+                if self.cv_spearman_draws
+                else ""
+            )
+            + ") was minimised over the "
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
             f"objective at the recommendation {self.predicted_objective:.4f}.\n\n"
             + (
@@ -937,6 +994,7 @@ def search_mixture(
     candidates: int = 100_000,
     top_k: int = 100,
     target_tokens: int | None = None,
+    corners: bool = False,
 ) -> SearchResult:
     """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
 
@@ -961,6 +1019,8 @@ def search_mixture(
         workers: proxy processes in parallel (each uses ``proxy.threads`` torch threads).
         candidates, top_k: simplex points scored by the regressor; the recommendation is the mean of the
             ``top_k`` best (RegMix), which stays inside the (convex) constraints.
+        corners: also train one proxy per source on that source alone (:meth:`SearchSpace.corners`), after
+            the ``num_runs`` draws, so the regression sees the simplex's corners (a one-domain objective).
 
     Examples:
 
@@ -994,6 +1054,10 @@ def search_mixture(
         raise ValueError(f"num_runs={num_runs}: need at least 5 proxy runs to fit and cross-validate")
     rng = np.random.default_rng(seed)
     mixtures = space.sample(num_runs, rng)
+    skipped: dict[str, str] = {}
+    if corners:  # after the draws: the same seed draws the same mixtures (and cache keys) with or without
+        corner_mixtures, skipped = space.corners()
+        mixtures = np.concatenate([mixtures, corner_mixtures])
     cache = Path(cache_dir)
     bundle_path = save_bundle(bundle, cache)
     # every proxy starts from the same initialisation and data seed: the differences come from the mixture
@@ -1004,7 +1068,7 @@ def search_mixture(
     runs = run_proxies(specs, str(bundle_path), str(cache), workers)
     w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
     y = np.asarray([_score(r["val_loss"], obj) for r in runs])
-    fit = fit_regressor(w, y, seed)
+    fit = fit_regressor(w, y, seed, subset=np.arange(num_runs) if len(runs) > num_runs else None)
     best = predicted_optimum(space, fit, seed, candidates, top_k)
     weights = dict(zip(space.names, (best / best.sum()).tolist(), strict=True))
     return SearchResult(
@@ -1024,6 +1088,9 @@ def search_mixture(
         cv_spearman_sd=fit["cv_spearman_sd"],
         bundle_path=str(bundle_path),
         cache_dir=str(cache),
+        corner_runs=len(runs) - num_runs,
+        corners_skipped=skipped,
+        cv_spearman_draws=fit["cv_spearman_subset"],
     )
 
 

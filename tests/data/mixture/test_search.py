@@ -122,6 +122,46 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
     assert mix.report()["max_abs_error_pp"] < 10  # tiny sources: few documents per share
 
 
+def test_corners_are_each_source_alone_where_the_constraints_allow():
+    from hf_addons.data.mixture.search import SearchSpace
+
+    names = ("code", "math", "web")
+    space = SearchSpace(
+        tokens={"code": 10**6, "math": 10**6, "web": 1000},
+        tokens_per_run=10_000,
+        min_share={"code": 0.0, "math": 0.1, "web": 0.0},
+        max_share={"code": 0.8, "math": 1.0, "web": 1.0},
+        max_epochs={"code": None, "math": None, "web": 4.0},
+    )
+    w, skipped = space.corners()
+    # code alone would take 0.9 > max_share 0.8; web alone 0.9 of 10k tokens = 9 epochs of its 1,000 > 4
+    assert w.tolist() == [[0.0, 1.0, 0.0]] and list(space.names) == list(names)
+    assert set(skipped) == {"code", "web"}
+    assert "0.900 exceeds its bound 0.800" in skipped["code"] and "0.400" in skipped["web"]
+
+
+@pytest.mark.slow  # 6 proxy trainings: ~40 s on an idle 2-core machine
+def test_corner_runs_join_the_draws_and_leave_them_as_they_were(tmp_path):
+    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+
+    train, val = _domains()
+    kw = dict(tokens_per_run=4096, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, candidates=2000)
+    res = search_mixture(
+        train, val, objective="prose", max_share={"code": 0.9}, corners=True, cache_dir=tmp_path, **kw
+    )
+    # code alone is over its max_share: skipped and said why; prose alone is the sixth run
+    assert res.corner_runs == 1 and set(res.corners_skipped) == {"code"} and len(res.runs) == 6
+    assert res.runs[-1]["spec"]["weights"] == {"code": 0.0, "prose": 1.0}
+    assert set(res.cv_spearman_draws) == set(res.cv_spearman) == {"linear-log", "gradient-boosting"}
+    assert res.to_dict()["corner_runs"] == 1 and "1 of one source alone" in res.to_card()
+    assert res.runs[-1]["realised_shares"] == {"code": 0.0, "prose": 1.0}  # it trained on prose alone
+    assert max(r["spec"]["weights"]["prose"] for r in res.runs[:5]) < 0.99  # where no draw went
+    # the draws are the ones a search without corners makes: every one is read back from the cache
+    plain = search_mixture(train, val, objective="prose", max_share={"code": 0.9}, cache_dir=tmp_path, **kw)
+    assert plain.corner_runs == 0 and not plain.cv_spearman_draws
+    assert [r["seconds"] for r in plain.runs] == [r["seconds"] for r in res.runs[:5]]
+
+
 def test_search_rejects_bad_input_before_training(tmp_path):
     from datasets import Dataset
 
@@ -268,6 +308,8 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     assert "--check-tokens only apply to --method regmix" in capsys.readouterr().err
     assert main([*doremi, "--method", "doremi", "--target-tokens", "2048"]) == 2
     assert "--target-tokens only apply to --method regmix" in capsys.readouterr().err
+    assert main([*doremi, "--method", "doremi", "--corners"]) == 2
+    assert "--corners only apply to --method regmix" in capsys.readouterr().err
     assert main([*_cli_args(tmp_path, "mean"), "--target-tokens", "0"]) == 2
     assert "target_tokens=0" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.json"))
