@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import gradio
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,6 +17,10 @@ _spec = importlib.util.spec_from_file_location("hf_addons_spaces_harness", SPACE
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
+# gradio builds its component stubs with ast.parse when imported; CPython 3.11's AST constructor keeps its
+# recursion count in per-interpreter state, so a parse in another thread at that moment can fail it with
+# "AST constructor recursion depth mismatch" (once in CI, at 4347cb0, after the Ray executor test had left
+# threads running). Imported here, at collection, before any test has started a thread.
 # every Space folder, and the ones that run a model (get the tiny one in tests)
 SPACE_NAMES = sorted(p.parent.name for p in SPACES.glob("*/app.py"))
 WM_SETTINGS = [0.25, 2.0, "lefthash", 1, "15485863", 4.0]  # gamma, delta, scheme, width, key, z threshold
@@ -72,8 +77,6 @@ def _edit_cell(page, selector: str, value: str, tries: int = 3) -> None:
 # --- conventions every Space folder follows ------------------------------------------------------------------
 @pytest.mark.parametrize("name", SPACE_NAMES)
 def test_space_folder_would_run_on_spaces(name):
-    import gradio
-
     from hf_addons.hub import push_plan, space_folder, space_header
 
     folder = SPACES / name
