@@ -182,9 +182,10 @@ def main() -> None:
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)
     wall_note = f"measured here: {trained_now} of {len(res.runs)} proxies trained in this invocation"
-    if trained_now == 0 and (carried := _wall_of_cached_search(res, domains, args.name)):
+    carried = _wall_of_cached_search(res, domains, args.name) if trained_now == 0 else None
+    if carried:
         search_s, wall_note = carried
-    whole = trained_now == len(res.runs) or wall_note.startswith("every proxy")
+    whole = trained_now == len(res.runs) or carried is not None  # the wall time of the whole search
     print(f"search wall {search_s:.0f} s ({wall_note})")
     run_s = [r["seconds"] for r in res.runs]
     run_cpu = [r.get("cpu_seconds", float("nan")) for r in res.runs]

@@ -19,8 +19,8 @@ _spec.loader.exec_module(harness)
 
 # gradio builds its component stubs with ast.parse when imported; CPython 3.11's AST constructor keeps its
 # recursion count in per-interpreter state, so a parse in another thread at that moment can fail it with
-# "AST constructor recursion depth mismatch" (once in CI, at 4347cb0, after the Ray executor test had left
-# threads running). Imported here, at collection, before any test has started a thread.
+# "AST constructor recursion depth mismatch" (once in CI, at 4347cb0, after the Ray executor test; its
+# leftover threads are the likely other parser). Imported here, at collection, before any test starts a thread.
 # every Space folder, and the ones that run a model (get the tiny one in tests)
 SPACE_NAMES = sorted(p.parent.name for p in SPACES.glob("*/app.py"))
 WM_SETTINGS = [0.25, 2.0, "lefthash", 1, "15485863", 4.0]  # gamma, delta, scheme, width, key, z threshold

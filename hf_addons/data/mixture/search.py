@@ -257,7 +257,7 @@ class SearchSpace:
         Dirichlet draws around the natural distribution stay away from the corners of the simplex, so a
         regression fitted on them alone extrapolates there; a one-domain objective's optimum is often near one.
         """
-        lo = np.asarray([self.min_share[s] for s in self.names])
+        lo, up = np.asarray([self.min_share[s] for s in self.names]), self.upper()
         out, skipped = [], {}
         for i, s in enumerate(self.names):
             w = lo.copy()
@@ -266,7 +266,7 @@ class SearchSpace:
                 out.append(w)
             else:
                 skipped[s] = (
-                    f"a share of {w[i]:.3f} exceeds its bound {self.upper()[i]:.3f} (max_share or "
+                    f"a share of {w[i]:.3f} exceeds its bound {up[i]:.3f} (max_share or "
                     f"max_epochs at {self.budget} tokens)"
                 )
         return np.asarray(out).reshape(-1, len(self.names)), skipped

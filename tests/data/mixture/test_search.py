@@ -125,7 +125,6 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
 def test_corners_are_each_source_alone_where_the_constraints_allow():
     from hf_addons.data.mixture.search import SearchSpace
 
-    names = ("code", "math", "web")
     space = SearchSpace(
         tokens={"code": 10**6, "math": 10**6, "web": 1000},
         tokens_per_run=10_000,
@@ -135,7 +134,9 @@ def test_corners_are_each_source_alone_where_the_constraints_allow():
     )
     w, skipped = space.corners()
     # code alone would take 0.9 > max_share 0.8; web alone 0.9 of 10k tokens = 9 epochs of its 1,000 > 4
-    assert w.tolist() == [[0.0, 1.0, 0.0]] and list(space.names) == list(names)
+    assert [dict(zip(space.names, row, strict=True)) for row in w.tolist()] == [
+        {"code": 0.0, "math": 1.0, "web": 0.0}
+    ]
     assert set(skipped) == {"code", "web"}
     assert "0.900 exceeds its bound 0.800" in skipped["code"] and "0.400" in skipped["web"]
 
