@@ -71,6 +71,12 @@ def main() -> None:
     p.add_argument(
         "--corners", action="store_true", help="also one proxy per source alone, after the --runs draws"
     )
+    p.add_argument(
+        "--concentration",
+        type=lambda v: tuple(float(c) for c in v.split(",")),
+        default=None,
+        help="Dirichlet concentrations per source of the draws, e.g. 0.03,0.1,0.3,1 (default: the library's)",
+    )
     p.add_argument("--tokens", type=int, default=200_000)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
@@ -178,6 +184,7 @@ def main() -> None:
         workers=args.workers,
         target_tokens=args.target_tokens,
         corners=args.corners,
+        **({"concentration": args.concentration} if args.concentration else {}),
     )
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)

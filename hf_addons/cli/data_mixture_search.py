@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="regmix: also train one proxy per source alone, after the --runs draws (one-domain objectives)",
     )
     p.add_argument(
+        "--concentration",
+        default=None,
+        help="regmix: Dirichlet concentrations per source, one drawn per run, e.g. 0.1,0.3,1 (default "
+        "0.3,1,3; lower: sparser draws, nearer the simplex's corners)",
+    )
+    p.add_argument(
         "--reference", default="natural", help="doremi: natural | uniform | NAME=w,... (both proxies' data)"
     )
     p.add_argument("--eta", type=float, default=1.0, help="doremi: step size of the domain-weight update")
@@ -120,6 +126,17 @@ def _value(spec: str | None, what: str) -> float | dict[str, float] | None:
         raise ValueError(f"{what}: {exc}") from None
 
 
+def _floats(spec: str | None, what: str) -> tuple[float, ...]:
+    from hf_addons.data.mixture.search import CONCENTRATION
+
+    if spec is None:
+        return CONCENTRATION
+    try:
+        return tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        raise ValueError(f"{what}: expected numbers separated by commas, got {spec!r}") from None
+
+
 def _search(args: argparse.Namespace) -> int:
     from datasets import disable_progress_bars
 
@@ -129,7 +146,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.method == "doremi":  # nothing the user gave is silently dropped
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("objective", "runs", "workers", "check_tokens", "target_tokens")
+            for k in ("objective", "runs", "workers", "check_tokens", "target_tokens", "concentration")
             if getattr(args, k) is not None
         ] + (["--corners"] if args.corners else [])
         if given:
@@ -175,6 +192,7 @@ def _search(args: argparse.Namespace) -> int:
             objective=objective,
             num_runs=args.runs or 32,
             corners=args.corners,
+            concentration=_floats(args.concentration, "--concentration"),
             workers=args.workers or 1,
             target_tokens=args.target_tokens,
             **common,

@@ -150,6 +150,10 @@ def _per_source(
     return {s: default if value is None else float(value) for s in names}
 
 
+# the draws' Dirichlet concentrations per source: from near the natural mixture (3) to far from it (0.3)
+CONCENTRATION = (0.3, 1.0, 3.0)
+
+
 @dataclass
 class SearchSpace:
     """Token counts of the sources and the constraints a mixture must meet.
@@ -191,7 +195,8 @@ class SearchSpace:
     def feasible(self, w: np.ndarray) -> np.ndarray:
         w = np.atleast_2d(w)
         lo = np.asarray([self.min_share[s] for s in self.names])
-        return np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper() + 1e-9, axis=1)
+        inside = np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper() + 1e-9, axis=1)
+        return inside & (np.abs(w.sum(1) - 1) <= 1e-6)
 
     def check(self, weights: Mapping[str, float], tokens_per_run: int | None = None, what: str = "mixture"):
         """A clear error when ``weights`` do not sum to 1 or a source is too small for its share.
@@ -231,7 +236,7 @@ class SearchSpace:
             )
 
     def sample(
-        self, n: int, rng: np.random.Generator, concentration: Sequence[float] = (0.3, 1, 3)
+        self, n: int, rng: np.random.Generator, concentration: Sequence[float] = CONCENTRATION
     ) -> np.ndarray:
         """RegMix-style candidates: Dirichlet around the natural distribution at several concentrations,
         kept only when they meet the constraints (rejection sampling)."""
@@ -242,7 +247,9 @@ class SearchSpace:
         for _ in range(1000):
             scale = rng.choice(np.asarray(concentration, dtype=float), size=4 * n)[:, None] * len(nat)
             draw = rng.gamma(base[None, :] * scale)
-            draw = draw / np.clip(draw.sum(1, keepdims=True), 1e-12, None)
+            total = draw.sum(1, keepdims=True)
+            # at a low concentration every gamma of a row can underflow to 0: no direction, not a mixture
+            draw = draw[total[:, 0] > 0] / total[total[:, 0] > 0]
             out.extend(draw[self.feasible(draw)])
             if len(out) >= n:
                 return np.asarray(out[:n])
@@ -658,6 +665,7 @@ class SearchResult:
     corner_runs: int = 0  # the last ones are single sources (``search_mixture(corners=True)``)
     corners_skipped: dict[str, str] = field(default_factory=dict)
     cv_spearman_draws: dict[str, float] = field(default_factory=dict)  # without the corner runs
+    concentration: tuple[float, ...] = CONCENTRATION  # of the draws' Dirichlet, per source
     cache_dir: str | None = field(default=None, repr=False)
 
     def measured(self) -> np.ndarray:
@@ -689,6 +697,7 @@ class SearchResult:
             "corner_runs": self.corner_runs,
             "corners_skipped": self.corners_skipped,
             "cv_spearman_draws": self.cv_spearman_draws,
+            "concentration": list(self.concentration),
             "tokens_per_run": self.space.tokens_per_run,
             "proxy": asdict(self.proxy),
             "proxy_parameters": self.parameters,
@@ -764,6 +773,11 @@ class SearchResult:
             f"{k} {v:.3f}" + (f" ± {self.cv_spearman_sd[k]:.3f}" if k in self.cv_spearman_sd else "")
             for k, v in self.cv_spearman.items()
         )
+        conc = (
+            ""
+            if self.concentration == CONCENTRATION
+            else f" (concentration per source {', '.join(f'{c:g}' for c in self.concentration)})"
+        )
         return (
             "## Mixture selection\n\n"
             f"The domain weights were chosen by a RegMix-style search (`hf_addons.data.mixture.search`): "
@@ -772,9 +786,9 @@ class SearchResult:
             f"with `transformers.Trainer` on {self.space.tokens_per_run:,} tokens of a token-true mixture "
             + (
                 f"({len(self.runs) - self.corner_runs} sampled from a Dirichlet around the natural token "
-                f"distribution, {self.corner_runs} of one source alone). "
+                f"distribution{conc}, {self.corner_runs} of one source alone). "
                 if self.corner_runs
-                else "sampled from a Dirichlet around the natural token distribution. "
+                else f"sampled from a Dirichlet around the natural token distribution{conc}. "
             )
             + "A regression from weights to "
             f"validation loss ({self.regressor}; out-of-fold Spearman over 5 shuffled 5-fold splits: {cv}"
@@ -995,6 +1009,7 @@ def search_mixture(
     top_k: int = 100,
     target_tokens: int | None = None,
     corners: bool = False,
+    concentration: Sequence[float] = CONCENTRATION,
 ) -> SearchResult:
     """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
 
@@ -1021,6 +1036,9 @@ def search_mixture(
             ``top_k`` best (RegMix), which stays inside the (convex) constraints.
         corners: also train one proxy per source on that source alone (:meth:`SearchSpace.corners`), after
             the ``num_runs`` draws, so the regression sees the simplex's corners (a one-domain objective).
+        concentration: the Dirichlet's concentration per source, one drawn per run from these; lower values
+            draw sparser mixtures, nearer the corners and edges of the simplex (RegMix draws a total
+            concentration log-uniform in 0.1-5, i.e. 0.025-1.25 per source for four sources).
 
     Examples:
 
@@ -1052,8 +1070,11 @@ def search_mixture(
     proxy.model_config(tok)
     if num_runs < 5:
         raise ValueError(f"num_runs={num_runs}: need at least 5 proxy runs to fit and cross-validate")
+    concentration = tuple(float(c) for c in concentration)
+    if not concentration or not all(np.isfinite(c) and c > 0 for c in concentration):
+        raise ValueError(f"concentration={concentration}: give one or more positive numbers")
     rng = np.random.default_rng(seed)
-    mixtures = space.sample(num_runs, rng)
+    mixtures = space.sample(num_runs, rng, concentration)
     skipped: dict[str, str] = {}
     if corners:  # after the draws: the same seed draws the same mixtures (and cache keys) with or without
         corner_mixtures, skipped = space.corners()
@@ -1091,6 +1112,7 @@ def search_mixture(
         corner_runs=len(runs) - num_runs,
         corners_skipped=skipped,
         cv_spearman_draws=fit["cv_spearman_subset"],
+        concentration=concentration,
     )
 
 

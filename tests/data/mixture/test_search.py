@@ -141,6 +141,27 @@ def test_corners_are_each_source_alone_where_the_constraints_allow():
     assert "0.900 exceeds its bound 0.800" in skipped["code"] and "0.400" in skipped["web"]
 
 
+def test_lower_concentrations_draw_sparser_mixtures():
+    """RegMix's draws reach the simplex's corners and edges; ours, at the default concentrations, stay near
+    the natural mixture. A lower concentration moves the draws outwards, within the same constraints."""
+    from hf_addons.data.mixture.search import CONCENTRATION, SearchSpace
+
+    names = ["code", "math", "multilingual", "web"]
+    space = SearchSpace(
+        tokens=dict(zip(names, [250_000, 150_000, 550_000, 50_000], strict=True)),
+        tokens_per_run=500_000,
+        min_share=dict.fromkeys(names, 0.0),
+        max_share=dict.fromkeys(names, 1.0),
+        max_epochs=dict.fromkeys(names, 4.0),
+    )
+    dense = space.sample(2000, np.random.default_rng(0), CONCENTRATION)
+    sparse = space.sample(2000, np.random.default_rng(0), (0.03, 0.1))
+    near_corner = [float((w.max(1) > 0.9).mean()) for w in (dense, sparse)]
+    assert near_corner[0] < 0.1 < 0.5 < near_corner[1], near_corner
+    for w in (dense, sparse):  # web's 4 epochs of 50k tokens cap its share of 500k at 0.4
+        assert np.allclose(w.sum(1), 1) and w[:, 3].max() <= 0.4 + 1e-9 and space.feasible(w).all()
+
+
 @pytest.mark.slow  # 6 proxy trainings: ~40 s on an idle 2-core machine
 def test_corner_runs_join_the_draws_and_leave_them_as_they_were(tmp_path):
     from hf_addons.data.mixture.search import ProxyConfig, search_mixture
@@ -311,6 +332,12 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     assert "--target-tokens only apply to --method regmix" in capsys.readouterr().err
     assert main([*doremi, "--method", "doremi", "--corners"]) == 2
     assert "--corners only apply to --method regmix" in capsys.readouterr().err
+    assert main([*doremi, "--method", "doremi", "--concentration", "0.1"]) == 2
+    assert "--concentration only apply to --method regmix" in capsys.readouterr().err
+    assert main([*_cli_args(tmp_path, "mean"), "--concentration", "0.1,x"]) == 2
+    assert "--concentration: expected numbers separated by commas, got '0.1,x'" in capsys.readouterr().err
+    assert main([*_cli_args(tmp_path, "mean"), "--concentration", "0.1,0"]) == 2
+    assert "concentration=(0.1, 0.0): give one or more positive numbers" in capsys.readouterr().err
     assert main([*_cli_args(tmp_path, "mean"), "--target-tokens", "0"]) == 2
     assert "target_tokens=0" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("*.json"))
