@@ -257,6 +257,14 @@ class SearchSpace:
             f"could not sample {n} mixtures meeting the constraints; relax min/max shares or caps"
         )
 
+    def drop_small(self, w: np.ndarray, below: float) -> np.ndarray:
+        """``w`` with its shares under ``below`` set to 0 (where ``min_share`` allows) and the rest
+        renormalised; ``w`` as it is if that would break a constraint."""
+        lo = np.asarray([self.min_share[s] for s in self.names])
+        out = np.where((w < below) & (lo <= 0), 0.0, w)
+        out = out / out.sum()
+        return out if self.feasible(out)[0] else w
+
     def corners(self) -> tuple[np.ndarray, dict[str, str]]:
         """Each source alone (the others at their ``min_share``) where the constraints allow it, and why not
         for the rest.
@@ -666,6 +674,7 @@ class SearchResult:
     corners_skipped: dict[str, str] = field(default_factory=dict)
     cv_spearman_draws: dict[str, float] = field(default_factory=dict)  # without the corner runs
     concentration: tuple[float, ...] = CONCENTRATION  # of the draws' Dirichlet, per source
+    min_weight: float = 0.0  # recommended shares under it were set to 0
     cache_dir: str | None = field(default=None, repr=False)
 
     def measured(self) -> np.ndarray:
@@ -698,6 +707,7 @@ class SearchResult:
             "corners_skipped": self.corners_skipped,
             "cv_spearman_draws": self.cv_spearman_draws,
             "concentration": list(self.concentration),
+            "min_weight": self.min_weight,
             "tokens_per_run": self.space.tokens_per_run,
             "proxy": asdict(self.proxy),
             "proxy_parameters": self.parameters,
@@ -1010,6 +1020,7 @@ def search_mixture(
     target_tokens: int | None = None,
     corners: bool = False,
     concentration: Sequence[float] = CONCENTRATION,
+    min_weight: float = 1e-3,
 ) -> SearchResult:
     """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
 
@@ -1039,6 +1050,9 @@ def search_mixture(
         concentration: the Dirichlet's concentration per source, one drawn per run from these; lower values
             draw sparser mixtures, nearer the corners and edges of the simplex (RegMix draws a total
             concentration log-uniform in 0.1-5, i.e. 0.025-1.25 per source for four sources).
+        min_weight: recommended shares under this become 0 (where ``min_share`` allows) and the rest are
+            renormalised: the mean of the top candidates leaves traces such as 0.00003 of a source, a few
+            documents of a real run, which no proxy measured (RegMix rounds its draws' shares under 2e-4).
 
     Examples:
 
@@ -1073,6 +1087,8 @@ def search_mixture(
     concentration = tuple(float(c) for c in concentration)
     if not concentration or not all(np.isfinite(c) and c > 0 for c in concentration):
         raise ValueError(f"concentration={concentration}: give one or more positive numbers")
+    if not 0 <= min_weight < 1 / len(space.names):
+        raise ValueError(f"min_weight={min_weight}: give a share in [0, 1/{len(space.names)})")
     rng = np.random.default_rng(seed)
     mixtures = space.sample(num_runs, rng, concentration)
     skipped: dict[str, str] = {}
@@ -1090,7 +1106,7 @@ def search_mixture(
     w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
     y = np.asarray([_score(r["val_loss"], obj) for r in runs])
     fit = fit_regressor(w, y, seed, subset=np.arange(num_runs) if len(runs) > num_runs else None)
-    best = predicted_optimum(space, fit, seed, candidates, top_k)
+    best = space.drop_small(predicted_optimum(space, fit, seed, candidates, top_k), min_weight)
     weights = dict(zip(space.names, (best / best.sum()).tolist(), strict=True))
     return SearchResult(
         weights=weights,
@@ -1113,6 +1129,7 @@ def search_mixture(
         corners_skipped=skipped,
         cv_spearman_draws=fit["cv_spearman_subset"],
         concentration=concentration,
+        min_weight=min_weight,
     )
 
 

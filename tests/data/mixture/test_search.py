@@ -141,6 +141,27 @@ def test_corners_are_each_source_alone_where_the_constraints_allow():
     assert "0.900 exceeds its bound 0.800" in skipped["code"] and "0.400" in skipped["web"]
 
 
+def test_traces_in_a_recommendation_are_dropped_within_the_constraints():
+    """The mean of the best candidates leaves shares such as 0.0003 of a source: a few documents of a real
+    run that no proxy measured. They go to 0, unless a constraint needs them."""
+    from hf_addons.data.mixture.search import SearchSpace
+
+    names = ["code", "math", "web"]
+    kw = dict(tokens=dict.fromkeys(names, 10**6), tokens_per_run=10_000, max_epochs=dict.fromkeys(names))
+    free = SearchSpace(min_share=dict.fromkeys(names, 0.0), max_share=dict.fromkeys(names, 1.0), **kw)
+    w = np.array([0.9995, 0.0003, 0.0002])
+    assert free.drop_small(w, 1e-3).tolist() == [1.0, 0.0, 0.0]
+    assert free.drop_small(w, 0.0).tolist() == w.tolist()
+    floor = SearchSpace(
+        min_share={"code": 0, "math": 2e-4, "web": 0}, max_share=dict.fromkeys(names, 1.0), **kw
+    )
+    assert floor.drop_small(w, 1e-3)[1] == pytest.approx(3e-4, rel=1e-3)  # math's min_share keeps it
+    capped = SearchSpace(
+        min_share=dict.fromkeys(names, 0.0), max_share={"code": 0.9996, "math": 1, "web": 1}, **kw
+    )
+    assert capped.drop_small(w, 1e-3).tolist() == w.tolist()  # code alone would exceed its max_share
+
+
 def test_lower_concentrations_draw_sparser_mixtures():
     """RegMix's draws reach the simplex's corners and edges; ours, at the default concentrations, stay near
     the natural mixture. A lower concentration moves the draws outwards, within the same constraints."""
