@@ -98,6 +98,12 @@ def main() -> None:
         default=None,
         help="larger proxy's learning rate (default: lr x hidden / val-hidden)",
     )
+    p.add_argument(
+        "--search-seed",
+        type=int,
+        default=0,
+        help="the search's seed: its draws and every proxy's initialisation and data order (default 0)",
+    )
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument(
         "--val-mixtures",
@@ -184,6 +190,7 @@ def main() -> None:
         workers=args.workers,
         target_tokens=args.target_tokens,
         corners=args.corners,
+        seed=args.search_seed,
         **({"concentration": args.concentration} if args.concentration else {}),
     )
     search_s = time.perf_counter() - t0
