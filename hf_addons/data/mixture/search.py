@@ -1049,7 +1049,7 @@ def search_mixture(
             the ``num_runs`` draws, so the regression sees the simplex's corners (a one-domain objective).
         concentration: the Dirichlet's concentration per source, one drawn per run from these; lower values
             draw sparser mixtures, nearer the corners and edges of the simplex (RegMix draws a total
-            concentration log-uniform in 0.1-5, i.e. 0.025-1.25 per source for four sources).
+            concentration from 15 log-spaced values in 0.1-5, i.e. 0.025-1.25 per source for four sources).
         min_weight: recommended shares under this become 0 (where ``min_share`` allows) and the rest are
             renormalised: the mean of the top candidates leaves traces such as 0.00003 of a source, a few
             documents of a real run, which no proxy measured (RegMix rounds its draws' shares under 2e-4).

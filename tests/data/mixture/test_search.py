@@ -222,6 +222,8 @@ def test_search_rejects_bad_input_before_training(tmp_path):
     tiny = dict(train, tiny=Dataset.from_dict({"text": ["a few words only"]}))
     with pytest.raises(ValueError, match=r"source 'tiny' is too small .* epochs > max_epochs 4"):
         search_mixture(tiny, val, min_share={"tiny": 0.2}, **kw)
+    with pytest.raises(ValueError, match=r"min_weight=0.6: give a share in \[0, 1/2\)"):
+        search_mixture(train, val, min_weight=0.6, **kw)
     odd = dict(kw, proxy=ProxyConfig(**dict(TINY, hidden_size=10, num_heads=2)))  # RoPE head dim 5
     with pytest.raises(Exception, match="even rotary"):
         search_mixture(train, val, **odd)
