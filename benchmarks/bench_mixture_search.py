@@ -132,6 +132,7 @@ def main() -> None:
 
     from hf_addons.data.mixture.scale_check import BASELINES, TARGET, check_at_scale, default_baselines
     from hf_addons.data.mixture.search import (
+        CONCENTRATION,
         ProxyConfig,
         _load_bundle,
         _score,
@@ -191,7 +192,7 @@ def main() -> None:
         target_tokens=args.target_tokens,
         corners=args.corners,
         seed=args.search_seed,
-        **({"concentration": args.concentration} if args.concentration else {}),
+        concentration=args.concentration or CONCENTRATION,
     )
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)

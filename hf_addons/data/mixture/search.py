@@ -184,6 +184,10 @@ class SearchSpace:
         total = sum(self.tokens.values())
         return {s: t / total for s, t in self.tokens.items()}
 
+    def lower(self) -> np.ndarray:
+        """Per-source share bound from below: ``min_share``."""
+        return np.asarray([self.min_share[s] for s in self.names])
+
     def upper(self) -> np.ndarray:
         """Per-source share bound: ``max_share`` and the epoch cap at :attr:`budget` tokens."""
         caps = [
@@ -194,8 +198,7 @@ class SearchSpace:
 
     def feasible(self, w: np.ndarray) -> np.ndarray:
         w = np.atleast_2d(w)
-        lo = np.asarray([self.min_share[s] for s in self.names])
-        inside = np.all(w >= lo - 1e-9, axis=1) & np.all(w <= self.upper() + 1e-9, axis=1)
+        inside = np.all(w >= self.lower() - 1e-9, axis=1) & np.all(w <= self.upper() + 1e-9, axis=1)
         return inside & (np.abs(w.sum(1) - 1) <= 1e-6)
 
     def check(self, weights: Mapping[str, float], tokens_per_run: int | None = None, what: str = "mixture"):
@@ -249,7 +252,8 @@ class SearchSpace:
             draw = rng.gamma(base[None, :] * scale)
             total = draw.sum(1, keepdims=True)
             # at a low concentration every gamma of a row can underflow to 0: no direction, not a mixture
-            draw = draw[total[:, 0] > 0] / total[total[:, 0] > 0]
+            keep = total[:, 0] > 0
+            draw = draw[keep] / total[keep]
             out.extend(draw[self.feasible(draw)])
             if len(out) >= n:
                 return np.asarray(out[:n])
@@ -260,8 +264,7 @@ class SearchSpace:
     def drop_small(self, w: np.ndarray, below: float) -> np.ndarray:
         """``w`` with its shares under ``below`` set to 0 (where ``min_share`` allows) and the rest
         renormalised; ``w`` as it is if that would break a constraint."""
-        lo = np.asarray([self.min_share[s] for s in self.names])
-        out = np.where((w < below) & (lo <= 0), 0.0, w)
+        out = np.where((w < below) & (self.lower() <= 0), 0.0, w)
         out = out / out.sum()
         return out if self.feasible(out)[0] else w
 
@@ -272,7 +275,7 @@ class SearchSpace:
         Dirichlet draws around the natural distribution stay away from the corners of the simplex, so a
         regression fitted on them alone extrapolates there; a one-domain objective's optimum is often near one.
         """
-        lo, up = np.asarray([self.min_share[s] for s in self.names]), self.upper()
+        lo, up = self.lower(), self.upper()
         out, skipped = [], {}
         for i, s in enumerate(self.names):
             w = lo.copy()
