@@ -16,6 +16,11 @@ its predictions for the three mixtures are set beside what the search-width cell
 ``--line 0.25,0.5,-0.25`` also trains mixtures on the line from natural (a = 0) to the optimum (a = 1) in every
 cell: is there a better mixture between them, or past natural?
 
+``--draws 16`` also trains the search's first 16 Dirichlet draws (in the search's order, not chosen by loss) in
+every cell: does their ranking carry from the first cell to the others (Spearman over the draws, RegMix's
+premise), and how far below the better of natural and uniform does the best of them land (what any search
+over such mixtures could find there)?
+
 Runs share ``bench_mixture_search.py``'s cache (same data and proxies: its validation runs are reused).
 
     python benchmarks/mixture_scale_transfer.py --cache-dir runs/mixture-search-webval4 --val-every web=4 \
@@ -28,6 +33,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,6 +118,56 @@ def paired_gaps(scores: dict[str, list[float]]) -> dict[str, dict]:
     return out
 
 
+def draw_transfer(
+    cells: dict[str, dict], grid: list[Cell], weights: dict[str, dict], draws: list[str], boot: int = 10_000
+) -> dict:
+    """Per cell: the draws' Spearman with the first cell's ranking (bootstrap 95% CI over the draws), and the
+    lead of the best draw (and of the optimum) over the better baseline, seed by seed then averaged. The best of
+    many one-seed draws is biased low by its selection, so its lead overstates what a search could find."""
+    from scipy.stats import spearmanr
+
+    first = cells[grid[0].key]["draws"]
+    x = np.asarray([first[m]["mean"] for m in draws])
+    rng = np.random.default_rng(0)
+    out = {}
+    for cell in grid:
+        c = cells[cell.key]
+        y = np.asarray([c["draws"][m]["mean"] for m in draws])
+        per_seed = {m: np.asarray(v["objective"]) for m, v in {**c["mixtures"], **c["draws"]}.items()}
+        baseline = np.minimum(per_seed["natural"], per_seed["uniform"])
+        lead = {m: float((baseline - per_seed[m]).mean()) for m in draws}
+        best = max(lead, key=lead.get)
+        entry = {
+            "draws_objective": dict(zip(draws, y.round(4).tolist(), strict=True)),
+            "best_draw": best,
+            "best_draw_weights": weights[best],
+            "best_draw_lead": lead[best],
+            "optimum_lead": float((baseline - per_seed["optimum"]).mean()),
+            "draws_below_both_baselines": int(sum(v > 0 for v in lead.values())),
+        }
+        if cell != grid[0]:
+            rho = float(spearmanr(x, y).statistic)
+            idx = rng.integers(0, len(draws), size=(boot, len(draws)))
+            # a resample can repeat one draw throughout: its rho is undefined and skipped
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reps = [spearmanr(x[i], y[i]).statistic for i in idx]
+            entry["spearman_vs_first"] = rho
+            entry["spearman_ci95"] = np.nanpercentile(reps, [2.5, 97.5]).tolist()
+        out[cell.key] = entry
+        print(
+            f"{cell.key:>16s}: best draw {best} leads the better baseline by {lead[best]:+.3f}, the optimum by "
+            f"{entry['optimum_lead']:+.3f}; {entry['draws_below_both_baselines']}/{len(draws)} draws below both"
+            + (
+                f"; Spearman with {grid[0].key} {entry['spearman_vs_first']:.3f} "
+                f"(95% CI {entry['spearman_ci95'][0]:.2f} to {entry['spearman_ci95'][1]:.2f})"
+                if "spearman_vs_first" in entry
+                else ""
+            )
+        )
+    return out
+
+
 def main() -> None:
     from hf_addons.data.mixture.search import (
         ProxyConfig,
@@ -134,6 +190,7 @@ def main() -> None:
         help="also train natural + a x (optimum - natural) for these comma-separated a (0.5: halfway; "
         "-0.25: past natural): is a mixture on that line better than both?",
     )
+    p.add_argument("--draws", type=int, default=0, help="also train the search's first N draws in every cell")
     add_run_args(p, val_every="web=4", name="mixture-scale-transfer")
     args = p.parse_args()
     grid = parse_grid(args.grid)
@@ -166,8 +223,14 @@ def main() -> None:
         if min(w.values()) < 0:
             raise SystemExit(f"--line {a:g}: a negative share ({w}); choose a closer to [0, 1]")
         weights[label] = w
+    corner_runs = search.get("corner_runs", 0)  # the last runs: each source alone, not draws
+    drawn = [r["weights"] for r in found["runs"][: len(found["runs"]) - corner_runs]][: args.draws]
+    if len(drawn) < args.draws:
+        raise SystemExit(f"--draws {args.draws}: the search result has {len(drawn)} draws")
+    draws = {f"draw{i}": w for i, w in enumerate(drawn)}
+    weights.update(draws)
     seeds = range(args.base_seed, args.base_seed + args.seeds)
-    mixtures = (*MIXTURES, *line)
+    mixtures = (*MIXTURES, *line, *draws)
     jobs = [(cell, m, s) for cell in grid for m in mixtures for s in seeds]
     specs = [
         proxy_spec(weights[m], space, cell.proxy(base), bundle, s, tokens=cell.tokens) for cell, m, s in jobs
@@ -196,6 +259,7 @@ def main() -> None:
                 m: {"a": a, **seed_spread([runs[i]["val_loss"] for i in at[m]], objective)}
                 for m, a in line.items()
             },
+            "draws": {m: seed_spread([runs[i]["val_loss"] for i in at[m]], objective) for m in draws},
         }
         g = cells[key]["gaps"]
         print(
@@ -205,6 +269,8 @@ def main() -> None:
             + f" uniform-opt {g['uniform']['mean']:+.3f} (p {g['uniform']['paired_t_one_sided_p']:.2f})"
             + "".join(f" | a={v['a']:g} {v['mean']:.3f}" for v in cells[key]["line"].values())
         )
+
+    transfer = draw_transfer(cells, grid, weights, list(draws)) if draws else None
 
     extrapolation = None
     if args.extrapolate_from:
@@ -260,6 +326,7 @@ def main() -> None:
             "seeds": list(seeds),
             "cells": cells,
             "extrapolation": extrapolation,
+            "draw_transfer": transfer,
             "trained": sum(not r.get("cached") for r in runs),
             "wall_s": time.perf_counter() - t0,
         },

@@ -43,9 +43,11 @@ def seed_spread(losses: list[dict[str, float]], objective: dict[str, float]) -> 
     return {
         "objective": obj,
         "mean": float(np.mean(obj)),
-        "std": float(np.std(obj, ddof=1)),
+        "std": float(np.std(obj, ddof=1)) if len(obj) > 1 else None,  # one seed: no spread to estimate
         "range": float(np.ptp(obj)),
-        "domain_std": {d: float(np.std([v[d] for v in losses], ddof=1)) for d in losses[0]},
+        "domain_std": {
+            d: float(np.std([v[d] for v in losses], ddof=1)) if len(obj) > 1 else None for d in losses[0]
+        },
     }
 
 
