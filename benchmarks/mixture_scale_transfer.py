@@ -123,7 +123,7 @@ def draw_transfer(
 ) -> dict:
     """Per cell: the draws' Spearman with the first cell's ranking (bootstrap 95% CI over the draws), and the
     lead of the best draw (and of the optimum) over the better baseline, seed by seed then averaged. The best of
-    many one-seed draws is biased low by its selection, so its lead overstates what a search could find."""
+    many one-seed draws is picked for its low loss, so its lead overstates what a search could find."""
     from scipy.stats import spearmanr
 
     first = cells[grid[0].key]["draws"]
