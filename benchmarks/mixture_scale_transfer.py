@@ -21,6 +21,13 @@ every cell: does their ranking carry from the first cell to the others (Spearman
 premise), and how far below the better of natural and uniform does the best of them land (what any search
 over such mixtures could find there)?
 
+``--refit-seeds 1002,1003`` (with ``--draws``) also asks whether the target is there to find at the last cell's
+scale: the search's regressors are refitted on that cell's mixtures and draws (its first seed), the refit's
+optimum (under the caps at that cell's tokens) is trained with natural and uniform on those fresh seeds, and
+the issue's check (lowest by more than the largest seed spread) is applied to it. A mixture chosen with the
+larger proxy's own losses is more than any search at the smaller proxy can know; if it does not pass on
+fresh seeds, the margin the check needs is not in that landscape.
+
 Runs share ``bench_mixture_search.py``'s cache (same data and proxies: its validation runs are reused).
 
     python benchmarks/mixture_scale_transfer.py --cache-dir runs/mixture-search-webval4 --val-every web=4 \
@@ -168,6 +175,63 @@ def draw_transfer(
     return out
 
 
+def refit_at_cell(
+    cell: dict, weights: dict[str, dict], mixtures: list[str], space: Any, search: dict
+) -> tuple[np.ndarray, dict]:
+    """The search's regression refitted on one cell's runs (their first seed) and its recommendation under
+    ``space``'s caps, made as the search makes its own (mean of the best candidates, small shares dropped)."""
+    from hf_addons.data.mixture.search import fit_regressor, predicted_optimum
+
+    runs = {**cell["mixtures"], **cell["draws"]}
+    y = np.asarray([runs[m]["objective"][0] for m in mixtures])
+    w = np.asarray([[weights[m][s] for s in space.names] for m in mixtures])
+    w = w / w.sum(1, keepdims=True)  # undo the rounding of the cache key
+    fit = fit_regressor(w, y)
+    best = space.drop_small(predicted_optimum(space, fit), search.get("min_weight", 1e-3))
+    return best / best.sum(), fit
+
+
+def ceiling_check(
+    jobs: list[tuple[str, int]],
+    runs: list[dict],
+    objective: dict,
+    cell: Cell,
+    fit: dict,
+    weights: dict,
+    names: list[str],
+) -> dict:
+    """The issue's check on the refit's optimum (its ``met``: lowest by more than the largest seed spread)."""
+    from hf_addons.data.mixture.scale_check import ScaleCheck
+    from hf_addons.data.mixture.search import _features
+
+    by = {
+        m: [r for (k, _), r in zip(jobs, runs, strict=True) if k == m]
+        for m in ("refit", "natural", "uniform")
+    }
+    check = ScaleCheck(runs[0]["parameters"], cell.tokens, objective, {"optimum": by.pop("refit"), **by})
+    pred = {
+        m: float(
+            fit["model"].predict(_features(np.asarray([[weights[m][s] for s in names]]), fit["name"]))[0]
+        )
+        for m in ("refit", "natural", "uniform")
+    }
+    out = {
+        "cell": cell.key,
+        "fitted_on": "the cell's mixtures and draws, the grid's first seed",
+        "regressor": fit["name"],
+        "cv_spearman": fit["cv_spearman"],
+        "cv_spearman_sd": fit["cv_spearman_sd"],
+        "weights": weights["refit"],
+        "predicted": pred,
+        "predicted_lead_over_uniform": pred["uniform"] - pred["refit"],
+        "seeds": sorted({s for _, s in jobs}),
+        "check": check.to_dict(),
+    }
+    print(f"refit at {cell.key}: {json.dumps({k: v for k, v in out.items() if k != 'check'})}")
+    print(check.to_card())
+    return out
+
+
 def main() -> None:
     from hf_addons.data.mixture.search import (
         ProxyConfig,
@@ -191,9 +255,20 @@ def main() -> None:
         "-0.25: past natural): is a mixture on that line better than both?",
     )
     p.add_argument("--draws", type=int, default=0, help="also train the search's first N draws in every cell")
+    p.add_argument(
+        "--refit-seeds",
+        default="",
+        help="with --draws: refit the regression on the last cell's runs (first seed) and check its optimum "
+        "against natural and uniform there on these comma-separated fresh seeds",
+    )
     add_run_args(p, val_every="web=4", name="mixture-scale-transfer")
     args = p.parse_args()
     grid = parse_grid(args.grid)
+    refit_seeds = [int(x) for x in args.refit_seeds.split(",") if x]
+    if refit_seeds and not args.draws:
+        raise SystemExit("--refit-seeds needs --draws: the refit is over the draws' runs in the last cell")
+    if set(refit_seeds) & set(range(args.base_seed, args.base_seed + args.seeds)):
+        raise SystemExit(f"--refit-seeds {args.refit_seeds}: give seeds the grid does not use (fresh ones)")
 
     found = json.loads(Path(args.search_result).read_text())["results"]
     search = found["search"]
@@ -271,6 +346,25 @@ def main() -> None:
         )
 
     transfer = draw_transfer(cells, grid, weights, list(draws)) if draws else None
+    ceiling = None
+    if refit_seeds:
+        last = grid[-1]
+        at = replace(space, target_tokens=last.tokens)  # the caps of the run the refit recommends for
+        best, fit = refit_at_cell(cells[last.key], weights, [*MIXTURES, *draws], at, search)
+        weights["refit"] = dict(zip(space.names, best.tolist(), strict=True))
+        named = ("refit", "natural", "uniform")
+        chk_jobs = [(m, s) for s in refit_seeds for m in named]  # seed by seed: the first seeds finish first
+        chk_runs = run_proxies(
+            [
+                proxy_spec(weights[m], space, last.proxy(base), bundle, s, tokens=last.tokens)
+                for m, s in chk_jobs
+            ],
+            bundle_path,
+            args.cache_dir,
+            args.workers,
+            desc="refit check",
+        )
+        ceiling = ceiling_check(chk_jobs, chk_runs, objective, last, fit, weights, space.names)
 
     extrapolation = None
     if args.extrapolate_from:
@@ -327,6 +421,7 @@ def main() -> None:
             "cells": cells,
             "extrapolation": extrapolation,
             "draw_transfer": transfer,
+            "refit_check": ceiling,
             "trained": sum(not r.get("cached") for r in runs),
             "wall_s": time.perf_counter() - t0,
         },

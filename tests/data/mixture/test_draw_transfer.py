@@ -46,3 +46,55 @@ def test_draw_transfer_reports_rank_correlation_and_leads_seed_by_seed():
     # at the small cell only draw0 (5.1) is below uniform (5.15)
     assert out[small.key]["best_draw_lead"] == pytest.approx(5.15 - 5.1)
     assert out[small.key]["draws_below_both_baselines"] == 1
+
+
+def test_refit_recommends_the_planted_minimum_and_checks_it_by_the_issue_rule():
+    from hf_addons.data.mixture.search import SearchSpace
+
+    names = ["code", "math", "web"]
+    space = SearchSpace(
+        tokens=dict.fromkeys(names, 10**7),
+        tokens_per_run=200_000,
+        min_share=dict.fromkeys(names, 0.0),
+        max_share=dict.fromkeys(names, 1.0),
+        max_epochs=dict.fromkeys(names, 4.0),
+        target_tokens=1_000_000,
+    )
+    rng = np.random.default_rng(0)
+    planted = np.array([0.5, 0.3, 0.2])
+    w = rng.dirichlet(np.ones(3), size=24)
+    # a loss convex in log-shares with its minimum at the planted mixture (sum_k p_k log(1/w_k) is smallest
+    # at w = p), the form the linear-log regressor fits exactly
+    y = 4.0 - (np.log(w + 0.01) @ planted)
+    draws = [f"draw{i}" for i in range(21)]
+    mixtures = ["optimum", "natural", "uniform", *draws]
+    weights = {m: dict(zip(names, row.tolist(), strict=True)) for m, row in zip(mixtures, w, strict=True)}
+    per_seed = {m: [float(v)] for m, v in zip(mixtures, y, strict=True)}
+    cell = _cell(per_seed, draws)
+
+    best, fit = transfer.refit_at_cell(cell, weights, mixtures, space, {"min_weight": 1e-3})
+
+    assert fit["name"] == "linear-log" and fit["cv_spearman"]["linear-log"] > 0.95
+    assert best.sum() == pytest.approx(1)
+    assert np.abs(best - planted).max() < 0.05
+
+    large = transfer.Cell(264, 4, 1_000_000)
+    weights["refit"] = dict(zip(names, best.tolist(), strict=True))
+    objective = {"code": 0.5, "web": 0.5}
+
+    def run(code: float, web: float) -> dict:
+        return {"val_loss": {"code": code, "web": web}, "parameters": 5_000_000, "spec": {}}
+
+    # two fresh seeds: the refit lower than uniform (the better baseline) by 0.06, spreads at most 0.04
+    jobs = [(m, s) for s in (1002, 1003) for m in ("refit", "natural", "uniform")]
+    runs = [run(4.0, 4.0), run(4.2, 4.2), run(4.05, 4.05), run(4.02, 4.02), run(4.23, 4.23), run(4.09, 4.09)]
+    out = transfer.ceiling_check(jobs, runs, objective, large, fit, weights, names)
+    check = out["check"]
+    assert out["seeds"] == [1002, 1003]
+    assert check["best_baseline"] == "uniform"
+    assert check["margin"] == pytest.approx(4.07 - 4.01)
+    assert check["max_seed_spread"] == pytest.approx(0.04)
+    assert check["met"] is True
+    # the same lead with a noisier natural (spread 0.1) is not enough
+    runs[4] = run(4.3, 4.3)
+    assert transfer.ceiling_check(jobs, runs, objective, large, fit, weights, names)["check"]["met"] is False
