@@ -59,6 +59,11 @@ def _val(key: str, val_every: int) -> bool:
     return int(hashlib.sha1(key.encode()).hexdigest(), 16) % val_every == 0
 
 
+def _test(key: str, test_every: int) -> bool:
+    """Of the held-out files, 1 in ``test_every`` is a test file: a hash independent of ``_val``'s."""
+    return int(hashlib.sha1(f"test:{key}".encode()).hexdigest(), 16) % test_every == 0
+
+
 def _dist_licence(module: str) -> str:
     try:
         dists = metadata.packages_distributions().get(module, [module])
@@ -297,11 +302,14 @@ def load_domains(
     names=("code", "math", "multilingual", "web"),
     val_every: int | dict[str, int] = VAL_EVERY,
     web: tuple[str, ...] = ("articles",),
+    test_every: int | None = None,
 ) -> dict[str, dict]:
     """name -> {"train", "validation" (Datasets), "licences", "docs" (count), "sha256"}; split by origin file.
 
     ``val_every``: 1 in this many origin files goes to validation; a dict gives it per domain (others:
-    ``VAL_EVERY``). ``web``: the web sources (``WEB_SOURCES``).
+    ``VAL_EVERY``). ``web``: the web sources (``WEB_SOURCES``). ``test_every``: 1 in this many of the held-out
+    files goes to a ``"test"`` split instead (a mixture chosen on the validation files is then measured on
+    files nothing chose it by); None: no test split, the validation split as before.
     """
     from datasets import Dataset
 
@@ -311,6 +319,10 @@ def load_domains(
         every = {**dict.fromkeys(names, VAL_EVERY), **val_every}
     else:
         every = dict.fromkeys(names, val_every)
+    if test_every is not None and (
+        isinstance(test_every, bool) or int(test_every) != test_every or test_every < 2
+    ):
+        raise ValueError(f"test_every={test_every!r}: give an integer >= 2 (1 in N held-out files to test)")
 
     if "web" in names and not SHARED.exists():
         raise FileNotFoundError(f"{SHARED} is missing (the shared article pages)")
@@ -319,10 +331,17 @@ def load_domains(
         docs, licences = web_docs(web) if name == "web" else LOADERS[name]()
         held_out = [_val(k, every[name]) for k, _ in docs]
         train = [t for (_, t), held in zip(docs, held_out, strict=True) if not held]
-        val = [t for (_, t), held in zip(docs, held_out, strict=True) if held]
+        val = [(k, t) for (k, t), held in zip(docs, held_out, strict=True) if held]
+        test = [t for k, t in val if test_every and _test(k, test_every)]
+        val = [t for k, t in val if not (test_every and _test(k, test_every))]
+        if test_every and not (test and val):
+            raise ValueError(
+                f"{name}: test_every={test_every} leaves {len(val)} validation / {len(test)} test docs"
+            )
         out[name] = {
             "train": Dataset.from_dict({"text": train}),
             "validation": Dataset.from_dict({"text": val}),
+            **({"test": Dataset.from_dict({"text": test})} if test_every else {}),
             "licences": licences,
             "docs": len(docs),
             "sha256": _fingerprint(docs),
