@@ -272,10 +272,11 @@ def main() -> None:
         "plot": str(plot.relative_to(RESULTS.parent.parent)),
         "runs": _run_records(res),
     }
+    # the search's objective, scored on the test files instead
+    on_test = {tested[d]: w for d, w in res.objective.items()} if tested else None
     if tested:  # the search's out-of-fold predictions (its first split) against the test files' objective
         from scipy.stats import spearmanr
 
-        on_test = {tested[d]: w for d, w in res.objective.items()}
         y_test = [_score(r["val_loss"], on_test) for r in res.runs]
         out["test"] = {
             "oof_spearman_validation": float(spearmanr(res.oof_predictions, y).statistic),
@@ -364,7 +365,6 @@ def main() -> None:
         summary, scores = check.summary(), check.scores
         held = None
         if tested:  # the same runs scored on the test files: met means met there too
-            on_test = {tested[d]: w for d, w in check.objective.items()}
             held = ScaleCheck(
                 check.parameters, check.tokens, on_test, check.runs, check.infeasible, check.baselines
             )

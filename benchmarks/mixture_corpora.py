@@ -331,9 +331,13 @@ def load_domains(
         docs, licences = web_docs(web) if name == "web" else LOADERS[name]()
         held_out = [_val(k, every[name]) for k, _ in docs]
         train = [t for (_, t), held in zip(docs, held_out, strict=True) if not held]
-        val = [(k, t) for (k, t), held in zip(docs, held_out, strict=True) if held]
-        test = [t for k, t in val if test_every and _test(k, test_every)]
-        val = [t for k, t in val if not (test_every and _test(k, test_every))]
+        held_docs = [
+            (t, bool(test_every) and _test(k, test_every))
+            for (k, t), h in zip(docs, held_out, strict=True)
+            if h
+        ]
+        test = [t for t, to_test in held_docs if to_test]
+        val = [t for t, to_test in held_docs if not to_test]
         if test_every and not (test and val):
             raise ValueError(
                 f"{name}: test_every={test_every} leaves {len(val)} validation / {len(test)} test docs"

@@ -175,6 +175,14 @@ def draw_transfer(
     return out
 
 
+def predict_named(fit: dict, weights: dict[str, dict], names: list[str], mixtures: Any) -> dict[str, float]:
+    """A :func:`fit_regressor` fit's predicted objective for each named mixture."""
+    from hf_addons.data.mixture.search import _features
+
+    w = np.asarray([[weights[m][s] for s in names] for m in mixtures])
+    return dict(zip(mixtures, fit["model"].predict(_features(w, fit["name"])).tolist(), strict=True))
+
+
 def refit_at_cell(
     cell: dict, weights: dict[str, dict], mixtures: list[str], space: Any, search: dict
 ) -> tuple[np.ndarray, dict]:
@@ -202,19 +210,13 @@ def ceiling_check(
 ) -> dict:
     """The issue's check on the refit's optimum (its ``met``: lowest by more than the largest seed spread)."""
     from hf_addons.data.mixture.scale_check import ScaleCheck
-    from hf_addons.data.mixture.search import _features
 
     by = {
         m: [r for (k, _), r in zip(jobs, runs, strict=True) if k == m]
         for m in ("refit", "natural", "uniform")
     }
     check = ScaleCheck(runs[0]["parameters"], cell.tokens, objective, {"optimum": by.pop("refit"), **by})
-    pred = {
-        m: float(
-            fit["model"].predict(_features(np.asarray([[weights[m][s] for s in names]]), fit["name"]))[0]
-        )
-        for m in ("refit", "natural", "uniform")
-    }
+    pred = predict_named(fit, weights, names, ("refit", "natural", "uniform"))
     out = {
         "cell": cell.key,
         "fitted_on": "the cell's mixtures and draws, the grid's first seed",
@@ -235,7 +237,6 @@ def ceiling_check(
 def main() -> None:
     from hf_addons.data.mixture.search import (
         ProxyConfig,
-        _features,
         fit_regressor,
         predicted_optimum,
         proxy_spec,
@@ -391,14 +392,7 @@ def main() -> None:
             y = (loss_hi + slope * np.log(t / hi)) @ coef
             fit = fit_regressor(w, y)
             best = predicted_optimum(replace(space, target_tokens=t), fit)  # the caps at t, as a search's
-            pred = {
-                m: float(
-                    fit["model"].predict(
-                        _features(np.asarray([[weights[m][s] for s in names]]), fit["name"])
-                    )[0]
-                )
-                for m in MIXTURES
-            }
+            pred = predict_named(fit, weights, names, MIXTURES)
             measured = {m: cells[cell.key]["mixtures"][m]["mean"] for m in MIXTURES}
             extrapolation["targets"][str(t)] = {
                 "regressor": fit["name"],
