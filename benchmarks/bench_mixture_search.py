@@ -140,7 +140,6 @@ def main() -> None:
     from hf_addons.data.mixture.scale_check import (
         BASELINES,
         TARGET,
-        ScaleCheck,
         check_at_scale,
         default_baselines,
     )
@@ -160,11 +159,7 @@ def main() -> None:
     domains = load_domains(val_every=every, web=args.web, test_every=args.test_every)
     train = {k: v["train"] for k, v in domains.items()}
     val = {k: v["validation"] for k, v in domains.items()}
-    # the test files are scored by every proxy as extra validation sets that no objective names
-    tested = {k: f"{k}-test" for k, v in domains.items() if "test" in v}
-    val |= {tested[k]: domains[k]["test"] for k in tested}
-    # "mean" averages every validation set: with test sets, name the domains it means
-    objective = dict.fromkeys(domains, 1.0) if tested and args.objective == "mean" else args.objective
+    test = {k: v["test"] for k, v in domains.items() if "test" in v}  # scored by every proxy, chosen by none
     load_s = time.perf_counter() - t0
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
     proxy = ProxyConfig(
@@ -197,7 +192,8 @@ def main() -> None:
     res = search_mixture(
         train,
         val,
-        objective=objective,
+        objective=args.objective,
+        test=test,
         tokens_per_run=args.tokens,
         num_runs=args.runs,
         proxy=proxy,
@@ -272,14 +268,15 @@ def main() -> None:
         "plot": str(plot.relative_to(RESULTS.parent.parent)),
         "runs": _run_records(res),
     }
-    # the search's objective, scored on the test files instead
-    on_test = {tested[d]: w for d, w in res.objective.items()} if tested else None
-    if tested:  # the search's out-of-fold predictions (its first split) against the test files' objective
+    if test:  # the search's out-of-fold predictions against the runs' objective on the test files
         from scipy.stats import spearmanr
 
-        y_test = [_score(r["val_loss"], on_test) for r in res.runs]
+        y_test = res.measured_test()
         out["test"] = {
-            "oof_spearman_validation": float(spearmanr(res.oof_predictions, y).statistic),
+            "cv_spearman_test": res.cv_spearman_test,
+            "oof_spearman_validation": float(
+                spearmanr(res.oof_predictions, y).statistic
+            ),  # the first split's
             "oof_spearman_test": float(spearmanr(res.oof_predictions, y_test).statistic),
             "objective_spearman_validation_vs_test": float(spearmanr(y, y_test).statistic),
         }
@@ -363,11 +360,8 @@ def main() -> None:
         for label, why in check.infeasible.items():  # e.g. uniform needs more epochs of a small source
             print(f"validation: {label} infeasible: {why}")
         summary, scores = check.summary(), check.scores
-        held = None
-        if tested:  # the same runs scored on the test files: met means met there too
-            held = ScaleCheck(
-                check.parameters, check.tokens, on_test, check.runs, check.infeasible, check.baselines
-            )
+        held = check.test  # the same runs scored on the test files: met means met there too
+        if held:
             print(
                 f"test files: {json.dumps(held.summary())}; margin {held.margin:.4f} vs max seed spread "
                 f"{held.max_spread:.4f} (met {held.met})"

@@ -3,7 +3,7 @@
 ``--method regmix`` (default) trains ``--runs`` proxies on sampled mixtures and regresses; ``--method doremi``
 trains a reference proxy on ``--reference`` and a Group-DRO proxy against it (two runs of ``--tokens-per-run``).
 
-Sources and validation sets are JSONL files (one document per line, text in ``--text-column``). Writes
+Sources, validation and test sets are JSONL files (one document per line, text in ``--text-column``). Writes
 ``weights.json`` (ready for ``hf-addons data mixture --weights`` / ``build_mixture``), ``search.json``,
 ``mixture-search.png`` and ``dataset-card.md`` to ``--out-dir``; proxy runs are cached there (resumable).
 """
@@ -25,6 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--source", action="append", required=True, metavar="NAME=PATH.jsonl")
     p.add_argument("--validation", action="append", required=True, metavar="NAME=PATH.jsonl")
+    p.add_argument(
+        "--test",
+        action="append",
+        default=None,
+        metavar="NAME=PATH.jsonl",
+        help="regmix: more held-out text per domain that nothing chooses by; the search's CV Spearman and the "
+        "check are also reported on it (one per domain the objective weights)",
+    )
     p.add_argument(
         "--objective",
         default=None,
@@ -146,7 +154,15 @@ def _search(args: argparse.Namespace) -> int:
     if args.method == "doremi":  # nothing the user gave is silently dropped
         given = [
             f"--{k.replace('_', '-')}"
-            for k in ("objective", "runs", "workers", "check_tokens", "target_tokens", "concentration")
+            for k in (
+                "objective",
+                "runs",
+                "workers",
+                "check_tokens",
+                "target_tokens",
+                "concentration",
+                "test",
+            )
             if getattr(args, k) is not None
         ] + (["--corners"] if args.corners else [])
         if given:
@@ -158,6 +174,7 @@ def _search(args: argparse.Namespace) -> int:
     disable_progress_bars()
     train = {k: _dataset([p], args.text_column) for k, p in _named(args.source, "--source").items()}
     val = {k: _dataset([p], args.text_column) for k, p in _named(args.validation, "--validation").items()}
+    test = {k: _dataset([p], args.text_column) for k, p in _named(args.test or [], "--test").items()}
     objective = args.objective or "mean"
     objective = _value(objective, "--objective") if "=" in objective else objective
     proxy = ProxyConfig(seq_len=args.seq_len, threads=args.threads, vocab=args.vocab or None).at_width(
@@ -195,6 +212,7 @@ def _search(args: argparse.Namespace) -> int:
             concentration=_floats(args.concentration, "--concentration"),
             workers=args.workers or 1,
             target_tokens=args.target_tokens,
+            test=test,
             **common,
         )
     (out / "weights.json").write_text(json.dumps(res.weights, indent=2) + "\n")
@@ -211,6 +229,7 @@ def _search(args: argparse.Namespace) -> int:
     if len(res.space.names) >= 2:
         res.plot(out / "mixture-search.png")
     keys = ("final_excess",) if args.method == "doremi" else ("regressor", "cv_spearman")
+    keys += ("cv_spearman_test",) if test else ()
     summary = {k: res.to_dict()[k] for k in ("weights", "natural", *keys)}
     print(json.dumps(summary, indent=2), file=sys.stderr)
     print(",".join(f"{k}={v:.4f}" for k, v in res.weights.items()))

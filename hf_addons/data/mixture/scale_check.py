@@ -27,6 +27,8 @@ from hf_addons.data.mixture.search import (
 )
 
 RECOMMENDED = "optimum"
+# what ``ScaleCheck.to_dict`` repeats for the test sets (the runs, their cost and feasibility are the same)
+_TEST_KEYS = ("scores", "best_baseline", "margin", "max_seed_spread", "lowest", "met", "paired_by_seed")
 BASELINES = ("natural", "uniform")
 # the objective's weights as the mixture: the no-search answer to "lower this domain's loss" is "train on it"
 TARGET = "target"
@@ -48,7 +50,9 @@ class ScaleCheck:
     """The larger proxies' runs per mixture (seed order) and what they say about the recommendation.
 
     ``margin``: the best baseline's mean objective minus the recommendation's (positive: the recommendation
-    is lower); ``met``: lower by more than the largest seed spread of any mixture checked.
+    is lower); ``met``: lower by more than the largest seed spread of any mixture checked. With test sets
+    (``search_mixture(test=...)``), ``test`` is the same check on them: the validation sets chose the
+    recommendation, so a gain there is partly selection; the test sets' gain is not.
     """
 
     parameters: int
@@ -58,6 +62,16 @@ class ScaleCheck:
     infeasible: dict[str, str] = field(default_factory=dict)  # mixture -> why it was not trained
     baselines: tuple[str, ...] = BASELINES
     wall_seconds: float = 0.0
+    test_objective: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def test(self) -> ScaleCheck | None:
+        """The same runs scored by the objective on the test sets (None without them)."""
+        if not self.test_objective:
+            return None
+        return ScaleCheck(
+            self.parameters, self.tokens, self.test_objective, self.runs, self.infeasible, self.baselines
+        )
 
     @property
     def scores(self) -> dict[str, list[float]]:
@@ -118,6 +132,7 @@ class ScaleCheck:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        held = self.test
         return {
             "parameters": self.parameters,
             "tokens": self.tokens,
@@ -132,6 +147,7 @@ class ScaleCheck:
             "same_as_recommended": self.same_as_recommended,
             "infeasible": self.infeasible,
             "wall_seconds": self.wall_seconds,
+            **({"test": {k: v for k, v in held.to_dict().items() if k in _TEST_KEYS}} if held else {}),
         }
 
     def to_card(self) -> str:
@@ -141,22 +157,35 @@ class ScaleCheck:
             f"| {k} | {v['mean']:.4f} | {', '.join(f'{x:.4f}' for x in v['seeds'])} | {v['spread']:.4f} |"
             for k, v in s.items()
         )
+        held = self.test
         skipped = "".join(f"\n\nNot trained: {k} ({why})." for k, why in self.infeasible.items())
         skipped += "".join(
             f"\n\nThe recommendation is the {k} mixture itself." for k in self.same_as_recommended
         )
-        verdict = (
-            f"lower than {self.best_baseline} by {self.margin:.4f}, more than the largest seed spread "
-            f"({self.max_spread:.4f})"
-            if self.met
-            else f"{'lower' if self.margin > 0 else 'not lower'} than {self.best_baseline} "
-            f"(margin {self.margin:+.4f}) against a largest seed spread of {self.max_spread:.4f}: "
-            "not shown to be better at this scale"
-        )
+        on_test = ""
+        if held is not None:
+            t = held.summary()
+            on_test = (
+                "\n\nOn the held-out test sets, which nothing chose by: "
+                + ", ".join(f"{k} {v['mean']:.4f} (spread {v['spread']:.4f})" for k, v in t.items())
+                + f"; the recommendation is {held.verdict()}."
+            )
         return (
             f"### Checked at {self.parameters / 1e6:.2f}M parameters and {self.tokens:,} tokens\n\n"
             "| mixture | mean objective | per seed | seed spread |\n| --- | --- | --- | --- |\n"
-            f"{rows}\n\nThe recommendation is {verdict}.{skipped}\n"
+            f"{rows}\n\nThe recommendation is {self.verdict()}.{on_test}{skipped}\n"
+        )
+
+    def verdict(self) -> str:
+        if self.met:
+            return (
+                f"lower than {self.best_baseline} by {self.margin:.4f}, more than the largest seed spread "
+                f"({self.max_spread:.4f})"
+            )
+        return (
+            f"{'lower' if self.margin > 0 else 'not lower'} than {self.best_baseline} "
+            f"(margin {self.margin:+.4f}) against a largest seed spread of {self.max_spread:.4f}: "
+            "not shown to be better at this scale"
         )
 
 
@@ -267,4 +296,5 @@ def check_at_scale(
         infeasible=infeasible,
         baselines=tuple(baselines),
         wall_seconds=time.perf_counter() - t0,
+        test_objective=result.test_objective,
     )

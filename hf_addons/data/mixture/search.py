@@ -139,6 +139,25 @@ def parse_objective(objective: Objective, domains: Sequence[str]) -> dict[str, f
     return {d: float(v) / total for d, v in objective.items()}
 
 
+TEST_SUFFIX = "-test"
+
+
+def scored_as_test(domain: str) -> str:
+    """The name a domain's test set is scored under in every run's ``val_loss`` (beside its validation set)."""
+    return f"{domain}{TEST_SUFFIX}"
+
+
+def objective_on_test(objective: Mapping[str, float], test_domains: Sequence[str]) -> dict[str, float]:
+    """The objective read on the test sets instead of the validation sets: every domain it weights needs one."""
+    missing = [d for d in objective if d not in test_domains]
+    if missing:
+        raise ValueError(
+            f"the objective weights domain(s) {missing} without a test set: give one for every weighted domain "
+            f"({list(objective)}) or none"
+        )
+    return {scored_as_test(d): w for d, w in objective.items()}
+
+
 def _per_source(
     value: float | Mapping[str, float] | None, names: Sequence[str], default: float | None, what: str
 ):
@@ -598,22 +617,25 @@ def fit_regressor(
     folds: int = 5,
     repeats: int = 5,
     subset: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Cross-validated Spearman of each regressor's out-of-fold predictions; the best one refitted on all.
 
     With a few dozen runs one K-fold split's Spearman moves by +-0.1 with the split, so the score is the mean
     over ``repeats`` shuffled splits (``cv_spearman_sd``: their spread); ``oof`` is the first split's.
     ``subset`` (row indices): also score those rows' out-of-fold predictions alone (``cv_spearman_subset``),
-    e.g. the random draws without the corner runs, whose extreme losses are easy to rank.
+    e.g. the random draws without the corner runs, whose extreme losses are easy to rank. ``y_test``: the
+    same runs' objective on test sets that nothing was fitted to; ``cv_spearman_test`` scores the same
+    out-of-fold predictions against it (does the ranking hold on text the choice never read?).
     """
     from scipy.stats import spearmanr
     from sklearn.model_selection import KFold
 
     if len(y) < max(folds, 4):
         raise ValueError(f"need at least {max(folds, 4)} proxy runs to fit and cross-validate, have {len(y)}")
-    scores, spread, oof, sub = {}, {}, {}, {}
+    scores, spread, oof, sub, on_test = {}, {}, {}, {}, {}
     for name, reg in _regressors(seed).items():
-        rhos, sub_rhos = [], []
+        rhos, sub_rhos, test_rhos = [], [], []
         for r in range(repeats):
             pred = np.zeros_like(y)
             for tr, te in KFold(folds, shuffle=True, random_state=seed + r).split(w):
@@ -622,10 +644,14 @@ def fit_regressor(
             rhos.append(float(spearmanr(pred, y).statistic))
             if subset is not None:
                 sub_rhos.append(float(spearmanr(pred[subset], y[subset]).statistic))
+            if y_test is not None:
+                test_rhos.append(float(spearmanr(pred, y_test).statistic))
             oof.setdefault(name, pred)
         scores[name], spread[name] = float(np.mean(rhos)), float(np.std(rhos))
         if subset is not None:
             sub[name] = float(np.mean(sub_rhos))
+        if y_test is not None:
+            on_test[name] = float(np.mean(test_rhos))
     best = max(scores, key=scores.get)
     model = _regressors(seed)[best].fit(_features(w, best), y)
     return {
@@ -634,6 +660,7 @@ def fit_regressor(
         "cv_spearman": scores,
         "cv_spearman_sd": spread,
         "cv_spearman_subset": sub,
+        "cv_spearman_test": on_test,
         "oof": oof[best],
     }
 
@@ -679,9 +706,18 @@ class SearchResult:
     concentration: tuple[float, ...] = CONCENTRATION  # of the draws' Dirichlet, per source
     min_weight: float = 0.0  # recommended shares under it were set to 0
     cache_dir: str | None = field(default=None, repr=False)
+    # the objective on the held-out test sets (``search_mixture(test=...)``), which no choice read
+    test_objective: dict[str, float] = field(default_factory=dict)
+    cv_spearman_test: dict[str, float] = field(default_factory=dict)  # the CV predictions against it
 
     def measured(self) -> np.ndarray:
         return np.asarray([_score(r["val_loss"], self.objective) for r in self.runs])
+
+    def measured_test(self) -> np.ndarray:
+        """Each run's objective on the test sets (empty without them)."""
+        if not self.test_objective:
+            return np.asarray([])
+        return np.asarray([_score(r["val_loss"], self.test_objective) for r in self.runs])
 
     def predict(self, weights: Sequence[Mapping[str, float]] | np.ndarray) -> np.ndarray:
         names = self.space.names
@@ -709,6 +745,8 @@ class SearchResult:
             "corner_runs": self.corner_runs,
             "corners_skipped": self.corners_skipped,
             "cv_spearman_draws": self.cv_spearman_draws,
+            "test_objective": self.test_objective,
+            "cv_spearman_test": self.cv_spearman_test,
             "concentration": list(self.concentration),
             "min_weight": self.min_weight,
             "tokens_per_run": self.space.tokens_per_run,
@@ -813,7 +851,17 @@ class SearchResult:
             )
             + ") was minimised over the "
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
-            f"objective at the recommendation {self.predicted_objective:.4f}.\n\n"
+            f"objective at the recommendation {self.predicted_objective:.4f}."
+            + (
+                " On held-out test sets that neither the regression nor the choice read ("
+                + ", ".join(self.test_objective)
+                + "), the same out-of-fold predictions rank the runs' objective with Spearman "
+                + ", ".join(f"{k} {v:.3f}" for k, v in self.cv_spearman_test.items())
+                + "."
+                if self.test_objective
+                else ""
+            )
+            + "\n\n"
             + (
                 f"The epoch caps hold at {self.space.budget:,} tokens, the run the mixture is for.\n\n"
                 if self.space.budget > self.space.tokens_per_run
@@ -857,8 +905,12 @@ def prepare(
     max_doc_tokens: int | None = None,
     stratify: bool = False,
     target_tokens: int | None = None,
+    test: Mapping[str, Any] | None = None,
 ) -> tuple[SearchSpace, _Bundle, Any]:
     """Tokenize every source once and check the inputs; every error is raised here, before any training.
+
+    ``test``: domain -> held-out text that no choice reads; its blocks join the validation blocks under
+    :func:`scored_as_test` (so every proxy scores them), after the validation sets.
 
     ``max_doc_tokens``: training documents longer than this are cut into near-equal pieces first, so a
     proxy's share of a source is drawn piece by piece (see :func:`split_long_documents`). ``stratify``:
@@ -885,6 +937,12 @@ def prepare(
     val_texts = {d: _texts(validation[d], f"validation[{d}]", text_column) for d in validation}
     if not val_texts:
         raise ValueError("give at least one validation set (domain -> Dataset)")
+    test = dict(test or {})
+    if unknown := [d for d in test if d not in validation]:
+        raise ValueError(f"test set(s) {unknown} name no validation domain; domains: {list(validation)}")
+    if clash := [scored_as_test(d) for d in test if scored_as_test(d) in validation]:
+        raise ValueError(f"validation set(s) {clash} have the names the test sets are scored under")
+    val_texts |= {scored_as_test(d): _texts(test[d], f"test[{d}]", text_column) for d in test}
     ids = _token_cache(tok, sorted({t for v in list(texts.values()) + list(val_texts.values()) for t in v}))
     if max_doc_tokens is not None:
         texts = {s: split_long_documents(texts[s], ids, max_doc_tokens) for s in names}
@@ -900,7 +958,7 @@ def prepare(
     }
     short = [d for d, b in val_blocks.items() if len(b) == 0]
     if short:
-        raise ValueError(f"validation set(s) {short} have fewer than seq_len={seq_len} tokens")
+        raise ValueError(f"validation or test set(s) {short} have fewer than seq_len={seq_len} tokens")
     space = SearchSpace(
         tokens=tokens,
         tokens_per_run=tokens_per_run,
@@ -1024,12 +1082,17 @@ def search_mixture(
     corners: bool = False,
     concentration: Sequence[float] = CONCENTRATION,
     min_weight: float = 1e-3,
+    test: Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """RegMix: ``num_runs`` proxies on sampled mixtures, a regression, the constrained predicted optimum.
 
     Args:
         train_sources: domain -> map-style ``Dataset`` with a text column (the data to mix).
         validation: domain -> ``Dataset`` of held-out text; the objective reads its losses.
+        test: domain -> ``Dataset`` of more held-out text, which every proxy scores (under
+            :func:`scored_as_test`) and nothing chooses by: the result reports the regression's CV Spearman
+            against the runs' objective on it (``cv_spearman_test``), and ``check_at_scale`` scores its runs
+            there too. It needs a test set for every domain the objective weights.
         objective: ``"mean"`` validation loss, one domain's name, or ``{domain: weight}``.
         tokens_per_run: training tokens of each proxy (token-true mixture from ``build_mixture``).
         num_runs: proxy runs (RegMix: a few times the number of domains squared; >= 5 to cross-validate).
@@ -1081,8 +1144,10 @@ def search_mixture(
         max_doc_tokens=max_doc_tokens,
         stratify=stratify,
         target_tokens=target_tokens,
+        test=test,
     )
-    obj = parse_objective(objective, list(bundle.val_blocks))
+    obj = parse_objective(objective, list(validation))
+    on_test = objective_on_test(obj, list(test)) if test else {}
     # a shape transformers rejects (e.g. an odd RoPE head dim) fails here, not inside a worker process
     proxy.model_config(tok)
     if num_runs < 5:
@@ -1108,7 +1173,9 @@ def search_mixture(
     runs = run_proxies(specs, str(bundle_path), str(cache), workers)
     w = np.asarray([[r["spec"]["weights"][s] for s in space.names] for r in runs])
     y = np.asarray([_score(r["val_loss"], obj) for r in runs])
-    fit = fit_regressor(w, y, seed, subset=np.arange(num_runs) if len(runs) > num_runs else None)
+    y_test = np.asarray([_score(r["val_loss"], on_test) for r in runs]) if on_test else None
+    subset = np.arange(num_runs) if len(runs) > num_runs else None
+    fit = fit_regressor(w, y, seed, subset=subset, y_test=y_test)
     best = space.drop_small(predicted_optimum(space, fit, seed, candidates, top_k), min_weight)
     weights = dict(zip(space.names, (best / best.sum()).tolist(), strict=True))
     return SearchResult(
@@ -1133,6 +1200,8 @@ def search_mixture(
         cv_spearman_draws=fit["cv_spearman_subset"],
         concentration=concentration,
         min_weight=min_weight,
+        test_objective=on_test,
+        cv_spearman_test=fit["cv_spearman_test"],
     )
 
 

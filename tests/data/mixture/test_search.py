@@ -55,10 +55,11 @@ def test_num_tokens_beyond_the_caps_names_the_source_and_epochs():
 
 
 # -- mixture search ---------------------------------------------------------------------------------------------
-def _domains():
+def _domains(test: bool = False):
     """Two real domains that no edit of this repository moves: Python source (the standard library's
     ``email``, ``json`` and ``logging`` packages) and English prose (the Python reference manual's topics that
-    ``pydoc`` ships); the first two pieces of each are the validation set. Both are fixed per Python version."""
+    ``pydoc`` ships); the first two pieces of each are the validation set (with ``test``: the next two are a
+    test set, and neither is trained on). Both are fixed per Python version."""
     import email
     import json
     import logging
@@ -73,9 +74,12 @@ def _domains():
     prose = [t[:400] for t in prose if len(t) > 200 and not t[0].isspace()][:380]  # no indented code
 
     def split(texts):
-        return Dataset.from_dict({"text": texts[2:]}), Dataset.from_dict({"text": texts[:2] * 4})
+        train = Dataset.from_dict({"text": texts[4:] if test else texts[2:]})
+        return train, Dataset.from_dict({"text": texts[:2] * 4}), Dataset.from_dict({"text": texts[2:4] * 4})
 
-    (ct, cv), (pt, pv) = split(code), split(prose)
+    (ct, cv, cx), (pt, pv, px) = split(code), split(prose)
+    if test:
+        return {"code": ct, "prose": pt}, {"code": cv, "prose": pv}, {"code": cx, "prose": px}
     return {"code": ct, "prose": pt}, {"code": cv, "prose": pv}
 
 
@@ -315,6 +319,14 @@ def test_regression_picks_up_a_known_response():
     y = 3 - np.log(w[:, 0] + 0.05) * 0.2 - np.log(w[:, 2] + 0.05) * 0.1 + rng.normal(0, 0.01, 40)
     fit = fit_regressor(w, y)
     assert fit["cv_spearman"]["linear-log"] > 0.9 and fit["name"] in fit["cv_spearman"]
+    assert fit["cv_spearman_test"] == {}
+    # test sets: the same response measured again with its own noise ranks like the fitted one; a response
+    # the runs do not determine (the same values shuffled) is not ranked
+    again = y + rng.normal(0, 0.01, 40)
+    fit = fit_regressor(w, y, y_test=again)
+    assert fit["cv_spearman_test"]["linear-log"] > 0.85
+    fit = fit_regressor(w, y, y_test=rng.permutation(y))
+    assert max(abs(v) for v in fit["cv_spearman_test"].values()) < 0.4
 
 
 def _jsonl(tmp_path, sources, suffix):
@@ -328,12 +340,15 @@ def _jsonl(tmp_path, sources, suffix):
     return paths
 
 
-def _cli_args(tmp_path, objective):
-    train, val = _domains()
+def _cli_args(tmp_path, objective, test=False):
+    train, val, held = _domains(test=True)
     tr, va = _jsonl(tmp_path, train, "train"), _jsonl(tmp_path, val, "val")
     args = ["data", "mixture-search", "--objective", objective, "--out-dir", str(tmp_path / "out")]
     for name in train:
         args += ["--source", f"{name}={tr[name]}", "--validation", f"{name}={va[name]}"]
+    if test:
+        te = _jsonl(tmp_path, held, "test")
+        args += [a for name in te for a in ("--test", f"{name}={te[name]}")]
     tiny = ["--hidden-size", "8", "--layers", "1", "--seq-len", "32", "--vocab", "512", "--tokens-per-run"]
     return args + tiny + ["1024", "--runs", "5"]
 
@@ -357,6 +372,14 @@ def test_cli_rejects_an_objective_without_validation_set_before_training(tmp_pat
     assert "--corners only apply to --method regmix" in capsys.readouterr().err
     assert main([*doremi, "--method", "doremi", "--concentration", "0.1"]) == 2
     assert "--concentration only apply to --method regmix" in capsys.readouterr().err
+    doremi = [
+        a for a in _cli_args(tmp_path, "mean", test=True) if a not in ("--objective", "mean", "--runs", "5")
+    ]
+    assert main([*doremi, "--method", "doremi"]) == 2
+    assert "--test only apply to --method regmix" in capsys.readouterr().err
+    # one test set: the mean objective weights code too
+    assert main([*_cli_args(tmp_path, "mean"), "--test", f"prose={tmp_path / 'prose-val.jsonl'}"]) == 2
+    assert "weights domain(s) ['code'] without a test set" in capsys.readouterr().err
     assert main([*_cli_args(tmp_path, "mean"), "--concentration", "0.1,x"]) == 2
     assert "--concentration: expected numbers separated by commas, got '0.1,x'" in capsys.readouterr().err
     assert main([*_cli_args(tmp_path, "mean"), "--concentration", "0.1,0"]) == 2
@@ -384,7 +407,7 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
         "--target-tokens",
         "2048",  # the check's budget: the recommendation is within its caps
     ]
-    assert main([*_cli_args(tmp_path, "mean"), *check]) == 0
+    assert main([*_cli_args(tmp_path, "mean", test=True), *check]) == 0
     weights = json.loads((tmp_path / "out" / "weights.json").read_text())
     assert set(weights) == {"code", "prose"} and abs(sum(weights.values()) - 1) < 1e-9
     search = json.loads((tmp_path / "out" / "search.json").read_text())
@@ -394,7 +417,12 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
     assert len(list((tmp_path / "out" / "runs").glob("*.json"))) == 5 + 3  # the search's, the check's
     checked = json.loads((tmp_path / "out" / "check.json").read_text())
     assert checked["tokens"] == 2048 and set(checked["scores"]) == {"optimum", "natural", "uniform"}
-    assert "Checked at" in (tmp_path / "out" / "dataset-card.md").read_text()
+    # the test sets: scored by every run, reported beside the validation sets, chosen by nothing
+    assert search["test_objective"] == {"code-test": 0.5, "prose-test": 0.5}
+    assert set(search["cv_spearman_test"]) == {"linear-log", "gradient-boosting"}
+    assert set(checked["test"]["scores"]) == {"optimum", "natural", "uniform"}
+    card = (tmp_path / "out" / "dataset-card.md").read_text()
+    assert "Checked at" in card and "held-out test sets" in card
 
 
 def test_seed_parts_vary_one_source_of_randomness_at_a_time():
@@ -569,19 +597,21 @@ def test_fingerprint_names_the_tokenizer_by_content_not_by_folder(tmp_path):
     assert prepare(train, val, tokenizer=other, **kw)[1].fingerprint != prints[0]
 
 
-def _result_of(train, val, tmp_path, weights, objective, **prepare_kw):
+def _result_of(train, val, tmp_path, weights, objective, test=None, **prepare_kw):
     """A SearchResult recommending ``weights`` on the search's real data and cache, without the search's runs
     (what a check at scale reads of it)."""
     from hf_addons.data.mixture import search
 
     space, bundle, tok = search.prepare(
-        train, val, tokens_per_run=4096, seq_len=32, eval_tokens=256, **prepare_kw
+        train, val, tokens_per_run=4096, seq_len=32, eval_tokens=256, test=test, **prepare_kw
     )
     proxy = search.ProxyConfig(**TINY)
+    objective = search.parse_objective(objective, list(val))
     return search.SearchResult(
         weights=weights,
         predicted_objective=float("nan"),
-        objective=search.parse_objective(objective, list(val)),
+        objective=objective,
+        test_objective=search.objective_on_test(objective, list(test)) if test else {},
         natural=space.natural,
         regressor="linear-log",
         cv_spearman={"linear-log": float("nan")},
@@ -674,3 +704,61 @@ def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path)
     elsewhere = search.SearchResult(**{**vars(res), "objective": {"docs": 1.0}})  # a validation-only domain
     with pytest.raises(ValueError, match="weights no training source"):
         check_at_scale(elsewhere, res.proxy, tokens=4096, baselines=("natural", "target"))
+
+
+def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path):
+    """Held-out test sets join the evaluation under their own names, after the validation sets; the objective
+    never reads them; a check at scale scores its runs on them too. A prose-heavy recommendation for the prose
+    loss is lowest on prose it never saw, by more than the seeds' spread."""
+    from hf_addons.data.mixture import search
+    from hf_addons.data.mixture.scale_check import check_at_scale
+
+    train, val, test = _domains(test=True)
+    kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
+    _, bundle, _ = search.prepare(train, val, test=test, **kw)
+    assert list(bundle.val_blocks) == ["code", "prose", "code-test", "prose-test"]
+    assert bundle.fingerprint != search.prepare(train, val, **kw)[1].fingerprint  # scored: another cache
+    assert not np.array_equal(bundle.val_blocks["prose"], bundle.val_blocks["prose-test"])
+    assert search.parse_objective("mean", list(val)) == {"code": 0.5, "prose": 0.5}  # not over the test sets
+
+    res = _result_of(
+        train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "prose", test=test, max_epochs={"prose": 0.56}
+    )
+    assert res.test_objective == {"prose-test": 1.0}
+    check = check_at_scale(
+        res, res.proxy.at_width(16, 2), tokens=16384, seeds=2, baselines=("natural", "uniform")
+    )
+    held = check.test
+    for label, runs in check.runs.items():
+        assert check.scores[label] == [r["val_loss"]["prose"] for r in runs]
+        assert held.scores[label] == [r["val_loss"]["prose-test"] for r in runs]
+    # prose the recommendation never trained on nor was chosen by: still the lowest, on every seed
+    assert held.margin > 0.05 and held.met, held.summary()
+    assert all(d["seeds_lower"] == 2 for d in held.paired().values())
+    out = check.to_dict()
+    assert out["test"]["margin"] == held.margin and out["test"]["met"] == held.met
+    assert out["test"]["scores"] == held.summary() and "test" not in held.to_dict()
+    assert (
+        "held-out test sets" in check.to_card()
+        and f"{held.summary()['optimum']['mean']:.4f}" in check.to_card()
+    )
+
+
+def test_test_sets_are_checked_before_training(tmp_path):
+    from datasets import Dataset
+
+    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+
+    train, val, test = _domains(test=True)
+    kw = dict(tokens_per_run=1024, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"test set\(s\) \['math'\] name no validation domain"):
+        search_mixture(train, val, test={**test, "math": test["code"]}, **kw)
+    with pytest.raises(ValueError, match=r"weights domain\(s\) \['prose'\] without a test set"):
+        search_mixture(train, val, test={"code": test["code"]}, **kw)  # the mean weights prose too
+    clash = {**val, "code-test": val["code"]}
+    with pytest.raises(ValueError, match=r"validation set\(s\) \['code-test'\] have the names"):
+        search_mixture(train, clash, test=test, objective="code", **kw)
+    short = {**test, "code": Dataset.from_dict({"text": ["a few words"]})}
+    with pytest.raises(ValueError, match=r"validation or test set\(s\) \['code-test'\] have fewer than"):
+        search_mixture(train, val, test=short, **kw)
+    assert not list(tmp_path.glob("*.json"))  # nothing was trained
