@@ -41,6 +41,7 @@ from hf_addons.data.mixture.search import (
     proxy_mixture,
     proxy_spec,
     proxy_training_args,
+    quiet,
     run_key,
     run_path,
     save_bundle,
@@ -256,7 +257,7 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
         lower=[spec["bounds"]["min_share"][n] for n in names],
         upper=[spec["bounds"]["max_share"][n] for n in names],
     )
-    trainer.train()
+    quiet(trainer).train()
     history = torch.stack(trainer.history).cpu().double().numpy()
     excess = torch.stack(trainer.excess_history).cpu().double().numpy()
     average = history.mean(0)

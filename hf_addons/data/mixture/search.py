@@ -490,6 +490,15 @@ def proxy_training_args(proxy: ProxyConfig, seed: int, output_dir: str | Path, *
     return TrainingArguments(**{**kwargs, **overrides})
 
 
+def quiet(trainer: Any) -> Any:
+    """Without progress bars ``Trainer`` prints its end-of-training metrics on stdout, one dict per proxy:
+    a search's progress bar says what there is to say."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
 def run_path(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
     """Where :func:`train_proxy` stores a run's result (keyed by the whole spec)."""
     return Path(cache_dir) / f"{run_key(spec)}.json"
@@ -549,7 +558,7 @@ def train_proxy(
     model = new_proxy_model(proxy, tok, seed_of(spec, "init"))
     ds = Dataset.from_dict({"input_ids": train, "labels": train}).with_format("torch")
     args = proxy_training_args(proxy, seed_of(spec, "order"), Path(cache_dir) / "trainer-tmp" / run_key(spec))
-    Trainer(model=model, args=args, train_dataset=ds).train()
+    quiet(Trainer(model=model, args=args, train_dataset=ds)).train()
     losses = evaluate_proxy(model, val_blocks, proxy.batch_size * 4)
     if save_model:
         model.save_pretrained(model_dir(cache_dir, spec))

@@ -706,7 +706,7 @@ def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path)
         check_at_scale(elsewhere, res.proxy, tokens=4096, baselines=("natural", "target"))
 
 
-def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path):
+def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path, capsys):
     """Held-out test sets join the evaluation under their own names, after the validation sets; the objective
     never reads them; a check at scale scores its runs on them too. A prose-heavy recommendation for the prose
     loss is lowest on prose it never saw, by more than the seeds' spread."""
@@ -729,6 +729,7 @@ def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path):
         res, res.proxy.at_width(16, 2), tokens=16384, seeds=2, baselines=("natural", "uniform")
     )
     held = check.test
+    assert "train_runtime" not in capsys.readouterr().out  # no Trainer metrics dict per proxy on stdout
     for label, runs in check.runs.items():
         assert check.scores[label] == [r["val_loss"]["prose"] for r in runs]
         assert held.scores[label] == [r["val_loss"]["prose-test"] for r in runs]
