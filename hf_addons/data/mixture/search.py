@@ -782,15 +782,22 @@ class SearchResult:
         a, b = domains or tuple(sorted(names, key=lambda s: -self.weights[s])[:2])
         y = self.measured()
         fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
-        ax[0].scatter(self.oof_predictions, y, s=18)
+        ax[0].scatter(self.oof_predictions, y, s=18, label="validation sets (chosen by)")
         lo, hi = (
             float(min(y.min(), min(self.oof_predictions))),
             float(max(y.max(), max(self.oof_predictions))),
         )
         ax[0].plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        if self.test_objective:  # the same predictions against text nothing chose by
+            ax[0].scatter(self.oof_predictions, self.measured_test(), s=18, marker="x", label="test sets")
+            ax[0].legend(loc="upper left", fontsize=8)
         ax[0].set_xlabel("predicted (out-of-fold)")
-        ax[0].set_ylabel("measured objective (validation loss)")
-        ax[0].set_title(f"{self.regressor}, CV Spearman {self.cv_spearman[self.regressor]:.3f}")
+        ax[0].set_ylabel("measured objective (held-out loss)")
+        on_test = self.cv_spearman_test.get(self.regressor)
+        ax[0].set_title(
+            f"{self.regressor}, CV Spearman {self.cv_spearman[self.regressor]:.3f}"
+            + ("" if on_test is None else f" (test sets {on_test:.3f})")
+        )
         # surface: shares of a and b on a grid, the rest split like the optimum's remainder
         rest = np.asarray([0.0 if s in (a, b) else self.weights[s] for s in names])
         rest = (
