@@ -27,11 +27,11 @@ from hf_addons.data.mixture.search import (
 )
 
 RECOMMENDED = "optimum"
-# what ``ScaleCheck.to_dict`` repeats for the test sets (the runs, their cost and feasibility are the same)
-_TEST_KEYS = ("scores", "best_baseline", "margin", "max_seed_spread", "lowest", "met", "paired_by_seed")
 BASELINES = ("natural", "uniform")
 # the objective's weights as the mixture: the no-search answer to "lower this domain's loss" is "train on it"
 TARGET = "target"
+# what ``ScaleCheck.to_dict`` repeats for the test sets (the runs, their cost and feasibility are the same)
+_TEST_KEYS = ("scores", "best_baseline", "margin", "max_seed_spread", "lowest", "met", "paired_by_seed")
 
 
 def paired_lower(ours: Sequence[float], baseline: Sequence[float]) -> tuple[np.ndarray, float | None]:

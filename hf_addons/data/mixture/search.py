@@ -635,7 +635,8 @@ def fit_regressor(
     ``subset`` (row indices): also score those rows' out-of-fold predictions alone (``cv_spearman_subset``),
     e.g. the random draws without the corner runs, whose extreme losses are easy to rank. ``y_test``: the
     same runs' objective on test sets that nothing was fitted to; ``cv_spearman_test`` scores the same
-    out-of-fold predictions against it (does the ranking hold on text the choice never read?).
+    out-of-fold predictions against it (does the ranking hold on text the choice never read?), over the
+    ``subset`` rows when given.
     """
     from scipy.stats import spearmanr
     from sklearn.model_selection import KFold
@@ -654,7 +655,8 @@ def fit_regressor(
             if subset is not None:
                 sub_rhos.append(float(spearmanr(pred[subset], y[subset]).statistic))
             if y_test is not None:
-                test_rhos.append(float(spearmanr(pred, y_test).statistic))
+                rows = slice(None) if subset is None else subset
+                test_rhos.append(float(spearmanr(pred[rows], np.asarray(y_test)[rows]).statistic))
             oof.setdefault(name, pred)
         scores[name], spread[name] = float(np.mean(rhos)), float(np.std(rhos))
         if subset is not None:

@@ -327,6 +327,10 @@ def test_regression_picks_up_a_known_response():
     assert fit["cv_spearman_test"]["linear-log"] > 0.85
     fit = fit_regressor(w, y, y_test=rng.permutation(y))
     assert max(abs(v) for v in fit["cv_spearman_test"].values()) < 0.4
+    # with a subset (the draws, without corner runs) the test sets are scored on those rows alone
+    spoilt = np.concatenate([again[:30], again[30:][::-1] + 1.0])
+    fit = fit_regressor(w, y, subset=np.arange(30), y_test=spoilt)
+    assert fit["cv_spearman_test"]["linear-log"] > 0.85
 
 
 def _jsonl(tmp_path, sources, suffix):
