@@ -647,6 +647,7 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     too_much = {"all prose": {"code": 0.0, "prose": 1.0}}  # 16384 prose tokens: 0.59 epochs > the cap 0.56
     check = check_at_scale(res, big, tokens=16384, seeds=2, others=too_much)
     assert len(calls) == 6 and set(check.runs) == {"optimum", "natural", "uniform"}
+    assert calls == [1000] * 3 + [1001] * 3  # seed by seed: an interrupted check has every mixture's first
     assert "all prose" in check.infeasible and "epochs" in check.infeasible["all prose"]
     # one domain's loss: that domain alone is the no-search answer, a baseline too; here over the cap
     assert check.baselines == ("natural", "uniform", "target") and "epochs" in check.infeasible["target"]
