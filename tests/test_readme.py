@@ -63,6 +63,17 @@ def test_benchmark_tables_are_current():
     assert render_table.main(["--check"]) == 0, "run: python benchmarks/render_table.py"
 
 
+def test_the_mixture_docs_table_is_every_committed_validation():
+    """docs/data-mixture.md's validation table is the committed results' (a new result changes it)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import mixture_validations
+
+    table = mixture_validations.table()
+    assert table in (REPO / "docs" / "data-mixture.md").read_text(), (
+        "run: python benchmarks/mixture_validations.py"
+    )
+
+
 def test_render_table_keeps_the_latest_run_and_caps_the_headline(tmp_path):
     import json
 
