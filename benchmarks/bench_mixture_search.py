@@ -137,21 +137,16 @@ def main() -> None:
 
     from datasets import disable_progress_bars
 
+    from hf_addons.data.mixture.bundle import load_bundle
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_spec, run_proxies
     from hf_addons.data.mixture.scale_check import (
         BASELINES,
         TARGET,
         check_at_scale,
         default_baselines,
     )
-    from hf_addons.data.mixture.search import (
-        CONCENTRATION,
-        ProxyConfig,
-        _load_bundle,
-        _score,
-        proxy_spec,
-        run_proxies,
-        search_mixture,
-    )
+    from hf_addons.data.mixture.search import search_mixture
+    from hf_addons.data.mixture.space import CONCENTRATION, score_objective
 
     disable_progress_bars()
     t0 = time.perf_counter()
@@ -218,14 +213,14 @@ def main() -> None:
     print(f"search wall {search_s:.0f} s ({wall_note})")
     run_s = [r["seconds"] for r in res.runs]
     run_cpu = [r.get("cpu_seconds", float("nan")) for r in res.runs]
-    bundle = _load_bundle(res.bundle_path)
+    bundle = load_bundle(res.bundle_path)
     # seed noise at proxy scale: one mixture (natural), several seeds (init, document order, batch order),
     # against the spread of the objective across the searched mixtures (all at one seed: common random numbers)
     noise_specs = [
         proxy_spec(res.natural, res.space, proxy, bundle, seed) for seed in range(args.noise_seeds)
     ]
     nres = run_proxies(noise_specs, res.bundle_path, args.cache_dir, args.workers, desc="seed-noise proxies")
-    seed_obj = [_score(r["val_loss"], res.objective) for r in nres]
+    seed_obj = [score_objective(r["val_loss"], res.objective) for r in nres]
     y = res.measured()
     noise = {
         "mixture": "natural",

@@ -385,7 +385,8 @@ def prepared_search(
 ) -> tuple[dict, object, object, str, dict[str, float]]:
     """The four domains tokenized for proxy runs, as ``bench_mixture_search.py`` prepares them:
     ``(domains, space, bundle, bundle_path, objective)``; ``prepare_kw`` go to ``search.prepare``."""
-    from hf_addons.data.mixture.search import parse_objective, prepare, save_bundle
+    from hf_addons.data.mixture.bundle import prepare, save_bundle
+    from hf_addons.data.mixture.space import parse_objective
 
     domains = load_domains(val_every=val_every, web=web)
     space, bundle, _ = prepare(

@@ -177,10 +177,10 @@ def draw_transfer(
 
 def predict_named(fit: dict, weights: dict[str, dict], names: list[str], mixtures: Any) -> dict[str, float]:
     """A :func:`fit_regressor` fit's predicted objective for each named mixture."""
-    from hf_addons.data.mixture.search import _features
+    from hf_addons.data.mixture.regression import features
 
     w = np.asarray([[weights[m][s] for s in names] for m in mixtures])
-    return dict(zip(mixtures, fit["model"].predict(_features(w, fit["name"])).tolist(), strict=True))
+    return dict(zip(mixtures, fit["model"].predict(features(w, fit["name"])).tolist(), strict=True))
 
 
 def refit_at_cell(
@@ -188,7 +188,7 @@ def refit_at_cell(
 ) -> tuple[np.ndarray, dict]:
     """The search's regression refitted on one cell's runs (their first seed) and its recommendation under
     ``space``'s caps, made as the search makes its own (mean of the best candidates, small shares dropped)."""
-    from hf_addons.data.mixture.search import fit_regressor, predicted_optimum
+    from hf_addons.data.mixture.regression import fit_regressor, predicted_optimum
 
     runs = {**cell["mixtures"], **cell["draws"]}
     y = np.asarray([runs[m]["objective"][0] for m in mixtures])
@@ -235,13 +235,8 @@ def ceiling_check(
 
 
 def main() -> None:
-    from hf_addons.data.mixture.search import (
-        ProxyConfig,
-        fit_regressor,
-        predicted_optimum,
-        proxy_spec,
-        run_proxies,
-    )
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_spec, run_proxies
+    from hf_addons.data.mixture.regression import fit_regressor, predicted_optimum
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", default="128x2@200000,128x2@1000000,264x4@200000,264x4@1000000")

@@ -37,9 +37,9 @@ from mixture_corpora import VAL_EVERY, add_run_args, parse_val_every, prepared_s
 
 def seed_spread(losses: list[dict[str, float]], objective: dict[str, float]) -> dict:
     """Per-seed validation losses (domain -> loss) -> the objective per seed, its mean, sd and range."""
-    from hf_addons.data.mixture.search import _score
+    from hf_addons.data.mixture.space import score_objective
 
-    obj = [_score(v, objective) for v in losses]
+    obj = [score_objective(v, objective) for v in losses]
     return {
         "objective": obj,
         "mean": float(np.mean(obj)),
@@ -55,17 +55,11 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
     """Each run's kept model scored on ``sizes`` tokens per validation set: the objective's seed sd per size."""
     from transformers import LlamaForCausalLM
 
-    from hf_addons.data.mixture.search import (
-        ProxyConfig,
-        _load_bundle,
-        _load_tokenizer,
-        evaluate_proxy,
-        model_dir,
-        spaced_blocks,
-    )
+    from hf_addons.data.mixture.bundle import cached_tokenizer, load_bundle, spaced_blocks
+    from hf_addons.data.mixture.proxy import ProxyConfig, evaluate_proxy, model_dir
 
-    bundle = _load_bundle(bundle_path)
-    tok = _load_tokenizer(bundle.tokenizer_path)
+    bundle = load_bundle(bundle_path)
+    tok = cached_tokenizer(bundle.tokenizer_path)
     proxy = ProxyConfig(**specs[0]["proxy"])
     full = bundle.proxy_val_blocks(proxy.vocab, len(tok))
     subsets = {
@@ -89,7 +83,7 @@ def eval_size_noise(specs, runs, bundle_path, cache_dir, sizes, objective) -> di
 
 
 def main() -> None:
-    from hf_addons.data.mixture.search import SEED_PARTS, ProxyConfig, proxy_spec, run_proxies
+    from hf_addons.data.mixture.proxy import SEED_PARTS, ProxyConfig, proxy_spec, run_proxies
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="all,init,sample,order", help="comma-separated: all and/or SEED_PARTS")

@@ -53,8 +53,9 @@ def main() -> None:
 
     from datasets import Dataset, disable_progress_bars
 
+    from hf_addons.data.mixture.proxy import ProxyConfig
     from hf_addons.data.mixture.scale_check import check_at_scale
-    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+    from hf_addons.data.mixture.search import search_mixture
 
     disable_progress_bars()
     splits: dict[str, dict[str, list[str]]] = {"train": {}, "validation": {}, "test": {}}

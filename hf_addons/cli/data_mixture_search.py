@@ -135,7 +135,7 @@ def _value(spec: str | None, what: str) -> float | dict[str, float] | None:
 
 
 def _floats(spec: str | None, what: str) -> tuple[float, ...]:
-    from hf_addons.data.mixture.search import CONCENTRATION
+    from hf_addons.data.mixture.space import CONCENTRATION
 
     if spec is None:
         return CONCENTRATION
@@ -149,7 +149,8 @@ def _search(args: argparse.Namespace) -> int:
     from datasets import disable_progress_bars
 
     from hf_addons.cli.data_quality import _dataset
-    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import search_mixture
 
     if args.method == "doremi":  # nothing the user gave is silently dropped
         given = [

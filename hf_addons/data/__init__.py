@@ -37,7 +37,7 @@ _LAZY: dict[str, str] = {
     "Mixture": "mixture.mixture",
     "temperature_shares": "mixture.mixture",
     "search_mixture": "mixture.search",
-    "ProxyConfig": "mixture.search",
+    "ProxyConfig": "mixture.proxy",
     "doremi_weights": "mixture.doremi",
     "check_at_scale": "mixture.scale_check",
     "SecretFilter": "privacy.secrets",

@@ -26,29 +26,25 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
+from hf_addons.data.mixture.bundle import DataBundle, cached_tokenizer, load_bundle, prepare, save_bundle
 from hf_addons.data.mixture.mixture import build_mixture
-from hf_addons.data.mixture.search import (
+from hf_addons.data.mixture.proxy import (
     ProxyConfig,
-    SearchSpace,
-    _Bundle,
-    _load_bundle,
-    _load_tokenizer,
     cached_run,
     evaluate_proxy,
     model_dir,
     new_proxy_model,
-    prepare,
     proxy_mixture,
     proxy_spec,
     proxy_training_args,
     quiet,
     run_key,
     run_path,
-    save_bundle,
     seed_of,
     train_proxy,
     write_run,
 )
+from hf_addons.data.mixture.space import SearchSpace
 
 # -- the domain-weight update ----------------------------------------------------------------------------------
 
@@ -181,7 +177,7 @@ def domain_blocks(
     texts: Sequence[str],
     sources: Sequence[str],
     names: Sequence[str],
-    bundle: _Bundle,
+    bundle: DataBundle,
     eos: int,
     seq_len: int,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -218,8 +214,8 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
     hf_logging.disable_progress_bar()
     proxy = ProxyConfig(**spec["proxy"])
     torch.set_num_threads(proxy.threads)
-    bundle = _load_bundle(bundle_path)
-    tok = _load_tokenizer(bundle.tokenizer_path)
+    bundle = load_bundle(bundle_path)
+    tok = cached_tokenizer(bundle.tokenizer_path)
     t0, c0 = time.perf_counter(), time.process_time()
     names = list(spec["weights"])
     mix = proxy_mixture(spec, bundle)

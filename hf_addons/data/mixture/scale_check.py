@@ -17,14 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from hf_addons.data.mixture.search import (
-    ProxyConfig,
-    SearchResult,
-    _load_bundle,
-    _score,
-    proxy_spec,
-    run_proxies,
-)
+from hf_addons.data.mixture.bundle import load_bundle
+from hf_addons.data.mixture.proxy import ProxyConfig, proxy_spec, run_proxies
+from hf_addons.data.mixture.search import SearchResult
+from hf_addons.data.mixture.space import score_objective
 
 RECOMMENDED = "optimum"
 BASELINES = ("natural", "uniform")
@@ -75,7 +71,9 @@ class ScaleCheck:
 
     @property
     def scores(self) -> dict[str, list[float]]:
-        return {k: [_score(r["val_loss"], self.objective) for r in rs] for k, rs in self.runs.items()}
+        return {
+            k: [score_objective(r["val_loss"], self.objective) for r in rs] for k, rs in self.runs.items()
+        }
 
     def summary(self) -> dict[str, dict[str, Any]]:
         return {
@@ -265,7 +263,7 @@ def check_at_scale(
         raise ValueError(f"others {sorted(clash)}: these names are the recommendation's and the baselines'")
     fixed = {"natural": result.natural, "uniform": dict.fromkeys(names, 1 / len(names)), TARGET: target}
     candidates = {RECOMMENDED: result.weights, **{b: fixed[b] for b in baselines}, **dict(others or {})}
-    bundle = _load_bundle(result.bundle_path)
+    bundle = load_bundle(result.bundle_path)
     by_seed: dict[str, list[dict[str, Any]]] = {}
     infeasible: dict[str, str] = {}
     for label, weights in candidates.items():

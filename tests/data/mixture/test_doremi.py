@@ -105,7 +105,7 @@ def test_the_domain_with_the_larger_excess_loss_gains_weight(tmp_path):
     excess is the larger and it gains weight; once the DRO proxy has caught up on it, the noise takes over."""
     from hf_addons.data.mixture.doremi import doremi_weights
     from hf_addons.data.mixture.mixture import build_mixture
-    from hf_addons.data.mixture.search import ProxyConfig
+    from hf_addons.data.mixture.proxy import ProxyConfig
 
     train, val = _synthetic()
     kw = dict(tokens_per_run=12_288, proxy=ProxyConfig(**TINY), eval_tokens=512, cache_dir=tmp_path)
@@ -141,7 +141,7 @@ def test_bad_input_is_an_error_before_any_training(tmp_path):
     from datasets import Dataset
 
     from hf_addons.data.mixture.doremi import doremi_weights
-    from hf_addons.data.mixture.search import ProxyConfig
+    from hf_addons.data.mixture.proxy import ProxyConfig
 
     train, val = _synthetic()
     kw = dict(tokens_per_run=4096, proxy=ProxyConfig(**TINY), eval_tokens=256, cache_dir=tmp_path)

@@ -49,7 +49,7 @@ def test_draw_transfer_reports_rank_correlation_and_leads_seed_by_seed():
 
 
 def test_refit_recommends_the_planted_minimum_and_checks_it_by_the_issue_rule():
-    from hf_addons.data.mixture.search import SearchSpace
+    from hf_addons.data.mixture.space import SearchSpace
 
     names = ["code", "math", "web"]
     space = SearchSpace(

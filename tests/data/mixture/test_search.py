@@ -98,7 +98,8 @@ TINY = dict(
 @pytest.mark.slow  # 5 proxy trainings: ~30 s on an idle 2-core machine
 def test_search_end_to_end_feeds_build_mixture(tmp_path):
     from hf_addons.data.mixture.mixture import build_mixture
-    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import search_mixture
 
     train, val = _domains()
     # 16 optimizer steps: at 4 (1024 tokens) every loss sat within 0.01 of log(512) and the trend was noise
@@ -127,7 +128,7 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
 
 
 def test_corners_are_each_source_alone_where_the_constraints_allow():
-    from hf_addons.data.mixture.search import SearchSpace
+    from hf_addons.data.mixture.space import SearchSpace
 
     space = SearchSpace(
         tokens={"code": 10**6, "math": 10**6, "web": 1000},
@@ -148,7 +149,7 @@ def test_corners_are_each_source_alone_where_the_constraints_allow():
 def test_traces_in_a_recommendation_are_dropped_within_the_constraints():
     """The mean of the best candidates leaves shares such as 0.0003 of a source: a few documents of a real
     run that no proxy measured. They go to 0, unless a constraint needs them."""
-    from hf_addons.data.mixture.search import SearchSpace
+    from hf_addons.data.mixture.space import SearchSpace
 
     names = ["code", "math", "web"]
     kw = dict(tokens=dict.fromkeys(names, 10**6), tokens_per_run=10_000, max_epochs=dict.fromkeys(names))
@@ -169,7 +170,7 @@ def test_traces_in_a_recommendation_are_dropped_within_the_constraints():
 def test_lower_concentrations_draw_sparser_mixtures():
     """RegMix's draws reach the simplex's corners and edges; ours, at the default concentrations, stay near
     the natural mixture. A lower concentration moves the draws outwards, within the same constraints."""
-    from hf_addons.data.mixture.search import CONCENTRATION, SearchSpace
+    from hf_addons.data.mixture.space import CONCENTRATION, SearchSpace
 
     names = ["code", "math", "multilingual", "web"]
     space = SearchSpace(
@@ -189,7 +190,8 @@ def test_lower_concentrations_draw_sparser_mixtures():
 
 @pytest.mark.slow  # 6 proxy trainings: ~40 s on an idle 2-core machine
 def test_corner_runs_join_the_draws_and_leave_them_as_they_were(tmp_path):
-    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import search_mixture
 
     train, val = _domains()
     kw = dict(tokens_per_run=4096, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, candidates=2000)
@@ -212,7 +214,10 @@ def test_corner_runs_join_the_draws_and_leave_them_as_they_were(tmp_path):
 def test_search_rejects_bad_input_before_training(tmp_path):
     from datasets import Dataset
 
-    from hf_addons.data.mixture.search import ProxyConfig, SearchSpace, prepare, proxy_spec, search_mixture
+    from hf_addons.data.mixture.bundle import prepare
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_spec
+    from hf_addons.data.mixture.search import search_mixture
+    from hf_addons.data.mixture.space import SearchSpace
 
     train, val = _domains()
     kw = dict(tokens_per_run=1024, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, cache_dir=tmp_path)
@@ -254,7 +259,10 @@ def test_target_tokens_holds_the_epoch_caps_at_the_run_the_mixture_is_for(tmp_pa
     """A quarter-epoch prose cap at a 4x larger target run bounds the proxies' sampled mixtures and the
     recommendation, though every proxy alone could take more of the source; the card says where the caps
     hold."""
-    from hf_addons.data.mixture.search import ProxyConfig, SearchSpace, prepare, search_mixture
+    from hf_addons.data.mixture.bundle import prepare
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import search_mixture
+    from hf_addons.data.mixture.space import SearchSpace
 
     train, val = _domains()
     caps = {"prose": 0.25}
@@ -285,7 +293,7 @@ def test_validation_blocks_cover_every_part_of_the_validation_set():
     """A validation set in file order (German catalogues first, then French) is evaluated on both languages."""
     from datasets import Dataset
 
-    from hf_addons.data.mixture.search import prepare
+    from hf_addons.data.mixture.bundle import prepare
 
     train, _ = _domains()
     de = [
@@ -312,7 +320,7 @@ def test_validation_blocks_cover_every_part_of_the_validation_set():
 
 
 def test_regression_picks_up_a_known_response():
-    from hf_addons.data.mixture.search import fit_regressor
+    from hf_addons.data.mixture.regression import fit_regressor
 
     rng = np.random.default_rng(0)
     w = rng.dirichlet(np.ones(4), 40)
@@ -430,14 +438,8 @@ def test_cli_search_writes_weights_for_build_mixture(tmp_path):
 
 
 def test_seed_parts_vary_one_source_of_randomness_at_a_time():
-    from hf_addons.data.mixture.search import (
-        ProxyConfig,
-        prepare,
-        proxy_mixture,
-        proxy_spec,
-        run_key,
-        seed_of,
-    )
+    from hf_addons.data.mixture.bundle import prepare
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_mixture, proxy_spec, run_key, seed_of
 
     train, val = _domains()
     space, bundle, _ = prepare(train, val, tokens_per_run=4096, seq_len=32)
@@ -461,24 +463,26 @@ def test_seed_parts_vary_one_source_of_randomness_at_a_time():
 
 
 def test_a_repeated_spec_trains_once(tmp_path, monkeypatch):
-    from hf_addons.data.mixture import search
+    import hf_addons.data.mixture.proxy as proxy_runs
+    from hf_addons.data.mixture.bundle import prepare, save_bundle
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_spec, run_proxies
 
     train, val = _domains()
-    space, bundle, _ = search.prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
-    path = search.save_bundle(bundle, tmp_path)
-    a = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 0)
-    b = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 1)
+    space, bundle, _ = prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
+    path = save_bundle(bundle, tmp_path)
+    a = proxy_spec({"code": 0.5, "prose": 0.5}, space, ProxyConfig(**TINY), bundle, 0)
+    b = proxy_spec({"code": 0.5, "prose": 0.5}, space, ProxyConfig(**TINY), bundle, 1)
     calls = []
-    real = search.train_proxy
+    real = proxy_runs.train_proxy
     monkeypatch.setattr(
-        search, "train_proxy", lambda spec, *args: calls.append(spec["seed"]) or real(spec, *args)
+        proxy_runs, "train_proxy", lambda spec, *args: calls.append(spec["seed"]) or real(spec, *args)
     )
-    res = search.run_proxies([a, b, a], str(path), str(tmp_path))
+    res = run_proxies([a, b, a], str(path), str(tmp_path))
     assert sorted(calls) == [0, 1] and res[0] == res[2] and res[0]["val_loss"] != res[1]["val_loss"]
 
 
 def test_at_width_grows_the_proxy_with_the_same_recipe():
-    from hf_addons.data.mixture.search import ProxyConfig
+    from hf_addons.data.mixture.proxy import ProxyConfig
 
     base = ProxyConfig(seq_len=64, batch_size=16, vocab=2048, warmup_ratio=0.1)
     big = base.at_width(264, num_layers=4)
@@ -494,27 +498,29 @@ def test_kept_models_score_as_their_runs_and_spaced_blocks_span_the_set(tmp_path
     model gives the run's own validation losses back."""
     from transformers import LlamaForCausalLM
 
-    from hf_addons.data.mixture import search
+    import hf_addons.data.mixture.proxy as proxy_runs
+    from hf_addons.data.mixture.bundle import prepare, save_bundle, spaced_blocks
+    from hf_addons.data.mixture.proxy import ProxyConfig, evaluate_proxy, model_dir, proxy_spec, run_proxies
 
     train, val = _domains()
-    space, bundle, tok = search.prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
-    path = search.save_bundle(bundle, tmp_path)
-    spec = search.proxy_spec({"code": 0.5, "prose": 0.5}, space, search.ProxyConfig(**TINY), bundle, 0)
+    space, bundle, tok = prepare(train, val, tokens_per_run=2048, seq_len=32, eval_tokens=256)
+    path = save_bundle(bundle, tmp_path)
+    spec = proxy_spec({"code": 0.5, "prose": 0.5}, space, ProxyConfig(**TINY), bundle, 0)
     calls = []
-    real = search.train_proxy
-    monkeypatch.setattr(search, "train_proxy", lambda s, *a: calls.append(1) or real(s, *a))
-    first = search.run_proxies([spec], str(path), str(tmp_path))[0]
-    kept = search.run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
-    again = search.run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
+    real = proxy_runs.train_proxy
+    monkeypatch.setattr(proxy_runs, "train_proxy", lambda s, *a: calls.append(1) or real(s, *a))
+    first = run_proxies([spec], str(path), str(tmp_path))[0]
+    kept = run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
+    again = run_proxies([spec], str(path), str(tmp_path), save_model=True)[0]
     assert len(calls) == 2 and again["cached"] and not first.get("cached")
     assert kept["val_loss"] == pytest.approx(first["val_loss"])  # seeded: the same run, now with its model
-    model = LlamaForCausalLM.from_pretrained(search.model_dir(tmp_path, spec))
-    blocks = bundle.proxy_val_blocks(search.ProxyConfig(**TINY).vocab, len(tok))
-    assert search.evaluate_proxy(model, blocks, 8) == pytest.approx(kept["val_loss"])
+    model = LlamaForCausalLM.from_pretrained(model_dir(tmp_path, spec))
+    blocks = bundle.proxy_val_blocks(ProxyConfig(**TINY).vocab, len(tok))
+    assert evaluate_proxy(model, blocks, 8) == pytest.approx(kept["val_loss"])
 
     rows = np.arange(10)[:, None]
-    assert search.spaced_blocks(rows, 4)[:, 0].tolist() == [0, 3, 6, 9]  # first to last, evenly
-    assert search.spaced_blocks(rows, 10) is rows and search.spaced_blocks(rows, 99) is rows
+    assert spaced_blocks(rows, 4)[:, 0].tolist() == [0, 3, 6, 9]  # first to last, evenly
+    assert spaced_blocks(rows, 10) is rows and spaced_blocks(rows, 99) is rows
 
 
 def test_long_documents_are_drawn_piece_by_piece():
@@ -523,7 +529,8 @@ def test_long_documents_are_drawn_piece_by_piece():
     it. The pieces are the document, token for token, and change the data fingerprint."""
     from datasets import Dataset
 
-    from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_mixture, proxy_spec
+    from hf_addons.data.mixture.bundle import prepare
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_mixture, proxy_spec
 
     train, val = _domains()
     long_doc = " ".join(train["prose"]["text"][:40])
@@ -566,7 +573,8 @@ def test_long_documents_are_drawn_piece_by_piece():
 def test_stratify_reaches_every_proxy_and_the_fingerprint():
     """``prepare(stratify=True)``: every proxy's mixture is drawn spread over each source, and no run drawn
     at random is read back from the cache (another data fingerprint)."""
-    from hf_addons.data.mixture.search import ProxyConfig, prepare, proxy_mixture, proxy_spec
+    from hf_addons.data.mixture.bundle import prepare
+    from hf_addons.data.mixture.proxy import ProxyConfig, proxy_mixture, proxy_spec
 
     train, val = _domains()
     kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
@@ -585,7 +593,7 @@ def test_fingerprint_names_the_tokenizer_by_content_not_by_folder(tmp_path):
     """The default tokenizer loads from the converted model's folder once the model was converted, from a
     tokenizer-only folder before: cached runs must be found either way, and a tokenizer that maps text to
     other ids must not find them."""
-    from hf_addons.data.mixture.search import prepare
+    from hf_addons.data.mixture.bundle import prepare
     from hf_addons.models import load_tokenizer
 
     train, val = _domains()
@@ -604,18 +612,21 @@ def test_fingerprint_names_the_tokenizer_by_content_not_by_folder(tmp_path):
 def _result_of(train, val, tmp_path, weights, objective, test=None, **prepare_kw):
     """A SearchResult recommending ``weights`` on the search's real data and cache, without the search's runs
     (what a check at scale reads of it)."""
-    from hf_addons.data.mixture import search
+    from hf_addons.data.mixture.bundle import prepare, save_bundle
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import SearchResult
+    from hf_addons.data.mixture.space import objective_on_test, parse_objective
 
-    space, bundle, tok = search.prepare(
+    space, bundle, tok = prepare(
         train, val, tokens_per_run=4096, seq_len=32, eval_tokens=256, test=test, **prepare_kw
     )
-    proxy = search.ProxyConfig(**TINY)
-    objective = search.parse_objective(objective, list(val))
-    return search.SearchResult(
+    proxy = ProxyConfig(**TINY)
+    objective = parse_objective(objective, list(val))
+    return SearchResult(
         weights=weights,
         predicted_objective=float("nan"),
         objective=objective,
-        test_objective=search.objective_on_test(objective, list(test)) if test else {},
+        test_objective=objective_on_test(objective, list(test)) if test else {},
         natural=space.natural,
         regressor="linear-log",
         cv_spearman={"linear-log": float("nan")},
@@ -625,7 +636,7 @@ def _result_of(train, val, tmp_path, weights, objective, test=None, **prepare_kw
         proxy=proxy,
         parameters=proxy.num_parameters(proxy.vocab_size(tok)),
         wall_seconds=0.0,
-        bundle_path=str(search.save_bundle(bundle, tmp_path)),
+        bundle_path=str(save_bundle(bundle, tmp_path)),
         cache_dir=str(tmp_path),
     )
 
@@ -634,16 +645,17 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     """A prose-heavy recommendation for the prose loss, checked on a 2x wider proxy at 4x the tokens against
     natural and uniform: its prose loss is the lowest; a mixture over the epoch caps at that budget is named,
     not trained; a repeated check trains nothing."""
-    from hf_addons.data.mixture import search
+    import hf_addons.data.mixture.proxy as proxy_runs
     from hf_addons.data.mixture.scale_check import check_at_scale
+    from hf_addons.data.mixture.search import SearchResult
 
     train, val = _domains()
     res = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "prose", max_epochs={"prose": 0.56})
     big = res.proxy.at_width(16, 2)
     assert big.num_parameters(512) > res.parameters
     calls = []
-    real = search.train_proxy
-    monkeypatch.setattr(search, "train_proxy", lambda s, *a: calls.append(s["seed"]) or real(s, *a))
+    real = proxy_runs.train_proxy
+    monkeypatch.setattr(proxy_runs, "train_proxy", lambda s, *a: calls.append(s["seed"]) or real(s, *a))
     too_much = {"all prose": {"code": 0.0, "prose": 1.0}}  # 16384 prose tokens: 0.59 epochs > the cap 0.56
     check = check_at_scale(res, big, tokens=16384, seeds=2, others=too_much)
     assert len(calls) == 6 and set(check.runs) == {"optimum", "natural", "uniform"}
@@ -679,15 +691,15 @@ def test_check_at_scale_ranks_the_recommendation_on_larger_proxies(tmp_path, mon
     with pytest.raises(ValueError, match=r"others \['natural'\]: these names"):
         check_at_scale(res, big, tokens=16384, others={"natural": {"code": 0.5, "prose": 0.5}})
     with pytest.raises(ValueError, match="no data bundle"):
-        check_at_scale(search.SearchResult(**{**vars(res), "bundle_path": None}), big, tokens=16384)
+        check_at_scale(SearchResult(**{**vars(res), "bundle_path": None}), big, tokens=16384)
     assert len(calls) == 6  # every error before any training
 
 
 def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path):
     """A weighted objective's own weights are what a user trains on without a search: the check trains them
     beside natural and uniform; for the mean objective they are uniform and left out."""
-    from hf_addons.data.mixture import search
     from hf_addons.data.mixture.scale_check import check_at_scale
+    from hf_addons.data.mixture.search import SearchResult
 
     train, val = _domains()
     res = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, {"code": 1, "prose": 3})
@@ -706,7 +718,7 @@ def test_check_at_scale_trains_on_the_objectives_weights_as_a_baseline(tmp_path)
     assert "is the target mixture itself" in tie.to_card()
     mean = _result_of(train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "mean")
     assert check_at_scale(mean, mean.proxy, tokens=4096, seeds=1).baselines == ("natural", "uniform")
-    elsewhere = search.SearchResult(**{**vars(res), "objective": {"docs": 1.0}})  # a validation-only domain
+    elsewhere = SearchResult(**{**vars(res), "objective": {"docs": 1.0}})  # a validation-only domain
     with pytest.raises(ValueError, match="weights no training source"):
         check_at_scale(elsewhere, res.proxy, tokens=4096, baselines=("natural", "target"))
 
@@ -715,16 +727,17 @@ def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path, capsys
     """Held-out test sets join the evaluation under their own names, after the validation sets; the objective
     never reads them; a check at scale scores its runs on them too. A prose-heavy recommendation for the prose
     loss is lowest on prose it never saw, by more than the seeds' spread."""
-    from hf_addons.data.mixture import search
+    from hf_addons.data.mixture.bundle import prepare
     from hf_addons.data.mixture.scale_check import check_at_scale
+    from hf_addons.data.mixture.space import parse_objective
 
     train, val, test = _domains(test=True)
     kw = dict(tokens_per_run=4096, seq_len=32, eval_tokens=256)
-    _, bundle, _ = search.prepare(train, val, test=test, **kw)
+    _, bundle, _ = prepare(train, val, test=test, **kw)
     assert list(bundle.val_blocks) == ["code", "prose", "code-test", "prose-test"]
-    assert bundle.fingerprint != search.prepare(train, val, **kw)[1].fingerprint  # scored: another cache
+    assert bundle.fingerprint != prepare(train, val, **kw)[1].fingerprint  # scored: another cache
     assert not np.array_equal(bundle.val_blocks["prose"], bundle.val_blocks["prose-test"])
-    assert search.parse_objective("mean", list(val)) == {"code": 0.5, "prose": 0.5}  # not over the test sets
+    assert parse_objective("mean", list(val)) == {"code": 0.5, "prose": 0.5}  # not over the test sets
 
     res = _result_of(
         train, val, tmp_path, {"code": 0.1, "prose": 0.9}, "prose", test=test, max_epochs={"prose": 0.56}
@@ -753,7 +766,8 @@ def test_test_sets_are_scored_by_every_proxy_and_chosen_by_none(tmp_path, capsys
 def test_test_sets_are_checked_before_training(tmp_path):
     from datasets import Dataset
 
-    from hf_addons.data.mixture.search import ProxyConfig, search_mixture
+    from hf_addons.data.mixture.proxy import ProxyConfig
+    from hf_addons.data.mixture.search import search_mixture
 
     train, val, test = _domains(test=True)
     kw = dict(tokens_per_run=1024, num_runs=5, proxy=ProxyConfig(**TINY), eval_tokens=256, cache_dir=tmp_path)
