@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
-from hf_addons.data.mixture.bundle import DataBundle, cached_tokenizer, load_bundle, prepare, save_bundle
+from hf_addons.data.mixture.bundle import DataBundle, prepare, save_bundle
 from hf_addons.data.mixture.mixture import build_mixture
 from hf_addons.data.mixture.proxy import (
     ProxyConfig,
@@ -34,6 +34,7 @@ from hf_addons.data.mixture.proxy import (
     evaluate_proxy,
     model_dir,
     new_proxy_model,
+    open_run,
     proxy_mixture,
     proxy_spec,
     proxy_training_args,
@@ -208,14 +209,8 @@ def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -
         return {**cached, "cached": True}
     from datasets import Dataset
     from transformers import LlamaForCausalLM
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    proxy = ProxyConfig(**spec["proxy"])
-    torch.set_num_threads(proxy.threads)
-    bundle = load_bundle(bundle_path)
-    tok = cached_tokenizer(bundle.tokenizer_path)
+    proxy, bundle, tok = open_run(spec, bundle_path)
     t0, c0 = time.perf_counter(), time.process_time()
     names = list(spec["weights"])
     mix = proxy_mixture(spec, bundle)

@@ -223,6 +223,20 @@ def write_run(path: Path, result: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def open_run(spec: Mapping[str, Any], bundle_path: str) -> tuple[ProxyConfig, DataBundle, Any]:
+    """What every proxy process sets up first: quiet ``transformers`` logs, the proxy's thread count, the
+    data bundle and the tokenizer (both loaded once per process)."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    proxy = ProxyConfig(**spec["proxy"])
+    torch.set_num_threads(proxy.threads)
+    bundle = load_bundle(bundle_path)
+    return proxy, bundle, cached_tokenizer(bundle.tokenizer_path)
+
+
 def train_proxy(
     spec: Mapping[str, Any], bundle_path: str, cache_dir: str, save_model: bool = False
 ) -> dict[str, Any]:
@@ -233,17 +247,10 @@ def train_proxy(
     """
     if (cached := cached_run(cache_dir, spec, save_model)) is not None:
         return cached
-    import torch
     from datasets import Dataset
     from transformers import Trainer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    proxy = ProxyConfig(**spec["proxy"])
-    torch.set_num_threads(proxy.threads)
-    bundle = load_bundle(bundle_path)
-    tok = cached_tokenizer(bundle.tokenizer_path)
+    proxy, bundle, tok = open_run(spec, bundle_path)
     t0, c0 = time.perf_counter(), time.process_time()
     mix = proxy_mixture(spec, bundle)
     rep = mix.report()
