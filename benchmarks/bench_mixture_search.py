@@ -346,10 +346,9 @@ def main() -> None:
             big,
             args.val_tokens,
             args.seeds,
+            # in the order asked (the check trains seed by seed, so the first named are trained first);
             # target (the objective's weights as the mixture) is uniform for the mean objective: left out
-            baselines=[
-                b for b in ("uniform", "natural", TARGET) if b in asked and b in default_baselines(res)
-            ],
+            baselines=[b for b in asked if b in (*BASELINES, TARGET) and b in default_baselines(res)],
             others={"doremi": doremi.weights} if doremi is not None else None,
             workers=args.workers,
         )
