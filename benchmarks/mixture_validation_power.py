@@ -29,6 +29,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result  # noqa: E402
+from mixture_validations import mean_validation  # noqa: E402
 
 BASELINES = ("natural", "uniform")
 
@@ -82,12 +83,9 @@ def lead_needed(
 
 def analyse(path: Path, draws: int, seed: int) -> dict | None:
     doc = json.loads(path.read_text())
-    validation = doc["results"].get("validation")
-    if not validation or "scores" not in validation:
+    validation = mean_validation(doc)
+    if validation is None:
         return None
-    weights = doc["results"]["search"]["objective"]
-    if len(weights) < 2 or len(set(weights.values())) != 1:
-        return None  # not the mean
     names, x = seed_matrix(validation)
     if x.shape[1] < 3 or len(names) < 3:
         return None  # too few seeds to split the variance, or a baseline missing

@@ -264,11 +264,11 @@ def check_at_scale(
     fixed = {"natural": result.natural, "uniform": dict.fromkeys(names, 1 / len(names)), TARGET: target}
     candidates = {RECOMMENDED: result.weights, **{b: fixed[b] for b in baselines}, **dict(others or {})}
     bundle = load_bundle(result.bundle_path)
-    by_seed: dict[str, list[dict[str, Any]]] = {}
+    per_mixture: dict[str, list[dict[str, Any]]] = {}
     infeasible: dict[str, str] = {}
     for label, weights in candidates.items():
         try:
-            by_seed[label] = [
+            per_mixture[label] = [
                 proxy_spec(weights, result.space, proxy, bundle, base_seed + i, tokens=tokens)
                 for i in range(seeds)
             ]
@@ -276,17 +276,15 @@ def check_at_scale(
             if label == RECOMMENDED:
                 raise ValueError(f"the recommendation cannot be trained at {tokens} tokens: {exc}") from None
             infeasible[label] = str(exc)
-    if not set(by_seed) & set(baselines):
+    if not set(per_mixture) & set(baselines):
         raise ValueError(f"no baseline can be trained at {tokens} tokens: {infeasible}")
     # seed by seed: an interrupted check has every mixture at its first seeds (with 2 seeds, a mixture
     # above another on one of them cannot lead it by more than their larger seed spread)
-    labels = [label for _ in range(seeds) for label in by_seed]
-    specs = [by_seed[label][i] for i in range(seeds) for label in by_seed]
+    specs = [per_mixture[label][i] for i in range(seeds) for label in per_mixture]
     t0 = time.perf_counter()
     runs = run_proxies(specs, result.bundle_path, result.cache_dir, workers, desc="scale-check proxies")
-    by_label: dict[str, list[dict[str, Any]]] = {}
-    for label, r in zip(labels, runs, strict=True):
-        by_label.setdefault(label, []).append(r)
+    n = len(per_mixture)
+    by_label = {label: runs[j::n] for j, label in enumerate(per_mixture)}
     return ScaleCheck(
         parameters=int(runs[0]["parameters"]),
         tokens=int(tokens),
