@@ -9,6 +9,7 @@
 3. ``--doremi``: DoReMi on the same token budget (a reference proxy on the natural mixture plus a Group-DRO
    proxy, each ``--runs x --tokens / 2`` tokens unless ``--doremi-tokens``), trained in a separate process
    while the RegMix proxies train; its weights join the validation (same larger proxies and seeds).
+   ``--doremi-seeds N`` runs it with seeds 0..N-1 side by side and reports the spread of their weights.
 
 Anchor: the natural and uniform mixtures (what users pick without a search). Writes
 ``benchmarks/results/mixture-search-<machine>.json``, the plot and the dataset-card section next to it.
@@ -132,6 +133,12 @@ def main() -> None:
     )
     p.add_argument("--doremi-eta", type=float, default=1.0)
     p.add_argument("--doremi-smoothing", type=float, default=1e-3)
+    p.add_argument(
+        "--doremi-seeds",
+        type=int,
+        default=1,
+        help="DoReMi with seeds 0..N-1, one process each: the seed spread of its weights (seed 0's are validated)",
+    )
     add_run_args(p, val_every=str(VAL_EVERY), name="mixture-search")
     args = p.parse_args()
 
@@ -160,30 +167,36 @@ def main() -> None:
     proxy = ProxyConfig(
         seq_len=args.seq_len, threads=args.threads, vocab=args.vocab or None, **batch
     ).at_width(args.hidden, args.layers, learning_rate=args.lr)
-    doremi_future, doremi_pool = None, None
+    doremi_futures, doremi_pool = [], None
     doremi_tokens = args.doremi_tokens or args.runs * args.tokens // 2
-    if args.doremi:  # two sequential proxy runs: in their own process, beside the RegMix proxies
+    if args.doremi_seeds < 1:
+        raise SystemExit(f"--doremi-seeds must be >= 1, got {args.doremi_seeds}")
+    if args.doremi:  # two sequential proxy runs a seed: in their own process, beside the RegMix proxies
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
         from hf_addons.data.mixture.doremi import doremi_weights
 
-        doremi_pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
-        doremi_future = doremi_pool.submit(
-            doremi_weights,
-            train,
-            val,
-            reference="natural",
-            tokens_per_run=doremi_tokens,
-            proxy=proxy,
-            eta=args.doremi_eta,
-            smoothing=args.doremi_smoothing,
-            max_epochs=args.max_epochs,
-            max_doc_tokens=args.max_doc_tokens,
-            stratify=args.stratify,
-            eval_tokens=args.eval_tokens,
-            cache_dir=args.cache_dir,
-        )
+        doremi_pool = ProcessPoolExecutor(args.doremi_seeds, mp_context=mp.get_context("spawn"))
+        doremi_futures = [
+            doremi_pool.submit(
+                doremi_weights,
+                train,
+                val,
+                reference="natural",
+                tokens_per_run=doremi_tokens,
+                proxy=proxy,
+                eta=args.doremi_eta,
+                smoothing=args.doremi_smoothing,
+                max_epochs=args.max_epochs,
+                max_doc_tokens=args.max_doc_tokens,
+                stratify=args.stratify,
+                eval_tokens=args.eval_tokens,
+                cache_dir=args.cache_dir,
+                seed=seed,
+            )
+            for seed in range(args.doremi_seeds)
+        ]
     res = search_mixture(
         train,
         val,
@@ -310,9 +323,10 @@ def main() -> None:
         ),
     ]
     doremi = None
-    if doremi_future is not None:
-        doremi = doremi_future.result()
+    if doremi_futures:
+        every_seed = [f.result() for f in doremi_futures]
         doremi_pool.shutdown()
+        doremi = every_seed[0]
         d = doremi.to_dict()
         regmix_tokens = len(res.runs) * args.tokens
         out["doremi"] = {
@@ -330,6 +344,16 @@ def main() -> None:
                 )
             ),
         }
+        if len(every_seed) > 1:  # how much of DoReMi's answer is its seed (reference and DRO proxies both)
+            out["doremi"]["seeds"] = [{"seed": s, "weights": r.weights} for s, r in enumerate(every_seed)]
+            out["doremi"]["weight_spread"] = {
+                k: float(np.ptp([r.weights[k] for r in every_seed])) for k in doremi.weights
+            }
+            for s, r in enumerate(every_seed):
+                print(f"DoReMi seed {s} {json.dumps({k: round(v, 3) for k, v in r.weights.items()})}")
+            print(
+                f"DoReMi weight spread {json.dumps({k: round(v, 3) for k, v in out['doremi']['weight_spread'].items()})}"
+            )
         print(f"DoReMi      {json.dumps({k: round(v, 3) for k, v in doremi.weights.items()})}")
         print(f"DoReMi budget {doremi.tokens:,} tokens vs RegMix {regmix_tokens:,}")
     if not args.skip_validation:
