@@ -3,7 +3,8 @@ benchmark script, from its latest result) and every row of every latest result i
 
 "Latest" is by each file's ``date``: a ``-runN`` copy of a result counts as the same result (only the newest is
 shown), and ``results/superseded/`` is never read. A summary row may set ``"headline": true`` to be the one
-its script shows in the README; otherwise the first row with a ratio is used.
+its script shows in the README; otherwise the first row with a ratio is used, except rows that set
+``"headline": false`` (a result of such rows only leaves the README to its script's other results).
 
 Run: ``python benchmarks/render_table.py`` (or ``make bench-table``); ``--check`` exits 1 if a file is stale.
 """
@@ -91,7 +92,7 @@ def _headline(doc: dict[str, Any]) -> dict[str, Any] | None:
         if r.get("headline"):
             return r
     for r in rows:
-        if isinstance(r.get("ratio"), (int, float)) and r.get("anchor"):
+        if isinstance(r.get("ratio"), (int, float)) and r.get("anchor") and r.get("headline") is not False:
             return r
     return None
 

@@ -95,3 +95,29 @@ def test_render_table_keeps_the_latest_run_and_caps_the_headline(tmp_path):
     assert len(render_table.headline_rows(latest)) == render_table.MAX_HEADLINE_ROWS
     full = render_table.render_full(tmp_path)
     assert "m speed-run2" in full and "m speed-run3" not in full and "m speed |" not in full
+
+
+def test_a_result_of_design_rows_leaves_the_headline_to_its_scripts_target(tmp_path):
+    """A newer result whose rows opt out (``"headline": false``, e.g. a fused-vs-compile decision) must not
+    push its script's target row out of the README; docs/benchmarks.md still lists both."""
+    import json
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import render_table
+
+    def result(name, date, **extra):
+        row = {"capability": "x", "metric": f"m {name}", "ours": 2.0, "anchor": "a", "anchor_value": 1.0}
+        doc = {"benchmark": name, "command": "python benchmarks/bench_p.py --x", "date": date}
+        (tmp_path / f"{name}-cpu-2c.json").write_text(
+            json.dumps(doc | {"summary": [row | {"ratio": 2.0} | extra]})
+        )
+
+    result("speed", "2026-01-01")
+    result("compile", "2026-01-02", headline=False)
+    rows = render_table.headline_rows(render_table.latest_results(tmp_path))
+    assert [r["metric"] for _, _, r in rows] == ["m speed"]
+    result("compile", "2026-01-02")  # without the opt-out the newest result is the headline, as before
+    rows = render_table.headline_rows(render_table.latest_results(tmp_path))
+    assert [r["metric"] for _, _, r in rows] == ["m compile"]
+    full = render_table.render_full(tmp_path)
+    assert "m speed" in full and "m compile" in full
