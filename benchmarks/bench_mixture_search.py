@@ -167,6 +167,15 @@ def main() -> None:
     proxy = ProxyConfig(
         seq_len=args.seq_len, threads=args.threads, vocab=args.vocab or None, **batch
     ).at_width(args.hidden, args.layers, learning_rate=args.lr)
+    # what RegMix and DoReMi share, so that they are compared on the same data, proxy, caps and cache
+    shared = dict(
+        proxy=proxy,
+        max_epochs=args.max_epochs,
+        max_doc_tokens=args.max_doc_tokens,
+        stratify=args.stratify,
+        eval_tokens=args.eval_tokens,
+        cache_dir=args.cache_dir,
+    )
     doremi_futures, doremi_pool = [], None
     doremi_tokens = args.doremi_tokens or args.runs * args.tokens // 2
     if args.doremi_seeds < 1:
@@ -185,15 +194,10 @@ def main() -> None:
                 val,
                 reference="natural",
                 tokens_per_run=doremi_tokens,
-                proxy=proxy,
                 eta=args.doremi_eta,
                 smoothing=args.doremi_smoothing,
-                max_epochs=args.max_epochs,
-                max_doc_tokens=args.max_doc_tokens,
-                stratify=args.stratify,
-                eval_tokens=args.eval_tokens,
-                cache_dir=args.cache_dir,
                 seed=seed,
+                **shared,
             )
             for seed in range(args.doremi_seeds)
         ]
@@ -204,17 +208,12 @@ def main() -> None:
         test=test,
         tokens_per_run=args.tokens,
         num_runs=args.runs,
-        proxy=proxy,
-        max_epochs=args.max_epochs,
-        max_doc_tokens=args.max_doc_tokens,
-        stratify=args.stratify,
-        eval_tokens=args.eval_tokens,
-        cache_dir=args.cache_dir,
         workers=args.workers,
         target_tokens=args.target_tokens,
         corners=args.corners,
         seed=args.search_seed,
         concentration=args.concentration or CONCENTRATION,
+        **shared,
     )
     search_s = time.perf_counter() - t0
     trained_now = sum(not r.get("cached") for r in res.runs)

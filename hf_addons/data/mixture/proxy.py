@@ -246,7 +246,7 @@ def train_proxy(
     ``save_model`` also keeps the trained model in :func:`model_dir` (DoReMi's reference proxy).
     """
     if (cached := cached_run(cache_dir, spec, save_model)) is not None:
-        return cached
+        return {**cached, "cached": True}  # as run_proxies marks it: a report must not count it as trained
     from datasets import Dataset
     from transformers import Trainer
 

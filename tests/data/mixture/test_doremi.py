@@ -132,7 +132,10 @@ def test_the_domain_with_the_larger_excess_loss_gains_weight(tmp_path):
     assert "DoReMi" in res.to_card() and res.to_dict()["method"] == "doremi"
     assert res.plot(tmp_path / "w.png").stat().st_size > 1000
     again = doremi_weights(train, val, reference="uniform", max_share={"pattern": 0.9}, **kw)  # resumes
-    assert again.weights == res.weights and again.proxy_run.get("cached")
+    assert (
+        again.weights == res.weights and again.proxy_run.get("cached") and again.reference_run.get("cached")
+    )
+    assert not res.reference_run.get("cached") and not res.proxy_run.get("cached")
     mix = build_mixture(train, res.weights, tokenizer="whitespace", num_tokens=5000)
     assert mix.report()["max_abs_error_pp"] < 5
 
