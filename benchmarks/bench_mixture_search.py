@@ -37,6 +37,11 @@ def _run_records(res) -> list[dict]:
     return [{"weights": r["spec"]["weights"], "val_loss": r["val_loss"]} for r in res.runs]
 
 
+def _shares(weights: dict) -> str:
+    """A mixture's (or a spread's) per-domain numbers as one printed line, 3 decimals."""
+    return json.dumps({k: round(v, 3) for k, v in weights.items()})
+
+
 def _wall_of_cached_search(res, domains: dict, name: str) -> tuple[float, str] | None:
     """A search read wholly from the cache keeps the wall time of the run that trained its proxies: from this
     result name's last file, else from any result of the same search (proxies, budget) on the same data.
@@ -245,8 +250,8 @@ def main() -> None:
     if noise["seed_std"]:
         noise["signal_to_noise"] = noise["across_mixtures_std"] / noise["seed_std"]
     print(f"seed noise {json.dumps(noise)}")
-    print(f"recommended {json.dumps({k: round(v, 3) for k, v in res.weights.items()})}")
-    print(f"natural     {json.dumps({k: round(v, 3) for k, v in res.natural.items()})}")
+    print(f"recommended {_shares(res.weights)}")
+    print(f"natural     {_shares(res.natural)}")
     print(f"CV Spearman {res.cv_spearman} -> {res.regressor}; search wall {search_s:.0f} s")
     if res.corner_runs:
         print(f"CV Spearman over the {args.runs} draws alone {res.cv_spearman_draws}")
@@ -349,11 +354,9 @@ def main() -> None:
                 k: float(np.ptp([r.weights[k] for r in every_seed])) for k in doremi.weights
             }
             for s, r in enumerate(every_seed):
-                print(f"DoReMi seed {s} {json.dumps({k: round(v, 3) for k, v in r.weights.items()})}")
-            print(
-                f"DoReMi weight spread {json.dumps({k: round(v, 3) for k, v in out['doremi']['weight_spread'].items()})}"
-            )
-        print(f"DoReMi      {json.dumps({k: round(v, 3) for k, v in doremi.weights.items()})}")
+                print(f"DoReMi seed {s} {_shares(r.weights)}")
+            print(f"DoReMi weight spread {_shares(out['doremi']['weight_spread'])}")
+        print(f"DoReMi      {_shares(doremi.weights)}")
         print(f"DoReMi budget {doremi.tokens:,} tokens vs RegMix {regmix_tokens:,}")
     if not args.skip_validation:
         big = proxy.at_width(args.val_hidden, args.val_layers, learning_rate=args.val_lr)

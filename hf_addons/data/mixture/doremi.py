@@ -206,7 +206,7 @@ def domain_blocks(
 def train_dro_proxy(spec: Mapping[str, Any], bundle_path: str, cache_dir: str) -> dict[str, Any]:
     """Train the Group-DRO proxy of ``spec`` against its saved reference model; cached like every proxy run."""
     if (cached := cached_run(cache_dir, spec)) is not None:
-        return {**cached, "cached": True}
+        return cached
     from datasets import Dataset
     from transformers import LlamaForCausalLM
 

@@ -207,11 +207,11 @@ def model_dir(cache_dir: str | Path, spec: Mapping[str, Any]) -> Path:
 
 
 def cached_run(cache_dir: str | Path, spec: Mapping[str, Any], save_model: bool = False) -> dict | None:
-    """The stored result of ``spec``'s run, or None when it must train (with ``save_model``: also when its
-    model was not kept)."""
+    """The stored result of ``spec``'s run, marked ``cached`` so no report counts it as trained (the mark is
+    not in the file), or None when it must train (with ``save_model``: also when its model was not kept)."""
     out = run_path(cache_dir, spec)
     if out.exists() and (not save_model or (model_dir(cache_dir, spec) / "config.json").exists()):
-        return json.loads(out.read_text())
+        return {**json.loads(out.read_text()), "cached": True}
     return None
 
 
@@ -246,7 +246,7 @@ def train_proxy(
     ``save_model`` also keeps the trained model in :func:`model_dir` (DoReMi's reference proxy).
     """
     if (cached := cached_run(cache_dir, spec, save_model)) is not None:
-        return {**cached, "cached": True}  # as run_proxies marks it: a report must not count it as trained
+        return cached
     from datasets import Dataset
     from transformers import Trainer
 
@@ -351,7 +351,7 @@ def run_proxies(
     todo: dict[str, list[int]] = {}  # run key -> the positions of its spec: a repeated spec trains once
     for i, spec in enumerate(specs):
         if (cached := cached_run(cache_dir, spec, save_model)) is not None:
-            results[i] = {**cached, "cached": True}  # the flag is not written back
+            results[i] = cached
         else:
             todo.setdefault(run_key(spec), []).append(i)
     bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, todo.values())), desc=desc)
