@@ -11,10 +11,14 @@ text of ~120 words each. Two parts, so the long labelling run needs no benchmark
   Spearman, vs the majority-class baseline) -> ``results/edu_agreement-<machine>.json``.
 - ``--part speed`` (timed; hold the lock): the judge and the classifier score the same ``--speed-docs``
   documents for docs/s -> ``results/edu-<machine>.json``.
+- ``--part prefix-cache`` (timed; hold the lock): the judge with the rubric's KV cache (the default) against the
+  same judge running every document's whole prompt, fp32 and bf16, ``--repeats`` interleaved passes over
+  ``--speed-docs`` documents, and how far their scores differ -> ``results/edu_prefix_cache-<machine>.json``.
 
     nice -n 19 python benchmarks/bench_edu.py --part label --n-docs 240
     nice -n 19 python benchmarks/bench_edu.py --part agreement
     flock /tmp/hf-bench.lock python benchmarks/bench_edu.py --part speed --speed-docs 32
+    flock /tmp/hf-bench.lock python benchmarks/bench_edu.py --part prefix-cache --speed-docs 48
 """
 
 from __future__ import annotations
@@ -217,9 +221,89 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
+def prefix_cache(args: argparse.Namespace) -> None:
+    """docs/s of the judge with and without the rubric's KV cache, and the largest score difference."""
+    import numpy as np
+    import torch
+
+    from hf_addons.data.scoring.edu import EduJudge
+    from hf_addons.models import load_model
+
+    torch.set_num_threads(args.threads)
+    docs = corpus(args.n_docs)
+    docs = [docs[i] for i in np.random.default_rng(0).permutation(len(docs))][: args.speed_docs]
+    payload: dict = {"speed_docs": len(docs), "max_doc_tokens": args.max_doc_tokens, "repeats": args.repeats}
+    rows = []
+    for dtype in ("float32", "bfloat16"):
+        model, tok = load_model(device="cpu", dtype=getattr(torch, dtype))
+        judges = {
+            flag: EduJudge(model, tok, max_tokens=args.max_doc_tokens, batch_size=8, prefix_cache=flag)
+            for flag in (False, True)
+        }
+        head = tok(judges[True].template()[0], add_special_tokens=False)["input_ids"]
+        lengths = [len(e) for e in tok(judges[True].prompts(docs), add_special_tokens=False)["input_ids"]]
+        out = {flag: j.score(docs) for flag, j in judges.items()}  # warm-up, and the scores compared
+        if dtype == "float32":
+            ref = out[False]  # the reference: fp32, whole prompts
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for r in range(args.repeats):  # interleaved, the order alternating: drift on a shared box hits both
+            for flag in (False, True) if r % 2 == 0 else (True, False):
+                t0 = time.perf_counter()
+                judges[flag].score(docs)
+                times[flag].append(time.perf_counter() - t0)
+        full_s, cached_s = float(np.median(times[False])), float(np.median(times[True]))
+        err = {flag: np.abs(o["expected"] - ref["expected"]) for flag, o in out.items()}
+        same = {flag: int((o["score"] == ref["score"]).sum()) for flag, o in out.items()}
+        payload[dtype] = {
+            "prompt_tokens_median": float(np.median(lengths)),
+            "head_tokens": len(head),
+            "full_s": times[False],
+            "cached_s": times[True],
+            "vs_fp32_whole_prompt": {
+                name: {
+                    "max_abs_expected_diff": float(err[flag].max()),
+                    "mean_abs_expected_diff": float(err[flag].mean()),
+                    "same_argmax": same[flag],
+                }
+                for flag, name in ((False, "whole_prompt"), (True, "cached"))
+            },
+        }
+        if dtype == "float32":  # exact: the same labels, expected scores to float32 rounding
+            target = "faster, same labels, expected scores within 1e-4"
+            close = same[True] == len(docs) and err[True].max() <= 1e-4
+        else:  # bf16 rounds differently either way: not further from the fp32 scores than the whole prompt is
+            from scipy.stats import wilcoxon
+
+            p = float(wilcoxon(err[True], err[False], alternative="greater").pvalue)
+            payload[dtype]["p_cached_further_from_fp32"] = p
+            target = "faster; not further from fp32 than the whole bf16 prompt (labels; |diff| one-sided p >= 0.05)"
+            close = same[True] >= same[False] and p >= 0.05
+        rows.append(
+            row(
+                "data-quality",
+                f"edu judge docs/s, rubric KV-cached ({len(docs)} docs of <= {args.max_doc_tokens} tokens, "
+                f"{dtype}, CPU)",
+                anchor="same judge, whole prompt per document",
+                anchor_value=len(docs) / full_s,
+                ours=len(docs) / cached_s,
+                ratio=full_s / cached_s,
+                unit="docs/s",
+                target=target,
+                met=cached_s < full_s and close,
+            )
+        )
+        print(
+            f"{dtype}: head {len(head)} of median {np.median(lengths)} prompt tokens; full {times[False]}, "
+            f"cached {times[True]}; vs fp32 whole prompt: {payload[dtype]['vs_fp32_whole_prompt']}"
+        )
+    write_result("edu_prefix_cache", payload, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["label", "agreement", "speed"], default="agreement")
+    parser.add_argument(
+        "--part", choices=["label", "agreement", "speed", "prefix-cache"], default="agreement"
+    )
     parser.add_argument("--n-docs", type=int, default=240)
     parser.add_argument("--speed-docs", type=int, default=48)
     parser.add_argument("--chunk", type=int, default=16, help="--part label: documents per saved chunk")
@@ -227,10 +311,14 @@ def main() -> None:
     parser.add_argument("--eval-fraction", type=float, default=0.25)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--repeats", type=int, default=3, help="--part prefix-cache: timed passes per setting"
+    )
+    parser.add_argument(
         "--label", choices=["expected", "score"], default="expected", help="judge output to learn"
     )
     args = parser.parse_args()
-    {"label": label, "agreement": agreement, "speed": speed}[args.part](args)
+    parts = {"label": label, "agreement": agreement, "speed": speed, "prefix-cache": prefix_cache}
+    parts[args.part](args)
 
 
 if __name__ == "__main__":

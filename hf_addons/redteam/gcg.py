@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-import inspect
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -30,9 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hf_addons.kv_cache import batched_cache, cache_kwarg, cache_tensors, output_cache
 from hf_addons.redteam.config import GCGConfig, GCGResult, GCGStep
 
 SLOT = "{optim_str}"
+NO_CACHE_HINT = "Pass GCGConfig(use_prefix_cache=False) for models without KV-cache support."
 # nanoGCG's characters for random buffer initialisations
 INIT_CHARS = list(".,!?;:()[]{}@#$%&*wxyz")
 
@@ -147,36 +147,6 @@ def plan_chunks(
         plan.append((bounds[i], bounds[j], groups[i][0]))
         j = i
     return plan[::-1]
-
-
-def _batched_cache(kv: list[tuple[Tensor, Tensor]] | None, length: int, batch: int, config: Any):
-    """A fresh ``DynamicCache`` holding the first ``length`` cached positions, expanded to ``batch`` rows.
-
-    Built per chunk: the model appends to the cache it is given, so the cached prefix itself is never mutated.
-    """
-    if not kv or length == 0:
-        return None
-    from transformers import DynamicCache
-
-    data = [
-        (k[:, :, :length].expand(batch, -1, -1, -1), v[:, :, :length].expand(batch, -1, -1, -1))
-        for k, v in kv
-    ]
-    try:
-        return DynamicCache(ddp_cache_data=data, config=config)
-    except (TypeError, ValueError, KeyError, AttributeError):  # configs without layer types
-        return DynamicCache(ddp_cache_data=data)
-
-
-def _cache_tensors(cache: Any, length: int) -> list[tuple[Tensor, Tensor]]:
-    if cache is None or not hasattr(cache, "layers"):
-        raise ValueError(
-            "the model did not return a transformers Cache (past_key_values); GCG's prefix cache needs one. "
-            "Pass GCGConfig(use_prefix_cache=False) for models without KV-cache support."
-        )
-    return [
-        (layer.keys[:, :, :length].detach(), layer.values[:, :, :length].detach()) for layer in cache.layers
-    ]
 
 
 def render_slot(tokenizer: Any, messages: str | list[dict[str, str]]) -> tuple[str, str]:
@@ -358,7 +328,7 @@ class GCG:
             )
             if self.config.use_prefix_cache and before_ids.shape[1] > 0:
                 out = model(inputs_embeds=side.before_embeds, use_cache=True)
-                side.prefix_kv = _cache_tensors(_out_cache(out), before_ids.shape[1])
+                side.prefix_kv = cache_tensors(output_cache(out), before_ids.shape[1], hint=NO_CACHE_HINT)
         return side
 
     # ---------------------------------------------------------------- model calls
@@ -366,7 +336,7 @@ class GCG:
         """Logits at the positions that predict the target (B, T, V), and the cache when asked for."""
         kw: dict[str, Any] = {
             "inputs_embeds": embeds,
-            _cache_kwarg(model): cache,
+            cache_kwarg(model): cache,
             "use_cache": keep_cache or cache is not None,
         }
         key = id(model)
@@ -381,7 +351,7 @@ class GCG:
                 out = model(**kw)
         else:
             out = model(**kw)
-        return out.logits[:, -(n_target + 1) : -1], _out_cache(out)
+        return out.logits[:, -(n_target + 1) : -1], output_cache(out)
 
     def _loss(self, logits: Tensor, target_ids: Tensor) -> tuple[Tensor, Tensor]:
         """Per-row loss (B,) and whether the greedy prediction equals the target at every position (B,)."""
@@ -414,7 +384,7 @@ class GCG:
             with torch.enable_grad():
                 if self.config.use_prefix_cache:
                     embeds = torch.cat([leaf, side.after_embeds, side.target_embeds], dim=1)
-                    cache = _batched_cache(side.prefix_kv, p.before_ids.shape[1], 1, _config(side.model))
+                    cache = batched_cache(side.prefix_kv, p.before_ids.shape[1], 1, _config(side.model))
                 else:
                     embeds = torch.cat(
                         [side.before_embeds, leaf, side.after_embeds, side.target_embeds], dim=1
@@ -426,7 +396,7 @@ class GCG:
                 loss, _ = self._loss(logits, p.target_ids)
                 (grad,) = torch.autograd.grad(loss.sum(), [leaf])
             if self.config.use_prefix_cache:
-                side.state_kv = _cache_tensors(cache, p.before_ids.shape[1] + ids.shape[1])
+                side.state_kv = cache_tensors(cache, p.before_ids.shape[1] + ids.shape[1], hint=NO_CACHE_HINT)
                 side.state_ids = ids[0]
             total = grad[0] if total is None else total + grad[0]
         return total @ self._embedding_matrix().T.to(total.dtype)
@@ -436,11 +406,13 @@ class GCG:
         if not self.config.use_prefix_cache:
             return
         with torch.no_grad():
-            cache = _batched_cache(side.prefix_kv, p.before_ids.shape[1], 1, _config(side.model))
+            cache = batched_cache(side.prefix_kv, p.before_ids.shape[1], 1, _config(side.model))
             out = side.model(
-                inputs_embeds=side.embed(ids), use_cache=True, **{_cache_kwarg(side.model): cache}
+                inputs_embeds=side.embed(ids), use_cache=True, **{cache_kwarg(side.model): cache}
             )
-        side.state_kv = _cache_tensors(_out_cache(out), p.before_ids.shape[1] + ids.shape[1])
+        side.state_kv = cache_tensors(
+            output_cache(out), p.before_ids.shape[1] + ids.shape[1], hint=NO_CACHE_HINT
+        )
         side.state_ids = ids[0]
 
     def _chunk(self, side: _Side, p: Prompt, n: int, run_len: int) -> int:
@@ -519,7 +491,7 @@ class GCG:
                     cache_len = p.before_ids.shape[1] + s if kv is not None else 0
                     try:
                         with torch.no_grad():
-                            cache = _batched_cache(kv, cache_len, b, _config(side.model))
+                            cache = batched_cache(kv, cache_len, b, _config(side.model))
                             logits, _ = self._target_logits(
                                 side.model, torch.cat(parts, 1), cache, p.target_ids.shape[1], False
                             )
@@ -773,22 +745,6 @@ class GCG:
 
 def _config(model: Any) -> Any:
     return model.config
-
-
-@functools.lru_cache(maxsize=64)
-def _cache_kwarg_for(forward_cls: type) -> str:
-    params = inspect.signature(forward_cls.forward).parameters
-    return "past_key_values" if "past_key_values" in params and "cache" not in params else "cache"
-
-
-def _cache_kwarg(model: Any) -> str:
-    """``cache`` on transformers >= 5.2x, ``past_key_values`` before (PEFT wrappers pass either through)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return _cache_kwarg_for(type(base))
-
-
-def _out_cache(out: Any) -> Any:
-    return out.cache if "cache" in getattr(out, "__dataclass_fields__", {}) else out.past_key_values
 
 
 def _input_embeddings(model: Any) -> Any:

@@ -27,6 +27,7 @@ from transformers.utils import ModelOutput
 
 from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, renamed, require_columns
 from hf_addons.data.scoring.lm import LazyState, LMStep, load_lm, resolve_device_dtype
+from hf_addons.kv_cache import KV, batched_cache, cache_kwarg, cache_tensors, output_cache
 
 MAX_SCORE = 5
 RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to
@@ -47,6 +48,7 @@ The extract:
 
 Answer only with "Educational score: <points>" where <points> is 0 to 5."""
 ANSWER_PREFIX = "Educational score: "
+DOC_SLOT = "\x00document\x00"  # stands for the document while the chat template renders the rubric
 
 
 @register_step("edu_judge")
@@ -66,6 +68,8 @@ class EduJudge(LMStep):
         device: ``"cpu"``, ``"cuda"``, ... (default: CUDA when present).
         dtype: None or ``"auto"``: bf16 on GPUs and CPUs with native bf16 matmul, else fp32.
         rubric: the prompt, with a ``{document}`` placeholder.
+        prefix_cache: run the prompt's part before the document once and reuse its KV cache for every
+            document (the same scores; the rubric is most of a short document's prompt).
         max_doc_tokens: deprecated name of ``max_tokens``.
 
     Examples:
@@ -90,6 +94,7 @@ class EduJudge(LMStep):
         device: str | None = None,
         dtype: Any = None,
         rubric: str = RUBRIC,
+        prefix_cache: bool = True,
         max_doc_tokens: int | None = None,
     ) -> None:
         max_tokens = renamed("EduJudge", "max_doc_tokens", max_doc_tokens, "max_tokens", max_tokens, 512)
@@ -103,23 +108,43 @@ class EduJudge(LMStep):
         self.device = device
         self.dtype = dtype
         self.rubric = rubric
+        self.prefix_cache = prefix_cache
         self._lm: tuple[Any, Any] | None = None
+        self._head: tuple[list[int], KV] | None = None
+
+    def template(self) -> tuple[str, str]:
+        """The prompt before and after the document (chat template when the tokenizer has one), answer prefix
+        included: every judge prompt is ``head + document + tail``."""
+        _, tok = self._load()
+        content = self.rubric.format(document=DOC_SLOT)
+        if getattr(tok, "chat_template", None):
+            msgs = [{"role": "user", "content": content}]
+            prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        else:
+            prompt = content + "\n\n"
+        if prompt.count(DOC_SLOT) != 1:
+            raise ValueError("the chat template dropped or repeated the rubric's {document} slot")
+        head, _, tail = prompt.partition(DOC_SLOT)
+        return head, tail + ANSWER_PREFIX
 
     def prompts(self, texts: Sequence[str]) -> list[str]:
-        """The full judge prompt for each text (chat template when the tokenizer has one)."""
+        """The full judge prompt for each text."""
         _, tok = self._load()
         ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_tokens)
         docs = tok.batch_decode(ids["input_ids"], skip_special_tokens=True)
-        out = []
-        for doc in docs:
-            content = self.rubric.format(document=doc)
-            if getattr(tok, "chat_template", None):
-                msgs = [{"role": "user", "content": content}]
-                prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-            else:
-                prompt = content + "\n\n"
-            out.append(prompt + ANSWER_PREFIX)
-        return out
+        head, tail = self.template()
+        return [head + doc + tail for doc in docs]
+
+    def _prefix(self, head_ids: list[int]) -> KV:
+        """The rubric's shared head run once: its KV cache, reused by every batch."""
+        if self._head is None or self._head[0] != head_ids:
+            model, _ = self._load()
+            device = next(model.parameters()).device
+            with torch.inference_mode():
+                out = model(input_ids=torch.tensor([head_ids], device=device), use_cache=True)
+            hint = "Pass EduJudge(prefix_cache=False) for models without KV-cache support."
+            self._head = (head_ids, cache_tensors(output_cache(out), len(head_ids), hint=hint))
+        return self._head[1]
 
     def score(self, texts: Sequence[str | None]) -> dict[str, np.ndarray]:
         """``score`` (argmax digit, -1 for empty text) and ``expected`` (mean under the digit distribution)."""
@@ -133,29 +158,45 @@ class EduJudge(LMStep):
         scores = np.full(len(clean), -1, dtype=np.int64)
         expected = np.full(len(clean), np.nan)
         todo = np.flatnonzero(~empty)
-        if todo.size:
-            prompts = self.prompts([clean[i] for i in todo.tolist()])
-            enc = tok(prompts, add_special_tokens=False)["input_ids"]
-            order = np.argsort([-len(e) for e in enc], kind="stable")
-            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-            digit_ids = torch.tensor(digits, device=device)
-            values = torch.arange(MAX_SCORE + 1, dtype=torch.float64)
-            with torch.inference_mode():
+        if not todo.size:
+            return {"score": scores, "expected": expected, "empty": empty}
+        enc = tok(self.prompts([clean[i] for i in todo.tolist()]), add_special_tokens=False)["input_ids"]
+        # Rows whose tokens start with the head's own tokens run after its cache; a row where the tokenizer
+        # merged across the boundary (the same prompt, other tokens) runs whole: the tokens stay the joint ones.
+        head_ids: list[int] = []
+        if self.prefix_cache:
+            head_ids = tok(self.template()[0], add_special_tokens=False)["input_ids"]
+        n_head = len(head_ids)
+        cached = np.asarray([n_head > 0 and e[:n_head] == head_ids and len(e) > n_head for e in enc])
+        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        digit_ids = torch.tensor(digits, device=device)
+        values = torch.arange(MAX_SCORE + 1, dtype=torch.float64)
+        kv = self._prefix(head_ids) if cached.any() else None
+        with torch.inference_mode():
+            for use_cache in (True, False):
+                group = np.flatnonzero(cached == use_cache)
+                skip = n_head if use_cache else 0
+                order = group[np.argsort([-len(enc[j]) for j in group.tolist()], kind="stable")]
                 for start in range(0, len(order), self.batch_size):
                     take = order[start : start + self.batch_size]
-                    rows = [torch.tensor(enc[j]) for j in take.tolist()]
+                    rows = [torch.tensor(enc[j][skip:]) for j in take.tolist()]
                     # left padding: the last position of every row is the one that predicts the digit
                     ids = nn.utils.rnn.pad_sequence(
                         rows, batch_first=True, padding_value=pad, padding_side="left"
                     )
                     lens = torch.tensor([len(r) for r in rows])
                     attn = (torch.arange(ids.shape[1])[None, :] >= (ids.shape[1] - lens)[:, None]).long()
-                    pos = (attn.cumsum(-1) - 1).clamp(min=0)  # absolute-position models (GPT-2) need these
+                    pos = (attn.cumsum(-1) - 1).clamp(min=0) + skip  # absolute-position models need these
+                    kw: dict[str, Any] = {}
+                    if use_cache:  # pads sit between the cached head and the document, masked out
+                        attn = torch.cat([attn.new_ones(len(rows), skip), attn], dim=1)
+                        kw[cache_kwarg(model)] = batched_cache(kv, skip, len(rows), model.config)
                     logits = model(
                         input_ids=ids.to(device),
                         attention_mask=attn.to(device),
                         position_ids=pos.to(device),
                         logits_to_keep=1,
+                        **kw,
                     ).logits
                     probs = logits[:, -1, digit_ids].float().softmax(-1).double().cpu()
                     idx = todo[take]

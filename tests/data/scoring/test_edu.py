@@ -26,6 +26,37 @@ def test_judge_scores_are_valid_and_batch_invariant(tiny_lm, tokenizer):
     assert "additive 5-point scale" in prompt and prompt.endswith("Educational score: ")
 
 
+def test_rubric_kv_cache_gives_the_whole_prompts_scores(tiny_lm, tokenizer):
+    from hf_addons.data.scoring.edu import EduJudge
+
+    texts = TEXTS + ["x", TEXTS[0] * 5]  # lengths from one token to past max_tokens
+    cached = EduJudge(tiny_lm, tokenizer, max_tokens=48, batch_size=3)
+    whole = EduJudge(tiny_lm, tokenizer, max_tokens=48, batch_size=3, prefix_cache=False)
+    a, b = cached.score(texts), whole.score(texts)
+    assert cached._head is not None and whole._head is None  # the cached path ran, the other did not
+    head, tail = cached.template()
+    assert len(tokenizer(head).input_ids) > 100 and tail.endswith("Educational score: ")
+    np.testing.assert_allclose(a["expected"], b["expected"], atol=1e-5)
+    assert (a["score"] == b["score"]).all()
+
+
+def test_rubric_kv_cache_runs_whole_prompts_where_the_tokens_merge_across_the_boundary(tiny_llama, tokenizer):
+    from hf_addons.data.scoring.edu import EduJudge
+
+    # "Rate the extr" + "act ..." tokenizes " extract" as one token: that prompt cannot start from the head's cache
+    rubric = "Rate the extr{document}\nScore it 0 to 5."
+    texts = ["act of a page", " plain text", "\nnew line first", "acted"]
+    head = EduJudge(tiny_llama, tokenizer, rubric=rubric).template()[0]
+    merged = [
+        not tokenizer(head + t).input_ids[: len(tokenizer(head).input_ids)] == tokenizer(head).input_ids
+        for t in texts
+    ]
+    assert any(merged) and not all(merged)  # both kinds of row are in the batch
+    a = EduJudge(tiny_llama, tokenizer, rubric=rubric, batch_size=2).score(texts)
+    b = EduJudge(tiny_llama, tokenizer, rubric=rubric, batch_size=2, prefix_cache=False).score(texts)
+    np.testing.assert_allclose(a["expected"], b["expected"], atol=1e-5)
+
+
 def test_lm_embedder_is_padding_invariant(tiny_llama, tokenizer):
     from hf_addons.data.scoring.edu import Embedder
 
