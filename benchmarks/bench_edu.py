@@ -209,7 +209,7 @@ def speed(args: argparse.Namespace) -> None:
             row(
                 "data-quality",
                 f"edu scoring docs/s ({n} docs, CPU)",
-                anchor="LLM judge (SmolLM2-135M bf16)",
+                anchor="LLM judge (SmolLM2-135M bf16, rubric KV-cached)",
                 anchor_value=n / judge_s,
                 ours=n / clf_s,
                 ratio=judge_s / clf_s,
