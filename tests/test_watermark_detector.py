@@ -127,6 +127,36 @@ def test_real_code_and_html_are_calibrated_for_every_scheme(tokenizer, shared):
         assert binom.sf(k - 1, p.numel(), 2e-3) > 1e-3, (scheme, k, p.numel())
 
 
+def test_windowed_p_values_hold_their_rate_and_keep_the_plain_tests_power():
+    """WinMax under the null (green ~ Bernoulli(gamma), all scored) never flags more than its nominal rate, and
+    its p-value is at most twice the whole text's: evenly damaged text keeps the plain test's power at alpha/2,
+    while a pasted span the whole text dilutes is still found."""
+    det = WatermarkDetector(WatermarkConfig(hashing_key=3, gamma=0.25))
+    gen = torch.Generator().manual_seed(0)
+    null = torch.rand(4000, 150, generator=gen) < 0.25
+    out = det.window_scores(null, torch.ones_like(null))
+    p_text = binomial_p_value(null.sum(1).numpy(), np.full(4000, 150), 0.25)
+    for alpha in (0.05, 0.01):
+        size = (out["p"].numpy() <= alpha).mean()
+        assert size <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / 4000), (alpha, size)
+    assert (out["p"].numpy() <= 0.05).mean() > 0.01  # not the ~0.003 of an even split over ~1,500 windows
+    assert (out["p"].numpy() <= 2 * p_text + 1e-12).all()
+    # evenly damaged: every token green with probability 0.4
+    weak = torch.rand(2000, 150, generator=gen) < 0.4
+    wout = det.window_scores(weak, torch.ones_like(weak))
+    p_weak = binomial_p_value(weak.sum(1).numpy(), np.full(2000, 150), 0.25)
+    assert ((wout["p"].numpy() <= 1e-3) >= (p_weak <= 5e-4)).all() and (p_weak <= 5e-4).mean() > 0.5
+    # a 40-token span, 90% green, pasted into 400 human tokens: the whole text dilutes it, the scan finds it
+    mixed = torch.rand(500, 400, generator=gen) < 0.25
+    mixed[:, 200:240] = torch.rand(500, 40, generator=gen) < 0.9
+    mout = det.window_scores(mixed, torch.ones_like(mixed))
+    p_mixed = binomial_p_value(mixed.sum(1).numpy(), np.full(500, 400), 0.25)
+    found = mout["p"].numpy() <= 1e-3
+    assert found.mean() > 0.9 and (p_mixed <= 1e-3).mean() < found.mean() - 0.3
+    on_span = (mout["start"].numpy() < 240) & (mout["end"].numpy() > 200)
+    assert on_span[found].all()
+
+
 # --- batch-safety ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("scheme,width", [("lefthash", 1), ("selfhash", 4), ("unigram", 1)])
 def test_a_row_gives_the_same_result_in_any_batch(scheme, width):

@@ -6,7 +6,8 @@ No model is needed. Scoring is vectorised over the batch and positions. Each gre
 its repeats made human code and HTML look watermarked. The p-value is the exact binomial tail of the green
 count, next to the usual z-score; a verdict thresholds either (``z_threshold`` or ``fpr``). WinMax
 (Kirchenbauer et al., "On the Reliability of Watermarks") scans windows of each text for a watermarked span
-and corrects its p-value for the windows tested in that text. A batch gives each text exactly what it gives
+and corrects its p-value for the windows tested in that text (half of the budget to the whole text, half
+over its shorter windows). A batch gives each text exactly what it gives
 alone. Each result keeps the per-token green mask, token strings and character offsets for a coloured view.
 """
 
@@ -288,14 +289,19 @@ class WatermarkDetector:
     def window_scores(
         self, green: torch.Tensor, scored: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """WinMax: per row, the window with the highest z, its bounds, and a Bonferroni-corrected p-value.
+        """WinMax: per row, the most watermarked window, its bounds, and a p-value corrected for the scan.
 
         Row ``i`` holds ``lengths[i]`` tokens from position 0 (right padding; default: the full width). Its
         window lengths are ``min_window * 1.15**k`` below its length plus its length itself, its windows stay
         inside its tokens, and a window is tested when it holds ``>= min_window`` scored tokens: so the tests,
-        the best window and the correction depend on that row alone. The p-value is the exact binomial tail of
-        the best window times the number of windows tested (``tests``). Each grid length is one vectorised
-        pass over the batch; the whole-text windows are one gather.
+        the best window and the correction depend on that row alone. The correction is a weighted Bonferroni
+        bound: half of the false-positive budget goes to the whole text, half is split evenly over the shorter
+        windows (the whole text alone, when no shorter window is tested). The p-value is
+        ``min(2 p_text, 2 T p_window)`` for the ``T`` shorter windows and the exact binomial tail ``p_window`` of
+        the one with the highest z, and the window reported is the side that sets it. An even split over all
+        windows (one share of ~10^3 for the whole text) cost most of the plain test's power on evenly damaged
+        text; this split keeps the plain test's power at half its rate and still finds pasted spans. Each
+        grid length is one vectorised pass over the batch; the whole-text windows are one gather.
         """
         batch, length = green.shape
         device = green.device
@@ -330,31 +336,39 @@ class WatermarkDetector:
             best_start = torch.where(better, start, best_start)
             best_len = torch.where(better, torch.full_like(best_len, w), best_len)
         # the whole text, the longest window of each row: one gather, not a pass per distinct length
-        g = (gs[rows, lengths]).double()
-        n = ns[rows, lengths]
-        ok = n >= self.min_window
-        nd = n.double().clamp_min(1)
-        zfull = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
-        tests += ok.long()
-        better = zfull > best_z
-        best_z = torch.where(better, zfull, best_z)
-        best_start = torch.where(better, torch.zeros_like(best_start), best_start)
-        best_len = torch.where(better, lengths, best_len)
-        end = best_start + best_len
-        g_best = gs[rows, end] - gs[rows, best_start]
-        n_best = ns[rows, end] - ns[rows, best_start]
-        p_best = torch.from_numpy(binomial_p_value(g_best.cpu().numpy(), n_best.cpu().numpy(), gamma))
-        p = (p_best.to(device) * tests.double()).clamp_max(1.0)
+        g_text, n_text = gs[rows, lengths], ns[rows, lengths]
+        text_ok = n_text >= self.min_window
+        nd = n_text.double().clamp_min(1)
+        z_text = torch.where(
+            text_ok, (g_text.double() - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf
+        )
+        g_sub = gs[rows, best_start + best_len] - gs[rows, best_start]
+        n_sub = ns[rows, best_start + best_len] - ns[rows, best_start]
+        p_text, p_sub = (
+            torch.from_numpy(binomial_p_value(g.cpu().numpy(), n.cpu().numpy(), gamma)).to(device)
+            for g, n in ((g_text, n_text), (g_sub, n_sub))
+        )
+        has_sub = tests > 0
+        text_share = torch.where(has_sub, 0.5, 1.0).double()
+        corrected_text = torch.where(text_ok, p_text / text_share, math.inf)
+        corrected_sub = torch.where(has_sub, p_sub * tests.double() / 0.5, math.inf)
+        use_text = corrected_text <= corrected_sub
+        tests = tests + text_ok.long()
+        p = torch.minimum(corrected_text, corrected_sub).clamp_max(1.0)
         p = torch.where(tests > 0, p, torch.full_like(p, float("nan")))
+        start = torch.where(use_text, torch.zeros_like(best_start), best_start)
+        end = torch.where(use_text, lengths, best_start + best_len)
         return {
-            "z": best_z,
-            "start": best_start,
+            "z": torch.where(use_text, z_text, best_z),
+            "start": start,
             "end": end,
             "p": p,
-            "p_window": p_best.to(device),
+            "p_window": torch.where(use_text, p_text, p_sub),
             "tests": tests,
-            "num_scored": n_best,
-            "num_green": g_best,
+            "num_scored": torch.where(use_text, n_text, n_sub),
+            "num_green": torch.where(use_text, g_text, g_sub),
+            "p_text": p_text,  # the whole text's exact p, and the best shorter window's, both uncorrected
+            "p_shorter": p_sub,
         }
 
     # --- results --------------------------------------------------------------------------------------------
