@@ -180,3 +180,12 @@ def row(
         "target": target,
         "met": None if met is None else bool(met),
     }
+
+
+def even_split_p(window: dict[str, Any]) -> Any:
+    """WinMax's p-value under an even Bonferroni split over all of a text's windows, from the scan
+    ``WatermarkDetector.window_scores`` returns: ``min(p_text, p_window) x windows``. The detector's own rule
+    (half the budget to the whole text) is measured against it."""
+    import torch
+
+    return (torch.fmin(window["p_text"], window["p_shorter"]) * window["tests"].double()).clamp_max(1.0)

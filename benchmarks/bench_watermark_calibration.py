@@ -17,6 +17,11 @@ z = 4 understates it for short windows, and the discrete ``p <= 1e-3`` test has 
 the target when its CI overlaps [nominal / 2, 2 x nominal], and the std of z is within 1.0 +- 0.1.
 ``--old-rule`` also scores with the (context, token) n-gram counting of transformers/lm-watermarking (the rule
 this detector used before), and transformers' own ``WatermarkDetector`` runs on a subset (the anchor).
+
+``--winmax SIZE`` adds windowed detection (WinMax) on texts of SIZE tokens cut the same way (lefthash-1 and
+selfhash-4, the same keys): its false-positive rate at p <= 1e-2 and 1e-3 for the detector's rule (half the
+budget to the whole text) and for an even split over all windows. Both are upper bounds by construction, so a
+cell meets the target when its CI does not lie above the nominal rate.
 """
 
 from __future__ import annotations
@@ -35,13 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import SHARED_DATA, row, write_result  # noqa: E402
+from _common import SHARED_DATA, even_split_p, row, write_result  # noqa: E402
 from scipy.stats import beta, binom  # noqa: E402
 
 SCHEMES = [("lefthash", 1), ("minhash", 4), ("selfhash", 4), ("unigram", 1)]
 GAMMA = 0.25
 Z = 4.0
 P = 1e-3
+WINMAX_ALPHAS = (1e-2, 1e-3)
 
 
 def _split(unit: str) -> str:
@@ -209,6 +215,33 @@ def anchor_cell(windows: torch.Tensor, scheme: str, width: int, keys: list[int],
     return {"tests": int(z.numel()), "z_std": float(z.std()), "z4_flags": int((z > Z).sum())}
 
 
+def winmax_cell(texts: torch.Tensor, scheme: str, width: int, keys: list[int]) -> dict:
+    """False-positive rates of windowed detection on human texts: the detector's rule and the even split."""
+    from hf_addons.watermark import WatermarkConfig, WatermarkDetector
+
+    half, even = [], []
+    for key in keys:
+        cfg = WatermarkConfig(seeding_scheme=scheme, context_width=width, gamma=GAMMA, hashing_key=key)
+        det = WatermarkDetector(cfg)
+        out = det.score_ids(texts)
+        w = det.window_scores(out["green"], out["scored"])
+        ok = w["tests"] > 0
+        half.append(w["p"][ok])
+        even.append(even_split_p(w)[ok])
+    cell: dict = {"tests": int(sum(h.numel() for h in half))}
+    for rule, p in (("half", torch.cat(half)), ("even", torch.cat(even))):
+        for alpha in WINMAX_ALPHAS:
+            k = int((p <= alpha).sum())
+            lo, hi = clopper_pearson(k, p.numel())
+            cell[f"{rule}@{alpha:g}"] = {
+                "flags": k,
+                "fpr": k / p.numel(),
+                "ci95": [lo, hi],
+                "met": lo <= alpha,
+            }
+    return cell
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="50,100,200")
@@ -221,6 +254,9 @@ def main() -> None:
     )
     ap.add_argument(
         "--anchor-windows", type=int, default=0, help="windows per cell for transformers' detector"
+    )
+    ap.add_argument(
+        "--winmax", type=int, default=0, help="also windowed detection on texts of this many tokens"
     )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="watermark-calibration")
@@ -239,14 +275,36 @@ def main() -> None:
         int.from_bytes(hashlib.sha256(f"calibration key {i}".encode()).digest()[:7], "little")
         for i in range(args.keys)
     ]
-    sizes = [int(s) for s in args.sizes.split(",")]
-    tables = size_tables(max(sizes))
-    cells, stats = [], {}
+    sizes = [int(s) for s in args.sizes.split(",") if s]  # --sizes "": WinMax only
+    tables = size_tables(max(sizes, default=1))
+    cells, stats, winmax = [], {}, []
     for corpus in sorted(corpora):
         for split in ("dev", "heldout"):
             docs = corpora[corpus][split]
             rows = tok(docs, add_special_tokens=False)["input_ids"] if docs else []
             stats[f"{corpus}/{split}"] = {"documents": len(docs), "tokens": sum(map(len, rows))}
+            if args.winmax:
+                seed = int(hashlib.sha256(f"{corpus}{split}winmax".encode()).hexdigest()[:8], 16)
+                texts = cut(rows, args.winmax, args.per_doc, args.max_windows, seed)
+                for scheme, width in (("lefthash", 1), ("selfhash", 4)):
+                    if len(texts):
+                        cell = {
+                            "corpus": corpus,
+                            "split": split,
+                            "scheme": f"{scheme}-{width}",
+                            "texts": len(texts),
+                        }
+                        cell.update(winmax_cell(texts, scheme, width, keys))
+                        winmax.append(cell)
+                        print(
+                            f"winmax {corpus:6s} {split:7s} {scheme}-{width} n={len(texts)}x{len(keys)} "
+                            + " ".join(
+                                f"{r}@{a:g} {cell[f'{r}@{a:g}']['flags']}"
+                                for r in ("half", "even")
+                                for a in WINMAX_ALPHAS
+                            ),
+                            flush=True,
+                        )
             for size in sizes:
                 seed = int(hashlib.sha256(f"{corpus}{split}{size}".encode()).hexdigest()[:8], 16)
                 windows = cut(rows, size, args.per_doc, args.max_windows, seed)
@@ -318,8 +376,33 @@ def main() -> None:
                     met=met,
                 )
             )
+    for split in ("dev", "heldout"):
+        for scheme in ("lefthash-1", "selfhash-4"):
+            sel = [c for c in winmax if c["split"] == split and c["scheme"] == scheme]
+            if not sel:
+                continue
+            n = sum(c["tests"] for c in sel)
+            for alpha in WINMAX_ALPHAS:
+                k = {r: sum(c[f"{r}@{alpha:g}"]["flags"] for c in sel) for r in ("half", "even")}
+                lo, _ = clopper_pearson(k["half"], n)
+                summary.append(
+                    row(
+                        "watermark",
+                        f"WinMax calibration {split}, {scheme}, {args.winmax}-token human texts: FPR at p <= "
+                        f"{alpha:g} pooled over {len(sel)} corpora (even split over all windows: {k['even']}/{n})",
+                        anchor="nominal",
+                        anchor_value=alpha,
+                        ours=k["half"] / n,
+                        ratio=(k["half"] / n) / alpha,
+                        unit="false-positive rate",
+                        target="every corpus: CI not above nominal",
+                        met=lo <= alpha and all(c[f"half@{alpha:g}"]["met"] for c in sel),
+                    )
+                )
     payload = {
         "gamma": GAMMA,
+        "winmax_tokens": args.winmax,
+        "winmax": winmax,
         "keys": len(keys),
         "sizes": sizes,
         "corpora": stats,

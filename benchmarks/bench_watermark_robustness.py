@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from _common import article_truth, row, write_result  # noqa: E402
+from _common import article_truth, even_split_p, row, write_result  # noqa: E402
 from scipy.stats import beta, binomtest  # noqa: E402
 
 PARAPHRASE = (
@@ -54,15 +54,13 @@ def ngram_overlap(a: list[int], b: list[int], n: int = 4) -> float:
 
 
 def even_split_flags(det, rows: list[list[int]], fpr: float) -> list[bool]:
-    """The even Bonferroni split over all of a text's windows, from the same scan: min(p_text, p_window) x T."""
+    """Which texts the even Bonferroni split over all of a text's windows flags, from the same scan."""
     ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
     mask = torch.zeros_like(ids, dtype=torch.bool)
     for i, r in enumerate(rows):
         ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
     out = det.score_ids(ids, mask)
-    w = det.window_scores(out["green"], out["scored"], mask.sum(1))
-    p = torch.fmin(w["p_text"], w["p_shorter"]) * w["tests"].double()
-    return (p <= fpr).tolist()
+    return (even_split_p(det.window_scores(out["green"], out["scored"], mask.sum(1))) <= fpr).tolist()
 
 
 def attacks(
