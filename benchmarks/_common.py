@@ -79,13 +79,23 @@ def machine_slug(info: dict[str, Any] | None = None) -> str:
 
 
 def git_commit() -> str | None:
-    """HEAD's short hash, with ``+dirty`` when tracked files differ from it (the result is not HEAD's code)."""
+    """HEAD's short hash, with ``+dirty`` when tracked files differ from it (the result is not HEAD's code).
+    Results under ``benchmarks/results/`` do not count: a benchmark that writes after each part rewrites its
+    own tracked file."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)benchmarks/results",
+            ],
             capture_output=True,
             text=True,
             check=True,
