@@ -180,29 +180,35 @@ class EduJudge(LMStep):
                 for start in range(0, len(order), self.batch_size):
                     take = order[start : start + self.batch_size]
                     rows = [torch.tensor(enc[j][skip:]) for j in take.tolist()]
-                    # left padding: the last position of every row is the one that predicts the digit
-                    ids = nn.utils.rnn.pad_sequence(
-                        rows, batch_first=True, padding_value=pad, padding_side="left"
-                    )
-                    lens = torch.tensor([len(r) for r in rows])
-                    attn = (torch.arange(ids.shape[1])[None, :] >= (ids.shape[1] - lens)[:, None]).long()
-                    pos = (attn.cumsum(-1) - 1).clamp(min=0) + skip  # absolute-position models need these
-                    kw: dict[str, Any] = {}
-                    if use_cache:  # pads sit between the cached head and the document, masked out
-                        attn = torch.cat([attn.new_ones(len(rows), skip), attn], dim=1)
-                        kw[cache_kwarg(model)] = batched_cache(kv, skip, len(rows), model.config)
-                    logits = model(
-                        input_ids=ids.to(device),
-                        attention_mask=attn.to(device),
-                        position_ids=pos.to(device),
-                        logits_to_keep=1,
-                        **kw,
-                    ).logits
-                    probs = logits[:, -1, digit_ids].float().softmax(-1).double().cpu()
+                    logits = self._last_logits(model, rows, pad, kv if use_cache else None, skip)
+                    probs = logits[:, digit_ids].float().softmax(-1).double().cpu()
                     idx = todo[take]
                     scores[idx] = probs.argmax(-1).numpy()
                     expected[idx] = (probs @ values).numpy()
         return {"score": scores, "expected": expected, "empty": empty}
+
+    @staticmethod
+    def _last_logits(
+        model: Any, rows: list[torch.Tensor], pad: int, kv: KV | None, skip: int
+    ) -> torch.Tensor:
+        """Next-token logits after each row, the rows left-padded together (after ``skip`` cached positions)."""
+        device = next(model.parameters()).device
+        ids = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad, padding_side="left")
+        lens = torch.tensor([len(r) for r in rows])
+        attn = (torch.arange(ids.shape[1])[None, :] >= (ids.shape[1] - lens)[:, None]).long()
+        pos = (attn.cumsum(-1) - 1).clamp(min=0) + skip  # absolute-position models (GPT-2) need these
+        kw: dict[str, Any] = {}
+        if kv is not None:  # pads sit between the cached head and the document, masked out
+            attn = torch.cat([attn.new_ones(len(rows), skip), attn], dim=1)
+            kw[cache_kwarg(model)] = batched_cache(kv, skip, len(rows), model.config)
+        out = model(
+            input_ids=ids.to(device),
+            attention_mask=attn.to(device),
+            position_ids=pos.to(device),
+            logits_to_keep=1,
+            **kw,
+        )
+        return out.logits[:, -1]
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], "EduJudge")
