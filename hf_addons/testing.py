@@ -37,9 +37,10 @@ def tiny_causal_lm(
     seed: int = 0,
     **overrides: Any,
 ):
-    """A 2-layer, 64-wide random causal LM of the ``llama`` or ``gpt2`` family, in eval mode."""
+    """A 2-layer, 64-wide random causal LM of the ``llama``, ``qwen3`` (Llama with per-head q/k RMSNorms) or
+    ``gpt2`` family, in eval mode."""
     import torch
-    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen3Config
 
     vocab = vocab_size or (len(tokenizer) if tokenizer is not None else 1024)
     if family == "llama":
@@ -54,12 +55,25 @@ def tiny_causal_lm(
             tie_word_embeddings=True,
             **_special_ids(tokenizer),
         )
+    elif family == "qwen3":
+        cfg = Qwen3Config(
+            vocab_size=vocab,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            head_dim=16,
+            max_position_embeddings=1024,
+            tie_word_embeddings=True,
+            **_special_ids(tokenizer),
+        )
     elif family == "gpt2":
         cfg = GPT2Config(
             vocab_size=vocab, n_embd=64, n_layer=2, n_head=4, n_positions=1024, **_special_ids(tokenizer)
         )
     else:
-        raise ValueError(f"unknown tiny model family {family!r}; expected 'llama' or 'gpt2'")
+        raise ValueError(f"unknown tiny model family {family!r}; expected 'llama', 'qwen3' or 'gpt2'")
     for key, value in overrides.items():
         setattr(cfg, key, value)
     torch.manual_seed(seed)

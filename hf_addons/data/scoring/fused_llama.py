@@ -1,4 +1,5 @@
-"""A fused CPU forward of Llama-architecture decoders (Llama, SmolLM2, Mistral without sliding windows).
+"""A fused CPU forward of Llama-architecture decoders (Llama, SmolLM2, Mistral without sliding windows, Qwen2
+and Qwen3: biased projections and per-head q/k RMSNorms).
 
 The interface is :meth:`FusedLlamaDecoder.build` (``(decoder or None, why)``, checked against the model's
 own forward on probes) and :meth:`FusedLlamaDecoder.forward_groups` (final hidden states of the real tokens of
@@ -39,17 +40,29 @@ def _rotate(x: Any, cos: Any, sin: Any) -> Any:
 
 
 def _attention(
-    qkv: Any, gather: Any, keep: Any, cos: Any, sin: Any, n_q: int, n_kv: int, head_dim: int, scaling: float
+    qkv: Any,
+    gather: Any,
+    keep: Any,
+    cos: Any,
+    sin: Any,
+    n_q: int,
+    n_kv: int,
+    head_dim: int,
+    scaling: float,
+    qk_norm: tuple[Any, float, Any, float] | None = None,
 ) -> Any:
     """Rotary and causal GQA attention for the packed q|k|v rows of several sequences (T x (n_q + 2 n_kv)
     head_dim, no padding): ``gather`` (B x L) lays them out as right-padded rows (pad slots repeat a real
     row), ``keep`` (T) picks the real rows of the B*L outputs back. Causal attention without a mask is exact
     for right-padded rows: a real query at position i only sees keys <= i, and every pad key sits after the
-    last real token. Only attention sees padding; the matmuls and norms run on the T real rows."""
+    last real token. Only attention sees padding; the matmuls and norms run on the T real rows. ``qk_norm``
+    (q weight, q eps, k weight, k eps): Qwen3's RMSNorm of every query and key head before the rotary."""
     import torch.nn.functional as F
 
     B, L = gather.shape
     q, k, v = qkv[gather].view(B, L, n_q + 2 * n_kv, head_dim).transpose(1, 2).split((n_q, n_kv, n_kv), dim=1)
+    if qk_norm is not None:
+        q, k = _rms_norm(q, qk_norm[0], qk_norm[1]), _rms_norm(k, qk_norm[2], qk_norm[3])
     q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
     a = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scaling, enable_gqa=True)
     return a.transpose(1, 2).reshape(B * L, n_q * head_dim)[keep]
@@ -106,6 +119,7 @@ class _Layer(NamedTuple):
     n_q: int
     n_kv: int
     scaling: float
+    qk_norm: tuple[Any, float, Any, float] | None
 
 
 class FusedLlamaDecoder:
@@ -159,6 +173,14 @@ class FusedLlamaDecoder:
                     n_q=q.weight.shape[0] // head_dim,
                     n_kv=k.weight.shape[0] // head_dim,
                     scaling=float(a.scaling),
+                    qk_norm=(
+                        a.q_norm.weight,
+                        float(a.q_norm.variance_epsilon),
+                        a.k_norm.weight,
+                        float(a.k_norm.variance_epsilon),
+                    )
+                    if hasattr(a, "q_norm")
+                    else None,
                 )
             )
         head_dims = {int(layer.self_attn.head_dim) for layer in self.decoder.layers}
@@ -274,7 +296,7 @@ class FusedLlamaDecoder:
             qkv = w.qkv(x)
             dyn((qkv, 0))
             a = [
-                self.attention(qkv, g, k, c, s_, w.n_q, w.n_kv, self.head_dim, w.scaling)
+                self.attention(qkv, g, k, c, s_, w.n_q, w.n_kv, self.head_dim, w.scaling, w.qk_norm)
                 for g, k, c, s_ in rotary
             ]
             o = w.o(a[0] if len(a) == 1 else torch.cat(a))
@@ -298,6 +320,7 @@ def _model_hidden(decoder: Any, input_ids: Any, lengths: Any) -> Any:
 
 _LLAMA_LAYER = {"self_attn", "mlp", "input_layernorm", "post_attention_layernorm"}
 _LLAMA_ATTN = {"q_proj", "k_proj", "v_proj", "o_proj"}
+_QK_NORMS = {"q_norm", "k_norm"}  # Qwen3
 _LLAMA_MLP = {"gate_proj", "up_proj", "down_proj", "act_fn"}
 
 
@@ -319,9 +342,11 @@ def _not_llama(model: Any, decoder: Any) -> str:
         kids = {name for name, _ in layer.named_children()}
         attn = {name for name, _ in getattr(layer, "self_attn", layer).named_children()}
         mlp = {name for name, _ in getattr(layer, "mlp", layer).named_children()}
-        if kids != _LLAMA_LAYER or attn != _LLAMA_ATTN or mlp != _LLAMA_MLP:
+        if kids != _LLAMA_LAYER or attn not in (_LLAMA_ATTN, _LLAMA_ATTN | _QK_NORMS) or mlp != _LLAMA_MLP:
             return f"{type(layer).__name__} has modules beyond Llama's ({sorted(kids | attn | mlp)})"
-        norms = (layer.input_layernorm, layer.post_attention_layernorm)
+        norms = (layer.input_layernorm, layer.post_attention_layernorm) + tuple(
+            getattr(layer.self_attn, n) for n in sorted(_QK_NORMS & attn)
+        )
         if not all(hasattr(n, "variance_epsilon") and hasattr(n, "weight") for n in norms):
             return (
                 f"{type(layer.input_layernorm).__name__} is not an RMSNorm with weight and variance_epsilon"

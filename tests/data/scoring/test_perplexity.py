@@ -192,6 +192,27 @@ def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_ll
     assert short.fast_path.startswith("eager for now"), short.fast_path
 
 
+def test_fused_decoder_covers_qwen3_query_and_key_norms(tokenizer):
+    """Qwen3 is Llama plus an RMSNorm of every query and key head: the fused path applies them (with trained-
+    looking, non-unit weights here) and scores what the model's own forward scores."""
+    import torch
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+    from hf_addons.testing import tiny_causal_lm
+
+    model = tiny_causal_lm("qwen3", tokenizer=tokenizer)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.q_norm.weight.uniform_(0.5, 2.0)
+            layer.self_attn.k_norm.weight.uniform_(0.5, 2.0)
+    kw = dict(window=32, stride=12, tokens_per_batch=64)
+    fast = PerplexityScorer(model, tokenizer, fused=True, **kw)
+    got = fast.score(TEXTS)
+    assert fast.fast_path.startswith("fused Llama decoder (compiled"), fast.fast_path
+    want = PerplexityScorer(model, tokenizer, fused=False, **kw).score(TEXTS)
+    np.testing.assert_allclose(got["logprob"], want["logprob"], rtol=1e-5)
+
+
 def test_fast_path_falls_back_when_the_model_is_not_plain_llama(tiny_gpt2, tokenizer):
     from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
