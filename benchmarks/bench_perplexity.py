@@ -419,6 +419,7 @@ def families(args: argparse.Namespace) -> None:
     ``--compile-dtypes``; the eager scorer (the model's own forward) is the anchor."""
     import numpy as np
     import torch
+    import torch._dynamo
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config
 
     from hf_addons.data.scoring.perplexity import PerplexityScorer
@@ -446,6 +447,7 @@ def families(args: argparse.Namespace) -> None:
                     layer.self_attn.k_norm.weight.uniform_(0.5, 2.0)
         for dtype_name in args.compile_dtypes.split(","):
             model = base.to({"bf16": torch.bfloat16, "fp32": torch.float32}[dtype_name])
+            torch._dynamo.reset()  # each model compiles as in a fresh process (no recompile limit across four)
             scorers = {
                 "eager": PerplexityScorer(model, tok, fused=False),
                 "fused": PerplexityScorer(model, tok, fused=True),
