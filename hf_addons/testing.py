@@ -43,20 +43,9 @@ def tiny_causal_lm(
     from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen3Config
 
     vocab = vocab_size or (len(tokenizer) if tokenizer is not None else 1024)
-    if family == "llama":
-        cfg = LlamaConfig(
-            vocab_size=vocab,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            tie_word_embeddings=True,
-            **_special_ids(tokenizer),
-        )
-    elif family == "qwen3":
-        cfg = Qwen3Config(
+    if family in ("llama", "qwen3"):  # the same tiny Llama shape; Qwen3 adds its per-head q/k norms
+        config_class = LlamaConfig if family == "llama" else Qwen3Config
+        cfg = config_class(
             vocab_size=vocab,
             hidden_size=64,
             intermediate_size=128,
