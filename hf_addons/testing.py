@@ -37,14 +37,15 @@ def tiny_causal_lm(
     seed: int = 0,
     **overrides: Any,
 ):
-    """A 2-layer, 64-wide random causal LM of the ``llama``, ``qwen3`` (Llama with per-head q/k RMSNorms) or
-    ``gpt2`` family, in eval mode."""
+    """A 2-layer, 64-wide random causal LM of the ``llama``, ``qwen2`` (Llama with q/k/v biases), ``qwen3``
+    (Llama with per-head q/k RMSNorms) or ``gpt2`` family, in eval mode."""
     import torch
-    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen3Config
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config, Qwen3Config
 
     vocab = vocab_size or (len(tokenizer) if tokenizer is not None else 1024)
-    if family in ("llama", "qwen3"):  # the same tiny Llama shape; Qwen3 adds its per-head q/k norms
-        config_class = LlamaConfig if family == "llama" else Qwen3Config
+    configs = {"llama": LlamaConfig, "qwen2": Qwen2Config, "qwen3": Qwen3Config}
+    if family in configs:  # the same tiny Llama shape; Qwen2 adds q/k/v biases, Qwen3 per-head q/k norms
+        config_class = configs[family]
         cfg = config_class(
             vocab_size=vocab,
             hidden_size=64,
@@ -62,7 +63,9 @@ def tiny_causal_lm(
             vocab_size=vocab, n_embd=64, n_layer=2, n_head=4, n_positions=1024, **_special_ids(tokenizer)
         )
     else:
-        raise ValueError(f"unknown tiny model family {family!r}; expected 'llama', 'qwen3' or 'gpt2'")
+        raise ValueError(
+            f"unknown tiny model family {family!r}; expected 'llama', 'qwen2', 'qwen3' or 'gpt2'"
+        )
     for key, value in overrides.items():
         setattr(cfg, key, value)
     torch.manual_seed(seed)

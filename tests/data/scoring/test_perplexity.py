@@ -192,19 +192,24 @@ def test_default_fast_path_is_built_only_after_eager_scoring_paid_for_it(tiny_ll
     assert short.fast_path.startswith("eager for now"), short.fast_path
 
 
-def test_fused_decoder_covers_qwen3_query_and_key_norms(tokenizer):
-    """Qwen3 is Llama plus an RMSNorm of every query and key head: the fused path applies them (with trained-
-    looking, non-unit weights here) and scores what the model's own forward scores."""
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+def test_fused_decoder_covers_qwen_biases_and_query_key_norms(tokenizer, family):
+    """Qwen2 is Llama with q/k/v biases, Qwen3 Llama with an RMSNorm of every query and key head: the fused
+    path applies them (non-zero biases and non-unit norm weights here, as trained ones are) and scores what
+    the model's own forward scores."""
     import torch
 
     from hf_addons.data.scoring.perplexity import PerplexityScorer
     from hf_addons.testing import tiny_causal_lm
 
-    model = tiny_causal_lm("qwen3", tokenizer=tokenizer)
+    model = tiny_causal_lm(family, tokenizer=tokenizer)
     with torch.no_grad():
         for layer in model.model.layers:
-            layer.self_attn.q_norm.weight.uniform_(0.5, 2.0)
-            layer.self_attn.k_norm.weight.uniform_(0.5, 2.0)
+            a = layer.self_attn
+            for p in [a.q_norm.weight, a.k_norm.weight] if family == "qwen3" else []:
+                p.uniform_(0.5, 2.0)
+            for p in [a.q_proj.bias, a.k_proj.bias, a.v_proj.bias] if family == "qwen2" else []:
+                p.normal_(0.0, 0.5)
     kw = dict(window=32, stride=12, tokens_per_batch=64)
     fast = PerplexityScorer(model, tokenizer, fused=True, **kw)
     got = fast.score(TEXTS)
