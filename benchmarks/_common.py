@@ -192,6 +192,19 @@ def row(
     }
 
 
+def interleaved_times(runs: dict[Any, Any], repeats: int) -> dict[Any, list[float]]:
+    """Seconds of each of ``runs`` (no-argument callables), ``repeats`` passes each, interleaved with the order
+    reversed every other pass: drift on a shared machine hits every run alike."""
+    times: dict[Any, list[float]] = {k: [] for k in runs}
+    order = list(runs)
+    for r in range(repeats):
+        for k in order if r % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            runs[k]()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
 def even_split_p(window: dict[str, Any]) -> Any:
     """WinMax's p-value under an even Bonferroni split over all of a text's windows, from the scan
     ``WatermarkDetector.window_scores`` returns: ``min(p_text, p_window) x windows``. The detector's own rule

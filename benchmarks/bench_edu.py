@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, article_truth, machine_slug, row, write_result  # noqa: E402
+from _common import RESULTS, article_truth, interleaved_times, machine_slug, row, write_result  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORDS = 120
@@ -195,16 +195,11 @@ def speed(args: argparse.Namespace) -> None:
     judge = EduJudge(model, tok, max_tokens=cached["max_doc_tokens"], batch_size=8)
     judge.score(speed_docs[:2])  # warm-up
     embedder.embed(speed_docs[:4])
-    times: dict[str, list[float]] = {"judge": [], "classifier": []}
     runs = {
         "judge": lambda: judge.score(speed_docs),
         "classifier": lambda: clf.predict(embedder.embed(speed_docs)),
     }
-    for r in range(args.repeats):  # interleaved, the order alternating
-        for name in ("judge", "classifier") if r % 2 == 0 else ("classifier", "judge"):
-            t0 = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved_times(runs, args.repeats)
     judge_s, clf_s = (sorted(times[k])[len(times[k]) // 2] for k in ("judge", "classifier"))  # medians
     n = len(speed_docs)
     write_result(
@@ -257,12 +252,9 @@ def prefix_cache(args: argparse.Namespace) -> None:
         out = {flag: j.score(docs) for flag, j in judges.items()}  # warm-up, and the scores compared
         if dtype == "float32":
             ref = out[False]  # the reference: fp32, whole prompts
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for r in range(args.repeats):  # interleaved, the order alternating: drift on a shared box hits both
-            for flag in (False, True) if r % 2 == 0 else (True, False):
-                t0 = time.perf_counter()
-                judges[flag].score(docs)
-                times[flag].append(time.perf_counter() - t0)
+        times = interleaved_times(
+            {flag: (lambda j=j: j.score(docs)) for flag, j in judges.items()}, args.repeats
+        )
         full_s, cached_s = float(np.median(times[False])), float(np.median(times[True]))
         err = {flag: np.abs(o["expected"] - ref["expected"]) for flag, o in out.items()}
         same = {flag: int((o["score"] == ref["score"]).sum()) for flag, o in out.items()}

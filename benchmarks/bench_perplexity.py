@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import article_truth, row, write_result  # noqa: E402
+from _common import article_truth, interleaved_times, row, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT.parent / "shared" / "data" / "article-extraction"
@@ -452,14 +452,11 @@ def families(args: argparse.Namespace) -> None:
                 "eager": PerplexityScorer(model, tok, fused=False),
                 "fused": PerplexityScorer(model, tok, fused=True),
             }
-            entry: dict = {"seconds": {k: [] for k in scorers}}
             ppl = {name: scorer.score(docs)["perplexity"] for name, scorer in scorers.items()}  # warm-up
-            entry["fused_path"] = scorers["fused"].fast_path
-            for r in range(args.repeats):
-                for name in ("eager", "fused") if r % 2 == 0 else ("fused", "eager"):
-                    t0 = time.perf_counter()
-                    scorers[name].score(docs)
-                    entry["seconds"][name].append(time.perf_counter() - t0)
+            entry: dict = {"fused_path": scorers["fused"].fast_path}
+            entry["seconds"] = interleaved_times(
+                {name: (lambda sc=sc: sc.score(docs)) for name, sc in scorers.items()}, args.repeats
+            )
             med = {k: float(np.median(v)) for k, v in entry["seconds"].items()}
             entry["median_s"] = med
             entry["max_rel_diff_fused_vs_eager"] = float(np.max(np.abs(ppl["fused"] / ppl["eager"] - 1)))

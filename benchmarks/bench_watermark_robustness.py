@@ -55,10 +55,9 @@ def ngram_overlap(a: list[int], b: list[int], n: int = 4) -> float:
 
 def even_split_flags(det, rows: list[list[int]], fpr: float) -> list[bool]:
     """Which texts the even Bonferroni split over all of a text's windows flags, from the same scan."""
-    ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
-    mask = torch.zeros_like(ids, dtype=torch.bool)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), True
+    from hf_addons.watermark.detector import _pad  # the right padding detect_ids scores with
+
+    ids, mask = _pad(rows, det.device)
     out = det.score_ids(ids, mask)
     return (even_split_p(det.window_scores(out["green"], out["scored"], mask.sum(1))) <= fpr).tolist()
 

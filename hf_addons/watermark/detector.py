@@ -338,16 +338,10 @@ class WatermarkDetector:
         # the whole text, the longest window of each row: one gather, not a pass per distinct length
         g_text, n_text = gs[rows, lengths], ns[rows, lengths]
         text_ok = n_text >= self.min_window
-        nd = n_text.double().clamp_min(1)
-        z_text = torch.where(
-            text_ok, (g_text.double() - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf
-        )
+        z_text = torch.where(text_ok, self._z(g_text, n_text), -math.inf)
         g_sub = gs[rows, best_start + best_len] - gs[rows, best_start]
         n_sub = ns[rows, best_start + best_len] - ns[rows, best_start]
-        p_text, p_sub = (
-            torch.from_numpy(binomial_p_value(g.cpu().numpy(), n.cpu().numpy(), gamma)).to(device)
-            for g, n in ((g_text, n_text), (g_sub, n_sub))
-        )
+        p_text, p_sub = self._p(g_text, n_text), self._p(g_sub, n_sub)
         has_sub = tests > 0
         text_share = torch.where(has_sub, 0.5, 1.0).double()
         corrected_text = torch.where(text_ok, p_text / text_share, math.inf)
