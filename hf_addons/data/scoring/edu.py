@@ -129,10 +129,12 @@ class EduJudge(LMStep):
 
     def prompts(self, texts: Sequence[str]) -> list[str]:
         """The full judge prompt for each text."""
+        return self._prompts(texts, *self.template())
+
+    def _prompts(self, texts: Sequence[str], head: str, tail: str) -> list[str]:
         _, tok = self._load()
         ids = tok(list(texts), add_special_tokens=False, truncation=True, max_length=self.max_tokens)
         docs = tok.batch_decode(ids["input_ids"], skip_special_tokens=True)
-        head, tail = self.template()
         return [head + doc + tail for doc in docs]
 
     def _prefix(self, head_ids: list[int]) -> KV:
@@ -160,12 +162,12 @@ class EduJudge(LMStep):
         todo = np.flatnonzero(~empty)
         if not todo.size:
             return {"score": scores, "expected": expected, "empty": empty}
-        enc = tok(self.prompts([clean[i] for i in todo.tolist()]), add_special_tokens=False)["input_ids"]
+        head, tail = self.template()
+        prompts = self._prompts([clean[i] for i in todo.tolist()], head, tail)
+        enc = tok(prompts, add_special_tokens=False)["input_ids"]
         # Rows whose tokens start with the head's own tokens run after its cache; a row where the tokenizer
         # merged across the boundary (the same prompt, other tokens) runs whole: the tokens stay the joint ones.
-        head_ids: list[int] = []
-        if self.prefix_cache:
-            head_ids = tok(self.template()[0], add_special_tokens=False)["input_ids"]
+        head_ids: list[int] = tok(head, add_special_tokens=False)["input_ids"] if self.prefix_cache else []
         n_head = len(head_ids)
         cached = np.asarray([n_head > 0 and e[:n_head] == head_ids and len(e) > n_head for e in enc])
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
