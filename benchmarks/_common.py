@@ -205,10 +205,17 @@ def interleaved_times(runs: dict[Any, Any], repeats: int) -> dict[Any, list[floa
     return times
 
 
-def even_split_p(window: dict[str, Any]) -> Any:
-    """WinMax's p-value under an even Bonferroni split over all of a text's windows, from the scan
-    ``WatermarkDetector.window_scores`` returns: ``min(p_text, p_window) x windows``. The detector's own rule
-    (half the budget to the whole text) is measured against it."""
+def window_rule_ps(window: dict[str, Any]) -> dict[str, Any]:
+    """WinMax p-values under three corrections, from the one scan ``WatermarkDetector.window_scores``
+    returns: ``calibrated`` (the detector's: ``min(2 p_text, 2 p_scan)``, the scan's simulated null),
+    ``bonferroni`` (the same half split with ``p_scan`` = shorter windows x the best one's p) and ``even``
+    (an even Bonferroni split over all windows, ``min(p_text, p_window) x windows``)."""
     import torch
 
-    return (torch.fmin(window["p_text"], window["p_shorter"]) * window["tests"].double()).clamp_max(1.0)
+    p_text, p_short, tests = window["p_text"], window["p_shorter"], window["tests"].double()
+    half = torch.fmin(2 * p_text, 2 * (tests - 1) * p_short)
+    return {
+        "calibrated": window["p"],
+        "bonferroni": torch.where(torch.isnan(p_short), p_text, half).clamp_max(1.0),
+        "even": (torch.fmin(p_text, p_short) * tests).clamp_max(1.0),
+    }

@@ -139,7 +139,8 @@ def test_windowed_p_values_hold_their_rate_and_keep_the_plain_tests_power():
     for alpha in (0.05, 0.01):
         size = (out["p"].numpy() <= alpha).mean()
         assert size <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / 4000), (alpha, size)
-    assert (out["p"].numpy() <= 0.05).mean() > 0.01  # not the ~0.003 of an even split over ~1,500 windows
+    # most of the rate is used: not the ~0.02 of a Bonferroni bound over the ~1,500 shorter windows
+    assert (out["p"].numpy() <= 0.05).mean() > 0.03
     assert (out["p"].numpy() <= 2 * p_text + 1e-12).all()
     # evenly damaged: every token green with probability 0.4
     weak = torch.rand(2000, 150, generator=gen) < 0.4

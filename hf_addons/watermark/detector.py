@@ -32,7 +32,6 @@ from hf_addons.watermark.hashing import (
 
 NOT_ENOUGH = "not enough tokens to score"
 COUNT_ONCE = ("seed", "ngram")
-WINDOW_GROWTH = 1.15  # window lengths: min_window * 1.15**k, plus the whole text
 
 
 def binomial_p_value(green: Any, n: Any, gamma: float) -> np.ndarray:
@@ -289,20 +288,22 @@ class WatermarkDetector:
     def window_scores(
         self, green: torch.Tensor, scored: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """WinMax: per row, the most watermarked window, its bounds, and a p-value corrected for the scan.
+        """WinMax: per row, the most watermarked window, its bounds, and a p-value calibrated for the scan.
 
-        Row ``i`` holds ``lengths[i]`` tokens from position 0 (right padding; default: the full width). Its
-        window lengths are ``min_window * 1.15**k`` below its length plus its length itself, its windows stay
-        inside its tokens, and a window is tested when it holds ``>= min_window`` scored tokens: so the tests,
-        the best window and the correction depend on that row alone. The correction is a weighted Bonferroni
-        bound: half of the false-positive budget goes to the whole text, half is split evenly over the shorter
-        windows (the whole text alone, when no shorter window is tested). The p-value is
-        ``min(2 p_text, 2 T p_window)`` for the ``T`` shorter windows and the exact binomial tail ``p_window`` of
-        the one with the highest z, and the window reported is the side that sets it. An even split over all
-        windows (one share of ~10^3 for the whole text) cost most of the plain test's power on evenly damaged
-        text; this split keeps the plain test's power at half its rate and still finds pasted spans. Each
-        grid length is one vectorised pass over the batch; the whole-text windows are one gather.
+        Row ``i`` holds ``lengths[i]`` tokens from position 0 (right padding; default: the full width). The
+        scan runs over its ``m`` scored tokens: windows of ``min_window * 1.15**k < m`` of them at every
+        start, and the best is the one with the smallest exact binomial p-value. Half of the false-positive
+        budget goes to the whole text and half to the shorter windows: ``p = min(2 p_text, 2 p_scan)``, where
+        ``p_scan`` is the chance that a text of ``m`` unwatermarked scored tokens has a window that good
+        (``hf_addons.watermark.scan``: simulated null, Hunter-Worsley bound below its resolution). With no
+        shorter window, ``p = p_text``. The window reported is the side that sets ``p``, its ``start``/``end``
+        in token positions. So the tests, the best window and the p-value depend on that row alone. The
+        half to the whole text keeps the plain test's power at half its rate on evenly damaged text; the
+        calibration makes the other half as strict as the scan's real multiplicity (about 90 independent
+        tests for 150 tokens, not the ~1,500 windows a Bonferroni bound counts).
         """
+        from hf_addons.watermark.scan import scan_p_value, tail, window_lengths
+
         batch, length = green.shape
         device = green.device
         lengths = (
@@ -310,59 +311,69 @@ class WatermarkDetector:
             if lengths is None
             else torch.as_tensor(lengths, device=device).long()
         )
-        gs = torch.nn.functional.pad(green.long().cumsum(1), (1, 0))
-        ns = torch.nn.functional.pad(scored.long().cumsum(1), (1, 0))
+        inside = torch.arange(length, device=device) < lengths.unsqueeze(1)
+        scored = scored.bool() & inside
+        m = scored.sum(1)
+        # scored tokens first, in order: the scan runs over them, ``order`` maps them back to positions
+        order = torch.argsort((~scored).to(torch.int8), dim=1, stable=True)
+        gc = (green.bool() & scored).gather(1, order).long()
+        gs = torch.nn.functional.pad(gc.cumsum(1), (1, 0))
         gamma = self.config.gamma
-        best_z = torch.full((batch,), float("-inf"), dtype=torch.double, device=device)
-        best_start = torch.zeros(batch, dtype=torch.long, device=device)
-        best_len = torch.zeros_like(best_start)
-        tests = torch.zeros(batch, dtype=torch.long, device=device)
-        grid = []
-        while (w := round(self.min_window * WINDOW_GROWTH ** len(grid))) < length:
-            grid.append(w)
-        rows = torch.arange(batch, device=device)
-        for w in sorted(set(grid)):  # window lengths below the row lengths, each one vectorised pass
-            starts = torch.arange(length - w + 1, device=device)
-            g = (gs[:, w:] - gs[:, :-w]).double()
-            n = ns[:, w:] - ns[:, :-w]
-            ok = (n >= self.min_window) & (starts + w <= lengths.unsqueeze(1)) & (lengths > w).unsqueeze(1)
-            nd = n.double().clamp_min(1)
-            z = torch.where(ok, (g - gamma * nd) / torch.sqrt(nd * gamma * (1 - gamma)), -math.inf)
-            tests += ok.sum(1)
-            start = z.argmax(1)  # the first maximum: no dependence on the padded width
-            zmax = z.gather(1, start.unsqueeze(1)).squeeze(1)
-            better = zmax > best_z
-            best_z = torch.where(better, zmax, best_z)
-            best_start = torch.where(better, start, best_start)
-            best_len = torch.where(better, torch.full_like(best_len, w), best_len)
-        # the whole text, the longest window of each row: one gather, not a pass per distinct length
-        g_text, n_text = gs[rows, lengths], ns[rows, lengths]
-        text_ok = n_text >= self.min_window
-        z_text = torch.where(text_ok, self._z(g_text, n_text), -math.inf)
-        g_sub = gs[rows, best_start + best_len] - gs[rows, best_start]
-        n_sub = ns[rows, best_start + best_len] - ns[rows, best_start]
-        p_text, p_sub = self._p(g_text, n_text), self._p(g_sub, n_sub)
+        best_p = np.ones(batch)
+        best_start = np.zeros(batch, dtype=np.int64)
+        best_len = np.zeros(batch, dtype=np.int64)
+        m_np = m.cpu().numpy()
+        tests = np.zeros(batch, dtype=np.int64)
+        for w in window_lengths(length, self.min_window):  # one vectorised pass per window length
+            g = gs[:, w:] - gs[:, :-w]  # (B, length - w + 1): windows of w scored tokens
+            ok = torch.arange(g.shape[1], device=device) + w <= m.unsqueeze(1)
+            g = torch.where(ok & (m > w).unsqueeze(1), g, -1)
+            start = g.argmax(1)  # the first maximum: no dependence on the padded width
+            p_w = tail(g.gather(1, start.unsqueeze(1)).squeeze(1).cpu().numpy(), w, gamma)
+            live = m_np > w
+            tests += np.where(live, m_np - w + 1, 0)
+            better = live & (p_w < best_p)
+            best_p = np.where(better, p_w, best_p)
+            best_start = np.where(better, start.cpu().numpy(), best_start)
+            best_len = np.where(better, w, best_len)
         has_sub = tests > 0
-        text_share = torch.where(has_sub, 0.5, 1.0).double()
+        p_scan = scan_p_value(np.where(has_sub, best_p, 1.0), m_np, gamma, self.min_window)
+        rows = torch.arange(batch, device=device)
+        g_text = gs[rows, m]
+        text_ok = m >= self.min_window
+        p_text = self._p(g_text, m)
+        to_t = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        has_sub_t, best_start_t, best_len_t = to_t(has_sub), to_t(best_start), to_t(best_len)
+        text_share = torch.where(has_sub_t, 0.5, 1.0).double()
         corrected_text = torch.where(text_ok, p_text / text_share, math.inf)
-        corrected_sub = torch.where(has_sub, p_sub * tests.double() / 0.5, math.inf)
+        corrected_sub = torch.where(has_sub_t, to_t(np.nan_to_num(p_scan, nan=1.0)) / 0.5, math.inf)
         use_text = corrected_text <= corrected_sub
-        tests = tests + text_ok.long()
+        tests_t = to_t(tests) + text_ok.long()
         p = torch.minimum(corrected_text, corrected_sub).clamp_max(1.0)
-        p = torch.where(tests > 0, p, torch.full_like(p, float("nan")))
-        start = torch.where(use_text, torch.zeros_like(best_start), best_start)
-        end = torch.where(use_text, lengths, best_start + best_len)
+        p = torch.where(tests_t > 0, p, torch.full_like(p, float("nan")))
+        g_sub = gs[rows, best_start_t + best_len_t] - gs[rows, best_start_t]
+        # positions: the first scored token of the window to one past its last
+        last = (best_start_t + best_len_t - 1).clamp_min(0)
+        order1 = torch.nn.functional.pad(order, (0, 1))  # a zero-width batch still gathers
+        sub_start = order1.gather(1, best_start_t.unsqueeze(1)).squeeze(1)
+        sub_end = order1.gather(1, last.unsqueeze(1)).squeeze(1) + 1
+        start = torch.where(use_text, torch.zeros_like(sub_start), sub_start)
+        end = torch.where(use_text, lengths, sub_end)
+        n_win = torch.where(use_text, m, best_len_t)
+        g_win = torch.where(use_text, g_text, g_sub)
         return {
-            "z": torch.where(use_text, z_text, best_z),
+            "z": self._z(g_win, n_win),
             "start": start,
             "end": end,
             "p": p,
-            "p_window": torch.where(use_text, p_text, p_sub),
-            "tests": tests,
-            "num_scored": torch.where(use_text, n_text, n_sub),
-            "num_green": torch.where(use_text, g_text, g_sub),
-            "p_text": p_text,  # the whole text's exact p, and the best shorter window's, both uncorrected
-            "p_shorter": p_sub,
+            "p_window": torch.where(use_text, p_text, to_t(best_p)),
+            "tests": tests_t,
+            "num_scored": n_win,
+            "num_green": g_win,
+            # uncorrected: the whole text's exact p and the best shorter window's; calibrated: the scan's
+            "p_text": p_text,
+            "p_shorter": torch.where(has_sub_t, to_t(best_p), torch.full_like(p_text, float("nan"))),
+            "p_scan": to_t(p_scan),
         }
 
     # --- results --------------------------------------------------------------------------------------------
