@@ -5,10 +5,9 @@ No model is needed. Scoring is vectorised over the batch and positions. Each gre
 "Three Bricks"): with min-hash and self-hash seeding the same seed recurs under many contexts, and counting
 its repeats made human code and HTML look watermarked. The p-value is the exact binomial tail of the green
 count, next to the usual z-score; a verdict thresholds either (``z_threshold`` or ``fpr``). WinMax
-(Kirchenbauer et al., "On the Reliability of Watermarks") scans windows of each text for a watermarked span
-and corrects its p-value for the windows tested in that text (half of the budget to the whole text, half
-over its shorter windows). A batch gives each text exactly what it gives
-alone. Each result keeps the per-token green mask, token strings and character offsets for a coloured view.
+(Kirchenbauer et al., "On the Reliability of Watermarks") scans windows of each text for a watermarked span:
+half of the false-positive budget goes to the whole text, half to its shorter windows, calibrated by the
+scan's simulated null (``scan.py``). A batch gives each text exactly what it gives alone. Each result keeps the per-token green mask, token strings and character offsets for a coloured view.
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ import hashlib
 import math
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
+
+from hf_addons.models import cache_dir
 
 WINDOW_GROWTH = 1.15  # window lengths: min_window * 1.15**k below the text's length
 N_SIMULATIONS = 1 << 16  # Monte-Carlo resolution 1/(N + 1) = 1.5e-5
@@ -83,13 +84,6 @@ def simulate_min_p(
     return np.sort(np.concatenate(out)) if out else np.ones(0)
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("HF_ADDONS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "hf_addons"
-    )
-    return Path(root) / "winmax"
-
-
 @lru_cache(maxsize=256)
 def null_table(m: int, gamma: float, min_window: int) -> np.ndarray:
     """``simulate_min_p`` for one ladder rung, cached in memory and in ``$HF_ADDONS_CACHE/winmax`` (atomic
@@ -97,7 +91,7 @@ def null_table(m: int, gamma: float, min_window: int) -> np.ndarray:
     key = hashlib.sha256(repr((_VERSION, m, float(gamma), min_window, N_SIMULATIONS)).encode()).hexdigest()[
         :16
     ]
-    path = _cache_dir() / f"null-{m}-{key}.npy"
+    path = cache_dir() / "winmax" / f"null-{m}-{key}.npy"
     try:
         table = np.load(path)
         if table.shape == (N_SIMULATIONS,):

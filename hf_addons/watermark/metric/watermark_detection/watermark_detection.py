@@ -38,8 +38,8 @@ Args:
     windowed (bool, optional): also scan for a watermarked span inside longer text (WinMax).
 Returns:
     z_score, p_value (exact binomial), prediction (1/0, None when a text could not be scored), reason (None or
-    why not), num_tokens_scored, green_fraction, window_z_score / window_p_value (windowed; p corrected for
-    the windows tested in that text) (lists, one per text); detection_rate and num_unscored; with references:
+    why not), num_tokens_scored, green_fraction, window_z_score / window_p_value (windowed; p calibrated for
+    the windows scanned in that text) (lists, one per text); detection_rate and num_unscored; with references:
     tpr, fpr, accuracy.
 Examples:
     >>> from hf_addons.watermark import load_metric
