@@ -18,8 +18,8 @@ the target when its CI overlaps [nominal / 2, 2 x nominal], and the std of z is 
 ``--old-rule`` also scores with the (context, token) n-gram counting of transformers/lm-watermarking (the rule
 this detector used before), and transformers' own ``WatermarkDetector`` runs on a subset (the anchor).
 
-``--winmax SIZE`` adds windowed detection (WinMax) on texts of SIZE tokens cut the same way (lefthash-1 and
-selfhash-4, the same keys): its false-positive rate at p <= 1e-2 and 1e-3 for the detector's rule (half the
+``--winmax SIZE`` adds windowed detection (WinMax) on texts of SIZE tokens cut the same way (``--winmax-schemes``,
+default lefthash-1 and selfhash-4; the same keys): its false-positive rate at p <= 1e-2 and 1e-3 for the detector's rule (half the
 budget to the whole text, half to the shorter windows, calibrated by the scan's null simulated for Bernoulli
 greens) and, from the same scan, for the two Bonferroni corrections it replaced (``_common.window_rule_ps``). A
 cell meets the target when its CI does not lie above the nominal rate: real text is not a Bernoulli sequence,
@@ -262,6 +262,9 @@ def main() -> None:
     ap.add_argument(
         "--winmax", type=int, default=0, help="also windowed detection on texts of this many tokens"
     )
+    ap.add_argument(
+        "--winmax-schemes", default="lefthash:1,selfhash:4", help="schemes of the windowed check, name:width"
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="watermark-calibration")
     args = ap.parse_args()
@@ -280,6 +283,9 @@ def main() -> None:
         for i in range(args.keys)
     ]
     sizes = [int(s) for s in args.sizes.split(",") if s]  # --sizes "": WinMax only
+    winmax_schemes = [
+        (name, int(width)) for name, width in (s.split(":") for s in args.winmax_schemes.split(","))
+    ]
     tables = size_tables(max(sizes, default=1))
     cells, stats, winmax = [], {}, []
     for corpus in sorted(corpora):
@@ -290,7 +296,7 @@ def main() -> None:
             if args.winmax:
                 seed = int(hashlib.sha256(f"{corpus}{split}winmax".encode()).hexdigest()[:8], 16)
                 texts = cut(rows, args.winmax, args.per_doc, args.max_windows, seed)
-                for scheme, width in (("lefthash", 1), ("selfhash", 4)):
+                for scheme, width in winmax_schemes:
                     if len(texts):
                         cell = {
                             "corpus": corpus,
@@ -381,7 +387,7 @@ def main() -> None:
                 )
             )
     for split in ("dev", "heldout"):
-        for scheme in ("lefthash-1", "selfhash-4"):
+        for scheme in (f"{name}-{width}" for name, width in winmax_schemes):
             sel = [c for c in winmax if c["split"] == split and c["scheme"] == scheme]
             if not sel:
                 continue
