@@ -84,7 +84,7 @@ def simulate_min_p(
     return np.sort(np.concatenate(out)) if out else np.ones(0)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)  # 512 KiB each: every rung up to MAX_SIMULATED fits
 def null_table(m: int, gamma: float, min_window: int) -> np.ndarray:
     """``simulate_min_p`` for one ladder rung, cached in memory and in ``$HF_ADDONS_CACHE/winmax`` (atomic
     writes; an unreadable file is simulated again)."""
