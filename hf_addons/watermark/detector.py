@@ -301,7 +301,7 @@ class WatermarkDetector:
         calibration makes the other half as strict as the scan's real multiplicity (about 90 independent
         tests for 150 tokens, not the ~1,500 windows a Bonferroni bound counts).
         """
-        from hf_addons.watermark.scan import scan_p_value, tail, window_lengths
+        from hf_addons.watermark.scan import scan_p_value, window_lengths
 
         batch, length = green.shape
         device = green.device
@@ -328,7 +328,7 @@ class WatermarkDetector:
             ok = torch.arange(g.shape[1], device=device) + w <= m.unsqueeze(1)
             g = torch.where(ok & (m > w).unsqueeze(1), g, -1)
             start = g.argmax(1)  # the first maximum: no dependence on the padded width
-            p_w = tail(g.gather(1, start.unsqueeze(1)).squeeze(1).cpu().numpy(), w, gamma)
+            p_w = binomial_p_value(g.gather(1, start.unsqueeze(1)).squeeze(1).cpu().numpy(), w, gamma)
             live = m_np > w
             tests += np.where(live, m_np - w + 1, 0)
             better = live & (p_w < best_p)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from hf_addons.models import cache_dir
+from hf_addons.watermark.detector import binomial_p_value
 
 WINDOW_GROWTH = 1.15  # window lengths: min_window * 1.15**k below the text's length
 N_SIMULATIONS = 1 << 16  # Monte-Carlo resolution 1/(N + 1) = 1.5e-5
@@ -43,16 +44,6 @@ def window_lengths(m: int, min_window: int) -> list[int]:
         out.append(w)
         k += 1
     return sorted(set(out))
-
-
-def tail(g: np.ndarray, w: int | np.ndarray, gamma: float) -> np.ndarray:
-    """Exact ``P(Binomial(w, gamma) >= g)``: the p-value of a window of ``w`` scored tokens with ``g`` green."""
-    from hf_addons._extras import require
-
-    bdtrc = require("scipy.special", "watermark").bdtrc
-    g = np.asarray(g, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(g <= 0, 1.0, bdtrc(g - 1, w, gamma))
 
 
 def ladder_rungs(m: np.ndarray, min_window: int) -> np.ndarray:
@@ -79,7 +70,7 @@ def simulate_min_p(
         best = np.ones(rows)
         for w in lengths:
             gmax = (cs[:, w:] - cs[:, :-w]).amax(1).numpy()
-            best = np.minimum(best, tail(gmax, w, gamma))
+            best = np.minimum(best, binomial_p_value(gmax, w, gamma))
         out.append(best)
     return np.sort(np.concatenate(out)) if out else np.ones(0)
 
@@ -125,7 +116,7 @@ def hunter_worsley(p: np.ndarray, m: np.ndarray, gamma: float, min_window: int) 
     total = np.zeros_like(p)
     p_tol = p * (1 + 1e-9)  # a window at exactly p counts: the bound may only grow
     for w in window_lengths(int(m.max(initial=0)), min_window):
-        tails = tail(np.arange(w + 2), w, gamma)  # non-increasing in g; tails[w + 1] = 0
+        tails = binomial_p_value(np.arange(w + 2), w, gamma)  # non-increasing in g; tails[w + 1] = 0
         k = np.searchsorted(-tails, -p_tol, side="left")  # the first g whose tail is <= p
         first = tails[np.minimum(k, w + 1)]
         cross = gamma * (1 - gamma) * pmf(k - 1, w - 1, gamma)
