@@ -433,6 +433,86 @@ def test_buffer_shuffles_and_disk_cache_roundtrips(tiny_llama, tokenizer, tmp_pa
     assert torch.equal(load_cached_activations(tmp_path / "acts"), acts)
 
 
+def test_stream_seek_continues_like_an_unbroken_stream(tiny_llama, tokenizer):
+    from hf_addons.interp.activations import ActivationStream
+
+    texts = ["", *TEXTS[:5], "  ", *TEXTS[5:9]]  # blank texts count as input positions, yield no tokens
+
+    def stream(**kw):
+        return ActivationStream(tiny_llama, tokenizer, texts, layer=1, batch_size=3, context_size=32, **kw)
+
+    for repeat in (False, True):
+        unbroken = stream(repeat=repeat)
+        chunks = [next(unbroken) for _ in range(7 if repeat else 3)]  # repeat: into the third epoch
+        for k in range(len(chunks)):
+            first = stream(repeat=repeat)
+            for _ in range(k):
+                next(first)
+            resumed = stream(repeat=repeat)
+            resumed.seek(first.position)  # the model never sees the skipped texts
+            rest = [next(resumed) for _ in range(len(chunks) - k)]
+            assert all(torch.equal(a, b) for a, b in zip(rest, chunks[k:])), (repeat, k)
+        if not repeat:
+            assert unbroken.position == len(texts)
+            with pytest.raises(StopIteration):
+                next(unbroken)
+    one_shot = ActivationStream(tiny_llama, tokenizer, iter(texts), layer=1)
+    assert not one_shot.seekable and next(one_shot).shape[-1] == 64
+    with pytest.raises(ValueError, match="cannot seek"):
+        one_shot.seek(0)
+    with pytest.raises(ValueError, match="re-iterable"):
+        ActivationStream(tiny_llama, tokenizer, iter(texts), layer=1, repeat=True)
+    with pytest.raises(ValueError, match="blank"):
+        next(ActivationStream(tiny_llama, tokenizer, ["", " "], layer=1, repeat=True))
+
+
+def test_live_stream_training_resumes_exactly(tiny_llama, tokenizer, tmp_path, caplog):
+    from hf_addons.interp.activations import ActivationBuffer, ActivationStream, iter_activations
+
+    def buffer(texts=TEXTS, seekable=True):
+        stream = (
+            ActivationStream(
+                tiny_llama, tokenizer, texts, repeat=True, layer=1, batch_size=4, context_size=32
+            )
+            if seekable
+            else iter_activations(tiny_llama, tokenizer, iter(texts), layer=1, batch_size=4, context_size=32)
+        )
+        return ActivationBuffer(stream, batch_size=32, buffer_tokens=256, seed=3, prefetch=2)
+
+    def args(**kw):
+        return SAETrainingArguments(total_tokens=32 * 14, batch_size=32, progress=False, warmup_steps=2, **kw)
+
+    straight, buf = _sae(d_in=64, seed=1), buffer()
+    SAETrainer(straight, args(), buf).train()  # 14 x 32 tokens: more than the 18 texts hold, 2+ epochs
+    buf.close()
+    first, buf = _sae(d_in=64, seed=1), buffer()
+    t1 = SAETrainer(first, args(output_dir=str(tmp_path), save_steps=9), buf)
+    t1.total_steps = 9  # "crash" after the checkpoint, with chunks prefetched beyond it
+    t1.train()
+    buf.close()
+    resumed, buf = _sae(d_in=64, seed=2), buffer()
+    t2 = SAETrainer(resumed, args(output_dir=str(tmp_path)), buf)
+    t2.train(resume_from_checkpoint=True)
+    buf.close()
+    assert t2.tokens_seen == 32 * 14
+    for (n, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), n
+    # a one-shot iterator of texts cannot seek: the run resumes its weights and warns that the data is new
+    one_shot = buffer(TEXTS * 4, seekable=False)
+    assert one_shot.state_dict() is None
+    t3 = SAETrainer(_sae(d_in=64), args(output_dir=str(tmp_path / "once"), save_steps=4), one_shot)
+    t3.total_steps = 4
+    t3.train()
+    one_shot.close()
+    again = buffer(TEXTS * 4, seekable=False)
+    with caplog.at_level("WARNING"):
+        SAETrainer(_sae(d_in=64), args(output_dir=str(tmp_path / "once")), again).train(
+            resume_from_checkpoint=True
+        )
+    again.close()
+    assert "cannot resume its position" in caplog.text
+
+
 # -- evaluation --------------------------------------------------------------------------------------------------
 def _identity_sae(d: int, layer: int) -> SparseAutoencoder:
     """ReLU SAE with latents [x+, x-]: reconstructs exactly, so the spliced model must equal the clean one."""
@@ -729,6 +809,8 @@ def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
         == 0
     )
     assert (streamed / "checkpoint-8" / "trainer_state.pt").exists()
+    state = torch.load(streamed / "checkpoint-4" / "trainer_state.pt", weights_only=False)
+    assert state["source"]["stream_position"] > 0  # --resume continues the live stream where it was
     assert SparseAutoencoder.from_pretrained(streamed).config.tokens_trained == 1024
     assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 2
     assert "valid names" in capsys.readouterr().err

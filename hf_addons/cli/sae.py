@@ -97,13 +97,13 @@ def _train(args: argparse.Namespace) -> int:
     if args.stream:
         if args.cache_activations:
             raise ValueError("--cache-activations needs the collected activations; drop --stream")
-        import itertools
+        from hf_addons.interp.activations import ActivationBuffer, ActivationStream
 
-        from hf_addons.interp.activations import ActivationBuffer, iter_activations
-
-        epochs = itertools.chain.from_iterable(itertools.repeat(texts))  # as many passes as --tokens needs
         device = next(model.parameters()).device
-        stream = iter_activations(model, tokenizer, epochs, context_size=args.context_size, **hook)
+        # as many passes over the texts as --tokens needs; seekable, so --resume continues mid-stream exactly
+        stream = ActivationStream(
+            model, tokenizer, texts, repeat=True, context_size=args.context_size, **hook
+        )
         acts = ActivationBuffer(stream, batch_size=args.batch_size, device=device, prefetch=2)
         d_in, n_acts = model.config.get_text_config().hidden_size, None
     else:

@@ -5,6 +5,7 @@ Submodules import torch; ``import hf_addons`` stays light because the top-level 
 
 from hf_addons.interp.activations import (
     ActivationBuffer,
+    ActivationStream,
     ShardedActivationSource,
     TensorSource,
     cache_activations,
@@ -31,6 +32,7 @@ from hf_addons.interp.trainer import SAETrainer, SAETrainingArguments, geometric
 
 __all__ = [
     "ActivationBuffer",
+    "ActivationStream",
     "SAEConfig",
     "SAEOutput",
     "SAETrainer",

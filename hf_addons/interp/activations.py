@@ -7,6 +7,7 @@ to disk as a ``datasets`` Arrow dataset.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -193,18 +194,20 @@ def tokenize(tokenizer: Any, texts: list[str], context_size: int, device: Any) -
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
-def _batched(texts: Iterable[str], n: int) -> Iterator[list[str]]:
+def _batched(numbered: Iterable[tuple[int, str]], n: int) -> Iterator[tuple[list[str], int]]:
+    """Batches of ``n`` non-blank texts from ``(input index, text)`` pairs, each with the input index after it."""
     batch: list[str] = []
-    for t in texts:
+    pos = -1
+    for pos, t in numbered:
         if not isinstance(t, str):
             raise ValueError(f"texts must be strings, got {type(t).__name__}")
         if t.strip():
             batch.append(t)
         if len(batch) == n:
-            yield batch
+            yield batch, pos + 1
             batch = []
     if batch:
-        yield batch
+        yield batch, pos + 1
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -222,23 +225,114 @@ def iter_activations(
     context_size: int = 128,
     batch_size: int = 8,
     dtype: torch.dtype = torch.float32,
-) -> Iterator[torch.Tensor]:
-    """Yield (n_tokens, d) activations per batch of texts, BOS/pad positions dropped, NaNs rejected."""
-    spec = resolve_hook(model, layer, hook_point, hook_name)
-    device = _model_device(model)
-    produced = False
-    for chunk in _batched(texts, batch_size):
-        enc = tokenize(tokenizer, chunk, context_size, device)
-        acts = run_to_hook(model, spec, enc["input_ids"], enc["attention_mask"])
-        acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)].to(dtype)
+) -> ActivationStream:
+    """(n_tokens, d) activations per batch of texts, BOS/pad positions dropped, NaNs rejected.
+
+    The iterator is an :class:`ActivationStream`: over re-iterable ``texts`` (a list, a ``datasets`` column)
+    it can ``seek``, which is how an :class:`ActivationBuffer` resumes exactly."""
+    return ActivationStream(
+        model,
+        tokenizer,
+        texts,
+        layer=layer,
+        hook_point=hook_point,
+        hook_name=hook_name,
+        context_size=context_size,
+        batch_size=batch_size,
+        dtype=dtype,
+    )
+
+
+class ActivationStream:
+    """Activations of ``texts`` chunk by chunk, knowing which input texts are behind the chunks it gave.
+
+    ``position`` counts the input texts (blank ones included) read for the chunks yielded so far, and
+    ``seek(n)`` restarts after the first ``n`` texts without running the model on them: a checkpoint of a live
+    stream needs only that number. ``repeat=True`` goes over ``texts`` epoch after epoch (for a token budget
+    larger than the corpus). Seeking needs re-iterable ``texts``; a one-shot iterator streams but cannot seek.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any,
+        texts: Iterable[str],
+        *,
+        repeat: bool = False,
+        layer: int | None = None,
+        hook_point: str = "resid_post",
+        hook_name: str | None = None,
+        context_size: int = 128,
+        batch_size: int = 8,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.seekable = iter(texts) is not texts
+        if repeat and not self.seekable:
+            raise ValueError(
+                "repeat=True needs re-iterable texts (a list or a dataset column), not an iterator"
+            )
+        self.model, self.tokenizer, self.texts, self.repeat = model, tokenizer, texts, repeat
+        self.spec = resolve_hook(model, layer, hook_point, hook_name)
+        self.context_size, self.batch_size, self.dtype = context_size, batch_size, dtype
+        self.device = _model_device(model)
+        self.position = 0
+        self._produced = False
+        self._chunks = _batched(self._numbered(0), batch_size)
+
+    def seek(self, position: int) -> None:
+        """Go on after the first ``position`` input texts (as counted by ``position``)."""
+        if position < 0:
+            raise ValueError(f"position must be >= 0, got {position}")
+        if not self.seekable:
+            raise ValueError("this stream reads a one-shot iterator of texts and cannot seek")
+        self.position = position
+        self._produced = position > 0
+        self._chunks = _batched(self._numbered(position), self.batch_size)
+
+    def _numbered(self, start: int) -> Iterator[tuple[int, str]]:
+        """``(input index, text)`` from index ``start`` on, epochs chained when ``repeat``."""
+        if not self.repeat:
+            yield from enumerate(itertools.islice(self.texts, start, None) if start else self.texts, start)
+            return
+        n = len(self.texts) if hasattr(self.texts, "__len__") else None
+        if n == 0:
+            raise ValueError("no tokens: the text dataset is empty")
+        skip, pos = (start % n if n else start), start
+        while True:
+            seen, useful = 0, False
+            for t in self.texts:
+                seen += 1
+                if seen <= skip:  # the rest of a partly read epoch (whole epochs are skipped by length)
+                    continue
+                useful = useful or (isinstance(t, str) and bool(t.strip()))
+                yield pos, t
+                pos += 1
+            if seen == 0 or (skip == 0 and not useful):
+                raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)")
+            skip = max(0, skip - seen)
+
+    def __iter__(self) -> ActivationStream:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        try:
+            chunk, position = next(self._chunks)
+        except StopIteration:
+            if not self._produced:
+                raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)") from None
+            raise
+        enc = tokenize(self.tokenizer, chunk, self.context_size, self.device)
+        acts = run_to_hook(self.model, self.spec, enc["input_ids"], enc["attention_mask"])
+        acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], self.tokenizer)].to(self.dtype)
         if not torch.isfinite(acts).all():
             raise ValueError(
-                f"NaN or inf activations at {spec.module_name!r}; check the model's dtype and weights"
+                f"NaN or inf activations at {self.spec.module_name!r}; check the model's dtype and weights"
             )
-        produced = produced or acts.shape[0] > 0
-        yield acts
-    if not produced:
-        raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)")
+        self._produced = self._produced or acts.shape[0] > 0
+        self.position = position
+        return acts
 
 
 def collect_activations(
@@ -269,6 +363,7 @@ class _Prefetcher:
         import threading
 
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.position: int | None = None  # the stream's position after the last chunk handed out
         self.stopped = threading.Event()
         self.cuda_stream = torch.cuda.Stream() if torch.cuda.is_available() else None
         self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
@@ -285,13 +380,13 @@ class _Prefetcher:
                     if self.cuda_stream is not None and acts.is_cuda:
                         event = torch.cuda.Event()
                         event.record(self.cuda_stream)
-                    self.queue.put((acts, event))
+                    self.queue.put((acts, event, getattr(stream, "position", None)))
                     if self.stopped.is_set():
                         return
         except BaseException as exc:  # hand the error to the consumer
-            self.queue.put((exc, None))
+            self.queue.put((exc, None, None))
             return
-        self.queue.put((self._END, None))
+        self.queue.put((self._END, None, None))
 
     def __iter__(self) -> _Prefetcher:
         return self
@@ -307,7 +402,7 @@ class _Prefetcher:
             self.thread.join(timeout=0.1)
 
     def __next__(self) -> torch.Tensor:
-        item, event = self.queue.get()
+        item, event, position = self.queue.get()
         if item is self._END:
             raise StopIteration
         if isinstance(item, BaseException):
@@ -315,6 +410,7 @@ class _Prefetcher:
         if event is not None:
             torch.cuda.current_stream(item.device).wait_event(event)
             item.record_stream(torch.cuda.current_stream(item.device))
+        self.position = position
         return item
 
 
@@ -323,7 +419,9 @@ class ActivationBuffer:
 
     Shuffling across many texts matters: consecutive tokens of one text are strongly correlated. With
     ``prefetch > 0`` the stream runs that many chunks ahead in a background thread (its own CUDA stream on
-    GPU), so the LM forward overlaps SAE training.
+    GPU), so the LM forward overlaps SAE training. Over a seekable :class:`ActivationStream` the buffer
+    resumes exactly: ``state_dict`` holds the unserved tokens, the shuffle's generator and the number of
+    input texts behind the chunks taken (chunks prefetched but not taken are read again).
     """
 
     def __init__(
@@ -337,9 +435,9 @@ class ActivationBuffer:
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        self.stream = iter(stream)
-        if prefetch > 0:
-            self.stream = _Prefetcher(self.stream, prefetch)
+        self.source = iter(stream)
+        self.prefetch = prefetch
+        self.stream = _Prefetcher(self.source, prefetch) if prefetch > 0 else self.source
         self.batch_size = batch_size
         self.buffer_tokens = max(buffer_tokens, 2 * batch_size)
         self.device = device
@@ -347,6 +445,7 @@ class ActivationBuffer:
         self.storage: torch.Tensor | None = None
         self.exhausted = False
         self.tokens_served = 0
+        self.stream_position = 0  # input texts behind the chunks taken (seekable streams)
 
     def close(self) -> None:
         """Stop a prefetching stream's background thread (needed for endless streams)."""
@@ -362,6 +461,7 @@ class ActivationBuffer:
             except StopIteration:
                 self.exhausted = True
                 break
+            self.stream_position = getattr(self.stream, "position", None) or 0
             acts = acts.to(self.device) if self.device is not None else acts
             parts.append(acts)
             have += acts.shape[0]
@@ -381,6 +481,38 @@ class ActivationBuffer:
         batch, self.storage = self.storage[: self.batch_size], self.storage[self.batch_size :]
         self.tokens_served += batch.shape[0]
         return batch
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """What an exact resume needs, or None when the stream cannot seek (a one-shot iterator of texts).
+
+        The unserved tokens are part of it: up to ``buffer_tokens`` rows (65536 x d floats by default)."""
+        if not getattr(self.source, "seekable", False):
+            return None
+        return {
+            "storage": None if self.storage is None else self.storage.clone(),
+            "generator": self.generator.get_state(),
+            "exhausted": self.exhausted,
+            "tokens_served": self.tokens_served,
+            "stream_position": self.stream_position,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue where ``state`` was taken: the same tokens in the same order as without the break."""
+        if not getattr(self.source, "seekable", False):
+            raise ValueError(
+                "this buffer's stream cannot seek (a one-shot iterator of texts): it cannot resume"
+            )
+        self.close()
+        self.source.seek(int(state["stream_position"]))
+        self.stream = _Prefetcher(self.source, self.prefetch) if self.prefetch > 0 else self.source
+        storage = state["storage"]
+        if storage is not None and self.device is not None:
+            storage = storage.to(self.device)
+        self.storage = storage
+        self.generator.set_state(state["generator"].cpu())
+        self.exhausted = bool(state["exhausted"])
+        self.tokens_served = int(state["tokens_served"])
+        self.stream_position = int(state["stream_position"])
 
 
 class TensorSource:
@@ -529,7 +661,7 @@ def cache_activations_sharded(
                 yield t
 
     kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype")}
-    for chunk in _batched(remaining(), batch_size):
+    for chunk, _ in _batched(enumerate(remaining()), batch_size):
         if max_tokens is not None and rows + buffered >= max_tokens:
             break
         acts = next(
