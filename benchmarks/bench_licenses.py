@@ -361,7 +361,8 @@ def main() -> None:
     if held:
         rows += [
             row(cap, f"license SPDX-id agreement with ScanCode, held-out set ({held['files']} files)", anchor=sc,
-                anchor_value=1.0, ours=held["ids"], unit="share", target=">= 0.98", met=held["ids"] >= 0.98, digits=4),
+                anchor_value=1.0, ours=held["ids"], unit="share", target=">= 0.98", met=held["ids"] >= 0.98, digits=4)
+            | {"headline": True},  # the README shows the held-out agreement
             row(cap, f"license id-set overlap with ScanCode, held-out set ({held['files']} files)", anchor=sc,
                 anchor_value=1.0, ours=held["overlap"], unit="share", target="(diagnostic)", met=None, digits=4),
         ]  # fmt: skip
