@@ -281,8 +281,35 @@ def _validate(entity: str, value: str, text: str, start: int, code: bool) -> boo
     return True
 
 
+def _merge_same_type(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overlapping spans of one type are one entity: their union, with the higher score (the model's
+    "1980-07-28" and the date pattern's "1980-07-28 19:49:46" are the same date and time)."""
+    merged: list[dict[str, Any]] = []
+    for s in sorted(spans, key=lambda s: (s["type"], s["start"], -s["end"])):
+        last = merged[-1] if merged else None
+        if last is not None and last["type"] == s["type"] and s["start"] < last["end"]:
+            if s["score"] > last["score"]:
+                last["score"], last["source"] = s["score"], s["source"]
+            last["end"] = max(last["end"], s["end"])
+        else:
+            merged.append(dict(s))
+    return merged
+
+
+# a date or time the model finds identifies a moment only with a calendar anchor: a month or weekday name,
+# a year (1800-2099), a clock time or a numeric date; durations, ages and relative phrases ("a year", "last
+# month", "46 years old", "the weekend") and bare numbers the model calls dates (postcodes) are not reported
+_MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+_DAYS = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
+_DATE_ANCHOR = re.compile(
+    rf"(?i)\b(?:{_MONTHS})\b|\b{_DAYS}\b|(?<!\d)(?:1[89]\d\d|20\d\d)(?:s|'?s)?(?!\d)"
+    r"|\d{1,2}:\d{2}|\b\d{1,2} ?[ap]\.?m\.?(?!\w)|\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}"
+)
+
+
 def _resolve(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop overlaps: the higher score wins, then the longer span (presidio's conflict rule)."""
+    spans = _merge_same_type(spans)
     spans.sort(key=lambda s: (-s["score"], -(s["end"] - s["start"]), s["start"]))
     kept: list[dict[str, Any]] = []
     for s in spans:
@@ -423,6 +450,8 @@ class PIIAnonymizer(Step):
                 for (i, off, _), doc in zip(segments, docs):
                     for ent in doc.ents:
                         etype = NER_LABELS.get(ent.label_)
+                        if etype == "DATE_TIME" and not _DATE_ANCHOR.search(ent.text):
+                            continue
                         if etype in ner_types:
                             results[i].append(
                                 {

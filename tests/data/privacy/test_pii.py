@@ -114,3 +114,18 @@ def test_driver_license_needs_context():
     with_ctx, without = "My driver's license number is F162823540116", "Order F162823540116 shipped"
     assert [s["type"] for s in step.analyze([with_ctx])[0]] == ["US_DRIVER_LICENSE"]
     assert step.analyze([without])[0] == []
+
+
+def test_dates_need_a_calendar_anchor_and_one_span_per_date(ner_step):
+    """A date or time is a moment (month or weekday name, year, clock time, numeric date), not a duration, an
+    age or a relative phrase; the model's date and the pattern's date-and-time are one span."""
+    step = PIIAnonymizer(mode="flag", entities=["DATE_TIME"])
+    text = (
+        "When: 2000-04-16 11:34:35\nShe was born on 8/5/1989 and flew to Oslo on Sunday morning. "
+        "The orchestra was founded in 1973. A year later, last month and the following year she was 46 "
+        "years old; her ZIP code is 10543."
+    )
+    found = {text[s["start"] : s["end"]] for s in step.analyze([text])[0]}
+    assert "2000-04-16 11:34:35" in found  # one span, not the model's date and the time apart
+    assert {"8/5/1989", "1973"} <= found and any("Sunday" in v for v in found)
+    assert not any(w in v for v in found for w in ("A year", "last month", "following", "46", "10543"))
