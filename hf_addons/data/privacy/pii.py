@@ -35,7 +35,7 @@ NER_LABELS = {
 }
 PATTERN_ENTITIES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "URL", "DATE_TIME",
-    "US_DRIVER_LICENSE", "STREET_ADDRESS",
+    "US_DRIVER_LICENSE", "STREET_ADDRESS", "AGE",
 )  # fmt: skip
 NER_ENTITIES = ("PERSON", "LOCATION", "NRP", "DATE_TIME", "ORGANIZATION")
 ALL_ENTITIES = tuple(dict.fromkeys(PATTERN_ENTITIES + NER_ENTITIES))
@@ -116,6 +116,13 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:[A-Z]{1,2}\d{4,14}|\d{6,14}|\d{3,4}-\d{2,3}-\d{3,4}|\d{2}[A-Z]{3}\d{5,6})\b"
     ),
     "STREET_ADDRESS": re.compile(_ADDRESS),
+    # an age is a number that the words around it say is one: "46 years old", "a 35-year-old", "26 y/o",
+    # "aged 19", "at the age of 61", "just turned 47", "I'll turn 21." (not "turn 90 degrees")
+    "AGE": re.compile(
+        r"(?i)\b\d{1,3}(?=[ -]?(?:years?|yrs?)[ -]old\b|[ -]?y/o\b|[ -]?y\.o\.)"
+        r"|(?:(?<=\baged )|(?<=\bage of )|(?<=\bage: )|(?<=\bage )|(?<=\bturned )|(?<=\bturn ))\d{1,3}"
+        r"(?=\s*(?:[.,;:!?)]|$|years?\b|yrs?\b|this\b|next\b|today\b|on\b|in\b|and\b))"
+    ),
     "PHONE_NUMBER": re.compile(
         r"(?<![\w+.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?\d{1,5}(?:[ .-]?(?:\(0\) ?)?\d{1,5}){1,6}"
         r"(?: ?(?:x|ext\.?) ?\d{1,5})?(?![\w-])"
@@ -132,6 +139,7 @@ _SCORES = {
     "DATE_TIME": 0.6,
     "US_DRIVER_LICENSE": 0.95,
     "STREET_ADDRESS": 0.9,
+    "AGE": 0.7,
     "NER": 0.85,
 }
 # cheap row pre-filters: structured PII needs a digit, '@', '://' or 'www.'; NER needs a word (in code: a
@@ -278,6 +286,8 @@ def _validate(entity: str, value: str, text: str, start: int, code: bool) -> boo
         return _phone_ok(value, text, start)
     if entity == "US_DRIVER_LICENSE":  # any digit run could be one: only right after the words that say so
         return bool(_DL_CONTEXT.search(text[max(0, start - 40) : start]))
+    if entity == "AGE":
+        return int(value) <= 125
     return True
 
 

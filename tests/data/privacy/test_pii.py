@@ -129,3 +129,21 @@ def test_dates_need_a_calendar_anchor_and_one_span_per_date(ner_step):
     assert "2000-04-16 11:34:35" in found  # one span, not the model's date and the time apart
     assert {"8/5/1989", "1973"} <= found and any("Sunday" in v for v in found)
     assert not any(w in v for v in found for w in ("A year", "last month", "following", "46", "10543"))
+
+
+@pytest.mark.parametrize(
+    "text,age",
+    [
+        ("This 74 year old female complains of", "74"),
+        ("Patient is a 35-year-old male with", "35"),
+        ("originally from Marindia, and i'm 26 y/o.", "26"),
+        ("My father retired at the age of 61", "61"),
+        ("My birthday is on the weekend. I'll turn 21.", "21"),
+        ("My brother just turned 47", "47"),
+        ("Turn 90 degrees left, then turned 180 to face us.", None),
+        ("In 2019 we were 300 years old as a town", None),  # over 125: not a person's age
+    ],
+)
+def test_ages_need_the_words_that_say_so(text, age):
+    spans = PIIAnonymizer(entities=["AGE"], mode="flag").analyze([text])[0]
+    assert [text[s["start"] : s["end"]] for s in spans] == ([age] if age else [])
