@@ -649,6 +649,27 @@ def test_steering_adds_direction_during_generate(tiny_llama, tokenizer):
     assert chat == expected
 
 
+@pytest.mark.parametrize("norm", ["layer_norm", "constant_norm_rescale"])
+def test_steering_a_normalising_sae_moves_the_latent_as_its_decoder_does(tiny_llama, tokenizer, norm):
+    """With SAELens's per-token normalisation, +s on a latent is +s * (the token's scale) * W_dec in the model."""
+    from hf_addons.interp import steer
+    from hf_addons.interp.activations import resolve_hook, run_to_hook, tokenize
+
+    sae = _sae(d_in=64, d_sae=128, k=8, layer=0, normalize_activations=norm).eval()
+    enc = tokenize(tokenizer, TEXTS[:2], 16, "cpu")
+    spec = resolve_hook(tiny_llama, 1, "resid_pre")
+    clean = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    with steer(tiny_llama, sae, 5, strength=3.0):
+        steered = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    with torch.no_grad():
+        acts = sae.encode(clean)
+        bumped = acts.clone()
+        bumped[..., 5] += 3.0
+        expected = sae.decode(bumped) - sae.decode(acts)  # decode maps back with each token's statistics
+    torch.testing.assert_close(steered - clean, expected, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(steered - clean, (3.0 * sae.W_dec[5]).expand_as(clean), atol=1e-3)
+
+
 # -- loaders ------------------------------------------------------------------------------------------------------
 def test_load_saelens_and_sparsify_formats(tmp_path):
     from safetensors.torch import save_file

@@ -28,8 +28,8 @@ from hf_addons.interp import (  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sae"
 ALL = sorted(p.parent for p in FIXTURES.glob("**/expected.safetensors"))
-REFUSED = {"saelens_topk_layer_norm_inference", "saelens_topk_constant_norm_rescale_inference"}
-LOADED = [p for p in ALL if p.name not in REFUSED]
+LOADED = ALL
+RUN_TIME_NORMS = ["saelens_topk_layer_norm_inference", "saelens_topk_constant_norm_rescale_inference"]
 
 
 def _check(sae: SparseAutoencoder, expected: dict[str, torch.Tensor]) -> None:
@@ -69,14 +69,33 @@ def test_reexport_keeps_outputs(folder, tmp_path):
     expected = load_file(str(folder / "expected.safetensors"))
     if sae.config.architecture != "groupmax":
         _check(load_sae(save_saelens(sae, tmp_path / "lens")), expected)
-    if sae.config.architecture in ("topk", "groupmax"):
+    if sae.config.architecture in ("topk", "groupmax") and sae.config.normalize_activations == "none":
         _check(load_sae(save_sparsify(sae, tmp_path / "sp" / "layers.3")), expected)
 
 
-@pytest.mark.parametrize("name", sorted(REFUSED))
-def test_run_time_normalisation_is_refused(name):
-    with pytest.raises(ValueError, match="normalize_activations"):
-        load_sae(FIXTURES / name)
+@pytest.mark.parametrize("name", RUN_TIME_NORMS)
+def test_run_time_normalisation_matches_saelens(name, tmp_path):
+    """layer_norm / constant_norm_rescale: per-token statistics in, the same token's statistics out, as SAELens."""
+    sae = load_sae(FIXTURES / name)
+    expected = load_file(str(FIXTURES / name / "expected.safetensors"))
+    assert sae.config.normalize_activations == name.split("topk_")[1].removesuffix("_inference")
+    with torch.no_grad():
+        out = sae.eval()(expected["x"])
+    torch.testing.assert_close(out.reconstruction, expected["recon"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        load_sae(save_saelens(sae, tmp_path / "lens"))(expected["x"]).reconstruction, expected["recon"]
+    )
+    scaled = expected["x"] * 7.0 + 3.0  # layer_norm: shift and scale invariant codes
+    if "layer_norm" in name:
+        torch.testing.assert_close(sae.encode(scaled), expected["acts"], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="statistics"):
+        sae.decode(expected["acts"][:3])  # the last encode saw 12 tokens
+    with pytest.raises(ValueError, match="sparsify"):
+        save_sparsify(sae, tmp_path / "sp" / "layers.3")
+    with pytest.raises(ValueError, match="training it is not supported"):
+        from hf_addons.interp import SAETrainer
+
+        SAETrainer(sae, None, expected["x"])
 
 
 def test_saelens6_metadata_sets_layer_and_hook():

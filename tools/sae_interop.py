@@ -156,7 +156,7 @@ def saelens_fixtures(out: Path) -> None:
         "activation_scaler.json (factor 0.37); expected = scaler.unscale(sae(scaler.scale(x)))",
     )
 
-    # layouts we refuse: per-token normalisation that is not a fixed affine map of the weights
+    # per-token normalisation, computed at run time (not a fixed affine map of the weights)
     for norm in ("layer_norm", "constant_norm_rescale"):
         sae = make(TopKTrainingSAEConfig, norm, k=K, normalize_activations=norm)
         folder = out / f"saelens_topk_{norm}_inference"
@@ -164,7 +164,7 @@ def saelens_fixtures(out: Path) -> None:
         _write(
             folder,
             _saelens_expected(SAE.load_from_disk(folder), x),
-            f"sae-lens {version}: TopK with normalize_activations={norm} (our loader refuses it)",
+            f"sae-lens {version}: TopK with normalize_activations={norm}",
         )
 
 
@@ -263,6 +263,25 @@ def check() -> int:
                     err = max(_close(recon, ours), _close(back.decode(back.encode(x)), ours))
                 worst = max(worst, err)
                 rows.append((f"ours {arch} -> sparsify -> ours", "loaded", f"max abs err {err:.2e}"))
+    for norm in ("layer_norm", "constant_norm_rescale"):  # per-token normalisation, SAELens computes it too
+        torch.manual_seed(0)
+        sae = SparseAutoencoder(
+            SAEConfig(
+                d_in=D_IN, d_sae=D_SAE, k=K, layer=3, hook_point="resid_pre", normalize_activations=norm
+            )
+        ).eval()
+        _randomise(sae, 11)
+        with torch.no_grad():
+            ours_acts = sae.encode(x)
+            ours = sae.decode(ours_acts)
+        with tempfile.TemporaryDirectory() as tmp:
+            save_saelens(sae, tmp)
+            theirs = SAE.load_from_disk(tmp)
+            with torch.no_grad():
+                t_acts = theirs.encode(x)
+                err = max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts), ours))
+        worst = max(worst, err)
+        rows.append((f"ours topk {norm} -> SAELens", "loaded", f"max abs err {err:.2e}"))
     for r in rows:
         print(" | ".join(r))
     print(f"worst max abs error over everything loaded: {worst:.2e}")

@@ -12,6 +12,8 @@ ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu", "groupmax")
 # architectures whose codes are k (value, index) pairs per token
 SPARSE_CODE_ARCHITECTURES = ("topk", "groupmax")
 HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out")
+# SAELens's run-time input normalisations that depend on each token (a constant factor is folded into the weights)
+INPUT_NORMALIZATIONS = ("none", "constant_norm_rescale", "layer_norm")
 
 
 class SAEConfig(PushMixin, PretrainedConfig):
@@ -21,6 +23,9 @@ class SAEConfig(PushMixin, PretrainedConfig):
     ``hook_name`` is a module name of the HF model; ``source_hook_name`` keeps the hook name of the library an SAE
     was loaded from (SAELens ``blocks.3.hook_resid_pre``, a sparsify folder name) when it has no HF equivalent
     here, so feature and steering calls refuse instead of hooking a guessed layer.
+    ``normalize_activations`` (SAELens's run-time normalisation, for SAEs loaded from it): ``"layer_norm"``
+    centres each input and divides it by its standard deviation + 1e-5, ``"constant_norm_rescale"`` scales it to
+    norm ``sqrt(d_in)``; the reconstruction is mapped back with the same token's statistics.
     The reconstruction loss is FVU (scale-free), so the sparsity weights are too: ReLU adds
     ``l1_coefficient * sum_i a_i ||W_dec_i|| / rms(x - mean)``, JumpReLU adds ``l0_coefficient * 100 * L0 / d_sae``.
     """
@@ -35,6 +40,7 @@ class SAEConfig(PushMixin, PretrainedConfig):
         architecture: str = "topk",
         k: int = 32,
         apply_b_dec_to_input: bool = True,
+        normalize_activations: str = "none",
         normalize_decoder: bool = True,
         l1_coefficient: float = 5.0,
         l0_coefficient: float = 1.0,
@@ -51,6 +57,10 @@ class SAEConfig(PushMixin, PretrainedConfig):
     ) -> None:
         if architecture not in ARCHITECTURES:
             raise ValueError(f"unknown SAE architecture {architecture!r}; expected one of {ARCHITECTURES}")
+        if normalize_activations not in INPUT_NORMALIZATIONS:
+            raise ValueError(
+                f"unknown normalize_activations {normalize_activations!r}; expected one of {INPUT_NORMALIZATIONS}"
+            )
         if hook_point not in HOOK_POINTS:
             raise ValueError(f"unknown hook point {hook_point!r}; expected one of {HOOK_POINTS}")
         if int(d_in) <= 0:
@@ -67,6 +77,7 @@ class SAEConfig(PushMixin, PretrainedConfig):
         self.architecture = architecture
         self.k = int(k)
         self.apply_b_dec_to_input = bool(apply_b_dec_to_input)
+        self.normalize_activations = normalize_activations
         self.normalize_decoder = bool(normalize_decoder)
         self.l1_coefficient = float(l1_coefficient)
         self.l0_coefficient = float(l0_coefficient)

@@ -10,9 +10,10 @@ the real libraries, ``tests/fixtures/sae``); what cannot be represented raises `
   with ``W_enc * exp(r_mag)``, ``b_mag`` and threshold ``b_mag - exp(r_mag) * b_gate``).
   ``rescale_acts_by_decoder_norm`` is folded into the weights (SAELens's ``fold_W_dec_norm``), then
   ``normalize_activations="expected_average_only_in"`` with its ``activation_scaler.json`` factor (SAELens's
-  ``fold_activation_norm_scaling_factor``). Refused: ``layer_norm``, ``constant_norm_rescale``,
-  ``covariance_whitening`` (per-token or whitening maps), ``hook_z`` reshaping, per-head hooks, transcoders and
-  the other architectures.
+  ``fold_activation_norm_scaling_factor``). The per-token ``layer_norm`` and ``constant_norm_rescale`` are kept
+  as ``SAEConfig.normalize_activations`` and computed as SAELens does (the OpenAI GPT-2 TopK SAEs use
+  ``layer_norm``). Refused: ``covariance_whitening``, ``hook_z`` reshaping, per-head hooks, transcoders and the
+  other architectures.
 - sparsify (``cfg.json`` + ``sae.safetensors``; ``encoder.weight`` d_sae x d_in): ``activation`` ``topk`` and
   ``groupmax``, in a folder named after the hooked module (``layers.6`` = output of decoder layer 6); a run folder
   holding one such folder per hook loads with ``load_sparsify_run``. Refused: skip connections, transcoders,
@@ -31,7 +32,7 @@ from typing import Any
 
 import torch
 
-from hf_addons.interp.config import SAEConfig
+from hf_addons.interp.config import INPUT_NORMALIZATIONS, SAEConfig
 from hf_addons.interp.model import SparseAutoencoder
 
 SAELENS_WEIGHTS = "sae_weights.safetensors"
@@ -137,12 +138,12 @@ def _refuse_saelens(cfg: dict[str, Any], path: Path) -> None:
     if cfg.get("finetuning_scaling_factor"):
         raise ValueError(f"{path}: finetuning_scaling_factor=True (pre-6 SAELens) is not supported")
     norm = cfg.get("normalize_activations") or "none"
-    if norm in ("layer_norm", "constant_norm_rescale", "covariance_whitening"):
+    if norm == "covariance_whitening":
         raise ValueError(
-            f"{path}: normalize_activations={norm!r} normalises each input at run time and is not supported; "
-            "only 'none' and 'expected_average_only_in' (a constant factor folded into the weights) load"
+            f"{path}: normalize_activations='covariance_whitening' (a learned whitening map) is not supported; "
+            "'none', 'expected_average_only_in', 'layer_norm' and 'constant_norm_rescale' load"
         )
-    if norm not in ("none", "expected_average_only_in"):
+    if norm not in ("none", "expected_average_only_in", *INPUT_NORMALIZATIONS):
         raise ValueError(f"{path}: unknown normalize_activations {norm!r}")
 
 
@@ -208,7 +209,8 @@ def load_saelens(path: str | Path, norm_scaling_factor: float | None = None) -> 
         # top-k / threshold on pre * ||W_dec_i||, decode with acts / ||W_dec_i||: fold the norms in
         norms = W_dec.norm(dim=-1).clamp_min(1e-8)
         W_enc, b_enc, W_dec = W_enc * norms, b_enc * norms, W_dec / norms[:, None]
-    factor = _scaling_factor(path, cfg.get("normalize_activations") or "none", norm_scaling_factor)
+    norm = cfg.get("normalize_activations") or "none"
+    factor = _scaling_factor(path, norm, norm_scaling_factor)
     if factor is not None:  # SAELens's fold_activation_norm_scaling_factor: same outputs on unscaled inputs
         W_enc, W_dec, b_dec = W_enc * factor, W_dec / factor, b_dec / factor
     if arch == "standard":
@@ -229,6 +231,7 @@ def load_saelens(path: str | Path, norm_scaling_factor: float | None = None) -> 
         architecture=ours,
         k=k,
         apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
+        normalize_activations=norm if norm in INPUT_NORMALIZATIONS else "none",
         normalize_decoder=ours in ("topk", "batchtopk") and _unit_rows(W_dec),
         model_name=meta.get("model_name"),
         **_saelens_hook(meta),
@@ -281,7 +284,7 @@ def save_saelens(sae: SparseAutoencoder, path: str | Path) -> Path:
         "dtype": "float32",
         "device": "cpu",
         "apply_b_dec_to_input": cfg.apply_b_dec_to_input,
-        "normalize_activations": "none",
+        "normalize_activations": cfg.normalize_activations,
         "reshape_activations": "none",
         "metadata": {
             "sae_lens_version": SAELENS_FORMAT_VERSION,
@@ -376,6 +379,11 @@ def save_sparsify(sae: SparseAutoencoder, path: str | Path) -> Path:
     cfg = sae.config
     if cfg.architecture not in ("topk", "groupmax"):
         raise ValueError(f"sparsify has only topk and groupmax SAEs, this one is {cfg.architecture!r}")
+    if cfg.normalize_activations != "none":
+        raise ValueError(
+            f"sparsify has no run-time input normalisation; this SAE uses {cfg.normalize_activations!r} "
+            "(export it with save_saelens)"
+        )
     W_enc = sae.W_enc.detach().float().cpu()
     b_enc = sae.b_enc.detach().float().cpu()
     b_dec = sae.b_dec.detach().float().cpu()

@@ -181,7 +181,8 @@ def steer(
     strength: float = 10.0,
 ):
     """Add ``strength * W_dec[latent]`` (or per-latent strengths from a dict) to the hooked activation at every
-    position of every forward inside the block, ``generate`` included."""
+    position of every forward inside the block, ``generate`` included. For an SAE that normalises its inputs
+    (``normalize_activations``) the direction is scaled per token as its reconstruction is."""
     if isinstance(latents, dict):
         ids = _latent_list(sae, list(latents))
         scales = torch.tensor(list(latents.values()), dtype=torch.float32)
@@ -192,8 +193,18 @@ def steer(
     with torch.no_grad():
         direction = (scales.to(sae.W_dec.device)[:, None] * sae.W_dec[ids.to(sae.W_dec.device)]).sum(0)
 
+    norm = sae.config.normalize_activations
+
     def add(hidden: torch.Tensor) -> torch.Tensor:
-        return hidden + direction.to(hidden.device, hidden.dtype)
+        d = direction.to(hidden.device, hidden.dtype)
+        if norm == "layer_norm":  # a latent's unit is the token's standard deviation in the model's space
+            return hidden + hidden.float().std(-1, keepdim=True).to(hidden.dtype) * d
+        if norm == "constant_norm_rescale":  # ... or its norm / sqrt(d_in)
+            return (
+                hidden
+                + (hidden.float().norm(dim=-1, keepdim=True) / hidden.shape[-1] ** 0.5).to(hidden.dtype) * d
+            )
+        return hidden + d
 
     if spec.read_input:
 

@@ -312,9 +312,39 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
     def _sae_in(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.b_dec if self.config.apply_b_dec_to_input else x
 
+    def _normalize(self, flat: torch.Tensor) -> torch.Tensor:
+        """SAELens's run-time input normalisation of (n, d_in) rows; keeps what maps the reconstruction back.
+
+        Like SAELens, ``decode`` maps back with the statistics of the last ``encode`` (SAEBench-style code calls
+        the two apart); ``forward`` does both on one batch."""
+        mode = self.config.normalize_activations
+        if mode == "none":
+            return flat
+        if mode == "constant_norm_rescale":
+            coeff = self.config.d_in**0.5 / flat.norm(dim=-1, keepdim=True)
+            self._norm_stats = (1 / coeff, None)
+            return flat * coeff
+        mu = flat.mean(-1, keepdim=True)
+        centred = flat - mu
+        std = centred.std(-1, keepdim=True)
+        self._norm_stats = (std, mu)
+        return centred / (std + 1e-5)
+
+    def _denormalize(self, flat: torch.Tensor) -> torch.Tensor:
+        if self.config.normalize_activations == "none":
+            return flat
+        stats = self.__dict__.get("_norm_stats")
+        if stats is None or stats[0].shape[0] != flat.shape[0]:
+            raise ValueError(
+                f"this SAE normalises its inputs per token ({self.config.normalize_activations}): decode needs "
+                "the statistics of the inputs it reconstructs; call encode on the same tokens first, or forward"
+            )
+        scale, shift = stats
+        return flat * scale if shift is None else flat * scale + shift
+
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder pre-activations (..., d_sae)."""
-        flat = self._check_input(x)
+        flat = self._normalize(self._check_input(x))
         return torch.addmm(self.b_enc, self._sae_in(flat), self.W_enc).reshape(*x.shape[:-1], -1)
 
     def encode_sparse(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -323,7 +353,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
             raise ValueError(
                 f"encode_sparse needs the topk or groupmax architecture, this SAE is {self.config.architecture}"
             )
-        flat = self._check_input(x)
+        flat = self._normalize(self._check_input(x))
         values, indices, _, _ = _TopKEncode.apply(
             self._sae_in(flat),
             self.W_enc,
@@ -363,7 +393,10 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
 
     def decode(self, acts: torch.Tensor) -> torch.Tensor:
         """Reconstruction from dense latents (..., d_sae)."""
-        return acts.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
+        out = acts.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
+        if self.config.normalize_activations == "none":
+            return out
+        return self._denormalize(out.reshape(-1, self.config.d_in)).reshape(out.shape)
 
     def decode_sparse(self, values: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         """Reconstruction from TopK codes (..., k): gathers k decoder rows per token."""
@@ -371,7 +404,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         out = sparse_decode(
             values.reshape(-1, values.shape[-1]), indices.reshape(-1, indices.shape[-1]), self.W_dec
         )
-        return (out + self.b_dec).reshape(*shape, self.config.d_in)
+        return self._denormalize(out + self.b_dec).reshape(*shape, self.config.d_in)
 
     # -- forward ---------------------------------------------------------------------------------------------
     def forward(
@@ -404,7 +437,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
             k_aux = min(k_aux or cfg.d_in // 2, cfg.d_sae)
             dead_idx, n_dead = _dead_indices(dead_mask, x.device)
             values, indices, aux_values, aux_indices = _TopKEncode.apply(
-                self._sae_in(x),
+                self._sae_in(self._normalize(x)),
                 self.W_enc,
                 self.b_enc,
                 cfg.k,
@@ -413,7 +446,7 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
                 compute_dtype,
                 cfg.architecture == "groupmax",
             )
-            recon = sparse_decode(values, indices, self.W_dec) + self.b_dec
+            recon = self._denormalize(sparse_decode(values, indices, self.W_dec) + self.b_dec)
             l0 = (values > 0).sum(-1).float().mean()
             err = x - recon
             if aux_indices is not None:

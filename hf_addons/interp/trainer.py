@@ -136,6 +136,11 @@ class SAETrainer:
         self.args = args or SAETrainingArguments()
         if activations is None:
             raise ValueError("SAETrainer needs activations: a tensor, a TensorSource or an ActivationBuffer")
+        if sae.config.normalize_activations != "none":
+            raise ValueError(
+                f"this SAE normalises each input at run time ({sae.config.normalize_activations!r}, loaded from "
+                "SAELens): training it is not supported; evaluate, inspect and export it instead"
+            )
         self.device = next(sae.parameters()).device
         if isinstance(activations, torch.Tensor):
             if activations.ndim != 2 or activations.shape[-1] != sae.config.d_in:
