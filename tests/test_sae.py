@@ -545,6 +545,46 @@ def test_ce_loss_recovered_identity_and_random(tiny_llama, tokenizer):
     assert scores["kl_div"] > 1e-4 and scores["ce_sae"] != pytest.approx(scores["ce_clean"], abs=1e-4)
 
 
+@pytest.mark.parametrize("hook_point", ["resid_pre", "attn_z"])
+def test_input_hook_points_collect_and_splice(tiny_llama, tokenizer, hook_point):
+    """attn_z reads the attention output projection's input (TransformerLens's z, heads concatenated); input hook
+    points splice too, so an exact SAE there leaves the model's loss as it is."""
+    from hf_addons.interp.activations import resolve_hook, run_to_hook, tokenize
+
+    spec = resolve_hook(tiny_llama, 0, hook_point)
+    assert spec.read_input
+    if hook_point == "attn_z":
+        o_proj = tiny_llama.model.layers[0].self_attn.o_proj
+        assert spec.module is o_proj
+        enc = tokenize(tokenizer, TEXTS[:2], 32, "cpu")
+        seen = []
+        handle = o_proj.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+        with torch.no_grad():
+            tiny_llama(**enc)
+        handle.remove()
+        assert torch.equal(run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"]), seen[0])
+    from hf_addons.interp.evaluation import splice
+
+    rand = _sae(d_in=64, d_sae=128, k=4, layer=0, hook_point=hook_point).eval()
+    enc = tokenize(tokenizer, TEXTS[:2], 32, "cpu")
+    original = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    received = []
+    with torch.no_grad(), splice(rand, spec, "sae"):
+        handle = spec.module.register_forward_pre_hook(
+            lambda m, args, kw: received.append((args[0] if args else kw["hidden_states"]).clone()),
+            with_kwargs=True,
+        )
+        tiny_llama(**enc)
+        handle.remove()
+        expected = rand(original).reconstruction
+    torch.testing.assert_close(received[0], expected)  # the module reads the reconstruction of its input
+    sae = _identity_sae(64, 0)
+    sae.config.hook_point = hook_point
+    perfect = ce_loss_recovered(sae, tiny_llama, tokenizer, TEXTS[:4], context_size=32)
+    assert perfect["ce_sae"] == pytest.approx(perfect["ce_clean"], abs=1e-4)
+    assert perfect["ce_zero"] != pytest.approx(perfect["ce_clean"], abs=1e-3)  # the splice did act
+
+
 def test_evaluate_metrics_consistent():
     sae = _identity_sae(16, 0)
     x = torch.randn(500, 16)

@@ -69,7 +69,8 @@ def test_reexport_keeps_outputs(folder, tmp_path):
     expected = load_file(str(folder / "expected.safetensors"))
     if sae.config.architecture != "groupmax":
         _check(load_sae(save_saelens(sae, tmp_path / "lens")), expected)
-    if sae.config.architecture in ("topk", "groupmax") and sae.config.normalize_activations == "none":
+    sparsify_ok = sae.config.normalize_activations == "none" and sae.config.hook_point != "attn_z"
+    if sae.config.architecture in ("topk", "groupmax") and sparsify_ok:
         _check(load_sae(save_sparsify(sae, tmp_path / "sp" / "layers.3")), expected)
 
 
@@ -263,3 +264,21 @@ def test_cli_export_both_formats(tmp_path, capsys):
     code = main(["sae", "export", "--sae", str(FIXTURES / "sparsify_run" / "layers.5"), "--to", "saelens",
                  "--out", str(tmp_path / "g")])  # fmt: skip
     assert code != 0 and "save it with save_sparsify" in capsys.readouterr().err
+
+
+def test_attention_hook_z_sae_reads_the_output_projection_input(tmp_path):
+    sae = load_sae(FIXTURES / "saelens_topk_hook_z_inference")
+    assert (sae.config.layer, sae.config.hook_point) == (3, "attn_z")
+    lens = json.loads((save_saelens(sae, tmp_path / "lens") / "cfg.json").read_text())
+    assert lens["reshape_activations"] == "hook_z" and lens["metadata"]["hook_name"] == "blocks.3.attn.hook_z"
+    with pytest.raises(ValueError, match="output projection"):
+        save_sparsify(sae, tmp_path / "sp" / "layers.3")
+    cfg = json.loads((FIXTURES / "saelens_topk_hook_z_inference" / "cfg.json").read_text())
+    cfg["metadata"]["hook_name"] = (
+        "blocks.3.hook_resid_pre"  # hook_z reshaping on another hook: no module here
+    )
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURES / "saelens_topk_hook_z_inference", bad)
+    (bad / "cfg.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="hook_z"):
+        load_sae(bad)

@@ -3,6 +3,7 @@
 Runs in a venv with the anchors installed (``sae-lens`` 6.x, ``eai-sparsify``), never in CI:
 
     PYTHONPATH=$PWD /work/envs/saelens/bin/python tools/sae_interop.py fixtures   # rewrite tests/fixtures/sae
+    PYTHONPATH=$PWD /work/envs/saelens/bin/python tools/sae_interop.py hook-z-fixture   # add that one folder
     PYTHONPATH=$PWD /work/envs/saelens/bin/python tools/sae_interop.py check      # both directions, live
 
 ``fixtures`` saves one folder per checkpoint kind, each written by the real library (``save_model`` = training
@@ -168,6 +169,36 @@ def saelens_fixtures(out: Path) -> None:
         )
 
 
+def saelens_hook_z_fixture(out: Path) -> None:
+    """An attention SAE on ``blocks.3.attn.hook_z`` (2 heads x 4): SAELens takes (..., n_heads, d_head) inputs."""
+    import sae_lens
+    from sae_lens import SAE, TopKTrainingSAEConfig, TrainingSAE
+    from sae_lens.saes.sae import SAEMetadata
+
+    x = _inputs()
+    cfg = TopKTrainingSAEConfig(
+        d_in=D_IN,
+        d_sae=D_SAE,
+        k=K,
+        reshape_activations="hook_z",
+        metadata=SAEMetadata(model_name=META["model_name"], hook_name="blocks.3.attn.hook_z"),
+    )
+    sae = TrainingSAE.get_sae_class_for_architecture(cfg.architecture())(cfg)
+    _randomise(sae, 21)
+    folder = out / "saelens_topk_hook_z_inference"
+    sae.save_inference_model(folder)
+    theirs = SAE.load_from_disk(folder).eval()
+    with torch.no_grad():
+        acts = theirs.encode(x.reshape(N, 2, D_IN // 2))
+        recon = theirs.decode(acts).reshape(N, D_IN)
+    _write(
+        folder,
+        {"x": x, "acts": acts.contiguous(), "recon": recon.contiguous()},
+        f"sae-lens {sae_lens.__version__}: TopK on blocks.3.attn.hook_z (reshape_activations=hook_z), inference "
+        "format; expected = SAE.load_from_disk on x viewed as (N, 2 heads, 4), outputs flattened",
+    )
+
+
 def sparsify_fixtures(out: Path) -> None:
     from importlib.metadata import version
 
@@ -282,6 +313,22 @@ def check() -> int:
                 err = max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts), ours))
         worst = max(worst, err)
         rows.append((f"ours topk {norm} -> SAELens", "loaded", f"max abs err {err:.2e}"))
+    torch.manual_seed(
+        0
+    )  # an attention (hook_z) SAE: SAELens reads (..., n_heads, d_head), ours the concatenation
+    sae = SparseAutoencoder(SAEConfig(d_in=D_IN, d_sae=D_SAE, k=K, layer=3, hook_point="attn_z")).eval()
+    _randomise(sae, 13)
+    with torch.no_grad():
+        ours_acts = sae.encode(x)
+        ours = sae.decode(ours_acts)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_saelens(sae, tmp)
+        theirs = SAE.load_from_disk(tmp)
+        with torch.no_grad():
+            t_acts = theirs.encode(x.reshape(N, 2, D_IN // 2))
+            err = max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts).reshape(N, D_IN), ours))
+    worst = max(worst, err)
+    rows.append(("ours topk attn_z -> SAELens hook_z", "loaded", f"max abs err {err:.2e}"))
     for r in rows:
         print(" | ".join(r))
     print(f"worst max abs error over everything loaded: {worst:.2e}")
@@ -290,14 +337,18 @@ def check() -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["fixtures", "check"])
+    p.add_argument("action", choices=["fixtures", "hook-z-fixture", "check"])
     args = p.parse_args()
     if args.action == "fixtures":
         if FIXTURES.exists():
             shutil.rmtree(FIXTURES)
         FIXTURES.mkdir(parents=True)
         saelens_fixtures(FIXTURES)
+        saelens_hook_z_fixture(FIXTURES)
         sparsify_fixtures(FIXTURES)
+        return 0
+    if args.action == "hook-z-fixture":  # adds that one folder, leaving the others as they are
+        saelens_hook_z_fixture(FIXTURES)
         return 0
     return check()
 

@@ -19,7 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _model_args(p)
     p.add_argument("--layer", type=int, default=None, help="decoder layer (default: the middle one)")
     p.add_argument(
-        "--hook-point", default="resid_post", choices=["resid_post", "resid_pre", "mlp_out", "attn_out"]
+        "--hook-point",
+        default="resid_post",
+        choices=["resid_post", "resid_pre", "mlp_out", "attn_out", "attn_z"],
     )
     p.add_argument("--hook-name", default=None, help="explicit module name instead of --layer/--hook-point")
     p.add_argument(
@@ -89,7 +91,12 @@ def _train(args: argparse.Namespace) -> int:
     import torch
 
     from hf_addons.interp import SAEConfig, SAETrainer, SAETrainingArguments, SparseAutoencoder
-    from hf_addons.interp.activations import cache_activations, collect_activations, resolve_hook
+    from hf_addons.interp.activations import (
+        cache_activations,
+        collect_activations,
+        hook_width,
+        resolve_hook,
+    )
 
     model, tokenizer, texts = _load(args)
     spec = resolve_hook(model, args.layer, args.hook_point, args.hook_name)
@@ -105,7 +112,7 @@ def _train(args: argparse.Namespace) -> int:
             model, tokenizer, texts, repeat=True, context_size=args.context_size, **hook
         )
         acts = ActivationBuffer(stream, batch_size=args.batch_size, device=device, prefetch=2)
-        d_in, n_acts = model.config.get_text_config().hidden_size, None
+        d_in, n_acts = hook_width(model, spec.hook_point), None
     else:
         acts = collect_activations(model, tokenizer, texts, context_size=args.context_size, **hook)
         if args.cache_activations:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hf_addons.interp.config import HOOK_POINTS
+from hf_addons.interp.config import HOOK_POINTS, INPUT_HOOK_POINTS
 
 
 class _StopForward(Exception):
@@ -76,7 +76,7 @@ def resolve_hook(
         return HookSpec(
             hook_name,
             modules[hook_name],
-            read_input=hook_point == "resid_pre",
+            read_input=hook_point in INPUT_HOOK_POINTS,
             layer=layer,
             hook_point=hook_point,
         )
@@ -100,7 +100,24 @@ def resolve_hook(
     else:
         child = _child(block, ("self_attn", "attn", "attention", "self_attention"), "attention", block_name)
     name = f"{block_name}.{child}"
+    if hook_point == "attn_z":  # the output projection's input: every head's output, concatenated
+        proj = _child(
+            modules[name], ("o_proj", "c_proj", "out_proj", "dense", "o"), "output projection", name
+        )
+        name = f"{name}.{proj}"
+        return HookSpec(name, modules[name], read_input=True, layer=layer, hook_point=hook_point)
     return HookSpec(name, modules[name], read_input=False, layer=layer, hook_point=hook_point)
+
+
+def hook_width(model: nn.Module, hook_point: str) -> int | None:
+    """Activation width at a hook point from the model's config: the hidden size, or heads x head_dim at attn_z."""
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    hidden = getattr(cfg, "hidden_size", None)
+    if hook_point != "attn_z" or hidden is None:
+        return hidden
+    heads = getattr(cfg, "num_attention_heads", None)
+    head_dim = getattr(cfg, "head_dim", None) or (hidden // heads if heads else None)
+    return heads * head_dim if heads and head_dim else None
 
 
 def hook_for(sae: Any, model: nn.Module) -> HookSpec:
@@ -113,10 +130,10 @@ def hook_for(sae: Any, model: nn.Module) -> HookSpec:
             "sae.config.layer and sae.config.hook_point (or sae.config.hook_name) to the module to hook"
         )
     spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
-    text_cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    hidden = getattr(text_cfg, "hidden_size", None)
-    if hidden is not None and hidden != cfg.d_in and cfg.hook_name is None:
-        raise ValueError(f"SAE d_in={cfg.d_in} does not match the model's hidden size {hidden}")
+    width = hook_width(model, cfg.hook_point)
+    if width is not None and width != cfg.d_in and cfg.hook_name is None:
+        what = "heads x head_dim" if cfg.hook_point == "attn_z" else "hidden size"
+        raise ValueError(f"SAE d_in={cfg.d_in} does not match the model's {what} {width}")
     return spec
 
 

@@ -11,7 +11,11 @@ from hf_addons.hub import PushMixin
 ARCHITECTURES = ("topk", "batchtopk", "jumprelu", "relu", "groupmax")
 # architectures whose codes are k (value, index) pairs per token
 SPARSE_CODE_ARCHITECTURES = ("topk", "groupmax")
-HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out")
+# attn_z: the attention heads' outputs before the output projection (that projection's input, heads
+# concatenated), TransformerLens's ``attn.hook_z`` flattened
+HOOK_POINTS = ("resid_post", "resid_pre", "mlp_out", "attn_out", "attn_z")
+# hook points read from a module's input rather than its output
+INPUT_HOOK_POINTS = ("resid_pre", "attn_z")
 # SAELens's run-time input normalisations that depend on each token (a constant factor is folded into the weights)
 INPUT_NORMALIZATIONS = ("none", "constant_norm_rescale", "layer_norm")
 

@@ -12,8 +12,10 @@ the real libraries, ``tests/fixtures/sae``); what cannot be represented raises `
   ``normalize_activations="expected_average_only_in"`` with its ``activation_scaler.json`` factor (SAELens's
   ``fold_activation_norm_scaling_factor``). The per-token ``layer_norm`` and ``constant_norm_rescale`` are kept
   as ``SAEConfig.normalize_activations`` and computed as SAELens does (the OpenAI GPT-2 TopK SAEs use
-  ``layer_norm``). Refused: ``covariance_whitening``, ``hook_z`` reshaping, per-head hooks, transcoders and the
-  other architectures.
+  ``layer_norm``). ``blocks.L.attn.hook_z`` SAEs (``reshape_activations="hook_z"``, e.g. Kissane et al.'s attention
+  SAEs) read the ``attn_z`` hook point: the attention output projection's input, whose concatenated heads are
+  TransformerLens's ``z`` flattened in the same order. Refused: ``covariance_whitening``, single-head hooks
+  (``hook_head_index``), transcoders and the other architectures.
 - sparsify (``cfg.json`` + ``sae.safetensors``; ``encoder.weight`` d_sae x d_in): ``activation`` ``topk`` and
   ``groupmax``, in a folder named after the hooked module (``layers.6`` = output of decoder layer 6); a run folder
   holding one such folder per hook loads with ``load_sparsify_run``. Refused: skip connections, transcoders,
@@ -45,6 +47,7 @@ _SAELENS_HOOKS = {
     "hook_resid_pre": "resid_pre",
     "hook_mlp_out": "mlp_out",
     "hook_attn_out": "attn_out",
+    "attn.hook_z": "attn_z",
 }
 _SPARSIFY_HOOKS = {"": "resid_post", "mlp": "mlp_out", "self_attn": "attn_out"}
 _SAELENS_KEYS = {
@@ -117,7 +120,7 @@ def _saelens_cfg(raw: dict[str, Any]) -> dict[str, Any]:
 def _saelens_hook(meta: dict[str, Any]) -> dict[str, Any]:
     """SAELens/TransformerLens hook name -> our ``layer`` / ``hook_point`` (or ``source_hook_name`` if none)."""
     hook = meta.get("hook_name") or ""
-    m = re.fullmatch(r"blocks\.(\d+)\.(hook_\w+)", hook)
+    m = re.fullmatch(r"blocks\.(\d+)\.((?:attn\.)?hook_\w+)", hook)
     if m and m.group(2) in _SAELENS_HOOKS:
         return {"layer": int(m.group(1)), "hook_point": _SAELENS_HOOKS[m.group(2)], "source_hook_name": hook}
     return {"layer": None, "hook_point": "resid_post", "source_hook_name": hook or None}
@@ -129,9 +132,14 @@ def _refuse_saelens(cfg: dict[str, Any], path: Path) -> None:
         raise ValueError(
             f"{path}: SAELens architecture {arch!r} is not supported; supported: {sorted(_SAELENS_KEYS)}"
         )
-    if cfg.get("reshape_activations", "none") not in (None, "none"):
+    reshape = cfg.get("reshape_activations") or "none"
+    hook = cfg["metadata"].get("hook_name") or ""
+    if reshape not in ("none", "hook_z"):
+        raise ValueError(f"{path}: reshape_activations={reshape!r} is not supported")
+    if reshape == "hook_z" and not re.fullmatch(r"blocks\.\d+\.attn\.hook_z", hook):
         raise ValueError(
-            f"{path}: reshape_activations={cfg['reshape_activations']!r} (per-head hook_z SAE) is not supported"
+            f"{path}: reshape_activations='hook_z' on hook {hook!r}: only blocks.L.attn.hook_z maps to a module "
+            "here (the attention output projection's input)"
         )
     if cfg["metadata"].get("hook_head_index") is not None:
         raise ValueError(f"{path}: SAEs on a single attention head (hook_head_index) are not supported")
@@ -241,6 +249,8 @@ def load_saelens(path: str | Path, norm_scaling_factor: float | None = None) -> 
 
 def _saelens_hook_name(config: SAEConfig) -> str | None:
     if config.layer is not None:
+        if config.hook_point == "attn_z":
+            return f"blocks.{config.layer}.attn.hook_z"
         return f"blocks.{config.layer}.hook_{config.hook_point}"
     return config.source_hook_name
 
@@ -285,7 +295,8 @@ def save_saelens(sae: SparseAutoencoder, path: str | Path) -> Path:
         "device": "cpu",
         "apply_b_dec_to_input": cfg.apply_b_dec_to_input,
         "normalize_activations": cfg.normalize_activations,
-        "reshape_activations": "none",
+        # SAELens then takes (..., n_heads, d_head) inputs; ours reads them concatenated (head-major, the same order)
+        "reshape_activations": "hook_z" if cfg.hook_point == "attn_z" else "none",
         "metadata": {
             "sae_lens_version": SAELENS_FORMAT_VERSION,
             "model_name": cfg.model_name,
@@ -383,6 +394,10 @@ def save_sparsify(sae: SparseAutoencoder, path: str | Path) -> Path:
         raise ValueError(
             f"sparsify has no run-time input normalisation; this SAE uses {cfg.normalize_activations!r} "
             "(export it with save_saelens)"
+        )
+    if cfg.hook_point == "attn_z":
+        raise ValueError(
+            "sparsify hooks module outputs; attn_z is the output projection's input (use save_saelens)"
         )
     W_enc = sae.W_enc.detach().float().cpu()
     b_enc = sae.b_enc.detach().float().cpu()

@@ -79,26 +79,36 @@ def evaluate(
 
 @contextmanager
 def splice(sae: SparseAutoencoder, spec: HookSpec, mode: str = "sae", keep: torch.Tensor | None = None):
-    """Replace the hooked module's output by the SAE reconstruction (``mode="sae"``) or zeros (``"zero"``)
-    at the positions in ``keep`` (B, T); other positions (BOS, pad) pass through unchanged."""
-    if spec.read_input:
-        raise ValueError("splicing needs an output hook point (resid_post, mlp_out, attn_out), not resid_pre")
+    """Replace the hooked activation (a module's output, or its input for ``resid_pre`` / ``attn_z``) by the SAE
+    reconstruction (``mode="sae"``) or zeros (``"zero"``) at the positions in ``keep`` (B, T); other positions
+    (BOS, pad) pass through unchanged."""
 
-    def hook(module, args, output):
-        hidden = output[0] if isinstance(output, (tuple, list)) else output
+    def replace(hidden: torch.Tensor) -> torch.Tensor:
         if mode == "sae":
             new = sae(hidden.float()).reconstruction.to(hidden.dtype)
         else:
             new = torch.zeros_like(hidden)
-        if keep is not None:
-            new = torch.where(keep[..., None], new, hidden)
+        return new if keep is None else torch.where(keep[..., None], new, hidden)
+
+    def hook(module, args, output):
+        hidden = output[0] if isinstance(output, (tuple, list)) else output
+        new = replace(hidden)
         if isinstance(output, tuple):
             return (new, *output[1:])
         if isinstance(output, list):
             return [new, *output[1:]]
         return new
 
-    handle = spec.module.register_forward_hook(hook)
+    def pre_hook(module, args, kwargs):
+        if args:
+            return (replace(args[0]), *args[1:]), kwargs
+        kwargs["hidden_states"] = replace(kwargs["hidden_states"])
+        return args, kwargs
+
+    if spec.read_input:
+        handle = spec.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+        handle = spec.module.register_forward_hook(hook)
     try:
         yield
     finally:
