@@ -294,14 +294,12 @@ def check() -> int:
                     err = max(_close(recon, ours), _close(back.decode(back.encode(x)), ours))
                 worst = max(worst, err)
                 rows.append((f"ours {arch} -> sparsify -> ours", "loaded", f"max abs err {err:.2e}"))
-    for norm in ("layer_norm", "constant_norm_rescale"):  # per-token normalisation, SAELens computes it too
+
+    def into_saelens(config: SAEConfig, seed: int, shape: tuple[int, ...]) -> float:
+        """Our SAE of ``config`` exported and run by SAELens on ``x`` viewed as ``shape``: max abs difference."""
         torch.manual_seed(0)
-        sae = SparseAutoencoder(
-            SAEConfig(
-                d_in=D_IN, d_sae=D_SAE, k=K, layer=3, hook_point="resid_pre", normalize_activations=norm
-            )
-        ).eval()
-        _randomise(sae, 11)
+        sae = SparseAutoencoder(config).eval()
+        _randomise(sae, seed)
         with torch.no_grad():
             ours_acts = sae.encode(x)
             ours = sae.decode(ours_acts)
@@ -309,24 +307,18 @@ def check() -> int:
             save_saelens(sae, tmp)
             theirs = SAE.load_from_disk(tmp)
             with torch.no_grad():
-                t_acts = theirs.encode(x)
-                err = max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts), ours))
+                t_acts = theirs.encode(x.reshape(shape))
+                return max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts).reshape(N, D_IN), ours))
+
+    base = dict(d_in=D_IN, d_sae=D_SAE, k=K, layer=3)
+    for norm in ("layer_norm", "constant_norm_rescale"):  # per-token normalisation, SAELens computes it too
+        err = into_saelens(
+            SAEConfig(**base, hook_point="resid_pre", normalize_activations=norm), 11, (N, D_IN)
+        )
         worst = max(worst, err)
         rows.append((f"ours topk {norm} -> SAELens", "loaded", f"max abs err {err:.2e}"))
-    torch.manual_seed(
-        0
-    )  # an attention (hook_z) SAE: SAELens reads (..., n_heads, d_head), ours the concatenation
-    sae = SparseAutoencoder(SAEConfig(d_in=D_IN, d_sae=D_SAE, k=K, layer=3, hook_point="attn_z")).eval()
-    _randomise(sae, 13)
-    with torch.no_grad():
-        ours_acts = sae.encode(x)
-        ours = sae.decode(ours_acts)
-    with tempfile.TemporaryDirectory() as tmp:
-        save_saelens(sae, tmp)
-        theirs = SAE.load_from_disk(tmp)
-        with torch.no_grad():
-            t_acts = theirs.encode(x.reshape(N, 2, D_IN // 2))
-            err = max(_close(t_acts, ours_acts), _close(theirs.decode(t_acts).reshape(N, D_IN), ours))
+    # an attention (hook_z) SAE: SAELens reads (..., n_heads, d_head), ours the heads concatenated
+    err = into_saelens(SAEConfig(**base, hook_point="attn_z"), 13, (N, 2, D_IN // 2))
     worst = max(worst, err)
     rows.append(("ours topk attn_z -> SAELens hook_z", "loaded", f"max abs err {err:.2e}"))
     for r in rows:
