@@ -82,6 +82,27 @@ class SearchResult:
         )
         return self.model.predict(features(w, self.regressor))
 
+    def predicted_leads(self) -> dict[str, float]:
+        """What the fit expects the recommendation to gain: the predicted objective at the natural and at the
+        uniform mixture minus at the recommendation, next to the regression's out-of-fold error on one run
+        (``oof_rmse``). A lead below that error is one a single run at this scale could not show; how a lead
+        carries to a larger model is for ``check_at_scale`` to measure (on this project's corpora, proxy
+        leads of 0.02-0.17 over the better of the two shrank to within seed noise, ``docs/data-mixture.md``)."""
+        if (
+            self.model is None or not self.runs
+        ):  # a result rebuilt without its runs has nothing to predict from
+            return {}
+        names = self.space.names
+        natural, uniform, rec = self.predict(
+            [self.natural, dict.fromkeys(names, 1 / len(names)), self.weights]
+        ).tolist()
+        oof = np.asarray(self.oof_predictions, dtype=float)
+        return {
+            "natural": natural - rec,
+            "uniform": uniform - rec,
+            "oof_rmse": float(np.sqrt(np.mean((oof - self.measured()) ** 2))),
+        }
+
     def build(self, sources: Mapping[str, Any], **kwargs: Any) -> Any:
         """``build_mixture(sources, self.weights, **kwargs)``."""
         return build_mixture(sources, self.weights, **kwargs)
@@ -113,6 +134,7 @@ class SearchResult:
                 "at_tokens": self.space.budget,
             },
             "target_tokens": self.space.target_tokens,
+            "predicted_leads": self.predicted_leads(),
             "wall_seconds": self.wall_seconds,
         }
 
@@ -175,6 +197,7 @@ class SearchResult:
         """A dataset-card section saying how the mixture was chosen (with ``check``: what a
         :class:`~hf_addons.data.mixture.scale_check.ScaleCheck` of it measured)."""
         names = self.space.names
+        lead = self.predicted_leads()
         obj = ", ".join(f"{d} {w:.2f}" for d, w in self.objective.items())
         rows = "\n".join(
             f"| {s} | {self.natural[s]:.3f} | {self.weights[s]:.3f} | {self.space.tokens[s]:,} | "
@@ -212,7 +235,19 @@ class SearchResult:
             )
             + ") was minimised over the "
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
-            f"objective at the recommendation {self.predicted_objective:.4f}."
+            f"objective at the recommendation {self.predicted_objective:.4f}"
+            + (
+                f", {lead['natural']:+.4f} at the natural mixture and {lead['uniform']:+.4f} at uniform weights, "
+                f"against an out-of-fold prediction error of {lead['oof_rmse']:.4f} per run"
+                + (
+                    " (the lead over one of them is within that error: a single run at this scale could not "
+                    "show it)."
+                    if min(lead["natural"], lead["uniform"]) < lead["oof_rmse"]
+                    else "."
+                )
+                if lead
+                else "."
+            )
             + (
                 " On held-out test sets that neither the regression nor the choice read ("
                 + ", ".join(self.test_objective)

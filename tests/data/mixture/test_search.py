@@ -119,6 +119,13 @@ def test_search_end_to_end_feeds_build_mixture(tmp_path):
     y = res.measured()
     assert np.corrcoef(w, y)[0, 1] < 0
     assert "Mixture selection" in res.to_card() and "prose" in res.to_card()
+    # what the fit expects to gain over natural and uniform, next to its error on one run
+    lead = res.predicted_leads()
+    at = res.predict([res.natural, {"code": 0.5, "prose": 0.5}, res.weights])
+    assert lead["natural"] == pytest.approx(at[0] - at[2]) and lead["uniform"] == pytest.approx(at[1] - at[2])
+    assert lead["oof_rmse"] == pytest.approx(np.sqrt(np.mean((np.array(res.oof_predictions) - y) ** 2)))
+    assert f"{lead['natural']:+.4f} at the natural mixture" in res.to_card()
+    assert res.to_dict()["predicted_leads"] == lead
     assert res.plot(tmp_path / "p.png").stat().st_size > 1000
     # resumable: a second call reads every run back from the cache
     again = search_mixture(train, val, objective="prose", max_share={"code": 0.9}, cache_dir=tmp_path, **kw)
