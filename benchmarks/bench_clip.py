@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--quick", action="store_true", help="one repeat, no memory probes (smoke run)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per N (best is kept)")
+    parser.add_argument("--name", default=None, help="result name (default clip-cpu[-bf16][-quick])")
     args = parser.parse_args()
     bf16 = args.dtype == "bfloat16"
     sizes = args.n or ([4096, 8192] if bf16 else [4096, 8192, 16384])
@@ -143,7 +144,7 @@ def main() -> int:
         summary += exactness_rows(d, {"ours": ""}, 2048, name)
     if exact:
         results["exactness_vs_fp64"] = exact
-    name = "clip-cpu" + ("-bf16" if bf16 else "") + ("-quick" if args.quick else "")
+    name = args.name or "clip-cpu" + ("-bf16" if bf16 else "") + ("-quick" if args.quick else "")
     write_result(name, results, summary)
     return 0
 

@@ -168,7 +168,12 @@ class _MaxNumel(TorchDispatchMode):
 
 
 @pytest.mark.parametrize("loss_cls", [ClipLoss, SigLipLoss])
-def test_never_materialises_n_by_n(loss_cls):
+def test_never_materialises_n_by_n(loss_cls, monkeypatch):
+    from hf_addons.contrastive import tiled
+
+    monkeypatch.setattr(
+        tiled, "KEEP_LOGITS", 0
+    )  # above the small-batch size that keeps them for the backward
     n, d = 512, 8
     img = F.normalize(torch.randn(n, d), dim=-1).requires_grad_()
     txt = F.normalize(torch.randn(n, d), dim=-1).requires_grad_()
@@ -179,6 +184,34 @@ def test_never_materialises_n_by_n(loss_cls):
     with _MaxNumel() as naive_seen:
         naive_clip_loss(img, txt, torch.tensor(10.0)).backward()
     assert naive_seen.largest >= n * n  # the probe does see a full matrix when there is one
+
+
+class _CountMatmuls(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.calls += func in (torch.ops.aten.mm.default, torch.ops.aten.mm.dtype)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_small_batches_keep_the_logits_for_the_backward(name, monkeypatch):
+    """Up to KEEP_LOGITS logits the forward's tiles serve the backward: the same gradients to the bit, one
+    matmul per tile fewer (3 instead of 4); above it they are recomputed."""
+    from hf_addons.contrastive import tiled
+
+    leaves, kwargs = _inputs(OPTIONS[name])
+    fn = _tiled(clip_loss_tiled, (8, 16))
+    with _CountMatmuls() as kept_mm:
+        kept, kept_g = _loss_and_grads(fn, leaves, kwargs)
+    monkeypatch.setattr(tiled, "KEEP_LOGITS", 0)
+    with _CountMatmuls() as again_mm:
+        again, again_g = _loss_and_grads(fn, leaves, kwargs)
+    assert torch.equal(kept, again) and all(torch.equal(kept_g[k], again_g[k]) for k in kept_g)
+    tiles = again_mm.calls - kept_mm.calls
+    assert tiles > 0 and kept_mm.calls >= 3 * tiles  # one matmul fewer per tile of the 4
 
 
 def test_logit_scale_clamp_is_one_sided():

@@ -17,6 +17,9 @@ import torch
 
 _LOW_PRECISION = (torch.bfloat16, torch.float16)
 _MM_OUT_DTYPE_OK: dict[str, bool] = {}
+# at most this many logits (16 MiB of fp32) are kept from the forward for the backward instead of recomputed:
+# small batches then cost 3 matmuls per logit instead of 4, and the memory stays O(N) above it
+KEEP_LOGITS = 1 << 22
 
 
 def default_tile(device: torch.device) -> tuple[int, int]:
@@ -139,15 +142,20 @@ class BidirectionalLSE(torch.autograd.Function):
         acc = _acc(rows)
         lse_row = torch.full((n_rows,), float("-inf"), device=rows.device, dtype=acc)
         lse_col = torch.full((n_cols,), float("-inf"), device=rows.device, dtype=acc)
+        keep = rows.shape[0] * cols.shape[0] <= KEEP_LOGITS and any(ctx.needs_input_grad[:4])
+        kept: dict[tuple[int, int], torch.Tensor] = {}
         for r0, r1, paired, col_ranges in _tiles(n_rows, n_cols, rows, cols, tile):
             for c0, c1 in col_ranges:
                 logits = _logits(rows_c, cols_c, scale, bias, mask, r0, r1, c0, c1)
+                if keep:
+                    kept[r0, c0] = logits
                 if paired:
                     torch.logaddexp(lse_row[r0:r1], torch.logsumexp(logits, 1), out=lse_row[r0:r1])
                 if c0 < n_cols:
                     torch.logaddexp(lse_col[c0:c1], torch.logsumexp(logits, 0), out=lse_col[c0:c1])
         ctx.save_for_backward(rows, cols, scale, bias, row_ids, col_ids, lse_row, lse_col)
         ctx.meta = (n_rows, n_cols, row_offset, tile)
+        ctx.kept = kept
         return lse_row, lse_col
 
     @staticmethod
@@ -170,12 +178,14 @@ class BidirectionalLSE(torch.autograd.Function):
                 return logits.sub_(lse_col[None, c0:c1]).exp_().mul_(g_col[None, c0:c1])
             return None
 
-        grads = _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_tile)
+        kept, ctx.kept = ctx.kept, None
+        grads = _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_tile, kept)
         return _finish(ctx, rows, cols, scale, bias, *grads) + (None,) * 6
 
 
-def _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_tile):
-    """Recompute each tile, turn it into d loss / d logits, and accumulate the feature gradients.
+def _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_tile, kept=None):
+    """Recompute each tile (or take it from ``kept``, the forward's), turn it into d loss / d logits, and
+    accumulate the feature gradients.
 
     A row block's gradient is complete after its pass over the columns: it is summed into d scale, scaled and
     cast right then, so only the column side keeps a full fp32 N x D accumulator (for bf16 features on a GPU
@@ -191,7 +201,9 @@ def _backward_tiles(rows, cols, scale, bias, mask, n_rows, n_cols, tile, grad_ti
     for r0, r1, paired, col_ranges in _tiles(n_rows, n_cols, rows, cols, tile):
         blk = torch.zeros((r1 - r0, rows.shape[1]), device=rows.device, dtype=acc)
         for c0, c1 in col_ranges:
-            logits = _logits(rows_c, cols_c, scale, bias, mask, r0, r1, c0, c1)
+            logits = (
+                kept.pop((r0, c0)) if kept else _logits(rows_c, cols_c, scale, bias, mask, r0, r1, c0, c1)
+            )
             grad = grad_tile(logits, r0, r1, c0, c1, paired)
             if grad is None:
                 continue
