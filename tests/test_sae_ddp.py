@@ -40,6 +40,57 @@ WORKER = textwrap.dedent(
 )
 
 
+SHARDED_WORKER = textwrap.dedent(
+    """
+    import os
+    import sys
+    import torch
+    from hf_addons.interp import SAEConfig, SAETrainer, SAETrainingArguments, SparseAutoencoder
+    from hf_addons.interp.activations import TensorSource
+
+    class Part:
+        # this rank's rows of every global batch (what a rank's own stream yields), resumable
+        def __init__(self, acts, rank, world):
+            self.src, self.rank, self.world = TensorSource(acts, 256, seed=0), rank, world
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            return next(self.src).tensor_split(self.world)[self.rank]
+
+        def state_dict(self):
+            return {**self.src.state_dict(), "rank": self.rank}
+
+        def load_state_dict(self, state):
+            assert state["rank"] == self.rank  # each rank resumes its own position
+            self.src.load_state_dict(state)
+
+    def args(out, **kw):
+        return SAETrainingArguments(
+            total_tokens=12 * 256, batch_size=256, bf16=False, progress=False, logging_steps=4,
+            dead_tokens_threshold=512, output_dir=out, shard_data=True, **kw,
+        )
+
+    def sae():
+        torch.manual_seed(0)
+        return SparseAutoencoder(SAEConfig(d_in=16, d_sae=64, k=4))
+
+    if __name__ == "__main__":
+        out = sys.argv[1]
+        torch.manual_seed(0)
+        acts = torch.randn(4096, 16) @ torch.randn(16, 16) + 0.3
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        SAETrainer(sae(), args(out + "/straight"), Part(acts, rank, world)).train()
+        first = SAETrainer(sae(), args(out + "/resumed", save_steps=6), Part(acts, rank, world))
+        first.total_steps = 6  # "crash" after the checkpoint
+        first.train()
+        again = SAETrainer(sae(), args(out + "/resumed"), Part(acts, rank, world))
+        again.train(resume_from_checkpoint=True)
+    """
+)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,3 +140,45 @@ def test_data_parallel_refuses_architectures_it_cannot_split(monkeypatch):
         SAETrainer(
             SparseAutoencoder(SAEConfig(d_in=8, d_sae=16, architecture="relu")), None, torch.randn(64, 8)
         )
+
+
+@pytest.mark.slow  # two torchrun workers (3 trainings each) + one single process
+def test_sharded_data_ranks_read_their_own_rows_and_resume(tmp_path):
+    """shard_data: each rank reads only its part of every global batch; the result equals one process on the
+    global batches, and a checkpoint restores every rank's own data position."""
+    from hf_addons.interp import SparseAutoencoder
+
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
+    sharded, single = tmp_path / "worker_sharded.py", tmp_path / "worker.py"
+    sharded.write_text(SHARDED_WORKER)
+    single.write_text(WORKER)
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(sharded), str(tmp_path),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "resumed" / "checkpoint-6" / "source-rank1.pt").exists()
+    subprocess.run([sys.executable, str(single), str(tmp_path / "single")], env=env, check=True, timeout=300)
+    reference = SparseAutoencoder.from_pretrained(tmp_path / "single").state_dict()
+    for run in ("straight", "resumed"):
+        got = SparseAutoencoder.from_pretrained(tmp_path / run).state_dict()
+        for name in reference:
+            torch.testing.assert_close(got[name], reference[name], rtol=1e-4, atol=1e-5, msg=f"{run} {name}")
+
+
+def test_shard_data_checks_its_inputs(monkeypatch):
+    from hf_addons.interp import SAEConfig, SAETrainer, SAETrainingArguments, SparseAutoencoder
+    from hf_addons.interp import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "_distributed", lambda device: (3, 0))
+    sae = SparseAutoencoder(SAEConfig(d_in=8, d_sae=16, k=2))
+    with pytest.raises(ValueError, match="multiple of the world size"):
+        SAETrainer(sae, SAETrainingArguments(batch_size=256, shard_data=True), iter([torch.randn(85, 8)]))
+    with pytest.raises(ValueError, match="each rank's own activations"):
+        SAETrainer(sae, SAETrainingArguments(batch_size=255, shard_data=True), torch.randn(64, 8))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -107,17 +108,23 @@ def _train(args: argparse.Namespace) -> int:
         from hf_addons.interp.activations import ActivationBuffer, ActivationStream
 
         device = next(model.parameters()).device
+        # under torchrun each rank streams its own texts and reads its part of every global batch
+        world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+        if world > 1 and args.batch_size % world:
+            raise ValueError(f"--batch-size {args.batch_size} must be a multiple of the {world} ranks")
+        shard = world > 1
         # as many passes over the texts as --tokens needs; seekable, so --resume continues mid-stream exactly
         stream = ActivationStream(
-            model, tokenizer, texts, repeat=True, context_size=args.context_size, **hook
+            model, tokenizer, texts[rank::world], repeat=True, context_size=args.context_size, **hook
         )
-        acts = ActivationBuffer(stream, batch_size=args.batch_size, device=device, prefetch=2)
+        acts = ActivationBuffer(stream, batch_size=args.batch_size // world, device=device, prefetch=2)
         d_in, n_acts = hook_width(model, spec.hook_point), None
     else:
         acts = collect_activations(model, tokenizer, texts, context_size=args.context_size, **hook)
         if args.cache_activations:
             cache_activations(acts, args.cache_activations)
         d_in, n_acts, device = acts.shape[-1], acts.shape[0], acts.device
+        shard = False
     config = SAEConfig(
         d_in=d_in,
         d_sae=args.d_sae,
@@ -138,6 +145,7 @@ def _train(args: argparse.Namespace) -> int:
         auxk=not args.no_auxk,
         output_dir=args.out,
         save_steps=args.save_steps,
+        shard_data=args.stream and shard,
     )
     try:
         metrics = SAETrainer(sae, targs, acts).train(resume_from_checkpoint=True if args.resume else None)

@@ -33,6 +33,10 @@ class SAETrainingArguments:
     ``decay_fraction`` of the steps (Anthropic's 2024 training update), which is what makes the higher peak safe.
     ``bf16=None`` runs the encoder matmul in bf16 where that is fast: CUDA, and (TopK) CPUs that multiply bf16
     natively (AMX or AVX512-BF16); on CPU bf16 only picks the k latents, their values are recomputed in fp32.
+    ``shard_data`` (data-parallel runs): each rank's activations are its own ``batch_size / world_size`` rows of
+    every global batch (e.g. an ``ActivationStream`` over that rank's texts), so the LM forwards are split
+    across ranks instead of repeated on each; without it every rank reads the whole global batch and keeps its
+    slice. Either way the result equals one process trained on the global batches (rank parts in rank order).
     """
 
     total_tokens: int = 2_000_000
@@ -53,6 +57,7 @@ class SAETrainingArguments:
     logging_steps: int = 50
     report_to: list[str] = field(default_factory=list)
     progress: bool = True
+    shard_data: bool = False
 
     def __post_init__(self) -> None:
         if self.total_tokens <= 0 or self.batch_size <= 0:
@@ -194,6 +199,17 @@ class SAETrainer:
             raise ValueError(
                 f"data-parallel training supports the topk and groupmax architectures, not {cfg.architecture!r}"
             )
+        self.sharded = self.args.shard_data and self.world_size > 1
+        if self.sharded and self.args.batch_size % self.world_size:
+            raise ValueError(
+                f"shard_data splits each global batch of {self.args.batch_size} rows over {self.world_size} ranks: "
+                "batch_size must be a multiple of the world size"
+            )
+        if self.sharded and isinstance(self.source, TensorSource):
+            raise ValueError(
+                "shard_data needs each rank's own activations (an iterable of that rank's batches); a tensor is "
+                "read whole by every rank, which is what shard_data=False does"
+            )
 
     # -- W_enc layout while training -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -219,11 +235,31 @@ class SAETrainer:
             if self.step == 0:
                 raise ValueError("the activation source is empty") from None
             raise
+        if self.sharded and batch.shape[0] != self.args.batch_size // self.world_size:
+            raise ValueError(
+                f"with shard_data each rank reads batch_size / world_size = "
+                f"{self.args.batch_size // self.world_size} rows per step, rank {self.rank} got {batch.shape[0]}"
+            )
         if batch.shape[-1] != self.sae.config.d_in:
             raise ValueError(
                 f"activation batch has d={batch.shape[-1]}, the SAE has d_in={self.sae.config.d_in}"
             )
         return batch.to(self.device, non_blocking=True).float()
+
+    def _gathered(self, local: torch.Tensor) -> torch.Tensor:
+        """The global batch from every rank's part, in rank order (equal parts)."""
+        parts = [torch.empty_like(local) for _ in range(self.world_size)]
+        torch.distributed.all_gather(parts, local.contiguous())
+        return torch.cat(parts)
+
+    def _global_variance(self, local: torch.Tensor) -> torch.Tensor:
+        """Sum of squared deviations from the mean over the global batch, from this rank's rows and two sums
+        reduced across ranks (the same value the unsharded mode computes from the whole batch)."""
+        x = local.double()
+        sums = torch.cat([x.sum(0), x.pow(2).sum().reshape(1)])
+        torch.distributed.all_reduce(sums)
+        n = local.shape[0] * self.world_size
+        return (sums[-1] - sums[:-1].pow(2).sum() / n).to(local.dtype)
 
     @torch.no_grad()
     def init_b_dec(self, sample: torch.Tensor) -> None:
@@ -235,12 +271,20 @@ class SAETrainer:
 
     # -- checkpoints ------------------------------------------------------------------------------------------------
     def save_checkpoint(self, directory: str | Path | None = None) -> Path:
-        """SAE (``save_pretrained``) + optimizer, schedule, dead-latent counters and data position."""
+        """SAE (``save_pretrained``) + optimizer, schedule, dead-latent counters and data position.
+
+        With ``shard_data`` every rank calls it: rank 0 writes the checkpoint, each other rank its own data
+        position (``source-rank<r>.pt``), and all wait for each other so the checkpoint is whole when it exists."""
         if directory is None:
             if not self.args.output_dir:
                 raise ValueError("save_checkpoint needs a directory or args.output_dir")
             directory = Path(self.args.output_dir) / f"checkpoint-{self.step}"
         directory = Path(directory)
+        if self.sharded and self.rank != 0:
+            directory.mkdir(parents=True, exist_ok=True)
+            torch.save(self._source_state(), directory / f"source-rank{self.rank}.pt")
+            torch.distributed.barrier()
+            return directory
         self._update_config_stats()
         w = self.sae.W_enc
         rows_view = w.data
@@ -255,12 +299,17 @@ class SAETrainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "tokens_since_fired": self.tokens_since_fired.cpu(),
-            "source": self.source.state_dict() if hasattr(self.source, "state_dict") else None,
+            "source": self._source_state(),
             "args": asdict(self.args),
             "rng": torch.get_rng_state(),
         }
         torch.save(state, directory / TRAINER_STATE)
+        if self.sharded:
+            torch.distributed.barrier()
         return directory
+
+    def _source_state(self) -> Any:
+        return self.source.state_dict() if hasattr(self.source, "state_dict") else None
 
     def load_checkpoint(self, directory: str | Path) -> None:
         from safetensors.torch import load_file
@@ -275,6 +324,11 @@ class SAETrainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.tokens_since_fired = state["tokens_since_fired"].to(self.device)
         self.step, self.tokens_seen = state["step"], state["tokens_seen"]
+        if self.sharded and self.rank != 0:  # this rank's own data position
+            own = directory / f"source-rank{self.rank}.pt"
+            state["source"] = (
+                torch.load(own, map_location=self.device, weights_only=False) if own.exists() else None
+            )
         if state.get("source") is not None and hasattr(self.source, "load_state_dict"):
             self.source.load_state_dict(state["source"])
             self._iter = iter(self.source)
@@ -355,7 +409,7 @@ class SAETrainer:
             self.load_checkpoint(path)
         else:
             first = self._next_batch()
-            self.init_b_dec(first)
+            self.init_b_dec(self._gathered(first) if self.sharded else first)
             self._pending = first
         sae.train()
         self._enc_rows_layout(True)
@@ -393,7 +447,9 @@ class SAETrainer:
             if topk:  # closed-form gradients, no autograd graph (same numbers, tested)
                 total_variance = None
                 rows = batch
-                if self.world_size > 1:
+                if self.sharded:  # this rank holds its rows only: the global batch's variance from sums
+                    total_variance = self._global_variance(batch)
+                elif self.world_size > 1:
                     total_variance = (batch - batch.mean(0)).pow(2).sum()
                     rows = batch.tensor_split(self.world_size)[self.rank]
                 out = sae.topk_loss_and_grads(
@@ -420,7 +476,7 @@ class SAETrainer:
             if sae.config.normalize_decoder:
                 sae.set_decoder_norm_to_unit_norm()
             with torch.no_grad():
-                n = batch.shape[0]
+                n = batch.shape[0] * (self.world_size if self.sharded else 1)  # the global batch's tokens
                 self.tokens_since_fired += n
                 if out.latent_indices is not None:
                     counts = torch.zeros(sae.config.d_sae, device=self.device)
@@ -454,8 +510,9 @@ class SAETrainer:
                         fvu=f"{row['fvu']:.3f}", l0=f"{row['l0']:.1f}", dead=f"{row['dead_fraction']:.3f}"
                     )
                 sums, n_logged = {}, 0
-            if args.save_steps and args.output_dir and self.step % args.save_steps == 0 and self.rank == 0:
-                self.save_checkpoint()
+            if args.save_steps and args.output_dir and self.step % args.save_steps == 0:
+                if self.rank == 0 or self.sharded:
+                    self.save_checkpoint()
         if bar is not None:
             bar.close()
         if n_logged:
