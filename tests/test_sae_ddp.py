@@ -36,6 +36,8 @@ WORKER = textwrap.dedent(
         trainer = run(sys.argv[1])
         if trainer.rank == 1:
             torch.save(trainer.history, sys.argv[1] + "/history-rank1.pt")
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     """
 )
 
@@ -87,6 +89,7 @@ SHARDED_WORKER = textwrap.dedent(
         first.train()
         again = SAETrainer(sae(), args(out + "/resumed"), Part(acts, rank, world))
         again.train(resume_from_checkpoint=True)
+        torch.distributed.destroy_process_group()
     """
 )
 

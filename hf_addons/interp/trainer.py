@@ -273,8 +273,9 @@ class SAETrainer:
     def save_checkpoint(self, directory: str | Path | None = None) -> Path:
         """SAE (``save_pretrained``) + optimizer, schedule, dead-latent counters and data position.
 
-        With ``shard_data`` every rank calls it: rank 0 writes the checkpoint, each other rank its own data
-        position (``source-rank<r>.pt``), and all wait for each other so the checkpoint is whole when it exists."""
+        With ``shard_data`` every rank calls it: each other rank writes its own data position
+        (``source-rank<r>.pt``), and rank 0 writes the trainer state, which marks a finished checkpoint, only
+        once they all have."""
         if directory is None:
             if not self.args.output_dir:
                 raise ValueError("save_checkpoint needs a directory or args.output_dir")
@@ -303,9 +304,11 @@ class SAETrainer:
             "args": asdict(self.args),
             "rng": torch.get_rng_state(),
         }
-        torch.save(state, directory / TRAINER_STATE)
-        if self.sharded:
+        if (
+            self.sharded
+        ):  # every rank's data position is on disk before the state that marks the checkpoint done
             torch.distributed.barrier()
+        torch.save(state, directory / TRAINER_STATE)
         return directory
 
     def _source_state(self) -> Any:
@@ -338,7 +341,11 @@ class SAETrainer:
 
     @staticmethod
     def latest_checkpoint(output_dir: str | Path) -> Path | None:
-        found = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+        # only finished checkpoints: the trainer state is written last (and, sharded, after every rank's part)
+        found = sorted(
+            (p for p in Path(output_dir).glob("checkpoint-*") if (p / TRAINER_STATE).exists()),
+            key=lambda p: int(p.name.split("-")[-1]),
+        )
         return found[-1] if found else None
 
     # -- logging -------------------------------------------------------------------------------------------------
@@ -529,6 +536,8 @@ class SAETrainer:
         if args.output_dir and self.rank == 0:
             sae.save_pretrained(args.output_dir)
             (Path(args.output_dir) / "training_log.json").write_text(json.dumps(self.history, indent=1))
+        if self.world_size > 1:  # on every rank, train() returns once rank 0's files are written
+            torch.distributed.barrier()
         return self.history[-1] if self.history else {}
 
 
