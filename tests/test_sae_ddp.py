@@ -19,11 +19,11 @@ WORKER = textwrap.dedent(
     import torch
     from hf_addons.interp import SAEConfig, SAETrainer, SAETrainingArguments, SparseAutoencoder
 
-    def run(out):
+    def run(out, arch):
         torch.manual_seed(0)
         acts = torch.randn(4096, 16) @ torch.randn(16, 16) + 0.3
         torch.manual_seed(0)
-        sae = SparseAutoencoder(SAEConfig(d_in=16, d_sae=64, k=4))
+        sae = SparseAutoencoder(SAEConfig(d_in=16, d_sae=64, k=4, architecture=arch, l1_coefficient=0.5))
         args = SAETrainingArguments(
             total_tokens=12 * 256, batch_size=256, bf16=False, progress=False, logging_steps=4,
             dead_tokens_threshold=512, output_dir=out,
@@ -33,7 +33,7 @@ WORKER = textwrap.dedent(
         return trainer
 
     if __name__ == "__main__":
-        trainer = run(sys.argv[1])
+        trainer = run(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "topk")
         if trainer.rank == 1:
             torch.save(trainer.history, sys.argv[1] + "/history-rank1.pt")
         if torch.distributed.is_initialized():
@@ -100,8 +100,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # two torchrun workers + one single process: ~30 CPU-s of interpreter start-up
-def test_torchrun_two_processes_match_one(tmp_path):
+@pytest.mark.slow  # two torchrun workers + one single process per architecture: ~30 CPU-s of start-up each
+@pytest.mark.parametrize("arch", ["topk", "batchtopk", "jumprelu", "relu"])
+def test_torchrun_two_processes_match_one(tmp_path, arch):
     from hf_addons.interp import SparseAutoencoder
 
     script = tmp_path / "worker.py"
@@ -115,11 +116,11 @@ def test_torchrun_two_processes_match_one(tmp_path):
     ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script), str(ddp_dir),
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script), str(ddp_dir), arch,
     ]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    subprocess.run([sys.executable, str(script), str(single_dir)], env=env, check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), str(single_dir), arch], env=env, check=True, timeout=300)
 
     ddp = SparseAutoencoder.from_pretrained(ddp_dir)
     single = SparseAutoencoder.from_pretrained(single_dir)
@@ -132,17 +133,6 @@ def test_torchrun_two_processes_match_one(tmp_path):
     for a, b in zip(h1, single_log):
         assert a["fvu"] == pytest.approx(b["fvu"], rel=1e-3) and a["l0"] == pytest.approx(b["l0"], rel=1e-3)
     assert h1[-1]["fvu"] < h1[0]["fvu"]  # and it trained
-
-
-def test_data_parallel_refuses_architectures_it_cannot_split(monkeypatch):
-    from hf_addons.interp import SAEConfig, SAETrainer, SparseAutoencoder
-    from hf_addons.interp import trainer as trainer_mod
-
-    monkeypatch.setattr(trainer_mod, "_distributed", lambda device: (2, 0))
-    with pytest.raises(ValueError, match="topk and groupmax"):
-        SAETrainer(
-            SparseAutoencoder(SAEConfig(d_in=8, d_sae=16, architecture="relu")), None, torch.randn(64, 8)
-        )
 
 
 @pytest.mark.slow  # two torchrun workers (3 trainings each) + one single process

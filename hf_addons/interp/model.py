@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -366,8 +367,17 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         )
         return values.reshape(*x.shape[:-1], -1), indices.reshape(*x.shape[:-1], -1)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Dense latent activations (..., d_sae), for any architecture (SAELens/SAEBench interface)."""
+    def encode(
+        self,
+        x: torch.Tensor,
+        global_rows: int | None = None,
+        gather_values: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Dense latent activations (..., d_sae), for any architecture (SAELens/SAEBench interface).
+
+        BatchTopK in training keeps the ``k x rows`` largest activations of the batch. Data-parallel training
+        passes the global batch's row count and ``gather_values`` (this rank's candidate values -> every rank's,
+        concatenated), so each rank keeps its part of the global batch's top values."""
         arch = self.config.architecture
         if arch in SPARSE_CODE_ARCHITECTURES:
             values, indices = self.encode_sparse(x)
@@ -382,11 +392,17 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         pre = pre.relu()
         if self.training:
             flat = pre.reshape(-1, self.config.d_sae)
-            n_keep = min(self.config.k * flat.shape[0], flat.numel())
-            values, idx = flat.reshape(-1).topk(n_keep, sorted=False)
+            rows = global_rows or flat.shape[0]
+            n_keep = min(self.config.k * rows, self.config.d_sae * rows)
+            values, idx = flat.reshape(-1).topk(min(n_keep, flat.numel()), sorted=False)
+            if gather_values is not None:  # the global batch's n_keep-th value, from every rank's candidates
+                smallest = gather_values(values.detach()).topk(n_keep, sorted=False).values.min()
+                sel = values >= smallest
+                values, idx = values[sel], idx[sel]
+            else:
+                smallest = values.detach().min()
             kept = torch.zeros_like(flat).reshape(-1).scatter_(0, idx, values).reshape_as(pre)
             with torch.no_grad():
-                smallest = values.detach().min()
                 self.threshold.lerp_(smallest.to(self.threshold.dtype), 0.01 if self.threshold > 0 else 1.0)
             return kept
         return pre * (pre > self.threshold)
@@ -415,6 +431,8 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         auxk_coefficient: float = 1 / 32,
         compute_dtype: torch.dtype | None = None,
         total_variance: torch.Tensor | None = None,
+        global_rows: int | None = None,
+        gather_values: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> SAEOutput:
         """Reconstruct ``hidden_states`` (..., d_in); the loss is FVU plus the architecture's sparsity term.
 
@@ -422,7 +440,8 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         ``k_aux`` largest dead latents model the residual error, which revives them (Gao et al. 2024). Passing
         indices avoids a host sync; the trainer refreshes them every few steps. ``total_variance`` (the sum of
         squared deviations from the batch mean) replaces this batch's own: data-parallel training passes the
-        global batch's, so the per-rank losses sum to the single-process loss.
+        global batch's, with its row count ``global_rows`` (the per-token sparsity terms are divided by it) and,
+        for BatchTopK, ``gather_values`` (see ``encode``), so the per-rank losses sum to the single-process loss.
         """
         x = self._check_input(hidden_states)
         if not self.training and not torch.isfinite(x).all():  # training checks once per few steps instead
@@ -455,18 +474,19 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
                 scale = min(n_dead / k_aux, 1.0)
                 auxk = scale * (e_hat - e).pow(2).sum() / total_variance
         else:
-            acts = self.encode(x)
+            acts = self.encode(x, global_rows, gather_values)
             values = acts
             recon = self.decode(acts)
             err = x - recon
             l0 = (acts > 0).sum(-1).float().mean()
-            scale = (total_variance / x.shape[0]).sqrt()
+            rows = global_rows or x.shape[0]  # per-token means over the global batch: sums / its rows
+            scale = (total_variance / rows).sqrt()
             if cfg.architecture == "relu":
-                sparsity = cfg.l1_coefficient * (acts * self.W_dec.norm(dim=-1)).sum(-1).mean() / scale
+                sparsity = cfg.l1_coefficient * (acts * self.W_dec.norm(dim=-1)).sum() / rows / scale
             elif cfg.architecture == "jumprelu":
                 pre = self.pre_activations(x)
                 step = _Step.apply(pre, self.log_threshold.exp(), cfg.jumprelu_bandwidth)
-                sparsity = cfg.l0_coefficient * step.sum(-1).mean() / cfg.d_sae * 100
+                sparsity = cfg.l0_coefficient * step.sum() / rows / cfg.d_sae * 100
         fvu = err.pow(2).sum() / total_variance
         loss = fvu
         if auxk is not None:
@@ -494,6 +514,8 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         auxk_coefficient: float = 1 / 32,
         compute_dtype: torch.dtype | None = None,
         total_variance: torch.Tensor | None = None,
+        global_rows: int | None = None,
+        gather_values: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> SAEOutput:
         """``forward`` + ``loss.backward()`` for TopK / GroupMax in closed form, without an autograd graph.
 

@@ -195,10 +195,6 @@ class SAETrainer:
         self.tokens_seen = 0
         self.history: list[dict[str, float]] = []
         self._trackers: list[Any] = []
-        if self.world_size > 1 and cfg.architecture not in ("topk", "groupmax"):
-            raise ValueError(
-                f"data-parallel training supports the topk and groupmax architectures, not {cfg.architecture!r}"
-            )
         self.sharded = self.args.shard_data and self.world_size > 1
         if self.sharded and self.args.batch_size % self.world_size:
             raise ValueError(
@@ -247,10 +243,16 @@ class SAETrainer:
         return batch.to(self.device, non_blocking=True).float()
 
     def _gathered(self, local: torch.Tensor) -> torch.Tensor:
-        """The global batch from every rank's part, in rank order (equal parts)."""
-        parts = [torch.empty_like(local) for _ in range(self.world_size)]
-        torch.distributed.all_gather(parts, local.contiguous())
-        return torch.cat(parts)
+        """Every rank's ``local`` (same trailing shape, any length) concatenated in rank order."""
+        n = torch.tensor([local.shape[0]], device=local.device)
+        sizes = [torch.empty_like(n) for _ in range(self.world_size)]
+        torch.distributed.all_gather(sizes, n)
+        longest = int(max(sizes))  # one host sync; all_gather needs equal shapes: pad, then trim
+        padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=local.device)
+        padded[: local.shape[0]] = local
+        parts = [torch.empty_like(padded) for _ in range(self.world_size)]
+        torch.distributed.all_gather(parts, padded)
+        return torch.cat([p[: int(k)] for p, k in zip(parts, sizes)])
 
     def _global_variance(self, local: torch.Tensor) -> torch.Tensor:
         """Sum of squared deviations from the mean over the global batch, from this rank's rows and two sums
@@ -470,8 +472,19 @@ class SAETrainer:
                 if self._enc_rows is not None:
                     self._enc_rows.grad = sae.W_enc.grad.t()  # a view: Adam steps the same storage
             else:
+                dp: dict[str, Any] = {}
+                rows = batch
+                if self.world_size > 1:  # this rank's rows, the global batch's variance, row count and top-k
+                    if self.sharded:
+                        dp["total_variance"] = self._global_variance(batch)
+                    else:
+                        dp["total_variance"] = (batch - batch.mean(0)).pow(2).sum()
+                        rows = batch.tensor_split(self.world_size)[self.rank]
+                    dp["global_rows"] = batch.shape[0] * (self.world_size if self.sharded else 1)
+                    if sae.config.architecture == "batchtopk":
+                        dp["gather_values"] = self._gathered
                 with torch.autocast(self.device.type, dtype=compute_dtype, enabled=compute_dtype is not None):
-                    out = sae(batch)
+                    out = sae(rows, **dp)
                 out.loss.backward()
             if self.world_size > 1:
                 self._all_reduce_grads()
@@ -495,6 +508,10 @@ class SAETrainer:
                     fired = counts > 0
                 else:
                     fired = (out.latent_values > 0).any(0)
+                    if self.world_size > 1:
+                        fired = fired.float()
+                        torch.distributed.all_reduce(fired)
+                        fired = fired > 0
                 finite &= torch.isfinite(out.loss)
                 self.tokens_since_fired.masked_fill_(fired, 0)
                 for key in ("fvu", "l0", "auxk_loss", "loss"):
