@@ -585,6 +585,51 @@ def test_input_hook_points_collect_and_splice(tiny_llama, tokenizer, hook_point)
     assert perfect["ce_zero"] != pytest.approx(perfect["ce_clean"], abs=1e-3)  # the splice did act
 
 
+def test_single_head_sae_reads_and_writes_its_head_only(tiny_llama, tokenizer):
+    """head_index (SAELens's hook_head_index): the SAE sees one head's d_head columns of attn_z; splicing and
+    steering change those columns and leave the other heads' as they were."""
+    from hf_addons.interp import steer
+    from hf_addons.interp.activations import collect_activations, resolve_hook, run_to_hook, tokenize
+    from hf_addons.interp.evaluation import splice
+
+    enc = tokenize(tokenizer, TEXTS[:2], 32, "cpu")
+    whole = run_to_hook(
+        tiny_llama, resolve_hook(tiny_llama, 0, "attn_z"), enc["input_ids"], enc["attention_mask"]
+    )
+    spec = resolve_hook(tiny_llama, 0, "attn_z", head_index=2)  # 4 heads of 16
+    head = run_to_hook(tiny_llama, spec, enc["input_ids"], enc["attention_mask"])
+    assert torch.equal(head, whole[..., 32:48])
+    acts = collect_activations(tiny_llama, tokenizer, TEXTS[:2], layer=0, hook_point="attn_z", head_index=2)
+    assert acts.shape[-1] == 16
+    sae = _sae(d_in=16, d_sae=32, k=4, layer=0, hook_point="attn_z", head_index=2).eval()
+    received = []
+
+    def grab(module, args, kw):
+        received.append(args[0].clone())
+
+    with torch.no_grad(), splice(sae, spec, "sae"):
+        handle = spec.module.register_forward_pre_hook(grab, with_kwargs=True)
+        tiny_llama(**enc)
+        handle.remove()
+    others = torch.cat([whole[..., :32], whole[..., 48:]], -1)
+    assert torch.equal(torch.cat([received[0][..., :32], received[0][..., 48:]], -1), others)
+    torch.testing.assert_close(received[0][..., 32:48], sae(head).reconstruction)
+    received.clear()
+    with torch.no_grad(), steer(tiny_llama, sae, 5, strength=3.0):
+        handle = spec.module.register_forward_pre_hook(grab, with_kwargs=True)
+        tiny_llama(**enc)
+        handle.remove()
+    moved = received[0] - whole
+    torch.testing.assert_close(moved[..., 32:48], (3.0 * sae.W_dec[5]).expand_as(head))
+    assert not moved[..., :32].any() and not moved[..., 48:].any()
+    scores = ce_loss_recovered(sae, tiny_llama, tokenizer, TEXTS[:2], context_size=32)  # hooks via the config
+    assert scores["ce_sae"] != pytest.approx(scores["ce_clean"], abs=1e-5) and scores["kl_div"] > 0
+    with pytest.raises(ValueError, match="head_index selects one head of attn_z"):
+        resolve_hook(tiny_llama, 0, "resid_post", head_index=1)
+    with pytest.raises(ValueError, match="out of range"):
+        resolve_hook(tiny_llama, 0, "attn_z", head_index=4)
+
+
 def test_evaluate_metrics_consistent():
     sae = _identity_sae(16, 0)
     x = torch.randn(500, 16)

@@ -282,3 +282,19 @@ def test_attention_hook_z_sae_reads_the_output_projection_input(tmp_path):
     (bad / "cfg.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="hook_z"):
         load_sae(bad)
+
+
+def test_single_head_sae_keeps_its_head(tmp_path):
+    """hook_head_index on blocks.L.attn.hook_z: one head's columns of attn_z, written back as such."""
+    sae = load_sae(FIXTURES / "saelens_topk_head_inference")
+    assert (sae.config.layer, sae.config.hook_point, sae.config.head_index) == (3, "attn_z", 1)
+    lens = json.loads((save_saelens(sae, tmp_path / "lens") / "cfg.json").read_text())
+    assert lens["metadata"]["hook_head_index"] == 1 and lens["reshape_activations"] == "none"
+    assert load_sae(tmp_path / "lens").config.head_index == 1
+    cfg = json.loads((FIXTURES / "saelens_topk_head_inference" / "cfg.json").read_text())
+    cfg["metadata"]["hook_name"] = "blocks.3.hook_resid_pre"  # a head of the residual stream means nothing
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURES / "saelens_topk_head_inference", bad)
+    (bad / "cfg.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="hook_head_index"):
+        load_sae(bad)

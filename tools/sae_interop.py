@@ -170,7 +170,8 @@ def saelens_fixtures(out: Path) -> None:
 
 
 def saelens_hook_z_fixture(out: Path) -> None:
-    """An attention SAE on ``blocks.3.attn.hook_z`` (2 heads x 4): SAELens takes (..., n_heads, d_head) inputs."""
+    """Attention SAEs on ``blocks.3.attn.hook_z``: all heads (2 x 4; SAELens takes (..., n_heads, d_head)
+    inputs), and one head (``hook_head_index``)."""
     import sae_lens
     from sae_lens import SAE, TopKTrainingSAEConfig, TrainingSAE
     from sae_lens.saes.sae import SAEMetadata
@@ -196,6 +197,25 @@ def saelens_hook_z_fixture(out: Path) -> None:
         {"x": x, "acts": acts.contiguous(), "recon": recon.contiguous()},
         f"sae-lens {sae_lens.__version__}: TopK on blocks.3.attn.hook_z (reshape_activations=hook_z), inference "
         "format; expected = SAE.load_from_disk on x viewed as (N, 2 heads, 4), outputs flattened",
+    )
+    # one head (hook_head_index): the SAE reads that head's d_head values as they are
+    cfg = TopKTrainingSAEConfig(
+        d_in=D_IN,
+        d_sae=D_SAE,
+        k=K,
+        metadata=SAEMetadata(
+            model_name=META["model_name"], hook_name="blocks.3.attn.hook_z", hook_head_index=1
+        ),
+    )
+    sae = TrainingSAE.get_sae_class_for_architecture(cfg.architecture())(cfg)
+    _randomise(sae, 22)
+    folder = out / "saelens_topk_head_inference"
+    sae.save_inference_model(folder)
+    _write(
+        folder,
+        _saelens_expected(SAE.load_from_disk(folder), x),
+        f"sae-lens {sae_lens.__version__}: TopK on head 1 of blocks.3.attn.hook_z (hook_head_index=1, d_in = "
+        "d_head), inference format; expected = SAE.load_from_disk",
     )
 
 

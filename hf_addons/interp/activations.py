@@ -33,6 +33,19 @@ class HookSpec:
     read_input: bool = False
     layer: int | None = None
     hook_point: str = "resid_post"
+    columns: slice | None = None  # one attention head's part of attn_z (its d_head columns)
+
+    def read(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The SAE's input from the hooked tensor."""
+        return hidden if self.columns is None else hidden[..., self.columns]
+
+    def write(self, hidden: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """``hidden`` with the SAE's input replaced by ``value`` (only the head's columns for one head)."""
+        if self.columns is None:
+            return value
+        out = hidden.clone()
+        out[..., self.columns] = value
+        return out
 
 
 def decoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
@@ -62,9 +75,32 @@ def _child(block: nn.Module, names: tuple[str, ...], what: str, block_name: str)
 
 
 def resolve_hook(
-    model: nn.Module, layer: int | None = None, hook_point: str = "resid_post", hook_name: str | None = None
+    model: nn.Module,
+    layer: int | None = None,
+    hook_point: str = "resid_post",
+    hook_name: str | None = None,
+    head_index: int | None = None,
 ) -> HookSpec:
-    """Turn ``(layer, hook_point)`` or an explicit module name into a module to hook, with clear errors."""
+    """Turn ``(layer, hook_point)`` or an explicit module name into a module to hook, with clear errors.
+
+    ``head_index`` (``attn_z`` only): one attention head's output, its ``d_head`` columns of the concatenation
+    (SAELens's ``hook_head_index``)."""
+    if head_index is not None:
+        if hook_point != "attn_z":
+            raise ValueError(f"head_index selects one head of attn_z; the hook point is {hook_point!r}")
+        spec = resolve_hook(model, layer, hook_point, hook_name)
+        width, heads = hook_width(model, "attn_z"), _num_heads(model)
+        if width is None or not heads:
+            raise ValueError(
+                f"{type(model).__name__}'s config names no attention heads: head_index cannot be placed"
+            )
+        if not 0 <= head_index < heads:
+            raise ValueError(
+                f"head_index {head_index} out of range: the model has {heads} heads (0..{heads - 1})"
+            )
+        d_head = width // heads
+        spec.columns = slice(head_index * d_head, (head_index + 1) * d_head)
+        return spec
     modules = dict(model.named_modules())
     if hook_name:
         if hook_name not in modules:
@@ -109,6 +145,11 @@ def resolve_hook(
     return HookSpec(name, modules[name], read_input=False, layer=layer, hook_point=hook_point)
 
 
+def _num_heads(model: nn.Module) -> int | None:
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return getattr(cfg, "num_attention_heads", None)
+
+
 def hook_width(model: nn.Module, hook_point: str) -> int | None:
     """Activation width at a hook point from the model's config: the hidden size, or heads x head_dim at attn_z."""
     cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
@@ -129,8 +170,11 @@ def hook_for(sae: Any, model: nn.Module) -> HookSpec:
             f"this SAE was trained on hook {source!r}, which has no HF equivalent here; set "
             "sae.config.layer and sae.config.hook_point (or sae.config.hook_name) to the module to hook"
         )
-    spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name)
+    head = getattr(cfg, "head_index", None)
+    spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name, head)
     width = hook_width(model, cfg.hook_point)
+    if head is not None and width is not None:
+        width = spec.columns.stop - spec.columns.start
     if width is not None and width != cfg.d_in and cfg.hook_name is None:
         what = "heads x head_dim" if cfg.hook_point == "attn_z" else "hidden size"
         raise ValueError(f"SAE d_in={cfg.d_in} does not match the model's {what} {width}")
@@ -152,7 +196,7 @@ def capture(spec: HookSpec, stop: bool = True):
     if spec.read_input:
 
         def pre_hook(module, args, kwargs):
-            store["acts"] = args[0] if args else kwargs["hidden_states"]
+            store["acts"] = spec.read(args[0] if args else kwargs["hidden_states"])
             if stop:
                 raise _StopForward
 
@@ -160,7 +204,7 @@ def capture(spec: HookSpec, stop: bool = True):
     else:
 
         def hook(module, args, output):
-            store["acts"] = _first_tensor(output)
+            store["acts"] = spec.read(_first_tensor(output))
             if stop:
                 raise _StopForward
 
@@ -239,6 +283,7 @@ def iter_activations(
     layer: int | None = None,
     hook_point: str = "resid_post",
     hook_name: str | None = None,
+    head_index: int | None = None,
     context_size: int = 128,
     batch_size: int = 8,
     dtype: torch.dtype = torch.float32,
@@ -254,6 +299,7 @@ def iter_activations(
         layer=layer,
         hook_point=hook_point,
         hook_name=hook_name,
+        head_index=head_index,
         context_size=context_size,
         batch_size=batch_size,
         dtype=dtype,
@@ -279,6 +325,7 @@ class ActivationStream:
         layer: int | None = None,
         hook_point: str = "resid_post",
         hook_name: str | None = None,
+        head_index: int | None = None,
         context_size: int = 128,
         batch_size: int = 8,
         dtype: torch.dtype = torch.float32,
@@ -291,7 +338,7 @@ class ActivationStream:
                 "repeat=True needs re-iterable texts (a list or a dataset column), not an iterator"
             )
         self.model, self.tokenizer, self.texts, self.repeat = model, tokenizer, texts, repeat
-        self.spec = resolve_hook(model, layer, hook_point, hook_name)
+        self.spec = resolve_hook(model, layer, hook_point, hook_name, head_index)
         self.context_size, self.batch_size, self.dtype = context_size, batch_size, dtype
         self.device = _model_device(model)
         self.position = 0
@@ -628,7 +675,7 @@ def cache_activations_sharded(
         shard_tokens: rows per shard file (the memory held while collecting).
         batch_size: texts per LM forward.
         max_tokens: stop once this many rows are cached in all.
-        hook_kwargs: ``layer`` / ``hook_point`` / ``hook_name`` / ``context_size`` / ``dtype``, as for
+        hook_kwargs: ``layer`` / ``hook_point`` / ``hook_name`` / ``head_index`` / ``context_size`` / ``dtype``, as for
             ``iter_activations``.
     """
     import json
@@ -644,8 +691,11 @@ def cache_activations_sharded(
         hook_kwargs.get("layer"),
         hook_kwargs.get("hook_point", "resid_post"),
         hook_kwargs.get("hook_name"),
+        hook_kwargs.get("head_index"),
     )
     meta = {"module": spec.module_name, "layer": spec.layer, "hook_point": spec.hook_point}
+    if spec.columns is not None:
+        meta["head_index"] = hook_kwargs["head_index"]
     if index.get("hook", meta) != meta:
         raise ValueError(f"{path} caches hook {index['hook']}, not {meta}; use another folder")
     index["hook"] = meta
@@ -677,7 +727,7 @@ def cache_activations_sharded(
             if texts_seen > index["texts_done"]:
                 yield t
 
-    kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype")}
+    kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype", "head_index")}
     for chunk, _ in _batched(enumerate(remaining()), batch_size):
         if max_tokens is not None and rows + buffered >= max_tokens:
             break

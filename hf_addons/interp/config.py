@@ -24,6 +24,7 @@ class SAEConfig(PushMixin, PretrainedConfig):
     """Shape, sparsity mechanism and provenance (model, layer, hook point, training stats) of an SAE.
 
     ``d_sae`` defaults to ``expansion_factor * d_in``. The provenance fields feed the generated model card.
+    ``head_index`` (``attn_z``): the SAE reads one attention head's output (SAELens's ``hook_head_index``).
     ``hook_name`` is a module name of the HF model; ``source_hook_name`` keeps the hook name of the library an SAE
     was loaded from (SAELens ``blocks.3.hook_resid_pre``, a sparsify folder name) when it has no HF equivalent
     here, so feature and steering calls refuse instead of hooking a guessed layer.
@@ -54,6 +55,7 @@ class SAEConfig(PushMixin, PretrainedConfig):
         layer: int | None = None,
         hook_point: str = "resid_post",
         hook_name: str | None = None,
+        head_index: int | None = None,
         source_hook_name: str | None = None,
         tokens_trained: int = 0,
         metrics: dict[str, float] | None = None,
@@ -91,6 +93,9 @@ class SAEConfig(PushMixin, PretrainedConfig):
         self.layer = layer
         self.hook_point = hook_point
         self.hook_name = hook_name
+        if head_index is not None and hook_point != "attn_z":
+            raise ValueError(f"head_index selects one head of attn_z; the hook point is {hook_point!r}")
+        self.head_index = None if head_index is None else int(head_index)
         self.source_hook_name = source_hook_name
         self.tokens_trained = int(tokens_trained)
         self.metrics = dict(metrics or {})

@@ -14,8 +14,9 @@ the real libraries, ``tests/fixtures/sae``); what cannot be represented raises `
   as ``SAEConfig.normalize_activations`` and computed as SAELens does (the OpenAI GPT-2 TopK SAEs use
   ``layer_norm``). ``blocks.L.attn.hook_z`` SAEs (``reshape_activations="hook_z"``, e.g. Kissane et al.'s attention
   SAEs) read the ``attn_z`` hook point: the attention output projection's input, whose concatenated heads are
-  TransformerLens's ``z`` flattened in the same order. Refused: ``covariance_whitening``, single-head hooks
-  (``hook_head_index``), transcoders and the other architectures.
+  TransformerLens's ``z`` flattened in the same order; with ``hook_head_index`` one head's ``d_head`` columns
+  of it (``SAEConfig.head_index``). Refused: ``covariance_whitening``, ``hook_head_index`` on other hooks,
+  transcoders and the other architectures.
 - sparsify (``cfg.json`` + ``sae.safetensors``; ``encoder.weight`` d_sae x d_in): ``activation`` ``topk`` and
   ``groupmax``, in a folder named after the hooked module (``layers.6`` = output of decoder layer 6); a run folder
   holding one such folder per hook loads with ``load_sparsify_run``. Refused: skip connections, transcoders,
@@ -122,7 +123,10 @@ def _saelens_hook(meta: dict[str, Any]) -> dict[str, Any]:
     hook = meta.get("hook_name") or ""
     m = re.fullmatch(r"blocks\.(\d+)\.((?:attn\.)?hook_\w+)", hook)
     if m and m.group(2) in _SAELENS_HOOKS:
-        return {"layer": int(m.group(1)), "hook_point": _SAELENS_HOOKS[m.group(2)], "source_hook_name": hook}
+        out = {"layer": int(m.group(1)), "hook_point": _SAELENS_HOOKS[m.group(2)], "source_hook_name": hook}
+        if meta.get("hook_head_index") is not None:
+            out["head_index"] = int(meta["hook_head_index"])
+        return out
     return {"layer": None, "hook_point": "resid_post", "source_hook_name": hook or None}
 
 
@@ -141,8 +145,12 @@ def _refuse_saelens(cfg: dict[str, Any], path: Path) -> None:
             f"{path}: reshape_activations='hook_z' on hook {hook!r}: only blocks.L.attn.hook_z maps to a module "
             "here (the attention output projection's input)"
         )
-    if cfg["metadata"].get("hook_head_index") is not None:
-        raise ValueError(f"{path}: SAEs on a single attention head (hook_head_index) are not supported")
+    if cfg["metadata"].get("hook_head_index") is not None and not re.fullmatch(
+        r"blocks\.\d+\.attn\.hook_z", hook
+    ):
+        raise ValueError(
+            f"{path}: hook_head_index on hook {hook!r}: one head maps to a module here only on blocks.L.attn.hook_z"
+        )
     if cfg.get("finetuning_scaling_factor"):
         raise ValueError(f"{path}: finetuning_scaling_factor=True (pre-6 SAELens) is not supported")
     norm = cfg.get("normalize_activations") or "none"
@@ -295,13 +303,14 @@ def save_saelens(sae: SparseAutoencoder, path: str | Path) -> Path:
         "device": "cpu",
         "apply_b_dec_to_input": cfg.apply_b_dec_to_input,
         "normalize_activations": cfg.normalize_activations,
-        # SAELens then takes (..., n_heads, d_head) inputs; ours reads them concatenated (head-major, the same order)
-        "reshape_activations": "hook_z" if cfg.hook_point == "attn_z" else "none",
+        # SAELens then takes (..., n_heads, d_head) inputs; ours reads them concatenated (head-major, the same order);
+        # a single-head SAE reads (..., d_head) as it is
+        "reshape_activations": "hook_z" if cfg.hook_point == "attn_z" and cfg.head_index is None else "none",
         "metadata": {
             "sae_lens_version": SAELENS_FORMAT_VERSION,
             "model_name": cfg.model_name,
             "hook_name": _saelens_hook_name(cfg),
-            "hook_head_index": None,
+            "hook_head_index": cfg.head_index,
             "training_architecture": cfg.architecture,
             "written_by": "hf-addons",
         },

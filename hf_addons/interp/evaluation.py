@@ -84,10 +84,11 @@ def splice(sae: SparseAutoencoder, spec: HookSpec, mode: str = "sae", keep: torc
     (BOS, pad) pass through unchanged."""
 
     def replace(hidden: torch.Tensor) -> torch.Tensor:
+        part = spec.read(hidden)  # one head's columns for a single-head SAE
         if mode == "sae":
-            new = sae(hidden.float()).reconstruction.to(hidden.dtype)
+            new = spec.write(hidden, sae(part.float()).reconstruction.to(hidden.dtype))
         else:
-            new = torch.zeros_like(hidden)
+            new = spec.write(hidden, torch.zeros_like(part))
         return new if keep is None else torch.where(keep[..., None], new, hidden)
 
     def hook(module, args, output):

@@ -196,6 +196,11 @@ def steer(
     norm = sae.config.normalize_activations
 
     def add(hidden: torch.Tensor) -> torch.Tensor:
+        if spec.columns is not None:  # one head's columns
+            return spec.write(hidden, shifted(spec.read(hidden)))
+        return shifted(hidden)
+
+    def shifted(hidden: torch.Tensor) -> torch.Tensor:
         d = direction.to(hidden.device, hidden.dtype)
         if norm == "layer_norm":  # a latent's unit is the token's standard deviation in the model's space
             return hidden + hidden.float().std(-1, keepdim=True).to(hidden.dtype) * d
