@@ -917,6 +917,15 @@ def test_cli_train_eval_features(tiny_llama, tokenizer, tmp_path, capsys):
     assert (streamed / "checkpoint-8" / "trainer_state.pt").exists()
     state = torch.load(streamed / "checkpoint-4" / "trainer_state.pt", weights_only=False)
     assert state["source"]["stream_position"] > 0  # --resume continues the live stream where it was
+    one_head = tmp_path / "head"
+    args = ["--layer", "0", "--hook-point", "attn_z", "--head-index", "1", "-k", "4", "--d-sae", "32"]
+    for stream in ([], ["--stream"]):
+        assert main(["sae", "train", *common, *args, *stream, "--tokens", "256", "--batch-size", "64",
+                     "--out", str(one_head)]) == 0  # fmt: skip
+        cfg = SparseAutoencoder.from_pretrained(one_head).config
+        lm = __import__("transformers").AutoConfig.from_pretrained(model_dir)
+        head_dim = lm.hidden_size // lm.num_attention_heads
+        assert (cfg.hook_point, cfg.head_index, cfg.d_in) == ("attn_z", 1, head_dim)
     assert SparseAutoencoder.from_pretrained(streamed).config.tokens_trained == 1024
     assert main(["sae", "train", *common, "--hook-name", "model.nope", "--out", str(tmp_path / "x")]) == 2
     assert "valid names" in capsys.readouterr().err

@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--hook-name", default=None, help="explicit module name instead of --layer/--hook-point")
     p.add_argument(
+        "--head-index", type=int, default=None, help="with --hook-point attn_z: one attention head's output"
+    )
+    p.add_argument(
         "--architecture", default="topk", choices=["topk", "batchtopk", "jumprelu", "relu", "groupmax"]
     )
     p.add_argument("--expansion-factor", type=int, default=8)
@@ -100,8 +103,10 @@ def _train(args: argparse.Namespace) -> int:
     )
 
     model, tokenizer, texts = _load(args)
-    spec = resolve_hook(model, args.layer, args.hook_point, args.hook_name)
-    hook = dict(layer=args.layer, hook_point=args.hook_point, hook_name=args.hook_name)
+    spec = resolve_hook(model, args.layer, args.hook_point, args.hook_name, args.head_index)
+    hook = dict(
+        layer=args.layer, hook_point=args.hook_point, hook_name=args.hook_name, head_index=args.head_index
+    )
     if args.stream:
         if args.cache_activations:
             raise ValueError("--cache-activations needs the collected activations; drop --stream")
@@ -118,7 +123,9 @@ def _train(args: argparse.Namespace) -> int:
             model, tokenizer, texts[rank::world], repeat=True, context_size=args.context_size, **hook
         )
         acts = ActivationBuffer(stream, batch_size=args.batch_size // world, device=device, prefetch=2)
-        d_in, n_acts = hook_width(model, spec.hook_point), None
+        width = hook_width(model, spec.hook_point)
+        d_in = width if spec.columns is None else spec.columns.stop - spec.columns.start
+        n_acts = None
     else:
         acts = collect_activations(model, tokenizer, texts, context_size=args.context_size, **hook)
         if args.cache_activations:
@@ -135,6 +142,7 @@ def _train(args: argparse.Namespace) -> int:
         layer=spec.layer,
         hook_point=spec.hook_point,
         hook_name=spec.module_name,
+        head_index=args.head_index,
     )
     torch.manual_seed(0)
     sae = SparseAutoencoder(config).to(device)
