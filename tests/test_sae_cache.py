@@ -42,6 +42,12 @@ def test_sharded_cache_equals_collection_and_resumes(tiny_llama, tokenizer, tmp_
     assert json.loads((part / "index.json").read_text())["texts_done"] < len(TEXTS)
     cache_activations_sharded(tiny_llama, tokenizer, TEXTS, part, shard_tokens=100, **kw)
     torch.testing.assert_close(_all_rows(part), full)
+    # stopped by max_tokens with rows still buffered: the chunk read but not cached is not counted as done
+    held = cache_activations_sharded(
+        tiny_llama, tokenizer, TEXTS, tmp_path / "held", shard_tokens=1000, max_tokens=150, **kw
+    )
+    cache_activations_sharded(tiny_llama, tokenizer, TEXTS, held, shard_tokens=1000, **kw)
+    torch.testing.assert_close(_all_rows(held), full)
     with pytest.raises(ValueError, match="caches hook"):
         cache_activations_sharded(tiny_llama, tokenizer, TEXTS, part, layer=0, context_size=32)
 

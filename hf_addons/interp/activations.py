@@ -700,7 +700,7 @@ def cache_activations_sharded(
         raise ValueError(f"{path} caches hook {index['hook']}, not {meta}; use another folder")
     index["hook"] = meta
     rows = sum(s["rows"] for s in index["shards"])
-    texts_seen = 0
+    texts_done = index["texts_done"]  # input texts behind the chunks cached or buffered
     parts: list[torch.Tensor] = []
     buffered = 0
 
@@ -720,15 +720,10 @@ def cache_activations_sharded(
         tmp.replace(index_file)  # atomic: the index never names a shard that is not fully written
         parts, buffered = [], 0
 
-    def remaining() -> Iterator[str]:
-        nonlocal texts_seen
-        for t in texts:
-            texts_seen += 1
-            if texts_seen > index["texts_done"]:
-                yield t
-
     kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype", "head_index")}
-    for chunk, _ in _batched(enumerate(remaining()), batch_size):
+    # a rerun skips the texts already cached; a chunk read but not cached (max_tokens) is not counted as done
+    remaining = enumerate(itertools.islice(texts, texts_done, None), texts_done)
+    for chunk, after in _batched(remaining, batch_size):
         if max_tokens is not None and rows + buffered >= max_tokens:
             break
         acts = next(
@@ -739,9 +734,10 @@ def cache_activations_sharded(
         )  # fmt: skip
         parts.append(acts.cpu())
         buffered += acts.shape[0]
+        texts_done = after
         if buffered >= shard_tokens:
-            flush(texts_seen)
-    flush(texts_seen)
+            flush(texts_done)
+    flush(texts_done)
     if not index["shards"]:
         raise ValueError("no activations cached: the text dataset is empty")
     return path
