@@ -98,8 +98,8 @@ def _train(args: argparse.Namespace) -> int:
     from hf_addons.interp.activations import (
         cache_activations,
         collect_activations,
-        hook_width,
         resolve_hook,
+        spec_width,
     )
 
     model, tokenizer, texts = _load(args)
@@ -123,9 +123,7 @@ def _train(args: argparse.Namespace) -> int:
             model, tokenizer, texts[rank::world], repeat=True, context_size=args.context_size, **hook
         )
         acts = ActivationBuffer(stream, batch_size=args.batch_size // world, device=device, prefetch=2)
-        width = hook_width(model, spec.hook_point)
-        d_in = width if spec.columns is None else spec.columns.stop - spec.columns.start
-        n_acts = None
+        d_in, n_acts = spec_width(model, spec), None
     else:
         acts = collect_activations(model, tokenizer, texts, context_size=args.context_size, **hook)
         if args.cache_activations:
@@ -153,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
         auxk=not args.no_auxk,
         output_dir=args.out,
         save_steps=args.save_steps,
-        shard_data=args.stream and shard,
+        shard_data=shard,
     )
     try:
         metrics = SAETrainer(sae, targs, acts).train(resume_from_checkpoint=True if args.resume else None)

@@ -8,7 +8,7 @@ to disk as a ``datasets`` Arrow dataset.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +48,14 @@ class HookSpec:
         return out
 
 
+def _text_config(model: nn.Module) -> Any:
+    """The model's text config (a multimodal model's language part)."""
+    return model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+
+
 def decoder_layers(model: nn.Module) -> tuple[str, nn.ModuleList]:
     """The transformer block list (``model.layers`` for Llama, ``transformer.h`` for GPT-2 ...)."""
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    n_layers = getattr(cfg, "num_hidden_layers", None)
+    n_layers = getattr(_text_config(model), "num_hidden_layers", None)
     best: tuple[str, nn.ModuleList] | None = None
     for name, module in model.named_modules():
         if (
@@ -89,7 +93,7 @@ def resolve_hook(
         if hook_point != "attn_z":
             raise ValueError(f"head_index selects one head of attn_z; the hook point is {hook_point!r}")
         spec = resolve_hook(model, layer, hook_point, hook_name)
-        width, heads = hook_width(model, "attn_z"), _num_heads(model)
+        width, heads = hook_width(model, "attn_z"), getattr(_text_config(model), "num_attention_heads", None)
         if width is None or not heads:
             raise ValueError(
                 f"{type(model).__name__}'s config names no attention heads: head_index cannot be placed"
@@ -145,20 +149,22 @@ def resolve_hook(
     return HookSpec(name, modules[name], read_input=False, layer=layer, hook_point=hook_point)
 
 
-def _num_heads(model: nn.Module) -> int | None:
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    return getattr(cfg, "num_attention_heads", None)
-
-
 def hook_width(model: nn.Module, hook_point: str) -> int | None:
     """Activation width at a hook point from the model's config: the hidden size, or heads x head_dim at attn_z."""
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    cfg = _text_config(model)
     hidden = getattr(cfg, "hidden_size", None)
     if hook_point != "attn_z" or hidden is None:
         return hidden
     heads = getattr(cfg, "num_attention_heads", None)
     head_dim = getattr(cfg, "head_dim", None) or (hidden // heads if heads else None)
     return heads * head_dim if heads and head_dim else None
+
+
+def spec_width(model: nn.Module, spec: HookSpec) -> int | None:
+    """Width of what ``spec`` reads: one head's ``d_head``, else the hook point's width."""
+    if spec.columns is not None:
+        return spec.columns.stop - spec.columns.start
+    return hook_width(model, spec.hook_point)
 
 
 def hook_for(sae: Any, model: nn.Module) -> HookSpec:
@@ -170,11 +176,8 @@ def hook_for(sae: Any, model: nn.Module) -> HookSpec:
             f"this SAE was trained on hook {source!r}, which has no HF equivalent here; set "
             "sae.config.layer and sae.config.hook_point (or sae.config.hook_name) to the module to hook"
         )
-    head = getattr(cfg, "head_index", None)
-    spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name, head)
-    width = hook_width(model, cfg.hook_point)
-    if head is not None and width is not None:
-        width = spec.columns.stop - spec.columns.start
+    spec = resolve_hook(model, cfg.layer, cfg.hook_point, cfg.hook_name, getattr(cfg, "head_index", None))
+    width = spec_width(model, spec)
     if width is not None and width != cfg.d_in and cfg.hook_name is None:
         what = "heads x head_dim" if cfg.hook_point == "attn_z" else "hidden size"
         raise ValueError(f"SAE d_in={cfg.d_in} does not match the model's {what} {width}")
@@ -211,6 +214,40 @@ def capture(spec: HookSpec, stop: bool = True):
         handle = spec.module.register_forward_hook(hook)
     try:
         yield store
+    finally:
+        handle.remove()
+
+
+@contextmanager
+def edit_hook(spec: HookSpec, edit: Callable[[torch.Tensor], torch.Tensor]):
+    """While active, every forward replaces the hooked activation ``a`` (a module's output, or its input for
+    ``resid_pre`` / ``attn_z``; one head's columns for a single-head spec) by ``edit(a)``: splicing an SAE in,
+    steering."""
+
+    def replace(hidden: torch.Tensor) -> torch.Tensor:
+        return spec.write(hidden, edit(spec.read(hidden)))
+
+    if spec.read_input:
+
+        def pre_hook(module, args, kwargs):
+            if args:
+                return (replace(args[0]), *args[1:]), kwargs
+            kwargs["hidden_states"] = replace(kwargs["hidden_states"])
+            return args, kwargs
+
+        handle = spec.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
+    else:
+
+        def hook(module, args, output):
+            if isinstance(output, tuple):
+                return (replace(output[0]), *output[1:])
+            if isinstance(output, list):
+                return [replace(output[0]), *output[1:]]
+            return replace(output)
+
+        handle = spec.module.register_forward_hook(hook)
+    try:
+        yield
     finally:
         handle.remove()
 
@@ -276,34 +313,28 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def iter_activations(
-    model: nn.Module,
-    tokenizer: Any,
-    texts: Iterable[str],
-    *,
-    layer: int | None = None,
-    hook_point: str = "resid_post",
-    hook_name: str | None = None,
-    head_index: int | None = None,
-    context_size: int = 128,
-    batch_size: int = 8,
-    dtype: torch.dtype = torch.float32,
+    model: nn.Module, tokenizer: Any, texts: Iterable[str], **kwargs: Any
 ) -> ActivationStream:
     """(n_tokens, d) activations per batch of texts, BOS/pad positions dropped, NaNs rejected.
 
-    The iterator is an :class:`ActivationStream`: over re-iterable ``texts`` (a list, a ``datasets`` column)
-    it can ``seek``, which is how an :class:`ActivationBuffer` resumes exactly."""
-    return ActivationStream(
-        model,
-        tokenizer,
-        texts,
-        layer=layer,
-        hook_point=hook_point,
-        hook_name=hook_name,
-        head_index=head_index,
-        context_size=context_size,
-        batch_size=batch_size,
-        dtype=dtype,
-    )
+    The iterator is an :class:`ActivationStream` (its keyword arguments: ``layer``, ``hook_point``, ``hook_name``,
+    ``head_index``, ``context_size``, ``batch_size``, ``dtype``, ``repeat``): over re-iterable ``texts`` (a list,
+    a ``datasets`` column) it can ``seek``, which is how an :class:`ActivationBuffer` resumes exactly."""
+    return ActivationStream(model, tokenizer, texts, **kwargs)
+
+
+def chunk_activations(
+    model: nn.Module, tokenizer: Any, spec: HookSpec, texts: list[str], context_size: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """One LM forward over ``texts`` up to the hook: (n_tokens, d) without BOS/pad, NaNs rejected."""
+    enc = tokenize(tokenizer, texts, context_size, _model_device(model))
+    acts = run_to_hook(model, spec, enc["input_ids"], enc["attention_mask"])
+    acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], tokenizer)].to(dtype)
+    if not torch.isfinite(acts).all():
+        raise ValueError(
+            f"NaN or inf activations at {spec.module_name!r}; check the model's dtype and weights"
+        )
+    return acts
 
 
 class ActivationStream:
@@ -340,7 +371,6 @@ class ActivationStream:
         self.model, self.tokenizer, self.texts, self.repeat = model, tokenizer, texts, repeat
         self.spec = resolve_hook(model, layer, hook_point, hook_name, head_index)
         self.context_size, self.batch_size, self.dtype = context_size, batch_size, dtype
-        self.device = _model_device(model)
         self.position = 0
         self._produced = False
         self._chunks = _batched(self._numbered(0), batch_size)
@@ -387,13 +417,7 @@ class ActivationStream:
             if not self._produced:
                 raise ValueError("no tokens: the text dataset is empty (or holds only blank texts)") from None
             raise
-        enc = tokenize(self.tokenizer, chunk, self.context_size, self.device)
-        acts = run_to_hook(self.model, self.spec, enc["input_ids"], enc["attention_mask"])
-        acts = acts[keep_mask(enc["input_ids"], enc["attention_mask"], self.tokenizer)].to(self.dtype)
-        if not torch.isfinite(acts).all():
-            raise ValueError(
-                f"NaN or inf activations at {self.spec.module_name!r}; check the model's dtype and weights"
-            )
+        acts = chunk_activations(self.model, self.tokenizer, self.spec, chunk, self.context_size, self.dtype)
         self._produced = self._produced or acts.shape[0] > 0
         self.position = position
         return acts
@@ -720,18 +744,13 @@ def cache_activations_sharded(
         tmp.replace(index_file)  # atomic: the index never names a shard that is not fully written
         parts, buffered = [], 0
 
-    kw = {k: v for k, v in hook_kwargs.items() if k in ("context_size", "dtype", "head_index")}
+    context_size, dtype = hook_kwargs.get("context_size", 128), hook_kwargs.get("dtype", torch.float32)
     # a rerun skips the texts already cached; a chunk read but not cached (max_tokens) is not counted as done
     remaining = enumerate(itertools.islice(texts, texts_done, None), texts_done)
     for chunk, after in _batched(remaining, batch_size):
         if max_tokens is not None and rows + buffered >= max_tokens:
             break
-        acts = next(
-            iter_activations(
-                model, tokenizer, chunk, hook_name=spec.module_name, hook_point=spec.hook_point,
-                batch_size=len(chunk), **kw,
-            )
-        )  # fmt: skip
+        acts = chunk_activations(model, tokenizer, spec, chunk, context_size, dtype)
         parts.append(acts.cpu())
         buffered += acts.shape[0]
         texts_done = after

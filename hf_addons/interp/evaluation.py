@@ -4,13 +4,12 @@ reconstruction spliced in (CE recovered, KL), the numbers SAEBench reports as "c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from hf_addons.interp.activations import HookSpec, hook_for, keep_mask, tokenize
+from hf_addons.interp.activations import HookSpec, edit_hook, hook_for, keep_mask, tokenize
 from hf_addons.interp.model import SparseAutoencoder
 
 
@@ -77,43 +76,19 @@ def evaluate(
     }
 
 
-@contextmanager
 def splice(sae: SparseAutoencoder, spec: HookSpec, mode: str = "sae", keep: torch.Tensor | None = None):
     """Replace the hooked activation (a module's output, or its input for ``resid_pre`` / ``attn_z``) by the SAE
     reconstruction (``mode="sae"``) or zeros (``"zero"``) at the positions in ``keep`` (B, T); other positions
     (BOS, pad) pass through unchanged."""
 
-    def replace(hidden: torch.Tensor) -> torch.Tensor:
-        part = spec.read(hidden)  # one head's columns for a single-head SAE
+    def edit(part: torch.Tensor) -> torch.Tensor:  # one head's columns for a single-head SAE
         if mode == "sae":
-            new = spec.write(hidden, sae(part.float()).reconstruction.to(hidden.dtype))
+            new = sae(part.float()).reconstruction.to(part.dtype)
         else:
-            new = spec.write(hidden, torch.zeros_like(part))
-        return new if keep is None else torch.where(keep[..., None], new, hidden)
+            new = torch.zeros_like(part)
+        return new if keep is None else torch.where(keep[..., None], new, part)
 
-    def hook(module, args, output):
-        hidden = output[0] if isinstance(output, (tuple, list)) else output
-        new = replace(hidden)
-        if isinstance(output, tuple):
-            return (new, *output[1:])
-        if isinstance(output, list):
-            return [new, *output[1:]]
-        return new
-
-    def pre_hook(module, args, kwargs):
-        if args:
-            return (replace(args[0]), *args[1:]), kwargs
-        kwargs["hidden_states"] = replace(kwargs["hidden_states"])
-        return args, kwargs
-
-    if spec.read_input:
-        handle = spec.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
-    else:
-        handle = spec.module.register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
+    return edit_hook(spec, edit)
 
 
 def _ce_and_logp(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor):

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from hf_addons.interp.activations import hook_for, keep_mask, run_to_hook, tokenize
+from hf_addons.interp.activations import edit_hook, hook_for, keep_mask, run_to_hook, tokenize
 from hf_addons.interp.model import SparseAutoencoder
 
 
@@ -193,45 +193,15 @@ def steer(
     with torch.no_grad():
         direction = (scales.to(sae.W_dec.device)[:, None] * sae.W_dec[ids.to(sae.W_dec.device)]).sum(0)
 
-    norm = sae.config.normalize_activations
+    def add(part: torch.Tensor) -> torch.Tensor:  # one head's columns for a single-head SAE
+        d = direction.to(part.device, part.dtype)
+        stats = sae.input_stats(part.float())
+        if stats is not None:  # a latent's unit at this token, as the SAE's decode maps it back
+            d = stats[0].to(part.dtype) * d
+        return part + d
 
-    def add(hidden: torch.Tensor) -> torch.Tensor:
-        if spec.columns is not None:  # one head's columns
-            return spec.write(hidden, shifted(spec.read(hidden)))
-        return shifted(hidden)
-
-    def shifted(hidden: torch.Tensor) -> torch.Tensor:
-        d = direction.to(hidden.device, hidden.dtype)
-        if norm == "layer_norm":  # a latent's unit is the token's standard deviation in the model's space
-            return hidden + hidden.float().std(-1, keepdim=True).to(hidden.dtype) * d
-        if norm == "constant_norm_rescale":  # ... or its norm / sqrt(d_in)
-            return (
-                hidden
-                + (hidden.float().norm(dim=-1, keepdim=True) / hidden.shape[-1] ** 0.5).to(hidden.dtype) * d
-            )
-        return hidden + d
-
-    if spec.read_input:
-
-        def pre_hook(module, args, kwargs):
-            if args:
-                return (add(args[0]), *args[1:]), kwargs
-            kwargs["hidden_states"] = add(kwargs["hidden_states"])
-            return args, kwargs
-
-        handle = spec.module.register_forward_pre_hook(pre_hook, with_kwargs=True)
-    else:
-
-        def hook(module, args, output):
-            if isinstance(output, tuple):
-                return (add(output[0]), *output[1:])
-            return add(output)
-
-        handle = spec.module.register_forward_hook(hook)
-    try:
+    with edit_hook(spec, add):
         yield
-    finally:
-        handle.remove()
 
 
 def generate_steered(

@@ -313,23 +313,34 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
     def _sae_in(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.b_dec if self.config.apply_b_dec_to_input else x
 
+    def input_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """Per token, the ``(scale, shift)`` that map this SAE's normalised space back to the model's
+        (``x = x_sae * scale + shift``; ``shift`` None for ``constant_norm_rescale``), None without run-time
+        normalisation: what a latent's unit is worth at each token (steering scales by it)."""
+        mode = self.config.normalize_activations
+        if mode == "none":
+            return None
+        if mode == "constant_norm_rescale":
+            return 1 / self._norm_coeff(x), None
+        mu = x.mean(-1, keepdim=True)
+        return (x - mu).std(-1, keepdim=True), mu
+
     def _normalize(self, flat: torch.Tensor) -> torch.Tensor:
         """SAELens's run-time input normalisation of (n, d_in) rows; keeps what maps the reconstruction back.
 
         Like SAELens, ``decode`` maps back with the statistics of the last ``encode`` (SAEBench-style code calls
         the two apart); ``forward`` does both on one batch."""
-        mode = self.config.normalize_activations
-        if mode == "none":
+        stats = self.input_stats(flat)
+        if stats is None:
             return flat
-        if mode == "constant_norm_rescale":
-            coeff = self.config.d_in**0.5 / flat.norm(dim=-1, keepdim=True)
-            self._norm_stats = (1 / coeff, None)
-            return flat * coeff
-        mu = flat.mean(-1, keepdim=True)
-        centred = flat - mu
-        std = centred.std(-1, keepdim=True)
-        self._norm_stats = (std, mu)
-        return centred / (std + 1e-5)
+        self._norm_stats = stats
+        scale, shift = stats
+        if shift is None:  # constant_norm_rescale: norm sqrt(d_in), in SAELens's arithmetic (x * coeff)
+            return flat * self._norm_coeff(flat)
+        return (flat - shift) / (scale + 1e-5)  # layer_norm
+
+    def _norm_coeff(self, x: torch.Tensor) -> torch.Tensor:
+        return self.config.d_in**0.5 / x.norm(dim=-1, keepdim=True)
 
     def _denormalize(self, flat: torch.Tensor) -> torch.Tensor:
         if self.config.normalize_activations == "none":
