@@ -525,8 +525,6 @@ class SparseAutoencoder(PushMixin, PreTrainedModel):
         auxk_coefficient: float = 1 / 32,
         compute_dtype: torch.dtype | None = None,
         total_variance: torch.Tensor | None = None,
-        global_rows: int | None = None,
-        gather_values: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> SAEOutput:
         """``forward`` + ``loss.backward()`` for TopK / GroupMax in closed form, without an autograd graph.
 

@@ -254,6 +254,21 @@ class SAETrainer:
         torch.distributed.all_gather(parts, padded)
         return torch.cat([p[: int(k)] for p, k in zip(parts, sizes)])
 
+    def _rank_part(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+        """This rank's rows of the step and, data-parallel, the global batch's variance and row count (what
+        makes the per-rank losses sum to the single-process loss)."""
+        if self.world_size == 1:
+            return batch, {}
+        if self.sharded:  # this rank holds its rows only: the global variance from reduced sums
+            return batch, {
+                "total_variance": self._global_variance(batch),
+                "global_rows": batch.shape[0] * self.world_size,
+            }
+        return batch.tensor_split(self.world_size)[self.rank], {
+            "total_variance": (batch - batch.mean(0)).pow(2).sum(),
+            "global_rows": batch.shape[0],
+        }
+
     def _global_variance(self, local: torch.Tensor) -> torch.Tensor:
         """Sum of squared deviations from the mean over the global batch, from this rank's rows and two sums
         reduced across ranks (the same value the unsharded mode computes from the whole batch)."""
@@ -306,10 +321,8 @@ class SAETrainer:
             "args": asdict(self.args),
             "rng": torch.get_rng_state(),
         }
-        if (
-            self.sharded
-        ):  # every rank's data position is on disk before the state that marks the checkpoint done
-            torch.distributed.barrier()
+        if self.sharded:
+            torch.distributed.barrier()  # every rank's data position is on disk before the state marking it done
         torch.save(state, directory / TRAINER_STATE)
         return directory
 
@@ -453,36 +466,21 @@ class SAETrainer:
                 if topk and args.auxk:
                     dead_idx = (self.tokens_since_fired > self.dead_threshold).nonzero().squeeze(-1)
                     dead_idx = dead_idx if dead_idx.numel() else None
+            rows, dp = self._rank_part(batch)
             if topk:  # closed-form gradients, no autograd graph (same numbers, tested)
-                total_variance = None
-                rows = batch
-                if self.sharded:  # this rank holds its rows only: the global batch's variance from sums
-                    total_variance = self._global_variance(batch)
-                elif self.world_size > 1:
-                    total_variance = (batch - batch.mean(0)).pow(2).sum()
-                    rows = batch.tensor_split(self.world_size)[self.rank]
                 out = sae.topk_loss_and_grads(
                     rows,
                     dead_mask=dead_idx,
                     k_aux=args.k_aux,
                     auxk_coefficient=args.auxk_coefficient,
                     compute_dtype=compute_dtype,
-                    total_variance=total_variance,
+                    total_variance=dp.get("total_variance"),
                 )
                 if self._enc_rows is not None:
                     self._enc_rows.grad = sae.W_enc.grad.t()  # a view: Adam steps the same storage
             else:
-                dp: dict[str, Any] = {}
-                rows = batch
-                if self.world_size > 1:  # this rank's rows, the global batch's variance, row count and top-k
-                    if self.sharded:
-                        dp["total_variance"] = self._global_variance(batch)
-                    else:
-                        dp["total_variance"] = (batch - batch.mean(0)).pow(2).sum()
-                        rows = batch.tensor_split(self.world_size)[self.rank]
-                    dp["global_rows"] = batch.shape[0] * (self.world_size if self.sharded else 1)
-                    if sae.config.architecture == "batchtopk":
-                        dp["gather_values"] = self._gathered
+                if sae.config.architecture == "batchtopk" and self.world_size > 1:
+                    dp["gather_values"] = self._gathered
                 with torch.autocast(self.device.type, dtype=compute_dtype, enabled=compute_dtype is not None):
                     out = sae(rows, **dp)
                 out.loss.backward()
@@ -496,7 +494,7 @@ class SAETrainer:
             if sae.config.normalize_decoder:
                 sae.set_decoder_norm_to_unit_norm()
             with torch.no_grad():
-                n = batch.shape[0] * (self.world_size if self.sharded else 1)  # the global batch's tokens
+                n = dp.get("global_rows", batch.shape[0])  # the global batch's tokens
                 self.tokens_since_fired += n
                 if out.latent_indices is not None:
                     counts = torch.zeros(sae.config.d_sae, device=self.device)
