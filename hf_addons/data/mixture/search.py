@@ -88,9 +88,7 @@ class SearchResult:
         (``oof_rmse``). A lead below that error is one a single run at this scale could not show; how a lead
         carries to a larger model is for ``check_at_scale`` to measure (on this project's corpora, proxy
         leads of 0.02-0.17 over the better of the two shrank to within seed noise, ``docs/data-mixture.md``)."""
-        if (
-            self.model is None or not self.runs
-        ):  # a result rebuilt without its runs has nothing to predict from
+        if self.model is None or not self.runs:  # a result rebuilt without its runs: nothing to predict from
             return {}
         names = self.space.names
         natural, uniform, rec = self.predict(
@@ -102,6 +100,19 @@ class SearchResult:
             "uniform": uniform - rec,
             "oof_rmse": float(np.sqrt(np.mean((oof - self.measured()) ** 2))),
         }
+
+    def _lead_sentence(self) -> str:
+        """The card's words on ``predicted_leads``, ending the sentence."""
+        lead = self.predicted_leads()
+        if not lead:
+            return "."
+        text = (
+            f", {lead['natural']:+.4f} at the natural mixture and {lead['uniform']:+.4f} at uniform weights, "
+            f"against an out-of-fold prediction error of {lead['oof_rmse']:.4f} per run"
+        )
+        if min(lead["natural"], lead["uniform"]) < lead["oof_rmse"]:
+            text += " (the lead over one of them is within that error: a single run at this scale could not show it)"
+        return text + "."
 
     def build(self, sources: Mapping[str, Any], **kwargs: Any) -> Any:
         """``build_mixture(sources, self.weights, **kwargs)``."""
@@ -197,7 +208,6 @@ class SearchResult:
         """A dataset-card section saying how the mixture was chosen (with ``check``: what a
         :class:`~hf_addons.data.mixture.scale_check.ScaleCheck` of it measured)."""
         names = self.space.names
-        lead = self.predicted_leads()
         obj = ", ".join(f"{d} {w:.2f}" for d, w in self.objective.items())
         rows = "\n".join(
             f"| {s} | {self.natural[s]:.3f} | {self.weights[s]:.3f} | {self.space.tokens[s]:,} | "
@@ -235,19 +245,7 @@ class SearchResult:
             )
             + ") was minimised over the "
             f"simplex under the constraints below. Objective: validation loss weighted {obj}; predicted "
-            f"objective at the recommendation {self.predicted_objective:.4f}"
-            + (
-                f", {lead['natural']:+.4f} at the natural mixture and {lead['uniform']:+.4f} at uniform weights, "
-                f"against an out-of-fold prediction error of {lead['oof_rmse']:.4f} per run"
-                + (
-                    " (the lead over one of them is within that error: a single run at this scale could not "
-                    "show it)."
-                    if min(lead["natural"], lead["uniform"]) < lead["oof_rmse"]
-                    else "."
-                )
-                if lead
-                else "."
-            )
+            f"objective at the recommendation {self.predicted_objective:.4f}{self._lead_sentence()}"
             + (
                 " On held-out test sets that neither the regression nor the choice read ("
                 + ", ".join(self.test_objective)
