@@ -311,7 +311,9 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
         req_off.append(len(req) // 2)
         flags.append(f)
         relevance.append(rel)
-        min_cov.append(int(float(meta.get("minimum_coverage") or 0)))
+        text = body.strip()  # a rule that is one bare URL line must be matched whole (ScanCode's Rule.setup)
+        bare_url = text.startswith(("http://", "https://", "ftp://")) and "\n" not in text[:1000]
+        min_cov.append(100 if bare_url else int(float(meta.get("minimum_coverage") or 0)))
         expr_ids.append(exprs.setdefault(to_spdx(key_expr) if key_expr else "", len(exprs)))
     for w in sorted(legalese):  # a legalese word no rule uses is still known (its group's id)
         if w not in stopwords:

@@ -205,7 +205,11 @@ def check_options(min_coverage: float | None, approximate: bool) -> None:
 
 
 def classify(
-    text: str, min_coverage: float | None = None, max_chars: int = 200_000, approximate: bool = True
+    text: str,
+    min_coverage: float | None = None,
+    max_chars: int = 200_000,
+    approximate: bool = True,
+    exhaustive: bool = False,
 ) -> dict[str, Any]:
     """Classify one file or license text: ``{"spdx", "category", "method", "score"}``.
 
@@ -214,6 +218,9 @@ def classify(
         min_coverage: deprecated, has no effect (each ScanCode rule has its own minimum coverage).
         max_chars: only the first ``max_chars`` are read (licenses sit at the top of files).
         approximate: must be True (the 3-gram matcher ``approximate=False`` selected was removed).
+        exhaustive: do all of ScanCode's approximate alignments (every run with an uncovered legalese
+            word, 70 candidates each) instead of the first 5 candidates of runs with 3 such words: closer
+            to ScanCode on long multi-license files (Debian ``copyright``), about 4x slower.
 
     Returns ``method``: ``spdx_tag`` (a tag was found; other findings are ANDed to it), ``text`` (a license
     text found), ``notice`` (ScanCode rules only: notices, references, tags), ``name`` (the whole file is a
@@ -235,7 +242,7 @@ def classify(
     head = text[:max_chars]
     if "\x00" in head[:8192]:
         return {"spdx": None, "category": "unknown", "method": "binary", "score": 0.0}
-    return _classify_text(head)
+    return _classify_text(head, exhaustive)
 
 
 def _join(exprs: list[str]) -> str | None:
@@ -246,7 +253,7 @@ def _join(exprs: list[str]) -> str | None:
     return " AND ".join(f"({e})" if " OR " in e else e for e in uniq) or None
 
 
-def _classify_text(head: str) -> dict[str, Any]:
+def _classify_text(head: str, exhaustive: bool = False) -> dict[str, Any]:
     """ScanCode's pipeline with our matchers: SPDX tags, exact rule matches and approximate ones (refined
     together as ScanCode does), grouped into detections by lines and combined with ``AND`` in file order."""
     ix = rules.rule_index()
@@ -274,8 +281,12 @@ def _classify_text(head: str) -> dict[str, Any]:
         on_tag[a] += 1
         on_tag[b] -= 1
     blocked = (np.cumsum(on_tag)[:n] > 0)[known]
-    seq = approx.approximate(ix, approx.approx_index(), ids[known], line[known], unknown_before, raw, blocked)
-    m = rules.refine(ix, raw, unknown_before, seq)
+    exact = rules.refine_exact(ix, raw, unknown_before)
+    seq = approx.approximate(
+        ix, approx.approx_index(), ids[known], line[known], unknown_before, exact, blocked,
+        **(approx.EXHAUSTIVE if exhaustive else {}),
+    )  # fmt: skip
+    m = rules.refine_all(ix, exact, seq)
     ms, me = kpos[m.start], kpos[m.end - 1] + 1  # token spans of the rule matches
     keep = np.ones(len(m.rule), dtype=bool)
     for a, b, _, _ in tags:  # the words of a tag line are the tag's
@@ -407,7 +418,9 @@ def _declared_choice(files: Mapping[str, str]) -> tuple[str | None, bool]:
     return declared, readme_or
 
 
-def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 5000) -> dict[str, Any]:
+def classify_repository(
+    files: Mapping[str, str] | str | Path, max_files: int = 5000, exhaustive: bool = False
+) -> dict[str, Any]:
     """Roll file results up to a repository, as The Stack did: license files decide, headers back them up.
 
     The license files' expressions combine into one valid SPDX expression (``license_expression``: SPDX
@@ -419,6 +432,7 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
     Args:
         files: ``{path: text}`` or a directory.
         max_files: files read at most from a directory.
+        exhaustive: passed to :func:`classify` for every file.
 
     Returns ``spdx``, ``category`` (of the expression: ``OR`` takes the most permissive part), ``relation``
     (``"AND"``/``"OR"``/``None``), ``license_files``, per-file ``files`` results, ``counts`` of SPDX
@@ -434,7 +448,7 @@ def classify_repository(files: Mapping[str, str] | str | Path, max_files: int = 
     """
     if isinstance(files, (str, Path)):
         files = _read_tree(Path(files), max_files)
-    results = {path: classify(text) for path, text in files.items()}
+    results = {path: classify(text, exhaustive=exhaustive) for path, text in files.items()}
     license_files = sorted(p for p in results if _LICENSE_FILE.search(p))
     top = [p for p in license_files if "/" not in p.strip("/")]  # the repository's own license files first
     license_files = top or license_files

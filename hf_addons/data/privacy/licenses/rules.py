@@ -72,6 +72,17 @@ class Matches:
     start: np.ndarray
     end: np.ndarray
     coverage: np.ndarray | None = None  # matched share of the rule (sequence matches; exact ones: 1)
+    # sequence matches: the matched positions of each (a gap in the query is not matched) and the
+    # legalese words among them; exact ones match every position of ``start:end`` and all their rule's
+    positions: list[np.ndarray] | None = None
+    hilen: np.ndarray | None = None
+
+    def take(self, keep: np.ndarray) -> Matches:
+        """The matches where the boolean mask ``keep`` is set."""
+        pos = None if self.positions is None else [p for p, k in zip(self.positions, keep.tolist()) if k]
+        sub = None if self.coverage is None else self.coverage[keep]
+        return Matches(self.rule[keep], self.start[keep], self.end[keep], sub, pos,
+                       None if self.hilen is None else self.hilen[keep])  # fmt: skip
 
 
 class RuleIndex:
@@ -108,6 +119,10 @@ class RuleIndex:
         self.digits = np.char.isdigit(np.array(self.words[: self.n_words]))
         self.expr = z["expr"]
         self.length = np.diff(self.offsets)
+        # ScanCode's "license tokens" a rule may start or end with (``models.get_license_tokens``)
+        self.license_words = frozenset(self.lookup(np.array(["license", "licence", "licensed"])).tolist()) - {-1}
+        rule_of_token = np.repeat(np.arange(len(self.length)), self.length)
+        self.high_length = np.bincount(rule_of_token[self.legalese[self.tokens]], minlength=len(self.length))
         n_rules = len(self.length)
         max_len = int(self.length.max())
         binv = np.uint64(pow(int(_BASE), -1, 1 << 64))
@@ -212,32 +227,39 @@ def rule_index() -> RuleIndex:
     return RuleIndex()
 
 
-def _contained(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Mask of spans inside an earlier-sorted span (input sorted by start, then longest first)."""
-    if len(start) < 2:
-        return np.zeros(len(start), dtype=bool)
-    prev_max_end = np.maximum.accumulate(end)[:-1]
-    return np.concatenate(([False], prev_max_end >= end[1:]))
-
-
-def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray, approx: Matches | None = None) -> Matches:
-    """ScanCode's ``refine_matches`` for exact matches, in its order: matches missing a required phrase (or,
-    for a continuous rule, any part) because an unknown word sits inside are dropped; then matches contained
-    in a larger one; then the shorter of two matches that overlap by >= 70% of it (or >= 40% when the larger
-    one's license ids include its ids), and a match >= 90% made of the ends of its two neighbours; then
-    matches to false-positive rules, which have by then removed the true-looking matches they contain.
-    ``approx``: sequence matches (already checked for required phrases, see :mod:`.approx`) refined
-    together with the exact ones, on their first-to-last matched position spans."""
+def refine_exact(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
+    """ScanCode's refinement of its exact matches (``get_exact_matches``), before the approximate stage
+    reads what they cover: matches missing a required phrase (or, for a continuous rule, any part)
+    because an unknown word sits inside are dropped, then one pass of :func:`_refine_sets` (false
+    positives kept: they have yet to remove what they overlap in the later passes)."""
     m = refine_phrases(ix, m, unknown_before)
-    coverage = np.ones(len(m.rule))
+    m = Matches(
+        m.rule, m.start, m.end, np.ones(len(m.rule)),
+        [np.arange(a, b) for a, b in zip(m.start.tolist(), m.end.tolist())], ix.high_length[m.rule],
+    )  # fmt: skip
+    return _refine_sets(ix, m, n_exact=len(m.rule))[0]
+
+
+def refine_all(ix: RuleIndex, exact: Matches, approx: Matches | None = None) -> Matches:
+    """ScanCode's two final ``refine_matches`` passes over the refined exact matches and the sequence
+    matches (``approx``, already checked for required phrases and coverage, see :mod:`.approx`) together;
+    matches to false-positive rules, which have by then removed the true-looking matches they overlap,
+    are dropped at the end."""
+    m, n_exact = exact, len(exact.rule)
     if approx is not None and len(approx.rule):
         m = Matches(
-            np.concatenate([m.rule, approx.rule]),
-            np.concatenate([m.start, approx.start]),
-            np.concatenate([m.end, approx.end]),
-        )
-        coverage = np.concatenate([coverage, approx.coverage])
-    return _refine_spans(ix, m, coverage)
+            np.concatenate([m.rule, approx.rule]), np.concatenate([m.start, approx.start]),
+            np.concatenate([m.end, approx.end]), np.concatenate([m.coverage, approx.coverage]),
+            m.positions + approx.positions, np.concatenate([m.hilen, approx.hilen]),
+        )  # fmt: skip
+    for _ in range(2):
+        m, n_exact = _refine_sets(ix, m, n_exact)
+    return m.take((ix.flags[m.rule] & FALSE_POSITIVE) == 0)
+
+
+def refine(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
+    """The exact matches ``m`` refined as ScanCode refines them when no approximate match is found."""
+    return refine_all(ix, refine_exact(ix, m, unknown_before))
 
 
 def refine_phrases(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Matches:
@@ -262,49 +284,142 @@ def refine_phrases(ix: RuleIndex, m: Matches, unknown_before: np.ndarray) -> Mat
     return Matches(m.rule[keep], m.start[keep], m.end[keep])
 
 
-def _refine_spans(ix: RuleIndex, m: Matches, coverage: np.ndarray) -> Matches:
-    """Contained, overlapping, between-neighbours and false-positive filters (see :func:`refine`); of two
-    matches on the same span the better covered rule stays (ScanCode's ``filter_contained_matches``)."""
-    if not len(m.rule):
-        return Matches(m.rule, m.start, m.end, np.zeros(0))
-    rule, start, end = m.rule, m.start, m.end
-    order = np.lexsort((rule, -coverage, -end, start))
-    rule, start, end, coverage = rule[order], start[order], end[order], coverage[order]
-    inside = _contained(start, end)
-    rule, start, end, coverage = rule[~inside], start[~inside], end[~inside], coverage[~inside]
-    # overlapping: few matches are left, a short loop over them (not over tokens)
-    alive = np.ones(len(rule), dtype=bool)
-    for i in range(len(rule)):
-        if not alive[i]:
-            continue
-        for j in range(i + 1, len(rule)):
-            if start[j] >= end[i]:
-                break
-            if not alive[j]:
-                continue
-            if ix.flags[rule[i]] & ix.flags[rule[j]] & FALSE_POSITIVE:
-                continue
-            ov = min(end[i], end[j]) - start[j]
-            li, lj = end[i] - start[i], end[j] - start[j]
-            small, big = (j, i) if lj <= li else (i, j)
-            ratio = ov / min(li, lj)
-            if ratio >= 0.7 or (
-                ratio >= 0.4 and _ids(ix.expression(rule[small])) <= _ids(ix.expression(rule[big]))
-            ):
-                alive[small] = False
-                if small == i:
+class _Refiner:
+    """ScanCode's ``filter_contained_matches`` / ``filter_overlapping_matches`` / ``restore_non_overlapping``
+    (``licensedcode/match.py``) on matches given as sets of matched positions. They compare neighbours
+    in ScanCode's order (start, then more legalese words, more words, exact before sequence): a short
+    loop over matches, not over tokens."""
+
+    def __init__(self, ix: RuleIndex, m: Matches, n_exact: int):
+        self.ix, self.rule = ix, m.rule
+        self.qs = [frozenset(p.tolist()) for p in m.positions]
+        self.start, self.end = m.start, m.end - 1  # ScanCode's qstart / qend (inclusive)
+        self.size = np.array([len(p) for p in m.positions])
+        self.hilen = m.hilen
+        self.cov = np.round(m.coverage * 100, 2)
+        self.key = {
+            k: (int(m.start[k]), -int(m.hilen[k]), -int(self.size[k]), k >= n_exact) for k in range(len(m.rule))
+        }
+        self.ids: dict[int, set[str]] = {}
+
+    def _licensing_contains(self, a: int, b: int) -> bool:
+        for k in (a, b):
+            if k not in self.ids:
+                self.ids[k] = _ids(self.ix.expression(self.rule[k]))
+        return self.ids[b] <= self.ids[a]
+
+    def _ends(self, c: int, x: int) -> bool:
+        """ScanCode's rule ``ends_with_license`` (c) and ``starts_with_license`` (x)."""
+        ix, t = self.ix, self.ix.tokens
+        return bool(t[ix.offsets[self.rule[c] + 1] - 1] in ix.license_words and t[ix.offsets[self.rule[x]]] in ix.license_words)
+
+    def contained(self, items: list[int]) -> tuple[list[int], list[int]]:
+        items, out = sorted(items, key=self.key.__getitem__), []
+        i = 0
+        while i < len(items) - 1:
+            j = i + 1
+            while j < len(items):
+                c, x = items[i], items[j]
+                if self.end[x] > self.end[c]:
                     break
-    rule, start, end, coverage = rule[alive], start[alive], end[alive], coverage[alive]
-    # a match mostly made of the ends of its two neighbours (which do not overlap each other) goes
-    if len(rule) >= 3:
-        ov_prev = np.clip(end[:-2] - start[1:-1], 0, None)
-        ov_next = np.clip(end[1:-1] - start[2:], 0, None)
-        between = (ov_prev > 0) & (ov_next > 0) & (end[:-2] <= start[2:])
-        drop = between & (ov_prev + ov_next >= 0.9 * (end[1:-1] - start[1:-1]))
-        keep_mid = np.concatenate(([True], ~drop, [True]))
-        rule, start, end, coverage = rule[keep_mid], start[keep_mid], end[keep_mid], coverage[keep_mid]
-    fp = (ix.flags[rule] & FALSE_POSITIVE) != 0
-    return Matches(rule[~fp], start[~fp], end[~fp], coverage[~fp])
+                if self.qs[c] == self.qs[x]:
+                    if self.cov[c] >= self.cov[x]:
+                        out.append(items.pop(j))
+                        continue
+                    out.append(items.pop(i))
+                    i -= 1
+                    break
+                if self.qs[x] <= self.qs[c]:
+                    out.append(items.pop(j))
+                    continue
+                if self.qs[c] <= self.qs[x]:
+                    out.append(items.pop(i))
+                    i -= 1
+                    break
+                j += 1
+            i += 1
+        return items, out
+
+    def overlapping(self, items: list[int]) -> tuple[list[int], list[int]]:
+        items, out = sorted(items, key=self.key.__getitem__), []
+        size, hi, fp = self.size, self.hilen, FALSE_POSITIVE
+        i = 0
+        while i < len(items) - 1:
+            j = i + 1
+            while j < len(items):
+                c, x = items[i], items[j]
+                if self.start[x] > self.end[c]:
+                    break
+                ov = len(self.qs[c] & self.qs[x])
+                if not ov or self.ix.flags[self.rule[c]] & self.ix.flags[self.rule[x]] & fp:
+                    j += 1
+                    continue
+                rx, rc = ov / size[x], ov / size[c]
+                c_ge = size[c] >= size[x] and hi[c] >= hi[x]
+                c_le = size[c] <= size[x] and hi[c] <= hi[x]
+                surround_x = self.start[c] <= self.start[x] and self.end[c] >= self.end[x]
+                surround_c = self.start[x] <= self.start[c] and self.end[x] >= self.end[c]
+                drop = None  # ScanCode's checks in its order: the first that holds decides
+                if rx >= 0.9 and size[c] >= size[x]:
+                    drop = "x"
+                elif rc >= 0.9 and size[c] <= size[x]:
+                    drop = "c"
+                elif rx >= 0.7 and c_ge:
+                    drop = "x"
+                elif rc >= 0.7 and c_le:
+                    drop = "c"
+                elif rx >= 0.4 and c_ge and self._licensing_contains(c, x):
+                    drop = "x"
+                elif rx >= 0.4 and size[x] == 2 and size[c] >= 4 and hi[c] >= hi[x] and self._ends(c, x):
+                    drop = "x"
+                elif rx >= 0.4 and c_le and self._licensing_contains(x, c):
+                    drop = "c"
+                elif rc >= 0.4 and c_ge and self._licensing_contains(c, x):
+                    drop = "x"
+                elif rc >= 0.4 and c_le and self._licensing_contains(x, c):
+                    drop = "c"
+                elif rx >= 0.1 and surround_x and c_ge and self._licensing_contains(c, x):
+                    drop = "x"
+                elif rc >= 0.1 and surround_c and c_le and self._licensing_contains(x, c):
+                    drop = "c"
+                elif i:  # current mostly made of the ends of its two neighbours
+                    p = items[i - 1]
+                    if not self.qs[p] & self.qs[x]:
+                        cp = len(self.qs[c] & self.qs[p])
+                        if cp and cp + ov >= 0.9 * size[c]:
+                            drop = "c"
+                drop_x, drop_c = drop == "x", drop == "c"
+                if drop_x:
+                    out.append(items.pop(j))
+                    continue
+                if drop_c:
+                    out.append(items.pop(i))
+                    i -= 1
+                    break
+                j += 1
+            i += 1
+        return items, out
+
+    def restore(self, kept: list[int], discarded: list[int]) -> list[int]:
+        taken = frozenset().union(*(self.qs[k] for k in kept))
+        return [d for d in discarded if not self.qs[d] & taken]
+
+
+def _refine_sets(ix: RuleIndex, m: Matches, n_exact: int) -> tuple[Matches, int]:
+    """One pass of ScanCode's contained, overlapping, restore and contained filters on the matched position
+    sets of ``m`` (its first ``n_exact`` matches exact ones, then sequence matches): the matches kept, in
+    their order, and how many of them are exact."""
+    if len(m.rule) < 2:
+        return m, n_exact
+    r = _Refiner(ix, m, n_exact)
+    items, gone_contained = r.contained(list(range(len(m.rule))))
+    items, gone_overlapping = r.overlapping(items)
+    items += r.restore(items, gone_contained)
+    items += r.restore(items, gone_overlapping)
+    items, _ = r.contained(items)
+    keep = np.zeros(len(m.rule), dtype=bool)
+    keep[items] = True
+    return m.take(keep), int(keep[:n_exact].sum())
 
 
 def spdx_expression(ix: RuleIndex, text: str) -> str | None:

@@ -15,6 +15,7 @@ class LicenseClassifier(Step):
         min_coverage: deprecated, has no effect.
         max_chars: only the first ``max_chars`` of a file are read.
         approximate: must be True (the removed 3-gram matcher was ``approximate=False``).
+        exhaustive: all of ScanCode's approximate alignments (see :func:`.matcher.classify`).
 
     Examples:
 
@@ -32,12 +33,14 @@ class LicenseClassifier(Step):
         min_coverage: float | None = None,
         max_chars: int = 200_000,
         approximate: bool = True,
+        exhaustive: bool = False,
     ):
         check_options(min_coverage, approximate)
         self.text_column = text_column
         self.min_coverage = min_coverage
         self.max_chars = max_chars
         self.approximate = approximate
+        self.exhaustive = exhaustive
 
     def process(self, batch: Batch) -> Batch:
         require_columns(batch, [self.text_column], self.name)
@@ -45,7 +48,7 @@ class LicenseClassifier(Step):
         for value in batch[self.text_column]:
             text, err = decode_cell(value, 1 << 62)  # classify() itself reads only the first max_chars
             r = (
-                classify(text, max_chars=self.max_chars)
+                classify(text, max_chars=self.max_chars, exhaustive=self.exhaustive)
                 if text is not None
                 else {"spdx": None, "category": "unknown", "method": "none"}
             )
