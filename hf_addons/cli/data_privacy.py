@@ -116,7 +116,9 @@ def _licenses(args: argparse.Namespace) -> int:
             repos.append({"repo": raw, **r})
         return _emit(args, {"repositories": repos})
     ids, texts = _rows(args)
-    return _emit(args, {"results": [{"id": i, **classify(t, exhaustive=args.exhaustive)} for i, t in zip(ids, texts)]})
+    return _emit(
+        args, {"results": [{"id": i, **classify(t, exhaustive=args.exhaustive)} for i, t in zip(ids, texts)]}
+    )
 
 
 def _pii(args: argparse.Namespace) -> int:

@@ -51,7 +51,7 @@ MAX_NEAR_DUPES = 10  # ScanCode's MAX_NEAR_DUPE_CANDIDATES for the whole file
 _HIGH_RESEMBLANCE = 0.8
 _RUN_BREAK_LINES = 15  # ScanCode's text_line_threshold
 _MAX_DIST = 50  # licensedcode.MAX_DIST
-_MIN_MATCH_LENGTH, _MIN_MATCH_HIGH_LENGTH, _SMALL_RULE, _TINY_RULE = 4, 3, 15, 6
+_MIN_MATCH_LENGTH, _MIN_MATCH_HIGH_LENGTH, _SMALL_RULE = 4, 3, 15
 _SMALL_RECT = 64  # rectangles reached by at most this many runs are aligned in plain Python
 _SHORT = 16  # words an extension steps through one by one before it is vectorised
 COMMON_WORDS = 512  # words scored by bitsets instead of postings (a multiple of 64)
@@ -72,7 +72,9 @@ class ApproxIndex:
     min_len_u: np.ndarray
     min_high_u: np.ndarray
     min_cov: np.ndarray  # percent
-    containment: np.ndarray  # ScanCode's _minimum_containment: the minimum coverage (stored or computed) / 100
+    containment: (
+        np.ndarray
+    )  # ScanCode's _minimum_containment: the minimum coverage (stored or computed) / 100
     is_small: np.ndarray
     # the COMMON_WORDS most frequent words: a presence bitset per rule (popcounts give the set
     # intersections) and dense counts (multiset intersections of the few rules ranked); the postings
@@ -94,7 +96,7 @@ def build(ix: R.RuleIndex) -> ApproxIndex:
     high_len = np.bincount(rule_of[high_tok], minlength=n_rules)
     f = ix.flags
     weak = high_len == 0
-    small, tiny = length < _SMALL_RULE, length < _TINY_RULE
+    small = length < _SMALL_RULE
     # ScanCode's index tests ``is_approx_matchable`` before ``compute_thresholds`` sets ``is_small`` and
     # ``is_tiny``, so tiny rules and small references / tags are approximately matched too
     matchable = ~(((f & (R.FALSE_POSITIVE | R.REQUIRED_PHRASE | R.CONTINUOUS)) != 0) | weak)
@@ -376,9 +378,14 @@ def _blocks_small(runs, a, b, matchable, py, qlo, qhi, rlo, rhi, out: list) -> N
         qlo, qhi, rlo, rhi, rs = queue.pop()
         bk = bi = bj = 0
         sub = []
-        for i, j, k in rs:
-            lo = max(i, qlo, i + rlo - j)
-            size = min(i + k, qhi, i + rhi - j) - lo
+        for i, j, k in rs:  # the run clipped to the rectangle (inline comparisons: the hot loop)
+            lo = i if i > qlo else qlo
+            if i + rlo - j > lo:
+                lo = i + rlo - j
+            hi = i + k if i + k < qhi else qhi
+            if i + rhi - j < hi:
+                hi = i + rhi - j
+            size = hi - lo
             if size <= 0:
                 continue
             sub.append((i, j, k))
@@ -409,31 +416,37 @@ def _sorted_legalese_of(rid: int) -> tuple[np.ndarray, np.ndarray]:
     return _sorted_legalese(ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]])
 
 
-def match_blocks(a, b, alo, ahi, high_a, matchable, rid: int = -1, py=None) -> list[tuple[int, int, int]]:
-    """ScanCode's ``seq.match_blocks``: ``[(query pos, rule pos, size)]`` increasing in both, adjacent
-    blocks merged. ``high_a``: query positions that are matchable legalese words (the anchors); ``py``:
-    ``a``, ``b`` and ``matchable`` as Python lists, when the caller has them."""
+def legalese_runs(a, b, alo, ahi, high_a, rid: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The diagonal runs of equal legalese words of query ``a[alo:ahi]`` (``high_a``: its matchable legalese
+    positions, the anchors) and rule ``b``: found once per candidate and run, then clipped to each
+    rectangle :func:`runs_blocks` looks into."""
     pos = np.flatnonzero(high_a[alo:ahi]) + alo
     if not len(pos):
-        return []
+        return None
     order, bs = _sorted_legalese_of(rid) if rid >= 0 else _sorted_legalese(b)
     lo = np.searchsorted(bs, a[pos], "left")
     n = np.searchsorted(bs, a[pos], "right") - lo
     if not n.sum():
-        return []
+        return None
     pi = np.repeat(pos, n)
     pj = order[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())]
-    ri, rj, rk = _diagonal_runs(pi, pj)
-    py = py or (a.tolist(), b.tolist(), matchable.tolist())
+    return _diagonal_runs(pi, pj)
+
+
+def runs_blocks(runs, a, b, alo, ahi, matchable, py) -> list[tuple[int, int, int]]:
+    """ScanCode's ``seq.match_blocks`` over ``a[alo:ahi]`` given the :func:`legalese_runs`:
+    ``[(query pos, rule pos, size)]`` increasing in both, adjacent blocks merged. ``py``: ``a``, ``b`` and
+    ``matchable`` as Python lists."""
+    ri, rj, rk = runs
     blocks: list[tuple[int, int, int]] = []
-    queue = [(alo, ahi, 0, len(b), np.arange(len(ri)))]
+    queue = [(alo, ahi, 0, len(b), np.flatnonzero(ri + rk > alo))]
     while queue:
         qlo, qhi, rlo, rhi, sel = queue.pop()
         # runs that reach into the rectangle (a run is clipped to it in _longest)
         sel = sel[(ri[sel] < qhi) & (ri[sel] + rk[sel] > qlo) & (rj[sel] < rhi) & (rj[sel] + rk[sel] > rlo)]
         if len(sel) <= _SMALL_RECT:
-            runs = list(zip(ri[sel].tolist(), rj[sel].tolist(), rk[sel].tolist()))
-            _blocks_small(runs, a, b, matchable, py, qlo, qhi, rlo, rhi, blocks)
+            small = list(zip(ri[sel].tolist(), rj[sel].tolist(), rk[sel].tolist()))
+            _blocks_small(small, a, b, matchable, py, qlo, qhi, rlo, rhi, blocks)
             continue
         i, j, k = _longest(ri[sel], rj[sel], rk[sel], qlo, qhi, rlo, rhi)
         if not k:
@@ -451,7 +464,15 @@ def match_blocks(a, b, alo, ahi, high_a, matchable, rid: int = -1, py=None) -> l
             merged[-1][2] += k
         else:
             merged.append([i, j, k])
-    return [tuple(m) for m in merged]
+    return [(i, j, k) for i, j, k in merged]
+
+
+def match_blocks(a, b, alo, ahi, high_a, matchable, rid: int = -1) -> list[tuple[int, int, int]]:
+    """ScanCode's ``seq.match_blocks`` of query ``a[alo:ahi]`` and rule ``b`` (see :func:`runs_blocks`)."""
+    runs = legalese_runs(a, b, alo, ahi, high_a, rid)
+    if runs is None:
+        return []
+    return runs_blocks(runs, a, b, alo, ahi, matchable, (a.tolist(), b.tolist(), matchable.tolist()))
 
 
 @lru_cache(maxsize=4096)
@@ -464,47 +485,72 @@ def _tokens_list(rid: int) -> list[int]:
 @dataclass
 class SeqMatch:
     rid: int
-    blocks: np.ndarray  # (n, 3): query pos, rule pos, size
+    blocks: list[tuple[int, int, int]]  # query pos, rule pos, size
+
+    @property
+    def start(self) -> int:
+        return self.blocks[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.blocks[-1][0] + self.blocks[-1][2]
+
+    @property
+    def size(self) -> int:
+        return sum(k for _, _, k in self.blocks)
 
     def positions(self) -> np.ndarray:
         """The matched query positions."""
-        return np.concatenate([np.arange(q, q + k) for q, _, k in self.blocks.tolist()])
+        return np.concatenate([np.arange(q, q + k) for q, _, k in self.blocks])
 
 
 def _chains(rid: int, blocks: list[tuple[int, int, int]], a, legalese, length: int) -> list[SeqMatch]:
     """Blocks as ScanCode keeps them (two words or more, or one legalese word) merged per rule while the
     gaps in the query and in the rule are at most ``min(len // 2, 50)`` words (``merge_matches``)."""
-    bl = np.array([x for x in blocks if x[2] > 1 or legalese[a[x[0]]]], dtype=np.int64).reshape(-1, 3)
-    if not len(bl):
-        return []
     maxd = min(length // 2 or 1, _MAX_DIST)
-    gap_q = bl[1:, 0] - (bl[:-1, 0] + bl[:-1, 2] - 1)
-    gap_i = bl[1:, 1] - (bl[:-1, 1] + bl[:-1, 2] - 1)
-    cut = np.flatnonzero((gap_q > maxd) | (gap_i > maxd)) + 1
-    return [SeqMatch(rid, part) for part in np.split(bl, cut)]
+    out: list[SeqMatch] = []
+    cur: list[tuple[int, int, int]] = []
+    for i, j, k in blocks:  # one step per block
+        if k == 1 and not legalese[a[i]]:
+            continue
+        if cur and (i - (cur[-1][0] + cur[-1][2] - 1) > maxd or j - (cur[-1][1] + cur[-1][2] - 1) > maxd):
+            out.append(SeqMatch(rid, cur))
+            cur = []
+        cur.append((i, j, k))
+    if cur:
+        out.append(SeqMatch(rid, cur))
+    return out
 
 
-def _valid(
-    ix: R.RuleIndex, ax_row: dict, m: SeqMatch, ub: np.ndarray, line: np.ndarray, b: np.ndarray
-) -> bool:
+@lru_cache(maxsize=4096)
+def _legalese_before(rid: int) -> list[int]:
+    """Legalese words of rule ``rid`` before each position (prefix counts), for the recently met rules."""
+    ix = R.rule_index()
+    b = ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]]
+    return [0] + np.cumsum(ix.legalese[b]).tolist()
+
+
+def _valid(ix: R.RuleIndex, ax_row: dict, m: SeqMatch, ub: list[int], line: list[int]) -> bool:
     """ScanCode's filters for a sequence match (required phrases, spurious, minimum coverage, too short,
-    small rules scattered on too many lines)."""
-    bl = m.blocks
-    qs, qe = int(bl[0, 0]), int(bl[-1, 0] + bl[-1, 2])  # exclusive end
-    is_, ie = int(bl[0, 1]), int(bl[-1, 1] + bl[-1, 2])
-    mlen = int(bl[:, 2].sum())
-    ipos = np.concatenate([np.arange(j, j + k) for _, j, k in bl])
-    hilen = int(ix.legalese[b[ipos]].sum())
-    rid = m.rid
-    r0, r1 = ix.req_offsets[rid], ix.req_offsets[rid + 1]
-    for s, e in ix.req[r0:r1]:  # a required phrase lies whole inside one block, no unknown word inside it
-        inb = np.flatnonzero((bl[:, 1] <= s) & (bl[:, 1] + bl[:, 2] >= e))
-        if not len(inb):
+    small rules scattered on too many lines); ``ub`` (unknown words before each position) and ``line`` as
+    Python lists."""
+    bl, rid = m.blocks, m.rid
+    qs, qe = bl[0][0], bl[-1][0] + bl[-1][2]  # exclusive end
+    is_, ie = bl[0][1], bl[-1][1] + bl[-1][2]
+    mlen = m.size
+    hb = _legalese_before(rid)
+    hilen = sum(hb[j + k] - hb[j] for _, j, k in bl)
+    r0, r1 = int(ix.req_offsets[rid]), int(ix.req_offsets[rid + 1])
+    for s, e in ix.req[
+        r0:r1
+    ].tolist():  # a required phrase lies whole inside one block, no unknown word in it
+        inb = next(((i, j) for i, j, k in bl if j <= s and j + k >= e), None)
+        if inb is None:
             return False
-        q0 = int(bl[inb[0], 0] + s - bl[inb[0], 1])
+        q0 = inb[0] + s - inb[1]
         if ub[q0 + (e - s) - 1] - ub[q0] > 0:
             return False
-    qmag = (qe - qs) + int(ub[qe - 1] - ub[qs])
+    qmag = (qe - qs) + ub[qe - 1] - ub[qs]
     qd, idn = mlen / qmag, mlen / (ie - is_)
     if (
         (mlen < 10 and min(qd, idn) < 0.1)
@@ -523,7 +569,7 @@ def _valid(
         if coverage < 80:
             return False
         tag = 2 if ix.flags[rid] & R.TAG else 0
-        if int(line[qe - 1] - line[qs]) + 1 > mlen + tag:
+        if line[qe - 1] - line[qs] + 1 > mlen + tag:
             return False
     return True
 
@@ -545,11 +591,7 @@ def approximate(
     the matched share of each rule as ``coverage``."""
     n = len(ids)
     empty = np.zeros(0, dtype=np.int64)
-    out_r: list[int] = []
-    out_s: list[int] = []
-    out_e: list[int] = []
-    out_c: list[float] = []
-    out_p: list[np.ndarray] = []
+    out: list[SeqMatch] = []
     if n == 0:
         return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
     covered = np.zeros(n + 1, dtype=np.int64)
@@ -557,7 +599,8 @@ def approximate(
     np.add.at(covered, exact.end, -1)
     covered = np.cumsum(covered)[:n] > 0
     legal = ix.legalese[ids]
-    ids_py = ids.tolist()
+    ids_py, ub_py, line_py = ids.tolist(), ub.tolist(), line.tolist()
+    legal_words = ix.legalese  # per word id (``_chains`` reads it per block)
     matchable = np.ones(n, dtype=bool)
     long_text = ((ix.flags[exact.rule] & R.TEXT) != 0) & (ix.length[exact.rule] > 120)
     for s, e in zip(exact.start[long_text].tolist(), exact.end[long_text].tolist()):
@@ -585,16 +628,20 @@ def approximate(
         for row in cand[:aligned].tolist():
             rid = int(ax.rids[row])
             b = ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]]
+            runs = legalese_runs(ids, b, lo, hi, high_a, rid)
+            if runs is None:
+                continue
             row_d = {"length": int(ax.length[row]), "min_cov": int(ax.min_cov[row]),
                      "min_len": int(ax.min_len[row]), "min_high": int(ax.min_high[row]),
                      "is_small": bool(ax.is_small[row])}  # fmt: skip
+            py = (ids_py, _tokens_list(rid), m_py)
             start = lo
             while True:  # as ScanCode's match_sequence: align again after the last block until none is found
-                blocks = match_blocks(ids, b, start, hi, high_a, matchable, rid, (ids_py, _tokens_list(rid), m_py))
+                blocks = runs_blocks(runs, ids, b, start, hi, matchable, py)
                 if not blocks:
                     break
-                for m in _chains(rid, blocks, ids, ix.legalese, int(ax.length[row])):
-                    if _valid(ix, row_d, m, ub, line, b):
+                for m in _chains(rid, blocks, ids_py, legal_words, int(ax.length[row])):
+                    if _valid(ix, row_d, m, ub_py, line_py):
                         found.append(m)
                 start = blocks[-1][0] + blocks[-1][2]
                 if start >= hi or not (legal[start:hi] & matchable[start:hi]).any():
@@ -607,12 +654,8 @@ def approximate(
     whole = run_scores(ax, ix, ids)
     near = run_matches(0, n, whole, True, np.ones(n, dtype=bool))
     for m in near:
-        out_r.append(m.rid)
-        out_s.append(int(m.blocks[0, 0]))
-        out_e.append(int(m.blocks[-1, 0] + m.blocks[-1, 2]))
-        out_c.append(float(m.blocks[:, 2].sum() / ix.length[m.rid]))
-        out_p.append(m.positions())
-        for qp, _, k in m.blocks.tolist():
+        out.append(m)
+        for qp, _, k in m.blocks:
             matchable[qp : qp + k] = False
     bounds = np.append(query_runs(ids, line, ix.legalese, ix.digits), n).tolist()
     for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -620,19 +663,15 @@ def approximate(
             continue
         same = lo == 0 and hi == n and matchable.all()  # one run, nothing subtracted: the whole file's
         sc = whole if same else run_scores(ax, ix, ids[lo:hi][matchable[lo:hi]])
-        for m in run_matches(lo, hi, sc, False, matchable):
-            out_r.append(m.rid)
-            out_s.append(int(m.blocks[0, 0]))
-            out_e.append(int(m.blocks[-1, 0] + m.blocks[-1, 2]))
-            out_c.append(float(m.blocks[:, 2].sum() / ix.length[m.rid]))
-            out_p.append(m.positions())
-    if not out_r:
+        out += run_matches(lo, hi, sc, False, matchable)
+    if not out:
         return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
+    positions = [m.positions() for m in out]
     return R.Matches(
-        np.array(out_r, dtype=np.int64),
-        np.array(out_s, dtype=np.int64),
-        np.array(out_e, dtype=np.int64),
-        np.array(out_c),
-        out_p,
-        np.array([int(legal[p].sum()) for p in out_p], dtype=np.int64),
+        np.array([m.rid for m in out], dtype=np.int64),
+        np.array([m.start for m in out], dtype=np.int64),
+        np.array([m.end for m in out], dtype=np.int64),
+        np.array([m.size / ix.length[m.rid] for m in out]),
+        positions,
+        np.array([int(legal[p].sum()) for p in positions], dtype=np.int64),
     )

@@ -120,7 +120,8 @@ class RuleIndex:
         self.expr = z["expr"]
         self.length = np.diff(self.offsets)
         # ScanCode's "license tokens" a rule may start or end with (``models.get_license_tokens``)
-        self.license_words = frozenset(self.lookup(np.array(["license", "licence", "licensed"])).tolist()) - {-1}
+        license_ids = self.lookup(np.array(["license", "licence", "licensed"]))
+        self.license_words = frozenset(license_ids[license_ids >= 0].tolist())
         rule_of_token = np.repeat(np.arange(len(self.length)), self.length)
         self.high_length = np.bincount(rule_of_token[self.legalese[self.tokens]], minlength=len(self.length))
         n_rules = len(self.length)
@@ -296,9 +297,10 @@ class _Refiner:
         self.start, self.end = m.start, m.end - 1  # ScanCode's qstart / qend (inclusive)
         self.size = np.array([len(p) for p in m.positions])
         self.hilen = m.hilen
-        self.cov = np.round(m.coverage * 100, 2)
+        self.cov = [round(c * 100, 2) for c in m.coverage.tolist()]  # ScanCode's LicenseMatch.coverage()
         self.key = {
-            k: (int(m.start[k]), -int(m.hilen[k]), -int(self.size[k]), k >= n_exact) for k in range(len(m.rule))
+            k: (int(m.start[k]), -int(m.hilen[k]), -int(self.size[k]), k >= n_exact)
+            for k in range(len(m.rule))
         }
         self.ids: dict[int, set[str]] = {}
 
@@ -311,7 +313,10 @@ class _Refiner:
     def _ends(self, c: int, x: int) -> bool:
         """ScanCode's rule ``ends_with_license`` (c) and ``starts_with_license`` (x)."""
         ix, t = self.ix, self.ix.tokens
-        return bool(t[ix.offsets[self.rule[c] + 1] - 1] in ix.license_words and t[ix.offsets[self.rule[x]]] in ix.license_words)
+        return bool(
+            t[ix.offsets[self.rule[c] + 1] - 1] in ix.license_words
+            and t[ix.offsets[self.rule[x]]] in ix.license_words
+        )
 
     def contained(self, items: list[int]) -> tuple[list[int], list[int]]:
         items, out = sorted(items, key=self.key.__getitem__), []

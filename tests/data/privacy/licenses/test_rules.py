@@ -263,9 +263,14 @@ def test_exhaustive_refines_as_scancode_on_a_debian_copyright_file():
     later lose to the sequence matches) and containment read on matched positions, not first-to-last
     spans (ScanCode's ``refine_matches``)."""
     r = classify(_DEP5, exhaustive=True)
-    assert r["spdx"] == "LGPL-2.0-or-later AND LGPL-3.0-or-later AND GPL-3.0-only AND GPL-3.0-only AND LGPL-3.0-or-later"
+    assert (
+        r["spdx"]
+        == "LGPL-2.0-or-later AND LGPL-3.0-or-later AND GPL-3.0-only AND GPL-3.0-only AND LGPL-3.0-or-later"
+    )
     # the default (fewer alignments) misses the LGPL-3.0+ reading, a difference the docs measure
-    assert classify(_DEP5)["spdx"] == "LGPL-2.0-or-later AND GPL-3.0-only AND GPL-2.0-or-later AND GPL-3.0-only"
+    assert (
+        classify(_DEP5)["spdx"] == "LGPL-2.0-or-later AND GPL-3.0-only AND GPL-2.0-or-later AND GPL-3.0-only"
+    )
 
 
 def test_refinement_reads_matched_positions_not_spans(ix):
@@ -283,7 +288,9 @@ def test_refinement_reads_matched_positions_not_spans(ix):
     kept = rules.refine_all(ix, exact, seq)
     assert sorted(kept.rule.tolist()) == sorted([mit, gpl])
     # and a match whose positions are a subset of another's goes, whatever the spans
-    inner = rules.Matches(np.array([mit]), np.array([1]), np.array([3]), np.ones(1), [np.arange(1, 3)], np.array([1]))
+    inner = rules.Matches(
+        np.array([mit]), np.array([1]), np.array([3]), np.ones(1), [np.arange(1, 3)], np.array([1])
+    )
     assert rules.refine_all(ix, inner, seq).rule.tolist() == [gpl]
 
 
