@@ -36,6 +36,7 @@ from hf_addons.data.privacy.licenses.rules import (
     INTRO,
     NOTICE,
     REFERENCE,
+    REFERENCES_FILE,
     REQUIRED_PHRASE,
     RULES_FILE,
     TAG,
@@ -301,6 +302,8 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
             f |= GPL_ID
         if meta.get("is_required_phrase") == "yes":
             f |= REQUIRED_PHRASE
+        if "referenced_filenames" in meta:  # "see COPYING": ScanCode's detection keeps such a group
+            f |= REFERENCES_FILE
         if len(spans) == 1 and spans[0] == (0, len(toks)):
             f |= CONTINUOUS  # ScanCode's Rule._set_continuous
         rel = meta.get("relevance")

@@ -611,8 +611,10 @@ def approximate(
         return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
 
     def run_matches(
-        lo: int, hi: int, sc: RunScores | None, near_dupe: bool, matchable: np.ndarray
+        lo: int, hi: int, sc: RunScores | None, near_dupe: bool, matchable: np.ndarray, aligned_out=None
     ) -> list[SeqMatch]:
+        """The valid sequence matches of the run; every aligned chain, valid or not, also goes to
+        ``aligned_out`` when given (ScanCode subtracts all of a near-duplicate pass's alignments)."""
         found: list[SeqMatch] = []
         high_a = legal & matchable
         m_py = matchable.tolist()
@@ -641,6 +643,8 @@ def approximate(
                 if not blocks:
                     break
                 for m in _chains(rid, blocks, ids_py, legal_words, int(ax.length[row])):
+                    if aligned_out is not None:
+                        aligned_out.append(m)
                     if _valid(ix, row_d, m, ub_py, line_py):
                         found.append(m)
                 start = blocks[-1][0] + blocks[-1][2]
@@ -652,9 +656,9 @@ def approximate(
     # near-duplicate pass reads every word of the file: its whole-file run keeps the matchable positions
     # it had before the long texts were subtracted (EUPL-1.1 plus its appendix is one near-duplicate rule)
     whole = run_scores(ax, ix, ids)
-    near = run_matches(0, n, whole, True, np.ones(n, dtype=bool))
-    for m in near:
-        out.append(m)
+    near_aligned: list[SeqMatch] = []
+    out += run_matches(0, n, whole, True, np.ones(n, dtype=bool), near_aligned)
+    for m in near_aligned:  # before ScanCode's filters: it subtracts every near-duplicate alignment
         for qp, _, k in m.blocks:
             matchable[qp : qp + k] = False
     bounds = np.append(query_runs(ids, line, ix.legalese, ix.digits), n).tolist()

@@ -304,6 +304,7 @@ def _classify_text(head: str, exhaustive: bool = False) -> dict[str, Any]:
         np.concatenate([ix.relevance[r], np.full(n_tag, 100)]),
         np.concatenate([ix.length[r], np.full(n_tag, 100)]),
         [ix.expression(x) for x in r] + [t[3] for t in tags],
+        np.concatenate([m.coverage[keep], np.ones(n_tag)]),
     )  # fmt: skip
     # as ScanCode: one detection's expressions ANDed, the file's unique detections ANDed; an exception found
     # apart from its license stays an AND term (WITH comes from a rule or a tag)

@@ -35,7 +35,7 @@ _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
 _MAX_TOKEN = 48  # characters kept of a word (longer ones are junk such as base64; both sides truncate alike)
 # rule flags (bit field)
 TEXT, NOTICE, REFERENCE, TAG, INTRO, CLUE, FALSE_POSITIVE, CONTINUOUS = (1 << i for i in range(8))
-FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID, REQUIRED_PHRASE = (1 << i for i in range(8, 13))
+FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID, REQUIRED_PHRASE, REFERENCES_FILE = (1 << i for i in range(8, 14))
 _ANCHOR = 6  # tokens hashed to find candidate occurrences of a long rule
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible mod 2**64
 _LINES_THRESHOLD = 4  # ScanCode's detection.LINES_THRESHOLD: matches this many lines apart form one detection
@@ -443,6 +443,33 @@ def _ids(expr: str) -> set[str]:
     return {t for t in re.findall(r"[^\s()]+", expr) if t.upper() not in ("AND", "OR", "WITH")}
 
 
+_FREE_UNKNOWN = "LicenseRef-scancode-free-unknown"
+
+
+def _intro_like(flags: np.ndarray, exprs: list[str]) -> np.ndarray:
+    """ScanCode's intro-like matches: intros, clues and ``free-unknown`` notices."""
+    return ((flags & (INTRO | CLUE)) != 0) | np.array([x == _FREE_UNKNOWN for x in exprs])
+
+
+def _unknown_intro_before_detection(flags: np.ndarray, full: np.ndarray, exprs: list[str]) -> bool:
+    """ScanCode's ``has_unknown_intro_before_detection``: an "unknown" intro-like match followed by a fully
+    matched proper one, or any fully matched intro-like match that can go without emptying the group."""
+    unknown = (flags & HAS_UNKNOWN) != 0
+    intro = unknown & _intro_like(flags, exprs)
+    if len(flags) == 1 or intro.all():
+        return False
+    if not intro.any():
+        return False
+    first = int(np.flatnonzero(intro)[0])
+    later = np.arange(len(flags)) > first
+    if (later & ~intro & full & ~unknown).any():
+        return True
+    # else whenever dropping the fully matched intros changes the group (ScanCode then tests that no match
+    # left has a coverage above 100%, which always holds)
+    drop = _intro_like(flags, exprs) & full
+    return bool(drop.any() and not drop.all())
+
+
 def detect(
     tokens: np.ndarray,
     s: np.ndarray,
@@ -453,20 +480,23 @@ def detect(
     relevance: np.ndarray,
     length: np.ndarray,
     exprs: list[str],
+    coverage: np.ndarray | None = None,
 ) -> list[tuple[int, list[str]]]:
     """ScanCode's detections from refined matches: ``[(first token, [expressions])]`` in file order.
 
     A match is its token span ``s:e`` in ``tokens``, first and last line, rule flags, relevance, rule
     length and expression (license texts and SPDX tags found apart come in as matches too, fully
-    relevant). Matches whose lines are at most 4 apart form one detection (an intro joins the next match;
-    a clue stands alone). A detection is dropped as ScanCode's ``is_false_positive`` says (no copyright
+    relevant; ``coverage`` of each match, 1 when not given). Matches whose lines are at most 4 apart form one detection (an intro joins the next match;
+    a clue stands alone). Then ScanCode's ``analyze_detection`` in its order: an "unknown" intro followed
+    by a proper match goes, with the other fully matched intros, clues and ``free-unknown`` notices; a detection with a rule that names a file ("see
+    COPYING") is kept whole; a detection is dropped as ScanCode's ``is_false_positive`` says (no copyright
     word in the matched text, not all rules fully relevant, and: one low-relevance "bare" rule, only
-    one-word GPL rules, or only one-word license tags), and when it is made of license clues only; an
-    "unknown" intro followed by a proper match is dropped from its detection."""
+    one-word GPL rules, or only one-word license tags), and when it is made of license clues only."""
     if not len(s):
         return []
+    full = np.ones(len(s), dtype=bool) if coverage is None else np.round(coverage * 100, 2) >= 100
     order = np.lexsort((e, s))
-    s, e, l0, l1, flags = s[order], e[order], l0[order], l1[order], flags[order]
+    s, e, l0, l1, flags, full = s[order], e[order], l0[order], l1[order], flags[order], full[order]
     relevance, length = relevance[order], length[order]
     exprs = [exprs[i] for i in order]
     groups: list[list[int]] = []
@@ -492,8 +522,16 @@ def detect(
     if cur:
         groups.append(cur)
     out = []
-    for g in groups:
+    for g in groups:  # ScanCode's analyze_detection, in its order
         f, rel, ln = flags[g], relevance[g], length[g]
+        if _unknown_intro_before_detection(f, full[g], [exprs[k] for k in g]):  # the intros go
+            intro = _intro_like(f, [exprs[k] for k in g]) & full[g]
+            kept = [k for k, i in zip(g, intro) if not i] or g
+            out.append((int(s[g[0]]), [exprs[k] for k in kept]))
+            continue
+        if (f & REFERENCES_FILE).any():  # a rule that names a file ("see COPYING"): kept whole
+            out.append((int(s[g[0]]), [exprs[k] for k in g]))
+            continue
         if not (rel == 100).all() and not all(
             np.isin(["copyright", "c"], tokens[s[k] : e[k]]).any() for k in g
         ):  # "(c)" is the word "c"
@@ -506,10 +544,5 @@ def detect(
                 continue
         if (f & CLUE).all():
             continue
-        intro = ((f & HAS_UNKNOWN) != 0) & ((f & (INTRO | CLUE)) != 0)
-        if intro.any() and not intro.all():
-            after = np.flatnonzero(intro)[0]
-            if (~intro[after:] & ((f[after:] & HAS_UNKNOWN) == 0)).any():
-                g = [k for k, i in zip(g, intro) if not i]
         out.append((int(s[g[0]]), [exprs[k] for k in g]))
     return out

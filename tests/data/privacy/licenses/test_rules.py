@@ -340,3 +340,24 @@ def test_exhaustive_reaches_the_step_and_the_cli(tmp_path, capsys):
         assert main(["data", "licenses", str(path), *flag]) == 0
         out = json.loads(capsys.readouterr().out)
         assert ("LGPL-3.0-or-later" in out["results"][0]["spdx"]) is found
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        # a clue naming a file (ScanCode's referenced_filenames) is a detection, not a dropped clue
+        ("Comment: This file is distributed under the same license as the example package.\n",
+         "LicenseRef-scancode-free-unknown"),
+        ("Files: po/*\nCopyright: 2010 Example Translators\nLicense: GPL-2+\nComment: This file is distributed"
+         " under the same license as the example package.\n", "GPL-2.0-or-later AND LicenseRef-scancode-free-unknown"),
+        # a free-unknown notice in a group with a proper match goes, as ScanCode's unknown intros do
+        ("Files: tests/*\nCopyright: 2010 Example Authors\nLicense: BSD-2-clause\n .\n Copyright holders unknown,"
+         " no statement of license (all of these\n files are part of the testsuite and do not contribute to the\n"
+         " installed library or its headers)\n", "BSD-2-Clause"),
+    ],
+)  # fmt: skip
+def test_detections_follow_scancodes_analysis_order(text, spdx):
+    """ScanCode 32.5's answers for these texts: its ``analyze_detection`` tests unknown intros, then rules
+    that name a file, before false positives and clues."""
+    assert classify(text)["spdx"] == spdx
+    assert classify(text, exhaustive=True)["spdx"] == spdx
