@@ -14,6 +14,7 @@ Not part of the package: the classifier only reads the files these functions wri
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import lzma
@@ -148,7 +149,7 @@ def build_scancode_reference(
         raw = path.read_text(encoding="utf-8")
         if not raw.startswith("---"):
             continue
-        _, header, body = raw.split("---", 2)
+        header, body = _split_front_matter(raw)
         meta = dict(re.findall(r"(?m)^([a-z_]+): (.*)$", header))
         spdx = meta.get("spdx_license_key", "").strip()
         n_rules = rule_counts.get(meta.get("key", "").strip().lower(), 0)
@@ -188,11 +189,17 @@ _FLAG_KEYS = {"is_license_text": TEXT, "is_license_notice": NOTICE, "is_license_
               "is_false_positive": FALSE_POSITIVE, "is_continuous": CONTINUOUS}  # fmt: skip
 
 
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)", re.S)  # ends at a line of just ---
+
+
+def _split_front_matter(raw: str) -> tuple[str, str]:
+    """(YAML header, text) of a ScanCode data file; a header's own ``-----`` lines do not end it."""
+    m = _FRONT_MATTER.match(raw)
+    return (m.group(1), m.group(2)) if m else ("", raw)
+
+
 def _front_matter(path: Path) -> tuple[dict[str, str], str]:
-    raw = path.read_text(encoding="utf-8")
-    if not raw.startswith("---"):
-        return {}, raw
-    _, header, body = raw.split("---", 2)
+    header, body = _split_front_matter(path.read_text(encoding="utf-8"))
     return dict(re.findall(r"(?m)^([a-z_]+):[ \t]*(.*?)\s*$", header)), body
 
 
@@ -223,12 +230,16 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
 
     Kept per rule: token ids, SPDX expression (ScanCode keys mapped by each license's
     ``spdx_license_key``, else ``LicenseRef-scancode-<key>`` as ScanCode reports them), flags, relevance,
-    minimum coverage and required-phrase spans. Deprecated rules and licenses are left out, as ScanCode's
-    index does. The stop words come from ScanCode's ``stopwords.py`` next to ``data``.
+    minimum coverage and required-phrase spans. As ScanCode's index: deprecated rules and licenses and
+    non-English rules are left out, and the dictionary is its SPDX-key words, the rules' words and the
+    legalese words. The stop words come from ScanCode's ``stopwords.py`` next to ``data``.
     """
     data = Path(licensedcode_data)
     stop_src = (data.parent / "stopwords.py").read_text(encoding="utf-8")
-    stopwords = frozenset(re.findall(r"^\s+'([^']+)',", stop_src, re.MULTILINE))
+    # the STOPWORDS set literal (several words may share a line)
+    stopwords = frozenset(
+        ast.literal_eval(re.search(r"STOPWORDS = frozenset\((\{.*?\})\)", stop_src, re.S).group(1))
+    )
     if not stopwords:
         raise ValueError(f"no stop words found in {data.parent / 'stopwords.py'}")
     # ScanCode's "legalese" words (``legalese.py``): the high-value tokens its approximate stage anchors on
@@ -246,13 +257,19 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
     aliases: dict[str, str] = {}  # lowercased SPDX id or alias (``other_spdx_license_keys``) -> SPDX id
     categories: dict[str, str] = {}  # SPDX id -> ScanCode's category ("Permissive", "Copyleft Limited" ...)
     entries: list[tuple[str, str, dict[str, str], str]] = []  # (identifier, key expression, meta, text)
+    spdx_keys: list[str] = []  # the SPDX keys of the licenses ScanCode loads (get_all_spdx_keys)
     for path in sorted((data / "licenses").glob("*.LICENSE")):
         meta, body = _front_matter(path)
         key = meta.get("key", path.stem)
         spdx_of[key.lower()] = meta.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
         categories[spdx_of[key.lower()]] = meta.get("category", "")
-        raw = path.read_text(encoding="utf-8").split("---", 2)[1]
+        raw = _split_front_matter(path.read_text(encoding="utf-8"))[0] + "\n"
         other = re.search(r"(?m)^other_spdx_license_keys:\s*\n((?:\s+-\s+.*\n)+)", raw)
+        if meta.get("is_deprecated") != "yes":
+            spdx_keys += [meta["spdx_license_key"]] if meta.get("spdx_license_key") else []
+            spdx_keys += (
+                [k.strip().strip("'\"") for k in re.findall(r"-\s+(.+)", other.group(1))] if other else []
+            )
         for alias in [spdx_of[key.lower()], f"LicenseRef-scancode-{key}"] + (
             re.findall(r"-\s+(.+)", other.group(1)) if other else []
         ):
@@ -263,6 +280,7 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
         meta, body = _front_matter(path)
         if (
             meta.get("is_deprecated") == "yes"
+            or meta.get("language", "en") != "en"  # ScanCode indexes English rules only (cache.build_index)
             or "license_expression" not in meta
             and "is_false_positive" not in meta
         ):
@@ -277,13 +295,14 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
             expr,
         )  # fmt: skip
 
+    # ScanCode's dictionary: the words of its SPDX keys (always known, never legalese), then the rules' and
+    # license texts' words, then the legalese words no rule uses; any other word is unknown to its matching
     vocab: dict[str, int] = {}
-    # words of the choosealicense texts too, so that the license-text matcher shares these ids
-    extra = Path(out).parent / "licenses.json"
-    if extra.exists():
-        for ref in json.loads(extra.read_text())["licenses"]:
-            for t in _rule_tokens(ref["text"], stopwords)[0]:
-                vocab.setdefault(t, len(vocab))
+    spdx_words = ["spdx", "license", "licence", "identifier", "licenseref"]  # get_essential_spdx_tokens
+    for key in spdx_keys:
+        spdx_words += _rule_tokens(key, stopwords)[0]
+    for t in sorted(set(spdx_words)):
+        vocab.setdefault(t, len(vocab))
     ids, offsets, req, req_off, flags, relevance, min_cov, expr_ids = [], [0], [], [0], [], [], [], []
     exprs: dict[str, int] = {}
     for name, key_expr, meta, body in entries:

@@ -94,7 +94,7 @@ class RuleIndex:
         z = np.load(io.BytesIO(lzma.decompress(path.read_bytes())))
         self.vocab = {t: i for i, t in enumerate(str(z["vocab"]).split("\n"))}
         self.stopwords = frozenset(str(z["stopwords"]).split("\n"))
-        # ids >= n_words are stop words: skipped by rule matching, read by the license-text matcher
+        # ids >= n_words are stop words: skipped by rule matching
         self.n_words = len(self.vocab)
         self.words = list(self.vocab) + sorted(self.stopwords - set(self.vocab))
         h = _word_hashes(np.array(self.words, dtype=f"<U{_MAX_TOKEN}"))
