@@ -370,6 +370,18 @@ def _extend(a, b, matchable, i, j, k, alo, ahi, blo, bhi, py) -> tuple[int, int,
     return i, j, k
 
 
+def _take(a, b, matchable, py, block, rect, runs, out: list, queue: list) -> None:
+    """The longest block of a rectangle, extended, goes to ``out``; the rectangles before and after it go
+    to ``queue`` with the runs that reached this one."""
+    qlo, qhi, rlo, rhi = rect
+    i, j, k = _extend(a, b, matchable, *block, qlo, qhi, rlo, rhi, py)
+    out.append((i, j, k))
+    if qlo < i and rlo < j:
+        queue.append((qlo, i, rlo, j, runs))
+    if i + k < qhi and j + k < rhi:
+        queue.append((i + k, qhi, j + k, rhi, runs))
+
+
 def _blocks_small(runs, a, b, matchable, py, qlo, qhi, rlo, rhi, out: list) -> None:
     """The recursion of :func:`match_blocks` over a rectangle reached by few runs, in plain Python (numpy's
     per-call cost dominates there): the same longest run (clipped), tie-breaks and extension."""
@@ -392,14 +404,8 @@ def _blocks_small(runs, a, b, matchable, py, qlo, qhi, rlo, rhi, out: list) -> N
             jj = j + lo - i
             if size > bk or (size == bk and (lo < bi or (lo == bi and jj < bj))):
                 bk, bi, bj = size, lo, jj
-        if not bk:
-            continue
-        i, j, k = _extend(a, b, matchable, bi, bj, bk, qlo, qhi, rlo, rhi, py)
-        out.append((i, j, k))
-        if qlo < i and rlo < j:
-            queue.append((qlo, i, rlo, j, sub))
-        if i + k < qhi and j + k < rhi:
-            queue.append((i + k, qhi, j + k, rhi, sub))
+        if bk:
+            _take(a, b, matchable, py, (bi, bj, bk), (qlo, qhi, rlo, rhi), sub, out, queue)
 
 
 def _sorted_legalese(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -448,15 +454,9 @@ def runs_blocks(runs, a, b, alo, ahi, matchable, py) -> list[tuple[int, int, int
             small = list(zip(ri[sel].tolist(), rj[sel].tolist(), rk[sel].tolist()))
             _blocks_small(small, a, b, matchable, py, qlo, qhi, rlo, rhi, blocks)
             continue
-        i, j, k = _longest(ri[sel], rj[sel], rk[sel], qlo, qhi, rlo, rhi)
-        if not k:
-            continue
-        i, j, k = _extend(a, b, matchable, i, j, k, qlo, qhi, rlo, rhi, py)
-        blocks.append((i, j, k))
-        if qlo < i and rlo < j:
-            queue.append((qlo, i, rlo, j, sel))
-        if i + k < qhi and j + k < rhi:
-            queue.append((i + k, qhi, j + k, rhi, sel))
+        block = _longest(ri[sel], rj[sel], rk[sel], qlo, qhi, rlo, rhi)
+        if block[2]:
+            _take(a, b, matchable, py, block, (qlo, qhi, rlo, rhi), sel, blocks, queue)
     blocks.sort()
     merged: list[list[int]] = []
     for i, j, k in blocks:  # one step per block

@@ -318,26 +318,22 @@ class _Refiner:
             and t[ix.offsets[self.rule[x]]] in ix.license_words
         )
 
-    def contained(self, items: list[int]) -> tuple[list[int], list[int]]:
+    def _sweep(self, items: list[int], stop, decide) -> tuple[list[int], list[int]]:
+        """ScanCode's pairwise sweep: each match (``c``) against the next ones (``x``) until ``stop(c, x)``;
+        ``decide(c, x, items, i)`` names the one that goes ("c", "x" or None). Kept and discarded."""
         items, out = sorted(items, key=self.key.__getitem__), []
         i = 0
         while i < len(items) - 1:
             j = i + 1
             while j < len(items):
                 c, x = items[i], items[j]
-                if self.end[x] > self.end[c]:
+                if stop(c, x):
                     break
-                if self.qs[c] == self.qs[x]:
-                    if self.cov[c] >= self.cov[x]:
-                        out.append(items.pop(j))
-                        continue
-                    out.append(items.pop(i))
-                    i -= 1
-                    break
-                if self.qs[x] <= self.qs[c]:
+                drop = decide(c, x, items, i)
+                if drop == "x":
                     out.append(items.pop(j))
                     continue
-                if self.qs[c] <= self.qs[x]:
+                if drop == "c":
                     out.append(items.pop(i))
                     i -= 1
                     break
@@ -345,65 +341,60 @@ class _Refiner:
             i += 1
         return items, out
 
+    def contained(self, items: list[int]) -> tuple[list[int], list[int]]:
+        """``filter_contained_matches``: of equal position sets the better covered stays, a subset goes."""
+
+        def decide(c: int, x: int, items: list[int], i: int) -> str | None:
+            if self.qs[c] == self.qs[x]:
+                return "x" if self.cov[c] >= self.cov[x] else "c"
+            return "x" if self.qs[x] <= self.qs[c] else "c" if self.qs[c] <= self.qs[x] else None
+
+        return self._sweep(items, lambda c, x: self.end[x] > self.end[c], decide)
+
     def overlapping(self, items: list[int]) -> tuple[list[int], list[int]]:
-        items, out = sorted(items, key=self.key.__getitem__), []
+        """``filter_overlapping_matches``: ScanCode's checks in its order, the first that holds decides."""
         size, hi, fp = self.size, self.hilen, FALSE_POSITIVE
-        i = 0
-        while i < len(items) - 1:
-            j = i + 1
-            while j < len(items):
-                c, x = items[i], items[j]
-                if self.start[x] > self.end[c]:
-                    break
-                ov = len(self.qs[c] & self.qs[x])
-                if not ov or self.ix.flags[self.rule[c]] & self.ix.flags[self.rule[x]] & fp:
-                    j += 1
-                    continue
-                rx, rc = ov / size[x], ov / size[c]
-                c_ge = size[c] >= size[x] and hi[c] >= hi[x]
-                c_le = size[c] <= size[x] and hi[c] <= hi[x]
-                surround_x = self.start[c] <= self.start[x] and self.end[c] >= self.end[x]
-                surround_c = self.start[x] <= self.start[c] and self.end[x] >= self.end[c]
-                drop = None  # ScanCode's checks in its order: the first that holds decides
-                if rx >= 0.9 and size[c] >= size[x]:
-                    drop = "x"
-                elif rc >= 0.9 and size[c] <= size[x]:
-                    drop = "c"
-                elif rx >= 0.7 and c_ge:
-                    drop = "x"
-                elif rc >= 0.7 and c_le:
-                    drop = "c"
-                elif rx >= 0.4 and c_ge and self._licensing_contains(c, x):
-                    drop = "x"
-                elif rx >= 0.4 and size[x] == 2 and size[c] >= 4 and hi[c] >= hi[x] and self._ends(c, x):
-                    drop = "x"
-                elif rx >= 0.4 and c_le and self._licensing_contains(x, c):
-                    drop = "c"
-                elif rc >= 0.4 and c_ge and self._licensing_contains(c, x):
-                    drop = "x"
-                elif rc >= 0.4 and c_le and self._licensing_contains(x, c):
-                    drop = "c"
-                elif rx >= 0.1 and surround_x and c_ge and self._licensing_contains(c, x):
-                    drop = "x"
-                elif rc >= 0.1 and surround_c and c_le and self._licensing_contains(x, c):
-                    drop = "c"
-                elif i:  # current mostly made of the ends of its two neighbours
-                    p = items[i - 1]
-                    if not self.qs[p] & self.qs[x]:
-                        cp = len(self.qs[c] & self.qs[p])
-                        if cp and cp + ov >= 0.9 * size[c]:
-                            drop = "c"
-                drop_x, drop_c = drop == "x", drop == "c"
-                if drop_x:
-                    out.append(items.pop(j))
-                    continue
-                if drop_c:
-                    out.append(items.pop(i))
-                    i -= 1
-                    break
-                j += 1
-            i += 1
-        return items, out
+
+        def decide(c: int, x: int, items: list[int], i: int) -> str | None:
+            ov = len(self.qs[c] & self.qs[x])
+            if not ov or self.ix.flags[self.rule[c]] & self.ix.flags[self.rule[x]] & fp:
+                return None
+            rx, rc = ov / size[x], ov / size[c]
+            c_ge = size[c] >= size[x] and hi[c] >= hi[x]
+            c_le = size[c] <= size[x] and hi[c] <= hi[x]
+            surround_x = self.start[c] <= self.start[x] and self.end[c] >= self.end[x]
+            surround_c = self.start[x] <= self.start[c] and self.end[x] >= self.end[c]
+            if rx >= 0.9 and size[c] >= size[x]:
+                return "x"
+            if rc >= 0.9 and size[c] <= size[x]:
+                return "c"
+            if rx >= 0.7 and c_ge:
+                return "x"
+            if rc >= 0.7 and c_le:
+                return "c"
+            if rx >= 0.4 and c_ge and self._licensing_contains(c, x):
+                return "x"
+            if rx >= 0.4 and size[x] == 2 and size[c] >= 4 and hi[c] >= hi[x] and self._ends(c, x):
+                return "x"
+            if rx >= 0.4 and c_le and self._licensing_contains(x, c):
+                return "c"
+            if rc >= 0.4 and c_ge and self._licensing_contains(c, x):
+                return "x"
+            if rc >= 0.4 and c_le and self._licensing_contains(x, c):
+                return "c"
+            if rx >= 0.1 and surround_x and c_ge and self._licensing_contains(c, x):
+                return "x"
+            if rc >= 0.1 and surround_c and c_le and self._licensing_contains(x, c):
+                return "c"
+            if i:  # current mostly made of the ends of its two neighbours
+                p = items[i - 1]
+                if not self.qs[p] & self.qs[x]:
+                    cp = len(self.qs[c] & self.qs[p])
+                    if cp and cp + ov >= 0.9 * size[c]:
+                        return "c"
+            return None
+
+        return self._sweep(items, lambda c, x: self.start[x] > self.end[c], decide)
 
     def restore(self, kept: list[int], discarded: list[int]) -> list[int]:
         taken = frozenset().union(*(self.qs[k] for k in kept))
