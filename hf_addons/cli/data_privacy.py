@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--exhaustive", action="store_true",
-        help="all of ScanCode's approximate alignments: closer to ScanCode on long multi-license files, ~4x slower",
+        help="all of ScanCode's approximate alignments: closer to ScanCode on long multi-license files, ~3x slower",
     )  # fmt: skip
     p.set_defaults(func=_licenses)
 

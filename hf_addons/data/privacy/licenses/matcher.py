@@ -220,7 +220,7 @@ def classify(
         approximate: must be True (the 3-gram matcher ``approximate=False`` selected was removed).
         exhaustive: do all of ScanCode's approximate alignments (every run with an uncovered legalese
             word, 70 candidates each) instead of the first 5 candidates of runs with 3 such words: closer
-            to ScanCode on long multi-license files (Debian ``copyright``), about 4x slower.
+            to ScanCode on long multi-license files (Debian ``copyright``), about 3x slower.
 
     Returns ``method``: ``spdx_tag`` (a tag was found; other findings are ANDed to it), ``text`` (a license
     text found), ``notice`` (ScanCode rules only: notices, references, tags), ``name`` (the whole file is a
