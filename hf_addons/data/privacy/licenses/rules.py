@@ -5,11 +5,12 @@ positives; ``licensedcode/data/rules``, CC-BY-4.0) plus its license texts. Many 
 from a rule, not from a license text (``LicenseRef-scancode-proprietary-license`` for a "do not distribute"
 clause, ``unknown-license-reference`` for "see LICENSE", ``GPL-1.0-or-later`` for a bare "GNU GPL"), so the
 classifier matches the same rules, the way ScanCode's exact ("aho") stage does, then applies ScanCode's
-refinement (contained and overlapping matches, false-positive rules, required phrases) and its detection
-logic (matches grouped by lines, false-positive groups, clues and intros dropped).
+refinement (required phrases; contained and overlapping matches compared on their matched positions;
+false-positive rules) and its detection logic (matches grouped by lines; unknown intros, rules naming a
+file, false-positive groups and clues judged in ScanCode's order).
 
 Token model (``licensedcode/tokenize.py``): lowercase words ``[^_\\W]+\\+?[^_\\W]*``, ScanCode's stop words
-dropped, words no rule has skipped (a match may span them, except in a required phrase or a continuous
+dropped, words ScanCode's dictionary lacks skipped (a match may span them, except in a required phrase or a continuous
 rule); the words of one group of ScanCode's legalese dictionary share one id ("licence", "license"), and
 legalese words are the high-value tokens the approximate stage (:mod:`.approx`) anchors on. Exact matching: a rolling polynomial hash (mod 2**64) over token ids; rules of length >= ``_ANCHOR``
 are looked up by the hash of their first ``_ANCHOR`` tokens and verified by their full hash, shorter ones by
@@ -72,8 +73,8 @@ class Matches:
     start: np.ndarray
     end: np.ndarray
     coverage: np.ndarray | None = None  # matched share of the rule (sequence matches; exact ones: 1)
-    # sequence matches: the matched positions of each (a gap in the query is not matched) and the
-    # legalese words among them; exact ones match every position of ``start:end`` and all their rule's
+    # for refinement: the matched positions of each match (a sequence match may skip words of the query;
+    # an exact one matches all of ``start:end``) and how many of them are legalese words
     positions: list[np.ndarray] | None = None
     hilen: np.ndarray | None = None
 
