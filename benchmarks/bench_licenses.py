@@ -27,7 +27,7 @@ them back (for development; ScanCode is then timed on ``--timing-files`` files o
 is scanned live and timed.
 
     flock /tmp/hf-bench.lock .venv/bin/python benchmarks/bench_licenses.py --scancode-path ../scancode-site \\
-        --limit-installed 160 --heldout --debian-copyright 120 --debian-dev 200 --exhaustive
+        --limit-installed 160 --heldout --debian-copyright 120 --debian-dev 200 --debian-fresh 200 --exhaustive
 """
 
 from __future__ import annotations
@@ -127,12 +127,20 @@ def _spread(paths: list, n: int, offset: float = 0.0) -> list:
     return [paths[int((i + offset) * step)] for i in range(n)]
 
 
-def collect(limit_installed: int, heldout: bool, scancode_path: str, n_copyright: int, n_debian_dev: int = 0):
+UNTIMED = ("debian-dev", "debian-fresh")  # answered and scored, neither timed nor in the dev / held-out sets
+
+
+def collect(
+    limit_installed: int, heldout: bool, scancode_path: str, n_copyright: int, n_debian_dev: int = 0,
+    n_debian_fresh: int = 0,
+):  # fmt: skip
     """``[(name, text, true id or None, group)]``; held-out files whose content is in the dev set are dropped.
 
     ``n_debian_dev``: a second spread of Debian ``copyright`` files, half a step off the held-out one and
     without its files (group ``debian-dev``, reported apart from both sets): the Debian files the classifier
-    is developed on, so that the held-out Debian files stay a check."""
+    is developed on, so that the held-out Debian files stay a check. ``n_debian_fresh``: two more spreads
+    (a quarter and three quarters of a step off), without the files of both (group ``debian-fresh``): a
+    second held-out check of Debian files, added after the classifier's Debian work, never developed on."""
     files: list[tuple[str, str, str | None, str]] = []
     for src in sorted(SHARED.glob("*.txt")):
         raw = src.read_text()
@@ -176,6 +184,17 @@ def collect(limit_installed: int, heldout: bool, scancode_path: str, n_copyright
                 if h not in seen:
                     seen.add(h)
                     files.append((str(p), text, None, "debian-dev"))
+        if n_debian_fresh:
+            taken = set(copyrights) | set(_spread(all_copyrights, n_debian_dev, offset=0.5))
+            for off in (0.25, 0.75):
+                for p in _spread(all_copyrights, n_debian_fresh, offset=off):
+                    if p in taken or p.stat().st_size >= 500_000:
+                        continue
+                    text = _read(p)
+                    h = hashlib.sha256(text.encode()).hexdigest()
+                    if h not in seen:
+                        seen.add(h)
+                        files.append((str(p), text, None, "debian-fresh"))
     return files
 
 
@@ -204,13 +223,11 @@ def run_scancode(files, scancode_path: str, reuse: bool, timing_files: int, cach
         get_licenses(str(paths[0]))  # builds/loads ScanCode's license index (not timed)
         keys = [hashlib.sha256(t.encode()).hexdigest() for _, t, _, _ in files]
         todo = list(range(len(files)))
-        eligible = [
-            i for i, f in enumerate(files) if f[3] != "debian-dev"
-        ]  # the timed sets: dev and held-out
+        eligible = [i for i, f in enumerate(files) if f[3] not in UNTIMED]  # the timed sets: dev and held-out
         if reuse:
             todo = [i for i, k in enumerate(keys) if k not in cache]
             timed = eligible[:: max(1, len(eligible) // max(timing_files, 1))][:timing_files]
-        else:  # every timed file live; the untimed debian-dev group from the cache where it has them
+        else:  # every timed file live; the untimed groups from the cache where it has them
             timed = eligible
             todo = sorted(set(eligible) | {i for i, k in enumerate(keys) if k not in cache})
         answers = {}
@@ -244,6 +261,10 @@ def main() -> None:
         help="with --heldout: a spread of N Debian copyright files disjoint from the held-out ones (group debian-dev)",
     )  # fmt: skip
     ap.add_argument(
+        "--debian-fresh", type=int, default=0,
+        help="with --heldout: two more spreads of N Debian copyright files, disjoint from both (group debian-fresh)",
+    )  # fmt: skip
+    ap.add_argument(
         "--exhaustive", action="store_true",
         help="also score and time classify(..., exhaustive=True) (all of ScanCode's alignments) on the same files",
     )  # fmt: skip
@@ -265,8 +286,9 @@ def main() -> None:
     name = "licenses"
 
     files = collect(
-        args.limit_installed, args.heldout, args.scancode_path, args.debian_copyright, args.debian_dev
-    )
+        args.limit_installed, args.heldout, args.scancode_path, args.debian_copyright, args.debian_dev,
+        args.debian_fresh,
+    )  # fmt: skip
     n_collected = len(files)
     if args.cache_only:  # the files ScanCode has answered before (by content hash)
         cached = json.loads(CACHE.read_text())
@@ -274,17 +296,17 @@ def main() -> None:
     t_load = time.perf_counter()
     classify(files[0][1])  # loads the shipped rule index and reference texts, outside the timed region
     load_seconds = time.perf_counter() - t_load
-    timed = [i for i, f in enumerate(files) if f[3] != "debian-dev"]  # as ScanCode: dev and held-out sets
+    timed = [i for i, f in enumerate(files) if f[3] not in UNTIMED]  # as ScanCode: dev and held-out sets
 
     def run_ours(exhaustive: bool) -> tuple[list[str | None], float]:
-        """Our answer per file and seconds per timed file (the debian-dev group is answered, not timed)."""
+        """Our answer per file and seconds per timed file (the untimed groups are answered, not timed)."""
         answers: list[str | None] = [None] * len(files)
         t0 = time.perf_counter()
         for i in timed:
             answers[i] = classify(files[i][1], exhaustive=exhaustive)["spdx"]
         per_file = (time.perf_counter() - t0) / len(timed)
         for i, f in enumerate(files):
-            if f[3] == "debian-dev":
+            if f[3] in UNTIMED:
                 answers[i] = classify(f[1], exhaustive=exhaustive)["spdx"]
         return answers, per_file
 
@@ -320,7 +342,7 @@ def main() -> None:
     groups: dict[str, list[int]] = {}
     for i, (_, _, _, g) in enumerate(files):
         groups.setdefault(g, []).append(i)
-        if g != "debian-dev":
+        if g not in UNTIMED:
             groups.setdefault("heldout" if g.startswith("heldout") else "dev", []).append(i)
 
     def agreement(answers: list[str | None]) -> tuple[list[dict], dict[str, dict[str, float]]]:
@@ -394,6 +416,12 @@ def main() -> None:
                 f"development set ({dd['files']})", anchor=sc, anchor_value=1.0, ours=dd["ids"],
                 unit="share", target="(diagnostic)", met=None, digits=4)
         )  # fmt: skip
+    if fr := by_group.get("debian-fresh"):
+        rows.append(
+            row(cap, f"license SPDX-id agreement with ScanCode, second held-out spread of Debian copyright files "
+                f"({fr['files']})", anchor=sc, anchor_value=1.0, ours=fr["ids"], unit="share", target="(diagnostic)",
+                met=None, digits=4)
+        )  # fmt: skip
     if rate_a:
         rows.append(
             row(cap, f"license files/s (ScanCode timed on {n_timed} files, 2 cores shared)", anchor=sc,
@@ -415,7 +443,8 @@ def main() -> None:
         mode = "exhaustive=True"
         for g, label, target in (("heldout", "held-out set", ">= 0.98"), ("dev", "dev set", ">= 0.98"),
                                  ("heldout:debian-copyright", "held-out Debian copyright files", "(diagnostic)"),
-                                 ("debian-dev", "Debian copyright files of the development set", "(diagnostic)")):  # fmt: skip
+                                 ("debian-dev", "Debian copyright files of the development set", "(diagnostic)"),
+                                 ("debian-fresh", "second held-out spread of Debian copyright files", "(diagnostic)")):  # fmt: skip
             if g in by_group_x:
                 v = by_group_x[g]
                 rows.append(
