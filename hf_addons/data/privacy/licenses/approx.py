@@ -587,8 +587,9 @@ def approximate(
 ) -> R.Matches:
     """Sequence matches on the known words ``ids`` (0-based ``line`` per word, ``ub`` unknown words before
     each) where the exact matches ``exact`` leave legalese words uncovered, ``blocked`` positions (tag
-    lines) left out of the runs; ``Matches`` spans are the first and last+1 matched query positions, with
-    the matched share of each rule as ``coverage``."""
+    lines) left out of the runs; ``aligned`` candidates are aligned in runs with ``min_uncovered`` such
+    words (:data:`EXHAUSTIVE`: ScanCode's 70 and 1). ``Matches`` spans are the first and last+1 matched
+    query positions, with the matched share of each rule as ``coverage``."""
     n = len(ids)
     empty = np.zeros(0, dtype=np.int64)
     out: list[SeqMatch] = []
@@ -599,8 +600,6 @@ def approximate(
     np.add.at(covered, exact.end, -1)
     covered = np.cumsum(covered)[:n] > 0
     legal = ix.legalese[ids]
-    ids_py, ub_py, line_py = ids.tolist(), ub.tolist(), line.tolist()
-    legal_words = ix.legalese  # per word id (``_chains`` reads it per block)
     matchable = np.ones(n, dtype=bool)
     long_text = ((ix.flags[exact.rule] & R.TEXT) != 0) & (ix.length[exact.rule] > 120)
     for s, e in zip(exact.start[long_text].tolist(), exact.end[long_text].tolist()):
@@ -609,6 +608,7 @@ def approximate(
         matchable &= ~blocked  # and the SPDX-License-Identifier lines
     if (legal & ~covered & matchable).sum() < min_uncovered:
         return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
+    ids_py, ub_py, line_py = ids.tolist(), ub.tolist(), line.tolist()  # read per block by the alignment
 
     def run_matches(
         lo: int, hi: int, sc: RunScores | None, near_dupe: bool, matchable: np.ndarray, aligned_out=None
@@ -642,7 +642,7 @@ def approximate(
                 blocks = runs_blocks(runs, ids, b, start, hi, matchable, py)
                 if not blocks:
                     break
-                for m in _chains(rid, blocks, ids_py, legal_words, int(ax.length[row])):
+                for m in _chains(rid, blocks, ids_py, ix.legalese, int(ax.length[row])):
                     if aligned_out is not None:
                         aligned_out.append(m)
                     if _valid(ix, row_d, m, ub_py, line_py):
