@@ -139,8 +139,9 @@ def collect(
     ``n_debian_dev``: a second spread of Debian ``copyright`` files, half a step off the held-out one and
     without its files (group ``debian-dev``, reported apart from both sets): the Debian files the classifier
     is developed on, so that the held-out Debian files stay a check. ``n_debian_fresh``: two more spreads
-    (a quarter and three quarters of a step off), without the files of both (group ``debian-fresh``): a
-    second held-out check of Debian files, added after the classifier's Debian work, never developed on."""
+    (a quarter and three quarters of a step off), without the held-out files and those of the
+    ``n_debian_dev`` spread (group ``debian-fresh``): a second held-out check of Debian files, added after
+    the classifier's Debian work, never developed on (use it with the ``--debian-dev`` that was)."""
     files: list[tuple[str, str, str | None, str]] = []
     for src in sorted(SHARED.glob("*.txt")):
         raw = src.read_text()
@@ -168,33 +169,29 @@ def collect(
         all_copyrights = sorted(Path("/usr/share/doc").glob("*/copyright"))
         copyrights = _spread(all_copyrights, n_copyright)
         extra += [(p, "debian-copyright") for p in copyrights if p.stat().st_size < 500_000]
-        for p, group in extra:
-            text = _read(p)
-            h = hashlib.sha256(text.encode()).hexdigest()
-            if h not in seen:
-                seen.add(h)
-                files.append((str(p), text, None, f"heldout:{group}"))
-        if n_debian_dev:
-            taken = set(copyrights)
-            for p in _spread(all_copyrights, n_debian_dev, offset=0.5):
+
+        def add(paths, group: str, taken=frozenset()) -> None:
+            """Files of ``paths`` not in ``taken``, under 500 kB and not seen by content, as ``group``."""
+            for p in paths:
                 if p in taken or p.stat().st_size >= 500_000:
                     continue
                 text = _read(p)
                 h = hashlib.sha256(text.encode()).hexdigest()
                 if h not in seen:
                     seen.add(h)
-                    files.append((str(p), text, None, "debian-dev"))
+                    files.append((str(p), text, None, group))
+
+        for p, group in extra:
+            add([p], f"heldout:{group}")
+        dev_spread = _spread(all_copyrights, n_debian_dev, offset=0.5) if n_debian_dev else []
+        add(dev_spread, "debian-dev", set(copyrights))
         if n_debian_fresh:
-            taken = set(copyrights) | set(_spread(all_copyrights, n_debian_dev, offset=0.5))
             for off in (0.25, 0.75):
-                for p in _spread(all_copyrights, n_debian_fresh, offset=off):
-                    if p in taken or p.stat().st_size >= 500_000:
-                        continue
-                    text = _read(p)
-                    h = hashlib.sha256(text.encode()).hexdigest()
-                    if h not in seen:
-                        seen.add(h)
-                        files.append((str(p), text, None, "debian-fresh"))
+                add(
+                    _spread(all_copyrights, n_debian_fresh, offset=off),
+                    "debian-fresh",
+                    set(copyrights) | set(dev_spread),
+                )
     return files
 
 
