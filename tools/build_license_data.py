@@ -72,7 +72,7 @@ def build_reference(src_dir: str | Path, out: str | Path = DATA_FILE) -> Path:
         raw = path.read_text(encoding="utf-8")
         if not raw.startswith("---"):
             continue
-        _, header, body = raw.split("---", 2)
+        header, body = _split_front_matter(raw)
         meta: dict[str, Any] = {}
         key = None
         for line in header.splitlines():

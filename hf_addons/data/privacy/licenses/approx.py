@@ -72,9 +72,7 @@ class ApproxIndex:
     min_len_u: np.ndarray
     min_high_u: np.ndarray
     min_cov: np.ndarray  # percent
-    containment: (
-        np.ndarray
-    )  # ScanCode's _minimum_containment: the minimum coverage (stored or computed) / 100
+    containment: np.ndarray  # ScanCode's _minimum_containment: minimum coverage (stored or computed) / 100
     is_small: np.ndarray
     # the COMMON_WORDS most frequent words: a presence bitset per rule (popcounts give the set
     # intersections) and dense counts (multiset intersections of the few rules ranked); the postings

@@ -443,22 +443,20 @@ def _intro_like(flags: np.ndarray, exprs: list[str]) -> np.ndarray:
     return ((flags & (INTRO | CLUE)) != 0) | np.array([x == _FREE_UNKNOWN for x in exprs])
 
 
-def _unknown_intro_before_detection(flags: np.ndarray, full: np.ndarray, exprs: list[str]) -> bool:
-    """ScanCode's ``has_unknown_intro_before_detection``: an "unknown" intro-like match followed by a fully
-    matched proper one, or any fully matched intro-like match that can go without emptying the group."""
+def _unknown_intro_before_detection(flags: np.ndarray, full: np.ndarray, like: np.ndarray) -> bool:
+    """ScanCode's ``has_unknown_intro_before_detection`` (``like``: :func:`_intro_like`): an "unknown"
+    intro-like match followed by a fully matched proper one, or any fully matched intro-like match that can
+    go without emptying the group."""
     unknown = (flags & HAS_UNKNOWN) != 0
-    intro = unknown & _intro_like(flags, exprs)
-    if len(flags) == 1 or intro.all():
+    intro = unknown & like
+    if len(flags) == 1 or not intro.any() or intro.all():
         return False
-    if not intro.any():
-        return False
-    first = int(np.flatnonzero(intro)[0])
-    later = np.arange(len(flags)) > first
+    later = np.arange(len(flags)) > np.flatnonzero(intro)[0]
     if (later & ~intro & full & ~unknown).any():
         return True
     # else whenever dropping the fully matched intros changes the group (ScanCode then tests that no match
     # left has a coverage above 100%, which always holds)
-    drop = _intro_like(flags, exprs) & full
+    drop = like & full
     return bool(drop.any() and not drop.all())
 
 
@@ -516,9 +514,9 @@ def detect(
     out = []
     for g in groups:  # ScanCode's analyze_detection, in its order
         f, rel, ln = flags[g], relevance[g], length[g]
-        if _unknown_intro_before_detection(f, full[g], [exprs[k] for k in g]):  # the intros go
-            intro = _intro_like(f, [exprs[k] for k in g]) & full[g]
-            kept = [k for k, i in zip(g, intro) if not i] or g
+        like = _intro_like(f, [exprs[k] for k in g])
+        if _unknown_intro_before_detection(f, full[g], like):  # the fully matched intros go
+            kept = [k for k, i in zip(g, like & full[g]) if not i] or g
             out.append((int(s[g[0]]), [exprs[k] for k in kept]))
             continue
         if (f & REFERENCES_FILE).any():  # a rule that names a file ("see COPYING"): kept whole
