@@ -259,7 +259,7 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument(
         "--debian-fresh", type=int, default=0,
-        help="with --heldout: two more spreads of N Debian copyright files, disjoint from both (group debian-fresh)",
+        help="with --heldout: two more spreads of N Debian copyright files without the held-out and --debian-dev ones (group debian-fresh)",
     )  # fmt: skip
     ap.add_argument(
         "--exhaustive", action="store_true",
