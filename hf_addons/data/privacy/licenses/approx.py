@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 
+from hf_addons.data.privacy.licenses import align
 from hf_addons.data.privacy.licenses import rules as R
 
 MAX_CANDIDATES = 70  # ScanCode's MAX_CANDIDATES per query run (ranked, duplicates dropped)
@@ -50,10 +52,7 @@ EXHAUSTIVE = {"aligned": MAX_CANDIDATES, "min_uncovered": 1}
 MAX_NEAR_DUPES = 10  # ScanCode's MAX_NEAR_DUPE_CANDIDATES for the whole file
 _HIGH_RESEMBLANCE = 0.8
 _RUN_BREAK_LINES = 15  # ScanCode's text_line_threshold
-_MAX_DIST = 50  # licensedcode.MAX_DIST
 _MIN_MATCH_LENGTH, _MIN_MATCH_HIGH_LENGTH, _SMALL_RULE = 4, 3, 15
-_SMALL_RECT = 64  # rectangles reached by at most this many runs are aligned in plain Python
-_SHORT = 16  # words an extension steps through one by one before it is vectorised
 COMMON_WORDS = 512  # words scored by bitsets instead of postings (a multiple of 64)
 
 
@@ -74,15 +73,20 @@ class ApproxIndex:
     min_cov: np.ndarray  # percent
     containment: np.ndarray  # ScanCode's _minimum_containment: minimum coverage (stored or computed) / 100
     is_small: np.ndarray
+    tag_slack: np.ndarray  # lines a small rule may span beyond its matched words: 2 for a tag, else 0
     # the COMMON_WORDS most frequent words: a presence bitset per rule (popcounts give the set
     # intersections) and dense counts (multiset intersections of the few rules ranked); the postings
     # above hold the other words only
     col_of_word: np.ndarray  # word id -> column among the common words, -1 if not common
-    common_bits: np.ndarray  # (COMMON_WORDS // 64, rows) uint64: one contiguous row per 64 words
+    common_bits: np.ndarray  # (rows, COMMON_WORDS // 64) uint64: one bit per common word
     common_counts: np.ndarray  # (rows, COMMON_WORDS) uint8 (a count above 255 is clipped: a few words off
     # in the multiset score of a long text, which ranks candidates only)
     common_legalese: np.ndarray  # (COMMON_WORDS,) bool
     common_weights: np.ndarray  # (COMMON_WORDS, 2) float32: ones, legalese
+    # per rule id: its legalese positions sorted by word, and the words (align.legalese_postings)
+    leg_pos: np.ndarray
+    leg_word: np.ndarray
+    leg_offsets: np.ndarray
 
 
 def build(ix: R.RuleIndex) -> ApproxIndex:
@@ -140,12 +144,13 @@ def build(ix: R.RuleIndex) -> ApproxIndex:
     col = col_of_word[word]
     counts = np.zeros((len(rids), COMMON_WORDS), dtype=np.uint8)
     counts[row_of[rule[col >= 0]], col[col >= 0]] = np.minimum(cnt[col >= 0], 255)
-    bits = np.ascontiguousarray(np.packbits(counts > 0, axis=1, bitorder="little").view(np.uint64).T)
+    bits = np.packbits(counts > 0, axis=1, bitorder="little").view(np.uint64)
     common_legalese = np.zeros(COMMON_WORDS, dtype=bool)
     common_legalese[: len(common)] = ix.legalese[common]
     rare = col < 0
     word, rule, cnt = word[rare], rule[rare], cnt[rare]
     indptr = np.searchsorted(word, np.arange(n_words + 1))
+    leg_pos, leg_word, leg_offsets = align.legalese_postings(ix.tokens, ix.offsets, ix.legalese)
     return ApproxIndex(
         col_of_word=col_of_word, common_bits=bits, common_counts=counts, common_legalese=common_legalese,
         common_weights=np.stack([np.ones(COMMON_WORDS), common_legalese], axis=1).astype(np.float32),
@@ -153,12 +158,30 @@ def build(ix: R.RuleIndex) -> ApproxIndex:
         length=length[rids], length_u=length_u[rids], min_len=min_len[rids], min_high=min_high[rids],
         min_len_u=min_len_u[rids], min_high_u=min_high_u[rids], min_cov=cov[rids],
         containment=cov[rids] / 100.0, is_small=small[rids],
+        tag_slack=np.where(f[rids] & R.TAG, 2, 0), leg_pos=leg_pos, leg_word=leg_word, leg_offsets=leg_offsets,
     )  # fmt: skip
 
 
 @lru_cache(maxsize=1)
 def approx_index() -> ApproxIndex:
-    return build(R.rule_index())
+    """The index, with the compiled kernels loaded (or compiled, the first time) by scoring and aligning
+    one rule with itself: the cost lands at load time, not on the first file that needs them."""
+    ix = R.rule_index()
+    ax = build(ix)
+    q = ix.tokens[ix.offsets[ax.rids[0]] : ix.offsets[ax.rids[0] + 1]]
+    run_scores(ax, ix, q)
+    zeros = np.zeros(len(q), dtype=np.int64)
+    _align_rows(ix, ax, zeros[:1], q, np.ones(len(q), dtype=bool), zeros, zeros, 0, len(q))
+    return ax
+
+
+def _align_rows(ix: R.RuleIndex, ax: ApproxIndex, rows, ids, matchable, ub, line, lo: int, hi: int):
+    """:func:`.align.align_run` of the candidate ``rows`` on the run ``ids[lo:hi]``."""
+    return align.align_run(
+        ax.rids[rows], ax.length[rows], ax.min_cov[rows], ax.min_len[rows], ax.min_high[rows], ax.is_small[rows],
+        ax.tag_slack[rows], ix.tokens, ix.offsets, ax.leg_pos, ax.leg_word, ax.leg_offsets, ix.legalese,
+        ix.req, ix.req_offsets, ids, ix.legalese[ids] & matchable, matchable, ub, line, lo, hi,
+    )  # fmt: skip
 
 
 def query_runs(ids: np.ndarray, line: np.ndarray, legalese: np.ndarray, digits: np.ndarray) -> np.ndarray:
@@ -201,9 +224,53 @@ class RunScores:
         return self.rare_m[rows] + sums[:, 0], self.rare_high_m[rows] + sums[:, 1]
 
 
+_M1, _M2, _M4, _H01 = (
+    np.uint64(m) for m in (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F, 0x0101010101010101)
+)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _popcount(x):  # pragma: no cover - compiled (LLVM emits the popcnt instruction)
+    x = x - ((x >> np.uint64(1)) & _M1)
+    x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
+    x = (x + (x >> np.uint64(4))) & _M4
+    return (x * _H01) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True)
+def _scores(
+    bits, qbits, hbits, rare, rare_counts, legalese, indptr, rows, counts
+):  # pragma: no cover - compiled
+    """Per rule: the words it shares with a run as a set (all, legalese) and the rarer words' multiset
+    share (all, legalese). The common words by popcounts of their bitsets (``qbits``, ``hbits``: the
+    run's), in one pass over the rules; the ``rare`` words (the run has ``rare_counts`` of each) by their
+    postings."""
+    n_rows = bits.shape[0]
+    inter_u = np.empty(n_rows, dtype=np.int64)
+    high_u = np.empty(n_rows, dtype=np.int64)
+    for r in range(n_rows):
+        s = t = np.uint64(0)
+        for w in range(bits.shape[1]):
+            s += _popcount(bits[r, w] & qbits[w])
+            t += _popcount(bits[r, w] & hbits[w])
+        inter_u[r], high_u[r] = s, t
+    rare_m = np.zeros(n_rows)
+    rare_high_m = np.zeros(n_rows)
+    for x in range(len(rare)):
+        leg = legalese[rare[x]]
+        for y in range(indptr[rare[x]], indptr[rare[x] + 1]):
+            r = rows[y]
+            both = min(rare_counts[x], counts[y])
+            inter_u[r] += 1
+            rare_m[r] += both
+            if leg:
+                high_u[r] += 1
+                rare_high_m[r] += both
+    return inter_u, high_u, rare_m, rare_high_m
+
+
 def run_scores(ax: ApproxIndex, ix: R.RuleIndex, q: np.ndarray) -> RunScores | None:
-    """Scores of every rule against a run's words ``q``: popcounts of the common-word bitsets, plus one
-    gather of the rarer words' postings and ``bincount``s."""
+    """Scores of every rule against a run's words ``q`` (:func:`_scores`)."""
     if not len(q):
         return None
     uq, qc = np.unique(q, return_counts=True)
@@ -213,26 +280,10 @@ def run_scores(ax: ApproxIndex, ix: R.RuleIndex, q: np.ndarray) -> RunScores | N
     q_common[col[is_c]] = np.minimum(qc[is_c], 255)
     qbits = np.packbits(q_common > 0, bitorder="little").view(np.uint64)
     hbits = np.packbits((q_common > 0) & ax.common_legalese, bitorder="little").view(np.uint64)
-    inter_u = np.bitwise_count(ax.common_bits & qbits[:, None]).sum(0, dtype=np.int64)
-    high_u = np.bitwise_count(ax.common_bits & hbits[:, None]).sum(0, dtype=np.int64)
-    n_rows = len(ax.rids)
-    rare_m, rare_high_m = np.zeros(n_rows), np.zeros(n_rows)
-    uq, qc = uq[~is_c], qc[~is_c]
-    order = np.argsort(~ix.legalese[uq], kind="stable")  # legalese words' postings first
-    uq, qc = uq[order], qc[order]
-    lo, hi = ax.indptr[uq], ax.indptr[uq + 1]
-    n = hi - lo
-    total = int(n.sum())
-    if total:
-        n_high = int(n[ix.legalese[uq]].sum())
-        idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(total)
-        rows = ax.rows[idx]
-        both = np.minimum(np.repeat(qc, n), ax.counts[idx])
-        inter_u += np.bincount(rows, minlength=n_rows)
-        high_u += np.bincount(rows[:n_high], minlength=n_rows)
-        rare_m = np.bincount(rows, weights=both, minlength=n_rows)
-        rare_high_m = np.bincount(rows[:n_high], weights=both[:n_high], minlength=n_rows)
-    return RunScores(inter_u, high_u, rare_m, rare_high_m, q_common, int(is_c.sum()) + len(uq), len(q))
+    inter_u, high_u, rare_m, rare_high_m = _scores(
+        ax.common_bits, qbits, hbits, uq[~is_c], qc[~is_c], ix.legalese, ax.indptr, ax.rows, ax.counts
+    )
+    return RunScores(inter_u, high_u, rare_m, rare_high_m, q_common, len(uq), len(q))
 
 
 def _round1(x: np.ndarray) -> np.ndarray:
@@ -275,19 +326,28 @@ def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe
     if not len(cand):
         return cand
 
-    def rank(c, res, cont, inter):  # ScanCode's (rounded, full) ScoresVector, sorted descending
-        hr = (res[c] >= _HIGH_RESEMBLANCE).astype(np.int64)
+    def rank(
+        c, res, cont, inter, top: int | None = None
+    ):  # ScanCode's (rounded, full) ScoresVector, descending
+        r_inter, r_res2, r_cont = _round1(inter[c] / 20), _round1(res[c] ** 2), _round1(cont[c])
+        high = (_round1(res[c]) >= _HIGH_RESEMBLANCE).astype(np.int64)
+        if top is not None and len(c) > top:
+            # the rounded keys lead, so their tuple as one integer leaves out what cannot reach the top:
+            # the exact sort then runs on the top ones and those tied with the last of them
+            tenths = [np.rint(x * 10).astype(np.int64) for x in (r_cont, r_res2, r_inter)]
+            coarse = (high << 40) | (tenths[0] << 36) | (tenths[1] << 32) | tenths[2]
+            keep = coarse >= np.partition(coarse, len(c) - top)[len(c) - top]
+            c, r_inter, r_res2, r_cont, high = c[keep], r_inter[keep], r_res2[keep], r_cont[keep], high[keep]
         keys = (
             -c,  # last tie-break: higher rule id first (ScanCode sorts the tuples in reverse)
-            -inter[c], -res[c] ** 2, -cont[c], -hr,
-            -_round1(inter[c] / 20), -_round1(res[c] ** 2), -_round1(cont[c]),
-            -(_round1(res[c]) >= _HIGH_RESEMBLANCE).astype(np.int64),
+            -inter[c], -res[c] ** 2, -cont[c], -(res[c] >= _HIGH_RESEMBLANCE).astype(np.int64),
+            -r_inter, -r_res2, -r_cont, -high,
         )  # fmt: skip
-        return c[np.lexsort(keys)]
+        return c[np.lexsort(keys)][:top]
 
     full_res, full_cont = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
     full_res[cand], full_cont[cand] = res_u, cont_u
-    cand = rank(cand, full_res, full_cont, inter_u)[: MAX_CANDIDATES * 10]
+    cand = rank(cand, full_res, full_cont, inter_u, MAX_CANDIDATES * 10)
     res_m, cont_m = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
     inter_m, high_m = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
     inter_m[cand], high_m[cand] = sc.multiset(ax, cand)
@@ -311,265 +371,13 @@ def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe
         ],
         axis=1,
     ).astype(np.int64)
-    _, first = np.unique(group, axis=0, return_index=True)
-    return cand[np.sort(first)][: MAX_NEAR_DUPES if near_dupe else MAX_CANDIDATES]
-
-
-def _diagonal_runs(pi: np.ndarray, pj: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of consecutive pairs on one diagonal: (query start, rule start, length), found once;
-    a sub-rectangle's runs are these clipped to it."""
-    d = pj - pi
-    order = np.lexsort((pi, d))
-    di, ii, jj = d[order], pi[order], pj[order]
-    brk = np.concatenate(([True], (di[1:] != di[:-1]) | (ii[1:] != ii[:-1] + 1)))
-    start = np.flatnonzero(brk)
-    return ii[start], jj[start], np.diff(np.append(start, len(ii)))
-
-
-def _longest(ri, rj, rk, qlo, qhi, rlo, rhi) -> tuple[int, int, int]:
-    """Longest run inside the rectangle (earliest in the query, then in the rule); size 0 if none."""
-    lo = np.maximum(np.maximum(ri, qlo), ri + (rlo - rj))  # clipped start, in query positions
-    hi = np.minimum(np.minimum(ri + rk, qhi), ri + (rhi - rj))
-    size = hi - lo
-    if not len(size) or size.max() <= 0:
-        return 0, 0, 0
-    best = np.lexsort((rj + (lo - ri), lo, -size))[0]
-    return int(lo[best]), int(rj[best] + lo[best] - ri[best]), int(size[best])
-
-
-def _extend(a, b, matchable, i, j, k, alo, ahi, blo, bhi, py) -> tuple[int, int, int]:
-    """Extend a block over equal words (legalese or not) on both sides, as ScanCode's ``extend_match``:
-    word by word for the first few (most extensions stop there) on ``py``, the same three sequences as
-    Python lists, then vectorised."""
-    al, bl, ml = py
-    step = 0
-    while i > alo and j > blo and step < _SHORT:
-        if al[i - 1] != bl[j - 1] or not ml[i - 1]:
-            break
-        i, j, k, step = i - 1, j - 1, k + 1, step + 1
-    else:
-        m = min(i - alo, j - blo)
-        if m > 0:
-            eq = (a[i - m : i] == b[j - m : j]) & matchable[i - m : i]
-            stop = np.flatnonzero(~eq[::-1])
-            back = int(stop[0]) if len(stop) else m
-            i, j, k = i - back, j - back, k + back
-    step = 0
-    while i + k < ahi and j + k < bhi and step < _SHORT:
-        if al[i + k] != bl[j + k] or not ml[i + k]:
-            break
-        k, step = k + 1, step + 1
-    else:
-        m = min(ahi - (i + k), bhi - (j + k))
-        if m > 0:
-            eq = (a[i + k : i + k + m] == b[j + k : j + k + m]) & matchable[i + k : i + k + m]
-            stop = np.flatnonzero(~eq)
-            k += int(stop[0]) if len(stop) else m
-    return i, j, k
-
-
-def _take(a, b, matchable, py, block, rect, runs, out: list, queue: list) -> None:
-    """The longest block of a rectangle, extended, goes to ``out``; the rectangles before and after it go
-    to ``queue`` with the runs that reached this one."""
-    qlo, qhi, rlo, rhi = rect
-    i, j, k = _extend(a, b, matchable, *block, qlo, qhi, rlo, rhi, py)
-    out.append((i, j, k))
-    if qlo < i and rlo < j:
-        queue.append((qlo, i, rlo, j, runs))
-    if i + k < qhi and j + k < rhi:
-        queue.append((i + k, qhi, j + k, rhi, runs))
-
-
-def _blocks_small(runs, a, b, matchable, py, qlo, qhi, rlo, rhi, out: list) -> None:
-    """The recursion of :func:`match_blocks` over a rectangle reached by few runs, in plain Python (numpy's
-    per-call cost dominates there): the same longest run (clipped), tie-breaks and extension."""
-    queue = [(qlo, qhi, rlo, rhi, runs)]
-    while queue:
-        qlo, qhi, rlo, rhi, rs = queue.pop()
-        bk = bi = bj = 0
-        sub = []
-        for i, j, k in rs:  # the run clipped to the rectangle (inline comparisons: the hot loop)
-            lo = i if i > qlo else qlo
-            if i + rlo - j > lo:
-                lo = i + rlo - j
-            hi = i + k if i + k < qhi else qhi
-            if i + rhi - j < hi:
-                hi = i + rhi - j
-            size = hi - lo
-            if size <= 0:
-                continue
-            sub.append((i, j, k))
-            jj = j + lo - i
-            if size > bk or (size == bk and (lo < bi or (lo == bi and jj < bj))):
-                bk, bi, bj = size, lo, jj
-        if bk:
-            _take(a, b, matchable, py, (bi, bj, bk), (qlo, qhi, rlo, rhi), sub, out, queue)
-
-
-def _sorted_legalese(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A rule's legalese positions sorted by word id, and those words."""
-    pos = np.flatnonzero(R.rule_index().legalese[b])
-    order = pos[np.argsort(b[pos], kind="stable")]
-    return order, b[order]
-
-
-@lru_cache(maxsize=4096)
-def _sorted_legalese_of(rid: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_sorted_legalese` of rule ``rid``, kept for the rules met recently."""
-    ix = R.rule_index()
-    return _sorted_legalese(ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]])
-
-
-def legalese_runs(a, b, alo, ahi, high_a, rid: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The diagonal runs of equal legalese words of query ``a[alo:ahi]`` (``high_a``: its matchable legalese
-    positions, the anchors) and rule ``b``: found once per candidate and run, then clipped to each
-    rectangle :func:`runs_blocks` looks into."""
-    pos = np.flatnonzero(high_a[alo:ahi]) + alo
-    if not len(pos):
-        return None
-    order, bs = _sorted_legalese_of(rid) if rid >= 0 else _sorted_legalese(b)
-    lo = np.searchsorted(bs, a[pos], "left")
-    n = np.searchsorted(bs, a[pos], "right") - lo
-    if not n.sum():
-        return None
-    pi = np.repeat(pos, n)
-    pj = order[np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())]
-    return _diagonal_runs(pi, pj)
-
-
-def runs_blocks(runs, a, b, alo, ahi, matchable, py) -> list[tuple[int, int, int]]:
-    """ScanCode's ``seq.match_blocks`` over ``a[alo:ahi]`` given the :func:`legalese_runs`:
-    ``[(query pos, rule pos, size)]`` increasing in both, adjacent blocks merged. ``py``: ``a``, ``b`` and
-    ``matchable`` as Python lists."""
-    ri, rj, rk = runs
-    blocks: list[tuple[int, int, int]] = []
-    queue = [(alo, ahi, 0, len(b), np.flatnonzero(ri + rk > alo))]
-    while queue:
-        qlo, qhi, rlo, rhi, sel = queue.pop()
-        # runs that reach into the rectangle (a run is clipped to it in _longest)
-        sel = sel[(ri[sel] < qhi) & (ri[sel] + rk[sel] > qlo) & (rj[sel] < rhi) & (rj[sel] + rk[sel] > rlo)]
-        if len(sel) <= _SMALL_RECT:
-            small = list(zip(ri[sel].tolist(), rj[sel].tolist(), rk[sel].tolist()))
-            _blocks_small(small, a, b, matchable, py, qlo, qhi, rlo, rhi, blocks)
-            continue
-        block = _longest(ri[sel], rj[sel], rk[sel], qlo, qhi, rlo, rhi)
-        if block[2]:
-            _take(a, b, matchable, py, block, (qlo, qhi, rlo, rhi), sel, blocks, queue)
-    blocks.sort()
-    merged: list[list[int]] = []
-    for i, j, k in blocks:  # one step per block
-        if merged and merged[-1][0] + merged[-1][2] == i and merged[-1][1] + merged[-1][2] == j:
-            merged[-1][2] += k
-        else:
-            merged.append([i, j, k])
-    return [(i, j, k) for i, j, k in merged]
-
-
-def match_blocks(a, b, alo, ahi, high_a, matchable, rid: int = -1) -> list[tuple[int, int, int]]:
-    """ScanCode's ``seq.match_blocks`` of query ``a[alo:ahi]`` and rule ``b`` (see :func:`runs_blocks`)."""
-    runs = legalese_runs(a, b, alo, ahi, high_a, rid)
-    if runs is None:
-        return []
-    return runs_blocks(runs, a, b, alo, ahi, matchable, (a.tolist(), b.tolist(), matchable.tolist()))
-
-
-@lru_cache(maxsize=4096)
-def _tokens_list(rid: int) -> list[int]:
-    """Rule ``rid``'s words as a Python list, kept for the rules met recently."""
-    ix = R.rule_index()
-    return ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]].tolist()
-
-
-@dataclass
-class SeqMatch:
-    rid: int
-    blocks: list[tuple[int, int, int]]  # query pos, rule pos, size
-
-    @property
-    def start(self) -> int:
-        return self.blocks[0][0]
-
-    @property
-    def end(self) -> int:
-        return self.blocks[-1][0] + self.blocks[-1][2]
-
-    @property
-    def size(self) -> int:
-        return sum(k for _, _, k in self.blocks)
-
-    def positions(self) -> np.ndarray:
-        """The matched query positions."""
-        return np.concatenate([np.arange(q, q + k) for q, _, k in self.blocks])
-
-
-def _chains(rid: int, blocks: list[tuple[int, int, int]], a, legalese, length: int) -> list[SeqMatch]:
-    """Blocks as ScanCode keeps them (two words or more, or one legalese word) merged per rule while the
-    gaps in the query and in the rule are at most ``min(len // 2, 50)`` words (``merge_matches``)."""
-    maxd = min(length // 2 or 1, _MAX_DIST)
-    out: list[SeqMatch] = []
-    cur: list[tuple[int, int, int]] = []
-    for i, j, k in blocks:  # one step per block
-        if k == 1 and not legalese[a[i]]:
-            continue
-        if cur and (i - (cur[-1][0] + cur[-1][2] - 1) > maxd or j - (cur[-1][1] + cur[-1][2] - 1) > maxd):
-            out.append(SeqMatch(rid, cur))
-            cur = []
-        cur.append((i, j, k))
-    if cur:
-        out.append(SeqMatch(rid, cur))
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _legalese_before(rid: int) -> list[int]:
-    """Legalese words of rule ``rid`` before each position (prefix counts), for the recently met rules."""
-    ix = R.rule_index()
-    b = ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]]
-    return [0] + np.cumsum(ix.legalese[b]).tolist()
-
-
-def _valid(ix: R.RuleIndex, ax_row: dict, m: SeqMatch, ub: list[int], line: list[int]) -> bool:
-    """ScanCode's filters for a sequence match (required phrases, spurious, minimum coverage, too short,
-    small rules scattered on too many lines); ``ub`` (unknown words before each position) and ``line`` as
-    Python lists."""
-    bl, rid = m.blocks, m.rid
-    qs, qe = bl[0][0], bl[-1][0] + bl[-1][2]  # exclusive end
-    is_, ie = bl[0][1], bl[-1][1] + bl[-1][2]
-    mlen = m.size
-    hb = _legalese_before(rid)
-    hilen = sum(hb[j + k] - hb[j] for _, j, k in bl)
-    r0, r1 = int(ix.req_offsets[rid]), int(ix.req_offsets[rid + 1])
-    for s, e in ix.req[
-        r0:r1
-    ].tolist():  # a required phrase lies whole inside one block, no unknown word in it
-        inb = next(((i, j) for i, j, k in bl if j <= s and j + k >= e), None)
-        if inb is None:
-            return False
-        q0 = inb[0] + s - inb[1]
-        if ub[q0 + (e - s) - 1] - ub[q0] > 0:
-            return False
-    qmag = (qe - qs) + ub[qe - 1] - ub[qs]
-    qd, idn = mlen / qmag, mlen / (ie - is_)
-    if (
-        (mlen < 10 and min(qd, idn) < 0.1)
-        or (mlen < 15 and min(qd, idn) < 0.2)
-        or (mlen < 20 and hilen < 5 and min(qd, idn) < 0.3)
-        or (mlen < 30 and hilen < 8 and min(qd, idn) < 0.4)
-        or min(qd, idn) < 0.4
-    ):
-        return False
-    coverage = 100 * mlen / ax_row["length"]
-    if coverage < ax_row["min_cov"]:
-        return False
-    if mlen < ax_row["min_len"] or hilen < ax_row["min_high"]:
-        return False
-    if ax_row["is_small"]:
-        if coverage < 80:
-            return False
-        tag = 2 if ix.flags[rid] & R.TAG else 0
-        if line[qe - 1] - line[qs] + 1 > mlen + tag:
-            return False
-    return True
+    want = MAX_NEAR_DUPES if near_dupe else MAX_CANDIDATES
+    head = 2 * want
+    while True:  # the first ``want`` groups usually lie in the first rows ranked: look there first
+        _, first = np.unique(group[:head], axis=0, return_index=True)
+        if len(first) >= want or head >= len(group):
+            return cand[np.sort(first)][:want]
+        head *= 4
 
 
 def approximate(
@@ -590,9 +398,9 @@ def approximate(
     query positions, with the matched share of each rule as ``coverage``."""
     n = len(ids)
     empty = np.zeros(0, dtype=np.int64)
-    out: list[SeqMatch] = []
+    nothing = R.Matches(empty, empty, empty, np.zeros(0), [], empty)
     if n == 0:
-        return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
+        return nothing
     covered = np.zeros(n + 1, dtype=np.int64)
     np.add.at(covered, exact.start, 1)
     np.add.at(covered, exact.end, -1)
@@ -605,75 +413,61 @@ def approximate(
     if blocked is not None:
         matchable &= ~blocked  # and the SPDX-License-Identifier lines
     if (legal & ~covered & matchable).sum() < min_uncovered:
-        return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
-    ids_py, ub_py, line_py = ids.tolist(), ub.tolist(), line.tolist()  # read per block by the alignment
+        return nothing
+    ids, line, ub = (np.ascontiguousarray(x, dtype=np.int64) for x in (ids, line, ub))
+    found: list[tuple[int, np.ndarray]] = []  # (rule id, blocks: query pos, rule pos, size)
 
     def run_matches(
-        lo: int, hi: int, sc: RunScores | None, near_dupe: bool, matchable: np.ndarray, aligned_out=None
-    ) -> list[SeqMatch]:
-        """The valid sequence matches of the run; every aligned chain, valid or not, also goes to
-        ``aligned_out`` when given (ScanCode subtracts all of a near-duplicate pass's alignments)."""
-        found: list[SeqMatch] = []
-        high_a = legal & matchable
-        m_py = matchable.tolist()
+        lo: int, hi: int, sc: RunScores | None, near_dupe: bool, matchable: np.ndarray
+    ) -> np.ndarray:
+        """Aligns the run's candidates; the valid sequence matches go to ``found``. Returns every aligned
+        block, valid or not (ScanCode subtracts all of a near-duplicate pass's alignments)."""
         cand = candidates(ax, ix, sc, near_dupe)
         # the multiset intersection bounds the words an alignment can match: a rule it leaves below its
         # minimum coverage or matched length cannot pass the filters, it is not aligned
         bound = sc.multiset(ax, cand)[0] if sc is not None else np.zeros(0)
-        cand = cand[
+        rows = cand[
             (100 * bound >= ax.min_cov[cand] * ax.length[cand])
             & (bound >= ax.min_len[cand])
             & (~ax.is_small[cand] | (100 * bound >= 80 * ax.length[cand]))
-        ]
-        for row in cand[:aligned].tolist():
-            rid = int(ax.rids[row])
-            b = ix.tokens[ix.offsets[rid] : ix.offsets[rid + 1]]
-            runs = legalese_runs(ids, b, lo, hi, high_a, rid)
-            if runs is None:
-                continue
-            row_d = {"length": int(ax.length[row]), "min_cov": int(ax.min_cov[row]),
-                     "min_len": int(ax.min_len[row]), "min_high": int(ax.min_high[row]),
-                     "is_small": bool(ax.is_small[row])}  # fmt: skip
-            py = (ids_py, _tokens_list(rid), m_py)
-            start = lo
-            while True:  # as ScanCode's match_sequence: align again after the last block until none is found
-                blocks = runs_blocks(runs, ids, b, start, hi, matchable, py)
-                if not blocks:
-                    break
-                for m in _chains(rid, blocks, ids_py, ix.legalese, int(ax.length[row])):
-                    if aligned_out is not None:
-                        aligned_out.append(m)
-                    if _valid(ix, row_d, m, ub_py, line_py):
-                        found.append(m)
-                start = blocks[-1][0] + blocks[-1][2]
-                if start >= hi or not (legal[start:hi] & matchable[start:hi]).any():
-                    break
-        return found
+        ][:aligned]
+        if not len(rows):
+            return np.zeros((0, 5), dtype=np.int64)
+        blocks, chain_cand, chain_ok = _align_rows(ix, ax, rows, ids, matchable, ub, line, lo, hi)
+        chain = blocks[:, 4]
+        for c in np.flatnonzero(chain_ok).tolist():
+            s0, s1 = np.searchsorted(chain, [c, c + 1])
+            found.append((int(ax.rids[rows[chain_cand[c]]]), blocks[s0:s1, :3]))
+        return blocks
 
     # near duplicates of the whole file first (then not matched again), then run by run. ScanCode's
     # near-duplicate pass reads every word of the file: its whole-file run keeps the matchable positions
     # it had before the long texts were subtracted (EUPL-1.1 plus its appendix is one near-duplicate rule)
     whole = run_scores(ax, ix, ids)
-    near_aligned: list[SeqMatch] = []
-    out += run_matches(0, n, whole, True, np.ones(n, dtype=bool), near_aligned)
-    for m in near_aligned:  # before ScanCode's filters: it subtracts every near-duplicate alignment
-        for qp, _, k in m.blocks:
-            matchable[qp : qp + k] = False
+    near = run_matches(0, n, whole, True, np.ones(n, dtype=bool))
+    for (
+        qp,
+        _,
+        k,
+        _,
+        _,
+    ) in near.tolist():  # before ScanCode's filters: it subtracts every near-duplicate alignment
+        matchable[qp : qp + k] = False
     bounds = np.append(query_runs(ids, line, ix.legalese, ix.digits), n).tolist()
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         if (legal[lo:hi] & ~covered[lo:hi] & matchable[lo:hi]).sum() < min_uncovered:
             continue
         same = lo == 0 and hi == n and matchable.all()  # one run, nothing subtracted: the whole file's
         sc = whole if same else run_scores(ax, ix, ids[lo:hi][matchable[lo:hi]])
-        out += run_matches(lo, hi, sc, False, matchable)
-    if not out:
-        return R.Matches(empty, empty, empty, np.zeros(0), [], empty)
-    positions = [m.positions() for m in out]
+        run_matches(lo, hi, sc, False, matchable)
+    if not found:
+        return nothing
+    positions = [np.concatenate([np.arange(q, q + k) for q, _, k in bl.tolist()]) for _, bl in found]
     return R.Matches(
-        np.array([m.rid for m in out], dtype=np.int64),
-        np.array([m.start for m in out], dtype=np.int64),
-        np.array([m.end for m in out], dtype=np.int64),
-        np.array([m.size / ix.length[m.rid] for m in out]),
+        np.array([rid for rid, _ in found], dtype=np.int64),
+        np.array([bl[0, 0] for _, bl in found], dtype=np.int64),
+        np.array([bl[-1, 0] + bl[-1, 2] for _, bl in found], dtype=np.int64),
+        np.array([bl[:, 2].sum() / ix.length[rid] for rid, bl in found]),
         positions,
         np.array([int(legal[p].sum()) for p in positions], dtype=np.int64),
     )

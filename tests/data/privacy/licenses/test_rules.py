@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from hf_addons.data.privacy.licenses import DATA_FILE, approx, classify, rules
+from hf_addons.data.privacy.licenses import DATA_FILE, align, approx, classify, rules
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +159,8 @@ def test_partial_notice_above_minimum_coverage_is_found(ix):
     tokens, _ = ix.tokenize(_PERL_BELOW)
     q = ix.lookup(tokens)
     q = q[(q >= 0) & (q < ix.n_words)]
-    blocks = approx.match_blocks(q, b, 0, len(q), ix.legalese[q], np.ones(len(q), dtype=bool))
-    assert 0 < sum(k for _, _, k in blocks) < 0.8 * len(b)
+    blocks = align.alignments(q, b, ix.legalese, 0, len(q), ix.legalese[q], np.ones(len(q), dtype=bool))
+    assert 0 < blocks[:, 2].sum() < 0.8 * len(b)
 
 
 def test_reworded_notice_found_approximately():
