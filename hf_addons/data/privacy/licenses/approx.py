@@ -169,7 +169,7 @@ def approx_index() -> ApproxIndex:
     ix = R.rule_index()
     ax = build(ix)
     q = ix.tokens[ix.offsets[ax.rids[0]] : ix.offsets[ax.rids[0] + 1]]
-    run_scores(ax, ix, q)
+    candidates(ax, ix, run_scores(ax, ix, q), near_dupe=True)
     zeros = np.zeros(len(q), dtype=np.int64)
     _align_rows(ix, ax, zeros[:1], q, np.ones(len(q), dtype=bool), zeros, zeros, 0, len(q))
     return ax
@@ -304,69 +304,84 @@ def _round1(x: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _set_filter(
+    inter_u, high_u, min_high_u, min_len_u, length_u, containment, q_unique, near_dupe
+):  # pragma: no cover
+    """The rows that pass ScanCode's thresholds on the set scores (``compute_candidates``' first filter):
+    enough shared words and legalese words, the rule's minimum containment and, for near duplicates,
+    resemblance >= 0.8; one pass over the rules."""
+    rows = np.empty(len(inter_u), dtype=np.int64)
+    n = 0
+    for r in range(len(inter_u)):
+        if high_u[r] == 0 or high_u[r] < min_high_u[r] or inter_u[r] < min_len_u[r]:
+            continue
+        if containment[r] != 0 and inter_u[r] / length_u[r] < containment[r]:
+            continue
+        if near_dupe and inter_u[r] / (q_unique + length_u[r] - inter_u[r]) < _HIGH_RESEMBLANCE:
+            continue
+        rows[n] = r
+        n += 1
+    return rows[:n]
+
+
+def _scores_of(inter, q_len, r_len) -> tuple[np.ndarray, np.ndarray]:
+    """Resemblance and containment from intersection sizes."""
+    return inter / (q_len + r_len - inter), inter / r_len
+
+
+def _rank(rows, res, cont, inter, top: int | None = None) -> np.ndarray:
+    """Order of the candidate ``rows`` (scores aligned with them) by ScanCode's ScoresVector, rounded then
+    full, best first (``top``: only the first ones)."""
+    idx = np.arange(len(rows))
+    r_inter, r_res2, r_cont = _round1(inter / 20), _round1(res**2), _round1(cont)
+    high = (_round1(res) >= _HIGH_RESEMBLANCE).astype(np.int64)
+    if top is not None and len(rows) > top:
+        # the rounded keys lead, so their tuple as one integer leaves out what cannot reach the top: the
+        # exact sort then runs on the top ones and those tied with the last of them
+        tenths = [np.rint(x * 10).astype(np.int64) for x in (r_cont, r_res2, r_inter)]
+        coarse = (high << 40) | (tenths[0] << 36) | (tenths[1] << 32) | tenths[2]
+        keep = np.flatnonzero(coarse >= np.partition(coarse, len(rows) - top)[len(rows) - top])
+        idx, r_inter, r_res2, r_cont, high = idx[keep], r_inter[keep], r_res2[keep], r_cont[keep], high[keep]
+    keys = (
+        -rows[idx],  # last tie-break: higher rule id first (ScanCode sorts the tuples in reverse)
+        -inter[idx], -res[idx] ** 2, -cont[idx], -(res[idx] >= _HIGH_RESEMBLANCE).astype(np.int64),
+        -r_inter, -r_res2, -r_cont, -high,
+    )  # fmt: skip
+    return idx[np.lexsort(keys)][:top]
+
+
 def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe: bool = False) -> np.ndarray:
     """Rows of the top candidate rules for a run (its :func:`run_scores`), ranked as ScanCode's
     ``compute_candidates``: set scores filter and rank, multiset scores re-rank the top 700."""
     if sc is None:
         return np.zeros(0, dtype=np.int64)
-    inter_u, high_u = sc.inter_u, sc.high_u
-
-    def scores(inter, q_len, r_len):
-        res = inter / (q_len + r_len - inter)
-        cont = inter / r_len
-        return res, cont
-
-    ok = (high_u > 0) & (high_u >= ax.min_high_u) & (inter_u >= ax.min_len_u)
-    cand = np.flatnonzero(ok)
-    res_u, cont_u = scores(inter_u[cand], sc.q_unique, ax.length_u[cand])
-    ok = (ax.containment[cand] == 0) | (cont_u >= ax.containment[cand])
-    if near_dupe:
-        ok &= res_u >= _HIGH_RESEMBLANCE
-    cand, res_u, cont_u = cand[ok], res_u[ok], cont_u[ok]
+    cand = _set_filter(sc.inter_u, sc.high_u, ax.min_high_u, ax.min_len_u, ax.length_u, ax.containment,
+                       sc.q_unique, near_dupe)  # fmt: skip
     if not len(cand):
         return cand
-
-    def rank(
-        c, res, cont, inter, top: int | None = None
-    ):  # ScanCode's (rounded, full) ScoresVector, descending
-        r_inter, r_res2, r_cont = _round1(inter[c] / 20), _round1(res[c] ** 2), _round1(cont[c])
-        high = (_round1(res[c]) >= _HIGH_RESEMBLANCE).astype(np.int64)
-        if top is not None and len(c) > top:
-            # the rounded keys lead, so their tuple as one integer leaves out what cannot reach the top:
-            # the exact sort then runs on the top ones and those tied with the last of them
-            tenths = [np.rint(x * 10).astype(np.int64) for x in (r_cont, r_res2, r_inter)]
-            coarse = (high << 40) | (tenths[0] << 36) | (tenths[1] << 32) | tenths[2]
-            keep = coarse >= np.partition(coarse, len(c) - top)[len(c) - top]
-            c, r_inter, r_res2, r_cont, high = c[keep], r_inter[keep], r_res2[keep], r_cont[keep], high[keep]
-        keys = (
-            -c,  # last tie-break: higher rule id first (ScanCode sorts the tuples in reverse)
-            -inter[c], -res[c] ** 2, -cont[c], -(res[c] >= _HIGH_RESEMBLANCE).astype(np.int64),
-            -r_inter, -r_res2, -r_cont, -high,
-        )  # fmt: skip
-        return c[np.lexsort(keys)][:top]
-
-    full_res, full_cont = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
-    full_res[cand], full_cont[cand] = res_u, cont_u
-    cand = rank(cand, full_res, full_cont, inter_u, MAX_CANDIDATES * 10)
-    res_m, cont_m = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
-    inter_m, high_m = np.zeros(len(ax.rids)), np.zeros(len(ax.rids))
-    inter_m[cand], high_m[cand] = sc.multiset(ax, cand)
-    res_m[cand], cont_m[cand] = scores(inter_m[cand], sc.q_total, ax.length[cand])
-    ok = (high_m[cand] >= ax.min_high[cand]) & (inter_m[cand] >= ax.min_len[cand]) & (high_m[cand] > 0)
-    ok &= (ax.containment[cand] == 0) | (cont_m[cand] >= ax.containment[cand])
+    inter = sc.inter_u[cand]
+    res, cont = _scores_of(inter, sc.q_unique, ax.length_u[cand])
+    cand = cand[_rank(cand, res, cont, inter, MAX_CANDIDATES * 10)]
+    inter, high = sc.multiset(ax, cand)
+    res, cont = _scores_of(inter, sc.q_total, ax.length[cand])
+    ok = (high >= ax.min_high[cand]) & (inter >= ax.min_len[cand]) & (high > 0)
+    ok &= (ax.containment[cand] == 0) | (cont >= ax.containment[cand])
     if near_dupe:
-        ok &= res_m[cand] >= _HIGH_RESEMBLANCE
-    cand = rank(cand[ok], res_m, cont_m, inter_m)
+        ok &= res >= _HIGH_RESEMBLANCE
+    cand, inter, res, cont = cand[ok], inter[ok], res[ok], cont[ok]
+    order = _rank(cand, res, cont, inter)
+    cand, inter, res, cont = cand[order], inter[order], res[order], cont[order]
     if not len(cand):
         return cand
     # one per duplicate group: same expression, rounded scores and length (the best ranked one stays)
     group = np.stack(
         [
             ix.expr[ax.rids[cand]],
-            _round1(res_m[cand]) >= _HIGH_RESEMBLANCE,
-            np.rint(_round1(cont_m[cand]) * 10),
-            np.rint(_round1(res_m[cand] ** 2) * 10),
-            np.rint(_round1(inter_m[cand] / 20) * 10),
+            _round1(res) >= _HIGH_RESEMBLANCE,
+            np.rint(_round1(cont) * 10),
+            np.rint(_round1(res**2) * 10),
+            np.rint(_round1(inter / 20) * 10),
             ax.length[cand],
         ],
         axis=1,

@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "scancode-rules.npz.xz"
 _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
@@ -139,16 +140,16 @@ class RuleIndex:
             self.hash = np.add.reduceat(w, self.offsets[:-1])
             anchor_w = np.where(pos < _ANCHOR, w, np.uint64(0))
             self.anchor_hash = np.add.reduceat(anchor_w, self.offsets[:-1])
-        short = self.length < _ANCHOR
-        self.short_by_len = {}
-        for L in range(1, _ANCHOR):
-            rids = np.flatnonzero(self.length == L)
-            order = np.argsort(self.hash[rids], kind="stable")
-            self.short_by_len[L] = (self.hash[rids][order], rids[order])
-        long_rids = np.flatnonzero(~short)
-        order = np.argsort(self.anchor_hash[long_rids], kind="stable")
-        self.long_rids = long_rids[order]
-        self.long_keys = self.anchor_hash[self.long_rids]
+        # one group per short rule length (1 .. _ANCHOR - 1: full hashes), then the long rules (anchor
+        # hashes): rule ids sorted by (group, key) and a hash table from (group, key) to their slice
+        groups = [np.flatnonzero(self.length == L) for L in range(1, _ANCHOR)]
+        groups.append(np.flatnonzero(self.length >= _ANCHOR))
+        keys = [self.hash[g] for g in groups[:-1]] + [self.anchor_hash[groups[-1]]]
+        orders = [np.argsort(k, kind="stable") for k in keys]
+        self.exact_rids = np.concatenate([g[o] for g, o in zip(groups, orders)])
+        self.exact_keys = np.concatenate([k[o] for k, o in zip(keys, orders)])
+        self.exact_groups = np.repeat(np.arange(_ANCHOR), [len(g) for g in groups])
+        self.exact_table = _build_table(self.exact_keys, self.exact_groups)
 
     def expression(self, rid: int) -> str:
         return self.exprs[int(self.expr[rid])]
@@ -180,48 +181,81 @@ class RuleIndex:
         empty = np.zeros(0, dtype=np.int64)
         if n == 0:
             return Matches(empty, empty, empty)
+        if n > len(self.binvpow):
+            raise ValueError(f"query of {n} tokens exceeds the hash table ({len(self.binvpow)})")
         with np.errstate(over="ignore"):
-            w = (ids.astype(np.uint64) + np.uint64(1)) * self.binvpow[:n] if n <= len(self.binvpow) else None
-            if w is None:
-                raise ValueError(f"query of {n} tokens exceeds the hash table ({len(self.binvpow)})")
+            w = (ids.astype(np.uint64) + np.uint64(1)) * self.binvpow[:n]
             q = np.concatenate(([np.uint64(0)], np.cumsum(w, dtype=np.uint64)))
-            rules, starts = [], []
-            for L, (keys, rids) in self.short_by_len.items():
-                h = _window_hashes(q, self.bpow, L)
-                if not len(h) or not len(keys):
-                    continue
-                pos = np.minimum(np.searchsorted(keys, h), len(keys) - 1)
-                hit = np.flatnonzero(keys[pos] == h)
-                if len(hit):
-                    lo = np.searchsorted(keys, h[hit], "left")
-                    hi = np.searchsorted(keys, h[hit], "right")
-                    cnt = hi - lo
-                    idx = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())
-                    rules.append(rids[idx])
-                    starts.append(np.repeat(hit, cnt))
-            h = _window_hashes(q, self.bpow, _ANCHOR)
-            if len(h):
-                lo = np.searchsorted(self.long_keys, h, "left")
-                hi = np.searchsorted(self.long_keys, h, "right")
-                cnt = hi - lo
-                sel = np.flatnonzero(cnt)
-                if len(sel):
-                    cnt = cnt[sel]
-                    idx = np.repeat(lo[sel] - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())
-                    rid = self.long_rids[idx]
-                    st = np.repeat(sel, cnt)
-                    L = self.length[rid]
-                    ok = st + L <= n
-                    rid, st, L = rid[ok], st[ok], L[ok]
-                    full = (q[st + L] - q[st]) * self.bpow[st]
-                    good = full == self.hash[rid]
-                    rules.append(rid[good])
-                    starts.append(st[good])
-        if not rules:
-            return Matches(empty, empty, empty)
-        rule = np.concatenate(rules)
-        start = np.concatenate(starts)
+        rule, start = _exact_hits(
+            q, self.bpow, *self.exact_table, self.exact_keys, self.exact_rids, self.length, self.hash
+        )
         return Matches(rule, start, start + self.length[rule])
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the high bits of key * _MIX pick the slot
+
+
+@njit(cache=True, nogil=True)
+def _slot(key, group, bits):  # pragma: no cover - compiled
+    return np.int64(((key + np.uint64(group)) * _MIX) >> np.uint64(64 - bits))
+
+
+@njit(cache=True, nogil=True)
+def _build_table(keys, groups):  # pragma: no cover - compiled
+    """Open addressing over the distinct (group, key) pairs of ``keys`` (sorted within each group): per
+    slot the pair's first position in ``keys`` (-1: empty) and how many follow; ``bits``: log2 of size."""
+    bits = 4
+    while (1 << bits) < 2 * len(keys):
+        bits += 1
+    first = np.full(1 << bits, -1, dtype=np.int64)
+    count = np.zeros(1 << bits, dtype=np.int64)
+    mask = (1 << bits) - 1
+    for i in range(len(keys)):
+        if i and keys[i] == keys[i - 1] and groups[i] == groups[i - 1]:
+            continue
+        s = _slot(keys[i], groups[i], bits)
+        while first[s] >= 0:
+            s = (s + 1) & mask
+        first[s] = i
+        c = 1
+        while i + c < len(keys) and keys[i + c] == keys[i] and groups[i + c] == groups[i]:
+            c += 1
+        count[s] = c
+    return first, count, groups, bits
+
+
+@njit(cache=True, nogil=True)
+def _exact_hits(q, bpow, first, count, groups, bits, keys, rids, length, full_hash):  # pragma: no cover
+    """Every (rule, start) occurrence: per group, each window of the query (``q``: prefix sums of the
+    weighted tokens) looked up in the table; a long rule's anchor hit is kept if its full hash matches.
+    In group order, then by start, then as the rules are sorted."""
+    n = len(q) - 1
+    mask = (1 << bits) - 1
+    out_rule = np.empty(16, dtype=np.int64)
+    out_start = np.empty(16, dtype=np.int64)
+    m = 0
+    n_groups = groups[-1] + 1 if len(groups) else 0
+    for g in range(n_groups):
+        width = g + 1  # the short groups' rule length, the long group's anchor
+        for a in range(n - width + 1):
+            h = (q[a + width] - q[a]) * bpow[a]
+            s = _slot(h, g, bits)
+            while first[s] >= 0 and not (keys[first[s]] == h and groups[first[s]] == g):
+                s = (s + 1) & mask
+            if first[s] < 0:
+                continue
+            for x in range(first[s], first[s] + count[s]):
+                rid = rids[x]
+                if g == n_groups - 1:
+                    end = a + length[rid]
+                    if end > n or (q[end] - q[a]) * bpow[a] != full_hash[rid]:
+                        continue
+                if m == len(out_rule):
+                    out_rule = np.concatenate((out_rule, np.empty(m, dtype=np.int64)))
+                    out_start = np.concatenate((out_start, np.empty(m, dtype=np.int64)))
+                out_rule[m], out_start[m] = rid, a
+                m += 1
+    return out_rule[:m], out_start[:m]
 
 
 @lru_cache(maxsize=1)
