@@ -16,8 +16,9 @@ Agreement with ScanCode, three readings:
 - ``overlap``: mean Jaccard overlap of the two id sets (both empty = 1).
 
 Both "no license" agree. Accuracy of both tools against the known id on the shared texts and files/s of each
-in this process are reported too. ``--exhaustive`` scores and times ``classify(..., exhaustive=True)`` (all of
-ScanCode's approximate alignments) on the same files as well.
+in this process are reported too (ours timed first, twice, interleaved with ``--fast``: the mean; ScanCode
+then, once, on the same files). ``--fast`` scores and times ``classify(..., exhaustive=False)`` (the speed
+cut-offs: fewer of ScanCode's approximate alignments) on the same files as well.
 
 ScanCode is not a dependency of hf-addons: install it into a separate folder so it cannot change the venv,
 ``.venv/bin/pip install --target ../scancode-site scancode-toolkit==32.5.0 && cp -r <pluggy 1.5.0> ...``
@@ -27,7 +28,7 @@ them back (for development; ScanCode is then timed on ``--timing-files`` files o
 is scanned live and timed.
 
     flock /tmp/hf-bench.lock .venv/bin/python benchmarks/bench_licenses.py --scancode-path ../scancode-site \\
-        --limit-installed 160 --heldout --debian-copyright 120 --debian-dev 200 --debian-fresh 200 --exhaustive
+        --limit-installed 160 --heldout --debian-copyright 120 --debian-dev 200 --debian-fresh 200 --fast
 """
 
 from __future__ import annotations
@@ -262,8 +263,8 @@ def main() -> None:
         help="with --heldout: two more spreads of N Debian copyright files without the held-out and --debian-dev ones (group debian-fresh)",
     )  # fmt: skip
     ap.add_argument(
-        "--exhaustive", action="store_true",
-        help="also score and time classify(..., exhaustive=True) (all of ScanCode's alignments) on the same files",
+        "--fast", action="store_true",
+        help="also score and time classify(..., exhaustive=False) (the speed cut-offs) on the same files",
     )  # fmt: skip
     ap.add_argument("--reuse-cache", action="store_true", help="reuse cached ScanCode answers (development)")
     ap.add_argument(
@@ -307,8 +308,15 @@ def main() -> None:
                 answers[i] = classify(f[1], exhaustive=exhaustive)["spdx"]
         return answers, per_file
 
-    ours, ours_per_file = run_ours(False)
-    ours_x, ours_x_per_file = run_ours(True) if args.exhaustive else (None, None)
+    modes = (True, False) if args.fast else (True,)
+    runs: dict[bool, list] = {m: [] for m in modes}
+    for _ in range(2):  # interleaved: default, fast, default, fast
+        for m in modes:
+            runs[m].append(run_ours(m))
+    ours, ours_per_file = runs[True][0][0], sum(r[1] for r in runs[True]) / 2
+    ours_f, ours_f_per_file = (
+        (runs[False][0][0], sum(r[1] for r in runs[False]) / 2) if args.fast else (None, None)
+    )
 
     def acc(answers, group):
         sel = [(a, t) for a, (_, _, t, g) in zip(answers, files) if g == group]
@@ -318,6 +326,9 @@ def main() -> None:
     payload = {
         "files": len(files),
         "ours_seconds_per_file": ours_per_file,
+        "ours_seconds_per_file_runs": {
+            "exhaustive=True" if m else "exhaustive=False": [r[1] for r in v] for m, v in runs.items()
+        },  # fmt: skip
         "ours_first_call_seconds": load_seconds,
         "ours_accuracy_vs_truth": truth_acc,
         "files_collected": n_collected,
@@ -429,32 +440,32 @@ def main() -> None:
         row(cap, "license accuracy vs known id, 141 perturbed shared texts", anchor=sc,
             anchor_value=anchor_truth["perturbed"], ours=truth_acc["perturbed"], unit="accuracy", target="-", met=None),
     ]  # fmt: skip
-    if ours_x is not None:  # the same files, classify(..., exhaustive=True): all of ScanCode's alignments
-        scores_x, by_group_x = agreement(ours_x)
-        payload.update({"exhaustive_seconds_per_file": ours_x_per_file, "exhaustive_agreement_by_group": by_group_x,
-                        "exhaustive_disagreements": [
+    if ours_f is not None:  # the same files, classify(..., exhaustive=False): the speed cut-offs
+        scores_f, by_group_f = agreement(ours_f)
+        payload.update({"fast_seconds_per_file": ours_f_per_file, "fast_agreement_by_group": by_group_f,
+                        "fast_disagreements": [
                             {"file": n, "group": g, "ours": o, "scancode": a}
-                            for o, a, (n, _, _, g), s in zip(ours_x, anchor, files, scores_x) if not s["ids"]]})  # fmt: skip
-        for g, s in by_group_x.items():
-            print(f"exhaustive {g:28s} files={s['files']:4d} ids={s['ids']:.4f} overlap={s['overlap']:.4f}")
-        mode = "exhaustive=True"
-        for g, label, target in (("heldout", "held-out set", ">= 0.98"), ("dev", "dev set", ">= 0.98"),
-                                 ("heldout:debian-copyright", "held-out Debian copyright files", "(diagnostic)"),
-                                 ("debian-dev", "Debian copyright files of the development set", "(diagnostic)"),
-                                 ("debian-fresh", "second held-out spread of Debian copyright files", "(diagnostic)")):  # fmt: skip
-            if g in by_group_x:
-                v = by_group_x[g]
+                            for o, a, (n, _, _, g), s in zip(ours_f, anchor, files, scores_f) if not s["ids"]]})  # fmt: skip
+        for g, s in by_group_f.items():
+            print(f"fast {g:28s} files={s['files']:4d} ids={s['ids']:.4f} overlap={s['overlap']:.4f}")
+        mode = "exhaustive=False"
+        for g, label in (("heldout", "held-out set"), ("dev", "dev set"),
+                         ("heldout:debian-copyright", "held-out Debian copyright files"),
+                         ("debian-dev", "Debian copyright files of the development set"),
+                         ("debian-fresh", "second held-out spread of Debian copyright files")):  # fmt: skip
+            if g in by_group_f:
+                v = by_group_f[g]
                 rows.append(
                     row(cap, f"license SPDX-id agreement with ScanCode, {mode}, {label} ({v['files']} files)",
-                        anchor=sc, anchor_value=1.0, ours=v["ids"], unit="share", target=target,
-                        met=v["ids"] >= 0.98 if target != "(diagnostic)" else None, digits=4)
+                        anchor=sc, anchor_value=1.0, ours=v["ids"], unit="share", target="(diagnostic)", met=None,
+                        digits=4)
                 )  # fmt: skip
         if rate_a:
-            rate_x = 1 / ours_x_per_file
+            rate_f = 1 / ours_f_per_file
             rows.append(
                 row(cap, f"license files/s, {mode} (ScanCode timed on {n_timed} files, 2 cores shared)", anchor=sc,
-                    anchor_value=rate_a, ours=rate_x, ratio=rate_x / rate_a, unit="files/s", target=">= 50x",
-                    met=rate_x / rate_a >= 50)
+                    anchor_value=rate_a, ours=rate_f, ratio=rate_f / rate_a, unit="files/s", target="(diagnostic)",
+                    met=None)
             )  # fmt: skip
     write_result(name, payload, rows)
 

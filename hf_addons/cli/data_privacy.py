@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--repo", action="store_true", help="treat each folder as a repository (The Stack roll-up)"
     )
     p.add_argument(
-        "--exhaustive", action="store_true",
-        help="all of ScanCode's approximate alignments: closer to ScanCode on long multi-license files, ~3x slower",
+        "--exhaustive", action=argparse.BooleanOptionalAction, default=True,
+        help="all of ScanCode's approximate alignments (default); --no-exhaustive aligns fewer: ~1.7x faster, "
+        "further from ScanCode on long multi-license files",
     )  # fmt: skip
     p.set_defaults(func=_licenses)
 

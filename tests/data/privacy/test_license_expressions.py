@@ -33,7 +33,9 @@ def ids(expression: str) -> list[str]:
 
 def test_combine_keeps_grouping_and_unique_ids():
     e = combine_expressions(["MIT OR Unlicense", "MIT", "Unlicense", "MIT"])
-    assert e == "(MIT OR Unlicense) AND MIT AND Unlicense" and round_trips(e)
+    assert e == "MIT AND Unlicense" and round_trips(e)  # MIT AND (MIT OR Unlicense) is MIT: absorbed
+    assert combine_expressions(["Unlicense", "MIT OR Apache-2.0"]) == "Unlicense AND (MIT OR Apache-2.0)"
+    assert combine_expressions(["MIT", "MIT AND Zlib", "Apache-2.0"], "OR") == "MIT OR Apache-2.0"
     assert combine_expressions(["MIT OR Apache-2.0", "MIT OR Apache-2.0"]) == "MIT OR Apache-2.0"
     assert combine_expressions(["Apache-2.0", "MIT"], "OR") == "Apache-2.0 OR MIT"
     assert combine_expressions([]) is None

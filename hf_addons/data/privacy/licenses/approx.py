@@ -1,4 +1,5 @@
-"""ScanCode's approximate ("seq") stage over all its rules, with our own vectorised code.
+"""ScanCode's approximate ("seq") stage over all its rules: candidates scored with numpy, aligned by
+compiled code (:mod:`.align`).
 
 What the exact stage leaves uncovered (a reworded notice, a partial license text, a long rule variant) is
 found as ScanCode finds it (``licensedcode/index.py`` ``get_approximate_matches``, ``match_set.py``,
@@ -7,21 +8,19 @@ found as ScanCode finds it (``licensedcode/index.py`` ``get_approximate_matches`
 1. A near-duplicate pass first: rules resembling the whole file (resemblance >= 0.8), aligned over every
    word of it (ScanCode's whole-file run keeps the positions it had before long texts were subtracted:
    EUPL-1.1 plus its appendix is one rule). Then the file is cut into *runs* at 15 lines without a
-   legalese word (``query.py``); a run is aligned when >= 3 of its legalese words lie outside exact
-   matches (ScanCode, and ``exhaustive``: one), leaving out the words of a long license text matched
-   exactly and tag lines.
+   legalese word (``query.py``); a run is aligned when a legalese word lies outside exact matches
+   (:data:`FAST`: three), leaving out the words of a long license text matched exactly and tag lines.
 2. Candidates per run: set, then multiset, resemblance and containment of the run's words with every
    approximately matchable rule (not a false positive, required phrase or continuous rule, and with a
    legalese word: ScanCode decides this before it marks rules tiny or small, so those are in), each
    rule's thresholds applied (minimum matched length, legalese words, containment). All 30,000 such rules
-   are scored at once: popcounts of a bitset of the 512 most common words per rule, plus one gather of
-   the rarer words' postings and ``bincount``. Ranked by ScanCode's score vectors (rounded, then exact),
-   one rule per duplicate group; the top 70 are kept, the first 5 (``exhaustive``: 70) that can still
-   reach their minimum coverage are aligned.
-3. Alignment: ScanCode's ``match_blocks`` -- the longest common run of legalese words (diagonal runs of
-   the pairs of equal legalese words, found once with numpy and clipped to each sub-rectangle; small
-   rectangles in plain Python), extended over any equal words, then the same before and after it --
-   and again on the rest of the run after the last block, until no block is found.
+   are scored at once: popcounts of a bitset of the 512 most common words per rule, plus the rarer
+   words' postings, in one compiled pass. Ranked by ScanCode's score vectors (rounded, then exact), one
+   rule per duplicate group; the top 70 are kept and those that can still reach their minimum coverage
+   are aligned (:data:`FAST`: the first 5).
+3. Alignment (:func:`.align.align_run`): ScanCode's ``match_blocks`` -- the longest common run of
+   legalese words, extended over any equal words, then the same before and after it -- and again on the
+   rest of the run after the last block, until no block is found.
 4. Blocks of one rule at most ``min(len // 2, 50)`` words apart merge into one match; a match is kept if it
    passes ScanCode's filters for sequence matches: required phrases whole and contiguous, density (matched
    words over the span they cover in the query and in the rule), the rule's minimum coverage, minimum
@@ -42,13 +41,11 @@ from hf_addons.data.privacy.licenses import align
 from hf_addons.data.privacy.licenses import rules as R
 
 MAX_CANDIDATES = 70  # ScanCode's MAX_CANDIDATES per query run (ranked, duplicates dropped)
-# How much of ScanCode's alignment work is done. ScanCode aligns all 70 candidates of every run with one
-# legalese word left uncovered by exact matches (``EXHAUSTIVE``); by default we align the first 5 and only
-# runs with 3 such words, about 3x faster. Agreement with ScanCode (docs/data-privacy.md), Debian copyright
-# files: 0.77 by default, 0.97 exhaustive on the development spread (held out: 0.74, 0.98).
-ALIGNED_CANDIDATES = 5
-MIN_UNCOVERED_LEGALESE = 3  # a run is aligned if this many legalese words lie outside exact matches
-EXHAUSTIVE = {"aligned": MAX_CANDIDATES, "min_uncovered": 1}
+# ScanCode aligns all 70 candidates of every run with a legalese word left uncovered by exact matches, and
+# so do we by default. ``classify(..., exhaustive=False)`` does less, for speed: the first 5 candidates, in
+# runs with 3 such words (agreement with ScanCode on held-out Debian copyright files 0.74 instead of 0.98,
+# docs/data-privacy.md).
+FAST = {"aligned": 5, "min_uncovered": 3}
 MAX_NEAR_DUPES = 10  # ScanCode's MAX_NEAR_DUPE_CANDIDATES for the whole file
 _HIGH_RESEMBLANCE = 0.8
 _RUN_BREAK_LINES = 15  # ScanCode's text_line_threshold
@@ -403,13 +400,13 @@ def approximate(
     ub: np.ndarray,
     exact: R.Matches,
     blocked: np.ndarray | None = None,
-    aligned: int = ALIGNED_CANDIDATES,
-    min_uncovered: int = MIN_UNCOVERED_LEGALESE,
+    aligned: int = MAX_CANDIDATES,
+    min_uncovered: int = 1,
 ) -> R.Matches:
     """Sequence matches on the known words ``ids`` (0-based ``line`` per word, ``ub`` unknown words before
     each) where the exact matches ``exact`` leave legalese words uncovered, ``blocked`` positions (tag
     lines) left out of the runs; ``aligned`` candidates are aligned in runs with ``min_uncovered`` such
-    words (:data:`EXHAUSTIVE`: ScanCode's 70 and 1). ``Matches`` spans are the first and last+1 matched
+    words (ScanCode's 70 and 1 by default; :data:`FAST`: 5 and 3). ``Matches`` spans are the first and last+1 matched
     query positions, with the matched share of each rule as ``coverage``."""
     n = len(ids)
     empty = np.zeros(0, dtype=np.int64)

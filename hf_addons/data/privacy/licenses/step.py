@@ -15,7 +15,7 @@ class LicenseClassifier(Step):
         min_coverage: deprecated, has no effect.
         max_chars: only the first ``max_chars`` of a file are read.
         approximate: must be True (the removed 3-gram matcher was ``approximate=False``).
-        exhaustive: all of ScanCode's approximate alignments (see :func:`.matcher.classify`).
+        exhaustive: all of ScanCode's approximate alignments; False is faster (see :func:`.matcher.classify`).
 
     Examples:
 
@@ -33,7 +33,7 @@ class LicenseClassifier(Step):
         min_coverage: float | None = None,
         max_chars: int = 200_000,
         approximate: bool = True,
-        exhaustive: bool = False,
+        exhaustive: bool = True,
     ):
         check_options(min_coverage, approximate)
         self.text_column = text_column
