@@ -25,9 +25,8 @@ def legalese_postings(tokens: np.ndarray, offsets: np.ndarray, legalese: np.ndar
     pos = np.arange(len(tokens)) - offsets[rule_of]
     keep = legalese[tokens]
     rule_of, pos, words = rule_of[keep], pos[keep], tokens[keep]
-    order = np.argsort(
-        rule_of * (int(words.max(initial=0)) + 1) + words, kind="stable"
-    )  # positions stay in order
+    key = rule_of * (int(words.max(initial=0)) + 1) + words
+    order = np.argsort(key, kind="stable")  # by rule, then word; positions stay in order
     return pos[order], words[order], np.searchsorted(rule_of[order], np.arange(n_rules + 1))
 
 
