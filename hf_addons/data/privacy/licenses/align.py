@@ -32,11 +32,24 @@ def legalese_postings(tokens: np.ndarray, offsets: np.ndarray, legalese: np.ndar
 
 @njit(cache=True, nogil=True)
 def _grow(arr: np.ndarray, need: int) -> np.ndarray:
-    """``arr`` with room for ``need`` rows (doubled), its rows kept."""
+    """``arr`` (1-d) with room for ``need`` items (doubled), its items kept."""
     if need <= len(arr):
         return arr
-    new = np.empty((max(need, 2 * len(arr)),) + arr.shape[1:], dtype=arr.dtype)
-    new[: len(arr)] = arr
+    new = np.empty(max(need, 2 * len(arr)), dtype=arr.dtype)
+    for i in range(len(arr)):  # element loops: numba compiles array slice assignment slowly (~2 s)
+        new[i] = arr[i]
+    return new
+
+
+@njit(cache=True, nogil=True)
+def _grow_rows(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` (2-d) with room for ``need`` rows (doubled), its rows kept."""
+    if need <= len(arr):
+        return arr
+    new = np.empty((max(need, 2 * len(arr)), arr.shape[1]), dtype=arr.dtype)
+    for i in range(len(arr)):
+        for j in range(arr.shape[1]):
+            new[i, j] = arr[i, j]
     return new
 
 
@@ -49,13 +62,14 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
     blocks merged.
 
     One rectangle at a time from a stack: its longest run clipped to it (earliest in the query, then in
-    the rule) is extended over equal matchable words on both sides; the rectangles before and after the
-    block are pushed with the runs that reached this one (a segment of ``pool``; a popped rectangle's
-    segment is written after every segment still on the stack)."""
+    the rule) is extended over equal matchable words on both sides. Pushed then: the rectangle after the
+    block, the block itself, the rectangle before it, so that blocks come off the stack in query order
+    (merged with the previous one when adjacent). A rectangle carries the runs that reached its parent (a
+    segment of ``pool``; a popped rectangle's segment is written after every segment still on the stack)."""
     out = np.empty((16, 4), dtype=np.int64)
     n_out = 0
     pool = np.empty(max(64, 2 * len(ri)), dtype=np.int64)
-    stack = np.empty((32, 6), dtype=np.int64)
+    stack = np.empty((32, 7), dtype=np.int64)  # qlo, qhi, rlo, rhi, segment start, end; a block: 1 in col 6
     start = lo
     for p in range(passes):
         n0 = 0
@@ -63,26 +77,29 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
             if ri[r] + rk[r] > start:
                 pool[n0] = r
                 n0 += 1
-        stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3], stack[0, 4], stack[0, 5] = (
-            start,
-            hi,
-            0,
-            len(b),
-            0,
-            n0,
-        )
+        stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3] = start, hi, 0, len(b)
+        stack[0, 4], stack[0, 5], stack[0, 6] = 0, n0, 0
         sp = 1
         first = n_out
         while sp:
             sp -= 1
             qlo, qhi, rlo, rhi, s0, s1 = (
-                stack[sp, 0],
-                stack[sp, 1],
-                stack[sp, 2],
-                stack[sp, 3],
-                stack[sp, 4],
-                stack[sp, 5],
-            )
+                stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3], stack[sp, 4], stack[sp, 5]
+            )  # fmt: skip
+            if stack[sp, 6]:  # a block (query pos, rule pos, size), in query order
+                i, j, k = qlo, qhi, rlo
+                if (
+                    n_out > first
+                    and out[n_out - 1, 0] + out[n_out - 1, 2] == i
+                    and out[n_out - 1, 1] + out[n_out - 1, 2] == j
+                ):
+                    out[n_out - 1, 2] += k
+                else:
+                    if n_out == len(out):
+                        out = _grow_rows(out, n_out + 1)
+                    out[n_out, 0], out[n_out, 1], out[n_out, 2], out[n_out, 3] = i, j, k, p
+                    n_out += 1
+                continue
             wp = s1
             for t in range(sp):
                 wp = max(wp, stack[t, 5])
@@ -110,38 +127,21 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
                 i, j, k = i - 1, j - 1, k + 1
             while i + k < qhi and j + k < rhi and a[i + k] == b[j + k] and matchable[i + k]:
                 k += 1
-            if n_out == len(out):
-                out = _grow(out, n_out + 1)
-            out[n_out, 0], out[n_out, 1], out[n_out, 2], out[n_out, 3] = i, j, k, p
-            n_out += 1
-            if sp + 2 > len(stack):
-                stack = _grow(stack, sp + 2)
-            if qlo < i and rlo < j:
-                stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3] = qlo, i, rlo, j
-                stack[sp, 4], stack[sp, 5] = wp, wp + n
-                sp += 1
+            if sp + 3 > len(stack):
+                stack = _grow_rows(stack, sp + 3)
             if i + k < qhi and j + k < rhi:
                 stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3] = i + k, qhi, j + k, rhi
-                stack[sp, 4], stack[sp, 5] = wp, wp + n
+                stack[sp, 4], stack[sp, 5], stack[sp, 6] = wp, wp + n, 0
+                sp += 1
+            stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3] = i, j, k, 0
+            stack[sp, 4], stack[sp, 5], stack[sp, 6] = 0, 0, 1
+            sp += 1
+            if qlo < i and rlo < j:
+                stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3] = qlo, i, rlo, j
+                stack[sp, 4], stack[sp, 5], stack[sp, 6] = wp, wp + n, 0
                 sp += 1
         if n_out == first:
             break
-        # the pass's blocks in query order (they increase in both), adjacent ones merged
-        order = np.argsort(out[first:n_out, 0]) + first
-        blocks = out[order].copy()
-        m = 0
-        for x in range(len(blocks)):
-            if (
-                m
-                and blocks[m - 1, 0] + blocks[m - 1, 2] == blocks[x, 0]
-                and blocks[m - 1, 1] + blocks[m - 1, 2] == blocks[x, 1]
-            ):
-                blocks[m - 1, 2] += blocks[x, 2]
-            else:
-                blocks[m] = blocks[x]
-                m += 1
-        out[first : first + m] = blocks[:m]
-        n_out = first + m
         start = out[n_out - 1, 0] + out[n_out - 1, 2]
         if start >= hi:
             break
@@ -287,7 +287,7 @@ def align_run(
                 n_chains += 1
                 first = n_out
             if n_out == len(out):
-                out = _grow(out, n_out + 1)
+                out = _grow_rows(out, n_out + 1)
             out[n_out, 0], out[n_out, 1], out[n_out, 2], out[n_out, 3], out[n_out, 4] = (
                 i,
                 j,
