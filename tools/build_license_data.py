@@ -304,6 +304,7 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
     for t in sorted(set(spdx_words)):
         vocab.setdefault(t, len(vocab))
     ids, offsets, req, req_off, flags, relevance, min_cov, expr_ids = [], [0], [], [0], [], [], [], []
+    names: list[str] = []  # ScanCode's rule identifiers, in index order
     exprs: dict[str, int] = {}
     for name, key_expr, meta, body in entries:
         toks, spans = _rule_tokens(body, stopwords)
@@ -337,6 +338,7 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
         bare_url = text.startswith(("http://", "https://", "ftp://")) and "\n" not in text[:1000]
         min_cov.append(100 if bare_url else int(float(meta.get("minimum_coverage") or 0)))
         expr_ids.append(exprs.setdefault(to_spdx(key_expr) if key_expr else "", len(exprs)))
+        names.append(name)
     for w in sorted(legalese):  # a legalese word no rule uses is still known (its group's id)
         if w not in stopwords:
             vocab.setdefault(w, len(vocab))
@@ -357,6 +359,11 @@ def build_rule_index(licensedcode_data: str | Path, out: str | Path = RULES_FILE
         relevance=np.array(relevance, dtype=np.uint8),
         min_coverage=np.array(min_cov, dtype=np.uint8),
         expr=np.array(expr_ids, dtype=np.int32),
+        # each rule's place among the identifiers sorted as strings: ScanCode's merge_matches orders
+        # matches by identifier, which breaks the ties of its later stable sorts
+        identifier_rank=np.argsort(np.argsort(np.array(names), kind="stable"), kind="stable").astype(
+            np.int32
+        ),
     )
     out = Path(out)
     out.write_bytes(lzma.compress(buf.getvalue(), preset=9 | lzma.PRESET_EXTREME))

@@ -120,6 +120,7 @@ class RuleIndex:
         self.min_coverage = z["min_coverage"].astype(np.int64)
         self.digits = np.char.isdigit(np.array(self.words[: self.n_words]))
         self.expr = z["expr"]
+        self.identifier_rank = z["identifier_rank"].astype(np.int64)  # by ScanCode's rule identifier
         self.length = np.diff(self.offsets)
         # ScanCode's "license tokens" a rule may start or end with (``models.get_license_tokens``)
         license_ids = self.lookup(np.array(["license", "licence", "licensed"]))
@@ -443,7 +444,11 @@ def _refine_sets(ix: RuleIndex, m: Matches, n_exact: int) -> tuple[Matches, int]
     if len(m.rule) < 2:
         return m, n_exact
     r = _Refiner(ix, m, n_exact)
-    items, gone_contained = r.contained(list(range(len(m.rule))))
+    # ScanCode's merge_matches hands the filters its matches by rule identifier (then start, longer
+    # legalese, longer, exact first): their stable sorts keep that order among ties
+    seq = np.arange(len(m.rule)) >= n_exact
+    first = np.lexsort((seq, -r.size, -m.hilen, m.start, ix.identifier_rank[m.rule])).tolist()
+    items, gone_contained = r.contained(first)
     items, gone_overlapping = r.overlapping(items)
     items += r.restore(items, gone_contained)
     items += r.restore(items, gone_overlapping)

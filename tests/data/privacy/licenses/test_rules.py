@@ -296,6 +296,26 @@ def test_refinement_reads_matched_positions_not_spans(ix):
     assert rules.refine_all(ix, inner, seq).rule.tolist() == [gpl]
 
 
+def test_ties_go_to_the_rule_identifier_sorted_first(ix):
+    """Two sequence matches to different rules on the same words, equally covered: ScanCode keeps the one
+    whose rule identifier sorts first (its ``merge_matches`` orders matches by identifier and the filters'
+    stable sorts keep that order among ties), whatever order they were found in. On numba's
+    ``LICENSES.third-party`` that is ScanCode's BSD-4-Clause (``bsd-original_74``) over BSD-3-Clause-Clear
+    (``clear-bsd_3``), both 210 words."""
+    plain = np.flatnonzero((ix.flags & rules.FALSE_POSITIVE) == 0)
+    a, b = (int(r) for r in plain[:2])
+    first, second = (a, b) if ix.identifier_rank[a] < ix.identifier_rank[b] else (b, a)
+    for found in ([first, second], [second, first]):
+        seq = rules.Matches(
+            np.array(found), np.zeros(2, dtype=np.int64), np.full(2, 20), np.full(2, 0.9),
+            [np.arange(20), np.arange(20)], np.full(2, 5),
+        )  # fmt: skip
+        none = np.zeros(0, dtype=np.int64)
+        kept = rules.refine_all(ix, rules.Matches(none, none, none, np.zeros(0), [], none), seq)
+        assert kept.rule.tolist() == [first]
+    assert (np.sort(ix.identifier_rank) == np.arange(len(ix.length))).all()  # a permutation
+
+
 def test_ranking_rounds_as_python(ix):
     """ScanCode ranks candidates by scores rounded with Python's ``round(x, 1)`` (0.35 -> 0.3, the float
     being 0.34999...); numpy's ``np.round`` gives 0.4 and reorders the candidates."""
