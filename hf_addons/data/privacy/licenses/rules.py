@@ -41,6 +41,9 @@ FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID, REQUIRED_PHRASE, REFERENCES_FILE = (1 <
 _ANCHOR = 6  # tokens hashed to find candidate occurrences of a long rule
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible mod 2**64
 _LINES_THRESHOLD = 4  # ScanCode's detection.LINES_THRESHOLD: matches this many lines apart form one detection
+_CLUES_COVERAGE = (
+    60  # ScanCode's CLUES_MATCH_COVERAGE_THR: a detection whose matches all cover at most this is a clue
+)
 
 
 _CHAR_WEIGHTS = np.random.default_rng(0).integers(1, 1 << 63, size=_MAX_TOKEN, dtype=np.uint64) | np.uint64(1)
@@ -520,12 +523,25 @@ def detect(
     by a proper match goes, with the other fully matched intros, clues and ``free-unknown`` notices; a detection with a rule that names a file ("see
     COPYING") is kept whole; a detection is dropped as ScanCode's ``is_false_positive`` says (no copyright
     word in the matched text, not all rules fully relevant, and: one low-relevance "bare" rule, only
-    one-word GPL rules, or only one-word license tags), and when it is made of license clues only."""
+    one-word GPL rules, or only one-word license tags), when it is made of license clues only, and when
+    every match covers at most 60% of its rule and none names an unknown license (ScanCode's low-quality
+    match fragments, which it reports as clues)."""
     if not len(s):
         return []
-    full = np.ones(len(s), dtype=bool) if coverage is None else np.round(coverage * 100, 2) >= 100
+    pct = (
+        np.full(len(s), 100.0) if coverage is None else np.round(coverage * 100, 2)
+    )  # LicenseMatch.coverage()
+    full = pct >= 100
     order = np.lexsort((e, s))
-    s, e, l0, l1, flags, full = s[order], e[order], l0[order], l1[order], flags[order], full[order]
+    s, e, l0, l1, flags, full, pct = (
+        s[order],
+        e[order],
+        l0[order],
+        l1[order],
+        flags[order],
+        full[order],
+        pct[order],
+    )
     relevance, length = relevance[order], length[order]
     exprs = [exprs[i] for i in order]
     groups: list[list[int]] = []
@@ -573,5 +589,7 @@ def detect(
                 continue
         if (f & CLUE).all():
             continue
+        if not (f & HAS_UNKNOWN).any() and (pct[g] <= _CLUES_COVERAGE).all():
+            continue  # ScanCode's low-quality match fragments: reported as clues, not detections
         out.append((int(s[g[0]]), [exprs[k] for k in g]))
     return out

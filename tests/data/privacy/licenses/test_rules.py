@@ -316,6 +316,28 @@ def test_ties_go_to_the_rule_identifier_sorted_first(ix):
     assert (np.sort(ix.identifier_rank) == np.arange(len(ix.length))).all()  # a permutation
 
 
+def test_low_coverage_fragments_are_clues_not_detections(ix):
+    """A disclaimer that matches a Standard ML of New Jersey rule at 44% only: ScanCode 32.5 reports it as a
+    license clue (every match of the detection covers <= 60% of its rule: "low-quality match fragments"),
+    so the file has no license. Cut from Debian's libpython3.11 ``copyright``."""
+    text = (
+        "  the following disclaimer notice appear unmodified in all copies.\n  \n"
+        "  I DISCLAIM ALL WARRANTIES WITH REGARD TO THIS SOFTWARE, INCLUDING ALL\n"
+        "  IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS.  IN NO EVENT SHALL I\n"
+        "  BE LIABLE FOR ANY SPECIAL, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY\n"
+        "  DAMAGES WHATSOEVER RESULTING FROM LOSS OF USE, DATA, OR PROFITS, WHETHER\n"
+        "  IN AN ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT\n"
+        "  OF OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.\n\n"
+        "Files: PC/_subprocess.c\nCopyright: Copyright (c) 2004 by Fredrik Lundh <fredrik@pythonware.com>\n"
+    )
+    assert classify(text)["spdx"] is None
+    # the rule: a detection goes when all its matches cover <= 60%, unless one names an unknown license
+    mit = int(np.flatnonzero(ix.expr == ix.exprs.index("MIT"))[0])
+    one = [np.array([v]) for v in (0, 10, 0, 0, ix.flags[mit], 90, ix.length[mit])]
+    for cov, kept in ((0.60, 0), (0.61, 1)):
+        assert len(rules.detect(np.array(["x"] * 10), *one, ["MIT"], np.array([cov]))) == kept
+
+
 def test_ranking_rounds_as_python(ix):
     """ScanCode ranks candidates by scores rounded with Python's ``round(x, 1)`` (0.35 -> 0.3, the float
     being 0.34999...); numpy's ``np.round`` gives 0.4 and reorders the candidates."""
