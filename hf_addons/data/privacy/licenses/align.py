@@ -12,7 +12,8 @@ cannot vectorise.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from hf_addons.data.privacy.licenses.jit import compiled
 
 MAX_DIST = 50  # licensedcode.MAX_DIST: the largest gap inside one sequence match
 
@@ -30,7 +31,7 @@ def legalese_postings(tokens: np.ndarray, offsets: np.ndarray, legalese: np.ndar
     return pos[order], words[order], np.searchsorted(rule_of[order], np.arange(n_rules + 1))
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _grow(arr: np.ndarray, need: int) -> np.ndarray:
     """``arr`` (1-d) with room for ``need`` items (doubled), its items kept."""
     if need <= len(arr):
@@ -41,7 +42,7 @@ def _grow(arr: np.ndarray, need: int) -> np.ndarray:
     return new
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _grow_rows(arr: np.ndarray, need: int) -> np.ndarray:
     """``arr`` (2-d) with room for ``need`` rows (doubled), its rows kept."""
     if need <= len(arr):
@@ -53,7 +54,7 @@ def _grow_rows(arr: np.ndarray, need: int) -> np.ndarray:
     return new
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cover - compiled
     """ScanCode's ``seq.match_blocks`` of query ``a[lo:hi]`` and rule ``b`` given the diagonal runs of
     their equal legalese words (``ri``, ``rj``, ``rk``: query start, rule start, length), then again on
@@ -155,7 +156,7 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
     return out[:n_out]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _legalese_runs(a, anchors, lo, hi, order, words):  # pragma: no cover - compiled
     """The maximal diagonal runs ``(query start, rule start, length)`` of the pairs of equal legalese words
     of query ``a[lo:hi]`` (``anchors``: its positions that may anchor a block) and a rule (``order``: its
@@ -200,7 +201,7 @@ def _legalese_runs(a, anchors, lo, hi, order, words):  # pragma: no cover - comp
     return ri[:m], rj[:m], rk[:m]
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _passes(
     bl, b, legalese, req, ub, line, length, min_cov, min_len, min_high, small, tag
 ):  # pragma: no cover
@@ -244,7 +245,7 @@ def _passes(
     return True
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def align_run(
     rules, length, min_cov, min_len, min_high, small, tag,  # per candidate
     tokens, offsets, leg_pos, leg_word, leg_offsets, legalese, req, req_offsets,  # the rule index

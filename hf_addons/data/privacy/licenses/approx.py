@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
 
 from hf_addons.data.privacy.licenses import align
 from hf_addons.data.privacy.licenses import rules as R
+from hf_addons.data.privacy.licenses.jit import compiled
 
 MAX_CANDIDATES = 70  # ScanCode's MAX_CANDIDATES per query run (ranked, duplicates dropped)
 # ScanCode aligns all 70 candidates of every run with a legalese word left uncovered by exact matches, and
@@ -226,7 +226,7 @@ _M1, _M2, _M4, _H01 = (
 )
 
 
-@njit(cache=True, nogil=True, inline="always")
+@compiled(inline="always")
 def _popcount(x):  # pragma: no cover - compiled (LLVM emits the popcnt instruction)
     x = x - ((x >> np.uint64(1)) & _M1)
     x = (x & _M2) + ((x >> np.uint64(2)) & _M2)
@@ -234,7 +234,7 @@ def _popcount(x):  # pragma: no cover - compiled (LLVM emits the popcnt instruct
     return (x * _H01) >> np.uint64(56)
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _scores(
     bits, qbits, hbits, rare, rare_counts, legalese, indptr, rows, counts
 ):  # pragma: no cover - compiled
@@ -301,7 +301,7 @@ def _round1(x: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _set_filter(
     inter_u, high_u, min_high_u, min_len_u, length_u, containment, q_unique, near_dupe
 ):  # pragma: no cover

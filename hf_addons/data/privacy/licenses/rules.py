@@ -30,7 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+
+from hf_addons.data.privacy.licenses.jit import compiled
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "scancode-rules.npz.xz"
 _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
@@ -199,12 +200,12 @@ class RuleIndex:
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the high bits of key * _MIX pick the slot
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _slot(key, group, bits):  # pragma: no cover - compiled
     return np.int64(((key + np.uint64(group)) * _MIX) >> np.uint64(64 - bits))
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _build_table(keys, groups):  # pragma: no cover - compiled
     """Open addressing over the distinct (group, key) pairs of ``keys`` (sorted within each group): per
     slot the pair's first position in ``keys`` (-1: empty) and how many follow; ``bits``: log2 of size."""
@@ -228,7 +229,7 @@ def _build_table(keys, groups):  # pragma: no cover - compiled
     return first, count, groups, bits
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _exact_hits(q, bpow, first, count, groups, bits, keys, rids, length, full_hash):  # pragma: no cover
     """Every (rule, start) occurrence: per group, each window of the query (``q``: prefix sums of the
     weighted tokens) looked up in the table; a long rule's anchor hit is kept if its full hash matches.

@@ -4,6 +4,7 @@ ported below line for line) on random word sequences: small alphabets, so words 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,3 +110,22 @@ def test_long_identical_texts_align_as_one_block():
     legalese = np.arange(40) < 10
     blocks = align.alignments(text, text, legalese, 0, 3000, legalese[text], np.ones(3000, dtype=bool))
     assert blocks.tolist() == [[0, 0, 3000, 0]]
+
+
+def test_kernels_compile_without_a_writable_cache_folder(monkeypatch):
+    """A read-only install with no writable home: numba cannot cache, and ``njit(cache=True)`` raises as the
+    module is imported; the kernels compile uncached instead."""
+    import numba.core.caching as caching
+    from numba import njit
+
+    from hf_addons.data.privacy.licenses.jit import compiled
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+
+    def add_one(x):
+        return x + 1
+
+    with pytest.raises(RuntimeError, match="cannot cache"):
+        njit(cache=True)(add_one)
+    assert compiled(add_one)(np.arange(3)).tolist() == [1, 2, 3]
+    assert compiled(inline="always")(add_one)(np.arange(2)).tolist() == [1, 2]
