@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hf_addons.data.privacy.licenses.jit import compiled
+from hf_addons.data.privacy.licenses.jit import compiled, grow, grow_rows
 
 MAX_DIST = 50  # licensedcode.MAX_DIST: the largest gap inside one sequence match
 
@@ -29,29 +29,6 @@ def legalese_postings(tokens: np.ndarray, offsets: np.ndarray, legalese: np.ndar
     key = rule_of * (int(words.max(initial=0)) + 1) + words
     order = np.argsort(key, kind="stable")  # by rule, then word; positions stay in order
     return pos[order], words[order], np.searchsorted(rule_of[order], np.arange(n_rules + 1))
-
-
-@compiled
-def _grow(arr: np.ndarray, need: int) -> np.ndarray:
-    """``arr`` (1-d) with room for ``need`` items (doubled), its items kept."""
-    if need <= len(arr):
-        return arr
-    new = np.empty(max(need, 2 * len(arr)), dtype=arr.dtype)
-    for i in range(len(arr)):  # element loops: numba compiles array slice assignment slowly (~2 s)
-        new[i] = arr[i]
-    return new
-
-
-@compiled
-def _grow_rows(arr: np.ndarray, need: int) -> np.ndarray:
-    """``arr`` (2-d) with room for ``need`` rows (doubled), its rows kept."""
-    if need <= len(arr):
-        return arr
-    new = np.empty((max(need, 2 * len(arr)), arr.shape[1]), dtype=arr.dtype)
-    for i in range(len(arr)):
-        for j in range(arr.shape[1]):
-            new[i, j] = arr[i, j]
-    return new
 
 
 @compiled
@@ -97,7 +74,7 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
                     out[n_out - 1, 2] += k
                 else:
                     if n_out == len(out):
-                        out = _grow_rows(out, n_out + 1)
+                        out = grow_rows(out, n_out + 1)
                     out[n_out, 0], out[n_out, 1], out[n_out, 2], out[n_out, 3] = i, j, k, p
                     n_out += 1
                 continue
@@ -105,7 +82,7 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
             for t in range(sp):
                 wp = max(wp, stack[t, 5])
             if wp + (s1 - s0) > len(pool):
-                pool = _grow(pool, wp + (s1 - s0))
+                pool = grow(pool, wp + (s1 - s0))
             n = 0
             bk = bi = bj = 0
             for x in range(s0, s1):
@@ -129,7 +106,7 @@ def _align(ri, rj, rk, a, b, matchable, high, lo, hi, passes):  # pragma: no cov
             while i + k < qhi and j + k < rhi and a[i + k] == b[j + k] and matchable[i + k]:
                 k += 1
             if sp + 3 > len(stack):
-                stack = _grow_rows(stack, sp + 3)
+                stack = grow_rows(stack, sp + 3)
             if i + k < qhi and j + k < rhi:
                 stack[sp, 0], stack[sp, 1], stack[sp, 2], stack[sp, 3] = i + k, qhi, j + k, rhi
                 stack[sp, 4], stack[sp, 5], stack[sp, 6] = wp, wp + n, 0
@@ -182,7 +159,7 @@ def _legalese_runs(a, anchors, lo, hi, order, words):  # pragma: no cover - comp
             y1 += 1
         if m + (y1 - y0) > size:
             size = max(2 * size, m + (y1 - y0))
-            ri, rj, rk = _grow(ri, size), _grow(rj, size), _grow(rk, size)
+            ri, rj, rk = grow(ri, size), grow(rj, size), grow(rk, size)
         x = p0
         for y in range(y0, y1):
             j = order[y]
@@ -283,19 +260,14 @@ def align_run(
                     first = -1
             if first < 0:
                 if n_chains == len(chain_cand):
-                    chain_cand, chain_ok = _grow(chain_cand, n_chains + 1), _grow(chain_ok, n_chains + 1)
+                    chain_cand, chain_ok = grow(chain_cand, n_chains + 1), grow(chain_ok, n_chains + 1)
                 chain_cand[n_chains] = c
                 n_chains += 1
                 first = n_out
             if n_out == len(out):
-                out = _grow_rows(out, n_out + 1)
-            out[n_out, 0], out[n_out, 1], out[n_out, 2], out[n_out, 3], out[n_out, 4] = (
-                i,
-                j,
-                k,
-                p,
-                n_chains - 1,
-            )
+                out = grow_rows(out, n_out + 1)
+            out[n_out, 0], out[n_out, 1], out[n_out, 2] = i, j, k
+            out[n_out, 3], out[n_out, 4] = p, n_chains - 1
             n_out += 1
         if first >= 0:
             chain_ok[n_chains - 1] = _passes(out[first:n_out, :3], b, legalese, rq, ub, line, length[c],

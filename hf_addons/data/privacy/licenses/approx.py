@@ -406,8 +406,8 @@ def approximate(
     """Sequence matches on the known words ``ids`` (0-based ``line`` per word, ``ub`` unknown words before
     each) where the exact matches ``exact`` leave legalese words uncovered, ``blocked`` positions (tag
     lines) left out of the runs; ``aligned`` candidates are aligned in runs with ``min_uncovered`` such
-    words (ScanCode's 70 and 1 by default; :data:`FAST`: 5 and 3). ``Matches`` spans are the first and last+1 matched
-    query positions, with the matched share of each rule as ``coverage``."""
+    words (ScanCode's 70 and 1 by default; :data:`FAST`: 5 and 3). ``Matches`` spans are the first and
+    last+1 matched query positions, with the matched share of each rule as ``coverage``."""
     n = len(ids)
     empty = np.zeros(0, dtype=np.int64)
     nothing = R.Matches(empty, empty, empty, np.zeros(0), [], empty)
@@ -457,13 +457,7 @@ def approximate(
     # it had before the long texts were subtracted (EUPL-1.1 plus its appendix is one near-duplicate rule)
     whole = run_scores(ax, ix, ids)
     near = run_matches(0, n, whole, True, np.ones(n, dtype=bool))
-    for (
-        qp,
-        _,
-        k,
-        _,
-        _,
-    ) in near.tolist():  # before ScanCode's filters: it subtracts every near-duplicate alignment
+    for qp, _, k in near[:, :3].tolist():  # before ScanCode's filters: it subtracts every such alignment
         matchable[qp : qp + k] = False
     bounds = np.append(query_runs(ids, line, ix.legalese, ix.digits), n).tolist()
     for lo, hi in zip(bounds[:-1], bounds[1:]):

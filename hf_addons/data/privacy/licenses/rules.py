@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_addons.data.privacy.licenses.jit import compiled
+from hf_addons.data.privacy.licenses.jit import compiled, grow
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "scancode-rules.npz.xz"
 _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
@@ -42,9 +42,8 @@ FROM_LICENSE, HAS_UNKNOWN, BARE, GPL_ID, REQUIRED_PHRASE, REFERENCES_FILE = (1 <
 _ANCHOR = 6  # tokens hashed to find candidate occurrences of a long rule
 _BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: invertible mod 2**64
 _LINES_THRESHOLD = 4  # ScanCode's detection.LINES_THRESHOLD: matches this many lines apart form one detection
-_CLUES_COVERAGE = (
-    60  # ScanCode's CLUES_MATCH_COVERAGE_THR: a detection whose matches all cover at most this is a clue
-)
+# ScanCode's CLUES_MATCH_COVERAGE_THR: a detection whose matches all cover at most this (%) is a clue
+_CLUES_COVERAGE = 60
 
 
 _CHAR_WEIGHTS = np.random.default_rng(0).integers(1, 1 << 63, size=_MAX_TOKEN, dtype=np.uint64) | np.uint64(1)
@@ -239,8 +238,7 @@ def _exact_hits(q, bpow, first, count, groups, bits, keys, rids, length, full_ha
     out_rule = np.empty(16, dtype=np.int64)
     out_start = np.empty(16, dtype=np.int64)
     m = 0
-    n_groups = groups[-1] + 1 if len(groups) else 0
-    for g in range(n_groups):
+    for g in range(_ANCHOR):
         width = g + 1  # the short groups' rule length, the long group's anchor
         for a in range(n - width + 1):
             h = (q[a + width] - q[a]) * bpow[a]
@@ -251,13 +249,12 @@ def _exact_hits(q, bpow, first, count, groups, bits, keys, rids, length, full_ha
                 continue
             for x in range(first[s], first[s] + count[s]):
                 rid = rids[x]
-                if g == n_groups - 1:
+                if g == _ANCHOR - 1:  # a long rule: its anchor matched, check all of it
                     end = a + length[rid]
                     if end > n or (q[end] - q[a]) * bpow[a] != full_hash[rid]:
                         continue
                 if m == len(out_rule):
-                    out_rule = np.concatenate((out_rule, np.empty(m, dtype=np.int64)))
-                    out_start = np.concatenate((out_start, np.empty(m, dtype=np.int64)))
+                    out_rule, out_start = grow(out_rule, m + 1), grow(out_start, m + 1)
                 out_rule[m], out_start[m] = rid, a
                 m += 1
     return out_rule[:m], out_start[:m]
@@ -529,20 +526,11 @@ def detect(
     match fragments, which it reports as clues)."""
     if not len(s):
         return []
-    pct = (
-        np.full(len(s), 100.0) if coverage is None else np.round(coverage * 100, 2)
-    )  # LicenseMatch.coverage()
-    full = pct >= 100
+    # percent covered, as ScanCode's LicenseMatch.coverage()
+    pct = np.full(len(s), 100.0) if coverage is None else np.round(coverage * 100, 2)
     order = np.lexsort((e, s))
-    s, e, l0, l1, flags, full, pct = (
-        s[order],
-        e[order],
-        l0[order],
-        l1[order],
-        flags[order],
-        full[order],
-        pct[order],
-    )
+    s, e, l0, l1, flags, pct = s[order], e[order], l0[order], l1[order], flags[order], pct[order]
+    full = pct >= 100
     relevance, length = relevance[order], length[order]
     exprs = [exprs[i] for i in order]
     groups: list[list[int]] = []
