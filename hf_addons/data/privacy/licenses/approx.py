@@ -327,30 +327,37 @@ def _scores_of(inter, q_len, r_len) -> tuple[np.ndarray, np.ndarray]:
     return inter / (q_len + r_len - inter), inter / r_len
 
 
-def _rank(rows, res, cont, inter, top: int | None = None) -> np.ndarray:
-    """Order of the candidate ``rows`` (scores aligned with them) by ScanCode's ScoresVector, rounded then
-    full, best first (``top``: only the first ones)."""
+def _rounded(res, cont, inter) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rounded part of ScanCode's ScoresVector, as integers: resemblance >= 0.8 once rounded, then
+    containment, squared resemblance and intersection / 20, each ``round(x, 1)`` in tenths."""
+    tenths = (np.rint(_round1(x) * 10).astype(np.int64) for x in (cont, res**2, inter / 20))
+    return ((_round1(res) >= _HIGH_RESEMBLANCE).astype(np.int64), *tenths)
+
+
+def _rank(rows, res, cont, inter, rounded, top: int | None = None) -> np.ndarray:
+    """Order of the candidate ``rows`` (scores and their :func:`_rounded` aligned with them) by ScanCode's
+    ScoresVector, rounded then full, best first (``top``: only the first ones)."""
     idx = np.arange(len(rows))
-    r_inter, r_res2, r_cont = _round1(inter / 20), _round1(res**2), _round1(cont)
-    high = (_round1(res) >= _HIGH_RESEMBLANCE).astype(np.int64)
+    high, cont10, res2_10, inter10 = rounded
     if top is not None and len(rows) > top:
         # the rounded keys lead, so their tuple as one integer leaves out what cannot reach the top: the
         # exact sort then runs on the top ones and those tied with the last of them
-        tenths = [np.rint(x * 10).astype(np.int64) for x in (r_cont, r_res2, r_inter)]
-        coarse = (high << 40) | (tenths[0] << 36) | (tenths[1] << 32) | tenths[2]
-        keep = np.flatnonzero(coarse >= np.partition(coarse, len(rows) - top)[len(rows) - top])
-        idx, r_inter, r_res2, r_cont, high = idx[keep], r_inter[keep], r_res2[keep], r_cont[keep], high[keep]
+        coarse = (high << 40) | (cont10 << 36) | (res2_10 << 32) | inter10
+        idx = np.flatnonzero(coarse >= np.partition(coarse, len(rows) - top)[len(rows) - top])
     keys = (
         -rows[idx],  # last tie-break: higher rule id first (ScanCode sorts the tuples in reverse)
         -inter[idx], -res[idx] ** 2, -cont[idx], -(res[idx] >= _HIGH_RESEMBLANCE).astype(np.int64),
-        -r_inter, -r_res2, -r_cont, -high,
+        -inter10[idx], -res2_10[idx], -cont10[idx], -high[idx],
     )  # fmt: skip
     return idx[np.lexsort(keys)][:top]
 
 
 def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe: bool = False) -> np.ndarray:
     """Rows of the top candidate rules for a run (its :func:`run_scores`), ranked as ScanCode's
-    ``compute_candidates``: set scores filter and rank, multiset scores re-rank the top 700."""
+    ``compute_candidates``: set scores filter and rank, multiset scores re-rank the top 700, one per
+    duplicate group. Of those, the ones worth aligning: the multiset intersection bounds the words an
+    alignment can match, and a rule it leaves below its minimum coverage or matched length (small rules:
+    80%) cannot pass the filters."""
     if sc is None:
         return np.zeros(0, dtype=np.int64)
     cand = _set_filter(sc.inter_u, sc.high_u, ax.min_high_u, ax.min_len_u, ax.length_u, ax.containment,
@@ -359,7 +366,7 @@ def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe
         return cand
     inter = sc.inter_u[cand]
     res, cont = _scores_of(inter, sc.q_unique, ax.length_u[cand])
-    cand = cand[_rank(cand, res, cont, inter, MAX_CANDIDATES * 10)]
+    cand = cand[_rank(cand, res, cont, inter, _rounded(res, cont, inter), MAX_CANDIDATES * 10)]
     inter, high = sc.multiset(ax, cand)
     res, cont = _scores_of(inter, sc.q_total, ax.length[cand])
     ok = (high >= ax.min_high[cand]) & (inter >= ax.min_len[cand]) & (high > 0)
@@ -367,29 +374,27 @@ def candidates(ax: ApproxIndex, ix: R.RuleIndex, sc: RunScores | None, near_dupe
     if near_dupe:
         ok &= res >= _HIGH_RESEMBLANCE
     cand, inter, res, cont = cand[ok], inter[ok], res[ok], cont[ok]
-    order = _rank(cand, res, cont, inter)
-    cand, inter, res, cont = cand[order], inter[order], res[order], cont[order]
-    if not len(cand):
+    rounded = _rounded(res, cont, inter)
+    order = _rank(cand, res, cont, inter, rounded)
+    if not len(order):
         return cand
     # one per duplicate group: same expression, rounded scores and length (the best ranked one stays)
-    group = np.stack(
-        [
-            ix.expr[ax.rids[cand]],
-            _round1(res) >= _HIGH_RESEMBLANCE,
-            np.rint(_round1(cont) * 10),
-            np.rint(_round1(res**2) * 10),
-            np.rint(_round1(inter / 20) * 10),
-            ax.length[cand],
-        ],
-        axis=1,
-    ).astype(np.int64)
+    cand, inter = cand[order], inter[order]
+    group = np.stack([ix.expr[ax.rids[cand]], *(k[order] for k in rounded), ax.length[cand]], axis=1)
     want = MAX_NEAR_DUPES if near_dupe else MAX_CANDIDATES
     head = 2 * want
     while True:  # the first ``want`` groups usually lie in the first rows ranked: look there first
         _, first = np.unique(group[:head], axis=0, return_index=True)
         if len(first) >= want or head >= len(group):
-            return cand[np.sort(first)][:want]
+            break
         head *= 4
+    top = np.sort(first)[:want]
+    cand, bound = cand[top], inter[top]
+    return cand[
+        (100 * bound >= ax.min_cov[cand] * ax.length[cand])
+        & (bound >= ax.min_len[cand])
+        & (~ax.is_small[cand] | (100 * bound >= 80 * ax.length[cand]))
+    ]
 
 
 def approximate(
@@ -434,15 +439,7 @@ def approximate(
     ) -> np.ndarray:
         """Aligns the run's candidates; the valid sequence matches go to ``found``. Returns every aligned
         block, valid or not (ScanCode subtracts all of a near-duplicate pass's alignments)."""
-        cand = candidates(ax, ix, sc, near_dupe)
-        # the multiset intersection bounds the words an alignment can match: a rule it leaves below its
-        # minimum coverage or matched length cannot pass the filters, it is not aligned
-        bound = sc.multiset(ax, cand)[0] if sc is not None else np.zeros(0)
-        rows = cand[
-            (100 * bound >= ax.min_cov[cand] * ax.length[cand])
-            & (bound >= ax.min_len[cand])
-            & (~ax.is_small[cand] | (100 * bound >= 80 * ax.length[cand]))
-        ][:aligned]
+        rows = candidates(ax, ix, sc, near_dupe)[:aligned]
         if not len(rows):
             return np.zeros((0, 5), dtype=np.int64)
         blocks, chain_cand, chain_ok = _align_rows(ix, ax, rows, ids, matchable, ub, line, lo, hi)

@@ -60,15 +60,6 @@ def _word_hashes(words: np.ndarray) -> np.ndarray:
     return h
 
 
-def _window_hashes(q: np.ndarray, bpow: np.ndarray, length: int) -> np.ndarray:
-    """Hash of every window of ``length`` tokens: ``(Q[a+L] - Q[a]) * B**a`` with ``Q`` the prefix sums of
-    ``(t_k + 1) * B**-k``, so that a window's hash equals ``sum (t_j + 1) * B**-j`` over its own positions."""
-    n = len(q) - 1 - length + 1
-    if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    return (q[length : length + n] - q[:n]) * bpow[:n]
-
-
 @dataclass
 class Matches:
     """Rule occurrences in a file: rule id and the first and last+1 position among the file's known words."""
@@ -153,7 +144,7 @@ class RuleIndex:
         self.exact_rids = np.concatenate([g[o] for g, o in zip(groups, orders)])
         self.exact_keys = np.concatenate([k[o] for k, o in zip(keys, orders)])
         self.exact_groups = np.repeat(np.arange(_ANCHOR), [len(g) for g in groups])
-        self.exact_table = _build_table(self.exact_keys, self.exact_groups)
+        self.exact_table = _build_table(self.exact_keys, self.exact_groups)  # (first, count, bits)
 
     def expression(self, rid: int) -> str:
         return self.exprs[int(self.expr[rid])]
@@ -191,8 +182,9 @@ class RuleIndex:
             w = (ids.astype(np.uint64) + np.uint64(1)) * self.binvpow[:n]
             q = np.concatenate(([np.uint64(0)], np.cumsum(w, dtype=np.uint64)))
         rule, start = _exact_hits(
-            q, self.bpow, *self.exact_table, self.exact_keys, self.exact_rids, self.length, self.hash
-        )
+            q, self.bpow, *self.exact_table, self.exact_keys, self.exact_groups, self.exact_rids, self.length,
+            self.hash,
+        )  # fmt: skip
         return Matches(rule, start, start + self.length[rule])
 
 
@@ -225,13 +217,14 @@ def _build_table(keys, groups):  # pragma: no cover - compiled
         while i + c < len(keys) and keys[i + c] == keys[i] and groups[i + c] == groups[i]:
             c += 1
         count[s] = c
-    return first, count, groups, bits
+    return first, count, bits
 
 
 @compiled
-def _exact_hits(q, bpow, first, count, groups, bits, keys, rids, length, full_hash):  # pragma: no cover
-    """Every (rule, start) occurrence: per group, each window of the query (``q``: prefix sums of the
-    weighted tokens) looked up in the table; a long rule's anchor hit is kept if its full hash matches.
+def _exact_hits(q, bpow, first, count, bits, keys, groups, rids, length, full_hash):  # pragma: no cover
+    """Every (rule, start) occurrence: per group, each window of the query looked up in the table; a long
+    rule's anchor hit is kept if its full hash matches. ``q``: prefix sums of ``(t_k + 1) * B**-k``, so a
+    window's hash ``(q[a + L] - q[a]) * B**a`` is ``sum (t_j + 1) * B**-j`` over its own positions.
     In group order, then by start, then as the rules are sorted."""
     n = len(q) - 1
     mask = (1 << bits) - 1
