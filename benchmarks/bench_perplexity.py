@@ -13,7 +13,9 @@ Precision (``--part precision``): per-document relative perplexity error of bf16
 against fp32 eager, the default. Compile (``--part compile``): the decoder compiled whole by ``torch.compile``
 against the fused decoder, same scorer around both (``results/perplexity_compile-cpu-2c.json``). Families
 (``--part families``): fused vs eager on random-init Llama and Qwen3 models of SmolLM2's shape
-(``results/perplexity_families-cpu-2c.json``).
+(``results/perplexity_families-cpu-2c.json``). Ceiling (``--part ceiling``): the loop's FLOP rate against this
+CPU's fp32 GEMM peak, i.e. the most any exact fp32 scorer can gain over it here
+(``results/perplexity_ceiling-cpu-2c.json``).
 
 Signal (``--part signal``): on the 88 shared article pages, the clean ``articleBody`` must get a lower
 perplexity than the raw page text. Reports AUC = P(ppl(clean) < ppl(raw)) over all clean x raw pairs, for
@@ -25,6 +27,7 @@ with all whitespace collapsed, scored as one document or per line (CCNet), up to
     nice -n 10 python benchmarks/bench_perplexity.py --part precision --n-docs 64
     flock /tmp/hf-bench.lock python benchmarks/bench_perplexity.py --part compile --n-docs 64 --repeats 3
     flock /tmp/hf-bench.lock python benchmarks/bench_perplexity.py --part families --n-docs 64 --repeats 3
+    flock /tmp/hf-bench.lock python benchmarks/bench_perplexity.py --part ceiling --n-docs 64 --repeats 5
 """
 
 from __future__ import annotations
@@ -475,10 +478,145 @@ def families(args: argparse.Namespace) -> None:
     write_result("perplexity_families", results, summary)
 
 
+def gemm_peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
+    """fp32 GEMM throughput torch reaches here, per shape of SmolLM2's matmuls (best of ``repeats``, GFLOP/s).
+
+    Every exact fp32 scorer runs these matmuls through the same library, so their best rate bounds its speed.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    shapes = {  # (rows, in, out): the MLP, the attention projections and the LM head at batched sizes, a square
+        "1024x576x1536": (1024, 576, 1536),
+        "1024x1536x576": (1024, 1536, 576),
+        "1024x576x576": (1024, 576, 576),
+        "256x576x49152": (256, 576, 49152),
+        "4096x576x1536": (4096, 576, 1536),
+        "2048x2048x2048": (2048, 2048, 2048),
+    }
+    out = {}
+    with torch.inference_mode():
+        for name, (m, k, n) in shapes.items():
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            torch.mm(a, b)  # warm-up
+            best = min(_timed(lambda a=a, b=b: torch.mm(a, b)) for _ in range(repeats))
+            out[name] = 2 * m * k * n / best / 1e9
+    return out
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def linear_flops(model, lengths: list[int]) -> float:
+    """FLOPs of the loop's matmuls with weights (every linear layer and the LM head) over ``lengths`` tokens:
+    a lower bound on any exact scorer's work (attention's score matmuls come on top)."""
+    import torch
+
+    per_token = sum(
+        2 * m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)
+    )
+    return float(per_token * sum(lengths))
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    """How fast could exact fp32 scoring be here? The loop's FLOP rate against this CPU's fp32 GEMM peak.
+
+    The >= 5x target is a ratio to a loop that already runs its matmuls through the same GEMM; if the loop
+    reaches 1/c of the peak, no exact fp32 scorer can be more than c times faster on this machine.
+    """
+    import numpy as np
+    import torch
+
+    from hf_addons.data.scoring.perplexity import PerplexityScorer
+    from hf_addons.models import load_model
+
+    torch.set_num_threads(args.threads)
+    docs = paragraphs(args.n_docs)
+    fp32, tok = load_model(device="cpu")
+    lengths = [int(n) for n in tok(docs, return_length=True)["length"]]
+    flops = linear_flops(fp32, lengths)
+    peaks_before = gemm_peak_gflops(args.threads)
+    scorer = PerplexityScorer(fp32, tok, tokens_per_batch=args.tokens_per_batch, fused=True)
+    t0 = time.perf_counter()
+    scorer.score(docs[:4])
+    setup_s = time.perf_counter() - t0
+    naive_loop(fp32, tok, docs[:2])  # warm-up
+    times = interleaved_times(
+        {"naive": lambda: naive_loop(fp32, tok, docs), "ours": lambda: scorer.score(docs)}, args.repeats
+    )
+    peaks_after = gemm_peak_gflops(args.threads)
+    peaks = {k: max(peaks_before[k], peaks_after[k]) for k in peaks_before}
+    peak = max(peaks.values())
+    naive_s, ours_s = float(np.median(times["naive"])), float(np.median(times["ours"]))
+    ratio = float(np.median([n / o for n, o in zip(times["naive"], times["ours"], strict=True)]))
+    loop_gflops, ours_gflops = flops / naive_s / 1e9, flops / ours_s / 1e9
+    ceiling_ratio = naive_s / (flops / (peak * 1e9))
+    results = {
+        "docs": len(docs),
+        "tokens": sum(lengths),
+        "model": "SmolLM2-135M-Instruct (embedded), fp32",
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "linear_gflop": flops / 1e9,
+        "gemm_gflops_per_shape_before": peaks_before,
+        "gemm_gflops_per_shape_after": peaks_after,
+        "gemm_peak_gflops": peak,
+        "loop_gflops": loop_gflops,
+        "ours_gflops": ours_gflops,
+        "loop_fraction_of_peak": loop_gflops / peak,
+        "ours_fraction_of_peak": ours_gflops / peak,
+        "ceiling_ratio": ceiling_ratio,
+        "ours_path": scorer.fast_path,
+        "ours_setup_s": setup_s,
+        "seconds": times,
+    }
+    where = "CPU" if args.threads == 2 else f"CPU, {args.threads} thread(s)"
+    print(
+        f"GEMM peak {peak:.0f} GFLOP/s; loop {loop_gflops:.0f} ({loop_gflops / peak:.0%}), ours {ours_gflops:.0f} "
+        f"({ours_gflops / peak:.0%}); ratio {ratio:.2f}x, ceiling {ceiling_ratio:.2f}x",
+        flush=True,
+    )
+    summary = [
+        row(
+            "data-quality",
+            f"perplexity tokens/s ({len(docs)} paragraphs, default: fp32 + fused Llama decoder vs loop fp32, "
+            f"{where}, median of {args.repeats} interleaved); ceiling for any exact fp32 scorer here: "
+            f"{ceiling_ratio:.2f}x (loop at {loop_gflops / peak:.0%} of the fp32 GEMM peak, "
+            f"{peak:.0f} GFLOP/s)",
+            anchor="per-document loop (fp32)",
+            anchor_value=sum(lengths) / naive_s,
+            ours=sum(lengths) / ours_s,
+            ratio=ratio,
+            unit="tok/s",
+            target=">= 5x",
+            met=ratio >= 5,
+        ),
+        row(
+            "data-quality",
+            f"perplexity, exact fp32: the most any scorer can gain over the loop on this CPU "
+            f"(loop's linear-layer FLOP time at the best fp32 GEMM rate, {where})",
+            anchor=None,
+            anchor_value=None,
+            ours=ceiling_ratio,
+            unit="x",
+            target="report (the >= 5x target needs a ceiling >= 5)",
+            met=None,
+        ),
+    ]
+    summary[0]["headline"] = True
+    threads = "" if args.threads == 2 else f"_threads{args.threads}"
+    write_result("perplexity_ceiling" + threads, results, summary)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--part", choices=["speed", "signal", "precision", "compile", "families", "all"], default="all"
+        "--part",
+        choices=["speed", "signal", "precision", "compile", "families", "ceiling", "all"],
+        default="all",
     )
     parser.add_argument(
         "--compile-dtypes", default="bf16,fp32", help="--part compile/families: dtypes to compare in"
@@ -504,6 +642,8 @@ def main() -> None:
         compile_speed(args)
     if args.part == "families":
         families(args)
+    if args.part == "ceiling":
+        ceiling(args)
 
 
 if __name__ == "__main__":
