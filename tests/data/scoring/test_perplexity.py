@@ -402,3 +402,24 @@ def test_default_is_exact_fp32_per_document(tiny_llama, tokenizer, tmp_path):
     asked = PerplexityScorer(str(tmp_path), device="cpu", dtype="bfloat16")
     asked.score(TEXTS[:1])
     assert asked._load()[0].dtype == torch.bfloat16
+
+
+def test_ceiling_counts_the_forward_passes_weight_matmuls(tiny_llama):
+    """The benchmark's fp32 ceiling divides by ``linear_flops``: it must be the matmul FLOPs torch counts for
+    the loop's forward passes, without attention's score matmuls (so the ceiling is an upper bound)."""
+    import sys
+    from pathlib import Path
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+    from bench_perplexity import linear_flops
+
+    lengths = [7, 19]
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        for n in lengths:  # the loop: one document per forward pass
+            tiny_llama(torch.randint(0, tiny_llama.config.vocab_size, (1, n)))
+    by_op = {str(op): f for op, f in counter.get_flop_counts()["Global"].items()}
+    weight_matmuls = sum(f for op, f in by_op.items() if op.split(".")[1] in ("mm", "addmm"))
+    assert weight_matmuls == linear_flops(tiny_llama, lengths) > 0
