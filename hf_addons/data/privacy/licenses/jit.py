@@ -1,28 +1,12 @@
-"""numba's ``njit`` for the licence classifier's kernels, cached on disk where numba finds a writable folder,
-and the growable arrays they share.
-
-Compiling them takes ~8 s, so numba keeps the result beside the package (or in the user's cache folder). On a
-read-only install with no writable home, ``cache=True`` fails as the module is imported; the kernels then
-compile in each process instead.
-"""
+"""The growable arrays the licence classifier's kernels share, and ``compiled`` (``hf_addons.data.jit``)."""
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from hf_addons.data.jit import compiled
 
-def compiled(fn=None, **options):
-    """``@compiled`` or ``@compiled(inline="always")``: ``njit(cache=True, nogil=True)``, uncached when no
-    cache folder is writable."""
-
-    def wrap(f):
-        try:
-            return njit(cache=True, nogil=True, **options)(f)
-        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-            return njit(nogil=True, **options)(f)
-
-    return wrap(fn) if fn is not None else wrap
+__all__ = ["compiled", "grow", "grow_rows"]
 
 
 @compiled

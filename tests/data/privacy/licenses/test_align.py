@@ -118,7 +118,7 @@ def test_kernels_compile_without_a_writable_cache_folder(monkeypatch):
     import numba.core.caching as caching
     from numba import njit
 
-    from hf_addons.data.privacy.licenses.jit import compiled
+    from hf_addons.data.jit import compiled
 
     monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
 

@@ -1,0 +1,110 @@
+"""Compiled inner loops of MinHash dedup: word hashing over a batch's bytes, the signatures' minima, and set
+intersections of pairs.
+
+As whole-array numpy passes these need large temporaries (edge masks, a permutations x shingles product, one
+``searchsorted`` per shingle); one pass in order over memory does the same work. Results are bit-identical.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hf_addons.data.jit import compiled
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX_A = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_B = np.uint64(0x94D049BB133111EB)
+
+
+@compiled(inline="always")
+def _mix64(x):  # pragma: no cover - compiled
+    x ^= x >> np.uint64(30)
+    x *= _MIX_A
+    x ^= x >> np.uint64(27)
+    x *= _MIX_B
+    return x ^ (x >> np.uint64(31))
+
+
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)
+
+
+@compiled
+def word_hashes(cls: np.ndarray, words8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """``(starts, hashes)`` of the runs of word bytes (``cls == 1``); ``cls[0]`` must be 0 and the last 8
+    bytes of the buffer not word bytes. ``words8[i]``: the 8 bytes from offset ``i``, little-endian.
+
+    A word's hash: its first 8 bytes, plus each further 8 bytes (k = 1, 2, ...) mixed with ``k``, xor its
+    length times a constant, mixed (splitmix64's finaliser).
+    """
+    n = len(words8)
+    count = 0
+    for i in range(1, n):
+        count += cls[i] > cls[i - 1]
+    starts = np.empty(count, np.int64)
+    hashes = np.empty(count, np.uint64)
+    w = 0
+    i = 1
+    while i < n:
+        if cls[i] > cls[i - 1]:
+            s = i
+            while cls[i]:
+                i += 1
+            length = i - s
+            h = words8[s] & _BYTE_MASKS[min(length, 8)]
+            k = 1
+            while 8 * k < length:
+                chunk = words8[s + 8 * k] & _BYTE_MASKS[min(length - 8 * k, 8)]
+                h += _mix64(chunk + np.uint64(k) * _MIX)
+                k += 1
+            h ^= np.uint64(length) * _MIX
+            starts[w] = s
+            hashes[w] = _mix64(h)
+            w += 1
+        else:
+            i += 1
+    return starts, hashes
+
+
+@compiled
+def pair_intersections(
+    keys: np.ndarray, starts: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, mask: np.uint64
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Size of the intersection of the sets of ``a[p]`` and ``b[p]``: a merge of their two sorted runs of
+    ``keys`` (compared on the ``mask`` bits), O(|A| + |B|) per pair, in order over memory."""
+    out = np.zeros(len(a), np.int64)
+    for p in range(len(a)):
+        i, i_end = starts[a[p]], starts[a[p]] + sizes[a[p]]
+        j, j_end = starts[b[p]], starts[b[p]] + sizes[b[p]]
+        c = 0
+        while i < i_end and j < j_end:
+            x, y = keys[i] & mask, keys[j] & mask
+            if x == y:
+                c += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        out[p] = c
+    return out
+
+
+@compiled
+def min_affine(
+    hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    """``(docs, perms)`` uint32: per document, the minimum of ``(a * h + b) mod 2**32`` over its hashes ``h``
+    (``hv`` holds the documents' hashes one after another, ``counts`` per document); all-max when empty."""
+    out = np.full((len(counts), len(a)), np.iinfo(np.uint32).max, np.uint32)
+    lo = 0
+    for d in range(len(counts)):
+        row = out[d]
+        for j in range(lo, lo + counts[d]):
+            h = np.uint64(hv[j])
+            for p in range(len(a)):  # one SIMD loop over the permutations
+                v = np.uint32(np.uint64(a[p]) * h + np.uint64(b[p]))
+                if v < row[p]:
+                    row[p] = v
+        lo += counts[d]
+    return out
