@@ -29,7 +29,7 @@ _BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1],
 
 
 @compiled
-def word_hashes(cls: np.ndarray, words8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def hash_word_runs(cls: np.ndarray, words8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """``(starts, hashes)`` of the runs of word bytes (``cls == 1``); ``cls[0]`` must be 0 and the last 8
     bytes of the buffer not word bytes. ``words8[i]``: the 8 bytes from offset ``i``, little-endian.
 

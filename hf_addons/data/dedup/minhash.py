@@ -264,11 +264,11 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
             point = np.where(size > k, (point << 6) | (buf[lead + k] & 0x3F), point)
         is_word = _word_char_table()[np.minimum(point, 0x10FFFF)]
         cls[multi] = is_word[np.searchsorted(lead, multi, side="right") - 1]
-    from hf_addons.data.dedup.kernels import word_hashes as runs_and_hashes
+    from hf_addons.data.dedup.kernels import hash_word_runs
 
     # every offset of the buffer viewed as a little-endian uint64 (unaligned, no copy)
     words8 = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
-    starts, h = runs_and_hashes(cls, words8)
+    starts, h = hash_word_runs(cls, words8)
     text_starts = np.cumsum(sizes + 1) - sizes
     per_text = np.diff(np.append(np.searchsorted(starts, text_starts), len(starts)))
     return h, per_text
@@ -511,9 +511,8 @@ class ShingleSets:
     Built from concatenated per-document hashes (repeats allowed). A document's set becomes a sorted run
     of ``doc << (64 - d) | hash >> d`` keys (``d`` bits number the documents, the hash keeps the other
     ``64 - d``), made by one sort of the whole batch; the overlap of a pair is a compiled merge of the two
-    runs, no Python loop over pairs. Two different shingles of a
-    pair count as one only when their hashes agree on those ``64 - d`` bits (probability about
-    ``|A| |B| / 2**(64 - d)``: ~4e-9 for two 2,000-shingle texts among 10,000 documents).
+    runs. Two different shingles of a pair count as one only when their hashes agree on those ``64 - d`` bits
+    (probability about ``|A| |B| / 2**(64 - d)``: ~4e-9 for two 2,000-shingle texts among 10,000 documents).
     """
 
     def __init__(self, raw64: np.ndarray, counts: np.ndarray) -> None:
