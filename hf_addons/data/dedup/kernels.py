@@ -108,3 +108,41 @@ def min_affine(
                     row[p] = v
         lo += counts[d]
     return out
+
+
+@compiled
+def ngram_sums(h: np.ndarray, lengths: np.ndarray, mult: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Each text's word n-gram hashes (n = ``len(mult)``): ``sum(h[i + k] * mult[k])`` over the n words from
+    each position, mod 2**64; a text of fewer than n words gives one sum over all of its words."""
+    ngram = len(mult)
+    total = 0
+    for d in range(len(lengths)):
+        total += max(lengths[d] - ngram + 1, min(lengths[d], 1))
+    out = np.empty(total, np.uint64)
+    w = 0
+    lo = 0
+    for d in range(len(lengths)):
+        n = lengths[d]
+        for i in range(max(n - ngram + 1, min(n, 1))):
+            acc = np.uint64(0)
+            for k in range(min(ngram, n)):
+                acc += h[lo + i + k] * mult[k]
+            out[w] = acc
+            w += 1
+        lo += n
+    return out
+
+
+@compiled
+def class_multibyte(buf: np.ndarray, cls: np.ndarray, is_word: np.ndarray) -> None:  # pragma: no cover
+    """In place: every byte of a multi-byte UTF-8 character (``cls == 2``) gets ``is_word`` of the code point
+    decoded from its lead byte on (1 or 0)."""
+    for i in range(len(cls)):
+        if cls[i] == 2 and buf[i] >= 0xC0:
+            size = 2 + (buf[i] >= 0xE0) + (buf[i] >= 0xF0)
+            point = np.int64(buf[i]) & (0x07 if size == 4 else 0x0F if size == 3 else 0x1F)
+            for k in range(1, size):
+                point = (point << 6) | (np.int64(buf[i + k]) & 0x3F)
+            c = is_word[min(point, 0x10FFFF)]
+            for k in range(size):
+                cls[i + k] = c

@@ -242,7 +242,7 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
 
     The words are those of ``_WORD.findall(text.lower())``, found without a Python object per word: the
     batch is one UTF-8 buffer, each byte is classed by ``bytes.translate`` (multi-byte characters are
-    decoded in numpy and looked up in a code-point table of ``\w``), and one compiled pass finds the runs of
+    decoded and looked up in a code-point table of ``\w``, compiled), and one compiled pass finds the runs of
     word bytes and hashes each from its bytes (8 at a time, mixed with splitmix64), so equal words get equal
     hashes in every process and batch.
     """
@@ -253,18 +253,11 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     data = b"\n".join([b"", *encoded, bytes(16)])
     buf = np.frombuffer(data, np.uint8)
     cls = np.frombuffer(data.translate(_ASCII_CLASS), np.uint8)
+    from hf_addons.data.dedup.kernels import class_multibyte, hash_word_runs
+
     if not data.isascii():  # decode the code point of each multi-byte character from its lead byte on
         cls = cls.copy()
-        multi = np.flatnonzero(cls == 2)
-        lead = multi[buf[multi] >= 0xC0]
-        b0 = buf[lead].astype(np.int64)
-        size = 2 + (b0 >= 0xE0) + (b0 >= 0xF0)
-        point = b0 & np.where(size == 4, 0x07, np.where(size == 3, 0x0F, 0x1F))
-        for k in (1, 2, 3):
-            point = np.where(size > k, (point << 6) | (buf[lead + k] & 0x3F), point)
-        is_word = _word_char_table()[np.minimum(point, 0x10FFFF)]
-        cls[multi] = is_word[np.searchsorted(lead, multi, side="right") - 1]
-    from hf_addons.data.dedup.kernels import hash_word_runs
+        class_multibyte(buf, cls, _word_char_table().view(np.uint8))
 
     # every offset of the buffer viewed as a little-endian uint64 (unaligned, no copy)
     words8 = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
@@ -275,8 +268,8 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised input hashes: every word n-gram's hash as a position-weighted 64-bit sum of its word
-    hashes (``word_hashes``), optionally folded to 32 bits (numpy over the whole batch).
+    """Input hashes of a whole batch: every word n-gram's hash as a position-weighted 64-bit sum of its word
+    hashes (``word_hashes``), optionally folded to 32 bits.
 
     Duplicate shingles inside a text are not removed: a minimum does not change with repeats.
     """
@@ -285,29 +278,11 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> t
     h, lengths = word_hashes(texts)
     if not lengths.sum():
         return np.zeros(0, np.uint32 if fold else np.uint64), np.zeros(len(texts), np.int64)
-    total = len(h)
-    ends = np.cumsum(lengths)
-    # a shingle starts where ngram words remain in the text; a text shorter than ngram gives one
-    # shingle of all its words (at its first position)
+    from hf_addons.data.dedup.kernels import ngram_sums
+
+    # a text shorter than ngram gives one shingle of all its words
     counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
-    starts = ends - lengths
-    starts_shingle = np.ones(total, bool)  # cleared at the last ngram - 1 words of each text
-    for k in range(1, ngram):  # (and at all but the first word of a shorter text)
-        starts_shingle[(ends - k)[lengths > np.maximum(k, lengths - ngram + 1)]] = False
-    tmp = np.empty_like(h)
-    with np.errstate(over="ignore"):
-        every = h * _POS_MULT[0]  # the n-gram starting at every word (contiguous slices, no gathers)
-        for k in range(1, ngram):
-            np.multiply(h[k:], _POS_MULT[k], out=tmp[: total - k])
-            every[: total - k] += tmp[: total - k]
-        combined = every[starts_shingle]
-        short = np.flatnonzero((lengths > 0) & (lengths < ngram))
-        if len(short):  # their n-gram ran into the next text's words: recompute it from their own
-            pos = np.cumsum(counts)[short] - 1
-            combined[pos] = 0
-            for k in range(ngram - 1):
-                has = lengths[short] > k
-                combined[pos[has]] += h[starts[short][has] + k] * _POS_MULT[k]
+    combined = ngram_sums(h, lengths.astype(np.int64), _POS_MULT[:ngram])
     return (combined if not fold else _fold32(combined)), counts
 
 
