@@ -92,22 +92,72 @@ def pair_intersections(
 
 @compiled
 def min_affine(
-    hv: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray
-) -> np.ndarray:  # pragma: no cover
+    raw: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray, fmix: np.ndarray
+) -> np.ndarray:  # pragma: no cover - compiled
     """``(docs, perms)`` uint32: per document, the minimum of ``(a * h + b) mod 2**32`` over its hashes ``h``
-    (``hv`` holds the documents' hashes one after another, ``counts`` per document); all-max when empty."""
+    (``raw`` holds the documents' hashes one after another, ``counts`` per document); all-max when empty.
+
+    ``h`` is ``raw`` pre-mixed by MurmurHash3's 32-bit finaliser with ``fmix`` = (s1, m1, s2, m2, s3)
+    (datasketch's ``_fmix``); uint64 ``raw`` is first folded to 32 bits (high half xor low half).
+    """
+    m32 = np.uint64(0xFFFFFFFF)
+    s1, m1, s2, m2, s3 = fmix[0], fmix[1], fmix[2], fmix[3], fmix[4]
     out = np.full((len(counts), len(a)), np.iinfo(np.uint32).max, np.uint32)
     lo = 0
     for d in range(len(counts)):
         row = out[d]
         for j in range(lo, lo + counts[d]):
-            h = np.uint64(hv[j])
+            h = np.uint64(raw[j])
+            h = (h ^ (h >> np.uint64(32))) & m32  # the identity on 32-bit input
+            h ^= h >> s1
+            h = (h * m1) & m32
+            h ^= h >> s2
+            h = (h * m2) & m32
+            h ^= h >> s3
             for p in range(len(a)):  # one SIMD loop over the permutations
                 v = np.uint32(np.uint64(a[p]) * h + np.uint64(b[p]))
                 if v < row[p]:
                     row[p] = v
         lo += counts[d]
     return out
+
+
+@compiled
+def shingle_keys(
+    raw: np.ndarray, counts: np.ndarray, docs: np.ndarray, shift: np.uint64, drop: np.uint64
+) -> np.ndarray:  # pragma: no cover - compiled
+    """``(i << shift) | (hash >> drop)`` for every hash of ``docs[i]`` (``raw``: all documents' hashes one after
+    another, ``counts`` per document; ``docs`` ascending)."""
+    first = np.zeros(len(counts) + 1, np.int64)
+    for d in range(len(counts)):
+        first[d + 1] = first[d] + counts[d]
+    total = 0
+    for i in range(len(docs)):
+        total += counts[docs[i]]
+    keys = np.empty(total, np.uint64)
+    w = 0
+    for i in range(len(docs)):
+        high = np.uint64(i) << shift
+        for j in range(first[docs[i]], first[docs[i] + 1]):
+            keys[w] = high | (raw[j] >> drop)
+            w += 1
+    return keys
+
+
+@compiled
+def unique_runs(
+    keys: np.ndarray, n: int, shift: np.uint64
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Sorted ``keys`` without repeats (compacted in place; the returned view) and how many of them each of
+    the ``n`` documents (the bits from ``shift`` up) has."""
+    sizes = np.zeros(n, np.int64)
+    w = 0
+    for i in range(len(keys)):
+        if i == 0 or keys[i] != keys[w - 1]:
+            keys[w] = keys[i]
+            sizes[np.int64(keys[i] >> shift)] += 1
+            w += 1
+    return keys[:w], sizes
 
 
 @compiled

@@ -313,22 +313,26 @@ def minhash_signatures(texts: Sequence[str], params: MinHashConfig | None = None
     if params.hash == "sha1":
         raw, counts = _sha1_hashes(texts, params.ngram)
     elif params.hash == "words":
-        raw, counts = _word_ngram_hashes(texts, params.ngram)
+        raw, counts = _word_ngram_hashes(texts, params.ngram, fold=False)  # folded in the signature pass
     else:
         raise ValueError(f"MinHashConfig.hash must be 'words' or 'sha1', got {params.hash!r}")
     return _signatures_from_hashes(raw, counts, params)
 
 
 def _signatures_from_hashes(raw: np.ndarray, counts: np.ndarray, params: MinHashConfig) -> np.ndarray:
-    """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes."""
-    from datasketch.minhash import _fmix
+    """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes: uint32
+    hashes as they are, uint64 ones folded to 32 bits first (as ``_fold32``)."""
+    from datasketch.minhash import _FMIX_CONSTANTS
 
     from hf_addons.data.dedup.kernels import min_affine
 
     a, b = _permutations(params.num_perm, params.seed)
     if not len(raw):
         return np.full((len(counts), params.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    return min_affine(_fmix(raw, 32), np.asarray(counts, np.int64), a, b)
+    if raw.dtype not in (np.uint32, np.uint64):
+        raise TypeError(f"input hashes must be uint32 or uint64, got {raw.dtype}")
+    fmix = np.array(_FMIX_CONSTANTS[32], np.uint64)
+    return min_affine(raw, np.asarray(counts, np.int64), a, b, fmix)
 
 
 def band_keys(signatures: np.ndarray, params: MinHashConfig | None = None) -> np.ndarray:
@@ -490,18 +494,19 @@ class ShingleSets:
     (probability about ``|A| |B| / 2**(64 - d)``: ~4e-9 for two 2,000-shingle texts among 10,000 documents).
     """
 
-    def __init__(self, raw64: np.ndarray, counts: np.ndarray) -> None:
-        n = len(counts)
+    def __init__(self, raw64: np.ndarray, counts: np.ndarray, docs: np.ndarray | None = None) -> None:
+        """``docs``: only these documents (ascending), numbered ``0 .. len(docs) - 1`` here."""
+        from hf_addons.data.dedup.kernels import shingle_keys, unique_runs
+
+        counts = np.asarray(counts, np.int64)
+        docs = np.arange(len(counts)) if docs is None else np.asarray(docs, np.int64)
+        n = len(docs)
         doc_bits = max(int(n - 1).bit_length(), 1)
         self.shift = np.uint64(64 - doc_bits)
         self.mask = np.uint64((1 << (64 - doc_bits)) - 1)
-        keys = np.repeat(np.arange(n, dtype=np.uint64), counts) << self.shift
-        keys |= np.asarray(raw64, np.uint64) >> np.uint64(doc_bits)
+        keys = shingle_keys(np.asarray(raw64, np.uint64), counts, docs, self.shift, np.uint64(doc_bits))
         keys.sort()  # numpy's SIMD sort where the CPU has one (x86-simd-sort): ~6x timsort here
-        if len(keys):
-            keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # one key per (doc, shingle)
-        self.keys = keys
-        self.sizes = np.bincount((keys >> self.shift).astype(np.int64), minlength=n).astype(np.int64)
+        self.keys, self.sizes = unique_runs(keys, n, self.shift)  # one key per (doc, shingle)
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
 
     def jaccard(self, pairs: np.ndarray) -> np.ndarray:
@@ -620,7 +625,7 @@ def near_dedup(
             max_fanout=max_fanout,
         )
     raw64, counts = _word_ngram_hashes(texts, params.ngram, fold=False)
-    sig = _signatures_from_hashes(_fold32(raw64) if len(raw64) else raw64.astype(np.uint32), counts, params)
+    sig = _signatures_from_hashes(raw64, counts, params)
     bands = band_keys(sig, params)
     n = len(texts)
     if verify_threshold is None:
@@ -629,9 +634,7 @@ def near_dedup(
         pairs, level, band = bucket_pairs(bands, eligible, max_fanout)
         if len(pairs):
             docs = np.unique(pairs)
-            wanted = np.zeros(n, bool)
-            wanted[docs] = True
-            sets = ShingleSets(raw64[np.repeat(wanted, counts)], counts[docs])
+            sets = ShingleSets(raw64, counts, docs)
 
             def check(sel: np.ndarray) -> np.ndarray:
                 return sets.at_least(np.searchsorted(docs, sel), verify_threshold)
