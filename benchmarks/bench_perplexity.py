@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import article_truth, interleaved_times, row, write_result  # noqa: E402
+from _common import article_truth, interleaved_times, row, timer, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT.parent / "shared" / "data" / "article-extraction"
@@ -499,15 +499,14 @@ def gemm_peak_gflops(threads: int, repeats: int = 5) -> dict[str, float]:
         for name, (m, k, n) in shapes.items():
             a, b = torch.randn(m, k), torch.randn(k, n)
             torch.mm(a, b)  # warm-up
-            best = min(_timed(lambda a=a, b=b: torch.mm(a, b)) for _ in range(repeats))
+            seconds: dict[str, float] = {}
+            best = float("inf")
+            for _ in range(repeats):
+                with timer(seconds, name):
+                    torch.mm(a, b)
+                best = min(best, seconds[name])
             out[name] = 2 * m * k * n / best / 1e9
     return out
-
-
-def _timed(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def linear_flops(model, lengths: list[int]) -> float:
@@ -548,8 +547,7 @@ def ceiling(args: argparse.Namespace) -> None:
         {"naive": lambda: naive_loop(fp32, tok, docs), "ours": lambda: scorer.score(docs)}, args.repeats
     )
     peaks_after = gemm_peak_gflops(args.threads)
-    peaks = {k: max(peaks_before[k], peaks_after[k]) for k in peaks_before}
-    peak = max(peaks.values())
+    peak = max(*peaks_before.values(), *peaks_after.values())
     naive_s, ours_s = float(np.median(times["naive"])), float(np.median(times["ours"]))
     ratio = float(np.median([n / o for n, o in zip(times["naive"], times["ours"], strict=True)]))
     loop_gflops, ours_gflops = flops / naive_s / 1e9, flops / ours_s / 1e9

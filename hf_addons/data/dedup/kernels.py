@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hf_addons.data.dedup.minhash import _MIX  # minhash imports this module lazily: no cycle
 from hf_addons.data.jit import compiled
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_A = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_B = np.uint64(0x94D049BB133111EB)
 

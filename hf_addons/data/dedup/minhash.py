@@ -246,6 +246,8 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     word bytes and hashes each from its bytes (8 at a time, mixed with splitmix64), so equal words get equal
     hashes in every process and batch.
     """
+    from hf_addons.data.dedup.kernels import class_multibyte, hash_word_runs
+
     encoded = [(t or "").lower().encode("utf-8", "surrogatepass") for t in texts]
     sizes = np.fromiter(map(len, encoded), np.int64, len(encoded))
     # "\n" before, between and after the texts (not a word character: no word spans two texts), then
@@ -253,12 +255,9 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     data = b"\n".join([b"", *encoded, bytes(16)])
     buf = np.frombuffer(data, np.uint8)
     cls = np.frombuffer(data.translate(_ASCII_CLASS), np.uint8)
-    from hf_addons.data.dedup.kernels import class_multibyte, hash_word_runs
-
     if not data.isascii():  # decode the code point of each multi-byte character from its lead byte on
         cls = cls.copy()
         class_multibyte(buf, cls, _word_char_table().view(np.uint8))
-
     # every offset of the buffer viewed as a little-endian uint64 (unaligned, no copy)
     words8 = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
     starts, h = hash_word_runs(cls, words8)
@@ -267,9 +266,9 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     return h, per_text
 
 
-def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _word_ngram_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Input hashes of a whole batch: every word n-gram's hash as a position-weighted 64-bit sum of its word
-    hashes (``word_hashes``), optionally folded to 32 bits.
+    hashes (``word_hashes``); the signature pass folds them to 32 bits (``_fold32``).
 
     Duplicate shingles inside a text are not removed: a minimum does not change with repeats.
     """
@@ -277,16 +276,16 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int, fold: bool = True) -> t
         raise ValueError(f"ngram must be <= {len(_POS_MULT)} with hash='words', got {ngram}")
     h, lengths = word_hashes(texts)
     if not lengths.sum():
-        return np.zeros(0, np.uint32 if fold else np.uint64), np.zeros(len(texts), np.int64)
+        return np.zeros(0, np.uint64), np.zeros(len(texts), np.int64)
     from hf_addons.data.dedup.kernels import ngram_sums
 
     # a text shorter than ngram gives one shingle of all its words
     counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
-    combined = ngram_sums(h, lengths.astype(np.int64), _POS_MULT[:ngram])
-    return (combined if not fold else _fold32(combined)), counts
+    return ngram_sums(h, lengths.astype(np.int64), _POS_MULT[:ngram]), counts
 
 
 def _fold32(h64: np.ndarray) -> np.ndarray:
+    """64-bit input hashes to datasketch's 32-bit input: high half xor low half (``min_affine`` does it inline)."""
     return ((h64 ^ (h64 >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
@@ -313,7 +312,7 @@ def minhash_signatures(texts: Sequence[str], params: MinHashConfig | None = None
     if params.hash == "sha1":
         raw, counts = _sha1_hashes(texts, params.ngram)
     elif params.hash == "words":
-        raw, counts = _word_ngram_hashes(texts, params.ngram, fold=False)  # folded in the signature pass
+        raw, counts = _word_ngram_hashes(texts, params.ngram)
     else:
         raise ValueError(f"MinHashConfig.hash must be 'words' or 'sha1', got {params.hash!r}")
     return _signatures_from_hashes(raw, counts, params)
@@ -578,7 +577,7 @@ def verify_edges(edges: np.ndarray, texts: Sequence[str], threshold: float, ngra
     if len(edges) == 0:
         return edges
     docs = np.unique(edges)
-    raw, counts = _word_ngram_hashes([texts[int(d)] or "" for d in docs], ngram, fold=False)
+    raw, counts = _word_ngram_hashes([texts[int(d)] or "" for d in docs], ngram)
     local = np.searchsorted(docs, edges)
     return edges[ShingleSets(raw, counts).at_least(local, threshold)]
 
@@ -624,7 +623,7 @@ def near_dedup(
             ngram=params.ngram,
             max_fanout=max_fanout,
         )
-    raw64, counts = _word_ngram_hashes(texts, params.ngram, fold=False)
+    raw64, counts = _word_ngram_hashes(texts, params.ngram)
     sig = _signatures_from_hashes(raw64, counts, params)
     bands = band_keys(sig, params)
     n = len(texts)
@@ -702,7 +701,7 @@ def cluster_minhash(
         doc_texts = [got[int(d)] or "" for d in docs]
     else:
         doc_texts = [texts[int(d)] or "" for d in docs]
-    raw, counts = _word_ngram_hashes(doc_texts, ngram, fold=False)
+    raw, counts = _word_ngram_hashes(doc_texts, ngram)
     sets = ShingleSets(raw, counts)
 
     def check(sel: np.ndarray) -> np.ndarray:

@@ -87,7 +87,7 @@ def test_word_codes_are_the_python_regex_words():
 
 def test_shingle_sets_give_exact_jaccard():
     texts = _chain_corpus(3, families=3, length=4) + ["short text", "", ""]
-    raw, counts = _word_ngram_hashes(texts, 5, fold=False)
+    raw, counts = _word_ngram_hashes(texts, 5)
     sets = ShingleSets(raw, counts)
     pairs = np.array(list(itertools.combinations(range(len(texts)), 2)))
     both = sets.jaccard(np.concatenate([pairs, pairs[:, ::-1]]))  # a pair in either order
@@ -139,7 +139,7 @@ def test_rounds_skip_joined_pairs_without_changing_clusters():
     for texts, max_share in ((_chain_corpus(2, families=10), 1.0), (tight, 0.5)):
         bands = band_keys(minhash_signatures(texts, params), params)
         pairs, level, band = bucket_pairs(bands, max_fanout=10_000)
-        raw, counts = _word_ngram_hashes(texts, 5, fold=False)
+        raw, counts = _word_ngram_hashes(texts, 5)
         sets = ShingleSets(raw, counts)
         every = connected_components(len(texts), pairs[sets.at_least(pairs, 0.85)])
         cluster, checked = verified_components(

@@ -66,7 +66,7 @@ def test_word_hashes_equal_per_word_reference():
 
 @pytest.mark.parametrize("ngram", [1, 2, 3, 5, 7])
 def test_word_ngram_hashes_equal_per_shingle_reference(ngram):
-    got, counts = _word_ngram_hashes(TEXTS, ngram, fold=False)
+    got, counts = _word_ngram_hashes(TEXTS, ngram)
     expected, expected_counts = [], []
     for text in TEXTS:
         h = [_reference_word_hash(w) for w in _reference_words(text)]
@@ -82,10 +82,11 @@ def test_word_ngram_hashes_equal_per_shingle_reference(ngram):
 def test_signature_minimum_equals_per_document_reference():
     from datasketch.minhash import _fmix
 
-    from hf_addons.data.dedup.minhash import _permutations
+    from hf_addons.data.dedup.minhash import _fold32, _permutations
 
     params = MinHashConfig()
-    raw, counts = _word_ngram_hashes(TEXTS * 3, params.ngram)
+    raw64, counts = _word_ngram_hashes(TEXTS * 3, params.ngram)
+    raw = _fold32(raw64)
     a, b = _permutations(params.num_perm, params.seed)
     hv = _fmix(raw, 32).astype(np.uint64)
     bounds = np.concatenate([[0], np.cumsum(counts)])

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hf_addons.data.privacy.licenses.jit import compiled, grow, grow_rows
+from hf_addons.data.jit import compiled
+from hf_addons.data.privacy.licenses.jit import grow, grow_rows
 
 MAX_DIST = 50  # licensedcode.MAX_DIST: the largest gap inside one sequence match
 

@@ -36,9 +36,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from hf_addons.data.jit import compiled
 from hf_addons.data.privacy.licenses import align
 from hf_addons.data.privacy.licenses import rules as R
-from hf_addons.data.privacy.licenses.jit import compiled
 
 MAX_CANDIDATES = 70  # ScanCode's MAX_CANDIDATES per query run (ranked, duplicates dropped)
 # ScanCode aligns all 70 candidates of every run with a legalese word left uncovered by exact matches, and

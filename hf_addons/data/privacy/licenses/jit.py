@@ -1,12 +1,10 @@
-"""The growable arrays the licence classifier's kernels share, and ``compiled`` (``hf_addons.data.jit``)."""
+"""The growable arrays the licence classifier's kernels share."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from hf_addons.data.jit import compiled
-
-__all__ = ["compiled", "grow", "grow_rows"]
 
 
 @compiled

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_addons.data.privacy.licenses.jit import compiled, grow
+from hf_addons.data.jit import compiled
+from hf_addons.data.privacy.licenses.jit import grow
 
 RULES_FILE = Path(__file__).resolve().parent / "data" / "scancode-rules.npz.xz"
 _WORD_OR_NEWLINE = re.compile(r"\r\n?|\n|[^_\W]+\+?[^_\W]*", re.UNICODE)
