@@ -37,6 +37,7 @@ EXTRA_OF: dict[str, str] = {
     "spacy": "privacy",
     "presidio_analyzer": "privacy",
     "presidio_anonymizer": "privacy",
+    "threadpoolctl": "privacy",
     "peft": "redteam",
     "accelerate": "redteam",
     "gradio": "spaces",
