@@ -348,6 +348,16 @@ def test_regression_picks_up_a_known_response():
     assert fit["cv_spearman_test"]["linear-log"] > 0.85
 
 
+def test_regression_names_a_diverged_run():
+    from hf_addons.data.mixture.regression import fit_regressor
+
+    w = np.random.default_rng(0).dirichlet(np.ones(3), 8)
+    y = np.linspace(3.0, 4.0, 8)
+    y[5] = np.nan
+    with pytest.raises(ValueError, match=r"proxy runs \[5\] have a non-finite objective"):
+        fit_regressor(w, y)
+
+
 def _jsonl(tmp_path, sources, suffix):
     import json
 
