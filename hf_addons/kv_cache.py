@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
-KV = list[tuple[Tensor, Tensor]]
+KV = list[tuple["Tensor", "Tensor"]]
 
 
 @functools.lru_cache(maxsize=64)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -48,6 +51,23 @@ def test_every_step_class_is_registered_with_a_description_and_extra():
     assert [n for _, n in defaults] == [
         "extract", "langid", "gopher_quality", "gopher_repetition", "fineweb", "exact_dedup", "minhash_dedup"
     ]  # fmt: skip
+
+
+def test_step_modules_name_every_module_that_registers_a_step_and_load_no_torch():
+    """registered_steps() imports only base.STEP_MODULES: walking every module must register nothing more,
+    and looking the steps up must not import torch or transformers (a pipeline pays for what it runs)."""
+    code = (
+        "import importlib, json, pkgutil, sys\n"
+        "import hf_addons.data\n"
+        "from hf_addons.data.base import _REGISTRY, registered_steps\n"
+        "listed = set(registered_steps())\n"
+        "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+        "for info in pkgutil.walk_packages(hf_addons.data.__path__, 'hf_addons.data.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print(json.dumps({'unlisted': sorted(set(_REGISTRY) - listed), 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"unlisted": [], "heavy": []}
 
 
 def test_default_steps_come_from_the_registry():

