@@ -618,17 +618,17 @@ def _use_numpy_gemm(model) -> None:
     for node in model.walk():
         if type(node.ops) is NumpyOps:
             node.ops = ops
-    _NUMPY_GEMM.add(id(model))
+    model.attrs[_NUMPY_GEMM] = True
 
 
-_NUMPY_GEMM: set[int] = set()
+_NUMPY_GEMM = "hf_addons_numpy_gemm"  # marks a model switched by _use_numpy_gemm (thinc's Model.attrs)
 
 
 def _one_blas_thread(nlp):
     """One BLAS thread while the NER runs on numpy's BLAS: as many cores as the BLIS path (which is
     single-threaded), so ``dataset.map(num_proc=N)`` does not oversubscribe; a second thread bought ~5% wall
     time for twice the CPU time."""
-    if id(nlp.get_pipe("ner").model) not in _NUMPY_GEMM:
+    if not nlp.get_pipe("ner").model.attrs.get(_NUMPY_GEMM):
         return contextlib.nullcontext()
     from threadpoolctl import threadpool_limits
 
