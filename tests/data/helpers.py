@@ -90,3 +90,8 @@ def record_starts(data: bytes, compressed: bool) -> set[int]:
         dec.decompress(data[pos:])
         pos = len(data) - len(dec.unused_data)
     return starts
+
+
+def fold32(h64: np.ndarray) -> np.ndarray:
+    """64-bit input hashes as datasketch's 32-bit input, as the signature pass folds them: high half xor low."""
+    return ((h64 ^ (h64 >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)

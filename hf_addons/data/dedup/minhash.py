@@ -268,7 +268,7 @@ def word_hashes(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
 
 def _word_ngram_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np.ndarray]:
     """Input hashes of a whole batch: every word n-gram's hash as a position-weighted 64-bit sum of its word
-    hashes (``word_hashes``); the signature pass folds them to 32 bits (``_fold32``).
+    hashes (``word_hashes``); the signature pass folds them to 32 bits (high half xor low half).
 
     Duplicate shingles inside a text are not removed: a minimum does not change with repeats.
     """
@@ -282,11 +282,6 @@ def _word_ngram_hashes(texts: Sequence[str], ngram: int) -> tuple[np.ndarray, np
     # a text shorter than ngram gives one shingle of all its words
     counts = np.maximum(lengths - ngram + 1, np.minimum(lengths, 1))
     return ngram_sums(h, lengths.astype(np.int64), _POS_MULT[:ngram]), counts
-
-
-def _fold32(h64: np.ndarray) -> np.ndarray:
-    """64-bit input hashes to datasketch's 32-bit input: high half xor low half (``min_affine`` does it inline)."""
-    return ((h64 ^ (h64 >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def minhash_signatures(texts: Sequence[str], params: MinHashConfig | None = None) -> np.ndarray:
@@ -320,7 +315,7 @@ def minhash_signatures(texts: Sequence[str], params: MinHashConfig | None = None
 
 def _signatures_from_hashes(raw: np.ndarray, counts: np.ndarray, params: MinHashConfig) -> np.ndarray:
     """datasketch's ``affine32`` permutations + per-document minimum over concatenated input hashes: uint32
-    hashes as they are, uint64 ones folded to 32 bits first (as ``_fold32``)."""
+    hashes as they are, uint64 ones folded to 32 bits first (high half xor low half)."""
     from datasketch.minhash import _FMIX_CONSTANTS
 
     from hf_addons.data.dedup.kernels import min_affine

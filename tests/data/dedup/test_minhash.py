@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data.helpers import ARTICLE, GOOD, with_edits
+from data.helpers import ARTICLE, GOOD, fold32, with_edits
 
 from hf_addons.data.dedup.minhash import (
     ExactDeduplicator,
@@ -23,7 +23,7 @@ from hf_addons.data.dedup.minhash import (
 def test_minhash_signatures_equal_datasketch():
     from datasketch import MinHash
 
-    from hf_addons.data.dedup.minhash import _fold32, _word_ngram_hashes
+    from hf_addons.data.dedup.minhash import _word_ngram_hashes
 
     texts = [GOOD, ARTICLE, "short", ""]
     # "sha1": bit-identical to MinHash.update per shingle string
@@ -36,7 +36,7 @@ def test_minhash_signatures_equal_datasketch():
     # "words" (default): datasketch's permutations over our vectorised n-gram hashes
     fast = minhash_signatures(texts)
     raw64, counts = _word_ngram_hashes(texts, 5)
-    raw = _fold32(raw64)  # datasketch's 32-bit input hashes
+    raw = fold32(raw64)  # datasketch's 32-bit input hashes
     bounds = np.concatenate([[0], np.cumsum(counts)])
     for i, row in enumerate(fast):
         m = MinHash(num_perm=112, hashfunc=int)

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+from data.helpers import fold32
 
 from hf_addons.data.dedup.minhash import (
     _POS_MULT,
@@ -82,11 +83,11 @@ def test_word_ngram_hashes_equal_per_shingle_reference(ngram):
 def test_signature_minimum_equals_per_document_reference():
     from datasketch.minhash import _fmix
 
-    from hf_addons.data.dedup.minhash import _fold32, _permutations
+    from hf_addons.data.dedup.minhash import _permutations
 
     params = MinHashConfig()
     raw64, counts = _word_ngram_hashes(TEXTS * 3, params.ngram)
-    raw = _fold32(raw64)
+    raw = fold32(raw64)
     a, b = _permutations(params.num_perm, params.seed)
     hv = _fmix(raw, 32).astype(np.uint64)
     bounds = np.concatenate([[0], np.cumsum(counts)])
